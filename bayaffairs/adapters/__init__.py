@@ -1,0 +1,1 @@
+"""Adapter base class, one protocol per kind, and the registry that loads them from config."""

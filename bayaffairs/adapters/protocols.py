@@ -1,0 +1,146 @@
+"""One protocol per adapter kind: the verbs the core calls, and the values they exchange.
+
+Each capability issue (ride codes, travel, appointments) grows the protocol of its own kinds;
+an adapter is checked against its kind's protocol when the registry loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from bayaffairs.i18n import Text
+from bayaffairs.money import Money
+
+RIDER_CATEGORIES = ("adult", "child", "student", "elderly")
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    """What an identity provider vouches for after a successful code exchange."""
+
+    subject: str
+    display_name: str | None = None
+    category: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class IdentityProvider(Protocol):
+    async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
+        """Exchange a mini-program or OAuth login code for a verified identity.
+
+        `claims` are the extra fields the app sent beside the code; only a provider that cannot
+        verify anything (the `dev` provider) may trust them. Raise `LoginRejected` when the
+        provider refuses the code, `PartnerError` when it cannot be reached.
+        """
+        ...
+
+
+class LoginRejected(Exception):
+    """The identity provider refused the code (expired, used, forged)."""
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    reference: str
+    amount: Money
+    account: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    reference: str
+    charge_reference: str
+    provider_charge_id: str
+    amount: Money
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    succeeded: bool
+    provider_reference: str
+    amount: Money
+    failure_code: str | None = None
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    currencies: frozenset[str]
+
+    async def charge(self, request: ChargeRequest) -> PaymentOutcome:
+        """Charge the rider; must be idempotent per `request.reference`."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> PaymentOutcome:
+        """Refund (part of) a charge; idempotent per `request.reference`."""
+        ...
+
+
+@dataclass(frozen=True)
+class FxRate:
+    base: str
+    quote: str
+    rate: Decimal
+    as_of: datetime
+    source: str
+
+
+@runtime_checkable
+class FxRateSource(Protocol):
+    async def rate(self, base: str, quote: str, at: datetime) -> FxRate:
+        """The rate to turn an amount in `base` into `quote`, valid at `at`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Notification:
+    recipient: str
+    channel: str
+    subject: Text
+    body: Text
+    language: str = "en"
+    dedupe_key: str | None = None
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    async def send(self, notification: Notification) -> str:
+        """Deliver a notification; returns the provider's message id."""
+        ...
+
+
+@runtime_checkable
+class TransitOperator(Protocol):
+    def describe(self) -> Mapping[str, Any]:
+        """Id, name, modes, currency, fare model and the stations or routes of the operator."""
+        ...
+
+
+@runtime_checkable
+class BorderCarrier(Protocol):
+    def describe(self) -> Mapping[str, Any]:
+        """Id, name, mode, currency and routes of the carrier."""
+        ...
+
+
+@runtime_checkable
+class CounterAgency(Protocol):
+    def describe(self) -> Mapping[str, Any]:
+        """Id, name, jurisdiction, services and centres of the agency."""
+        ...
+
+
+PROTOCOLS: dict[str, type] = {
+    "identity_provider": IdentityProvider,
+    "payment_provider": PaymentProvider,
+    "fx_rate_source": FxRateSource,
+    "notifier": Notifier,
+    "transit_operator": TransitOperator,
+    "border_carrier": BorderCarrier,
+    "counter_agency": CounterAgency,
+}

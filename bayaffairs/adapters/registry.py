@@ -1,0 +1,154 @@
+"""Finds adapters by their manifests and loads the ones config enables.
+
+The core knows an adapter only by its folder name: manifests are read first, and an adapter's
+code is imported only when a config block enables it (lazily, by module name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from bayaffairs.adapters.base import KINDS, Adapter, AdapterContext, Manifest
+from bayaffairs.adapters.protocols import PROTOCOLS
+from bayaffairs.config.errors import ConfigError, config_error_from
+from bayaffairs.config.regions import ID_PATTERN, AdapterBlock, TextField
+
+
+class ManifestSchema(Schema):
+    class Meta:
+        unknown = "raise"
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    name = TextField(required=True)
+    module = fields.String(load_default="adapter", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
+    class_name = fields.String(required=True, data_key="class", validate=validate.Regexp(r"^[A-Z]\w*$"))
+    remote = fields.Boolean(load_default=False)
+    codeowners = fields.List(fields.String(), load_default=list)
+    personal_data = fields.List(fields.String(), load_default=list)
+    description = fields.String(load_default="")
+
+
+def read_manifest(folder: Path) -> Manifest:
+    display = f"integrations/{folder.name}/manifest.toml"
+    try:
+        raw = tomllib.loads((folder / "manifest.toml").read_text(encoding="utf-8"))
+        data = ManifestSchema().load(raw)
+    except FileNotFoundError:
+        raise ConfigError(display, "", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(display, "", f"not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        raise config_error_from(display, exc.messages) from None
+    if data["id"] != folder.name:
+        raise ConfigError(display, "id", f"must equal the folder name {folder.name!r}")
+    for key in ("codeowners", "personal_data"):
+        data[key] = tuple(data[key])
+    return Manifest(**data)
+
+
+def integrations_root(package: str = "bayaffairs.integrations") -> Path:
+    """Where the adapter folders are, found by package name (the core imports no adapter)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"package {package} not found")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def discover(root: Path | None = None) -> dict[str, Manifest]:
+    """Every adapter folder below `root` (folders starting with `_` are templates)."""
+    root = root or integrations_root()
+    manifests = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name.startswith(("_", ".")) or not (folder / "manifest.toml").exists():
+            continue
+        manifests[folder.name] = read_manifest(folder)
+    return manifests
+
+
+def adapter_class(package: str, manifest: Manifest) -> type[Adapter]:
+    module = importlib.import_module(f"{package}.{manifest.id}.{manifest.module}")
+    cls = getattr(module, manifest.class_name, None)
+    display = f"integrations/{manifest.id}/manifest.toml"
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise ConfigError(display, "class", f"{manifest.class_name} is not an Adapter subclass")
+    if getattr(cls, "kind", None) != manifest.kind:
+        raise ConfigError(display, "kind", f"{manifest.class_name}.kind is not {manifest.kind!r}")
+    missing = [name for name in _protocol_members(PROTOCOLS[manifest.kind]) if not hasattr(cls, name)]
+    if missing:
+        raise ConfigError(display, "class", f"{manifest.class_name} lacks {', '.join(missing)}")
+    return cls
+
+
+def _protocol_members(protocol: type) -> list[str]:
+    names = set(getattr(protocol, "__annotations__", {})) | set(vars(protocol))
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+def validate_settings(cls: type[Adapter], block: AdapterBlock) -> dict[str, Any]:
+    schema: Schema = cls.Settings()
+    try:
+        return schema.load(block.settings)
+    except ValidationError as exc:
+        raise config_error_from(block.source, exc.messages, f"adapters.{block.instance}") from None
+
+
+@dataclass
+class Adapters:
+    """The enabled adapter instances, by instance id."""
+
+    instances: dict[str, Adapter]
+
+    def of_kind(self, kind: str) -> Iterator[Adapter]:
+        return (a for a in self.instances.values() if a.kind == kind)
+
+    def get(self, instance_id: str, kind: str | None = None) -> Adapter | None:
+        adapter = self.instances.get(instance_id)
+        if adapter is None or (kind is not None and adapter.kind != kind):
+            return None
+        return adapter
+
+    async def start(self) -> None:
+        await asyncio.gather(*(a.start() for a in self.instances.values()))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(a.close() for a in self.instances.values()), return_exceptions=True)
+
+
+def load(
+    blocks: Iterable[AdapterBlock],
+    manifests: dict[str, Manifest],
+    context: AdapterContext,
+    package: str = "bayaffairs.integrations",
+) -> Adapters:
+    instances: dict[str, Adapter] = {}
+    for block in blocks:
+        if not block.enabled:
+            continue
+        manifest = manifests.get(block.module)
+        if manifest is None:
+            raise ConfigError(
+                block.source,
+                f"adapters.{block.instance}.adapter",
+                f"no adapter folder integrations/{block.module}/",
+            )
+        cls = adapter_class(package, manifest)
+        settings = validate_settings(cls, block)
+        instances[block.instance] = cls(
+            block.instance,
+            manifest,
+            settings,
+            context,
+            jurisdiction=block.jurisdiction,
+            city=block.city,
+        )
+    return Adapters(instances)

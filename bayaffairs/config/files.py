@@ -1,0 +1,54 @@
+"""Reading TOML config files, with `${ENV}` references expanded in string values."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bayaffairs.config.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+def read_toml(path: Path, display: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(display, "", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(display, "", f"not valid TOML: {exc}") from None
+    return _expand(data, display, "", os.environ if environ is None else environ)
+
+
+def _expand(value: Any, display: str, key: str, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(display, key, f"environment variable {name} is not set")
+
+        return _ENV_REF.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, display, f"{key}.{k}" if key else k, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, display, f"{key}[{i}]", environ) for i, v in enumerate(value)]
+    return value
+
+
+def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

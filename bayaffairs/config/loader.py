@@ -1,0 +1,194 @@
+"""Loads the whole configuration folder into one validated `Config`."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError
+
+from bayaffairs.config.errors import ConfigError, config_error_from
+from bayaffairs.config.files import deep_merge, read_toml
+from bayaffairs.config.regions import (
+    ID_PATTERN,
+    AdapterBlock,
+    City,
+    CitySchema,
+    Jurisdiction,
+    JurisdictionSchema,
+)
+from bayaffairs.config.settings import OPEN_SECTIONS, SECTIONS, Settings, build_settings
+
+_ID = re.compile(ID_PATTERN)
+ENV_PREFIX = "BAYAFFAIRS_"
+
+
+@dataclass(frozen=True)
+class Config:
+    directory: Path
+    settings: Settings
+    jurisdictions: Mapping[str, Jurisdiction]
+    cities: Mapping[str, City]
+    adapter_blocks: tuple[AdapterBlock, ...]
+
+
+def default_config_dir() -> Path:
+    """The checkout's config/ folder, unless BAYAFFAIRS_CONFIG_DIR names another."""
+    if os.environ.get("BAYAFFAIRS_CONFIG_DIR"):
+        return Path(os.environ["BAYAFFAIRS_CONFIG_DIR"])
+    return Path(__file__).resolve().parents[2] / "config"
+
+
+def load_config(
+    directory: Path | None = None,
+    *,
+    profile: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read app.toml, the profile overlay, BAYAFFAIRS_* variables, jurisdictions and cities.
+
+    `overrides` (tests) is merged last, on top of everything.
+    """
+    environ = os.environ if environ is None else environ
+    directory = directory or default_config_dir()
+    profile = profile if profile is not None else environ.get("BAYAFFAIRS_PROFILE") or None
+    data, source_of = _settings_tables(directory, profile, environ)
+    if overrides:
+        data = deep_merge(data, overrides)
+    settings = build_settings(data, source_of, profile)
+
+    jurisdictions = {
+        j.id: j for j in _load_all(directory, "jurisdictions", JurisdictionSchema, environ, _jurisdiction)
+    }
+    if not jurisdictions:
+        raise ConfigError("config/jurisdictions", "", "no jurisdiction files found")
+    cities = {c.id: c for c in _load_all(directory, "cities", CitySchema, environ, _city)}
+    blocks: list[AdapterBlock] = []
+    blocks.extend(_blocks(data.get("adapters", {}), source_of.get("adapters", "config/app.toml")))
+    for kind in ("jurisdictions", "cities"):
+        for path in sorted((directory / kind).glob("*.toml")):
+            raw = read_toml(path, f"config/{kind}/{path.name}", environ)
+            place = raw.get("id")
+            for block in _blocks(raw.get("adapters", {}), f"config/{kind}/{path.name}"):
+                if kind == "cities":
+                    city = cities[place]
+                    blocks.append(_placed(block, city.jurisdiction, city.id))
+                else:
+                    blocks.append(_placed(block, place, None))
+    for city in cities.values():
+        if city.jurisdiction not in jurisdictions:
+            raise ConfigError(
+                f"config/cities/{city.id}.toml", "jurisdiction", f"unknown jurisdiction {city.jurisdiction!r}"
+            )
+    seen: dict[str, str] = {}
+    for block in blocks:
+        if block.instance in seen:
+            raise ConfigError(
+                block.source, f"adapters.{block.instance}", f"already declared in {seen[block.instance]}"
+            )
+        seen[block.instance] = block.source
+    return Config(directory, settings, jurisdictions, cities, tuple(blocks))
+
+
+def _settings_tables(
+    directory: Path, profile: str | None, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    source_of: dict[str, str] = {}
+    data = read_toml(directory / "app.toml", "config/app.toml", environ)
+    for section, table in data.items():
+        source_of[section] = "config/app.toml"
+        if isinstance(table, dict):
+            for key in table:
+                source_of[f"{section}.{key}"] = "config/app.toml"
+    layers: list[tuple[Path, str]] = []
+    if profile:
+        if not re.fullmatch(r"[a-z0-9_-]+", profile):
+            raise ConfigError("BAYAFFAIRS_PROFILE", "", f"{profile!r} is not a profile name")
+        layers.append((directory / "profiles" / f"{profile}.toml", f"config/profiles/{profile}.toml"))
+    if (directory / "local.toml").exists():
+        layers.append((directory / "local.toml", "config/local.toml"))
+    for path, display in layers:
+        overlay = read_toml(path, display, environ)
+        for section, table in overlay.items():
+            source_of[section] = display
+            if isinstance(table, dict):
+                for key in table:
+                    source_of[f"{section}.{key}"] = display
+        data = deep_merge(data, overlay)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        for section in [*SECTIONS, *OPEN_SECTIONS]:
+            if section == "adapters" or not rest.startswith(section + "_"):
+                continue
+            key = rest[len(section) + 1 :]
+            table = data.setdefault(section, {})
+            current = table.get(key)
+            table[key] = [v.strip() for v in value.split(",")] if isinstance(current, list) else value
+            source_of[f"{section}.{key}"] = f"environment variable {name}"
+            break
+    return data, source_of
+
+
+def _load_all(
+    directory: Path, kind: str, schema_cls: type, environ: Mapping[str, str], make: Any
+) -> list[Any]:
+    out = []
+    for path in sorted((directory / kind).glob("*.toml")):
+        display = f"config/{kind}/{path.name}"
+        raw = read_toml(path, display, environ)
+        try:
+            loaded = schema_cls().load(raw)
+        except ValidationError as exc:
+            raise config_error_from(display, exc.messages) from None
+        if loaded["id"] != path.stem:
+            raise ConfigError(display, "id", f"must equal the file name {path.stem!r}")
+        out.append(make(loaded))
+    return out
+
+
+def _jurisdiction(d: dict[str, Any]) -> Jurisdiction:
+    return Jurisdiction(
+        id=d["id"],
+        region=d["region"],
+        name=d["name"],
+        currency=d["currency"],
+        time_zone=d["time_zone"],
+        languages=tuple(d["languages"]),
+        resident_documents=tuple(d["resident_documents"]),
+    )
+
+
+def _city(d: dict[str, Any]) -> City:
+    return City(id=d["id"], jurisdiction=d["jurisdiction"], name=d["name"])
+
+
+def _blocks(tables: Mapping[str, Any], source: str) -> list[AdapterBlock]:
+    out = []
+    for instance, table in tables.items():
+        key = f"adapters.{instance}"
+        if not _ID.match(instance):
+            raise ConfigError(source, key, "adapter instance ids are lower_snake_case")
+        if not isinstance(table, dict):
+            raise ConfigError(source, key, "must be a table")
+        settings = dict(table)
+        module = settings.pop("adapter", instance)
+        enabled = settings.pop("enabled", True)
+        if not isinstance(module, str) or not _ID.match(module):
+            raise ConfigError(source, f"{key}.adapter", "must name an adapter folder under integrations/")
+        if not isinstance(enabled, bool):
+            raise ConfigError(source, f"{key}.enabled", "must be true or false")
+        out.append(AdapterBlock(instance, module, enabled, settings, source))
+    return out
+
+
+def _placed(block: AdapterBlock, jurisdiction: str | None, city: str | None) -> AdapterBlock:
+    return AdapterBlock(
+        block.instance, block.module, block.enabled, block.settings, block.source, jurisdiction, city
+    )

@@ -1,0 +1,116 @@
+"""Jurisdictions (config/jurisdictions/*.toml) and cities (config/cities/*.toml).
+
+A jurisdiction carries the legal and money facts: legal region (CN, HK, MO) for personal-data
+rules, currency, IANA time zone, languages and the identity documents its residents hold.
+A city belongs to a jurisdiction and is where most adapters (transit operators) are enabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from bayaffairs.i18n import LANGUAGES, Text
+from bayaffairs.money import MINOR_UNITS
+
+LEGAL_REGIONS = ("CN", "HK", "MO")
+DOCUMENT_TYPES = (
+    "home_return_permit",
+    "exit_entry_permit",
+    "hkid",
+    "macao_id",
+    "mainland_id",
+    "passport",
+)
+ID_PATTERN = r"^[a-z][a-z0-9_]{1,47}$"
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    id: str
+    region: str
+    name: Text
+    currency: str
+    time_zone: str
+    languages: tuple[str, ...]
+    resident_documents: tuple[str, ...]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+@dataclass(frozen=True)
+class City:
+    id: str
+    jurisdiction: str
+    name: Text
+
+
+@dataclass(frozen=True)
+class AdapterBlock:
+    """One `[adapters.<instance>]` table: which adapter module, where, with what settings."""
+
+    instance: str
+    module: str
+    enabled: bool
+    settings: dict[str, Any]
+    source: str
+    jurisdiction: str | None = None
+    city: str | None = None
+
+
+class TextField(fields.Field):
+    """A name in up to three languages: a plain string (English) or a table keyed by language."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Text:
+        if isinstance(value, str) and value.strip():
+            return Text(en=value)
+        if not isinstance(value, dict):
+            raise ValidationError("must be a string or a table of en, zh-Hant, zh-Hans")
+        unknown = set(value) - set(LANGUAGES)
+        if unknown:
+            raise ValidationError(f"unknown language {sorted(unknown)[0]!r}; use en, zh-Hant, zh-Hans")
+        if not isinstance(value.get("en"), str) or not value["en"].strip():
+            raise ValidationError("the English text (en) is required")
+        return Text.from_mapping(value)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value.as_dict() if isinstance(value, Text) else value
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = "raise"
+
+
+class JurisdictionSchema(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    region = fields.String(required=True, validate=validate.OneOf(LEGAL_REGIONS))
+    name = TextField(required=True)
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(MINOR_UNITS)))
+    time_zone = fields.String(required=True)
+    languages = fields.List(
+        fields.String(validate=validate.OneOf(LANGUAGES)), required=True, validate=validate.Length(min=1)
+    )
+    resident_documents = fields.List(
+        fields.String(validate=validate.OneOf(DOCUMENT_TYPES)), load_default=list
+    )
+    adapters = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+
+    @validates("time_zone")
+    def check_zone(self, value: str, **_: Any) -> None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"{value!r} is not an IANA time zone") from None
+
+
+class CitySchema(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    jurisdiction = fields.String(required=True)
+    name = TextField(required=True)
+    adapters = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)

@@ -1,0 +1,261 @@
+"""Application settings: config/app.toml, a profile overlay, then BAYAFFAIRS_* environment variables.
+
+Every section is validated with marshmallow at start; any problem stops the start with one
+`ConfigError` naming the file (or environment variable), the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+
+from bayaffairs.config.errors import config_error_from
+
+CREDENTIAL_KINDS = ("gate", "operator", "carrier", "counter", "admin")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "0.0.0.0"  # noqa: S104 - a service listens on all interfaces by default
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 1024 * 1024
+    public_base_url: str = "http://localhost:8080"
+    shutdown_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "postgresql://postgres@127.0.0.1:5432/bayaffairs"
+    pool_min: int = 2
+    pool_max: int = 10
+    command_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "bya:"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    session_ttl_hours: int = 720
+    token_ttl_days: Mapping[str, int] = field(
+        default_factory=lambda: {"gate": 365, "operator": 90, "carrier": 365, "counter": 365, "admin": 30}
+    )
+    cache_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """`documents_keys`: "key_id:base64(32 bytes)" entries, the first one encrypts."""
+
+    documents_keys: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class IdempotencySettings:
+    retention_hours: int = 24
+    lease_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    per_seconds: int
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+    json: bool = True
+    access_log: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    auth: AuthSettings
+    secrets: SecretSettings
+    idempotency: IdempotencySettings
+    rate_limits: Mapping[str, RateLimit]
+    logging: LoggingSettings
+    profile: str | None = None
+
+
+class _Section(Schema):
+    class Meta:
+        # Unknown keys are errors: a typo in a config file must not pass silently.
+        unknown = "raise"
+
+
+class ServerSchema(_Section):
+    host = fields.String(load_default="0.0.0.0")  # noqa: S104
+    port = fields.Integer(load_default=8080, validate=validate.Range(1, 65535))
+    workers = fields.Integer(load_default=1, validate=validate.Range(1, 64))
+    max_body_bytes = fields.Integer(load_default=1024 * 1024, validate=validate.Range(1024))
+    public_base_url = fields.Url(load_default="http://localhost:8080", require_tld=False)
+    shutdown_timeout = fields.Float(load_default=10.0, validate=validate.Range(0, 300))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
+        data["public_base_url"] = data["public_base_url"].rstrip("/")
+        return ServerSettings(**data)
+
+
+class DatabaseSchema(_Section):
+    url = fields.String(required=True, validate=validate.Regexp(r"^postgres(ql)?://"))
+    pool_min = fields.Integer(load_default=2, validate=validate.Range(0, 200))
+    pool_max = fields.Integer(load_default=10, validate=validate.Range(1, 200))
+    command_timeout = fields.Float(load_default=10.0, validate=validate.Range(0.1, 600))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> DatabaseSettings:
+        if data["pool_min"] > data["pool_max"]:
+            raise ValidationError("must not be larger than pool_max", "pool_min")
+        return DatabaseSettings(**data)
+
+
+class RedisSchema(_Section):
+    url = fields.String(required=True, validate=validate.Regexp(r"^rediss?://|^unix://"))
+    key_prefix = fields.String(load_default="bya:", validate=validate.Length(1, 32))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RedisSettings:
+        return RedisSettings(**data)
+
+
+class AuthSchema(_Section):
+    session_ttl_hours = fields.Integer(load_default=720, validate=validate.Range(1, 24 * 365))
+    token_ttl_days = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CREDENTIAL_KINDS)),
+        values=fields.Integer(validate=validate.Range(1, 3650)),
+        load_default=dict,
+    )
+    cache_seconds = fields.Float(load_default=5.0, validate=validate.Range(0, 300))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AuthSettings:
+        ttl = dict(AuthSettings.__dataclass_fields__["token_ttl_days"].default_factory())  # type: ignore[misc]
+        ttl.update(data["token_ttl_days"])
+        return AuthSettings(
+            session_ttl_hours=data["session_ttl_hours"],
+            token_ttl_days=ttl,
+            cache_seconds=data["cache_seconds"],
+        )
+
+
+def _parse_key(entry: str) -> tuple[str, bytes]:
+    key_id, sep, encoded = entry.partition(":")
+    if not sep or not key_id.isalnum() or len(key_id) > 16:
+        raise ValidationError('each entry must look like "keyid:base64key" (alphanumeric key id)')
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(f"key {key_id!r} is not valid base64") from None
+    if len(key) != 32:
+        raise ValidationError(f"key {key_id!r} must decode to 32 bytes, not {len(key)}")
+    return key_id, key
+
+
+class SecretsSchema(_Section):
+    documents_keys = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+    @validates("documents_keys")
+    def check_keys(self, value: list[str], **_: Any) -> None:
+        ids = [_parse_key(v)[0] for v in value]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("key ids must be unique")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SecretSettings:
+        return SecretSettings(documents_keys=tuple(_parse_key(v) for v in data["documents_keys"]))
+
+
+class IdempotencySchema(_Section):
+    retention_hours = fields.Integer(load_default=24, validate=validate.Range(24, 24 * 30))
+    lease_seconds = fields.Integer(load_default=30, validate=validate.Range(1, 600))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> IdempotencySettings:
+        return IdempotencySettings(**data)
+
+
+class LoggingSchema(_Section):
+    level = fields.String(load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
+    json = fields.Boolean(load_default=True)
+    access_log = fields.Boolean(load_default=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> LoggingSettings:
+        return LoggingSettings(**data)
+
+
+class RateLimitField(fields.String):
+    """ "120/60" means 120 requests per 60 seconds; "0/1" switches the class off."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> RateLimit:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        requests, sep, seconds = text.partition("/")
+        if not (sep and requests.isdigit() and seconds.isdigit() and int(seconds) > 0):
+            raise ValidationError('must look like "REQUESTS/SECONDS", e.g. "120/60"')
+        return RateLimit(int(requests), int(seconds))
+
+
+SECTIONS: dict[str, type[Schema]] = {
+    "server": ServerSchema,
+    "database": DatabaseSchema,
+    "redis": RedisSchema,
+    "auth": AuthSchema,
+    "secrets": SecretsSchema,
+    "idempotency": IdempotencySchema,
+    "logging": LoggingSchema,
+}
+# Sections holding open-ended tables rather than fixed keys.
+OPEN_SECTIONS = ("rate_limits", "adapters")
+ROUTE_CLASSES = ("auth", "read", "write", "scan", "admin")
+
+
+def build_settings(data: Mapping[str, Any], source_of: Mapping[str, str], profile: str | None) -> Settings:
+    """Validate the merged settings tables; `source_of` maps "section.key" to where it was set."""
+
+    def fail(section: str, messages: Any) -> None:
+        first_key = next(iter(messages)) if isinstance(messages, Mapping) and messages else ""
+        source = source_of.get(f"{section}.{first_key}", source_of.get(section, "config/app.toml"))
+        raise config_error_from(
+            source, messages if isinstance(messages, Mapping) else {"": messages}, section
+        )
+
+    unknown = set(data) - set(SECTIONS) - set(OPEN_SECTIONS)
+    if unknown:
+        name = sorted(unknown)[0]
+        fail(
+            name, {"": [f"unknown section; expected one of {', '.join(sorted([*SECTIONS, *OPEN_SECTIONS]))}"]}
+        )
+    loaded: dict[str, Any] = {}
+    for section, schema in SECTIONS.items():
+        try:
+            loaded[section] = schema().load(data.get(section, {}))
+        except ValidationError as exc:
+            fail(section, exc.messages)
+    limits: dict[str, RateLimit] = {}
+    limit_field = RateLimitField()
+    for route_class, raw in (data.get("rate_limits") or {}).items():
+        if route_class not in ROUTE_CLASSES:
+            fail(
+                "rate_limits",
+                {route_class: [f"unknown route class; expected one of {', '.join(ROUTE_CLASSES)}"]},
+            )
+        try:
+            limits[route_class] = limit_field.deserialize(raw)
+        except ValidationError as exc:
+            fail("rate_limits", {route_class: exc.messages})
+    return Settings(rate_limits=limits, profile=profile, **loaded)

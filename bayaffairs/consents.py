@@ -1,0 +1,76 @@
+"""Consents to send a rider's personal data to another jurisdiction (CN, HK or MO).
+
+Mainland law (PIPL art. 39) asks for a separate consent for each export, after telling the
+person who receives the data and why; so a consent is per destination and purpose, records the
+version of the notice the rider saw, and can be withdrawn at any time. Giving the same consent
+twice keeps the one already active.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bayaffairs.clock import Clock
+from bayaffairs.db.queries import consents as q
+from bayaffairs.errors import NotFound
+from bayaffairs.ids import new_id
+from bayaffairs.pages import Page
+from bayaffairs.storage import Database
+
+DESTINATIONS = ("CN", "HK", "MO")
+PURPOSES = ("travel_booking", "appointment", "ride_code")
+NOTICE_VERSION = "2026-11"
+
+
+@dataclass(frozen=True)
+class Consent:
+    id: str
+    destination: str
+    purpose: str
+    notice_version: str
+    given_at: datetime
+    withdrawn_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        return "withdrawn" if self.withdrawn_at else "active"
+
+
+def _consent(row: q.ConsentRow) -> Consent:
+    return Consent(row.id, row.destination, row.purpose, row.notice_version, row.given_at, row.withdrawn_at)
+
+
+class ConsentService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def give(self, user_id: str, destination: str, purpose: str) -> tuple[Consent, bool]:
+        async with self.db.acquire() as conn:
+            row, created = await q.give(
+                conn,
+                id=new_id("cns"),
+                user_id=user_id,
+                destination=destination,
+                purpose=purpose,
+                notice_version=NOTICE_VERSION,
+                at=self.clock.now(),
+            )
+        return _consent(row), created
+
+    async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[Consent]:
+        async with self.db.acquire() as conn:
+            rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
+        return Page.from_rows([_consent(r) for r in rows], limit, key=lambda c: c.id)
+
+    async def withdraw(self, user_id: str, consent_id: str) -> Consent:
+        async with self.db.acquire() as conn:
+            row = await q.withdraw(conn, user_id, consent_id, self.clock.now())
+        if row is None:
+            raise NotFound("consent_not_found")
+        return _consent(row)
+
+    async def has(self, user_id: str, destination: str, purpose: str) -> bool:
+        async with self.db.acquire() as conn:
+            return await q.active(conn, user_id, destination, purpose) is not None

@@ -1,0 +1,188 @@
+"""Credentials: who is calling, of what kind, for which scope.
+
+Every bearer token is `bya.<credential id>.<secret>`; the database keeps only SHA-256 of the
+secret (the secret is 256 random bits, so a fast hash is enough). Tokens expire and can be
+revoked. A worker trusts a verified token for `cache_seconds`; revoking through this service
+drops it from that worker's cache at once, other workers notice within `cache_seconds`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bayaffairs.clock import Clock
+from bayaffairs.config.settings import AuthSettings
+from bayaffairs.db.queries import credentials as q
+from bayaffairs.errors import InvalidInput, NotFound, Unauthenticated
+from bayaffairs.ids import new_id
+from bayaffairs.storage import Database
+
+KINDS = ("rider", "gate", "operator", "carrier", "counter", "admin")
+ISSUABLE_KINDS = ("gate", "operator", "carrier", "counter", "admin")
+ADMIN_SCOPE = "all"
+TOKEN_PREFIX = "bya"  # noqa: S105 - a marker, not a secret
+_CACHE_MAX = 50_000
+
+# Given a credential kind, the scope ids that exist (operators, carriers, centres).
+ScopeCatalog = Callable[[str], Collection[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    credential_id: str
+    kind: str
+    scope: str
+    expires_at: datetime
+
+    @property
+    def key(self) -> str:
+        """Who this is for per-principal bookkeeping (idempotency, rate limits)."""
+        return f"{self.kind}:{self.scope}"
+
+
+@dataclass(frozen=True)
+class Credential:
+    id: str
+    kind: str
+    scope: str
+    label: str | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: Credential
+    token: str
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def parse_token(token: str) -> tuple[str, str]:
+    prefix, _, rest = token.partition(".")
+    credential_id, _, secret = rest.partition(".")
+    if prefix != TOKEN_PREFIX or not credential_id or len(secret) < 32 or len(token) > 200:
+        raise Unauthenticated()
+    return credential_id, secret
+
+
+def _credential(row: q.CredentialRow) -> Credential:
+    return Credential(row.id, row.kind, row.scope, row.label, row.created_at, row.expires_at, row.revoked_at)
+
+
+class CredentialService:
+    def __init__(self, db: Database, clock: Clock, settings: AuthSettings, scopes: ScopeCatalog) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.scopes = scopes
+        self._cache: OrderedDict[str, tuple[Principal, datetime]] = OrderedDict()
+
+    async def issue(
+        self,
+        kind: str,
+        scope: str,
+        *,
+        label: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> IssuedCredential:
+        if kind not in KINDS:
+            raise InvalidInput({"kind": [f"must be one of {', '.join(ISSUABLE_KINDS)}"]})
+        if kind == "admin" and scope != ADMIN_SCOPE:
+            raise InvalidInput({"scope": [f'admin credentials take the scope "{ADMIN_SCOPE}"']})
+        if kind not in ("rider", "admin") and scope not in self.scopes(kind):
+            known = ", ".join(sorted(self.scopes(kind))) or "none configured"
+            raise InvalidInput({"scope": [f"unknown {kind} scope {scope!r}; known: {known}"]})
+        if ttl is None:
+            ttl = (
+                timedelta(hours=self.settings.session_ttl_hours)
+                if kind == "rider"
+                else timedelta(days=self.settings.token_ttl_days[kind])
+            )
+        now = self.clock.now()
+        credential_id = new_id("crd")
+        secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        async with self.db.acquire() as conn:
+            row = await q.insert(
+                conn,
+                id=credential_id,
+                kind=kind,
+                scope=scope,
+                secret_hash=hash_secret(secret),
+                label=label,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        return IssuedCredential(_credential(row), f"{TOKEN_PREFIX}.{credential_id}.{secret}")
+
+    async def ensure_known(
+        self, credential_id: str, kind: str, scope: str, secret: str, *, label: str, ttl: timedelta
+    ) -> IssuedCredential:
+        """Create or refresh a credential whose secret is chosen by the caller (demo seeding only:
+        the same seed run prints the same token every time)."""
+        now = self.clock.now()
+        async with self.db.acquire() as conn:
+            row = await q.upsert(
+                conn,
+                id=credential_id,
+                kind=kind,
+                scope=scope,
+                secret_hash=hash_secret(secret),
+                label=label,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        return IssuedCredential(_credential(row), f"{TOKEN_PREFIX}.{credential_id}.{secret}")
+
+    async def list(self, *, kind: str | None = None, include_inactive: bool = False) -> list[Credential]:
+        async with self.db.acquire() as conn:
+            rows = await q.list_all(conn, kind=kind, include_inactive=include_inactive, now=self.clock.now())
+        return [_credential(r) for r in rows]
+
+    async def revoke(self, credential_id: str) -> Credential:
+        async with self.db.acquire() as conn:
+            row = await q.revoke(conn, credential_id, self.clock.now())
+        if row is None:
+            raise NotFound("credential_not_found")
+        for token, (principal, _) in list(self._cache.items()):
+            if principal.credential_id == credential_id:
+                self._cache.pop(token, None)
+        return _credential(row)
+
+    async def authenticate(self, token: str) -> Principal:
+        now = self.clock.now()
+        cached = self._cache.get(token)
+        if cached is not None:
+            principal, trusted_until = cached
+            if now < trusted_until and now < principal.expires_at:
+                return principal
+            self._cache.pop(token, None)
+        credential_id, secret = parse_token(token)
+        async with self.db.acquire() as conn:
+            row = await q.get(conn, credential_id)
+        if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
+            raise Unauthenticated()
+        if row.revoked_at is not None:
+            raise Unauthenticated("token_revoked")
+        if row.expires_at <= now:
+            raise Unauthenticated("token_expired")
+        principal = Principal(row.id, row.kind, row.scope, row.expires_at)
+        if self.settings.cache_seconds > 0:
+            self._cache[token] = (principal, now + timedelta(seconds=self.settings.cache_seconds))
+            if len(self._cache) > _CACHE_MAX:
+                self._cache.popitem(last=False)
+        return principal
+
+    async def purge_expired(self, older_than: timedelta = timedelta(days=30)) -> int:
+        async with self.db.acquire() as conn:
+            return await q.delete_expired(conn, self.clock.now() - older_than)

@@ -1,0 +1,76 @@
+"""The directory: jurisdictions, cities and the transit operators enabled in them.
+
+Built from config and the enabled adapters; answers in the caller's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from bayaffairs.adapters.registry import Adapters
+from bayaffairs.config import Config
+from bayaffairs.i18n import Text
+
+
+def _text(value: Any, language: str) -> Any:
+    return value.get(language) if isinstance(value, Text) else value
+
+
+def _localise(value: Any, language: str) -> Any:
+    if isinstance(value, Text):
+        return value.get(language)
+    if isinstance(value, dict):
+        return {k: _localise(v, language) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_localise(v, language) for v in value]
+    return value
+
+
+class Directory:
+    def __init__(self, config: Config, adapters: Adapters) -> None:
+        self.config = config
+        self.adapters = adapters
+
+    def regions(self, language: str) -> list[dict[str, Any]]:
+        operators_by_city: dict[str | None, list[dict[str, Any]]] = {}
+        for adapter in self.adapters.of_kind("transit_operator"):
+            info = _localise(dict(adapter.describe()), language)  # type: ignore[attr-defined]
+            operators_by_city.setdefault(adapter.city, []).append(info)
+        out = []
+        for jurisdiction in self.config.jurisdictions.values():
+            cities = [
+                {
+                    "id": city.id,
+                    "name": city.name.get(language),
+                    "operators": sorted(operators_by_city.get(city.id, []), key=lambda o: o["id"]),
+                }
+                for city in self.config.cities.values()
+                if city.jurisdiction == jurisdiction.id
+            ]
+            out.append(
+                {
+                    "id": jurisdiction.id,
+                    "region": jurisdiction.region,
+                    "name": jurisdiction.name.get(language),
+                    "currency": jurisdiction.currency,
+                    "time_zone": jurisdiction.time_zone,
+                    "languages": list(jurisdiction.languages),
+                    "resident_documents": list(jurisdiction.resident_documents),
+                    "cities": cities,
+                }
+            )
+        return out
+
+    def scopes(self, kind: str) -> Collection[str]:
+        """The scope ids a credential of `kind` may be issued for."""
+        if kind in ("gate", "operator"):
+            return {a.id for a in self.adapters.of_kind("transit_operator")}
+        if kind == "carrier":
+            return {a.id for a in self.adapters.of_kind("border_carrier")}
+        if kind == "counter":
+            centres: set[str] = set()
+            for agency in self.adapters.of_kind("counter_agency"):
+                centres.update(c["id"] for c in agency.describe().get("centres", ()))  # type: ignore[attr-defined]
+            return centres
+        return ()

@@ -1,0 +1,1 @@
+"""Travel and identity documents a rider keeps on file for themselves and family members."""

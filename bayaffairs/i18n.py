@@ -1,0 +1,92 @@
+"""Three languages for human-readable text: en, zh-Hant, zh-Hans, with English as the fallback.
+
+Stable codes (error codes, ids) never change with the language; only names and messages do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+LANGUAGES = ("en", "zh-Hant", "zh-Hans")
+DEFAULT_LANGUAGE = "en"
+
+# Regional tags mapped onto the script they are written in.
+_REGION_SCRIPT = {
+    "hk": "zh-Hant",
+    "mo": "zh-Hant",
+    "tw": "zh-Hant",
+    "hant": "zh-Hant",
+    "cn": "zh-Hans",
+    "sg": "zh-Hans",
+    "my": "zh-Hans",
+    "hans": "zh-Hans",
+}
+
+
+def _language_of(tag: str) -> str | None:
+    parts = tag.strip().lower().replace("_", "-").split("-")
+    if not parts or not parts[0]:
+        return None
+    if parts[0] == "en":
+        return "en"
+    if parts[0] in ("zh", "yue"):
+        for part in parts[1:]:
+            if part in _REGION_SCRIPT:
+                return _REGION_SCRIPT[part]
+        return "zh-Hant" if parts[0] == "yue" else "zh-Hans"
+    if parts[0] == "*":
+        return DEFAULT_LANGUAGE
+    return None
+
+
+@lru_cache(maxsize=512)
+def negotiate(accept_language: str | None) -> str:
+    """Pick the best of our three languages for an Accept-Language header value."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    choices: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = item.partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        language = _language_of(tag)
+        if language and quality > 0:
+            choices.append((-quality, position, language))
+    return min(choices)[2] if choices else DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A human-readable text in up to three languages; English is required."""
+
+    en: str
+    zh_hant: str | None = None
+    zh_hans: str | None = None
+
+    def get(self, language: str) -> str:
+        if language == "zh-Hant":
+            return self.zh_hant or self.zh_hans or self.en
+        if language == "zh-Hans":
+            return self.zh_hans or self.zh_hant or self.en
+        return self.en
+
+    @classmethod
+    def from_mapping(cls, value: Mapping[str, str] | str) -> Text:
+        if isinstance(value, str):
+            return cls(en=value)
+        return cls(en=value["en"], zh_hant=value.get("zh-Hant"), zh_hans=value.get("zh-Hans"))
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"en": self.en}
+        if self.zh_hant:
+            out["zh-Hant"] = self.zh_hant
+        if self.zh_hans:
+            out["zh-Hans"] = self.zh_hans
+        return out

@@ -1,0 +1,130 @@
+"""Human messages for stable error codes, in en, zh-Hant and zh-Hans.
+
+A code missing here falls back to a generic text of its HTTP status, so adding a new error code
+never breaks rendering; the contract test lists codes that still lack a translation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bayaffairs.i18n import Text
+
+T = Text
+
+MESSAGES: dict[str, Text] = {
+    "bad_request": T("The request is not valid.", "請求無效。", "请求无效。"),
+    "invalid_request": T(
+        "Some fields are missing or not valid.", "部分欄位缺失或無效。", "部分字段缺失或无效。"
+    ),
+    "malformed_json": T(
+        "The request body is not valid JSON.", "請求內容不是有效的 JSON。", "请求内容不是有效的 JSON。"
+    ),
+    "unauthenticated": T(
+        "Sign in first: the credentials are missing or not valid.",
+        "請先登入:憑證缺失或無效。",
+        "请先登录:凭证缺失或无效。",
+    ),
+    "token_expired": T("The credentials have expired.", "憑證已過期。", "凭证已过期。"),
+    "token_revoked": T("The credentials have been revoked.", "憑證已被撤銷。", "凭证已被撤销。"),
+    "forbidden": T("These credentials may not do that.", "此憑證無權執行此操作。", "此凭证无权执行此操作。"),
+    "wrong_credential_kind": T(
+        "This endpoint needs another kind of credentials.",
+        "此端點需要另一種憑證。",
+        "此端点需要另一种凭证。",
+    ),
+    "out_of_scope": T(
+        "These credentials are for another {scope_kind}.",
+        "此憑證屬於另一個{scope_kind}。",
+        "此凭证属于另一个{scope_kind}。",
+    ),
+    "not_found": T("Nothing was found here.", "找不到相關資源。", "找不到相关资源。"),
+    "route_not_found": T("There is no such endpoint.", "沒有此端點。", "没有此端点。"),
+    "method_not_allowed": T(
+        "This endpoint does not accept that method.",
+        "此端點不接受該請求方法。",
+        "此端点不接受该请求方法。",
+    ),
+    "conflict": T(
+        "The request conflicts with the current state.", "請求與目前狀態衝突。", "请求与当前状态冲突。"
+    ),
+    "gone": T("This has expired.", "已過期。", "已过期。"),
+    "payload_too_large": T(
+        "The request body is larger than {limit} bytes.",
+        "請求內容超過 {limit} 位元組。",
+        "请求内容超过 {limit} 字节。",
+    ),
+    "idempotency_key_in_use": T(
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        "使用此 Idempotency-Key 的請求仍在處理中,請稍後重試。",
+        "使用此 Idempotency-Key 的请求仍在处理中,请稍后重试。",
+    ),
+    "idempotency_key_reused": T(
+        "This Idempotency-Key was used with a different request body.",
+        "此 Idempotency-Key 已用於另一個請求內容。",
+        "此 Idempotency-Key 已用于另一个请求内容。",
+    ),
+    "invalid_idempotency_key": T(
+        "The Idempotency-Key must be 1 to 255 visible ASCII characters.",
+        "Idempotency-Key 必須為 1 至 255 個可見 ASCII 字元。",
+        "Idempotency-Key 必须为 1 至 255 个可见 ASCII 字符。",
+    ),
+    "rate_limited": T(
+        "Too many requests; retry after {retry_after} seconds.",
+        "請求過多,請於 {retry_after} 秒後重試。",
+        "请求过多,请于 {retry_after} 秒后重试。",
+    ),
+    "service_unavailable": T(
+        "A backing service is unavailable; nothing was changed. Retry shortly.",
+        "後端服務暫時無法使用,未作任何更改,請稍後重試。",
+        "后端服务暂时不可用,未作任何更改,请稍后重试。",
+    ),
+    "partner_error": T(
+        "A partner system did not answer properly; nothing was changed.",
+        "合作方系統未能正常回應,未作任何更改。",
+        "合作方系统未能正常响应,未作任何更改。",
+    ),
+    "internal_error": T(
+        "Something went wrong on our side. It has been logged.",
+        "系統發生錯誤,已記錄。",
+        "系统发生错误,已记录。",
+    ),
+    "unknown_provider": T(
+        "This sign-in provider is not available.", "此登入方式不可用。", "此登录方式不可用。"
+    ),
+    "login_failed": T(
+        "The sign-in provider did not accept the code.",
+        "登入服務未接受此授權碼。",
+        "登录服务未接受此授权码。",
+    ),
+    "document_exists": T("This document is already on file.", "此證件已存檔。", "此证件已存档。"),
+    "document_expired": T("This document has expired.", "此證件已過期。", "此证件已过期。"),
+    "unsupported_currency": T(
+        "This payment provider does not take {currency}.",
+        "此支付方式不支援 {currency}。",
+        "此支付方式不支持 {currency}。",
+    ),
+}
+
+_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def message_for(code: str, language: str, status: int = 400, **params: Any) -> str:
+    text = MESSAGES.get(code) or MESSAGES.get(_BY_STATUS.get(status, "internal_error"))
+    assert text is not None
+    template = text.get(language)
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template

@@ -1,0 +1,33 @@
+"""What the domain needs from a database, written as protocols so it imports no driver.
+
+`bayaffairs.db.database.Database` (asyncpg) satisfies `Database`; query functions in
+`bayaffairs.db.queries` take a `Connection`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+
+class Record(Protocol):
+    def __getitem__(self, key: str | int) -> Any: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+class Connection(Protocol):
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
+    async def executemany(
+        self, command: str, args: Sequence[Sequence[Any]], *, timeout: float | None = None
+    ) -> None: ...
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]: ...
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any: ...
+    async def fetchval(
+        self, query: str, *args: Any, column: int = 0, timeout: float | None = None
+    ) -> Any: ...
+
+
+class Database(Protocol):
+    def acquire(self) -> AbstractAsyncContextManager[Connection]: ...
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...

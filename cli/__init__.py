@@ -1,0 +1,1 @@
+"""The `bayaffairs` command line: what operators of the service run."""

@@ -1,0 +1,36 @@
+"""`bayaffairs check-config`: validate every config file and adapter block, then summarise."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from bayaffairs.adapters import registry
+from bayaffairs.adapters.base import AdapterContext
+from bayaffairs.cli.context import config_or_exit
+from bayaffairs.config import ConfigError
+from bayaffairs.db.database import redact
+
+
+def run(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    try:
+        adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    except ConfigError as exc:
+        print(f"bayaffairs: configuration error: {exc}")
+        raise SystemExit(2) from None
+    kinds = Counter(a.kind for a in adapters.instances.values())
+    s = config.settings
+    print(f"config: {config.directory} (profile: {s.profile or 'none'})")
+    print(f"database: {redact(s.database.url)}   redis: {redact(s.redis.url)}")
+    print(f"{len(config.jurisdictions)} jurisdictions, {len(config.cities)} cities")
+    print(
+        f"{len(adapters.instances)} adapters enabled: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    )
+    print("ok")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-config", help="validate the configuration and print a summary")
+    p.set_defaults(run=run, sync=True)

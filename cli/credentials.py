@@ -1,0 +1,115 @@
+"""`bayaffairs credentials issue|list|revoke`: device, staff and admin tokens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import timedelta
+
+from bayaffairs.adapters import registry
+from bayaffairs.adapters.base import AdapterContext
+from bayaffairs.cli.context import CommandError, config_or_exit, database
+from bayaffairs.clock import SystemClock
+from bayaffairs.credentials import ISSUABLE_KINDS, CredentialService
+from bayaffairs.directory import Directory
+from bayaffairs.errors import DomainError, InvalidInput
+
+
+async def _service(config, db) -> CredentialService:  # type: ignore[no-untyped-def]
+    adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    directory = Directory(config, adapters)
+    return CredentialService(db, SystemClock(), config.settings.auth, directory.scopes)
+
+
+def _explain(exc: DomainError) -> str:
+    if isinstance(exc, InvalidInput):
+        fields = exc.details.get("fields", {})
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+    return exc.code
+
+
+async def issue(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    async with database(config) as db:
+        service = await _service(config, db)
+        ttl = timedelta(days=args.ttl_days) if args.ttl_days else None
+        try:
+            issued = await service.issue(args.kind, args.scope, label=args.label, ttl=ttl)
+        except DomainError as exc:
+            raise CommandError(_explain(exc), status=2) from exc
+    c = issued.credential
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "id": c.id,
+                    "token": issued.token,
+                    "kind": c.kind,
+                    "scope": c.scope,
+                    "expires_at": c.expires_at.isoformat(),
+                }
+            )
+        )
+    else:
+        print(f"issued {c.kind} credential {c.id} for {c.scope}, expires {c.expires_at:%Y-%m-%d %H:%M %Z}")
+        print(f"token (shown once, store it now): {issued.token}")
+
+
+async def list_(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    async with database(config) as db:
+        service = await _service(config, db)
+        items = await service.list(kind=args.kind, include_inactive=args.all)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        **c.__dict__,
+                        **{
+                            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                            for k, v in c.__dict__.items()
+                        },
+                    }
+                    for c in items
+                ]
+            )
+        )
+        return
+    print(f"{'ID':32} {'KIND':9} {'SCOPE':24} {'EXPIRES':17} {'STATE':8} LABEL")
+    for c in items:
+        state = "revoked" if c.revoked_at else "active"
+        print(f"{c.id:32} {c.kind:9} {c.scope:24} {c.expires_at:%Y-%m-%d %H:%M} {state:8} {c.label or ''}")
+
+
+async def revoke(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    async with database(config) as db:
+        service = await _service(config, db)
+        try:
+            c = await service.revoke(args.id)
+        except DomainError as exc:
+            raise CommandError(f"no credential {args.id}", status=2) from exc
+    print(f"revoked {c.kind} credential {c.id} ({c.scope})")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("credentials", help="issue, list and revoke device, staff and admin tokens")
+    actions = p.add_subparsers(dest="action", required=True)
+    i = actions.add_parser("issue", help="issue a token (printed once)")
+    i.add_argument("kind", choices=ISSUABLE_KINDS)
+    i.add_argument(
+        "scope", help='operator id (gate, operator), carrier id, centre id (counter), or "all" (admin)'
+    )
+    i.add_argument("--label", help="a note, e.g. the gate's location")
+    i.add_argument("--ttl-days", type=int, help="lifetime; default from config [auth.token_ttl_days]")
+    i.add_argument("--json", action="store_true", help='print {"id", "token", "kind", "scope", "expires_at"}')
+    i.set_defaults(run=issue)
+    ls = actions.add_parser("list", help="list credentials (never tokens)")
+    ls.add_argument("--kind", choices=ISSUABLE_KINDS)
+    ls.add_argument("--all", action="store_true", help="include revoked and expired ones")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(run=list_)
+    r = actions.add_parser("revoke", help="revoke a credential by id")
+    r.add_argument("id")
+    r.set_defaults(run=revoke)

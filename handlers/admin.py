@@ -1,0 +1,69 @@
+"""Admin endpoints: credentials, the same operations as `bayaffairs credentials`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from bayaffairs.handlers.endpoint import ADMIN, Call, endpoint
+from bayaffairs.handlers.jsonresp import json_response
+from bayaffairs.handlers.schemas.admin import (
+    CredentialIn,
+    CredentialList,
+    CredentialOut,
+    CredentialQuery,
+    IssuedOut,
+)
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/admin/credentials")
+@endpoint(
+    summary="Issue a device, staff or admin credential",
+    tags=("admin",),
+    auth=ADMIN,
+    body=CredentialIn,
+    responses={201: IssuedOut},
+    rate_class="admin",
+    idempotent=True,
+)
+async def issue_credential(call: Call) -> web.Response:
+    body = call.body
+    ttl = timedelta(days=body["ttl_days"]) if "ttl_days" in body else None
+    issued = await call.services.credentials.issue(
+        body["kind"], body["scope"], label=body.get("label"), ttl=ttl
+    )
+    out = IssuedOut().dump({**issued.credential.__dict__, "token": issued.token})
+    return json_response(out, status=201)
+
+
+@routes.get("/v1/admin/credentials")
+@endpoint(
+    summary="List credentials (never their tokens)",
+    tags=("admin",),
+    auth=ADMIN,
+    query=CredentialQuery,
+    responses={200: CredentialList},
+    rate_class="admin",
+)
+async def list_credentials(call: Call) -> web.Response:
+    items = await call.services.credentials.list(
+        kind=call.query.get("kind"), include_inactive=call.query["include_inactive"]
+    )
+    return json_response(CredentialList().dump({"items": items, "next_cursor": None}))
+
+
+@routes.delete("/v1/admin/credentials/{credential_id}")
+@endpoint(
+    summary="Revoke a credential",
+    tags=("admin",),
+    auth=ADMIN,
+    responses={200: CredentialOut},
+    rate_class="admin",
+    errors=(404,),
+)
+async def revoke_credential(call: Call) -> web.Response:
+    credential = await call.services.credentials.revoke(call.path("credential_id"))
+    return json_response(CredentialOut().dump(credential))

@@ -1,0 +1,142 @@
+"""`create_app(config)`: the one way to build the web application, for `serve` and tests alike."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from bayaffairs.adapters import registry
+from bayaffairs.adapters.base import AdapterContext
+from bayaffairs.clock import Clock, SystemClock
+from bayaffairs.config import Config
+from bayaffairs.credentials import ScopeCatalog
+from bayaffairs.db.database import Database
+from bayaffairs.db.ratelimit import RateLimiter
+from bayaffairs.db.redis import Redis
+from bayaffairs.handlers import admin, consents, docs, documents, health, me, regions, sessions
+from bayaffairs.handlers.keys import (
+    ADAPTERS,
+    CLOCK,
+    CONFIG,
+    DATABASE,
+    HTTP,
+    MAX_BODY,
+    METRICS,
+    RATE_LIMITER,
+    REDIS,
+    SERVICES,
+)
+from bayaffairs.handlers.metrics import Metrics
+from bayaffairs.handlers.middleware import observe
+from bayaffairs.handlers.services import build_services
+
+log = logging.getLogger("bayaffairs.app")
+ROUTE_MODULES = (health, docs, regions, sessions, me, documents, consents, admin)
+
+
+def create_app(
+    config: Config, *, clock: Clock | None = None, scopes: ScopeCatalog | None = None
+) -> web.Application:
+    """Build the app; resources start and stop with it, each in its own cleanup context.
+
+    `scopes` replaces the scope catalogue built from the adapters (tests use it).
+    """
+    settings = config.settings
+    app = web.Application(middlewares=[observe], client_max_size=settings.server.max_body_bytes)
+    app[CONFIG] = config
+    app[CLOCK] = clock or SystemClock()
+    app[MAX_BODY] = settings.server.max_body_bytes
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend(
+        [
+            _database,
+            _redis,
+            _http_session,
+            _adapters,
+            _services(scopes),
+            _background_jobs,
+        ]
+    )
+    for module in ROUTE_MODULES:
+        app.add_routes(module.routes)
+    docs.setup_static(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    database = Database(app[CONFIG].settings.database)
+    await database.start()
+    app[DATABASE] = database
+    app[METRICS].watch_pool(database.stats)
+    yield
+    await database.stop()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    redis = Redis(app[CONFIG].settings.redis)
+    await redis.start()
+    app[REDIS] = redis
+    app[RATE_LIMITER] = RateLimiter(redis, dict(app[CONFIG].settings.rate_limits))
+    yield
+    await redis.stop()
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=15, connect=5),
+        headers={"User-Agent": "bayaffairs/0.1"},
+    )
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+async def _adapters(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    manifests = registry.discover()
+    context = AdapterContext(http=app[HTTP], clock=app[CLOCK], jurisdictions=config.jurisdictions)
+    adapters = registry.load(config.adapter_blocks, manifests, context)
+    await adapters.start()
+    app[ADAPTERS] = adapters
+    yield
+    await adapters.close()
+
+
+def _services(scopes: ScopeCatalog | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        app[SERVICES] = build_services(app[CONFIG], app[DATABASE], app[ADAPTERS], app[CLOCK], scopes)
+        yield
+
+    return services
+
+
+async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
+    """Housekeeping on a timer; every job is safe to run in several workers at once."""
+    services = app[SERVICES]
+    jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = [
+        ("purge idempotency keys", 600.0, services.idempotency.purge_expired),
+        ("purge expired credentials", 3600.0, services.credentials.purge_expired),
+    ]
+    tasks = [asyncio.create_task(_every(name, period, job)) for name, period, job in jobs]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _every(name: str, period: float, job: Callable[[], Awaitable[int]]) -> None:
+    while True:
+        await asyncio.sleep(period)
+        try:
+            removed = await job()
+            if removed:
+                log.info("%s: %d removed", name, removed)
+        except Exception:
+            log.exception("background job failed: %s", name)

@@ -1,0 +1,214 @@
+"""`endpoint()`: what every route shares, declared once per handler.
+
+It authenticates the caller and checks the credential kind and scope, applies the rate limit of
+the route class, loads the query and body with marshmallow, and runs Idempotency-Key handling
+for creating requests. The same declaration feeds the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from marshmallow import Schema, ValidationError
+
+from bayaffairs.credentials import Principal
+from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
+from bayaffairs.handlers.errors import render_domain_error
+from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
+from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
+
+SCOPE_KINDS = {"gate": "operator", "operator": "operator", "carrier": "carrier", "counter": "centre"}
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Which credential kinds may call; `scope_from` names the path parameter that must
+    equal the credential's scope (an admin passes any scope check it is allowed into)."""
+
+    kinds: tuple[str, ...]
+    scope_from: str | None = None
+
+
+RIDER = Auth(("rider",))
+ADMIN = Auth(("admin",))
+
+
+@dataclass(frozen=True)
+class Spec:
+    summary: str
+    tags: tuple[str, ...]
+    auth: Auth | None
+    body: type[Schema] | None
+    query: type[Schema] | None
+    responses: Mapping[int, type[Schema] | None]
+    idempotent: bool
+    rate_class: str | None
+    description: str = ""
+    produces: str = "application/json"
+    errors: tuple[int, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class Call:
+    """Everything a handler needs about the request, already checked and parsed."""
+
+    request: web.Request
+    principal: Principal | None
+    body: dict[str, Any]
+    query: dict[str, Any]
+
+    @property
+    def language(self) -> str:
+        return self.request[LANGUAGE]
+
+    @property
+    def services(self) -> Any:
+        return self.request.app[SERVICES]
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+    @property
+    def rider(self) -> str:
+        """The rider's user id (the scope of a rider credential)."""
+        assert self.principal is not None and self.principal.kind == "rider"
+        return self.principal.scope
+
+
+HandlerFn = Callable[[Call], Awaitable[web.StreamResponse]]
+
+_schemas: dict[type[Schema], Schema] = {}
+
+
+def _schema(cls: type[Schema]) -> Schema:
+    instance = _schemas.get(cls)
+    if instance is None:
+        instance = _schemas[cls] = cls()
+    return instance
+
+
+def endpoint(
+    *,
+    summary: str,
+    tags: tuple[str, ...] = (),
+    auth: Auth | None = None,
+    body: type[Schema] | None = None,
+    query: type[Schema] | None = None,
+    responses: Mapping[int, type[Schema] | None] | None = None,
+    idempotent: bool = False,
+    rate_class: str | None = None,
+    description: str = "",
+    produces: str = "application/json",
+    errors: tuple[int, ...] = (),
+) -> Callable[[HandlerFn], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    spec = Spec(
+        summary,
+        tags,
+        auth,
+        body,
+        query,
+        dict(responses or {200: None}),
+        idempotent,
+        rate_class,
+        description,
+        produces,
+        errors,
+    )
+
+    def wrap(handler: HandlerFn) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(handler)
+        async def run(request: web.Request) -> web.StreamResponse:
+            principal = await _authenticate(request, spec.auth)
+            request[PRINCIPAL] = principal
+            await _limit(request, spec, principal)
+            query_data = _load(spec.query, dict(request.query)) if spec.query else {}
+            raw = await request.read() if spec.body else b""
+            body_data = _load(spec.body, _parse_json(raw)) if spec.body else {}
+            call = Call(request, principal, body_data, query_data)
+            key = request.headers.get("Idempotency-Key")
+            if spec.idempotent and key is not None and principal is not None:
+                return await _idempotently(call, handler, principal, check_key(key), raw)
+            return await handler(call)
+
+        run.spec = spec  # type: ignore[attr-defined]
+        return run
+
+    return wrap
+
+
+async def _authenticate(request: web.Request, auth: Auth | None) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    if auth is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated()
+    principal = await request.app[SERVICES].credentials.authenticate(token.strip())
+    if principal.kind not in auth.kinds:
+        raise Forbidden("wrong_credential_kind", details={"allowed": list(auth.kinds)})
+    if auth.scope_from and principal.kind != "admin":
+        wanted = request.match_info.get(auth.scope_from)
+        if wanted != principal.scope:
+            raise Forbidden("out_of_scope", scope_kind=SCOPE_KINDS.get(principal.kind, auth.scope_from))
+    return principal
+
+
+async def _limit(request: web.Request, spec: Spec, principal: Principal | None) -> None:
+    route_class = spec.rate_class or ("read" if request.method in ("GET", "HEAD") else "write")
+    who = principal.key if principal else f"ip:{request.remote}"
+    retry_after = await request.app[RATE_LIMITER].hit(route_class, who)
+    if retry_after is not None:
+        raise RateLimited(retry_after, retry_after_seconds=retry_after)
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise DomainError("malformed_json") from None
+
+
+def _load(schema_cls: type[Schema], data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidInput({"_schema": ["the body must be a JSON object"]})
+    try:
+        return _schema(schema_cls).load(data)
+    except ValidationError as exc:
+        raise InvalidInput(
+            exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        ) from None
+
+
+async def _idempotently(
+    call: Call, handler: HandlerFn, principal: Principal, key: str, raw: bytes
+) -> web.StreamResponse:
+    keys = call.services.idempotency
+    request = call.request
+    stored = await keys.begin(principal.key, key, fingerprint(request.method, request.path, raw))
+    if stored is not None:
+        return web.Response(
+            body=stored.body,
+            status=stored.status,
+            content_type=stored.content_type,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        response = await handler(call)
+    except DomainError as exc:
+        response = render_domain_error(request, exc)
+    except BaseException:
+        await keys.abandon(principal.key, key)
+        raise
+    if not isinstance(response, web.Response) or response.body is None:
+        await keys.abandon(principal.key, key)
+        return response
+    body = response.body if isinstance(response.body, bytes) else bytes(response.body)  # type: ignore[arg-type]
+    await keys.finish(principal.key, key, StoredAnswer(response.status, body, response.content_type))
+    return response

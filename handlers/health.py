@@ -1,0 +1,49 @@
+"""Operations: liveness, readiness (PostgreSQL and Redis), Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bayaffairs.handlers.errors import error_response
+from bayaffairs.handlers.jsonresp import json_response
+from bayaffairs.handlers.keys import DATABASE, METRICS, REDIS
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up and answering."""
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to serve: PostgreSQL and Redis both answer within two seconds."""
+    checks = dict(
+        zip(
+            ("postgres", "redis"),
+            await asyncio.gather(_check(request.app[DATABASE].ping()), _check(request.app[REDIS].ping())),
+            strict=True,
+        )
+    )
+    if all(v == "ok" for v in checks.values()):
+        return json_response({"status": "ready", "checks": checks})
+    return error_response(request, 503, "service_unavailable", details={"checks": checks})
+
+
+async def _check(ping: object) -> str:
+    try:
+        await asyncio.wait_for(ping, timeout=2)  # type: ignore[arg-type]
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+    return "ok"
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

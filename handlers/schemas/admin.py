@@ -1,0 +1,37 @@
+"""Admin: credentials over HTTP, the same operations as the CLI."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from bayaffairs.credentials import ISSUABLE_KINDS, KINDS
+from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+
+
+class CredentialIn(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(ISSUABLE_KINDS))
+    scope = fields.String(required=True, validate=validate.Length(1, 64))
+    label = fields.String(validate=validate.Length(1, 100))
+    ttl_days = fields.Integer(validate=validate.Range(1, 3650))
+
+
+class CredentialOut(StrictSchema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    scope = fields.String(required=True)
+    label = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    revoked_at = fields.AwareDateTime(allow_none=True)
+
+
+class IssuedOut(CredentialOut):
+    token = fields.String(required=True, metadata={"description": "shown once; only its hash is kept"})
+
+
+class CredentialQuery(StrictSchema):
+    kind = fields.String(validate=validate.OneOf(ISSUABLE_KINDS))
+    include_inactive = fields.Boolean(load_default=False)
+
+
+CredentialList = page_of(CredentialOut, "CredentialList")

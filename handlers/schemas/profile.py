@@ -1,0 +1,110 @@
+"""Sessions, the rider's profile, wallet, documents and consents."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from bayaffairs.adapters.protocols import RIDER_CATEGORIES
+from bayaffairs.config.regions import DOCUMENT_TYPES, LEGAL_REGIONS
+from bayaffairs.consents import DESTINATIONS, PURPOSES
+from bayaffairs.documents.rules import ENDORSEMENT_TYPES
+from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+from bayaffairs.money import MINOR_UNITS
+
+
+class WalletSchema(StrictSchema):
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(MINOR_UNITS)))
+    provider = fields.String(required=True, validate=validate.Length(1, 48))
+
+
+class UserSchema(StrictSchema):
+    id = fields.String(required=True)
+    display_name = fields.String(allow_none=True)
+    category = fields.String(required=True, validate=validate.OneOf(RIDER_CATEGORIES))
+    wallet = fields.Nested(WalletSchema, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class SessionIn(StrictSchema):
+    provider = fields.String(required=True, validate=validate.Length(1, 48))
+    code = fields.String(required=True, validate=validate.Length(1, 512))
+    category = fields.String(
+        validate=validate.OneOf(RIDER_CATEGORIES),
+        metadata={"description": "only the dev provider takes this; others verify it"},
+    )
+    display_name = fields.String(
+        validate=validate.Length(1, 64), metadata={"description": "dev provider only"}
+    )
+
+
+class SessionOut(StrictSchema):
+    token = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    user = fields.Nested(UserSchema, required=True)
+
+
+class PrincipalOut(StrictSchema):
+    credential_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    scope = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class EndorsementSchema(StrictSchema):
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(ENDORSEMENT_TYPES),
+        metadata={"description": "G individual, L group, T family, S business, F/Q/D others"},
+    )
+    destination = fields.String(required=True, validate=validate.OneOf(["HK", "MO"]))
+    valid_until = fields.Date(required=True)
+    entries = fields.Integer(allow_none=True, validate=validate.Range(0, 999))
+
+
+class DocumentIn(StrictSchema):
+    type = fields.String(required=True, validate=validate.OneOf(DOCUMENT_TYPES))
+    holder_name = fields.String(required=True, validate=validate.Length(1, 100))
+    number = fields.String(required=True, validate=validate.Length(4, 32), load_only=True)
+    issuing = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{2,3}$"),
+        metadata={"description": f"issuing region ({', '.join(LEGAL_REGIONS)}) or ISO country code"},
+    )
+    expires = fields.Date(required=True)
+    date_of_birth = fields.Date()
+    endorsements = fields.List(
+        fields.Nested(EndorsementSchema), load_default=list, validate=validate.Length(max=20)
+    )
+
+
+class DocumentOut(StrictSchema):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    holder_name = fields.String(required=True)
+    number_masked = fields.String(required=True)
+    issuing = fields.String(required=True)
+    expires = fields.Date(required=True)
+    date_of_birth = fields.Date(allow_none=True)
+    endorsements = fields.List(fields.Nested(EndorsementSchema), required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+DocumentPage = page_of(DocumentOut, "DocumentPage")
+
+
+class ConsentIn(StrictSchema):
+    destination = fields.String(required=True, validate=validate.OneOf(DESTINATIONS))
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+
+
+class ConsentOut(StrictSchema):
+    id = fields.String(required=True)
+    destination = fields.String(required=True)
+    purpose = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "withdrawn"]))
+    notice_version = fields.String(required=True)
+    given_at = fields.AwareDateTime(required=True)
+    withdrawn_at = fields.AwareDateTime(allow_none=True)
+
+
+ConsentPage = page_of(ConsentOut, "ConsentPage")

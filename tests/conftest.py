@@ -1,0 +1,96 @@
+"""Shared fixtures: the real test PostgreSQL database and Redis, apps and clients on them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
+
+from bayaffairs.config import Config
+from bayaffairs.db.migrate import migrate
+from bayaffairs.handlers.app import create_app
+from tests.support import Api, MovableClock, create_database, test_config
+
+AppFactory = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return test_config()
+
+
+@pytest.fixture(scope="session")
+async def database_url(config: Config) -> str:
+    """The test database, created if needed and rebuilt from the migrations once per run."""
+    url = config.settings.database.url
+    await create_database(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+@pytest.fixture
+async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database; every table is emptied before the test."""
+    conn = await asyncpg.connect(database_url)
+    tables = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+    )
+    if tables:
+        await conn.execute("TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables) + " CASCADE")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def redis_client(config: Config) -> AsyncIterator[aioredis.Redis]:
+    """Redis with every key under the test prefix removed before the test."""
+    client = aioredis.from_url(config.settings.redis.url)
+    prefix = config.settings.redis.key_prefix
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+async def make_api(
+    config: Config, pg: asyncpg.Connection, redis_client: aioredis.Redis, clock: MovableClock
+) -> AsyncIterator[AppFactory]:
+    """Start the real app (real PostgreSQL, real Redis) behind a real HTTP server."""
+    clients: list[TestClient] = []
+
+    async def factory(app_config: Config | None = None, **kwargs: Any) -> Api:
+        kwargs.setdefault("clock", clock)
+        app = create_app(app_config or config, **kwargs)
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return Api(client)
+
+    yield factory
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def api(make_api: AppFactory) -> Api:
+    return await make_api()
