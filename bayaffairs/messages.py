@@ -97,6 +97,15 @@ MESSAGES: dict[str, Text] = {
         "登入服務未接受此授權碼。",
         "登录服务未接受此授权码。",
     ),
+    "document_not_found": T("No such document on file.", "找不到此證件。", "找不到此证件。"),
+    "consent_not_found": T("No such consent.", "找不到此同意記錄。", "找不到此同意记录。"),
+    "credential_not_found": T("No such credential.", "找不到此憑證。", "找不到此凭证。"),
+    "user_not_found": T("No such user.", "找不到此用戶。", "找不到此用户。"),
+    "fx_rate_unavailable": T(
+        "No exchange rate is available for this currency pair right now.",
+        "目前沒有此貨幣組合的匯率。",
+        "目前没有此货币组合的汇率。",
+    ),
     "document_exists": T("This document is already on file.", "此證件已存檔。", "此证件已存档。"),
     "document_expired": T("This document has expired.", "此證件已過期。", "此证件已过期。"),
     "unsupported_currency": T(

@@ -64,7 +64,7 @@ def create_app(
     )
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
-    docs.setup_static(app)
+    docs.setup(app)
     return app
 
 

@@ -15,17 +15,19 @@ routes = web.RouteTableDef()
 _PAGE = Path(__file__).parent / "static" / "docs.html"
 
 
-def setup_static(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_static("/docs/assets/", Path(swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.on_startup.append(_build)
+
+
+async def _build(app: web.Application) -> None:
+    """Generated once, when the routes are final."""
+    app[OPENAPI] = orjson.dumps(build_openapi(app, app[CONFIG].settings.server.public_base_url))
 
 
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    app = request.app
-    if OPENAPI not in app:
-        document = build_openapi(app, app[CONFIG].settings.server.public_base_url)
-        app[OPENAPI] = orjson.dumps(document)
-    return web.Response(body=app[OPENAPI], content_type="application/json")
+    return web.Response(body=request.app[OPENAPI], content_type="application/json")
 
 
 @routes.get("/docs")

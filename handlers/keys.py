@@ -15,7 +15,7 @@ from bayaffairs.db.ratelimit import RateLimiter
 from bayaffairs.db.redis import Redis
 
 if TYPE_CHECKING:
-    from bayaffairs.credentials import Principal
+
     pass
 
 CONFIG = web.AppKey("config", Config)

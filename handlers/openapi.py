@@ -30,8 +30,9 @@ _ERROR_TEXT = {
 }
 
 
-def _schema_name(schema: type[Schema]) -> str:
-    name = schema.__name__
+def _schema_name(schema: type[Schema] | Schema) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__
     return name[:-6] if name.endswith("Schema") and len(name) > 6 else name
 
 

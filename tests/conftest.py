@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bayaffairs.config import Config
@@ -78,9 +79,13 @@ async def make_api(
     """Start the real app (real PostgreSQL, real Redis) behind a real HTTP server."""
     clients: list[TestClient] = []
 
-    async def factory(app_config: Config | None = None, **kwargs: Any) -> Api:
+    async def factory(
+        app_config: Config | None = None, *, routes: web.RouteTableDef | None = None, **kwargs: Any
+    ) -> Api:
         kwargs.setdefault("clock", clock)
         app = create_app(app_config or config, **kwargs)
+        if routes is not None:
+            app.add_routes(routes)
         client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)

@@ -117,3 +117,8 @@ class Api:
         status, body = await self.post("/v1/auth/sessions", {"provider": "dev", "code": handle, **claims})
         assert status == 201, body
         return self.as_(body["token"])
+
+
+# These helpers are named for what they serve, not tests themselves.
+for _helper in (test_config, test_database_url, test_redis_url):
+    _helper.__test__ = False  # type: ignore[attr-defined]

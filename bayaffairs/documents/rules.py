@@ -67,7 +67,7 @@ def _mainland_check(first17: str) -> str:
 
 
 def mask(number: str) -> str:
-    """Keep the first character and the last two; at least four characters are hidden."""
-    visible_tail = 2 if len(number) >= 7 else 1
-    hidden = len(number) - 1 - visible_tail
-    return number[0] + "*" * hidden + number[-visible_tail:]
+    """Keep the first character and the last two letters or digits; hide the rest."""
+    positions = [i for i, c in enumerate(number) if c.isalnum()]
+    keep = {positions[0], *positions[-2:]} if len(positions) >= 7 else {positions[0], positions[-1]}
+    return "".join(c if (i in keep or not c.isalnum()) else "*" for i, c in enumerate(number))

@@ -1,0 +1,45 @@
+"""Choosing among en, zh-Hant and zh-Hans."""
+
+from __future__ import annotations
+
+import pytest
+
+from bayaffairs.i18n import Text, negotiate
+from bayaffairs.messages import MESSAGES, message_for
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "en"),
+        ("", "en"),
+        ("fr-FR", "en"),
+        ("zh-HK", "zh-Hant"),
+        ("zh-TW,zh;q=0.8", "zh-Hant"),
+        ("zh-MO", "zh-Hant"),
+        ("zh-CN", "zh-Hans"),
+        ("zh", "zh-Hans"),
+        ("zh-Hant-HK", "zh-Hant"),
+        ("yue", "zh-Hant"),
+        ("fr;q=1, zh-Hans;q=0.5, en;q=0.9", "en"),
+        ("en;q=0.2, zh-CN;q=0.8", "zh-Hans"),
+        ("en;q=nonsense, zh-HK", "zh-Hant"),
+        ("*", "en"),
+    ],
+)
+def test_negotiate(header: str | None, language: str) -> None:
+    assert negotiate(header) == language
+
+
+def test_text_falls_back_to_the_other_script_then_english() -> None:
+    assert Text("Bus", zh_hant="巴士").get("zh-Hans") == "巴士"
+    assert Text("Bus").get("zh-Hant") == "Bus"
+
+
+def test_every_message_has_all_three_languages() -> None:
+    missing = [code for code, text in MESSAGES.items() if not (text.zh_hant and text.zh_hans)]
+    assert missing == []
+
+
+def test_an_unknown_code_falls_back_to_its_status_text() -> None:
+    assert message_for("no_such_code", "en", 404) == MESSAGES["not_found"].en

@@ -1,0 +1,104 @@
+"""The directory, the OpenAPI document and the offline documentation page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support import Api
+
+CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "api-contract.md"
+
+
+async def test_regions_lists_the_eleven_jurisdictions(api: Api) -> None:
+    status, body = await api.get("/v1/regions")
+    assert status == 200
+    by_id = {j["id"]: j for j in body["items"]}
+    assert len(by_id) == 11
+    assert (by_id["hong_kong"]["currency"], by_id["hong_kong"]["time_zone"]) == ("HKD", "Asia/Hong_Kong")
+    assert (by_id["macao"]["currency"], by_id["macao"]["region"]) == ("MOP", "MO")
+    assert {j["currency"] for j in body["items"]} == {"CNY", "HKD", "MOP"}
+    assert all(j["cities"] for j in body["items"])
+
+
+async def test_region_names_follow_accept_language(api: Api) -> None:
+    names = {}
+    for language in ("en", "zh-Hant", "zh-Hans"):
+        _, body = await api.get("/v1/regions", headers={"Accept-Language": language})
+        names[language] = {j["id"]: j["name"] for j in body["items"]}["macao"]
+    assert names == {
+        "en": "Macao Special Administrative Region",
+        "zh-Hant": "澳門特別行政區",
+        "zh-Hans": "澳门特别行政区",
+    }
+
+
+async def test_regions_answer_304_to_a_matching_etag(api: Api) -> None:
+    async with api.client.get("/v1/regions") as resp:
+        etag = resp.headers["ETag"]
+    async with api.client.get("/v1/regions", headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+    async with api.client.get(
+        "/v1/regions", headers={"If-None-Match": etag, "Accept-Language": "zh-Hans"}
+    ) as resp:
+        assert resp.status == 200
+
+
+async def test_openapi_documents_every_api_route(api: Api) -> None:
+    status, spec = await api.get("/openapi.json")
+    assert status == 200 and spec["openapi"].startswith("3.")
+    app = api.client.server.app
+    routes = {
+        (r.method.lower(), r.resource.canonical)
+        for r in app.router.routes()
+        if r.resource is not None and r.resource.canonical.startswith("/v1/") and r.method != "HEAD"
+    }
+    documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
+    assert routes <= documented
+    assert "Error" in spec["components"]["schemas"]
+
+
+async def test_openapi_declares_the_error_shape_and_auth(api: Api) -> None:
+    _, spec = await api.get("/openapi.json")
+    op = spec["paths"]["/v1/me/documents"]["post"]
+    assert {"201", "400", "401", "403", "413", "422", "429"} <= set(op["responses"])
+    assert op["security"] == [{"bearer": []}]
+    assert any(p["name"] == "Idempotency-Key" for p in op["parameters"])
+
+
+async def test_contract_paths_of_this_stage_are_served(api: Api) -> None:
+    _, spec = await api.get("/openapi.json")
+    for method, path in (
+        ("get", "/v1/regions"),
+        ("post", "/v1/auth/sessions"),
+        ("get", "/v1/me"),
+        ("put", "/v1/me/wallet"),
+        ("post", "/v1/me/documents"),
+        ("get", "/v1/me/documents"),
+        ("delete", "/v1/me/documents/{document_id}"),
+        ("post", "/v1/me/consents"),
+        ("get", "/v1/me/consents"),
+        ("delete", "/v1/me/consents/{consent_id}"),
+    ):
+        assert method in spec["paths"].get(path, {}), (method, path)
+
+
+async def test_docs_page_and_its_assets_are_served_locally(api: Api) -> None:
+    status, page = await api.get("/docs")
+    assert status == 200
+    text = page.decode()
+    assert "/openapi.json" in text
+    assert "http://" not in text and "https://" not in text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        status, body = await api.get(f"/docs/assets/{asset}")
+        assert status == 200 and len(body) > 1000, asset
+
+
+async def test_metrics_count_requests_per_route(api: Api) -> None:
+    await api.get("/v1/regions")
+    await api.get("/v1/regions")
+    status, text = await api.get("/metrics")
+    assert status == 200
+    lines = text.decode().splitlines()
+    assert 'bayaffairs_http_requests_total{method="GET",route="/v1/regions",status="200"} 2.0' in lines
+    assert any(line.startswith("bayaffairs_http_request_duration_seconds_bucket") for line in lines)
+    assert any(line.startswith("bayaffairs_db_pool_size") for line in lines)
