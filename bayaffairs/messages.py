@@ -106,6 +106,12 @@ MESSAGES: dict[str, Text] = {
         "目前沒有此貨幣組合的匯率。",
         "目前没有此货币组合的汇率。",
     ),
+    "no_signing_key": T(
+        "No signing key exists yet for {issuer}; run `bayaffairs keys rotate {issuer}`.",
+        "{issuer} 尚未有簽署金鑰。",
+        "{issuer} 尚未有签名密钥。",
+    ),
+    "no_such_key": T("No such key.", "找不到此金鑰。", "找不到此密钥。"),
     "document_exists": T("This document is already on file.", "此證件已存檔。", "此证件已存档。"),
     "document_expired": T("This document has expired.", "此證件已過期。", "此证件已过期。"),
     "unsupported_currency": T(
@@ -125,6 +131,7 @@ _BY_STATUS = {
     410: "gone",
     413: "payload_too_large",
     429: "rate_limited",
+    502: "partner_error",
     503: "service_unavailable",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 
 from bayaffairs.adapters import registry
@@ -17,7 +18,7 @@ def run(args: argparse.Namespace) -> None:
     try:
         adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
     except ConfigError as exc:
-        print(f"bayaffairs: configuration error: {exc}")
+        print(f"bayaffairs: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     kinds = Counter(a.kind for a in adapters.instances.values())
     s = config.settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,6 +16,17 @@ from bayaffairs.i18n import Text
 from bayaffairs.money import Money
 
 RIDER_CATEGORIES = ("adult", "child", "student", "elderly")
+
+
+def rider_category(birth: date, today: date, elderly_age: int, child_age_below: int) -> str:
+    """The fare category an identity provider's verified birth date implies (age on `today`,
+    the local date of the jurisdiction). Student status needs a separate proof."""
+    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    if age >= elderly_age:
+        return "elderly"
+    if age < child_age_below:
+        return "child"
+    return "adult"
 
 
 @dataclass(frozen=True)

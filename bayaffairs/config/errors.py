@@ -22,7 +22,7 @@ def flatten_errors(messages: Mapping[str, Any] | list[Any], prefix: str = "") ->
     out: list[tuple[str, str]] = []
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            path = f"{prefix}.{key}" if prefix and key != "" else str(key) or prefix
             out.extend(flatten_errors(value, path))
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         out.append((prefix, " ".join(messages)))

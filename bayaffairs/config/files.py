@@ -30,10 +30,11 @@ def _expand(value: Any, display: str, key: str, environ: Mapping[str, str]) -> A
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
+            value = environ.get(name)
+            if default is not None and not value:
+                return default  # as in the shell: ${NAME:-default} covers unset and empty
+            if value is not None:
+                return value
             raise ConfigError(display, key, f"environment variable {name} is not set")
 
         return _ENV_REF.sub(substitute, value)

@@ -69,7 +69,9 @@ def load_config(
         raise ConfigError("config/jurisdictions", "", "no jurisdiction files found")
     cities = {c.id: c for c in _load_all(directory, "cities", CitySchema, environ, _city)}
     blocks: list[AdapterBlock] = []
-    blocks.extend(_blocks(data.get("adapters", {}), source_of.get("adapters", "config/app.toml")))
+    for instance, table in (data.get("adapters") or {}).items():
+        source = source_of.get(f"adapters.{instance}", "config/app.toml")
+        blocks.extend(_blocks({instance: table}, source))
     for kind in ("jurisdictions", "cities"):
         for path in sorted((directory / kind).glob("*.toml")):
             raw = read_toml(path, f"config/{kind}/{path.name}", environ)

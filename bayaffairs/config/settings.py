@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
-from bayaffairs.config.errors import config_error_from
+from bayaffairs.config.errors import config_error_from, flatten_errors
 
 CREDENTIAL_KINDS = ("gate", "operator", "carrier", "counter", "admin")
 
@@ -54,9 +54,23 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class SecretSettings:
-    """`documents_keys`: "key_id:base64(32 bytes)" entries, the first one encrypts."""
+    """Key lists of "key_id:base64(32 bytes)" entries; in each, the first one encrypts.
+
+    `documents_keys` seal document numbers, `signing_keys` seal the issuers' private keys.
+    """
 
     documents_keys: tuple[tuple[str, bytes], ...]
+    signing_keys: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    """Issuers sign codes and tickets; `verify_grace_hours` keeps a replaced key verifying long
+    enough for everything it signed to expire (the longest-lived signed thing)."""
+
+    issuers: tuple[str, ...] = ("ride_codes", "tickets", "appointments")
+    algorithm: str = "ES256"
+    verify_grace_hours: int = 96
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,7 @@ class Settings:
     redis: RedisSettings
     auth: AuthSettings
     secrets: SecretSettings
+    signing: SigningSettings
     idempotency: IdempotencySettings
     rate_limits: Mapping[str, RateLimit]
     logging: LoggingSettings
@@ -166,18 +181,48 @@ def _parse_key(entry: str) -> tuple[str, bytes]:
     return key_id, key
 
 
+def _check_key_list(value: list[str]) -> None:
+    ids = [_parse_key(v)[0] for v in value]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("key ids must be unique")
+
+
 class SecretsSchema(_Section):
     documents_keys = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    signing_keys = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
 
     @validates("documents_keys")
-    def check_keys(self, value: list[str], **_: Any) -> None:
-        ids = [_parse_key(v)[0] for v in value]
-        if len(set(ids)) != len(ids):
-            raise ValidationError("key ids must be unique")
+    def check_documents_keys(self, value: list[str], **_: Any) -> None:
+        _check_key_list(value)
+
+    @validates("signing_keys")
+    def check_signing_keys(self, value: list[str], **_: Any) -> None:
+        _check_key_list(value)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SecretSettings:
-        return SecretSettings(documents_keys=tuple(_parse_key(v) for v in data["documents_keys"]))
+        return SecretSettings(
+            documents_keys=tuple(_parse_key(v) for v in data["documents_keys"]),
+            signing_keys=tuple(_parse_key(v) for v in data["signing_keys"]),
+        )
+
+
+class SigningSchema(_Section):
+    issuers = fields.List(
+        fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{1,31}$")),
+        load_default=lambda: ["ride_codes", "tickets", "appointments"],
+        validate=validate.Length(min=1),
+    )
+    algorithm = fields.String(load_default="ES256", validate=validate.OneOf(["ES256", "Ed25519"]))
+    verify_grace_hours = fields.Integer(load_default=96, validate=validate.Range(1, 24 * 60))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SigningSettings:
+        return SigningSettings(
+            issuers=tuple(data["issuers"]),
+            algorithm=data["algorithm"],
+            verify_grace_hours=data["verify_grace_hours"],
+        )
 
 
 class IdempotencySchema(_Section):
@@ -216,6 +261,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "redis": RedisSchema,
     "auth": AuthSchema,
     "secrets": SecretsSchema,
+    "signing": SigningSchema,
     "idempotency": IdempotencySchema,
     "logging": LoggingSchema,
 }
@@ -228,11 +274,12 @@ def build_settings(data: Mapping[str, Any], source_of: Mapping[str, str], profil
     """Validate the merged settings tables; `source_of` maps "section.key" to where it was set."""
 
     def fail(section: str, messages: Any) -> None:
-        first_key = next(iter(messages)) if isinstance(messages, Mapping) and messages else ""
-        source = source_of.get(f"{section}.{first_key}", source_of.get(section, "config/app.toml"))
-        raise config_error_from(
-            source, messages if isinstance(messages, Mapping) else {"": messages}, section
-        )
+        messages = messages if isinstance(messages, Mapping) else {"": messages}
+        pairs = flatten_errors(messages, section)
+        parts = (pairs[0][0] if pairs else section).split(".")
+        candidates = (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+        source = next((source_of[c] for c in candidates if c in source_of), "config/app.toml")
+        raise config_error_from(source, messages, section)
 
     unknown = set(data) - set(SECTIONS) - set(OPEN_SECTIONS)
     if unknown:

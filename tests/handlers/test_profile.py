@@ -42,15 +42,15 @@ async def test_session_answer_has_token_expiry_and_user(api: Api) -> None:
 
 async def test_wallet_can_be_set_and_changed(api: Api) -> None:
     rider = await api.sign_in("wallet")
-    status, me = await rider.put("/v1/me/wallet", {"currency": "CNY", "provider": "demo_payment"})
-    assert (status, me["wallet"]) == (200, {"currency": "CNY", "provider": "demo_payment"})
-    await rider.put("/v1/me/wallet", {"currency": "MOP", "provider": "demo_payment"})
-    assert (await rider.get("/v1/me"))[1]["wallet"] == {"currency": "MOP", "provider": "demo_payment"}
+    status, me = await rider.put("/v1/me/wallet", {"currency": "CNY", "provider": "demo"})
+    assert (status, me["wallet"]) == (200, {"currency": "CNY", "provider": "demo"})
+    await rider.put("/v1/me/wallet", {"currency": "MOP", "provider": "demo"})
+    assert (await rider.get("/v1/me"))[1]["wallet"] == {"currency": "MOP", "provider": "demo"}
 
 
 async def test_wallet_refuses_unknown_provider_and_currency(api: Api) -> None:
     rider = await api.sign_in("wallet-bad")
     status, body = await rider.put("/v1/me/wallet", {"currency": "CNY", "provider": "cash"})
     assert status == 400 and "provider" in body["error"]["details"]["fields"]
-    status, body = await rider.put("/v1/me/wallet", {"currency": "USD", "provider": "demo_payment"})
+    status, body = await rider.put("/v1/me/wallet", {"currency": "USD", "provider": "demo"})
     assert status == 400 and "currency" in body["error"]["details"]["fields"]

@@ -12,13 +12,13 @@ async def test_the_request_over_the_limit_gets_429_with_retry_after(make_api: Ap
     api = await make_api(test_config({"rate_limits": {"write": "3/60"}}))
     rider = await api.sign_in("limited")
     statuses = [
-        (await rider.put("/v1/me/wallet", {"currency": "MOP", "provider": "demo_payment"}))[0]
+        (await rider.put("/v1/me/wallet", {"currency": "MOP", "provider": "demo"}))[0]
         for _ in range(3)
     ]
     assert statuses == [200, 200, 200]
     async with rider.client.put(
         "/v1/me/wallet",
-        json={"currency": "MOP", "provider": "demo_payment"},
+        json={"currency": "MOP", "provider": "demo"},
         headers={"Authorization": f"Bearer {rider.token}"},
     ) as resp:
         assert resp.status == 429

@@ -1,0 +1,1 @@
+"""Issuers' signing keys: created and rotated by the CLI, sealed at rest, published to gates."""

@@ -1,0 +1,67 @@
+"""`bayaffairs keys rotate|list|compromised`: the issuers' signing keys."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+
+from bayaffairs.cli.context import CommandError, config_or_exit, database
+from bayaffairs.clock import SystemClock
+from bayaffairs.config import Config
+from bayaffairs.errors import DomainError
+from bayaffairs.sealing import Sealer
+from bayaffairs.signing.keys import IssuerKeys
+from bayaffairs.storage import Database
+
+
+def _keys(config: Config, db: Database) -> IssuerKeys:
+    return IssuerKeys(
+        db, SystemClock(), config.settings.signing, Sealer(config.settings.secrets.signing_keys)
+    )
+
+
+async def rotate(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    async with database(config) as db:
+        try:
+            key = await _keys(config, db).rotate(args.issuer)
+        except DomainError as exc:
+            raise CommandError(
+                f"{args.issuer}: {exc.details.get('fields', {}).get('issuer', [exc.code])[0]}", 2
+            ) from exc
+    print(f"{key.kid} now signs for {key.issuer} ({key.algorithm}); the key it replaced still verifies")
+    print(f"public key: {base64.b64encode(key.public_key).decode()}")
+
+
+async def list_(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    async with database(config) as db:
+        keys = await _keys(config, db).all()
+    print(f"{'KID':24} {'ALG':8} {'CREATED':17} {'VERIFIES UNTIL':17} STATE")
+    for k in keys:
+        until = f"{k.valid_until:%Y-%m-%d %H:%M}" if k.valid_until else "-"
+        state = "signing" if k.signing else "retired"
+        print(f"{k.kid:24} {k.algorithm:8} {k.valid_from:%Y-%m-%d %H:%M} {until:17} {state}")
+
+
+async def compromised(args: argparse.Namespace) -> None:
+    config = config_or_exit()
+    async with database(config) as db:
+        try:
+            key = await _keys(config, db).mark_compromised(args.kid)
+        except DomainError as exc:
+            raise CommandError(f"no key {args.kid}", 2) from exc
+    print(f"{key.kid} marked compromised: it verifies nothing from now on; run `keys rotate {key.issuer}`")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keys", help="issuers' signing keys")
+    actions = p.add_subparsers(dest="action", required=True)
+    r = actions.add_parser("rotate", help="create a new signing key for an issuer")
+    r.add_argument("issuer", help="e.g. ride_codes, tickets, appointments (config [signing] issuers)")
+    r.set_defaults(run=rotate)
+    ls = actions.add_parser("list", help="list keys and their state")
+    ls.set_defaults(run=list_)
+    c = actions.add_parser("compromised", help="stop a key verifying anything, at once")
+    c.add_argument("kid")
+    c.set_defaults(run=compromised)

@@ -1,0 +1,1 @@
+"""<Partner name>: <one line on what the adapter does>. (Copied from integrations/_template.)"""

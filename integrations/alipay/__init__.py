@@ -1,0 +1,1 @@
+"""Alipay mini-program login (alipay.system.oauth.token)."""

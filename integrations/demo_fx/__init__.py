@@ -1,0 +1,1 @@
+"""Fixed demo exchange rates."""

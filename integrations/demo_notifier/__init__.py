@@ -1,0 +1,1 @@
+"""Notifications kept in memory and written to the log."""

@@ -1,0 +1,1 @@
+"""A demo wallet that always pays (unless told to decline)."""

@@ -1,0 +1,67 @@
+"""A wallet that moves no money, so demos and tests can charge and refund end to end.
+
+Stateless and idempotent: the provider reference is derived from the caller's reference, so
+repeating a request gives the same answer. `decline_over` makes large charges fail on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from marshmallow import Schema, fields, validate
+
+from bayaffairs.adapters.base import Adapter
+from bayaffairs.adapters.protocols import (
+    ChargeRequest,
+    PaymentOutcome,
+    RefundRequest,
+)
+from bayaffairs.money import MINOR_UNITS, Money
+
+PREFIX = "demo_"
+
+
+class Settings(Schema):
+    class Meta:
+        unknown = "raise"
+
+    currencies = fields.List(
+        fields.String(validate=validate.OneOf(sorted(MINOR_UNITS))),
+        load_default=lambda: ["CNY", "HKD", "MOP"],
+        validate=validate.Length(min=1),
+    )
+    decline_over = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+
+class DemoWallet(Adapter):
+    kind = "payment_provider"
+    Settings = Settings
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        return frozenset(self.settings["currencies"])
+
+    async def charge(self, request: ChargeRequest) -> PaymentOutcome:
+        limit = self.settings["decline_over"]
+        failure = self._invalid(request.amount)
+        if failure is None and limit is not None and request.amount.amount > limit:
+            failure = "declined"
+        return self._outcome(request.reference, request.amount, failure)
+
+    async def refund(self, request: RefundRequest) -> PaymentOutcome:
+        failure = self._invalid(request.amount)
+        if failure is None and not request.provider_charge_id.startswith(PREFIX):
+            failure = "unknown_charge"
+        return self._outcome(request.reference, request.amount, failure)
+
+    def _invalid(self, amount: Money) -> str | None:
+        if amount.currency not in self.currencies:
+            return "currency_not_supported"
+        if amount.amount < 0:
+            return "invalid_amount"
+        return None
+
+    @staticmethod
+    def _outcome(reference: str, amount: Money, failure: str | None) -> PaymentOutcome:
+        provider_reference = PREFIX + hashlib.sha256(reference.encode()).hexdigest()[:24]
+        return PaymentOutcome(failure is None, provider_reference, amount, failure)

@@ -1,0 +1,1 @@
+"""Sign-in without a partner, for demos and tests only."""

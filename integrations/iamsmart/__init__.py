@@ -1,0 +1,1 @@
+"""Hong Kong iAM Smart sign-in (getToken, then getProfile)."""

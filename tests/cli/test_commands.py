@@ -1,0 +1,182 @@
+"""The `bayaffairs` command, run as operators run it: a subprocess on the test database.
+
+Every test requests `pg`, so the tables are empty when it starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import asyncpg
+
+from bayaffairs.config import Config
+from bayaffairs.db.migrate import discover
+from tests.cli.conftest import Cli
+from tests.support import Api, MovableClock
+
+DEMO_ADMIN_TOKEN = re.compile(r"\bbya\.crd_demo_admin\.[A-Za-z0-9_-]+")
+
+
+async def issue(cli: Cli, *args: str) -> dict[str, Any]:
+    result = await cli("credentials", "issue", *args, "--json")
+    assert result.status == 0, result
+    return json.loads(result.stdout)
+
+
+def secret_of(token: str) -> str:
+    return token.split(".", 2)[2]
+
+
+async def credential_rows(pg: asyncpg.Connection) -> list[str]:
+    return [r[0] for r in await pg.fetch("SELECT row_to_json(c)::text FROM credentials c")]
+
+
+# migrate
+
+
+async def test_migrate_on_a_migrated_database_says_it_is_up_to_date(cli: Cli, pg: asyncpg.Connection) -> None:
+    before = await pg.fetch("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+
+    result = await cli("migrate", "--quiet")
+
+    assert result.status == 0, result
+    assert f"is up to date (version {discover()[-1].version:04d})" in result.stdout
+    assert await pg.fetch("SELECT version, applied_at FROM schema_migrations ORDER BY version") == before
+
+
+# credentials issue
+
+
+async def test_issue_prints_id_token_kind_and_scope_and_stores_only_a_hash(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    issued = await issue(cli, "admin", "all")
+
+    assert (issued["kind"], issued["scope"]) == ("admin", "all")
+    assert issued["token"].startswith(f"bya.{issued['id']}.")
+    secret = secret_of(issued["token"])
+    rows = await credential_rows(pg)
+    assert len(rows) == 1
+    assert secret not in rows[0]
+    assert secret.encode().hex() not in rows[0]
+    stored = await pg.fetchval("SELECT secret_hash FROM credentials WHERE id = $1", issued["id"])
+    assert stored == hashlib.sha256(secret.encode()).digest()
+
+
+async def test_issue_for_an_unknown_operator_fails_naming_the_scope(cli: Cli, pg: asyncpg.Connection) -> None:
+    result = await cli("credentials", "issue", "gate", "unknown_operator")
+
+    assert result.status != 0
+    assert "scope" in result.stderr
+    assert "unknown_operator" in result.stderr
+    assert await pg.fetchval("SELECT count(*) FROM credentials") == 0
+
+
+async def test_issue_admin_for_a_scope_other_than_all_fails(cli: Cli, pg: asyncpg.Connection) -> None:
+    result = await cli("credentials", "issue", "admin", "wrongscope")
+
+    assert result.status != 0
+    assert "scope" in result.stderr
+    assert await pg.fetchval("SELECT count(*) FROM credentials") == 0
+
+
+# credentials list and revoke
+
+
+async def test_list_shows_the_issued_credential_and_never_a_token(cli: Cli, pg: asyncpg.Connection) -> None:
+    issued = await issue(cli, "admin", "all")
+
+    result = await cli("credentials", "list")
+
+    assert result.status == 0, result
+    line = next(line for line in result.stdout.splitlines() if issued["id"] in line)
+    assert line.split()[:3] == [issued["id"], "admin", "all"]
+    assert "active" in line
+    assert secret_of(issued["token"]) not in result.stdout + result.stderr
+
+
+async def test_revoked_token_is_refused_by_the_app(
+    cli: Cli, pg: asyncpg.Connection, api: Api, clock: MovableClock, config: Config
+) -> None:
+    issued = await issue(cli, "admin", "all")
+    status, body = await api.as_(issued["token"]).get("/v1/auth/whoami")
+    assert (status, body["credential_id"]) == (200, issued["id"])
+
+    result = await cli("credentials", "revoke", issued["id"])
+    # The app trusts a verified token for cache_seconds, as another worker would.
+    clock.advance(seconds=config.settings.auth.cache_seconds + 1)
+    status, body = await api.as_(issued["token"]).get("/v1/auth/whoami")
+
+    assert result.status == 0, result
+    assert issued["id"] in result.stdout
+    assert (status, body["error"]["code"]) == (401, "token_revoked")
+
+
+# seed
+
+
+async def test_seed_demo_twice_prints_the_same_admin_token_and_keeps_one_row(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    first = await cli("seed", "--demo", "--quiet")
+    rows_after_first = await pg.fetchval("SELECT count(*) FROM credentials")
+    second = await cli("seed", "--demo", "--quiet")
+
+    assert (first.status, second.status) == (0, 0), (first, second)
+    tokens = [DEMO_ADMIN_TOKEN.findall(r.stdout) for r in (first, second)]
+    assert len(tokens[0]) == 1
+    assert tokens[0] == tokens[1]
+    assert await pg.fetchval("SELECT count(*) FROM credentials") == rows_after_first
+    assert await pg.fetchval("SELECT count(*) FROM credentials WHERE id = 'crd_demo_admin'") == 1
+
+
+async def test_seeded_admin_token_is_accepted_by_the_app(cli: Cli, pg: asyncpg.Connection, api: Api) -> None:
+    result = await cli("seed", "--demo", "--quiet")
+    assert result.status == 0, result
+    (token,) = DEMO_ADMIN_TOKEN.findall(result.stdout)
+
+    status, body = await api.as_(token).get("/v1/auth/whoami")
+
+    assert status == 200, body
+    assert (body["credential_id"], body["kind"], body["scope"]) == ("crd_demo_admin", "admin", "all")
+
+
+async def test_seed_without_demo_fails_with_status_2(cli: Cli, pg: asyncpg.Connection) -> None:
+    result = await cli("seed")
+
+    assert result.status == 2
+    assert "--demo" in result.stderr
+    assert await pg.fetchval("SELECT count(*) FROM credentials") == 0
+
+
+# check-config
+
+
+async def test_check_config_passes_on_the_shipped_config(cli: Cli, config: Config) -> None:
+    result = await cli("check-config")
+
+    assert result.status == 0, result
+    assert result.stdout.splitlines()[-1] == "ok"
+    assert f"{len(config.jurisdictions)} jurisdictions, {len(config.cities)} cities" in result.stdout
+
+
+async def test_keys_rotate_creates_a_signing_key_and_list_shows_the_old_one_retired(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    first = await cli("keys", "rotate", "ride_codes")
+    second = await cli("keys", "rotate", "ride_codes")
+    assert (first.status, second.status) == (0, 0), first.stderr + second.stderr
+    assert "ride_codes-1" in first.stdout and "ride_codes-2" in second.stdout
+    listing = await cli("keys", "list")
+    rows = {line.split()[0]: line.split()[-1] for line in listing.stdout.splitlines()[1:]}
+    assert rows == {"ride_codes-1": "retired", "ride_codes-2": "signing"}
+
+
+async def test_keys_rotate_refuses_an_unknown_issuer(cli: Cli, pg: asyncpg.Connection) -> None:
+    result = await cli("keys", "rotate", "lottery")
+    assert result.status == 2
+    assert "lottery" in result.stderr and "unknown issuer" in result.stderr
+    assert await pg.fetchval("SELECT count(*) FROM issuer_keys") == 0

@@ -1,0 +1,98 @@
+"""Helpers for adapter tests: build adapters the way the registry does, a clock tests can set,
+and a base for fake partners served by a real local aiohttp server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+import bayaffairs.integrations
+from bayaffairs.adapters.base import Adapter, AdapterContext
+from bayaffairs.adapters.registry import adapter_class, read_manifest, validate_settings
+from bayaffairs.clock import Clock, SystemClock
+from bayaffairs.config.regions import AdapterBlock
+
+INTEGRATIONS = Path(bayaffairs.integrations.__file__).parent
+PACKAGE = "bayaffairs.integrations"
+
+
+@dataclass
+class FixedClock:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def build_adapter(
+    adapter_id: str,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    http: aiohttp.ClientSession | None = None,
+    clock: Clock | None = None,
+    instance: str | None = None,
+) -> Any:
+    """Manifest, class and settings through the registry's own functions, as config would."""
+    manifest = read_manifest(INTEGRATIONS / adapter_id)
+    cls: type[Adapter] = adapter_class(PACKAGE, manifest)
+    block = AdapterBlock(instance or adapter_id, adapter_id, True, dict(settings or {}), "tests")
+    context = AdapterContext(http=http, clock=clock or SystemClock())
+    return cls(block.instance, manifest, validate_settings(cls, block), context)
+
+
+class FakePartner:
+    """A partner played by an aiohttp server on 127.0.0.1 (random port) for one test.
+
+    Subclasses add routes in `setup(app)`. `stall()` holds an answer until the test ends, to
+    play a partner slower than the adapter's timeout without slowing the suite.
+    """
+
+    def __init__(self) -> None:
+        self._release = asyncio.Event()
+        self._server: TestServer | None = None
+
+    def setup(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "use the fake as an async context manager"
+        return str(self._server.make_url("/"))
+
+    async def stall(self) -> None:
+        await self._release.wait()
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        self.setup(app)
+        self._server = TestServer(app, host="127.0.0.1", port=0)
+        await self._server.start_server()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._release.set()
+        assert self._server is not None
+        await self._server.close()
+
+
+def unused_url() -> str:
+    """A URL nothing listens on: a socket we bound and closed again."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
