@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -109,30 +109,29 @@ class CredentialService:
                 if kind == "rider"
                 else timedelta(days=self.settings.token_ttl_days[kind])
             )
-        now = self.clock.now()
-        credential_id = new_id("crd")
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-        async with self.db.acquire() as conn:
-            row = await q.insert(
-                conn,
-                id=credential_id,
-                kind=kind,
-                scope=scope,
-                secret_hash=hash_secret(secret),
-                label=label,
-                created_at=now,
-                expires_at=now + ttl,
-            )
-        return IssuedCredential(_credential(row), f"{TOKEN_PREFIX}.{credential_id}.{secret}")
+        return await self._store(q.insert, new_id("crd"), kind, scope, secret, label, ttl)
 
     async def ensure_known(
         self, credential_id: str, kind: str, scope: str, secret: str, *, label: str, ttl: timedelta
     ) -> IssuedCredential:
         """Create or refresh a credential whose secret is chosen by the caller (demo seeding only:
         the same seed run prints the same token every time)."""
+        return await self._store(q.upsert, credential_id, kind, scope, secret, label, ttl)
+
+    async def _store(
+        self,
+        write: Callable[..., Awaitable[q.CredentialRow]],
+        credential_id: str,
+        kind: str,
+        scope: str,
+        secret: str,
+        label: str | None,
+        ttl: timedelta,
+    ) -> IssuedCredential:
         now = self.clock.now()
         async with self.db.acquire() as conn:
-            row = await q.upsert(
+            row = await write(
                 conn,
                 id=credential_id,
                 kind=kind,

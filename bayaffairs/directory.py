@@ -13,10 +13,6 @@ from bayaffairs.config import Config
 from bayaffairs.i18n import Text
 
 
-def _text(value: Any, language: str) -> Any:
-    return value.get(language) if isinstance(value, Text) else value
-
-
 def _localise(value: Any, language: str) -> Any:
     if isinstance(value, Text):
         return value.get(language)

@@ -15,7 +15,6 @@ from bayaffairs.db.ratelimit import RateLimiter
 from bayaffairs.db.redis import Redis
 
 if TYPE_CHECKING:
-
     pass
 
 CONFIG = web.AppKey("config", Config)

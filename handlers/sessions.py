@@ -7,7 +7,7 @@ from aiohttp import web
 from bayaffairs.credentials import KINDS
 from bayaffairs.handlers.endpoint import Auth, Call, endpoint
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.schemas.profile import PrincipalOut, SessionIn, SessionOut, UserSchema
+from bayaffairs.handlers.schemas.profile import PrincipalOut, SessionIn, SessionOut
 
 routes = web.RouteTableDef()
 ANY_CREDENTIAL = Auth(KINDS)
@@ -59,6 +59,3 @@ async def sign_out(call: Call) -> web.Response:
     assert call.principal is not None
     await call.services.credentials.revoke(call.principal.credential_id)
     return web.Response(status=204)
-
-
-__all__ = ["UserSchema", "routes"]

@@ -12,10 +12,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from marshmallow import Schema, fields, validate
+
 from bayaffairs.i18n import Text
 from bayaffairs.money import Money
 
 RIDER_CATEGORIES = ("adult", "child", "student", "elderly")
+
+
+class AgeCategorySettings(Schema):
+    """Settings fragment for identity providers that derive the category from a birth date."""
+
+    class Meta:
+        unknown = "raise"
+
+    elderly_age = fields.Integer(load_default=65, validate=validate.Range(min=1, max=150))
+    child_age_below = fields.Integer(load_default=12, validate=validate.Range(min=0, max=150))
 
 
 def rider_category(birth: date, today: date, elderly_age: int, child_age_below: int) -> str:

@@ -16,10 +16,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import LoginRejected, VerifiedIdentity, rider_category
+from bayaffairs.adapters.protocols import (
+    AgeCategorySettings,
+    LoginRejected,
+    VerifiedIdentity,
+    rider_category,
+)
 from bayaffairs.errors import PartnerError
 
 log = logging.getLogger(__name__)
@@ -30,19 +35,13 @@ _BIRTHDATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 POSITIVE = validate.Range(min=0, min_inclusive=False)
 
 
-class Settings(Schema):
-    class Meta:
-        unknown = "raise"
-
+class Settings(AgeCategorySettings):
     base_url = fields.String(required=True, validate=validate.URL(require_tld=False))
     client_id = fields.String(required=True, validate=validate.Length(min=1))
     client_secret = fields.String(required=True, validate=validate.Length(min=1))
     # Exactly as registered with the provider; app schemes are fine, so not URL-validated.
     redirect_uri = fields.String(required=True, validate=validate.Length(min=1))
     timeout_seconds = fields.Float(load_default=5.0, validate=POSITIVE)
-    elderly_age = fields.Integer(load_default=65, validate=validate.Range(min=1, max=150))
-    child_age_below = fields.Integer(load_default=12, validate=validate.Range(min=0, max=150))
-
 
 
 class MacaoOneAccountLogin(Adapter):

@@ -12,8 +12,7 @@ async def test_the_request_over_the_limit_gets_429_with_retry_after(make_api: Ap
     api = await make_api(test_config({"rate_limits": {"write": "3/60"}}))
     rider = await api.sign_in("limited")
     statuses = [
-        (await rider.put("/v1/me/wallet", {"currency": "MOP", "provider": "demo"}))[0]
-        for _ in range(3)
+        (await rider.put("/v1/me/wallet", {"currency": "MOP", "provider": "demo"}))[0] for _ in range(3)
     ]
     assert statuses == [200, 200, 200]
     async with rider.client.put(
