@@ -47,7 +47,7 @@ def build_openapi(app: web.Application, server_url: str) -> dict[str, Any]:
             '{"error": {"code", "message", "details"}}; money is integer minor units plus ISO currency; '
             "times are RFC 3339 with offset; Accept-Language picks en, zh-Hant or zh-Hans."
         },
-        servers=[{"url": server_url}],
+        servers=[{"url": "/", "description": "this server"}, {"url": server_url}],
         plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -57,7 +57,7 @@ def build_openapi(app: web.Application, server_url: str) -> dict[str, Any]:
         spec_: Spec | None = getattr(route.handler, "spec", None)
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        if spec_ is None or not path:
+        if spec_ is None or not path or route.method == "HEAD":
             continue
         path = _PARAM.sub(r"{\1}", path)
         paths.setdefault(path, {})[route.method.lower()] = _operation(spec_, path)

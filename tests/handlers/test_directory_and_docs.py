@@ -54,6 +54,7 @@ async def test_openapi_documents_every_api_route(api: Api) -> None:
     }
     documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert routes <= documented
+    assert not any(m == "head" for m, _ in documented)
     assert "Error" in spec["components"]["schemas"]
 
 
