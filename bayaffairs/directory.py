@@ -27,8 +27,15 @@ class Directory:
     def __init__(self, config: Config, adapters: Adapters) -> None:
         self.config = config
         self.adapters = adapters
+        self._regions: dict[str, list[dict[str, Any]]] = {}
 
     def regions(self, language: str) -> list[dict[str, Any]]:
+        """Config and adapters do not change while the app runs: built once per language."""
+        if language not in self._regions:
+            self._regions[language] = self._build_regions(language)
+        return self._regions[language]
+
+    def _build_regions(self, language: str) -> list[dict[str, Any]]:
         operators_by_city: dict[str | None, list[dict[str, Any]]] = {}
         for adapter in self.adapters.of_kind("transit_operator"):
             info = _localise(dict(adapter.describe()), language)  # type: ignore[attr-defined]

@@ -57,9 +57,10 @@ class IdempotencyKeys:
     async def begin(self, principal: str, key: str, print_: bytes) -> StoredAnswer | None:
         """None: go ahead and do the work. A StoredAnswer: replay it instead."""
         lease, keep = self.settings.lease_seconds, self.settings.retention_hours
-        async with self.db.transaction() as conn:
+        async with self.db.acquire() as conn:
             if await q.claim(conn, principal, key, print_, lease, keep):
-                return None
+                return None  # the common case: one statement, no explicit transaction
+        async with self.db.transaction() as conn:
             row = await q.get_for_update(conn, principal, key)
             if row is None or row.record_expired:
                 if row is None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from bayaffairs.handlers.endpoint import ADMIN, Call, endpoint
+from bayaffairs.handlers.endpoint import ADMIN, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.admin import (
     CredentialIn,
@@ -35,7 +35,7 @@ async def issue_credential(call: Call) -> web.Response:
     issued = await call.services.credentials.issue(
         body["kind"], body["scope"], label=body.get("label"), ttl=ttl
     )
-    out = IssuedOut().dump({**issued.credential.__dict__, "token": issued.token})
+    out = dump(IssuedOut, {**issued.credential.__dict__, "token": issued.token})
     return json_response(out, status=201)
 
 
@@ -52,7 +52,7 @@ async def list_credentials(call: Call) -> web.Response:
     items = await call.services.credentials.list(
         kind=call.query.get("kind"), include_inactive=call.query["include_inactive"]
     )
-    return json_response(CredentialList().dump({"items": items, "next_cursor": None}))
+    return json_response(dump(CredentialList, {"items": items, "next_cursor": None}))
 
 
 @routes.delete("/v1/admin/credentials/{credential_id}")
@@ -66,4 +66,4 @@ async def list_credentials(call: Call) -> web.Response:
 )
 async def revoke_credential(call: Call) -> web.Response:
     credential = await call.services.credentials.revoke(call.path("credential_id"))
-    return json_response(CredentialOut().dump(credential))
+    return json_response(dump(CredentialOut, credential))

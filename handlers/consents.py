@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bayaffairs.handlers.endpoint import RIDER, Call, endpoint
+from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.common import PageQuery
 from bayaffairs.handlers.schemas.profile import ConsentIn, ConsentOut, ConsentPage
@@ -26,7 +26,7 @@ async def give_consent(call: Call) -> web.Response:
     consent, created = await call.services.consents.give(
         call.rider, call.body["destination"], call.body["purpose"]
     )
-    return json_response(ConsentOut().dump(consent), status=201 if created else 200)
+    return json_response(dump(ConsentOut, consent), status=201 if created else 200)
 
 
 @routes.get("/v1/me/consents")
@@ -41,7 +41,7 @@ async def list_consents(call: Call) -> web.Response:
     page = await call.services.consents.list(
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
-    return json_response(ConsentPage().dump(page))
+    return json_response(dump(ConsentPage, page))
 
 
 @routes.delete("/v1/me/consents/{consent_id}")
@@ -50,4 +50,4 @@ async def list_consents(call: Call) -> web.Response:
 )
 async def withdraw_consent(call: Call) -> web.Response:
     consent = await call.services.consents.withdraw(call.rider, call.path("consent_id"))
-    return json_response(ConsentOut().dump(consent))
+    return json_response(dump(ConsentOut, consent))

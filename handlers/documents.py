@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bayaffairs.documents.service import NewDocument, endorsements_from
-from bayaffairs.handlers.endpoint import RIDER, Call, endpoint
+from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.common import PageQuery
 from bayaffairs.handlers.schemas.profile import DocumentIn, DocumentOut, DocumentPage
@@ -35,7 +35,7 @@ async def add_document(call: Call) -> web.Response:
         endorsements=endorsements_from(body["endorsements"]),
     )
     document = await call.services.documents.add(call.rider, new)
-    return json_response(DocumentOut().dump(document), status=201)
+    return json_response(dump(DocumentOut, document), status=201)
 
 
 @routes.get("/v1/me/documents")
@@ -50,14 +50,14 @@ async def list_documents(call: Call) -> web.Response:
     page = await call.services.documents.list(
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
-    return json_response(DocumentPage().dump(page))
+    return json_response(dump(DocumentPage, page))
 
 
 @routes.get("/v1/me/documents/{document_id}")
 @endpoint(summary="One document", tags=("profile",), auth=RIDER, responses={200: DocumentOut}, errors=(404,))
 async def get_document(call: Call) -> web.Response:
     document = await call.services.documents.get(call.rider, call.path("document_id"))
-    return json_response(DocumentOut().dump(document))
+    return json_response(dump(DocumentOut, document))
 
 
 @routes.delete("/v1/me/documents/{document_id}")

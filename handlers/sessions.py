@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bayaffairs.credentials import KINDS
-from bayaffairs.handlers.endpoint import Auth, Call, endpoint
+from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.profile import PrincipalOut, SessionIn, SessionOut
 
@@ -30,8 +30,9 @@ async def create_session(call: Call) -> web.Response:
     session = await call.services.users.sign_in(body["provider"], body["code"], claims)
     issued = session.credential
     return json_response(
-        SessionOut().dump(
-            {"token": issued.token, "expires_at": issued.credential.expires_at, "user": session.user}
+        dump(
+            SessionOut,
+            {"token": issued.token, "expires_at": issued.credential.expires_at, "user": session.user},
         ),
         status=201,
     )
@@ -45,7 +46,7 @@ async def create_session(call: Call) -> web.Response:
     responses={200: PrincipalOut},
 )
 async def whoami(call: Call) -> web.Response:
-    return json_response(PrincipalOut().dump(call.principal))
+    return json_response(dump(PrincipalOut, call.principal))
 
 
 @routes.delete("/v1/auth/sessions/current")
