@@ -15,10 +15,23 @@ from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.clock import Clock, SystemClock
 from bayaffairs.config import Config
 from bayaffairs.credentials import ScopeCatalog
+from bayaffairs.db.codes import RedisCodeStore
 from bayaffairs.db.database import Database
 from bayaffairs.db.ratelimit import RateLimiter
 from bayaffairs.db.redis import Redis
-from bayaffairs.handlers import admin, consents, docs, documents, health, me, regions, sessions
+from bayaffairs.handlers import (
+    admin,
+    consents,
+    docs,
+    documents,
+    gate,
+    health,
+    journeys,
+    me,
+    regions,
+    ridecodes,
+    sessions,
+)
 from bayaffairs.handlers.keys import (
     ADAPTERS,
     CLOCK,
@@ -36,7 +49,7 @@ from bayaffairs.handlers.middleware import observe
 from bayaffairs.handlers.services import build_services
 
 log = logging.getLogger("bayaffairs.app")
-ROUTE_MODULES = (health, docs, regions, sessions, me, documents, consents, admin)
+ROUTE_MODULES = (health, docs, regions, sessions, me, documents, consents, admin, ridecodes, gate, journeys)
 
 
 def create_app(
@@ -59,6 +72,7 @@ def create_app(
             _http_session,
             _adapters,
             _services(scopes),
+            _transit,
             _background_jobs,
         ]
     )
@@ -109,10 +123,21 @@ async def _adapters(app: web.Application) -> AsyncIterator[None]:
 
 def _services(scopes: ScopeCatalog | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def services(app: web.Application) -> AsyncIterator[None]:
-        app[SERVICES] = build_services(app[CONFIG], app[DATABASE], app[ADAPTERS], app[CLOCK], scopes)
+        store = RedisCodeStore(app[REDIS])
+        app[SERVICES] = build_services(app[CONFIG], app[DATABASE], app[ADAPTERS], app[CLOCK], store, scopes)
         yield
 
     return services
+
+
+async def _transit(app: web.Application) -> AsyncIterator[None]:
+    """The scan writers (group commit) and the QR renderer's process."""
+    transit = app[SERVICES].transit
+    transit.renderer.start()
+    await transit.scans.start()
+    yield
+    await transit.scans.stop()
+    transit.renderer.stop()
 
 
 async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
@@ -121,6 +146,7 @@ async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
     jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = [
         ("purge idempotency keys", 600.0, services.idempotency.purge_expired),
         ("purge expired credentials", 3600.0, services.credentials.purge_expired),
+        ("close journeys without tap-out", 60.0, services.transit.journeys.close_overdue),
     ]
     tasks = [asyncio.create_task(_every(name, period, job)) for name, period, job in jobs]
     yield

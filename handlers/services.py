@@ -4,18 +4,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bayaffairs.adapters.protocols import IdentityProvider, PaymentProvider
+from bayaffairs.adapters.protocols import FxRateSource, IdentityProvider, PaymentProvider
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.clock import Clock
 from bayaffairs.config import Config
+from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.consents import ConsentService
 from bayaffairs.credentials import CredentialService, ScopeCatalog
 from bayaffairs.directory import Directory
 from bayaffairs.documents.cipher import DocumentCipher
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.idempotency import IdempotencyKeys
+from bayaffairs.sealing import Sealer
+from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
+from bayaffairs.transit.denylist import DenyList
+from bayaffairs.transit.issuing import CodeStore, RideCodeService
+from bayaffairs.transit.journeys import Journeys
+from bayaffairs.transit.keyring import RideCodeKeys
+from bayaffairs.transit.network import Network
+from bayaffairs.transit.pricing import Converter
+from bayaffairs.transit.qr import QrRenderer
+from bayaffairs.transit.scans import ScanService
 from bayaffairs.users import UserService
+
+
+@dataclass
+class TransitServices:
+    settings: RideCodeSettings
+    network: Network
+    issuer_keys: IssuerKeys
+    keys: RideCodeKeys
+    codes: RideCodeService
+    scans: ScanService
+    journeys: Journeys
+    deny_list: DenyList
+    renderer: QrRenderer
 
 
 @dataclass
@@ -26,10 +50,38 @@ class Services:
     documents: DocumentService
     consents: ConsentService
     idempotency: IdempotencyKeys
+    transit: TransitServices
+
+
+def build_transit(
+    config: Config, db: Database, adapters: Adapters, clock: Clock, store: CodeStore
+) -> TransitServices:
+    settings = config.settings
+    network = Network(config, adapters)
+    issuer_keys = IssuerKeys(db, clock, settings.signing, Sealer(settings.secrets.signing_keys))
+    keys = RideCodeKeys(issuer_keys)
+    fx: FxRateSource | None = next(iter(adapters.of_kind("fx_rate_source")), None)  # type: ignore[assignment]
+    converter = Converter(fx, clock)
+    return TransitServices(
+        settings=settings.ride_codes,
+        network=network,
+        issuer_keys=issuer_keys,
+        keys=keys,
+        codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
+        scans=ScanService(db, clock, settings.ride_codes, network, keys, converter),
+        journeys=Journeys(db, clock, network, converter),
+        deny_list=DenyList(db),
+        renderer=QrRenderer(),
+    )
 
 
 def build_services(
-    config: Config, db: Database, adapters: Adapters, clock: Clock, scopes: ScopeCatalog | None = None
+    config: Config,
+    db: Database,
+    adapters: Adapters,
+    clock: Clock,
+    store: CodeStore,
+    scopes: ScopeCatalog | None = None,
 ) -> Services:
     settings = config.settings
     directory = Directory(config, adapters)
@@ -48,4 +100,5 @@ def build_services(
         documents=DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys)),
         consents=ConsentService(db, clock),
         idempotency=IdempotencyKeys(db, settings.idempotency),
+        transit=build_transit(config, db, adapters, clock, store),
     )

@@ -139,8 +139,27 @@ class Notifier(Protocol):
 
 @runtime_checkable
 class TransitOperator(Protocol):
+    """A bus, metro, rail, light-rail or shuttle operator whose gates take ride codes.
+
+    The value types (OperatorInfo, OperatorRules, FareEngine, Trip, FareQuote) are in
+    `bayaffairs.transit.model`.
+    """
+
     def describe(self) -> Mapping[str, Any]:
-        """Id, name, modes, currency, fare model and the stations or routes of the operator."""
+        """Id, name, modes, currency, fare model and the stations or routes of the operator
+        (JSON-ready; names may be `Text`, localised by the caller)."""
+        ...
+
+    def info(self) -> Any:
+        """The operator as an `OperatorInfo`."""
+        ...
+
+    def rules(self) -> Any:
+        """Its tap rules as `OperatorRules`."""
+        ...
+
+    def fares(self) -> Any:
+        """Its `FareEngine`, built from config by fare model."""
         ...
 
 

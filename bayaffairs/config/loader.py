@@ -87,6 +87,13 @@ def load_config(
             raise ConfigError(
                 f"config/cities/{city.id}.toml", "jurisdiction", f"unknown jurisdiction {city.jurisdiction!r}"
             )
+    codes: dict[int, str] = {}
+    for city in cities.values():
+        if city.scope_code in codes:
+            raise ConfigError(
+                f"config/cities/{city.id}.toml", "scope_code", f"already used by {codes[city.scope_code]}"
+            )
+        codes[city.scope_code] = city.id
     seen: dict[str, str] = {}
     for block in blocks:
         if block.instance in seen:
@@ -168,7 +175,7 @@ def _jurisdiction(d: dict[str, Any]) -> Jurisdiction:
 
 
 def _city(d: dict[str, Any]) -> City:
-    return City(id=d["id"], jurisdiction=d["jurisdiction"], name=d["name"])
+    return City(id=d["id"], jurisdiction=d["jurisdiction"], name=d["name"], scope_code=d["scope_code"])
 
 
 def _blocks(tables: Mapping[str, Any], source: str) -> list[AdapterBlock]:

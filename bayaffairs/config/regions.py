@@ -48,6 +48,7 @@ class City:
     id: str
     jurisdiction: str
     name: Text
+    scope_code: int
 
 
 @dataclass(frozen=True)
@@ -112,5 +113,10 @@ class JurisdictionSchema(_Strict):
 class CitySchema(_Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     jurisdiction = fields.String(required=True)
+    scope_code = fields.Integer(
+        required=True,
+        validate=validate.Range(1, 255),
+        metadata={"description": "the byte ride codes carry for this city; never reuse one"},
+    )
     name = TextField(required=True)
     adapters = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)

@@ -74,6 +74,19 @@ class SigningSettings:
 
 
 @dataclass(frozen=True)
+class RideCodeSettings:
+    """Ride codes: how long a code is good for, the tolerance for gate and phone clocks, how
+    long a device credential lives, and how online scans are batched into commits."""
+
+    code_seconds: int = 60
+    skew_seconds: int = 300
+    refresh_after_seconds: int = 30
+    credential_hours: int = 48
+    scan_batch_max: int = 256
+    scan_writers: int = 4
+
+
+@dataclass(frozen=True)
 class IdempotencySettings:
     retention_hours: int = 24
     lease_seconds: int = 30
@@ -100,6 +113,7 @@ class Settings:
     auth: AuthSettings
     secrets: SecretSettings
     signing: SigningSettings
+    ride_codes: RideCodeSettings
     idempotency: IdempotencySettings
     rate_limits: Mapping[str, RateLimit]
     logging: LoggingSettings
@@ -225,6 +239,21 @@ class SigningSchema(_Section):
         )
 
 
+class RideCodesSchema(_Section):
+    code_seconds = fields.Integer(load_default=60, validate=validate.Range(10, 3600))
+    skew_seconds = fields.Integer(load_default=300, validate=validate.Range(0, 3600))
+    refresh_after_seconds = fields.Integer(load_default=30, validate=validate.Range(1, 3600))
+    credential_hours = fields.Integer(load_default=48, validate=validate.Range(24, 72))
+    scan_batch_max = fields.Integer(load_default=256, validate=validate.Range(1, 5000))
+    scan_writers = fields.Integer(load_default=4, validate=validate.Range(1, 32))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RideCodeSettings:
+        if data["refresh_after_seconds"] > data["code_seconds"]:
+            raise ValidationError("must not be longer than code_seconds", "refresh_after_seconds")
+        return RideCodeSettings(**data)
+
+
 class IdempotencySchema(_Section):
     retention_hours = fields.Integer(load_default=24, validate=validate.Range(24, 24 * 30))
     lease_seconds = fields.Integer(load_default=30, validate=validate.Range(1, 600))
@@ -262,6 +291,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "auth": AuthSchema,
     "secrets": SecretsSchema,
     "signing": SigningSchema,
+    "ride_codes": RideCodesSchema,
     "idempotency": IdempotencySchema,
     "logging": LoggingSchema,
 }

@@ -1,0 +1,1 @@
+"""Transit: operators, fares, ride codes, gate scans, journeys, charging and settlement."""

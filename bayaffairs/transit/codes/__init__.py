@@ -1,0 +1,1 @@
+"""Ride codes: the signed payload a rider's phone shows and a gate validates (layout in format.py)."""

@@ -1,0 +1,134 @@
+"""Checking a ride code: layout, key, signatures, time window and scope.
+
+Pure and stateless, shared by the server's online scans and the gate library's offline checks.
+Deny lists, replays and tap pairing need state and are checked by the caller.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.codes.signatures import PublicKey, device_key, verify
+
+REASONS = (
+    "malformed",
+    "unknown_key",
+    "revoked",
+    "bad_signature",
+    "expired",
+    "not_yet_valid",
+    "wrong_scope",
+    "replayed",
+    "denied_account",
+    "wrong_direction",
+    "unfinished_journey",
+)
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """`code_seconds`: how long a device-signed code is good for; `skew_seconds`: tolerance for
+    a gate's (or phone's) clock being off, both ways."""
+
+    code_seconds: int = 60
+    skew_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyingKey:
+    key_number: int
+    public_key: PublicKey
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    code: fmt.RideCode
+    code_key: str
+    account: bytes
+    credential_id: bytes | None
+
+
+class KeySet:
+    """The ride-code issuer's keys by number, as published to gates."""
+
+    def __init__(self, keys: Iterable[VerifyingKey]) -> None:
+        self.by_number = {k.key_number: k for k in keys}
+
+
+class DeviceKeyCache:
+    """Decompressing a P-256 point costs more than a dictionary lookup: keep recent ones."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._keys: OrderedDict[bytes, ec.EllipticCurvePublicKey] = OrderedDict()
+
+    def get(self, raw: bytes) -> ec.EllipticCurvePublicKey:
+        key = self._keys.get(raw)
+        if key is None:
+            key = device_key(raw)
+            self._keys[raw] = key
+            if len(self._keys) > self.size:
+                self._keys.popitem(last=False)
+        return key
+
+
+def check(
+    payload: str,
+    *,
+    now: int,
+    keys: KeySet,
+    scope: int,
+    policy: Policy,
+    device_keys: DeviceKeyCache | None = None,
+) -> Verified:
+    """Verify `payload` at `now` (Unix seconds) for a gate of city `scope`; raise Rejected."""
+    try:
+        code = fmt.decode_text(payload)
+    except fmt.MalformedCode:
+        raise Rejected("malformed") from None
+    key_number = code.key_number if isinstance(code, fmt.IssuerCode) else code.credential.key_number
+    key = keys.by_number.get(key_number)
+    if key is None:
+        raise Rejected("unknown_key")
+    if key.revoked:
+        raise Rejected("revoked")
+    skew = policy.skew_seconds
+    if isinstance(code, fmt.IssuerCode):
+        if not verify(key.public_key, code.signature, code.signed):
+            raise Rejected("bad_signature")
+        if now < code.issued_at - skew:
+            raise Rejected("not_yet_valid")
+        if now > code.issued_at + code.valid_for + skew:
+            raise Rejected("expired")
+        credential_id = None
+    else:
+        credential = code.credential
+        if not verify(key.public_key, credential.signature, credential.signed):
+            raise Rejected("bad_signature")
+        try:
+            device = (device_keys or DeviceKeyCache(1)).get(credential.device_key)
+        except ValueError:
+            raise Rejected("malformed") from None
+        if not verify(device, code.signature, code.signed):
+            raise Rejected("bad_signature")
+        if now < credential.valid_from - skew or now < code.code_time - skew:
+            raise Rejected("not_yet_valid")
+        if now > credential.valid_until + skew or now > code.code_time + policy.code_seconds + skew:
+            raise Rejected("expired")
+        credential_id = credential.credential_id
+    code_scope = code.scope if isinstance(code, fmt.IssuerCode) else code.credential.scope
+    if code_scope not in (0, scope):
+        raise Rejected("wrong_scope")
+    return Verified(code, code.code_key, code.account, credential_id)

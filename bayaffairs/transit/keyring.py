@@ -1,0 +1,54 @@
+"""The ride-code issuer's keys as this process uses them: the signing key and the key set that
+verifies, both re-read from the database at most every `refresh_seconds` (rotation and
+compromise reach every worker within that time; a key marked compromised through this process
+is dropped at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bayaffairs.signing.keys import IssuerKeys, SigningKey, load_public_key
+from bayaffairs.transit.codes.verify import KeySet, VerifyingKey
+
+ISSUER = "ride_codes"
+
+
+def key_number(kid: str) -> int:
+    return int(kid.rsplit("-", 1)[1])
+
+
+class RideCodeKeys:
+    def __init__(self, keys: IssuerKeys, refresh_seconds: float = 30.0) -> None:
+        self.keys = keys
+        self.refresh_seconds = refresh_seconds
+        self._signing: tuple[SigningKey, float] | None = None
+        self._keyset: tuple[KeySet, float] | None = None
+        self._lock = asyncio.Lock()
+
+    def _fresh(self, stamp: float) -> bool:
+        return time.monotonic() - stamp < self.refresh_seconds
+
+    async def signing_key(self) -> SigningKey:
+        if self._signing and self._fresh(self._signing[1]):
+            return self._signing[0]
+        key = await self.keys.signing_key(ISSUER)
+        self._signing = (key, time.monotonic())
+        return key
+
+    async def keyset(self) -> KeySet:
+        if self._keyset and self._fresh(self._keyset[1]):
+            return self._keyset[0]
+        async with self._lock:
+            if self._keyset and self._fresh(self._keyset[1]):
+                return self._keyset[0]
+            published = [k for k in await self.keys.published() if k.issuer == ISSUER]
+            keyset = KeySet(
+                VerifyingKey(key_number(k.kid), load_public_key(k.algorithm, k.public_key)) for k in published
+            )
+            self._keyset = (keyset, time.monotonic())
+            return keyset
+
+    def forget(self) -> None:
+        self._signing = None
+        self._keyset = None

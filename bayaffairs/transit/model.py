@@ -1,0 +1,100 @@
+"""The values transit works with, and what a transit operator adapter provides.
+
+Fares are computed in the operator's currency, in integer minor units. A fare engine (one per
+fare model: flat, distance bands, origin-destination matrix, station-count bands, time of day)
+prices one trip; concessions by rider category and transfer discounts are applied by the engine
+from the operator's configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from bayaffairs.i18n import Text
+from bayaffairs.money import Money
+
+MODES = ("metro", "rail", "light_rail", "bus", "tram", "ferry", "shuttle")
+FARE_MODELS = ("flat", "distance_bands", "od_matrix", "station_count", "time_of_day")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A station or a route a gate can stand at (for buses: the route)."""
+
+    id: str
+    name: Text
+
+
+@dataclass(frozen=True)
+class PreviousLeg:
+    """The rider's journey just before this one, for transfer discounts."""
+
+    operator: str
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class Trip:
+    """One journey to price. `exit_stop` is None for tap-in-only modes (flat bus fares)."""
+
+    entry_stop: str
+    exit_stop: str | None
+    entered_at: datetime
+    category: str = "adult"
+    previous: PreviousLeg | None = None
+
+
+@dataclass(frozen=True)
+class FareQuote:
+    amount: Money
+    base: Money
+    concession: str | None = None
+    discounts: tuple[tuple[str, int], ...] = ()
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorRules:
+    """How an operator treats taps.
+
+    `tap_out`: whether riders tap out (metro) or only in (flat-fare buses).
+    `max_journey_minutes`: after this, a journey without tap-out is unfinished.
+    `tap_out_without_tap_in`: "deny" at the gate, or "max_fare" from the exit station.
+    `unfinished_fare`: what an unfinished journey costs: "max_fare" (the network's maximum from
+    the entry station) or "entry_fare" (the fare of staying at the entry station).
+    """
+
+    tap_out: bool
+    max_journey_minutes: int = 240
+    tap_out_without_tap_in: str = "max_fare"
+    unfinished_fare: str = "max_fare"
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    id: str
+    name: Text
+    modes: tuple[str, ...]
+    currency: str
+    fare_model: str
+    time_zone: str
+    stops: Sequence[Stop] = field(default_factory=tuple)
+    demo_tariff: bool = True
+
+
+@runtime_checkable
+class FareEngine(Protocol):
+    def fare(self, trip: Trip) -> FareQuote:
+        """Price a trip; raises UnknownStop for a stop the operator does not have."""
+        ...
+
+    def max_fare(self, stop: str, category: str) -> FareQuote:
+        """The highest fare of a journey starting or ending at `stop` (penalties, repairs)."""
+        ...
+
+
+class UnknownStop(ValueError):
+    pass

@@ -1,0 +1,55 @@
+"""The transit operators config enables, with the city each runs in and its ride-code scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bayaffairs.adapters.registry import Adapters
+from bayaffairs.config import Config
+from bayaffairs.transit.model import FareEngine, OperatorInfo, OperatorRules
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    city: str
+    jurisdiction: str
+    scope_code: int
+    info: OperatorInfo
+    rules: OperatorRules
+    fares: FareEngine
+
+    @property
+    def currency(self) -> str:
+        return self.info.currency
+
+    def has_stop(self, stop: str) -> bool:
+        return any(s.id == stop for s in self.info.stops)
+
+
+class Network:
+    def __init__(self, config: Config, adapters: Adapters) -> None:
+        self.cities = config.cities
+        self.operators: dict[str, Operator] = {}
+        for adapter in adapters.of_kind("transit_operator"):
+            op: Any = adapter
+            if adapter.city is None:
+                continue  # an operator is enabled in a city file
+            city = config.cities[adapter.city]
+            self.operators[adapter.id] = Operator(
+                id=adapter.id,
+                city=city.id,
+                jurisdiction=city.jurisdiction,
+                scope_code=city.scope_code,
+                info=op.info(),
+                rules=op.rules(),
+                fares=op.fares(),
+            )
+
+    def operator(self, operator_id: str) -> Operator | None:
+        return self.operators.get(operator_id)
+
+    def scope_of_city(self, city_id: str) -> int | None:
+        city = self.cities.get(city_id)
+        return city.scope_code if city else None

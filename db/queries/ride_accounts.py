@@ -1,0 +1,58 @@
+"""Ride accounts (the opaque token inside codes) and device credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bayaffairs.storage import Connection
+
+
+async def current_token(conn: Connection, user_id: str) -> bytes | None:
+    return await conn.fetchval(
+        "SELECT account_token FROM ride_accounts WHERE user_id = $1 AND retired_at IS NULL", user_id
+    )
+
+
+async def create(conn: Connection, user_id: str, token: bytes) -> bytes:
+    """The user's current token: `token` if this call created it, else the one that exists."""
+    await conn.execute(
+        """
+        INSERT INTO ride_accounts (account_token, user_id) VALUES ($1, $2)
+        ON CONFLICT (user_id) WHERE retired_at IS NULL DO NOTHING
+        """,
+        token,
+        user_id,
+    )
+    return await current_token(conn, user_id)  # type: ignore[return-value]
+
+
+async def insert_credential(
+    conn: Connection,
+    *,
+    credential_id: bytes,
+    account_token: bytes,
+    device_public_key: bytes,
+    valid_from: datetime,
+    valid_until: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO ride_credentials
+            (credential_id, account_token, device_public_key, valid_from, valid_until)
+        VALUES ($1, $2, $3, $4, $5)
+        """,
+        credential_id,
+        account_token,
+        device_public_key,
+        valid_from,
+        valid_until,
+    )
+
+
+async def revoke_credential(conn: Connection, credential_id: bytes, at: datetime) -> bool:
+    status = await conn.execute(
+        "UPDATE ride_credentials SET revoked_at = coalesce(revoked_at, $2) WHERE credential_id = $1",
+        credential_id,
+        at,
+    )
+    return status == "UPDATE 1"

@@ -1,0 +1,100 @@
+"""What gates call: issuer keys and the deny list (for offline checks), and online scans."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import orjson
+from aiohttp import web
+
+from bayaffairs.errors import Forbidden
+from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
+from bayaffairs.handlers.jsonresp import json_response
+from bayaffairs.handlers.schemas.transit import DenyListOut, DenyListQuery, GateKeysOut, ScanIn, ScanOut
+from bayaffairs.transit.keyring import ISSUER, key_number
+from bayaffairs.transit.scans import Scan
+
+routes = web.RouteTableDef()
+GATE = Auth(("gate",))
+
+
+@routes.get("/v1/gate/keys")
+@endpoint(
+    summary="The ride-code issuer's public keys that verify now",
+    tags=("gates",),
+    auth=GATE,
+    responses={200: GateKeysOut},
+    description="Several keys are valid at once during rotation. Cacheable: send If-None-Match.",
+)
+async def gate_keys(call: Call) -> web.Response:
+    transit = call.services.transit
+    operator = transit.network.operator(call.principal.scope)  # type: ignore[union-attr]
+    keys = [k for k in await transit.issuer_keys.published() if k.issuer == ISSUER]
+    body = {
+        "keys": [
+            {
+                "kid": k.kid,
+                "key_number": key_number(k.kid),
+                "algorithm": k.algorithm,
+                "public_key": base64.b64encode(k.public_key).decode(),
+                "valid_from": k.valid_from,
+                "valid_until": k.valid_until,
+                "signing": k.signing,
+            }
+            for k in keys
+        ],
+        "policy": {
+            "code_seconds": transit.settings.code_seconds,
+            "skew_seconds": transit.settings.skew_seconds,
+            "scope": operator.scope_code if operator else 0,
+        },
+    }
+    encoded = orjson.dumps(dump(GateKeysOut, body))
+    etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
+    if etag in call.request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.Response(
+        body=encoded, content_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
+    )
+
+
+@routes.get("/v1/gate/denylist")
+@endpoint(
+    summary="Deny-list changes since a cursor",
+    tags=("gates",),
+    auth=GATE,
+    query=DenyListQuery,
+    responses={200: DenyListOut},
+    description="Start with since=0; store next_cursor; apply changes in order (add, remove).",
+)
+async def denylist(call: Call) -> web.Response:
+    delta = await call.services.transit.deny_list.since(call.query["since"], call.query["limit"])
+    return json_response(dump(DenyListOut, delta))
+
+
+@routes.post("/v1/gate/scans")
+@endpoint(
+    summary="Online scan: open or deny, the tap recorded before the answer",
+    tags=("gates",),
+    auth=GATE,
+    body=ScanIn,
+    responses={200: ScanOut},
+    rate_class="scan",
+    description="A bad code is a 200 deny with a reason: malformed, unknown_key, revoked, bad_signature, "
+    "expired, not_yet_valid, wrong_scope, replayed, denied_account, wrong_direction, unfinished_journey.",
+)
+async def scan(call: Call) -> web.Response:
+    transit = call.services.transit
+    body = call.body
+    operator_id = call.principal.scope  # type: ignore[union-attr]
+    operator = transit.network.operator(operator_id)
+    if operator is not None and not operator.has_stop(body["station"]):
+        owner = next((o.id for o in transit.network.operators.values() if o.has_stop(body["station"])), None)
+        if owner is not None:
+            raise Forbidden("out_of_scope", scope_kind="operator")
+    payload = body["payload"] if isinstance(body["payload"], str) else ""
+    decision = await transit.scans.scan(
+        Scan(operator_id, body["gate_id"], body["station"], body["direction"], payload, body["scanned_at"])
+    )
+    return json_response(dump(ScanOut, decision))

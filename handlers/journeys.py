@@ -1,0 +1,61 @@
+"""The rider's journeys, and repairing an unfinished one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bayaffairs.db.queries.journeys import JourneyRow
+from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
+from bayaffairs.handlers.jsonresp import json_response
+from bayaffairs.handlers.schemas.transit import JourneyOut, JourneyPage, JourneyQuery, RepairIn
+
+routes = web.RouteTableDef()
+
+
+def shape(row: JourneyRow) -> dict[str, Any]:
+    out = dict(row.__dict__)
+    out["fare"] = (
+        {"amount": row.fare_amount, "currency": row.fare_currency} if row.fare_amount is not None else None
+    )
+    out["charge"] = (
+        {"amount": row.charge_amount, "currency": row.charge_currency}
+        if row.charge_amount is not None
+        else None
+    )
+    out["fx_rate"] = str(row.fx_rate.normalize()) if row.fx_rate is not None else None
+    return out
+
+
+@routes.get("/v1/journeys")
+@endpoint(
+    summary="The rider's journeys, newest first",
+    tags=("journeys",),
+    auth=RIDER,
+    query=JourneyQuery,
+    responses={200: JourneyPage},
+)
+async def list_journeys(call: Call) -> web.Response:
+    page = await call.services.transit.journeys.list(
+        call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
+    )
+    return json_response(
+        dump(JourneyPage, {"items": [shape(j) for j in page.items], "next_cursor": page.next_cursor})
+    )
+
+
+@routes.post("/v1/journeys/{journey_id}/repair")
+@endpoint(
+    summary="Close an unfinished journey at the station where the rider really left",
+    tags=("journeys",),
+    auth=RIDER,
+    body=RepairIn,
+    responses={200: JourneyOut},
+    errors=(404, 409),
+)
+async def repair(call: Call) -> web.Response:
+    row = await call.services.transit.journeys.repair(
+        call.rider, call.path("journey_id"), call.body["exit_station"]
+    )
+    return json_response(dump(JourneyOut, shape(row)))

@@ -1,0 +1,141 @@
+"""Ride codes, device credentials, gate keys and deny list, scans, journeys."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from bayaffairs.handlers.schemas.common import MoneySchema, StrictSchema, page_of
+from bayaffairs.pages import MAX_LIMIT
+
+ID = validate.Length(1, 64)
+
+
+class RideCodeIn(StrictSchema):
+    city = fields.String(required=True, validate=ID, metadata={"description": "a city id from /v1/regions"})
+
+
+class RideCodeOut(Schema):
+    code_id = fields.String(required=True)
+    payload = fields.String(required=True, metadata={"description": "what the QR encodes (Base45 text)"})
+    city = fields.String(required=True)
+    issued_at = fields.AwareDateTime(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    refresh_after = fields.AwareDateTime(required=True)
+    png_url = fields.String(required=True)
+    svg_url = fields.String(required=True)
+
+
+class RideCredentialIn(StrictSchema):
+    device_public_key = fields.String(
+        required=True,
+        validate=validate.Length(40, 200),
+        metadata={"description": "the app's P-256 public key, X9.62 point (compressed or not), base64"},
+    )
+    algorithm = fields.String(required=True, validate=validate.OneOf(["ES256"]))
+    city = fields.String(validate=ID, metadata={"description": "limit the credential to one city"})
+
+
+class RideCredentialOut(Schema):
+    credential_id = fields.String(required=True)
+    credential = fields.String(
+        required=True, metadata={"description": "base64 of the 126 issuer-signed bytes each code starts with"}
+    )
+    key_id = fields.String(required=True)
+    algorithm = fields.String(required=True)
+    scope = fields.Integer(required=True)
+    valid_from = fields.AwareDateTime(required=True)
+    valid_until = fields.AwareDateTime(required=True)
+    code_seconds = fields.Integer(
+        required=True, metadata={"description": "how long each code the app makes is good for"}
+    )
+
+
+class GateKeySchema(Schema):
+    kid = fields.String(required=True)
+    key_number = fields.Integer(required=True)
+    algorithm = fields.String(required=True)
+    public_key = fields.String(required=True, metadata={"description": "base64, X9.62 uncompressed point"})
+    valid_from = fields.AwareDateTime(required=True)
+    valid_until = fields.AwareDateTime(allow_none=True, required=True)
+    signing = fields.Boolean(required=True)
+
+
+class CodePolicySchema(Schema):
+    code_seconds = fields.Integer(required=True)
+    skew_seconds = fields.Integer(required=True)
+    scope = fields.Integer(required=True, metadata={"description": "the gate's city scope code"})
+
+
+class GateKeysOut(Schema):
+    keys = fields.List(fields.Nested(GateKeySchema), required=True)
+    policy = fields.Nested(CodePolicySchema, required=True)
+
+
+class DenyListQuery(StrictSchema):
+    since = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=5000, validate=validate.Range(1, 5000))
+
+
+class DenyChangeSchema(Schema):
+    seq = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["account", "credential", "key"]))
+    value = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(["add", "remove"]))
+    at = fields.AwareDateTime(required=True)
+
+
+class DenyListOut(Schema):
+    changes = fields.List(fields.Nested(DenyChangeSchema), required=True)
+    next_cursor = fields.Integer(required=True)
+    complete = fields.Boolean(required=True, metadata={"description": "false: call again with next_cursor"})
+
+
+class ScanIn(StrictSchema):
+    payload = fields.Raw(
+        required=True, metadata={"description": "the scanned QR text; anything wrong is a deny"}
+    )
+    gate_id = fields.String(required=True, validate=ID)
+    station = fields.String(required=True, validate=ID)
+    direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
+    scanned_at = fields.AwareDateTime(required=True)
+
+
+class ScanOut(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["open", "deny"]))
+    reason = fields.String(allow_none=True, required=True)
+    journey_id = fields.String(allow_none=True, required=True)
+    fare = fields.Nested(
+        MoneySchema, allow_none=True, required=True, metadata={"description": "operator currency"}
+    )
+    charge = fields.Nested(MoneySchema, allow_none=True, metadata={"description": "rider's wallet currency"})
+
+
+class JourneyOut(Schema):
+    id = fields.String(required=True)
+    operator = fields.String(required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(["open", "completed", "unfinished", "repaired"])
+    )
+    category = fields.String(required=True)
+    entry_station = fields.String(allow_none=True)
+    entry_at = fields.AwareDateTime(allow_none=True)
+    exit_station = fields.String(allow_none=True)
+    exit_at = fields.AwareDateTime(allow_none=True)
+    fare = fields.Nested(MoneySchema, allow_none=True)
+    charge = fields.Nested(MoneySchema, allow_none=True)
+    fx_rate = fields.String(allow_none=True, metadata={"description": "fare currency to charge currency"})
+    fx_source = fields.String(allow_none=True)
+    fare_rule = fields.String(allow_none=True)
+    charge_status = fields.String(required=True)
+
+
+JourneyPage = page_of(JourneyOut, "JourneyPage")
+
+
+class JourneyQuery(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 64))
+
+
+class RepairIn(StrictSchema):
+    exit_station = fields.String(required=True, validate=ID)
