@@ -13,6 +13,7 @@ ROOTS = {
     "bayaffairs.db": "db",
     "bayaffairs.integrations": "integrations",
     "bayaffairs.cli": "cli",
+    "bayaffairs.gate": "gate",
 }
 
 packages: list[str] = []

@@ -112,6 +112,34 @@ MESSAGES: dict[str, Text] = {
         "{issuer} 尚未有签名密钥。",
     ),
     "no_such_key": T("No such key.", "找不到此金鑰。", "找不到此密钥。"),
+    "wallet_required": T(
+        "Choose a wallet first (PUT /v1/me/wallet): rides are charged to it.",
+        "請先設定錢包:乘車費用會從錢包扣除。",
+        "请先设置钱包:乘车费用会从钱包扣除。",
+    ),
+    "account_denied": T(
+        "Ride codes are blocked for this account; contact customer service.",
+        "此帳戶的乘車碼已被停用,請聯絡客戶服務。",
+        "此账户的乘车码已被停用,请联系客户服务。",
+    ),
+    "unfinished_journey": T(
+        "A journey is not finished: tap out or repair it first.",
+        "有未完成的行程:請先出閘或補登。",
+        "有未完成的行程:请先出闸或补登。",
+    ),
+    "code_not_found": T(
+        "No such ride code, or it has expired.", "找不到此乘車碼,或已過期。", "找不到此乘车码,或已过期。"
+    ),
+    "journey_not_found": T("No such journey.", "找不到此行程。", "找不到此行程。"),
+    "journey_not_unfinished": T(
+        "This journey is {status}; only an open or unfinished journey can be repaired.",
+        "此行程狀態為 {status},只有未完成的行程可以補登。",
+        "此行程状态为 {status},只有未完成的行程可以补登。",
+    ),
+    "operator_not_found": T("No such operator.", "找不到此營運商。", "找不到此运营商。"),
+    "operator_unavailable": T(
+        "That operator is not available now.", "該營運商暫時無法使用。", "该运营商暂时无法使用。"
+    ),
     "document_exists": T("This document is already on file.", "此證件已存檔。", "此证件已存档。"),
     "document_expired": T("This document has expired.", "此證件已過期。", "此证件已过期。"),
     "unsupported_currency": T(

@@ -28,6 +28,7 @@ from bayaffairs.handlers import (
     health,
     journeys,
     me,
+    operators,
     regions,
     ridecodes,
     sessions,
@@ -49,7 +50,20 @@ from bayaffairs.handlers.middleware import observe
 from bayaffairs.handlers.services import build_services
 
 log = logging.getLogger("bayaffairs.app")
-ROUTE_MODULES = (health, docs, regions, sessions, me, documents, consents, admin, ridecodes, gate, journeys)
+ROUTE_MODULES = (
+    health,
+    docs,
+    regions,
+    sessions,
+    me,
+    documents,
+    consents,
+    admin,
+    ridecodes,
+    gate,
+    journeys,
+    operators,
+)
 
 
 def create_app(
@@ -147,6 +161,7 @@ async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
         ("purge idempotency keys", 600.0, services.idempotency.purge_expired),
         ("purge expired credentials", 3600.0, services.credentials.purge_expired),
         ("close journeys without tap-out", 60.0, services.transit.journeys.close_overdue),
+        ("record offline taps", 2.0, services.transit.uploads.drain),
     ]
     tasks = [asyncio.create_task(_every(name, period, job)) for name, period, job in jobs]
     yield

@@ -7,16 +7,28 @@ import hashlib
 
 import orjson
 from aiohttp import web
+from marshmallow import ValidationError
 
 from bayaffairs.errors import Forbidden
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.schemas.transit import DenyListOut, DenyListQuery, GateKeysOut, ScanIn, ScanOut
+from bayaffairs.handlers.schemas.transit import (
+    DenyListOut,
+    DenyListQuery,
+    GateKeysOut,
+    OfflineTapIn,
+    ScanIn,
+    ScanOut,
+    TapBatchIn,
+    TapBatchOut,
+)
 from bayaffairs.transit.keyring import ISSUER, key_number
 from bayaffairs.transit.scans import Scan
+from bayaffairs.transit.uploads import OfflineTap
 
 routes = web.RouteTableDef()
 GATE = Auth(("gate",))
+_TAP_SCHEMA = OfflineTapIn()  # each tap is loaded on its own, so one bad tap rejects only itself
 
 
 @routes.get("/v1/gate/keys")
@@ -98,3 +110,37 @@ async def scan(call: Call) -> web.Response:
         Scan(operator_id, body["gate_id"], body["station"], body["direction"], payload, body["scanned_at"])
     )
     return json_response(dump(ScanOut, decision))
+
+
+@routes.post("/v1/gate/taps:batch")
+@endpoint(
+    summary="Upload taps validated offline (idempotent per tap id)",
+    tags=("gates",),
+    auth=GATE,
+    body=TapBatchIn,
+    responses={200: TapBatchOut},
+    rate_class="scan",
+    description="Good taps are stored even when others in the batch are not; rejected ones are listed "
+    "by index with a reason, duplicates counted. Signatures are verified and journeys paired afterwards.",
+)
+async def upload_taps(call: Call) -> web.Response:
+    transit = call.services.transit
+    taps, rejected = [], []
+    schema = _TAP_SCHEMA
+    for index, raw in enumerate(call.body["taps"]):
+        if not isinstance(raw, dict):
+            rejected.append((index, "invalid_tap"))
+            continue
+        try:
+            taps.append((index, OfflineTap(**schema.load(raw))))
+        except ValidationError as exc:
+            field = next(iter(exc.messages)) if isinstance(exc.messages, dict) else "tap"
+            rejected.append((index, f"invalid_{field}"))
+    result = await transit.uploads.upload(call.principal.scope, [tap for _, tap in taps])  # type: ignore[union-attr]
+    rejected += [(taps[i][0], reason) for i, reason in result.rejected]
+    body = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [{"index": i, "reason": r} for i, r in sorted(rejected)],
+    }
+    return json_response(dump(TapBatchOut, body))

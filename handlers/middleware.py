@@ -44,7 +44,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             if exc.status < 400:
                 raise
             response = render_exception(request, exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the JSON error shape
             response = render_exception(request, exc)
         response.headers["X-Request-Id"] = request_id
         if "Content-Language" not in response.headers and response.content_type == "application/json":

@@ -26,6 +26,8 @@ from bayaffairs.transit.network import Network
 from bayaffairs.transit.pricing import Converter
 from bayaffairs.transit.qr import QrRenderer
 from bayaffairs.transit.scans import ScanService
+from bayaffairs.transit.settlement import Settlements
+from bayaffairs.transit.uploads import TapUploads
 from bayaffairs.users import UserService
 
 
@@ -39,6 +41,8 @@ class TransitServices:
     scans: ScanService
     journeys: Journeys
     deny_list: DenyList
+    uploads: TapUploads
+    settlements: Settlements
     renderer: QrRenderer
 
 
@@ -62,15 +66,18 @@ def build_transit(
     keys = RideCodeKeys(issuer_keys)
     fx: FxRateSource | None = next(iter(adapters.of_kind("fx_rate_source")), None)  # type: ignore[assignment]
     converter = Converter(fx, clock)
+    scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
     return TransitServices(
         settings=settings.ride_codes,
         network=network,
         issuer_keys=issuer_keys,
         keys=keys,
         codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
-        scans=ScanService(db, clock, settings.ride_codes, network, keys, converter),
+        scans=scans,
         journeys=Journeys(db, clock, network, converter),
         deny_list=DenyList(db),
+        uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
+        settlements=Settlements(db, network),
         renderer=QrRenderer(),
     )
 

@@ -20,11 +20,11 @@ from typing import Any
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.errors import InvalidInput, Unavailable
+from bayaffairs.errors import InvalidInput
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
-from bayaffairs.storage import Database
-from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, check
+from bayaffairs.storage import Connection, Database
+from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import PreviousLeg, Trip, UnknownStop
 from bayaffairs.transit.network import Network, Operator
@@ -93,7 +93,7 @@ class ScanService:
         self.settings = settings
         self.network = network
         self.keys = keys
-        self.converter = converter
+        self.recorder = TapRecorder(network, converter, clock)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = asyncio.Queue()
@@ -130,21 +130,9 @@ class ScanService:
             )
         except Rejected as exc:
             return Decision.deny(exc.reason)
-        item = {
-            "tap_id": new_id("tap"),
-            "journey_id": new_id("jny"),
-            "operator": operator.id,
-            "gate_id": scan.gate_id,
-            "station": scan.station,
-            "direction": scan.direction,
-            "code_key": verified.code_key,
-            "account": verified.account.hex(),
-            "credential": verified.credential_id.hex() if verified.credential_id else None,
-            "scanned_at": scan.scanned_at.isoformat(),
-            "source": "online",
-            "tap_out": operator.rules.tap_out,
-            "orphan_exit": operator.rules.tap_out_without_tap_in,
-        }
+        item = self.recorder.item(
+            operator, scan.gate_id, scan.station, scan.direction, verified, scan.scanned_at, "online"
+        )
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         row = await future
@@ -161,31 +149,70 @@ class ScanService:
                 batch.append(self._queue.get_nowait())
             try:
                 rows = await self._commit([item for item, _ in batch])
-            except Exception as exc:
-                log.exception("recording %d scans failed", len(batch))
+            except Exception as exc:  # noqa: BLE001 - every waiting gate must get an answer
+                log.warning("recording %d scans failed: %r", len(batch), exc)
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(Unavailable() if not isinstance(exc, Unavailable) else exc)
+                        future.set_exception(exc)  # the error middleware maps a database outage to 503
                 continue
             for (_, future), row in zip(batch, rows, strict=True):
                 if not future.done():
                     future.set_result(row)
 
     async def _commit(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        async with self.db.transaction() as conn:
+            return await self.recorder.record(conn, items)
+
+
+class TapRecorder:
+    """Records taps through record_scans() and prices the journeys they complete, inside the
+    caller's transaction (online scans and offline uploads alike)."""
+
+    def __init__(self, network: Network, converter: Converter, clock: Clock) -> None:
+        self.network = network
+        self.converter = converter
+        self.clock = clock
+
+    @staticmethod
+    def item(
+        operator: Operator,
+        gate_id: str,
+        station: str,
+        direction: str,
+        verified: Verified,
+        scanned_at: datetime,
+        source: str,
+    ) -> dict[str, Any]:
+        return {
+            "tap_id": new_id("tap"),
+            "journey_id": new_id("jny"),
+            "operator": operator.id,
+            "gate_id": gate_id,
+            "station": station,
+            "direction": direction,
+            "code_key": verified.code_key,
+            "account": verified.account.hex(),
+            "credential": verified.credential_id.hex() if verified.credential_id else None,
+            "scanned_at": scanned_at.isoformat(),
+            "source": source,
+            "tap_out": operator.rules.tap_out,
+            "orphan_exit": operator.rules.tap_out_without_tap_in,
+        }
+
+    async def record(self, conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for index, item in enumerate(items):
             item["idx"] = index
-        async with self.db.transaction() as conn:
-            rows = sorted(await q.record_scans(conn, items), key=lambda r: r["idx"])
-            prices = []
-            for item, row in zip(items, rows, strict=True):
-                if row["decision"] != "open":
-                    continue
-                operator = self.network.operators[item["operator"]]
-                row["_station"] = item["station"]
-                price = await self._price(operator, row, item["direction"])
-                if price is not None:
-                    prices.append(price)
-            await q.set_prices(conn, prices)
+        rows = sorted(await q.record_scans(conn, items), key=lambda r: r["idx"])
+        prices = []
+        for item, row in zip(items, rows, strict=True):
+            if row["decision"] != "open":
+                continue
+            operator = self.network.operators[item["operator"]]
+            row["_station"] = item["station"]
+            price = await self._price(operator, row, item["direction"])
+            if price is not None:
+                prices.append(price)
+        await q.set_prices(conn, prices)
         return rows
 
     async def _price(self, operator: Operator, row: dict[str, Any], direction: str) -> q.Price | None:

@@ -59,7 +59,8 @@ def _row(record: Any) -> JourneyRow:
 
 async def record_scans(conn: Connection, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Decide and record a batch of scans (see record_scans() in 0003_transit.sql)."""
-    records = await conn.fetch("SELECT * FROM record_scans($1::jsonb)", orjson.dumps(items).decode())
+    # Sent as text: the pool's jsonb codec would encode a str a second time.
+    records = await conn.fetch("SELECT * FROM record_scans($1::text::jsonb)", orjson.dumps(items).decode())
     return [dict(r) for r in records]
 
 
@@ -163,3 +164,21 @@ async def mark_unfinished(conn: Connection, journey_ids: Sequence[str]) -> None:
         "UPDATE journeys SET status = 'unfinished', updated_at = now() WHERE id = ANY($1::text[])",
         list(journey_ids),
     )
+
+
+async def settled_between(
+    conn: Connection, operator: str, start: datetime, end: datetime
+) -> list[JourneyRow]:
+    """Priced journeys of an operator whose settlement time (exit, else entry) is in [start, end)."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM journeys
+        WHERE operator = $1 AND fare_amount IS NOT NULL
+          AND coalesce(exit_at, entry_at) >= $2 AND coalesce(exit_at, entry_at) < $3
+        ORDER BY coalesce(exit_at, entry_at), id
+        """,
+        operator,
+        start,
+        end,
+    )
+    return [_row(r) for r in records]

@@ -92,7 +92,9 @@ class DenyListOut(Schema):
 
 class ScanIn(StrictSchema):
     payload = fields.Raw(
-        required=True, metadata={"description": "the scanned QR text; anything wrong is a deny"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "the scanned QR text; anything wrong is a deny"},
     )
     gate_id = fields.String(required=True, validate=ID)
     station = fields.String(required=True, validate=ID)
@@ -139,3 +141,53 @@ class JourneyQuery(StrictSchema):
 
 class RepairIn(StrictSchema):
     exit_station = fields.String(required=True, validate=ID)
+
+
+class OfflineTapIn(StrictSchema):
+    tap_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$"))
+    payload = fields.String(required=True, validate=validate.Length(max=1000))
+    gate_id = fields.String(required=True, validate=ID)
+    station = fields.String(required=True, validate=ID)
+    direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
+    scanned_at = fields.AwareDateTime(required=True)
+
+
+class TapBatchIn(StrictSchema):
+    taps = fields.List(fields.Raw(), required=True, validate=validate.Length(1, 5000))
+
+
+class RejectedTap(Schema):
+    index = fields.Integer(required=True)
+    reason = fields.String(required=True)
+
+
+class TapBatchOut(Schema):
+    accepted = fields.Integer(required=True)
+    duplicates = fields.Integer(required=True)
+    rejected = fields.List(fields.Nested(RejectedTap), required=True)
+
+
+class SettlementQuery(StrictSchema):
+    date = fields.Date(required=True, metadata={"description": "the operator's local day, YYYY-MM-DD"})
+
+
+class SettlementLine(Schema):
+    journey_id = fields.String(required=True)
+    status = fields.String(required=True)
+    category = fields.String(required=True)
+    entry_station = fields.String(allow_none=True)
+    entry_at = fields.AwareDateTime(allow_none=True)
+    exit_station = fields.String(allow_none=True)
+    exit_at = fields.AwareDateTime(allow_none=True)
+    fare = fields.Nested(MoneySchema, required=True)
+    rule = fields.String(allow_none=True)
+
+
+class SettlementOut(Schema):
+    operator = fields.String(required=True)
+    date = fields.Date(required=True)
+    currency = fields.String(required=True)
+    journeys = fields.Integer(required=True)
+    total = fields.Nested(MoneySchema, required=True)
+    totals_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    items = fields.List(fields.Nested(SettlementLine), required=True)

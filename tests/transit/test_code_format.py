@@ -17,7 +17,9 @@ from bayaffairs.transit.codes.signatures import sign
 from bayaffairs.transit.codes.verify import KeySet, Policy, Rejected, VerifyingKey, check
 
 VECTORS = json.loads((Path(__file__).parent / "vectors.json").read_text())
-ISSUER_KEY = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes.fromhex(VECTORS["issuer_public_key_hex"]))
+ISSUER_KEY = ec.EllipticCurvePublicKey.from_encoded_point(
+    ec.SECP256R1(), bytes.fromhex(VECTORS["issuer_public_key_hex"])
+)
 KEYS = KeySet([VerifyingKey(3, ISSUER_KEY)])
 POLICY = Policy(code_seconds=60, skew_seconds=300)
 ISSUER_CODE = VECTORS["issuer_code"]
@@ -80,7 +82,9 @@ def test_flipping_any_bit_is_refused() -> None:
             forged[position] ^= 0x01
             with pytest.raises(Rejected) as caught:
                 checked(base45.encode(bytes(forged)), now=1795395620, scope=4)
-            assert caught.value.reason in {"bad_signature", "malformed", "unknown_key", "wrong_scope"}, position
+            assert caught.value.reason in {"bad_signature", "malformed", "unknown_key", "wrong_scope"}, (
+                position
+            )
 
 
 def test_truncated_oversized_and_garbage_payloads_are_malformed() -> None:
@@ -108,7 +112,9 @@ def test_an_unknown_key_number_is_unknown_key() -> None:
 
 def test_a_revoked_key_is_revoked() -> None:
     with pytest.raises(Rejected) as caught:
-        checked(ISSUER_CODE["payload"], now=1795392030, keys=KeySet([VerifyingKey(3, ISSUER_KEY, revoked=True)]))
+        checked(
+            ISSUER_CODE["payload"], now=1795392030, keys=KeySet([VerifyingKey(3, ISSUER_KEY, revoked=True)])
+        )
     assert caught.value.reason == "revoked"
 
 
@@ -144,7 +150,14 @@ def test_any_text_is_a_deny_never_a_crash(text: str) -> None:
     try:
         checked(text, now=1795392030)
     except Rejected as exc:
-        assert exc.reason in {"malformed", "bad_signature", "unknown_key", "wrong_scope", "expired", "not_yet_valid"}
+        assert exc.reason in {
+            "malformed",
+            "bad_signature",
+            "unknown_key",
+            "wrong_scope",
+            "expired",
+            "not_yet_valid",
+        }
 
 
 def test_random_bytes_of_the_right_length_are_refused() -> None:

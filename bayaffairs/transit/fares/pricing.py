@@ -154,7 +154,9 @@ class Pricing:
             if category not in RIDER_CATEGORIES:
                 raise InvalidFareSettings(f"concessions.{category}", "unknown rider category")
             concessions[category] = Concession.from_settings(category, s)
-        transfers = [TransferDiscount.from_settings(i, s) for i, s in enumerate(settings.get("transfers") or ())]
+        transfers = [
+            TransferDiscount.from_settings(i, s) for i, s in enumerate(settings.get("transfers") or ())
+        ]
         return cls(currency, concessions, transfers)
 
     def quote(self, base: int, category: str, rule: str, published: int | None = None) -> FareQuote:

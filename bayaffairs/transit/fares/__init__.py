@@ -1,0 +1,10 @@
+"""Fare engines, one module per fare model; `build_engine` picks one by name.
+
+Pure computation: no I/O. An adapter reads the tariff (config, a CSV file) and hands the
+engine plain settings.
+"""
+
+from bayaffairs.transit.fares.factory import ENGINES, PRICED_BY_EXIT, build_engine
+from bayaffairs.transit.fares.pricing import InvalidFareSettings, round_half_up
+
+__all__ = ["ENGINES", "PRICED_BY_EXIT", "InvalidFareSettings", "build_engine", "round_half_up"]

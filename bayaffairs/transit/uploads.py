@@ -1,0 +1,174 @@
+"""Taps that gates validated offline and upload later (`POST /v1/gate/taps:batch`).
+
+An upload is judged cheaply and stored at once: each tap's layout, station, direction and time
+are checked (the rejected ones are answered by index), the rest are COPY-ed in one transaction,
+idempotent per tap id (a repeated tap is counted as a duplicate, never stored twice). A
+background job then verifies the signatures at the time of the scan and pairs the taps into
+journeys like online scans; a tap that fails there (forged, replayed, denied account) is kept as
+refused, with its reason, for the operator's review, because the gate already let the rider in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bayaffairs.clock import Clock
+from bayaffairs.config.settings import RideCodeSettings
+from bayaffairs.db.queries import tap_uploads as q
+from bayaffairs.errors import InvalidInput
+from bayaffairs.storage import Database
+from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, check
+from bayaffairs.transit.keyring import RideCodeKeys
+from bayaffairs.transit.network import Network
+from bayaffairs.transit.scans import TapRecorder
+
+log = logging.getLogger("bayaffairs.uploads")
+MAX_TAPS = 5000
+MAX_AGE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class OfflineTap:
+    tap_id: str
+    payload: str
+    gate_id: str
+    station: str
+    direction: str
+    scanned_at: datetime
+
+
+@dataclass
+class UploadResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+class TapUploads:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: RideCodeSettings,
+        network: Network,
+        keys: RideCodeKeys,
+        recorder: TapRecorder,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.network = network
+        self.keys = keys
+        self.recorder = recorder
+        self.policy = Policy(settings.code_seconds, settings.skew_seconds)
+        self.device_keys = DeviceKeyCache()
+
+    def _problem(self, tap: OfflineTap, operator_id: str, now: datetime) -> str | None:
+        operator = self.network.operators[operator_id]
+        try:
+            fmt.decode_text(tap.payload)
+        except fmt.MalformedCode:
+            return "malformed"
+        if not operator.has_stop(tap.station):
+            return "unknown_station"
+        if tap.direction == "out" and not operator.rules.tap_out:
+            return "wrong_direction"
+        if tap.scanned_at > now + timedelta(seconds=self.settings.skew_seconds):
+            return "scanned_in_the_future"
+        if tap.scanned_at < now - MAX_AGE:
+            return "too_old"
+        return None
+
+    async def upload(self, operator_id: str, taps: Sequence[OfflineTap]) -> UploadResult:
+        if operator_id not in self.network.operators:
+            raise InvalidInput({"operator": ["unknown operator"]})
+        now = self.clock.now()
+        result = UploadResult()
+        valid: dict[str, q.Upload] = {}
+        for index, tap in enumerate(taps):
+            problem = self._problem(tap, operator_id, now)
+            if problem is not None:
+                result.rejected.append((index, problem))
+            elif tap.tap_id in valid:
+                result.duplicates += 1
+            else:
+                valid[tap.tap_id] = q.Upload(
+                    tap.tap_id,
+                    operator_id,
+                    tap.gate_id,
+                    tap.station,
+                    tap.direction,
+                    tap.payload,
+                    tap.scanned_at,
+                )
+        if valid:
+            async with self.db.transaction() as conn:
+                new = await q.store(conn, list(valid.values()))
+            result.accepted = len(new)
+            result.duplicates += len(valid) - len(new)
+        return result
+
+    async def drain(self, limit: int = 500, rounds: int = 200) -> int:
+        """Process pending uploads until none are left (at most `rounds` batches per call)."""
+        done = 0
+        for _ in range(rounds):
+            processed = await self.process_pending(limit)
+            done += processed
+            if processed < limit:
+                break
+        return done
+
+    async def process_pending(self, limit: int = 500) -> int:
+        """Verify and record what was uploaded; safe to run in several workers (SKIP LOCKED)."""
+        keyset = await self.keys.keyset()
+        async with self.db.transaction() as conn:
+            uploads = await q.claim_pending(conn, limit)
+            if not uploads:
+                return 0
+            results: list[tuple[str, str, str | None, str | None]] = []
+            items, owners = [], []
+            for upload in uploads:
+                operator = self.network.operator(upload.operator)
+                if operator is None:
+                    results.append((upload.tap_id, "refused", "unknown_operator", None))
+                    continue
+                try:
+                    verified = check(
+                        upload.payload,
+                        now=int(upload.scanned_at.timestamp()),
+                        keys=keyset,
+                        scope=operator.scope_code,
+                        policy=self.policy,
+                        device_keys=self.device_keys,
+                    )
+                except Rejected as exc:
+                    results.append((upload.tap_id, "refused", exc.reason, None))
+                    continue
+                item = self.recorder.item(
+                    operator,
+                    upload.gate_id,
+                    upload.station,
+                    upload.direction,
+                    verified,
+                    upload.scanned_at,
+                    "offline",
+                )
+                item["tap_id"] = upload.tap_id
+                items.append(item)
+                owners.append(upload.tap_id)
+            if items:
+                rows = await self.recorder.record(conn, items)
+                for tap_id, row in zip(owners, rows, strict=True):
+                    if row["decision"] == "open":
+                        results.append((tap_id, "recorded", None, row["journey_id"]))
+                    else:
+                        results.append((tap_id, "refused", row["reason"], None))
+            await q.mark(conn, results)
+        refused = sum(1 for r in results if r[1] == "refused")
+        if refused:
+            log.warning("%d of %d offline taps refused", refused, len(results))
+        return len(results)

@@ -1,0 +1,77 @@
+"""Offline taps: bulk-stored on upload, then processed in the background."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bayaffairs.storage import Connection
+
+COLUMNS = ("tap_id", "operator", "gate_id", "station", "direction", "payload", "scanned_at")
+
+
+@dataclass(frozen=True)
+class Upload:
+    tap_id: str
+    operator: str
+    gate_id: str
+    station: str
+    direction: str
+    payload: str
+    scanned_at: datetime
+
+
+async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
+    """COPY into a scratch table, then keep the new ones; returns the tap ids that were new.
+
+    Call inside a transaction (the scratch table goes with it).
+    """
+    await conn.execute(
+        "CREATE TEMP TABLE tap_upload_batch (LIKE tap_uploads INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    await conn.copy_records_to_table(
+        "tap_upload_batch",
+        records=[
+            (u.tap_id, u.operator, u.gate_id, u.station, u.direction, u.payload, u.scanned_at)
+            for u in uploads
+        ],
+        columns=list(COLUMNS),
+    )
+    records = await conn.fetch(
+        f"""
+        INSERT INTO tap_uploads ({", ".join(COLUMNS)})
+        SELECT DISTINCT ON (tap_id) {", ".join(COLUMNS)} FROM tap_upload_batch
+        ON CONFLICT (tap_id) DO NOTHING
+        RETURNING tap_id
+        """
+    )
+    return {r["tap_id"] for r in records}
+
+
+async def claim_pending(conn: Connection, limit: int) -> list[Upload]:
+    records = await conn.fetch(
+        f"""
+        SELECT {", ".join(COLUMNS)} FROM tap_uploads
+        WHERE state = 'pending' ORDER BY received_at, scanned_at LIMIT $1
+        FOR UPDATE SKIP LOCKED
+        """,
+        limit,
+    )
+    return [Upload(**dict(r)) for r in records]
+
+
+async def mark(conn: Connection, results: Sequence[tuple[str, str, str | None, str | None]]) -> None:
+    """(tap_id, state, reason, journey_id) for each processed upload."""
+    await conn.execute(
+        """
+        UPDATE tap_uploads u SET state = r.state, reason = r.reason, journey_id = r.journey_id,
+                                 processed_at = now()
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(tap_id, state, reason, journey_id)
+        WHERE u.tap_id = r.tap_id
+        """,
+        [r[0] for r in results],
+        [r[1] for r in results],
+        [r[2] for r in results],
+        [r[3] for r in results],
+    )

@@ -1,0 +1,1 @@
+"""Transit operators configured entirely by their config block (names, stops, tariff, rules)."""

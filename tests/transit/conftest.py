@@ -1,0 +1,65 @@
+"""A rider, gates and issuer keys on the real app, for the ride-code tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bayaffairs.handlers.keys import SERVICES
+from bayaffairs.transit.network import Operator
+from tests.conftest import AppFactory
+from tests.support import Api, MovableClock
+
+
+@dataclass
+class Ride:
+    api: Api
+    rider: Api
+    services: Any
+    clock: MovableClock
+
+    def operator(self, operator_id: str) -> Operator:
+        return self.services.transit.network.operators[operator_id]
+
+    def stops(self, operator_id: str) -> list[str]:
+        return [s.id for s in self.operator(operator_id).info.stops]
+
+    async def gate(self, operator_id: str) -> Api:
+        issued = await self.services.credentials.issue("gate", operator_id)
+        return self.api.as_(issued.token)
+
+    async def code(self, city: str, rider: Api | None = None) -> dict[str, Any]:
+        status, body = await (rider or self.rider).post("/v1/ride-codes", {"city": city})
+        assert status == 201, body
+        return body
+
+    async def scan(
+        self, gate: Api, payload: Any, station: str, direction: str = "in", gate_id: str = "g1"
+    ) -> dict[str, Any]:
+        status, body = await gate.post(
+            "/v1/gate/scans",
+            {
+                "payload": payload,
+                "gate_id": gate_id,
+                "station": station,
+                "direction": direction,
+                "scanned_at": self.clock.now().astimezone(UTC).isoformat(),
+            },
+        )
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture
+async def ride(make_api: AppFactory, clock: MovableClock) -> Ride:
+    clock._now = datetime.now(UTC)
+    api = await make_api()
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("ride_codes")
+    rider = await api.sign_in("rider-one")
+    status, _ = await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "demo"})
+    assert status == 200
+    return Ride(api, rider, services, clock)

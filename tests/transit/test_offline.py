@@ -1,0 +1,190 @@
+"""Offline gates (the gate library) and device credentials: codes a phone signs itself."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bayaffairs.gate.client import GateClient
+from bayaffairs.gate.offline import OfflineGate
+from bayaffairs.transit.codes import base45
+from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.codes.signatures import sign
+from tests.transit.conftest import Ride
+
+METRO = "shenzhen_metro"
+
+
+async def offline_gate(ride: Ride, station: str) -> tuple[OfflineGate, GateClient]:
+    gate_api = await ride.gate(METRO)
+    client: TestClient = ride.api.client
+    assert gate_api.token is not None
+    gate_client = GateClient(client.session, str(client.make_url("")), gate_api.token)
+    gate = OfflineGate(gate_id="offline-1", operator=METRO, station=station)
+    await gate_client.sync(gate)
+    return gate, gate_client
+
+
+def now(ride: Ride) -> int:
+    return int(ride.clock.now().timestamp())
+
+
+async def test_an_offline_gate_opens_once_and_refuses_a_replay(ride: Ride) -> None:
+    station = ride.stops(METRO)[0]
+    gate, _ = await offline_gate(ride, station)
+    payload = (await ride.code("shenzhen"))["payload"]
+    assert gate.validate(payload, "in", now(ride)).decision == "open"
+    again = gate.validate(payload, "in", now(ride))
+    assert (again.decision, again.reason) == ("deny", "replayed")
+    second_code = (await ride.code("shenzhen"))["payload"]
+    double = gate.validate(second_code, "in", now(ride))
+    assert (double.decision, double.reason) == ("deny", "unfinished_journey")
+
+
+async def test_an_offline_gate_applies_the_deny_list_it_synced(ride: Ride, pg: asyncpg.Connection) -> None:
+    payload = (await ride.code("shenzhen"))["payload"]
+    account = (await pg.fetchval("SELECT account_token FROM ride_accounts")).hex()
+    await ride.services.transit.deny_list.change("account", account, "add", "test")
+    gate, _ = await offline_gate(ride, ride.stops(METRO)[0])
+    decision = gate.validate(payload, "in", now(ride))
+    assert (decision.decision, decision.reason) == ("deny", "denied_account")
+    await ride.services.transit.deny_list.change("account", account, "remove", "paid")
+    _, client = await offline_gate(ride, ride.stops(METRO)[0])
+    await client.sync(gate)
+    assert gate.validate(payload, "in", now(ride)).decision == "open"
+
+
+async def test_uploaded_offline_taps_become_a_journey_and_reuploads_are_duplicates(ride: Ride) -> None:
+    stops = ride.stops(METRO)
+    gate_in, client = await offline_gate(ride, stops[0])
+    gate_out, _ = await offline_gate(ride, stops[-1])
+    assert gate_in.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
+    ride.clock.advance(minutes=20)
+    assert gate_out.validate((await ride.code("shenzhen"))["payload"], "out", now(ride)).decision == "open"
+    queued = gate_in.queue + gate_out.queue
+    gate_in.queue = list(queued)
+    assert await client.upload(gate_in) == {"accepted": 2, "duplicates": 0, "rejected": 0}
+    gate_in.queue = list(queued)
+    assert await client.upload(gate_in) == {"accepted": 0, "duplicates": 2, "rejected": 0}
+    assert await ride.services.transit.uploads.drain() == 2
+    journey = (await ride.rider.get("/v1/journeys"))[1]["items"][0]
+    assert (journey["status"], journey["entry_station"], journey["exit_station"]) == (
+        "completed",
+        stops[0],
+        stops[-1],
+    )
+    assert journey["fare"]["amount"] > 0
+
+
+async def test_a_batch_keeps_the_good_taps_and_lists_the_bad_by_index(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    gate = await ride.gate(METRO)
+    payload = (await ride.code("shenzhen"))["payload"]
+    stamp = ride.clock.now().isoformat()
+    good = {
+        "tap_id": "t-1",
+        "payload": payload,
+        "gate_id": "g",
+        "station": ride.stops(METRO)[0],
+        "direction": "in",
+        "scanned_at": stamp,
+    }
+    taps = [
+        good,
+        {**good, "tap_id": "t-2", "payload": "NOT A CODE"},
+        {**good, "tap_id": "t-3", "station": "nowhere"},
+        {**good, "tap_id": "t 4 bad id"},
+        "not even an object",
+        good,
+    ]
+    status, result = await gate.post("/v1/gate/taps:batch", {"taps": taps})
+    assert status == 200
+    assert (result["accepted"], result["duplicates"]) == (1, 1)
+    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [
+        (1, "malformed"),
+        (2, "unknown_station"),
+        (3, "invalid_tap_id"),
+        (4, "invalid_tap"),
+    ]
+    assert await pg.fetchval("SELECT count(*) FROM tap_uploads") == 1
+
+
+async def test_a_forged_offline_tap_is_kept_as_refused(ride: Ride, pg: asyncpg.Connection) -> None:
+    gate = await ride.gate(METRO)
+    data = bytearray(base45.decode((await ride.code("shenzhen"))["payload"]))
+    data[30] ^= 1
+    tap = {
+        "tap_id": "forged-1",
+        "payload": base45.encode(bytes(data)),
+        "gate_id": "g",
+        "station": ride.stops(METRO)[0],
+        "direction": "in",
+        "scanned_at": ride.clock.now().isoformat(),
+    }
+    assert (await gate.post("/v1/gate/taps:batch", {"taps": [tap]}))[1]["accepted"] == 1
+    await ride.services.transit.uploads.drain()
+    row = await pg.fetchrow("SELECT state, reason FROM tap_uploads WHERE tap_id = 'forged-1'")
+    assert (row["state"], row["reason"]) == ("refused", "bad_signature")
+    assert await pg.fetchval("SELECT count(*) FROM journeys") == 0
+
+
+async def device_code(credential: bytes, device: ec.EllipticCurvePrivateKey, at: int, counter: int) -> str:
+    signed = credential + fmt.dynamic_part(at, counter)
+    return base45.encode(signed + sign(device, signed))
+
+
+async def test_a_phone_makes_its_own_codes_from_a_device_credential(ride: Ride) -> None:
+    device = ec.generate_private_key(ec.SECP256R1())
+    public = device.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    status, credential = await ride.rider.post(
+        "/v1/ride-credentials", {"device_public_key": base64.b64encode(public).decode(), "algorithm": "ES256"}
+    )
+    assert status == 201
+    hours = (
+        datetime.fromisoformat(credential["valid_until"]) - datetime.fromisoformat(credential["valid_from"])
+    ).total_seconds() / 3600
+    assert 24 <= hours <= 72
+    raw = base64.b64decode(credential["credential"])
+    assert len(raw) == fmt.CREDENTIAL_SIZE
+    gate = await ride.gate(METRO)
+    stops = ride.stops(METRO)
+    payload = await device_code(raw, device, now(ride), 1)
+    assert len(base45.decode(payload)) == 198
+    assert (await ride.scan(gate, payload, stops[0]))["decision"] == "open"
+    replay = await ride.scan(gate, payload, stops[0], gate_id="g2")
+    assert replay["decision"] == "deny"
+    out = await ride.scan(gate, await device_code(raw, device, now(ride), 2), stops[-1], "out")
+    assert out["decision"] == "open" and out["fare"]["amount"] > 0
+
+
+async def test_a_revoked_device_credential_is_refused(ride: Ride) -> None:
+    device = ec.generate_private_key(ec.SECP256R1())
+    public = device.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+    _, credential = await ride.rider.post(
+        "/v1/ride-credentials", {"device_public_key": base64.b64encode(public).decode(), "algorithm": "ES256"}
+    )
+    await ride.services.transit.deny_list.change(
+        "credential", credential["credential_id"], "add", "phone lost"
+    )
+    gate = await ride.gate(METRO)
+    raw = base64.b64decode(credential["credential"])
+    answer = await ride.scan(gate, await device_code(raw, device, now(ride), 1), ride.stops(METRO)[0])
+    assert (answer["decision"], answer["reason"]) == ("deny", "revoked")
+
+
+async def test_a_bad_device_key_is_400(ride: Ride) -> None:
+    status, body = await ride.rider.post(
+        "/v1/ride-credentials",
+        {"device_public_key": base64.b64encode(b"\x04" + b"\x01" * 64).decode(), "algorithm": "ES256"},
+    )
+    assert status == 400 and "device_public_key" in body["error"]["details"]["fields"]

@@ -1,0 +1,115 @@
+"""Two workers recording a tap-in for the same code at the same time: the database lets one win.
+
+The negative control runs the same two overlapping transactions through the same function
+without the unique indexes (a copy of it, since ON CONFLICT needs them to exist), and both
+"win": that is the race the indexes close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from bayaffairs.db.queries import journeys as q
+
+ACCOUNT = os.urandom(8)
+
+
+def item(tap: str, journey: str, code_key: str = "1:00112233aabbccdd") -> dict[str, Any]:
+    return {
+        "idx": 0,
+        "tap_id": tap,
+        "journey_id": journey,
+        "operator": "op",
+        "gate_id": tap,
+        "station": "s1",
+        "direction": "in",
+        "code_key": code_key,
+        "account": ACCOUNT.hex(),
+        "credential": None,
+        "scanned_at": datetime.now(UTC).isoformat(),
+        "source": "online",
+        "tap_out": True,
+        "orphan_exit": "max_fare",
+    }
+
+
+@pytest.fixture
+async def two_workers(
+    database_url: str, pg: asyncpg.Connection
+) -> AsyncIterator[tuple[asyncpg.Connection, ...]]:
+    await pg.execute("INSERT INTO users (id, display_name) VALUES ('usr_race', 'race')")
+    await pg.execute("INSERT INTO ride_accounts (account_token, user_id) VALUES ($1, 'usr_race')", ACCOUNT)
+    first, second = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+MIGRATION = Path(__file__).resolve().parents[2] / "db" / "migrations" / "0003_transit.sql"
+
+
+async def call(conn: asyncpg.Connection, function: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if function == "record_scans":
+        return await q.record_scans(conn, items)
+    rows = await conn.fetch(f"SELECT * FROM {function}($1::jsonb)", orjson.dumps(items).decode())
+    return [dict(r) for r in rows]
+
+
+async def race(
+    first: asyncpg.Connection, second: asyncpg.Connection, function: str = "record_scans"
+) -> list[str]:
+    """Both begin and record before either commits; the second's insert waits on the first."""
+    tx1, tx2 = first.transaction(), second.transaction()
+    await tx1.start()
+    await tx2.start()
+    one = await call(first, function, [item("tap_a", "jny_a")])
+    pending = asyncio.create_task(call(second, function, [item("tap_b", "jny_b")]))
+    await asyncio.sleep(0.2)  # the second is now inside its INSERT, blocked or not
+    await tx1.commit()
+    two = await pending
+    await tx2.commit()
+    return [one[0]["decision"], two[0]["decision"]]
+
+
+async def test_two_workers_on_one_code_give_one_open(
+    two_workers: tuple[asyncpg.Connection, ...], pg: asyncpg.Connection
+) -> None:
+    decisions = await race(*two_workers)
+    assert sorted(decisions) == ["deny", "open"]
+    assert await pg.fetchval("SELECT count(*) FROM taps") == 1
+    assert await pg.fetchval("SELECT count(*) FROM journeys") == 1
+
+
+async def test_negative_control_without_the_unique_indexes_both_open(
+    two_workers: tuple[asyncpg.Connection, ...], pg: asyncpg.Connection
+) -> None:
+    sql = MIGRATION.read_text()
+    function = sql[sql.index("CREATE FUNCTION record_scans") :]
+    unguarded = function.replace("record_scans", "record_scans_unguarded").replace(
+        "ON CONFLICT (account_token) WHERE status = 'open' DO NOTHING", ""
+    )
+    assert unguarded.count("ON CONFLICT (account_token)") == 0
+    await pg.execute(unguarded)
+    await pg.execute("DROP INDEX taps_code_once; DROP INDEX journeys_one_open")
+    try:
+        decisions = await race(*two_workers, function="record_scans_unguarded")
+        opened = await pg.fetchval("SELECT count(*) FROM taps")
+    finally:
+        await pg.execute("TRUNCATE taps, journeys; DROP FUNCTION record_scans_unguarded(jsonb)")
+        await pg.execute(
+            "CREATE UNIQUE INDEX taps_code_once ON taps (code_key, direction);"
+            "CREATE UNIQUE INDEX journeys_one_open ON journeys (account_token) WHERE status = 'open'"
+        )
+    assert decisions == ["open", "open"]
+    assert opened == 2
