@@ -82,7 +82,10 @@ async def run(args: argparse.Namespace) -> None:
     for line in ctx.printed:
         print("  " + line)
     if any(b.module == "dev" and b.enabled for b in config.adapter_blocks):
-        print('  rider: POST /v1/auth/sessions {"provider": "dev", "code": "demo-rider"} gives a rider token')
+        print(
+            '  rider: POST /v1/auth/sessions {"provider": "dev", "code": "demo-rider"} gives a token of a'
+            ' rider with an HKD wallet; then POST /v1/ride-codes {"city": "shenzhen"}'
+        )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -162,6 +162,7 @@ async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
         ("purge expired credentials", 3600.0, services.credentials.purge_expired),
         ("close journeys without tap-out", 60.0, services.transit.journeys.close_overdue),
         ("record offline taps", 2.0, services.transit.uploads.drain),
+        ("charge riders for journeys", 5.0, services.transit.charges.charge_pending),
     ]
     tasks = [asyncio.create_task(_every(name, period, job)) for name, period, job in jobs]
     yield

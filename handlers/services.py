@@ -18,6 +18,7 @@ from bayaffairs.idempotency import IdempotencyKeys
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
+from bayaffairs.transit.charging import RideCharges
 from bayaffairs.transit.denylist import DenyList
 from bayaffairs.transit.issuing import CodeStore, RideCodeService
 from bayaffairs.transit.journeys import Journeys
@@ -43,6 +44,7 @@ class TransitServices:
     deny_list: DenyList
     uploads: TapUploads
     settlements: Settlements
+    charges: RideCharges
     renderer: QrRenderer
 
 
@@ -67,6 +69,11 @@ def build_transit(
     fx: FxRateSource | None = next(iter(adapters.of_kind("fx_rate_source")), None)  # type: ignore[assignment]
     converter = Converter(fx, clock)
     scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
+    deny_list = DenyList(db)
+
+    def payment(provider_id: str) -> PaymentProvider | None:
+        return adapters.get(provider_id, "payment_provider")  # type: ignore[return-value]
+
     return TransitServices(
         settings=settings.ride_codes,
         network=network,
@@ -75,9 +82,10 @@ def build_transit(
         codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
         scans=scans,
         journeys=Journeys(db, clock, network, converter),
-        deny_list=DenyList(db),
+        deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
         settlements=Settlements(db, network),
+        charges=RideCharges(db, payment, deny_list),
         renderer=QrRenderer(),
     )
 

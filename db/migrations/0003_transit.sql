@@ -41,7 +41,9 @@ CREATE TABLE journeys (
     fx_rate         numeric(20, 10),
     fx_source       text,
     charge_status   text NOT NULL DEFAULT 'none'
-                    CHECK (charge_status IN ('none', 'pending', 'charged', 'failed')),
+                    CHECK (charge_status IN ('none', 'pending', 'charging', 'charged', 'failed')),
+    charge_reference text,           -- the payment provider's reference
+    charged_at      timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CHECK (entry_station IS NOT NULL OR exit_station IS NOT NULL)
@@ -51,6 +53,7 @@ CREATE UNIQUE INDEX journeys_one_open ON journeys (account_token) WHERE status =
 CREATE INDEX journeys_user ON journeys (user_id, created_at DESC, id DESC);
 CREATE INDEX journeys_open_since ON journeys (entry_at) WHERE status = 'open';
 CREATE INDEX journeys_unfinished ON journeys (user_id) WHERE status = 'unfinished';
+CREATE INDEX journeys_to_charge ON journeys (updated_at) WHERE charge_status IN ('pending', 'charging');
 CREATE INDEX journeys_settlement ON journeys (operator, coalesce(exit_at, entry_at))
     WHERE fare_amount IS NOT NULL;
 

@@ -182,3 +182,55 @@ async def settled_between(
         end,
     )
     return [_row(r) for r in records]
+
+
+@dataclass(frozen=True)
+class ChargeJob:
+    journey_id: str
+    user_id: str
+    operator: str
+    amount: int
+    currency: str
+    provider: str | None
+
+
+async def claim_charges(conn: Connection, limit: int, stale_seconds: int) -> list[ChargeJob]:
+    """Mark up to `limit` pending charges (or ones stuck charging) as charging, and return them."""
+    records = await conn.fetch(
+        """
+        UPDATE journeys j SET charge_status = 'charging', updated_at = now()
+        FROM users u
+        WHERE j.id IN (
+            SELECT id FROM journeys
+            WHERE charge_status = 'pending'
+               OR (charge_status = 'charging' AND updated_at < now() - make_interval(secs => $2))
+            ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        ) AND u.id = j.user_id
+        RETURNING j.id AS journey_id, j.user_id, j.operator, j.charge_amount AS amount,
+                  j.charge_currency AS currency, u.wallet_provider AS provider
+        """,
+        limit,
+        stale_seconds,
+    )
+    return [ChargeJob(**dict(r)) for r in records]
+
+
+async def finish_charge(conn: Connection, journey_id: str, *, charged: bool, reference: str | None) -> None:
+    await conn.execute(
+        """
+        UPDATE journeys SET charge_status = $2, charge_reference = $3,
+                            charged_at = CASE WHEN $2 = 'charged' THEN now() END, updated_at = now()
+        WHERE id = $1 AND charge_status = 'charging'
+        """,
+        journey_id,
+        "charged" if charged else "failed",
+        reference,
+    )
+
+
+async def release_charge(conn: Connection, journey_id: str) -> None:
+    """Put a claimed charge back to pending (the provider did not answer)."""
+    await conn.execute(
+        "UPDATE journeys SET charge_status = 'pending' WHERE id = $1 AND charge_status = 'charging'",
+        journey_id,
+    )

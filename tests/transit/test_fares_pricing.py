@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bayaffairs.money import Money
-from bayaffairs.transit.fares import InvalidFareSettings, round_half_up
+from bayaffairs.transit.fares import InvalidFareSettings, percent_of
 from bayaffairs.transit.fares.pricing import CONCESSION_KINDS, Concession, Pricing
 from bayaffairs.transit.model import PreviousLeg
 from tests.transit.fares_support import NOON, engine, trip
@@ -26,11 +26,11 @@ def concession(**settings: object) -> Concession:
 
 
 @pytest.mark.parametrize(
-    ("value", "rounded"),
-    [(Fraction(5, 2), 3), (Fraction(7, 2), 4), (Fraction(249, 100), 2), (Fraction(251, 100), 3), (0, 0)],
+    ("fare", "percent", "share"),
+    [(5, 50, 3), (7, 50, 4), (249, 1, 2), (250, 1, 3), (251, 1, 3), (0, 20, 0), (100, Fraction(25, 2), 13)],
 )
-def test_round_half_up_to_the_minor_unit(value: Fraction, rounded: int) -> None:
-    assert round_half_up(Fraction(value)) == rounded
+def test_percent_of_a_fare_rounds_half_up_to_the_minor_unit(fare: int, percent: int, share: int) -> None:
+    assert percent_of(fare, Fraction(percent)) == share
 
 
 @pytest.mark.parametrize(

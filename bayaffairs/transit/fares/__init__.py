@@ -5,6 +5,6 @@ engine plain settings.
 """
 
 from bayaffairs.transit.fares.factory import ENGINES, PRICED_BY_EXIT, build_engine
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, round_half_up
+from bayaffairs.transit.fares.pricing import InvalidFareSettings, percent_of
 
-__all__ = ["ENGINES", "PRICED_BY_EXIT", "InvalidFareSettings", "build_engine", "round_half_up"]
+__all__ = ["ENGINES", "PRICED_BY_EXIT", "InvalidFareSettings", "build_engine", "percent_of"]

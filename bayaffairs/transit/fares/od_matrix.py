@@ -45,11 +45,14 @@ class OdMatrix(PairEngine):
         rows = dict(given)
         for (a, b), row in given.items():
             rows.setdefault((b, a), row)
+        cheapest: dict[str, Mapping[str, Any]] = {}
+        for (a, _), row in rows.items():
+            if a not in cheapest or row["adult"] < cheapest[a]["adult"]:
+                cheapest[a] = row
         for stop in stops:
-            mine = [row for (a, _), row in rows.items() if a == stop]
-            if not mine:
+            if stop not in cheapest:
                 raise InvalidFareSettings("fares.table", f"station {stop!r} has no fares")
-            rows.setdefault((stop, stop), min(mine, key=lambda r: r["adult"]))
+            rows.setdefault((stop, stop), cheapest[stop])
         fares = {(a, b): (row["adult"], f"{a} to {b} fare table") for (a, b), row in rows.items()}
         published = {(a, b, c): row[c] for (a, b), row in rows.items() for c in CONCESSION_COLUMNS}
         return cls(pricing, stops, fares, published)

@@ -4,12 +4,11 @@ rider pays.
 Every engine prices the adult (full) fare from its tariff; `Pricing.quote` applies the rider
 category's concession on top, and `Pricing.with_transfer` takes off a transfer discount when the
 previous leg qualifies. Amounts are integer minor units; a fraction of a minor unit is rounded
-half up (`round_half_up`), the usual convention for fares, and a fare never goes below zero.
+half up (`percent_of`), the usual convention for fares, and a fare never goes below zero.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -18,14 +17,13 @@ from fractions import Fraction
 from typing import Any
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
-from bayaffairs.money import Money
+from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.transit.model import FareQuote, PreviousLeg, Trip
 
 CONCESSION_KINDS = ("percent_off", "free", "fixed", "amount_off", "hk_two_dollar")
 # Gates of two operators are not in lock-step: a previous leg may seem to end a little after
 # this one starts (ride-codes.md: common clock-skew allowances are 5 minutes).
 CLOCK_SKEW = timedelta(minutes=5)
-HALF = Fraction(1, 2)
 
 
 class InvalidFareSettings(ValueError):
@@ -37,9 +35,10 @@ class InvalidFareSettings(ValueError):
         self.problem = problem
 
 
-def round_half_up(value: Fraction) -> int:
-    """Round a non-negative amount to the minor unit, halves up (2.5 fen -> 3 fen)."""
-    return math.floor(value + HALF)
+def percent_of(fare: int, percent: Fraction) -> int:
+    """`percent` % of `fare` in minor units, rounded half up (2.5 fen -> 3 fen), in exact integers."""
+    den = 100 * percent.denominator
+    return (2 * fare * percent.numerator + den) // (2 * den)
 
 
 def fraction(value: int | float | Decimal | Fraction) -> Fraction:
@@ -64,7 +63,7 @@ class Concession:
 
     def apply(self, fare: int) -> int:
         if self.kind == "percent_off":
-            paid = round_half_up(fare * (100 - self.percent) / 100)
+            paid = percent_of(fare, 100 - self.percent)
         elif self.kind == "free":
             paid = 0
         elif self.kind == "fixed":
@@ -74,7 +73,7 @@ class Concession:
         elif fare <= self.threshold:  # hk_two_dollar
             paid = self.amount
         else:
-            paid = round_half_up(fare * self.percent / 100)
+            paid = percent_of(fare, self.percent)
         return max(0, min(paid, fare))
 
     @classmethod
@@ -83,20 +82,24 @@ class Concession:
         key = f"concessions.{category}"
         if kind not in CONCESSION_KINDS:
             raise InvalidFareSettings(f"{key}.kind", f"unknown kind {kind!r}")
-        if kind == "hk_two_dollar":
-            percent, amount, threshold = s.get("percent", 20), s.get("amount", 200), s.get("threshold", 1000)
-            default = f"{category}: HK $2 scheme"
-        else:
-            percent, amount, threshold = s.get("percent", 0), s.get("amount", 0), 0
-            if kind == "percent_off" and not 0 < fraction(percent) <= 100:
-                raise InvalidFareSettings(f"{key}.percent", "must be above 0 and at most 100")
-            default = {
-                "percent_off": f"{category}: {percent}% off",
-                "free": f"{category}: free",
-                "fixed": f"{category}: fixed fare",
-                "amount_off": f"{category}: amount off",
-            }[kind]
-        return cls(kind, s.get("label") or default, fraction(percent), int(amount), int(threshold))
+        two_dollar = kind == "hk_two_dollar"
+        percent = fraction(s.get("percent", 20 if two_dollar else 0))
+        if kind in ("percent_off", "hk_two_dollar") and not 0 < percent <= 100:
+            raise InvalidFareSettings(f"{key}.percent", "must be above 0 and at most 100")
+        default = {
+            "percent_off": f"{category}: {float(percent):g}% off",
+            "free": f"{category}: free",
+            "fixed": f"{category}: fixed fare",
+            "amount_off": f"{category}: amount off",
+            "hk_two_dollar": f"{category}: HK $2 scheme",
+        }[kind]
+        return cls(
+            kind,
+            s.get("label") or default,
+            percent,
+            int(s.get("amount", 200 if two_dollar else 0)),
+            int(s.get("threshold", 1000)) if two_dollar else 0,
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class TransferDiscount:
 
     def off(self, fare: int) -> int:
         if self.percent is not None:
-            return min(fare, round_half_up(fare * self.percent / 100))
+            return min(fare, percent_of(fare, self.percent))
         return min(fare, self.amount)
 
     @classmethod
@@ -142,10 +145,11 @@ class Pricing:
         concessions: Mapping[str, Concession] | None = None,
         transfers: Sequence[TransferDiscount] = (),
     ) -> None:
+        if currency not in MINOR_UNITS:
+            raise InvalidFareSettings("currency", f"unsupported currency {currency!r}")
         self.currency = currency
         self.concessions = dict(concessions or {})
         self.transfers = tuple(transfers)
-        Money(0, currency)  # refuses a currency we do not know
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], currency: str) -> Pricing:

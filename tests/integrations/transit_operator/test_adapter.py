@@ -212,7 +212,7 @@ def test_an_od_table_from_a_csv_file(tmp_path: Path) -> None:
         ({"concessions": {"child": {"kind": "percent_off"}}}, "concessions.child.percent", "needs percent"),
         ({"concessions": {"child": {"kind": "free", "amount": 1}}}, "concessions.child.amount", "takes no"),
         (
-            {"transfers": [{"name": "t", "from": ["bus"], "within_minutes": 9}]},
+            {"transfers": [{"name": "bus_to_metro", "from": ["bus"], "within_minutes": 9}]},
             "transfers.0.amount",
             "either",
         ),

@@ -1,0 +1,49 @@
+"""Charging journeys through the rider's payment provider; an unpaid fare blocks riding."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from bayaffairs.handlers.keys import SERVICES
+from tests.conftest import AppFactory
+from tests.support import MovableClock, test_config
+from tests.transit.conftest import Ride
+
+BUS = "shenzhen_bus"
+
+
+async def ride_bus(ride: Ride) -> str:
+    gate = await ride.gate(BUS)
+    answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
+    assert answer["decision"] == "open"
+    return answer["journey_id"]
+
+
+async def test_a_priced_journey_is_charged_once_with_the_providers_reference(ride: Ride, pg: asyncpg.Connection) -> None:
+    journey_id = await ride_bus(ride)
+    assert await ride.services.transit.charges.charge_pending() == 1
+    row = await pg.fetchrow("SELECT charge_status, charge_reference, charged_at FROM journeys WHERE id = $1", journey_id)
+    assert row["charge_status"] == "charged" and row["charge_reference"].startswith("demo_") and row["charged_at"]
+    assert await ride.services.transit.charges.charge_pending() == 0
+
+
+async def test_a_declined_charge_puts_the_account_on_the_deny_list(
+    make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection
+) -> None:
+    clock._now = datetime.now(UTC)
+    api = await make_api(test_config({"adapters": {"demo": {"decline_over": 1}}}))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("ride_codes")
+    rider = await api.sign_in("broke")
+    await rider.put("/v1/me/wallet", {"currency": "CNY", "provider": "demo"})
+    ride = Ride(api, rider, services, clock)
+    journey_id = await ride_bus(ride)
+    await services.transit.charges.charge_pending()
+    assert await pg.fetchval("SELECT charge_status FROM journeys WHERE id = $1", journey_id) == "failed"
+    status, body = await rider.post("/v1/ride-codes", {"city": "shenzhen"})
+    assert (status, body["error"]["code"]) == (403, "account_denied")
+    gate = await ride.gate(BUS)
+    _, delta = await gate.get("/v1/gate/denylist?since=0")
+    assert [c["kind"] for c in delta["changes"]] == ["account"]
