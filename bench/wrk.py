@@ -22,14 +22,35 @@ INSTALL_HINT = "install it with `apt-get install -y wrk` (Debian package `wrk`),
 
 
 @dataclass(frozen=True)
+class Follow:
+    """A second request made from the answer to the first, as an app does (create, then fetch).
+
+    After a 2xx answer whose body matches `pattern` (a Lua pattern capturing a path), the
+    thread's next request is a GET of that path with `headers` and no body. Counting the
+    follow-up answers (a `count` entry) gives completed pairs per second.
+    """
+
+    pattern: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Request:
-    """What wrk sends; `unique_header` is filled with a value unique per request (Idempotency-Key)."""
+    """What wrk sends.
+
+    `unique_header` is filled with a value unique per request (Idempotency-Key). `count` maps a
+    counter name to a plain substring searched in every 2xx answer's body (`"decision":"open"`):
+    wrk's own summary only knows statuses, and a scan's deny is a 200. `follow` chains a GET.
+    Bodies that must never repeat (ride codes) come from the scenario's feed, not from here.
+    """
 
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
     unique_header: str | None = None
+    count: Mapping[str, str] = field(default_factory=dict)
+    follow: Follow | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,8 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: Mapping[str, int]
+    counters: Mapping[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def errors(self) -> int:
@@ -81,38 +104,127 @@ def _lua_string(value: str | bytes) -> str:
     return '"' + "".join(out) + '"'
 
 
-def lua_script(request: Request) -> str:
-    """A script setting method, headers and body once; with `unique_header`, a request() function
-    builds each request with `<prefix>-<thread>-<counter>` (the prefix is a wrk argument, new
-    for every wrk run, so warm-up and measured runs never reuse a key)."""
+FED = "fed"  # counter: bodies taken from the feed file
+EXHAUSTED = "exhausted"  # counter: a thread wanted a body after its slice ran out
+
+
+def lua_script(request: Request, *, feed: bool = False) -> str:
+    """The wrk script for `request`.
+
+    The arguments after `--` are: a prefix new for every wrk run (so warm-up and measured runs
+    never reuse an Idempotency-Key), then, with `feed`, a file of request bodies (one per line)
+    and wrk's thread count. Each thread sends only its own slice of the file (every n-th line),
+    each line once; a thread whose slice runs out stops and counts `exhausted` (the row is then
+    marked, since wrk divides by the whole duration). Counters are globals of each thread's Lua
+    state, summed in done() and printed as `wrk-counter <name> <value>` lines.
+    """
     lines = [f"wrk.method = {_lua_string(request.method)}"]
     for name, value in request.headers.items():
         lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
-    if request.body is not None:
-        lines.append(f"wrk.body = {_lua_string(request.body)}")
+    # Kept out of wrk.body: wrk.format() falls back to wrk.body for a GET without a body.
+    lines.append(f"local body = {_lua_string(request.body) if request.body is not None else 'nil'}")
+    counters = [*request.count, *((FED, EXHAUSTED) if feed else ())]
+    lines += [f"{_lua_name(name)} = 0" for name in counters]
+    lines += [
+        "local threads = {}",
+        "local tid = 0",
+        "function setup(thread)",
+        "  table.insert(threads, thread)",
+        "  thread:set('tid', #threads)",
+        "end",
+        "local prefix = 'bench'",
+        "local bodies = {}",
+        "local fed = 0",
+        "function init(args)",
+        "  if args[1] then prefix = args[1] end",
+    ]
+    if feed:
+        lines += [
+            "  local n = tonumber(args[3])",
+            "  local i = 0",
+            "  for line in io.lines(args[2]) do",
+            "    if i % n == tid - 1 then bodies[#bodies + 1] = line end",
+            "    i = i + 1",
+            "  end",
+        ]
+    lines += ["end", "local counter = 0", "local pending = {}"]
+    if request.follow:
+        follow_headers = ", ".join(
+            f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.follow.headers.items()
+        )
+        lines.append(f"local follow_headers = {{{follow_headers}}}")
+    lines += ["function request()"]
+    if request.follow:
+        lines += [
+            "  local n = #pending",
+            "  if n > 0 then",
+            "    local path = pending[n]",
+            "    pending[n] = nil",
+            "    follow_headers['Host'] = nil",
+            "    return wrk.format('GET', path, follow_headers, '')",
+            "  end",
+        ]
     if request.unique_header:
         header = _lua_string(request.unique_header)
+        lines += ["  counter = counter + 1", f"  wrk.headers[{header}] = prefix .. '-' .. tid .. '-' .. counter"]
+    if feed:
         lines += [
-            "local threads = 0",
-            "function setup(thread)",
-            "  threads = threads + 1",
-            "  thread:set('tid', threads)",
-            "end",
-            "local counter = 0",
-            "local prefix = 'bench'",
-            "function init(args)",
-            "  if args[1] then prefix = args[1] end",
-            "end",
-            "function request()",
-            "  counter = counter + 1",
-            f"  wrk.headers[{header}] = prefix .. '-' .. tid .. '-' .. counter",
-            "  return wrk.format()",
+            "  if fed >= #bodies then",
+            f"    {_lua_name(EXHAUSTED)} = {_lua_name(EXHAUSTED)} + 1",
+            "    wrk.thread:stop()",
+            "    return wrk.format('GET', '/healthz', {}, '')",
+            "  end",
+            "  fed = fed + 1",
+            f"  {_lua_name(FED)} = fed",
+            "  return wrk.format(nil, nil, nil, bodies[fed])",
+        ]
+    else:
+        lines.append("  return wrk.format(nil, nil, nil, body)")
+    lines.append("end")
+    if request.count or request.follow:
+        lines += ["function response(status, headers, answer)", "  if status < 200 or status > 299 then return end"]
+        for name, needle in request.count.items():
+            lines.append(
+                f"  if string.find(answer, {_lua_string(needle)}, 1, true) then "
+                f"{_lua_name(name)} = {_lua_name(name)} + 1 end"
+            )
+        if request.follow:
+            lines += [
+                f"  local path = string.match(answer, {_lua_string(request.follow.pattern)})",
+                "  if path then pending[#pending + 1] = path end",
+            ]
+        lines.append("end")
+    if counters:
+        names = ", ".join(_lua_string(n) for n in counters)
+        lines += [
+            "function done(summary, latency, requests)",
+            f"  for _, name in ipairs({{{names}}}) do",
+            "    local total = 0",
+            "    for _, thread in ipairs(threads) do total = total + (thread:get('c_' .. name) or 0) end",
+            "    io.write(string.format('wrk-counter %s %d\\n', name, total))",
+            "  end",
             "end",
         ]
     return "\n".join(lines) + "\n"
 
 
-def command(wrk: str, url: str, script: Path, *, duration: int, connections: int, threads: int) -> list[str]:
+def _lua_name(counter: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", counter):
+        raise ValueError(f"counter names are lower_snake_case: {counter!r}")
+    return f"c_{counter}"
+
+
+def command(
+    wrk: str,
+    url: str,
+    script: Path,
+    *,
+    duration: int,
+    connections: int,
+    threads: int,
+    feed: Path | None = None,
+) -> list[str]:
+    """The wrk command line; with `feed`, the body file and the thread count follow the prefix."""
     return [
         wrk,
         f"-t{threads}",
@@ -124,6 +236,7 @@ def command(wrk: str, url: str, script: Path, *, duration: int, connections: int
         url,
         "--",
         uuid.uuid4().hex[:12],
+        *((str(feed), str(threads)) if feed else ()),
     ]
 
 
@@ -155,6 +268,7 @@ def parse(output: str) -> WrkResult:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output, re.MULTILINE
     )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    seconds = re.search(r"^\s+\d+ requests in ([\d.]+\w+),", output, re.MULTILINE)
     return WrkResult(
         requests_per_second=float(find(r"^Requests/sec:\s+([\d.]+)").group(1)),
         p50_ms=_ms(find(r"^\s+50%\s+(\S+)").group(1)),
@@ -166,4 +280,6 @@ def parse(output: str) -> WrkResult:
         )
         if errors
         else {},
+        counters={m.group(1): int(m.group(2)) for m in re.finditer(r"^wrk-counter (\w+) (\d+)$", output, re.M)},
+        seconds=_ms(seconds.group(1)) / 1000 if seconds else 0.0,
     )

@@ -130,6 +130,15 @@ FARE_SCHEMAS: dict[str, type[Schema]] = {
 
 
 class Settings(_Strict):
+    """One operator. Amounts are integer minor units of `currency`; see README.md beside this file.
+
+    name, modes, currency, time_zone, fare_model; stops [{id, name}] (stations, or routes for
+    tap-in modes); segments [[a, b, km or stations]] (distance_bands, station_count); rules {tap_out,
+    max_journey_minutes, tap_out_without_tap_in, unfinished_fare}; fares {the model's keys, see
+    FARE_SCHEMAS}; concessions {category: {kind, percent, amount, threshold, label}}; transfers
+    [{name, from, within_minutes, amount | percent}]; demo_tariff (default true).
+    """
+
     name = TextField(required=True)
     modes = fields.List(
         fields.String(validate=validate.OneOf(MODES)), required=True, validate=validate.Length(min=1)

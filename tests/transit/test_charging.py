@@ -21,11 +21,19 @@ async def ride_bus(ride: Ride) -> str:
     return answer["journey_id"]
 
 
-async def test_a_priced_journey_is_charged_once_with_the_providers_reference(ride: Ride, pg: asyncpg.Connection) -> None:
+async def test_a_priced_journey_is_charged_once_with_the_providers_reference(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
     journey_id = await ride_bus(ride)
     assert await ride.services.transit.charges.charge_pending() == 1
-    row = await pg.fetchrow("SELECT charge_status, charge_reference, charged_at FROM journeys WHERE id = $1", journey_id)
-    assert row["charge_status"] == "charged" and row["charge_reference"].startswith("demo_") and row["charged_at"]
+    row = await pg.fetchrow(
+        "SELECT charge_status, charge_reference, charged_at FROM journeys WHERE id = $1", journey_id
+    )
+    assert (
+        row["charge_status"] == "charged"
+        and row["charge_reference"].startswith("demo_")
+        and row["charged_at"]
+    )
     assert await ride.services.transit.charges.charge_pending() == 0
 
 
