@@ -49,7 +49,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
     unique_header: str | None = None
-    count: Mapping[str, str] = field(default_factory=dict)
+    count: Mapping[str, str | bytes] = field(default_factory=dict)
     follow: Follow | None = None
 
 
@@ -117,76 +117,40 @@ def lua_script(request: Request, *, feed: bool = False) -> str:
     each line once; a thread whose slice runs out stops and counts `exhausted` (the row is then
     marked, since wrk divides by the whole duration). Counters are globals of each thread's Lua
     state, summed in done() and printed as `wrk-counter <name> <value>` lines.
+
+    A request with nothing per-request (no unique header, feed or follow-up) gets no request()
+    function: wrk then formats it once, so the baseline's load generator costs what it always did.
     """
+    dynamic = bool(request.unique_header or feed or request.follow)
     lines = [f"wrk.method = {_lua_string(request.method)}"]
     for name, value in request.headers.items():
         lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
-    # Kept out of wrk.body: wrk.format() falls back to wrk.body for a GET without a body.
-    lines.append(f"local body = {_lua_string(request.body) if request.body is not None else 'nil'}")
+    if request.body is not None:
+        # A local when dynamic: wrk.format() falls back to wrk.body for a GET without a body.
+        target = "local body" if dynamic else "wrk.body"
+        lines.append(f"{target} = {_lua_string(request.body)}")
     counters = [*request.count, *((FED, EXHAUSTED) if feed else ())]
-    lines += [f"{_lua_name(name)} = 0" for name in counters]
-    lines += [
-        "local threads = {}",
-        "local tid = 0",
-        "function setup(thread)",
-        "  table.insert(threads, thread)",
-        "  thread:set('tid', #threads)",
-        "end",
-        "local prefix = 'bench'",
-        "local bodies = {}",
-        "local fed = 0",
-        "function init(args)",
-        "  if args[1] then prefix = args[1] end",
-    ]
-    if feed:
+    lines += [f"{_lua_name(name)} = 0" for name in counters]  # globals: read by thread:get()
+    if dynamic or counters:
+        # `tid` is a global of each thread's state, set by setup() before init() runs.
         lines += [
-            "  local n = tonumber(args[3])",
-            "  local i = 0",
-            "  for line in io.lines(args[2]) do",
-            "    if i % n == tid - 1 then bodies[#bodies + 1] = line end",
-            "    i = i + 1",
-            "  end",
+            "local threads = {}",
+            "function setup(thread)",
+            "  table.insert(threads, thread)",
+            "  thread:set('tid', #threads)",
+            "end",
         ]
-    lines += ["end", "local counter = 0", "local pending = {}"]
-    if request.follow:
-        follow_headers = ", ".join(
-            f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.follow.headers.items()
-        )
-        lines.append(f"local follow_headers = {{{follow_headers}}}")
-    lines += ["function request()"]
-    if request.follow:
-        lines += [
-            "  local n = #pending",
-            "  if n > 0 then",
-            "    local path = pending[n]",
-            "    pending[n] = nil",
-            "    follow_headers['Host'] = nil",
-            "    return wrk.format('GET', path, follow_headers, '')",
-            "  end",
-        ]
-    if request.unique_header:
-        header = _lua_string(request.unique_header)
-        lines += ["  counter = counter + 1", f"  wrk.headers[{header}] = prefix .. '-' .. tid .. '-' .. counter"]
-    if feed:
-        lines += [
-            "  if fed >= #bodies then",
-            f"    {_lua_name(EXHAUSTED)} = {_lua_name(EXHAUSTED)} + 1",
-            "    wrk.thread:stop()",
-            "    return wrk.format('GET', '/healthz', {}, '')",
-            "  end",
-            "  fed = fed + 1",
-            f"  {_lua_name(FED)} = fed",
-            "  return wrk.format(nil, nil, nil, bodies[fed])",
-        ]
-    else:
-        lines.append("  return wrk.format(nil, nil, nil, body)")
-    lines.append("end")
+    if dynamic:
+        lines += _lua_request(request, feed)
     if request.count or request.follow:
-        lines += ["function response(status, headers, answer)", "  if status < 200 or status > 299 then return end"]
+        lines += [
+            "function response(status, headers, answer)",
+            "  if status < 200 or status > 299 then return end",
+        ]
         for name, needle in request.count.items():
+            counter = _lua_name(name)
             lines.append(
-                f"  if string.find(answer, {_lua_string(needle)}, 1, true) then "
-                f"{_lua_name(name)} = {_lua_name(name)} + 1 end"
+                f"  if string.find(answer, {_lua_string(needle)}, 1, true) then {counter} = {counter} + 1 end"
             )
         if request.follow:
             lines += [
@@ -206,6 +170,64 @@ def lua_script(request: Request, *, feed: bool = False) -> str:
             "end",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _lua_request(request: Request, feed: bool) -> list[str]:
+    """init() (arguments, the thread's slice of the feed) and request() of a dynamic script."""
+    lines = [
+        "local prefix = 'bench'",
+        "local bodies = {}",
+        "local fed = 0",
+        "local counter = 0",
+        "local pending = {}",
+        "function init(args)",
+        "  if args[1] then prefix = args[1] end",
+    ]
+    if feed:
+        lines += [
+            "  local n = tonumber(args[3])",
+            "  local i = 0",
+            "  for line in io.lines(args[2]) do",
+            "    if i % n == tid - 1 then bodies[#bodies + 1] = line end",
+            "    i = i + 1",
+            "  end",
+        ]
+    lines.append("end")
+    if request.follow:
+        pairs = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.follow.headers.items())
+        lines.append(f"local follow_headers = {{{pairs}}}")
+    lines.append("function request()")
+    if request.follow:
+        lines += [
+            "  local n = #pending",
+            "  if n > 0 then",
+            "    local path = pending[n]",
+            "    pending[n] = nil",
+            "    return wrk.format('GET', path, follow_headers)",
+            "  end",
+        ]
+    if request.unique_header:
+        header = _lua_string(request.unique_header)
+        lines += [
+            "  counter = counter + 1",
+            f"  wrk.headers[{header}] = prefix .. '-' .. tid .. '-' .. counter",
+        ]
+    if feed:
+        exhausted, fed = _lua_name(EXHAUSTED), _lua_name(FED)
+        lines += [
+            "  if fed >= #bodies then",
+            f"    {exhausted} = {exhausted} + 1",
+            "    wrk.thread:stop()",
+            "    return wrk.format('GET', '/healthz', {})",
+            "  end",
+            "  fed = fed + 1",
+            f"  {fed} = fed",
+            "  return wrk.format(nil, nil, nil, bodies[fed])",
+        ]
+    else:
+        lines.append("  return wrk.format(nil, nil, nil, body)")
+    lines.append("end")
+    return lines
 
 
 def _lua_name(counter: str) -> str:
@@ -280,6 +302,8 @@ def parse(output: str) -> WrkResult:
         )
         if errors
         else {},
-        counters={m.group(1): int(m.group(2)) for m in re.finditer(r"^wrk-counter (\w+) (\d+)$", output, re.M)},
+        counters={
+            m.group(1): int(m.group(2)) for m in re.finditer(r"^wrk-counter (\w+) (\d+)$", output, re.M)
+        },
         seconds=_ms(seconds.group(1)) / 1000 if seconds else 0.0,
     )

@@ -12,6 +12,7 @@ from bayaffairs.errors import DomainError
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
+from bayaffairs.transit.denylist import DenyList
 
 
 def _keys(config: Config, db: Database) -> IssuerKeys:
@@ -51,6 +52,7 @@ async def compromised(args: argparse.Namespace) -> None:
             key = await _keys(config, db).mark_compromised(args.kid)
         except DomainError as exc:
             raise CommandError(f"no key {args.kid}", 2) from exc
+        await DenyList(db).change("key", key.kid, "add", "compromised")  # gates learn it with the deny list
     print(f"{key.kid} marked compromised: it verifies nothing from now on; run `keys rotate {key.issuer}`")
 
 

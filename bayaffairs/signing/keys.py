@@ -33,6 +33,7 @@ class PublishedKey:
     valid_from: datetime
     valid_until: datetime | None
     signing: bool
+    compromised: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def _published(row: q.IssuerKeyRow) -> PublishedKey:
         row.created_at,
         row.verifies_until,
         row.retired_at is None,
+        row.compromised_at is not None,
     )
 
 

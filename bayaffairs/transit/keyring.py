@@ -42,9 +42,19 @@ class RideCodeKeys:
         async with self._lock:
             if self._keyset and self._fresh(self._keyset[1]):
                 return self._keyset[0]
-            published = [k for k in await self.keys.published() if k.issuer == ISSUER]
+            # Compromised keys stay in the set as revoked, so a code signed with one is refused as
+            # "revoked" rather than "unknown_key"; keys past their grace period are gone.
+            now = self.keys.clock.now()
+            keys = [
+                k
+                for k in await self.keys.all()
+                if k.issuer == ISSUER and (k.compromised or k.valid_until is None or k.valid_until > now)
+            ]
             keyset = KeySet(
-                VerifyingKey(key_number(k.kid), load_public_key(k.algorithm, k.public_key)) for k in published
+                VerifyingKey(
+                    key_number(k.kid), load_public_key(k.algorithm, k.public_key), revoked=k.compromised
+                )
+                for k in keys
             )
             self._keyset = (keyset, time.monotonic())
             return keyset

@@ -251,3 +251,14 @@ async def test_gate_keys_are_cacheable_and_list_rotated_keys(ride: Ride) -> None
         ("ride_codes-1", False),
         ("ride_codes-2", True),
     ]
+
+
+async def test_a_compromised_key_is_revoked_at_the_gate(ride: Ride) -> None:
+    gate = await ride.gate(METRO)
+    payload = (await ride.code("shenzhen"))["payload"]
+    await ride.services.transit.issuer_keys.mark_compromised("ride_codes-1")
+    ride.services.transit.keys.forget()  # the other workers notice within refresh_seconds
+    answer = await ride.scan(gate, payload, ride.stops(METRO)[0])
+    assert (answer["decision"], answer["reason"]) == ("deny", "revoked")
+    status, _ = await gate.get("/v1/gate/keys")
+    assert status == 200

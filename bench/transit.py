@@ -1,0 +1,307 @@
+"""Ride-code data for the transit scenarios: the issuer's key, riders, a gate token, fresh codes.
+
+Every scan must carry a code nobody used before: a replay is a deny, which is cheaper than an
+open and would flatter the figure. So codes are minted here, in the harness, with the service's
+own code (`issuer_code_body`, `sign`, Base45) and the issuer key the service itself loads from
+the bench database, moments before each wrk run (a code is good for `code_seconds` plus the
+clock skew). The riders tap in on a bus (`shenzhen_bus`), whose journeys complete at tap-in, so
+an account can tap in again and again and every answer should be `open`.
+
+Riders are new for every harness run (users + ride_accounts rows, wallet HKD via `demo`), so a
+run never inherits the journeys of earlier runs: the scan's "previous journey" lookup reads a
+rider's history, and a history that grew from run to run would make runs incomparable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import json
+import multiprocessing
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bayaffairs.config import Config, load_config
+from bayaffairs.db.database import Database
+from bayaffairs.errors import NotFound
+from bayaffairs.sealing import Sealer
+from bayaffairs.signing.keys import IssuerKeys
+from bayaffairs.transit.codes import base45
+from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.codes.signatures import sign
+from bayaffairs.transit.keyring import ISSUER, key_number
+from bayaffairs.transit.qr import render_png
+from bench import ROOT
+from bench.processes import ProcessError, Processes
+from bench.service import PLAIN, bayaffairs_command, bench_database_url, service_env
+
+OPERATOR = "shenzhen_bus"  # tap-in only: a journey completes at tap-in, so riders can tap again
+CITY = "shenzhen"
+STATION = "1"  # a route of shenzhen_bus
+RIDERS = 10_000
+WALLET = ("HKD", "demo")
+PARALLEL_MINT_FROM = 20_000  # below this, forking workers costs more than it saves
+
+# The answers of POST /v1/gate/scans as orjson writes them (no spaces), counted by wrk's Lua.
+OPEN = '"decision":"open"'
+DENY = '"decision":"deny"'
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a scenario's own checks found after a measurement.
+
+    `figures` are numbers for the report and JSON (name -> value; the name carries the unit),
+    `notes` are shown next to the row, and `problems` mark the row `CHECK: ...`.
+    """
+
+    figures: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The ride-code signing key as the service uses it, and what every code of a run shares."""
+
+    key_number: int
+    private_der: bytes
+    scope: int
+    valid_for: int
+
+    @functools.cached_property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        key = serialization.load_der_private_key(self.private_der, password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key
+
+    @functools.cached_property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
+
+
+def bench_config() -> Config:
+    """The configuration the bench server runs with (same profile, secrets and database)."""
+    return load_config(environ=service_env(PLAIN))
+
+
+async def _issuer(config: Config) -> Issuer:
+    db = Database(config.settings.database)
+    await db.start()
+    try:
+        keys = IssuerKeys(
+            db,
+            _SystemClock(),
+            config.settings.signing,
+            Sealer(config.settings.secrets.signing_keys),
+        )
+        try:
+            key = await keys.signing_key(ISSUER)
+        except NotFound:
+            await keys.rotate(ISSUER)
+            key = await keys.signing_key(ISSUER)
+    finally:
+        await db.stop()
+    der = key.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    scope = config.cities[CITY].scope_code
+    return Issuer(key_number(key.kid), der, scope, config.settings.ride_codes.code_seconds)
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+async def _create_riders(url: str, run: str, count: int) -> list[bytes]:
+    ids = [f"bench-{run}-{i}" for i in range(count)]
+    tokens = [os.urandom(8) for _ in ids]
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO users (id, display_name, wallet_currency, wallet_provider)
+                SELECT id, 'bench rider', $2, $3 FROM unnest($1::text[]) AS id
+                """,
+                ids,
+                *WALLET,
+            )
+            await conn.execute(
+                "INSERT INTO ride_accounts (account_token, user_id) SELECT * FROM unnest($1::bytea[], $2::text[])",
+                tokens,
+                ids,
+            )
+    finally:
+        await conn.close()
+    return tokens
+
+
+def _mint_chunk(issuer: Issuer, issued_at: int, accounts: Sequence[bytes]) -> list[str]:
+    """Codes for `accounts`, one each: the service's layout, signature and Base45, as issue_code does."""
+    key = issuer.private_key
+    out = []
+    for account in accounts:
+        body = fmt.issuer_code_body(
+            issuer.key_number, issued_at, issuer.valid_for, issuer.scope, account, os.urandom(8)
+        )
+        out.append(base45.encode(body + sign(key, body)))
+    return out
+
+
+class Transit:
+    """Once per harness run: the key, the riders and the gate token, made on first use."""
+
+    def __init__(self, processes: Processes) -> None:
+        self.processes = processes
+        self.run = uuid.uuid4().hex[:8]
+        self._next_rider = 0
+
+    @functools.cached_property
+    def config(self) -> Config:
+        return bench_config()
+
+    @functools.cached_property
+    def issuer(self) -> Issuer:
+        """The signing key in the bench database; `keys rotate ride_codes` once if it has none.
+
+        Made before the first scan reaches a server, whose key set is read on that scan.
+        """
+        return asyncio.run(_issuer(self.config))
+
+    @functools.cached_property
+    def riders(self) -> list[bytes]:
+        return asyncio.run(_create_riders(bench_database_url(), self.run, RIDERS))
+
+    @functools.cached_property
+    def gate_token(self) -> str:
+        """A gate credential for the bus operator, through the CLI an operator would use."""
+        output = self.processes.run(
+            "gate-token",
+            [*bayaffairs_command(), "credentials", "issue", "gate", OPERATOR, "--label", "bench", "--json"],
+            env=service_env(PLAIN),
+            cwd=ROOT,
+            timeout=60,
+        )
+        for line in reversed(output.splitlines()):
+            if line.startswith("{"):
+                return str(json.loads(line)["token"])
+        raise ProcessError(f"`credentials issue` printed no token:\n{output[-500:]}")
+
+    def mint(self, count: int) -> list[str]:
+        """`count` fresh codes, issued now, the riders taken in turn.
+
+        Signing is about 30 µs and Base45 about 17 µs a code in Python, so large counts are
+        minted on every CPU (forked workers): the server is idle meanwhile, nothing is measured.
+        """
+        riders = self.riders
+        accounts = [riders[(self._next_rider + i) % len(riders)] for i in range(count)]
+        self._next_rider += count
+        issued_at = int(time.time())
+        issuer = self.issuer
+        workers = os.cpu_count() or 1
+        if count < PARALLEL_MINT_FROM or workers == 1:
+            return _mint_chunk(issuer, issued_at, accounts)
+        size = -(-count // workers)
+        chunks = [accounts[i : i + size] for i in range(0, count, size)]
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            parts = pool.map(_mint_chunk, [issuer] * len(chunks), [issued_at] * len(chunks), chunks)
+            return [code for part in parts for code in part]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def fetch_value(query: str, *args: Any) -> Any:
+    """One value from the bench database (a count after a run)."""
+
+    async def go() -> Any:
+        conn = await asyncpg.connect(bench_database_url())
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+class ScanLoad:
+    """Scan bodies for one wrk run (each a fresh code, gate id = the run's label), and the
+    checks after it: every answer `open`, and every `open` backed by a committed tap."""
+
+    def __init__(self, transit: Transit, label: str) -> None:
+        self.transit = transit
+        self.label = label
+
+    def bodies(self, count: int) -> Iterable[bytes]:
+        scanned_at = now_iso()
+        for payload in self.transit.mint(count):
+            yield orjson.dumps(
+                {
+                    "payload": payload,
+                    "gate_id": self.label,
+                    "station": STATION,
+                    "direction": "in",
+                    "scanned_at": scanned_at,
+                }
+            )
+
+    def assess(self, counters: dict[str, int], non_2xx: int, errors: int) -> Assessment:
+        opens, denies = counters.get("open", 0), counters.get("deny", 0)
+        taps = int(fetch_value("SELECT count(*) FROM taps WHERE gate_id = $1", self.label))
+        figures = {"open": opens, "deny": denies, "taps_committed": taps}
+        notes = [f"open {opens:,}, deny {denies:,}, taps committed {taps:,}"]
+        problems = []
+        if denies:
+            problems.append(f"{denies} denies")
+        if taps < opens:
+            problems.append(f"only {taps} taps committed for {opens} opens")
+        return Assessment(figures, notes, problems)
+
+
+def verify_rate(seconds: float = 1.0, issuer: Issuer | None = None) -> float:
+    """Raw `cryptography` ECDSA P-256 verifications per second on this core: the physical limit of
+    anything that checks one issuer signature per code. DER signatures over 27-byte bodies, like
+    the codes', made beforehand so only verify() is timed."""
+    private = issuer.private_key if issuer else ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key()
+    algorithm = ec.ECDSA(hashes.SHA256())
+    samples = []
+    for _ in range(256):
+        body = os.urandom(27)
+        samples.append((private.sign(body, algorithm), body))
+    return _rate(lambda i: public.verify(*samples[i % 256], algorithm), seconds)
+
+
+def render_rate(transit: Transit, seconds: float = 1.0) -> float:
+    """PNGs per second that `render_png` (the function the service's process pool runs) makes on
+    one core, for fresh codes: the ceiling of one worker's image path, its pool having 1 process."""
+    payloads = transit.mint(max(32, int(seconds * 400)))
+    return _rate(lambda i: render_png(payloads[i % len(payloads)]), seconds)
+
+
+def _rate(call: Callable[[int], object], seconds: float) -> float:
+    done = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(16):
+            call(done)
+            done += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return done / (now - start)
