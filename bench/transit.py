@@ -32,6 +32,7 @@ import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config, load_config
 from bayaffairs.db.database import Database
 from bayaffairs.errors import NotFound
@@ -80,15 +81,11 @@ class Issuer:
     scope: int
     valid_for: int
 
-    @functools.cached_property
     def private_key(self) -> ec.EllipticCurvePrivateKey:
+        """Loaded from DER on each call: the dataclass stays picklable for forked minting workers."""
         key = serialization.load_der_private_key(self.private_der, password=None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return key
-
-    @functools.cached_property
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self.private_key.public_key()
 
 
 def bench_config() -> Config:
@@ -101,10 +98,7 @@ async def _issuer(config: Config) -> Issuer:
     await db.start()
     try:
         keys = IssuerKeys(
-            db,
-            _SystemClock(),
-            config.settings.signing,
-            Sealer(config.settings.secrets.signing_keys),
+            db, SystemClock(), config.settings.signing, Sealer(config.settings.secrets.signing_keys)
         )
         try:
             key = await keys.signing_key(ISSUER)
@@ -118,11 +112,6 @@ async def _issuer(config: Config) -> Issuer:
     )
     scope = config.cities[CITY].scope_code
     return Issuer(key_number(key.kid), der, scope, config.settings.ride_codes.code_seconds)
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 async def _create_riders(url: str, run: str, count: int) -> list[bytes]:
@@ -151,7 +140,7 @@ async def _create_riders(url: str, run: str, count: int) -> list[bytes]:
 
 def _mint_chunk(issuer: Issuer, issued_at: int, accounts: Sequence[bytes]) -> list[str]:
     """Codes for `accounts`, one each: the service's layout, signature and Base45, as issue_code does."""
-    key = issuer.private_key
+    key = issuer.private_key()
     out = []
     for account in accounts:
         body = fmt.issuer_code_body(
@@ -277,7 +266,7 @@ def verify_rate(seconds: float = 1.0, issuer: Issuer | None = None) -> float:
     """Raw `cryptography` ECDSA P-256 verifications per second on this core: the physical limit of
     anything that checks one issuer signature per code. DER signatures over 27-byte bodies, like
     the codes', made beforehand so only verify() is timed."""
-    private = issuer.private_key if issuer else ec.generate_private_key(ec.SECP256R1())
+    private = issuer.private_key() if issuer else ec.generate_private_key(ec.SECP256R1())
     public = private.public_key()
     algorithm = ec.ECDSA(hashes.SHA256())
     samples = []
