@@ -1,18 +1,22 @@
 """The registry of scenarios: one entry per hot path, measured in the order listed.
 
-Adding a path (ride-code scans, holds, searches) is one `Scenario` appended to SCENARIOS; a
-credential or record it needs becomes a method of `Fixtures` in bench/service.py.
+Adding a path (holds, searches) is one `Scenario` appended to SCENARIOS; a credential or
+record it needs becomes a method of `Fixtures` in bench/service.py. Paths whose requests must
+never repeat (ride codes open once) take a `feed`; a load wrk cannot make (large batch uploads)
+takes a `driver`; a load that must run while another is measured names it in `alongside`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
+from bench import uploads
 from bench.service import PLAIN, Fixtures, Variant
-from bench.wrk import Request
+from bench.transit import DENY, OPEN, Assessment, ScanLoad, render_rate
+from bench.wrk import Follow, Request, WrkResult
 
 BASELINE = "baseline"
 
@@ -33,6 +37,26 @@ ACCESS_LOG = Variant(
 )
 
 
+class Feed(Protocol):
+    """Fresh request bodies for one wrk run, and the checks after it (see bench/transit.py)."""
+
+    def bodies(self, count: int) -> Iterable[bytes]: ...
+    def assess(self, counters: dict[str, int], non_2xx: int, errors: int) -> Assessment: ...
+
+
+# A load made by Python instead of wrk: it warms up, then measures inside `window()` (the CPU
+# accounting's interval), and returns wrk-like numbers plus its own figures.
+Driver = Callable[[Fixtures, uploads.Timing, uploads.Window], tuple[WrkResult, Assessment]]
+
+
+@dataclass(frozen=True)
+class Aim:
+    """The target a row is judged against in the report: a share of the baseline and a p99."""
+
+    min_ratio: float | None = None
+    max_p99_ms: float | None = None
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One row of the report.
@@ -42,6 +66,13 @@ class Scenario:
     path; `compare_to` names the row whose per-request cost they add to. `probe_ok` are the
     statuses a single request must answer before load is sent, so a broken setup fails fast
     instead of measuring error pages.
+
+    `feed(fixtures, label)` supplies the bodies of each wrk run (warm-up and measured, each with
+    its own label) when no body may be sent twice. `assess` turns a measured result into the
+    row's own figures (after the load, so in-process references run on an idle server).
+    `alongside` names a scenario whose load runs at the same time, on `alongside_connections`
+    connections of their own, for the whole warm-up and measurement: its result is a figure of
+    this row. `driver` replaces wrk altogether.
     """
 
     name: str
@@ -53,6 +84,12 @@ class Scenario:
     compare_to: str | None = None
     probe_ok: tuple[int, ...] = (200,)
     note: str = ""
+    feed: Callable[[Fixtures, str], Feed] | None = None
+    assess: Callable[[Fixtures, WrkResult], Assessment] | None = None
+    alongside: str | None = None
+    alongside_connections: int = 8
+    driver: Driver | None = None
+    aim: Aim | None = None
 
 
 def _rider(fx: Fixtures) -> dict[str, str]:
@@ -68,6 +105,60 @@ def _consent(fx: Fixtures) -> Request:
     headers = {**_rider(fx), "Content-Type": "application/json"}
     return Request("POST", "/v1/me/consents", headers, body, unique_header="Idempotency-Key")
 
+
+def _scan(fx: Fixtures) -> Request:
+    """POST /v1/gate/scans as a bus gate; the body (a fresh code) comes from the feed."""
+    headers = {"Authorization": f"Bearer {fx.transit.gate_token}", "Content-Type": "application/json"}
+    return Request("POST", "/v1/gate/scans", headers, count={"open": OPEN, "deny": DENY})
+
+
+def _scan_feed(fx: Fixtures, label: str) -> Feed:
+    return ScanLoad(fx.transit, label)
+
+
+def _ride_code_png(fx: Fixtures) -> Request:
+    """POST /v1/ride-codes, then GET the png_url of the answer: what an app does to show a code."""
+    rider = {"Authorization": f"Bearer {fx.code_rider_token}"}
+    body = json.dumps({"city": "shenzhen"}).encode()
+    return Request(
+        "POST",
+        "/v1/ride-codes",
+        {**rider, "Content-Type": "application/json"},
+        body,
+        count={"png": b"\x89PNG"},
+        follow=Follow('"png_url":"([^"]+)"', rider),
+    )
+
+
+def _png_figures(fx: Fixtures, result: WrkResult) -> Assessment:
+    """Codes/s (a code issued and its PNG fetched) against one core rendering PNGs in-process."""
+    images = result.counters.get("png", 0)
+    per_second = images / result.seconds if result.seconds else 0.0
+    ceiling = render_rate(fx.transit, 2.0)
+    return Assessment(
+        {
+            "codes_per_s": per_second,
+            "render_png_per_s_in_process": ceiling,
+            "ratio_to_render": per_second / ceiling,
+        },
+        [
+            f"{per_second:,.0f} codes+PNG/s = {per_second / ceiling:.2f}x "
+            f"render_png ({ceiling:,.0f}/s in-process)"
+        ],
+        [] if images else ["no PNG answered"],
+    )
+
+
+def _upload(batch: int) -> Driver:
+    def drive(fx: Fixtures, timing: uploads.Timing, window: uploads.Window) -> tuple[WrkResult, Assessment]:
+        return uploads.measure(fx.port, fx.transit, batch, timing, window)
+
+    return drive
+
+
+# 5000 taps of issuer codes are about 1.3 MB of JSON: more than the 1 MiB the service accepts
+# by default (server.max_body_bytes), although the endpoint takes up to 5000 taps.
+LARGE_BODIES = Variant("large-bodies", {"BAYAFFAIRS_SERVER_MAX_BODY_BYTES": str(8 * 1024 * 1024)})
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -88,6 +179,37 @@ SCENARIOS: tuple[Scenario, ...] = (
         "POST /v1/me/consents, new Idempotency-Key each: write path",
         _consent,
         probe_ok=(200, 201),
+    ),
+    Scenario(
+        "scan",
+        "POST /v1/gate/scans, bus tap-in, a fresh code each: verify + group commit",
+        _scan,
+        feed=_scan_feed,
+        aim=Aim(min_ratio=0.20, max_p99_ms=25.0),
+    ),
+    Scenario(
+        "ride_code_png",
+        "POST /v1/ride-codes, then GET its png_url (rendered in the process pool)",
+        _ride_code_png,
+        probe_ok=(201,),
+        assess=_png_figures,
+    ),
+    Scenario(
+        "scan_with_png",
+        "scan while 8 more connections issue codes and fetch their PNGs",
+        _scan,
+        feed=_scan_feed,
+        alongside="ride_code_png",
+        alongside_connections=8,
+        separate=True,
+        compare_to="scan",
+        aim=Aim(min_ratio=0.20, max_p99_ms=25.0),
+    ),
+    Scenario(
+        "taps_batch",
+        "POST /v1/gate/taps:batch, 1000 fresh offline taps a batch (Python load, 4 uploaders)",
+        lambda fx: Request("POST", "/v1/gate/taps:batch"),
+        driver=_upload(1000),
     ),
     Scenario(
         "me_ratelimit",
@@ -113,6 +235,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         variant=ACCESS_LOG,
         separate=True,
         compare_to="healthz",
+    ),
+    Scenario(
+        "taps_batch_5000",
+        "taps_batch with 5000 taps a batch; body limit raised to 8 MiB (1 MiB refuses it: 413)",
+        lambda fx: Request("POST", "/v1/gate/taps:batch"),
+        driver=_upload(5000),
+        variant=LARGE_BODIES,
+        separate=True,
+        compare_to="taps_batch",
     ),
 )
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -25,9 +25,13 @@ import redis
 from bench import ROOT
 from bench.processes import ProcessError, Processes
 
+if TYPE_CHECKING:
+    from bench.transit import Transit
+
 BENCH_DATABASE = "bayaffairs_bench"
 BENCH_REDIS_DB = 14
 RIDER_HANDLE = "bench-rider"
+CODE_RIDER_HANDLE = "bench-code-rider"  # asks for ride codes and their images
 
 # Rate limits off, so load does not turn into 429s; the access log off, as its cost is measured
 # on its own. A variant adds to or replaces these.
@@ -126,11 +130,13 @@ class Fixtures:
     """What scenarios ask of a running server: its address, and credentials made through its API.
 
     Each credential is made once per server start, on first use, so a scenario that needs none
-    costs none.
+    costs none. `transit` is shared by every server of a run: the issuer key, riders and gate
+    token live in the bench database, not in a server.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, transit: Transit) -> None:
         self.port = port
+        self.transit = transit
 
     def call(
         self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
@@ -155,3 +161,20 @@ class Fixtures:
     def rider_token(self) -> str:
         """A rider session from the dev sign-in provider (enabled in the test profile)."""
         return str(self.post_json("/v1/auth/sessions", {"provider": "dev", "code": RIDER_HANDLE})["token"])
+
+    @functools.cached_property
+    def code_rider_token(self) -> str:
+        """A rider with a wallet (HKD, demo), as POST /v1/ride-codes requires.
+
+        The issuer key is made first (if the bench database has none), since issuing signs.
+        """
+        _ = self.transit.issuer
+        token = str(
+            self.post_json("/v1/auth/sessions", {"provider": "dev", "code": CODE_RIDER_HANDLE})["token"]
+        )
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = json.dumps({"currency": "HKD", "provider": "demo"}).encode()
+        status, answer = self.call("PUT", "/v1/me/wallet", body, headers)
+        if status != 200:
+            raise ProcessError(f"PUT /v1/me/wallet answered {status}: {answer[:500]!r}")
+        return token

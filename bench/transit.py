@@ -129,7 +129,10 @@ async def _create_riders(url: str, run: str, count: int) -> list[bytes]:
                 *WALLET,
             )
             await conn.execute(
-                "INSERT INTO ride_accounts (account_token, user_id) SELECT * FROM unnest($1::bytea[], $2::text[])",
+                """
+                INSERT INTO ride_accounts (account_token, user_id)
+                SELECT * FROM unnest($1::bytea[], $2::text[])
+                """,
                 tokens,
                 ids,
             )

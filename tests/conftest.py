@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -99,3 +100,14 @@ async def make_api(
 @pytest.fixture
 async def api(make_api: AppFactory) -> Api:
     return await make_api()
+
+
+@pytest.fixture
+def cli_env(config: Config, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BAYAFFAIRS_")}
+    env.update(
+        BAYAFFAIRS_PROFILE="test",
+        BAYAFFAIRS_DATABASE_URL=database_url,
+        BAYAFFAIRS_REDIS_URL=config.settings.redis.url,
+    )
+    return env

@@ -20,7 +20,7 @@ from typing import Any
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.errors import InvalidInput
+from bayaffairs.errors import DomainError, InvalidInput
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.storage import Connection, Database
@@ -228,7 +228,18 @@ class TapRecorder:
         wallet = row["wallet_currency"]
         if wallet is None:
             return q.Price(row["journey_id"], fare.amount, fare.currency, rule, None, None, None, None)
-        charge = await self.converter.charge(fare, wallet, self.clock.now())
+        try:
+            charge = await self.converter.charge(fare, wallet, self.clock.now())
+        except (DomainError, LookupError) as exc:
+            # A rate feed outage must not stop gates: keep the fare, charge once a rate is back.
+            log.warning(
+                "journey %s: no %s/%s rate (%r); fare kept, charge deferred",
+                row["journey_id"],
+                fare.currency,
+                wallet,
+                exc,
+            )
+            return q.Price(row["journey_id"], fare.amount, fare.currency, rule, None, None, None, None)
         row["_charge"] = charge.charge
         return q.Price(
             row["journey_id"],

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-
-from bayaffairs.config import Config
 
 
 @dataclass(frozen=True)
@@ -21,17 +18,6 @@ class Result:
 
 
 Cli = Callable[..., Awaitable[Result]]
-
-
-@pytest.fixture
-def cli_env(config: Config, database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BAYAFFAIRS_")}
-    env.update(
-        BAYAFFAIRS_PROFILE="test",
-        BAYAFFAIRS_DATABASE_URL=database_url,
-        BAYAFFAIRS_REDIS_URL=config.settings.redis.url,
-    )
-    return env
 
 
 @pytest.fixture

@@ -55,3 +55,21 @@ async def test_a_declined_charge_puts_the_account_on_the_deny_list(
     gate = await ride.gate(BUS)
     _, delta = await gate.get("/v1/gate/denylist?since=0")
     assert [c["kind"] for c in delta["changes"]] == ["account"]
+
+
+async def test_a_rate_feed_outage_does_not_stop_the_gates(
+    make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection
+) -> None:
+    clock._now = datetime.now(UTC)
+    dead_feed = {"enabled": True, "base_url": "http://127.0.0.1:1", "api_key": "k", "timeout_seconds": 0.2}
+    api = await make_api(test_config({"adapters": {"demo_fx": {"enabled": False}, "fx_feed": dead_feed}}))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("ride_codes")
+    rider = await api.sign_in("fx-outage")
+    await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "demo"})
+    ride = Ride(api, rider, services, clock)
+    gate = await ride.gate(BUS)
+    answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
+    assert answer["decision"] == "open" and answer["fare"]["currency"] == "CNY" and answer["charge"] is None
+    row = await pg.fetchrow("SELECT fare_amount, charge_amount FROM journeys")
+    assert row["fare_amount"] > 0 and row["charge_amount"] is None

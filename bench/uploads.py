@@ -1,0 +1,331 @@
+"""Batch tap uploads (`POST /v1/gate/taps:batch`) under load, and the background job that turns
+them into journeys (`TapUploads.drain`, every 2 s in each server worker).
+
+A Python load rather than wrk: each request is a batch of 1000-5000 fresh taps (up to about
+1.3 MB of JSON), so a handful of uploaders saturate the server, and the load generator's own
+cost is a few pre-encoded bodies sent per second. Every tap carries a fresh, valid ride code
+(minted by bench/transit.py) with a unique tap id, so the background job records every one as
+a journey instead of refusing replays, which would be cheaper.
+
+Figures, each against a limit measured in the same run, in this process, on an idle server:
+- taps/s accepted (committed into tap_uploads) against COPY of the same rows into a table of
+  the same shape on one connection, committed per batch (what the endpoint's COPY could do);
+- the drain rate once uploads stop against raw ECDSA P-256 verifications per second (the job
+  verifies one signature per tap);
+- the drain rate while uploads run, which shares the worker's CPU with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+import asyncpg
+import orjson
+
+from bench.service import bench_database_url
+from bench.transit import OPERATOR, STATION, Assessment, Transit, now_iso, verify_rate
+from bench.wrk import WrkResult
+
+UPLOADERS = 4  # gates uploading at once
+FIRST_GUESS = 10_000  # taps/s assumed when minting the warm-up's bodies
+MARGIN = 1.5  # bodies minted for the measured run: warm-up rate x duration x MARGIN
+DRAIN_POLL = 0.1  # seconds between counts of pending uploads
+AIM_TAPS_PER_S = 50_000
+
+# The interval the runner's CPU accounting covers: entered around the measured load only.
+Window = Callable[[], AbstractContextManager[None]]
+
+
+@dataclass(frozen=True)
+class Timing:
+    duration: int
+    warmup: int
+
+
+@dataclass
+class LoadResult:
+    seconds: float = 0.0
+    batches: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    non_2xx: dict[int, int] = field(default_factory=dict)
+    client_errors: int = 0
+    exhausted: bool = False
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+def batch_bodies(transit: Transit, label: str, batch: int, batches: int) -> list[bytes]:
+    """`batches` request bodies of `batch` taps each, every tap a fresh code with its own id."""
+    codes = transit.mint(batch * batches)
+    scanned_at = now_iso()
+    bodies = []
+    for b in range(batches):
+        taps = [
+            {
+                "tap_id": f"{label}-{b * batch + i}",
+                "payload": codes[b * batch + i],
+                "gate_id": label,
+                "station": STATION,
+                "direction": "in",
+                "scanned_at": scanned_at,
+            }
+            for i in range(batch)
+        ]
+        bodies.append(orjson.dumps({"taps": taps}))
+    return bodies
+
+
+async def _upload(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    bodies: Iterator[bytes],
+    deadline: float,
+) -> LoadResult:
+    result = LoadResult()
+    while time.monotonic() < deadline:
+        body = next(bodies, None)
+        if body is None:
+            result.exhausted = True
+            break
+        started = time.perf_counter()
+        try:
+            async with session.post(url, data=body, headers=headers) as response:
+                answer = await response.read()
+                status = response.status
+        except aiohttp.ClientError:
+            result.client_errors += 1
+            continue
+        result.latencies_ms.append((time.perf_counter() - started) * 1000)
+        result.batches += 1
+        if not 200 <= status < 300:
+            result.non_2xx[status] = result.non_2xx.get(status, 0) + 1
+            continue
+        data = orjson.loads(answer)
+        result.accepted += data["accepted"]
+        result.duplicates += data["duplicates"]
+        result.rejected += len(data["rejected"])
+    return result
+
+
+async def _load(port: int, token: str, bodies: Sequence[bytes], seconds: float) -> LoadResult:
+    """UPLOADERS tasks post bodies until `seconds` pass or the bodies run out."""
+    url = f"http://127.0.0.1:{port}/v1/gate/taps:batch"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    shared = iter(bodies)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=UPLOADERS), timeout=timeout
+    ) as session:
+        started = time.monotonic()
+        parts = await asyncio.gather(
+            *(_upload(session, url, headers, shared, started + seconds) for _ in range(UPLOADERS))
+        )
+        elapsed = time.monotonic() - started
+    total = LoadResult(seconds=elapsed)
+    for part in parts:
+        total.batches += part.batches
+        total.accepted += part.accepted
+        total.duplicates += part.duplicates
+        total.rejected += part.rejected
+        total.client_errors += part.client_errors
+        total.exhausted |= part.exhausted
+        total.latencies_ms += part.latencies_ms
+        for status, n in part.non_2xx.items():
+            total.non_2xx[status] = total.non_2xx.get(status, 0) + n
+    return total
+
+
+async def _pending(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM tap_uploads WHERE state = 'pending'"))
+
+
+async def _copy_rate(codes: Sequence[str], batch: int, seconds: float) -> float:
+    """Taps/s that COPY alone persists: the same rows, `batch` per committed transaction, into a
+    scratch table shaped like tap_uploads (same columns, defaults, primary key and indexes)."""
+    conn = await asyncpg.connect(bench_database_url())
+    table = "bench_tap_copy"
+    columns = ["tap_id", "operator", "gate_id", "station", "direction", "payload", "scanned_at"]
+    scanned_at = datetime.now(UTC)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.execute(f"CREATE TABLE {table} (LIKE tap_uploads INCLUDING ALL)")
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            records = [
+                (
+                    f"copy-{done + i}",
+                    OPERATOR,
+                    "copy",
+                    STATION,
+                    "in",
+                    codes[(done + i) % len(codes)],
+                    scanned_at,
+                )
+                for i in range(batch)
+            ]
+            async with conn.transaction():
+                await conn.copy_records_to_table(table, records=records, columns=columns)
+            done += batch
+        return done / (time.perf_counter() - started)
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.close()
+
+
+@dataclass
+class Drain:
+    """Pending uploads counted while the server's job works through them."""
+
+    at_window_start: int = 0
+    at_window_end: int = 0
+    after_seconds: float = 0.0  # from the first decrease after the load to none pending
+    after_count: int = 0
+    finished: bool = False
+
+
+async def _watch_drain(conn: asyncpg.Connection, start_count: int, timeout: float) -> tuple[int, float, bool]:
+    """Poll until nothing is pending: (count when the draining was first seen, seconds, done).
+
+    The job sleeps 2 s between runs, so the clock starts at the last count before the first
+    decrease, not when the load stopped: the figure is the job's rate, not its timer's.
+    """
+    deadline = time.monotonic() + timeout
+    previous, previous_at = start_count, time.monotonic()
+    first: tuple[int, float] | None = None
+    while time.monotonic() < deadline:
+        await asyncio.sleep(DRAIN_POLL)
+        count, at = await _pending(conn), time.monotonic()
+        if first is None and count < previous:
+            first = (previous, previous_at)
+        if count == 0:
+            if first is None:
+                return 0, 0.0, True
+            return first[0], at - first[1], True
+        previous, previous_at = count, at
+    if first is None:
+        return 0, 0.0, False
+    return first[0] - previous, previous_at - first[1], False
+
+
+def _outcomes(label: str) -> dict[str, int]:
+    async def go() -> dict[str, int]:
+        conn = await asyncpg.connect(bench_database_url())
+        try:
+            rows = await conn.fetch(
+                "SELECT state, coalesce(reason, '') AS reason, count(*) AS n FROM tap_uploads "
+                "WHERE gate_id = $1 GROUP BY 1, 2",
+                label,
+            )
+        finally:
+            await conn.close()
+        return {f"{r['state']}{':' + r['reason'] if r['reason'] else ''}": int(r["n"]) for r in rows}
+
+    return asyncio.run(go())
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def measure(
+    port: int, transit: Transit, batch: int, timing: Timing, window: Window
+) -> tuple[WrkResult, Assessment]:
+    """Probe, warm up, measure inside `window()`, then watch the drain; see the module docstring."""
+    token = transit.gate_token
+    run = f"bench-up{batch}-{transit.run}-{int(time.time()) % 100000}"
+    sample = transit.mint(1000)
+    copy_per_s = asyncio.run(_copy_rate(sample, batch, 2.0))
+    verify_per_s = verify_rate(1.0, transit.issuer)
+
+    probe = asyncio.run(_load(port, token, batch_bodies(transit, f"{run}-p", batch, 1), 60))
+    if probe.non_2xx or probe.client_errors or probe.accepted != batch:
+        raise RuntimeError(
+            f"taps:batch probe of {batch} taps: statuses {probe.non_2xx or 200}, accepted {probe.accepted}, "
+            f"rejected {probe.rejected}, client errors {probe.client_errors}"
+        )
+    warm_rate = float(FIRST_GUESS)
+    if timing.warmup:
+        count = max(UPLOADERS, math.ceil(FIRST_GUESS * timing.warmup / batch))
+        warm = asyncio.run(_load(port, token, batch_bodies(transit, f"{run}-w", batch, count), timing.warmup))
+        warm_rate = warm.accepted / warm.seconds if warm.seconds else warm_rate
+    count = max(2 * UPLOADERS, math.ceil(max(warm_rate, 1000.0) * MARGIN * timing.duration / batch))
+    label = f"{run}-m"
+    bodies = batch_bodies(transit, label, batch, count)
+
+    async def measured() -> tuple[LoadResult, Drain]:
+        conn = await asyncpg.connect(bench_database_url())
+        try:
+            drain = Drain(at_window_start=await _pending(conn))
+            with window():
+                result = await _load(port, token, bodies, timing.duration)
+            drain.at_window_end = await _pending(conn)
+            timeout = 60.0 + drain.at_window_end / 500
+            drain.after_count, drain.after_seconds, drain.finished = await _watch_drain(
+                conn, drain.at_window_end, timeout
+            )
+        finally:
+            await conn.close()
+        return result, drain
+
+    result, drain = asyncio.run(measured())
+    return _result(result, drain, _outcomes(label), copy_per_s, verify_per_s)
+
+
+def _result(
+    load: LoadResult, drain: Drain, outcomes: dict[str, int], copy_per_s: float, verify_per_s: float
+) -> tuple[WrkResult, Assessment]:
+    seconds = load.seconds or 1.0
+    taps_per_s = load.accepted / seconds
+    drained_while = drain.at_window_start + load.accepted - drain.at_window_end
+    drain_while_per_s = drained_while / seconds
+    drain_after_per_s = drain.after_count / drain.after_seconds if drain.after_seconds else 0.0
+    wrk_like = WrkResult(
+        requests_per_second=load.batches / seconds,
+        p50_ms=_percentile(load.latencies_ms, 0.50),
+        p99_ms=_percentile(load.latencies_ms, 0.99),
+        requests=load.batches,
+        non_2xx=sum(load.non_2xx.values()),
+        socket_errors={"client": load.client_errors} if load.client_errors else {},
+        counters={"taps_accepted": load.accepted, "exhausted": int(load.exhausted)},
+        seconds=seconds,
+    )
+    figures = {
+        "taps_per_s": taps_per_s,
+        "copy_taps_per_s_in_process": copy_per_s,
+        "ratio_to_copy": taps_per_s / copy_per_s if copy_per_s else 0.0,
+        "drain_taps_per_s_after_load": drain_after_per_s,
+        "drain_taps_per_s_during_load": drain_while_per_s,
+        "verify_per_s_in_process": verify_per_s,
+        "drain_ratio_to_verify": drain_after_per_s / verify_per_s if verify_per_s else 0.0,
+        **{f"outcome_{k}": float(v) for k, v in outcomes.items()},
+    }
+    notes = [
+        f"{taps_per_s:,.0f} taps/s = {taps_per_s / copy_per_s:.2f}x COPY ({copy_per_s:,.0f}/s in-process); "
+        f"aim {AIM_TAPS_PER_S:,}/s {'met' if taps_per_s >= AIM_TAPS_PER_S else 'missed'}",
+        f"drain {drain_after_per_s:,.0f} taps/s after the load = {figures['drain_ratio_to_verify']:.2f}x "
+        f"ECDSA verify ({verify_per_s:,.0f}/s); {drain_while_per_s:,.0f}/s during it",
+    ]
+    problems = []
+    if load.exhausted:
+        problems.append("ran out of minted batches")
+    if load.duplicates or load.rejected:
+        problems.append(f"{load.duplicates} duplicates, {load.rejected} rejected taps")
+    refused = {k: v for k, v in outcomes.items() if not k.startswith("recorded")}
+    if refused:
+        problems.append(f"drain refused {refused}")
+    if not drain.finished:
+        problems.append("the drain did not finish in time")
+    return wrk_like, Assessment(figures, notes, problems)

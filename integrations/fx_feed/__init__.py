@@ -1,0 +1,1 @@
+"""Exchange rates from an HTTP rate feed."""

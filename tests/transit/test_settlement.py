@@ -1,0 +1,108 @@
+"""Daily settlement per operator: its currency, its local day, lines that sum to the total."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tests.transit.conftest import Ride
+
+METRO = "shenzhen_metro"
+BUS = "shenzhen_bus"
+
+
+async def journeys(ride: Ride, count: int) -> None:
+    metro, bus = await ride.gate(METRO), await ride.gate(BUS)
+    stops = ride.stops(METRO)
+    for n in range(count):
+        await ride.scan(metro, (await ride.code("shenzhen"))["payload"], stops[n % len(stops)])
+        ride.clock.advance(minutes=10)
+        await ride.scan(metro, (await ride.code("shenzhen"))["payload"], stops[-1 - n % 3], "out")
+        await ride.scan(bus, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
+        ride.clock.advance(minutes=3)
+
+
+async def operator_api(ride: Ride, operator: str):  # type: ignore[no-untyped-def]
+    issued = await ride.services.credentials.issue("operator", operator)
+    return ride.api.as_(issued.token)
+
+
+def local_day(ride: Ride) -> str:
+    return ride.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+async def test_lines_sum_to_the_total_in_the_operators_currency(ride: Ride) -> None:
+    ride.clock._now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shenzhen
+    await journeys(ride, 4)
+    api = await operator_api(ride, METRO)
+    status, day = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}")
+    assert status == 200
+    assert day["currency"] == "CNY" and day["journeys"] == 4 == len(day["items"])
+    assert sum(item["fare"]["amount"] for item in day["items"]) == day["total"]["amount"] > 0
+    assert {item["fare"]["currency"] for item in day["items"]} == {"CNY"}
+
+
+async def test_an_operator_sees_only_its_own_settlement(ride: Ride) -> None:
+    api = await operator_api(ride, BUS)
+    status, body = await api.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20")
+    assert (status, body["error"]["code"]) == (403, "out_of_scope")
+    gate = await ride.gate(METRO)
+    assert (await gate.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20"))[0] == 403
+    assert (await ride.rider.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20"))[0] == 403
+
+
+async def test_the_day_is_the_operators_local_day(ride: Ride) -> None:
+    # 15:50 UTC is 23:50 in Shenzhen; the metro exit ten minutes later falls on the next local day.
+    ride.clock._now = datetime(2026, 11, 20, 15, 50, tzinfo=UTC)
+    await journeys(ride, 1)
+    api = await operator_api(ride, METRO)
+    _, first = await api.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20")
+    _, second = await api.get(f"/v1/operators/{METRO}/settlements?date=2026-11-21")
+    assert (first["journeys"], second["journeys"]) == (0, 1)
+    bus_api = await operator_api(ride, BUS)
+    _, bus_day = await bus_api.get(f"/v1/operators/{BUS}/settlements?date=2026-11-21")
+    assert bus_day["journeys"] == 1
+
+
+async def test_a_bad_date_is_400(ride: Ride) -> None:
+    api = await operator_api(ride, METRO)
+    status, body = await api.get(f"/v1/operators/{METRO}/settlements?date=20-11-2026")
+    assert status == 400 and "date" in body["error"]["details"]["fields"]
+
+
+async def test_the_clearing_file_is_the_same_on_every_run(
+    ride: Ride, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    ride.clock._now = datetime.now(UTC) - timedelta(days=1)
+    await journeys(ride, 3)
+    day = local_day(ride)
+    outputs = []
+    for run in ("a", "b"):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bayaffairs.cli.main",
+            "settlement",
+            "run",
+            "--date",
+            day,
+            "--operator",
+            METRO,
+            "--out",
+            str(tmp_path / run),
+            "--quiet",
+            env={**os.environ, **cli_env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        outputs.append((tmp_path / run / f"{METRO}-{day}.csv").read_text())
+    assert outputs[0] == outputs[1]
+    lines = [line.split(",") for line in outputs[0].splitlines()]
+    fares = [int(row[7]) for row in lines[2:-1]]
+    assert len(fares) == 3 and lines[-1][3] == str(sum(fares))
