@@ -58,10 +58,14 @@ def snapshot() -> CpuSnapshot:
     )
 
 
-def cpu_split(before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int]) -> dict[str, float]:
+def cpu_split(
+    before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int], load_pids: set[int] | None = None
+) -> dict[str, float]:
     """CPU used in the interval, in % of one CPU (so up to 200 on 2 vCPUs), by who used it.
 
-    `wrk` is every child the harness reaped in the interval (only wrk ends during a measurement).
+    `wrk` is every child the harness reaped in the interval (only wrk ends during a measurement),
+    plus `load_pids`: load generators still running (wrk alongside) or the harness itself when
+    it makes the load in Python.
     From /proc/stat: `idle`, `steal`, and `untracked`, busy time no listed process accounts for:
     processes that started and ended within the interval (another user's test run), and
     interrupts taken while no process ran.
@@ -69,11 +73,13 @@ def cpu_split(before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int]) ->
     elapsed = after.at - before.at
     if elapsed <= 0:
         return {}
-    split = dict.fromkeys(("server", "postgres", "redis", "other"), 0.0)
+    split = dict.fromkeys(("server", "postgres", "redis", "other", "wrk"), 0.0)
     for pid, (name, ticks) in after.processes.items():
         used = ticks - before.processes.get(pid, (name, 0))[1]
         if pid in server_pids:
             who = "server"
+        elif load_pids and pid in load_pids:
+            who = "wrk"
         elif name == "postgres":
             who = "postgres"
         elif name.startswith("redis-server"):
@@ -81,7 +87,7 @@ def cpu_split(before: CpuSnapshot, after: CpuSnapshot, server_pids: set[int]) ->
         else:
             who = "other"
         split[who] += used / _TICKS
-    split["wrk"] = after.children_seconds - before.children_seconds
+    split["wrk"] += after.children_seconds - before.children_seconds
     if len(before.system) >= 8 and len(after.system) >= 8:
         # user nice system idle iowait irq softirq steal; guest time is already in user
         d = [(a - b) / _TICKS for a, b in zip(after.system[:8], before.system[:8], strict=True)]

@@ -145,6 +145,23 @@ class Processes:
             raise ProcessError(f"{name} exited with {code}:\n{log_tail(log)}")
         return output
 
+    def finish(self, proc: subprocess.Popen[bytes], *, timeout: float) -> str:
+        """Wait for a process started with start() to end by itself; return its output.
+
+        For a load running in the background (wrk alongside a measured one). Stopped by PID,
+        and an error, if it outlives `timeout`.
+        """
+        log = self.log_of(proc)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ProcessError(
+                f"pid {proc.pid} did not finish in {timeout:.0f} s:\n{log_tail(log)}"
+            ) from None
+        finally:
+            self.stop(proc)
+        return log.read_text(errors="replace")
+
     def stop(self, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`; forked workers left behind are stopped the same way."""
         entry = next((e for e in self._running if e[1] is proc), None)

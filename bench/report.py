@@ -17,6 +17,25 @@ CPU_COLUMNS = ("server", "postgres", "redis", "wrk", "other", "untracked", "idle
 HEADERS = ("scenario", "req/s", "p50 ms", "p99 ms", "sock err/non-2xx", "vs baseline", "note", "what")
 
 
+def _aim(row: Row, run: Run) -> str | None:
+    """'aim met' or what missed it, for rows with an Aim (the issue's targets)."""
+    aim = row.scenario.aim
+    base = run.baseline_rps
+    if aim is None:
+        return None
+    missed = []
+    if aim.min_ratio is not None and base and row.result.requests_per_second / base < aim.min_ratio:
+        missed.append(f"< {aim.min_ratio:.2f}x")
+    if aim.max_p99_ms is not None and row.result.p99_ms >= aim.max_p99_ms:
+        missed.append(f"p99 >= {aim.max_p99_ms:.0f} ms")
+    wanted = []
+    if aim.min_ratio is not None:
+        wanted.append(f">= {aim.min_ratio:.2f}x")
+    if aim.max_p99_ms is not None:
+        wanted.append(f"p99 < {aim.max_p99_ms:.0f} ms")
+    return f"aim {', '.join(wanted)}: " + (f"MISSED ({', '.join(missed)})" if missed else "met")
+
+
 def _cells(row: Row, run: Run, label: str | None = None) -> list[str]:
     r = row.result
     base = run.baseline_rps
@@ -25,6 +44,12 @@ def _cells(row: Row, run: Run, label: str | None = None) -> list[str]:
     if reference is not None and r.requests_per_second > 0:
         extra = 1e6 / r.requests_per_second - 1e6 / reference.result.requests_per_second
         notes.append(f"{extra:+.0f} µs/req vs {reference.scenario.name}")
+        if row.scenario.aim is not None and row.scenario.aim.max_p99_ms is not None:
+            notes.append(f"p99 {reference.result.p99_ms:.2f} ms without")
+    aim = _aim(row, run)
+    if aim:
+        notes.append(aim)
+    notes += [f"CHECK: {p}" for p in row.assessment.problems]
     if (r.errors or r.non_2xx) and not row.scenario.note:
         notes.append("CHECK: errors")
     return [
@@ -74,6 +99,17 @@ def _cpu_table(run: Run) -> list[str]:
     return [title, *_table(rows, ("scenario", *CPU_COLUMNS), range(1, len(CPU_COLUMNS) + 1))]
 
 
+def _figures(run: Run) -> list[str]:
+    """The rows' own findings (counts of open and deny, taps/s, drain rate, PNG codes/s), each
+    with the in-process limit it is compared to, measured in the same run."""
+    lines = []
+    for row in run.rows:
+        if row.assessment.notes:
+            lines.append(f"  {row.scenario.name}:")
+            lines += [f"    {note}" for note in row.assessment.notes]
+    return ["", "Scenario figures:", *lines] if lines else []
+
+
 def render(run: Run, command: str) -> str:
     s = run.settings
     m = run.machine
@@ -113,6 +149,7 @@ def render(run: Run, command: str) -> str:
     separate = [_cells(r, run) for r in run.rows if r.scenario.separate]
     if separate:
         out += ["", "Settings measured separately (each on its own server start):", *_table(separate)]
+    out += _figures(run)
     out += ["", *_cpu_table(run)]
     out += ["", f"Reproduce: {command}"]
     return "\n".join(out)
@@ -133,6 +170,11 @@ def _row_json(row: Row, run: Run) -> dict[str, Any]:
         "socket_errors": dict(r.socket_errors),
         "ratio_to_baseline": r.requests_per_second / base if base else None,
         "cpu_percent_of_one_cpu": row.cpu,
+        "counters": dict(r.counters),
+        "figures": row.assessment.figures,
+        "notes": row.assessment.notes,
+        "problems": row.assessment.problems,
+        "aim": _aim(row, run),
         "event_loop": row.loop,
         "wrk_command": row.command,
     }

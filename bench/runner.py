@@ -6,6 +6,8 @@ the two is what every row is divided by.
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 import tempfile
 import time
@@ -16,11 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ROOT, wrk
+from bench import ROOT, uploads, wrk
 from bench.machine import cpu_split, describe, snapshot
 from bench.processes import ProcessError, Processes, descendants_of, free_port, serving_loops, wait_for_http
-from bench.scenarios import Scenario
+from bench.scenarios import SCENARIOS, Feed, Scenario
 from bench.service import Fixtures, Variant, bayaffairs_command, prepare_database, reset_redis, service_env
+from bench.transit import Assessment, Transit
+
+# Bodies minted per fed wrk run: the first baseline's req/s (nothing on the service is faster)
+# times the seconds, times this margin, so no thread runs out.
+FEED_MARGIN = 1.25
 
 
 @dataclass(frozen=True)
@@ -35,11 +42,16 @@ class Settings:
 
 @dataclass(frozen=True)
 class Server:
-    """A started server: how scenarios reach it, its event loop, and its processes' PIDs."""
+    """A started server: how scenarios reach it, its event loop, and its main process's PID."""
 
     fixtures: Fixtures
     loop: str
-    pids: set[int]
+    pid: int
+
+    def pids(self) -> set[int]:
+        """The server and every descendant now: workers, and the QR renderer's process, which
+        starts only when the first image is asked for."""
+        return {self.pid, *descendants_of(self.pid)}
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class Row:
     cpu: dict[str, float]
     command: list[str]
     loop: str
+    assessment: Assessment = field(default_factory=Assessment)
 
 
 @dataclass
@@ -85,12 +98,13 @@ def run(settings: Settings, scenarios: list[Scenario]) -> Run:
         tempfile.TemporaryDirectory(prefix="bayaffairs-bench-") as tmp,
         Processes(Path(tmp)) as processes,
     ):
-        work = Measure(processes, wrk_path, settings, Path(tmp))
+        work = Measure(processes, wrk_path, settings, Path(tmp), Transit(processes))
         if on_service:
             say("preparing the bayaffairs_bench database (create if missing, migrate)")
             prepare_database(processes, fresh=settings.fresh_db)
             reset_redis()  # also checks, before any measuring, that Redis answers
         result.baselines.append(work.on_baseline(baseline))
+        work.cap_rps = result.baselines[0].result.requests_per_second
         for variant, group in _by_variant(on_service):
             with work.service(variant) as server:
                 result.rows.extend(work.scenario(s, server) for s in group)
@@ -110,11 +124,15 @@ def _by_variant(scenarios: list[Scenario]) -> Iterator[tuple[Variant, list[Scena
 class Measure:
     """Starts servers and measures scenarios against them, all within one Processes block."""
 
-    def __init__(self, processes: Processes, wrk_path: str, settings: Settings, tmp: Path) -> None:
+    def __init__(
+        self, processes: Processes, wrk_path: str, settings: Settings, tmp: Path, transit: Transit
+    ) -> None:
         self.processes = processes
         self.wrk_path = wrk_path
         self.settings = settings
         self.tmp = tmp
+        self.transit = transit
+        self.cap_rps = 0.0
 
     def on_baseline(self, scenario: Scenario) -> Row:
         port = free_port()
@@ -144,36 +162,166 @@ class Measure:
                 time.sleep(1.0)  # the other workers finish starting while the first one answers
             loop = serving_loops(proc.pid)
             say(f"{name} is up (pid {proc.pid}, event loop {loop})")
-            yield Server(Fixtures(port), loop, {proc.pid, *descendants_of(proc.pid)})
+            yield Server(Fixtures(port, self.transit), loop, proc.pid)
         finally:
             self.processes.stop(proc)
             say(f"stopped {name} (pid {proc.pid})")
 
     def scenario(self, scenario: Scenario, server: Server) -> Row:
+        if scenario.driver is not None:
+            return self._driven(scenario, server)
         fixtures = server.fixtures
         request = scenario.request(fixtures)
-        _probe(scenario, request, fixtures)
+        probe = request
+        if scenario.feed is not None:
+            body = next(iter(scenario.feed(fixtures, self._label(scenario, "probe")).bodies(1)))
+            probe = wrk.Request(request.method, request.path, request.headers, body, request.unique_header)
+        _probe(scenario, probe, fixtures)
         script = self.tmp / f"{scenario.name}.lua"
-        script.write_text(wrk.lua_script(request))
+        script.write_text(wrk.lua_script(request, feed=scenario.feed is not None))
         url = f"http://127.0.0.1:{fixtures.port}{request.path}"
         s = self.settings
-        if s.warmup > 0:
-            warm = wrk.command(
-                self.wrk_path, url, script, duration=s.warmup, connections=s.connections, threads=s.threads
-            )
-            wrk.run(self.processes, warm, s.warmup)
+        with self._alongside(scenario, server) as background:
+            if s.warmup > 0:
+                warm, _ = self._wrk_command(scenario, fixtures, script, url, s.warmup, "warm")
+                wrk.run(self.processes, warm, s.warmup)
+            argv, feed = self._wrk_command(scenario, fixtures, script, url, s.duration, "measure")
+            say(f"{scenario.name}: {' '.join(argv)}")
+            before = snapshot()
+            measured = wrk.run(self.processes, argv, s.duration)
+            cpu = cpu_split(before, snapshot(), server.pids(), background.pids)
+        parts = []
+        if feed is not None:
+            parts.append(feed.assess(dict(measured.counters), measured.non_2xx, measured.errors))
+        if scenario.assess is not None:
+            parts.append(scenario.assess(fixtures, measured))
+        if background.result is not None:
+            parts.append(background.assessment())
+        if measured.counters.get(wrk.EXHAUSTED):
+            parts.append(Assessment(problems=["the feed ran out: a wrk thread stopped early"]))
+        self._said(scenario, measured)
+        return Row(scenario, measured, cpu, argv, server.loop, _merge(parts))
+
+    def _label(self, scenario: Scenario, phase: str) -> str:
+        """Names one wrk run's data (the gate id of its scans): unique, at most 64 characters."""
+        return f"bench-{scenario.name[:24]}-{phase}-{uuid.uuid4().hex[:8]}"
+
+    def _wrk_command(
+        self, scenario: Scenario, fixtures: Fixtures, script: Path, url: str, seconds: int, phase: str
+    ) -> tuple[list[str], Feed | None]:
+        """wrk's command line for one run; for a fed scenario, fresh bodies minted for it now."""
+        s = self.settings
+        feed_file = None
+        feed = None
+        if scenario.feed is not None:
+            feed = scenario.feed(fixtures, self._label(scenario, phase))
+            count = max(4 * s.connections, math.ceil(self.cap_rps * seconds * FEED_MARGIN))
+            say(f"{scenario.name}: minting {count:,} fresh codes for the {phase} run")
+            feed_file = self.tmp / f"{scenario.name}-{phase}.bodies"
+            with feed_file.open("wb") as out:
+                for body in feed.bodies(count):
+                    out.write(body + b"\n")
         argv = wrk.command(
-            self.wrk_path, url, script, duration=s.duration, connections=s.connections, threads=s.threads
+            self.wrk_path,
+            url,
+            script,
+            duration=seconds,
+            connections=s.connections,
+            threads=s.threads,
+            feed=feed_file,
         )
-        say(f"{scenario.name}: {' '.join(argv)}")
-        before = snapshot()
-        measured = wrk.run(self.processes, argv, s.duration)
-        cpu = cpu_split(before, snapshot(), server.pids)
+        return argv, feed
+
+    @contextmanager
+    def _alongside(self, scenario: Scenario, server: Server) -> Iterator[Background]:
+        """The load of `scenario.alongside`, running through the warm-up and the measurement."""
+        if scenario.alongside is None:
+            yield Background(None)
+            return
+        other = next(s for s in SCENARIOS if s.name == scenario.alongside)
+        request = other.request(server.fixtures)
+        _probe(other, request, server.fixtures)
+        script = self.tmp / f"{other.name}-alongside.lua"
+        script.write_text(wrk.lua_script(request))
+        seconds = self.settings.warmup + self.settings.duration + 2
+        argv = wrk.command(
+            self.wrk_path,
+            f"http://127.0.0.1:{server.fixtures.port}{request.path}",
+            script,
+            duration=seconds,
+            connections=scenario.alongside_connections,
+            threads=1,
+        )
+        say(f"{scenario.name}: alongside, {' '.join(argv)}")
+        proc = self.processes.start(f"wrk-{other.name}", argv)
+        background = Background(other, {proc.pid})
+        time.sleep(1.0)  # its connections are open and busy before the warm-up starts
+        try:
+            yield background
+        finally:
+            output = self.processes.finish(proc, timeout=seconds + 30)
+            background.result = wrk.parse(output)
+            if other.assess is not None:
+                background.own = other.assess(server.fixtures, background.result)
+
+    def _driven(self, scenario: Scenario, server: Server) -> Row:
+        """A Python load (uploads.py): it probes and warms up itself; `window` is the measurement."""
+        assert scenario.driver is not None
+        cpu: dict[str, float] = {}
+
+        @contextmanager
+        def window() -> Iterator[None]:
+            before = snapshot()
+            yield
+            cpu.update(cpu_split(before, snapshot(), server.pids(), {os.getpid()}))
+
+        timing = uploads.Timing(self.settings.duration, self.settings.warmup)
+        say(f"{scenario.name}: Python load, {timing.warmup} s warm-up, then {timing.duration} s measured")
+        measured, assessment = scenario.driver(server.fixtures, timing, window)
+        self._said(scenario, measured)
+        command = [sys.executable, "-m", "bench", "--only", scenario.name]
+        command += ["--duration", str(timing.duration), "--warmup", str(timing.warmup)]
+        return Row(scenario, measured, cpu, command, server.loop, assessment)
+
+    def _said(self, scenario: Scenario, measured: wrk.WrkResult) -> None:
         say(
             f"{scenario.name}: {measured.requests_per_second:,.0f} req/s, p50 {measured.p50_ms:.2f} ms, "
             f"p99 {measured.p99_ms:.2f} ms, non-2xx {measured.non_2xx}, socket errors {measured.errors}"
+            + (f", counters {dict(measured.counters)}" if measured.counters else "")
         )
-        return Row(scenario, measured, cpu, argv, server.loop)
+
+
+@dataclass
+class Background:
+    """A load running alongside a measured row, and what it achieved."""
+
+    scenario: Scenario | None
+    pids: set[int] = field(default_factory=set)
+    result: wrk.WrkResult | None = None
+    own: Assessment | None = None
+
+    def assessment(self) -> Assessment:
+        assert self.scenario is not None and self.result is not None
+        r = self.result
+        name = self.scenario.name
+        figures = {
+            f"alongside_{name}_rps": r.requests_per_second,
+            f"alongside_{name}_p99_ms": r.p99_ms,
+            **{f"alongside_{k}": v for k, v in (self.own.figures if self.own else {}).items()},
+        }
+        notes = [f"alongside {name}: {r.requests_per_second:,.0f} req/s, p99 {r.p99_ms:.0f} ms"]
+        notes += self.own.notes if self.own else []
+        problems = [f"alongside {name}: {r.errors}/{r.non_2xx} errors"] if r.errors or r.non_2xx else []
+        return Assessment(figures, notes, problems)
+
+
+def _merge(parts: list[Assessment]) -> Assessment:
+    merged = Assessment()
+    for part in parts:
+        merged.figures.update(part.figures)
+        merged.notes.extend(part.notes)
+        merged.problems.extend(part.problems)
+    return merged
 
 
 def _probe(scenario: Scenario, request: wrk.Request, fixtures: Fixtures) -> None:

@@ -19,13 +19,14 @@ class Operator:
     info: OperatorInfo
     rules: OperatorRules
     fares: FareEngine
+    stop_ids: frozenset[str] = frozenset()
 
     @property
     def currency(self) -> str:
         return self.info.currency
 
     def has_stop(self, stop: str) -> bool:
-        return any(s.id == stop for s in self.info.stops)
+        return stop in self.stop_ids
 
 
 class Network:
@@ -37,14 +38,16 @@ class Network:
             if adapter.city is None:
                 continue  # an operator is enabled in a city file
             city = config.cities[adapter.city]
+            info = op.info()
             self.operators[adapter.id] = Operator(
                 id=adapter.id,
                 city=city.id,
                 jurisdiction=city.jurisdiction,
                 scope_code=city.scope_code,
-                info=op.info(),
+                info=info,
                 rules=op.rules(),
                 fares=op.fares(),
+                stop_ids=frozenset(s.id for s in info.stops),
             )
 
     def operator(self, operator_id: str) -> Operator | None:
