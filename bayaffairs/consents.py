@@ -70,7 +70,3 @@ class ConsentService:
         if row is None:
             raise NotFound("consent_not_found")
         return _consent(row)
-
-    async def has(self, user_id: str, destination: str, purpose: str) -> bool:
-        async with self.db.acquire() as conn:
-            return await q.active(conn, user_id, destination, purpose) is not None

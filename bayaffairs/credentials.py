@@ -43,8 +43,10 @@ class Principal:
 
     @property
     def key(self) -> str:
-        """Who this is for per-principal bookkeeping (idempotency, rate limits)."""
-        return f"{self.kind}:{self.scope}"
+        """Who this is for per-principal bookkeeping (idempotency, rate limits): a rider across
+        sessions, but each device or staff credential on its own (all gates of an operator share
+        a scope, not a rate-limit bucket or the answers stored under an Idempotency-Key)."""
+        return f"rider:{self.scope}" if self.kind == "rider" else f"{self.kind}:{self.credential_id}"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class Directory:
                 {
                     "id": city.id,
                     "name": city.name.get(language),
+                    "currency": jurisdiction.currency,
+                    "time_zone": jurisdiction.time_zone,
+                    "languages": list(jurisdiction.languages),
+                    "scope_code": city.scope_code,
                     "operators": sorted(operators_by_city.get(city.id, []), key=lambda o: o["id"]),
                 }
                 for city in self.config.cities.values()

@@ -130,6 +130,16 @@ MESSAGES: dict[str, Text] = {
     "code_not_found": T(
         "No such ride code, or it has expired.", "找不到此乘車碼,或已過期。", "找不到此乘车码,或已过期。"
     ),
+    "code_expired": T(
+        "This ride code has expired; get a new one.",
+        "此乘車碼已過期,請重新取得。",
+        "此乘车码已过期,请重新获取。",
+    ),
+    "journey_already_charged": T(
+        "This journey has been charged already and can no longer be repaired.",
+        "此行程已扣款,不能再補登。",
+        "此行程已扣款,不能再补登。",
+    ),
     "journey_not_found": T("No such journey.", "找不到此行程。", "找不到此行程。"),
     "journey_not_unfinished": T(
         "This journey is {status}; only an open or unfinished journey can be repaired.",
@@ -164,7 +174,8 @@ _BY_STATUS = {
 }
 
 
-def message_for(code: str, language: str, status: int = 400, **params: Any) -> str:
+def message_for(code: str, language: str, status: int = 400, /, **params: Any) -> str:
+    """Positional-only arguments: an error's own params may be called anything (even `status`)."""
     text = MESSAGES.get(code) or MESSAGES.get(_BY_STATUS.get(status, "internal_error"))
     assert text is not None
     template = text.get(language)

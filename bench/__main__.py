@@ -31,7 +31,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes per server, both sides (default 1)")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     p.add_argument("--fresh-db", action="store_true", help="drop and recreate bayaffairs_bench first")
+    p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_service_setting,
+        help="a BAYAFFAIRS_* setting for every service start, over the variant's (repeatable), "
+        "e.g. BAYAFFAIRS_RIDE_CODES_SCAN_WRITERS=8: tries a setting without editing config",
+    )
     return p
+
+
+def _service_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("BAYAFFAIRS_"):
+        raise argparse.ArgumentTypeError(f"expected BAYAFFAIRS_NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def reproduce(args: argparse.Namespace) -> str:
@@ -52,6 +68,8 @@ def reproduce(args: argparse.Namespace) -> str:
         argv += ["--only", *args.only]
     if args.fresh_db:
         argv.append("--fresh-db")
+    for name, value in args.service_env:
+        argv += ["--service-env", f"{name}={value}"]
     return shlex.join(argv)
 
 
@@ -67,7 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("wrk needs at least one connection per thread")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings = Settings(
-        args.duration, args.connections, args.threads, args.warmup, args.workers, args.fresh_db
+        args.duration,
+        args.connections,
+        args.threads,
+        args.warmup,
+        args.workers,
+        args.fresh_db,
+        tuple(args.service_env),
     )
     try:
         result = run(settings, select(args.only))

@@ -59,9 +59,22 @@ def event_loop_of(pid: int) -> str:
     return "uvloop" if "/uvloop/loop." in maps else "asyncio"
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def serving_loops(pid: int) -> str:
-    """The loop of the processes that answer requests: the workers if forked, else `pid` itself."""
-    workers = children_of(pid) or [pid]
+    """The loop of the processes that answer requests: the workers if forked, else `pid` itself.
+
+    Forked workers share the parent's command line; other children do not (the service's QR
+    process pool starts multiprocessing's resource tracker, a fresh `python -c ...`, with the
+    app), so they are not mistaken for workers.
+    """
+    parent = _cmdline(pid)
+    workers = [c for c in children_of(pid) if _cmdline(c) == parent] or [pid]
     return "+".join(sorted({event_loop_of(w) for w in workers}))
 
 

@@ -116,11 +116,14 @@ def render(run: Run, command: str) -> str:
     loops = run.loops()
     out = [
         f"bayaffairs bench, {run.started_at:%Y-%m-%d %H:%M} UTC: {m['cpus']} CPUs ({m['cpu_model']}), "
-        f"Python {m['python']}; load average at start {m['load_average_at_start']}",
+        f"Python {m['python']}; load average at start {m['load_average_at_start']}; "
+        f"code {m.get('code', 'unknown')}",
         f"wrk -t{s.threads} -c{s.connections} --latency: {s.warmup} s warm-up, then {s.duration} s measured "
         f"per row; {s.workers} worker process(es) per server; event loop: "
         + ", ".join(f"{side} {loop}" for side, loop in loops.items()),
     ]
+    if s.service_env:
+        out.append("service settings over the variants': " + ", ".join(f"{k}={v}" for k, v in s.service_env))
     busy = [
         (r.cpu.get("other", 0.0) + r.cpu.get("untracked", 0.0), r.scenario.name)
         for r in [*run.baselines, *run.rows]
@@ -191,6 +194,7 @@ def write_json(run: Run, command: str, path: Path) -> None:
             "connections": s.connections,
             "threads": s.threads,
             "workers": s.workers,
+            "service_env": dict(s.service_env),
         },
         "machine": run.machine,
         "event_loops": run.loops(),

@@ -38,6 +38,7 @@ class Settings:
     warmup: int
     workers: int
     fresh_db: bool = False
+    service_env: tuple[tuple[str, str], ...] = ()  # --service-env: over every variant's settings
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def run(settings: Settings, scenarios: list[Scenario]) -> Run:
         tempfile.TemporaryDirectory(prefix="bayaffairs-bench-") as tmp,
         Processes(Path(tmp)) as processes,
     ):
+        result.machine["code"] = code_version(processes)
         work = Measure(processes, wrk_path, settings, Path(tmp), Transit(processes))
         if on_service:
             say("preparing the bayaffairs_bench database (create if missing, migrate)")
@@ -110,6 +112,18 @@ def run(settings: Settings, scenarios: list[Scenario]) -> Run:
                 result.rows.extend(work.scenario(s, server) for s in group)
         result.baselines.append(work.on_baseline(baseline))
     return result
+
+
+def code_version(processes: Processes) -> str:
+    """The commit measured, and how many files differ from it: other people edit the service
+    while runs happen, so a number belongs to the code as it was, not to a commit alone."""
+    try:
+        head = processes.run("git", ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], timeout=10)
+        changed = processes.run("git", ["git", "-C", str(ROOT), "status", "--porcelain"], timeout=10)
+    except (ProcessError, OSError):
+        return "unknown (no git)"
+    count = len([line for line in changed.splitlines() if line.strip()])
+    return f"{head.strip()} + {count} uncommitted file(s)" if count else head.strip()
 
 
 def _by_variant(scenarios: list[Scenario]) -> Iterator[tuple[Variant, list[Scenario]]]:
@@ -147,7 +161,8 @@ class Measure:
         port = free_port()
         argv = [*bayaffairs_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--workers", str(self.settings.workers)]
-        with self._server(f"service-{variant.name}", argv, service_env(variant), port, "/healthz") as started:
+        env = service_env(Variant(variant.name, {**variant.env, **dict(self.settings.service_env)}))
+        with self._server(f"service-{variant.name}", argv, env, port, "/healthz") as started:
             yield started
 
     @contextmanager

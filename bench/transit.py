@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config, load_config
 from bayaffairs.db.database import Database
-from bayaffairs.errors import NotFound
+from bayaffairs.errors import DomainError
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.transit.codes import base45
@@ -102,7 +102,9 @@ async def _issuer(config: Config) -> Issuer:
         )
         try:
             key = await keys.signing_key(ISSUER)
-        except NotFound:
+        except DomainError as exc:  # NotFound or Unavailable, depending on the version
+            if exc.code != "no_signing_key":
+                raise
             await keys.rotate(ISSUER)
             key = await keys.signing_key(ISSUER)
     finally:

@@ -30,13 +30,16 @@ import asyncpg
 import orjson
 
 from bench.service import bench_database_url
-from bench.transit import OPERATOR, STATION, Assessment, Transit, now_iso, verify_rate
+from bench.transit import OPERATOR, STATION, Assessment, Transit, verify_rate
 from bench.wrk import WrkResult
 
 UPLOADERS = 4  # gates uploading at once
 FIRST_GUESS = 10_000  # taps/s assumed when minting the warm-up's bodies
 MARGIN = 1.5  # bodies minted for the measured run: warm-up rate x duration x MARGIN
 DRAIN_POLL = 0.1  # seconds between counts of pending uploads
+# The job leaves uploads alone until they are this old (TapUploads' SETTLE_SECONDS, so that an
+# entry and an exit uploaded by different gates are paired in order); the watch waits it out.
+SETTLE_ALLOWANCE = 45.0
 AIM_TAPS_PER_S = 50_000
 
 # The interval the runner's CPU accounting covers: entered around the measured load only.
@@ -62,23 +65,35 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
 
 
+SPREAD_SECONDS = 240  # taps' scan times cover this much time before the codes were issued
+
+
 def batch_bodies(transit: Transit, label: str, batch: int, batches: int) -> list[bytes]:
-    """`batches` request bodies of `batch` taps each, every tap a fresh code with its own id."""
-    codes = transit.mint(batch * batches)
-    scanned_at = now_iso()
+    """`batches` request bodies of `batch` taps each, every tap a fresh code with its own id.
+
+    Scan times are whole seconds, as the gate library records them, in order over the
+    SPREAD_SECONDS before the codes were issued (inside the 300 s clock tolerance, so every
+    code verifies at its scan time): the job claims uploads in scan-time order, and one
+    timestamp shared by a whole run would turn each claim into a sort of every pending tap.
+    """
+    start = int(time.time()) - SPREAD_SECONDS
+    total = batch * batches
+    codes = transit.mint(total)
     bodies = []
     for b in range(batches):
-        taps = [
-            {
-                "tap_id": f"{label}-{b * batch + i}",
-                "payload": codes[b * batch + i],
-                "gate_id": label,
-                "station": STATION,
-                "direction": "in",
-                "scanned_at": scanned_at,
-            }
-            for i in range(batch)
-        ]
+        taps = []
+        for i in range(b * batch, (b + 1) * batch):
+            scanned_at = datetime.fromtimestamp(start + i * SPREAD_SECONDS // total, UTC).isoformat()
+            taps.append(
+                {
+                    "tap_id": f"{label}-{i}",
+                    "payload": codes[i],
+                    "gate_id": label,
+                    "station": STATION,
+                    "direction": "in",
+                    "scanned_at": scanned_at,
+                }
+            )
         bodies.append(orjson.dumps({"taps": taps}))
     return bodies
 
@@ -196,8 +211,10 @@ class Drain:
 async def _watch_drain(conn: asyncpg.Connection, start_count: int, timeout: float) -> tuple[int, float, bool]:
     """Poll until nothing is pending: (count when the draining was first seen, seconds, done).
 
-    The job sleeps 2 s between runs, so the clock starts at the last count before the first
-    decrease, not when the load stopped: the figure is the job's rate, not its timer's.
+    The job sleeps 2 s between runs and leaves uploads alone while they settle, so the clock
+    starts at the last count before the first decrease, not when the load stopped: the figure is
+    the job's rate, not its timers'. Uploads that settled while others still wait are drained
+    in steps; the rate then includes those pauses and is a lower bound.
     """
     deadline = time.monotonic() + timeout
     previous, previous_at = start_count, time.monotonic()
@@ -272,7 +289,7 @@ def measure(
             with window():
                 result = await _load(port, token, bodies, timing.duration)
             drain.at_window_end = await _pending(conn)
-            timeout = 60.0 + drain.at_window_end / 500
+            timeout = SETTLE_ALLOWANCE + 30.0 + drain.at_window_end / 500
             drain.after_count, drain.after_seconds, drain.finished = await _watch_drain(
                 conn, drain.at_window_end, timeout
             )

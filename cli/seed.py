@@ -22,7 +22,10 @@ from bayaffairs.cli.context import CommandError, config_or_exit, database
 from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config
 from bayaffairs.credentials import CredentialService
+from bayaffairs.db.queries import users as users_q
 from bayaffairs.directory import Directory
+from bayaffairs.sealing import Sealer
+from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
 
 
@@ -54,19 +57,48 @@ async def _admin(ctx: SeedContext) -> None:
     await ctx.demo_credential("crd_demo_admin", "admin", "all", "admin endpoints /v1/admin/*")
 
 
+# Scopes the demo prefers when the config has them (else the first there is).
+PREFERRED = {"gate": "shenzhen_metro", "operator": "shenzhen_metro"}
+
+
 async def _scoped_devices(ctx: SeedContext) -> None:
-    """A gate and an operator token for the first transit operator, a carrier token for the first
-    carrier and a counter token for the first centre, when the config has them."""
-    directory = Directory(
-        ctx.config, registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    )
+    """A gate and an operator token for a transit operator, a carrier token for a carrier and a
+    counter token for a centre, when the config has them."""
+    adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    directory = Directory(ctx.config, adapters)
     for kind in ("gate", "operator", "carrier", "counter"):
         scopes = sorted(directory.scopes(kind))
         if scopes:
-            await ctx.demo_credential(f"crd_demo_{kind}", kind, scopes[0], f"{kind} of {scopes[0]}")
+            preferred = PREFERRED.get(kind)
+            scope = preferred if preferred in scopes else scopes[0]
+            await ctx.demo_credential(f"crd_demo_{kind}", kind, scope, f"{kind} of {scope}")
 
 
-STEPS: tuple[SeedStep, ...] = (_admin, _scoped_devices)
+async def _issuer_keys(ctx: SeedContext) -> None:
+    """A signing key for every issuer that has none yet (ride codes, tickets, appointments)."""
+    settings = ctx.config.settings
+    keys = IssuerKeys(ctx.db, SystemClock(), settings.signing, Sealer(settings.secrets.signing_keys))
+    signing = {k.issuer for k in await keys.all() if k.signing}
+    for issuer in settings.signing.issuers:
+        if issuer not in signing:
+            await keys.rotate(issuer)
+
+
+async def _demo_rider(ctx: SeedContext) -> None:
+    """The rider `demo-rider` of the dev sign-in, with an HKD wallet, when dev sign-in is on."""
+    if not any(b.module == "dev" and b.enabled for b in ctx.config.adapter_blocks):
+        return
+    now = SystemClock().now()
+    async with ctx.db.transaction() as conn:
+        if await users_q.find_by_identity(conn, "dev", "demo-rider") is None:
+            user = await users_q.insert(
+                conn, id="usr_demo_rider", display_name="Demo Rider", category="adult", at=now
+            )
+            await users_q.link_identity(conn, provider="dev", subject="demo-rider", user_id=user.id, at=now)
+            await users_q.set_wallet(conn, user.id, currency="HKD", provider="demo", at=now)
+
+
+STEPS: tuple[SeedStep, ...] = (_admin, _scoped_devices, _issuer_keys, _demo_rider)
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -29,6 +29,7 @@ class OfflineGate:
     station: str
     tap_out: bool = True
     orphan_exit: str = "max_fare"
+    max_journey_minutes: int = 240
     scope: int = 0
     policy: Policy = field(default_factory=Policy)
     keys: KeySet = field(default_factory=lambda: KeySet(()))
@@ -88,9 +89,13 @@ class OfflineGate:
             return GateDecision("deny", "revoked")
         if (verified.code_key, direction) in self.seen:
             return GateDecision("deny", "replayed")
-        if direction == "in" and self.tap_out and verified.account in self.inside:
+        entered = self.inside.get(verified.account)
+        if entered is not None and now - entered > self.max_journey_minutes * 60:
+            del self.inside[verified.account]  # the service decides about journeys this old
+            entered = None
+        if direction == "in" and self.tap_out and entered is not None:
             return GateDecision("deny", "unfinished_journey")
-        if direction == "out" and verified.account not in self.inside and self.orphan_exit == "deny":
+        if direction == "out" and entered is None and self.orphan_exit == "deny":
             return GateDecision("deny", "wrong_direction")
         self._remember(verified.code_key, direction, now)
         if direction == "in" and self.tap_out:

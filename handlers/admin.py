@@ -27,9 +27,9 @@ routes = web.RouteTableDef()
     body=CredentialIn,
     responses={201: IssuedOut},
     rate_class="admin",
-    idempotent=True,
 )
 async def issue_credential(call: Call) -> web.Response:
+    """Not idempotent on purpose: the answer holds the token, which is never stored anywhere."""
     body = call.body
     ttl = timedelta(days=body["ttl_days"]) if "ttl_days" in body else None
     issued = await call.services.credentials.issue(

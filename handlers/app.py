@@ -48,6 +48,7 @@ from bayaffairs.handlers.keys import (
 from bayaffairs.handlers.metrics import Metrics
 from bayaffairs.handlers.middleware import observe
 from bayaffairs.handlers.services import build_services
+from bayaffairs.money import MINOR_UNITS
 
 log = logging.getLogger("bayaffairs.app")
 ROUTE_MODULES = (
@@ -149,7 +150,9 @@ async def _transit(app: web.Application) -> AsyncIterator[None]:
     transit = app[SERVICES].transit
     transit.renderer.start()
     await transit.scans.start()
+    warming = asyncio.create_task(transit.converter.warm(MINOR_UNITS))  # rates before the first scan
     yield
+    warming.cancel()
     await transit.scans.stop()
     transit.renderer.stop()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import aiohttp
 from aiohttp import web
 
@@ -13,9 +11,6 @@ from bayaffairs.config import Config
 from bayaffairs.db.database import Database
 from bayaffairs.db.ratelimit import RateLimiter
 from bayaffairs.db.redis import Redis
-
-if TYPE_CHECKING:
-    pass
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)

@@ -23,6 +23,7 @@ routes = web.RouteTableDef()
     auth=RIDER,
     body=RideCodeIn,
     responses={201: RideCodeOut},
+    idempotent=True,
     errors=(403, 409),
     description="403 wallet_required or account_denied; 409 unfinished_journey (with details.journey_id) "
     "while a journey elsewhere is open or one is unfinished.",
@@ -41,7 +42,7 @@ async def create_code(call: Call) -> web.Response:
     auth=RIDER,
     responses={200: None},
     produces="image/png",
-    errors=(404,),
+    errors=(404, 410),
 )
 async def code_image(call: Call) -> web.Response:
     transit = call.services.transit
@@ -61,6 +62,7 @@ async def code_image(call: Call) -> web.Response:
     auth=RIDER,
     body=RideCredentialIn,
     responses={201: RideCredentialOut},
+    idempotent=True,
     errors=(403, 409),
     description="The app signs each code itself: the credential bytes, then code time and counter "
     "(4 bytes each, big-endian), then its P-256 signature over all of that (raw r||s). "
@@ -73,3 +75,16 @@ async def create_credential(call: Call) -> web.Response:
     )
     body = {**issued.__dict__, "algorithm": "ES256", "code_seconds": transit.settings.code_seconds}
     return json_response(dump(RideCredentialOut, body), status=201)
+
+
+@routes.delete(r"/v1/ride-credentials/{credential_id:[0-9a-f]{16}}")
+@endpoint(
+    summary="Revoke a device credential (a lost or replaced phone)",
+    tags=("ride codes",),
+    auth=RIDER,
+    responses={204: None},
+    errors=(404,),
+)
+async def revoke_credential(call: Call) -> web.Response:
+    await call.services.transit.codes.revoke_credential(call.rider, call.path("credential_id"))
+    return web.Response(status=204)

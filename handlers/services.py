@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from bayaffairs.adapters.protocols import FxRateSource, IdentityProvider, PaymentProvider
+from bayaffairs.adapters.protocols import FxRateSource
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.clock import Clock
 from bayaffairs.config import Config
@@ -38,6 +40,7 @@ class TransitServices:
     network: Network
     issuer_keys: IssuerKeys
     keys: RideCodeKeys
+    converter: Converter
     codes: RideCodeService
     scans: ScanService
     journeys: Journeys
@@ -59,6 +62,11 @@ class Services:
     transit: TransitServices
 
 
+def lookup(adapters: Adapters, kind: str) -> Callable[[str], Any]:
+    """Find an enabled adapter of `kind` by instance id (None when there is none)."""
+    return lambda adapter_id: adapters.get(adapter_id, kind)
+
+
 def build_transit(
     config: Config, db: Database, adapters: Adapters, clock: Clock, store: CodeStore
 ) -> TransitServices:
@@ -71,21 +79,26 @@ def build_transit(
     scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
     deny_list = DenyList(db)
 
-    def payment(provider_id: str) -> PaymentProvider | None:
-        return adapters.get(provider_id, "payment_provider")  # type: ignore[return-value]
-
     return TransitServices(
         settings=settings.ride_codes,
         network=network,
         issuer_keys=issuer_keys,
         keys=keys,
+        converter=converter,
         codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
         scans=scans,
         journeys=Journeys(db, clock, network, converter),
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
         settlements=Settlements(db, network),
-        charges=RideCharges(db, payment, deny_list),
+        charges=RideCharges(
+            db,
+            clock,
+            lookup(adapters, "payment_provider"),
+            converter,
+            deny_list,
+            hold_seconds=settings.ride_codes.repair_days * 86400,
+        ),
         renderer=QrRenderer(),
     )
 
@@ -102,16 +115,16 @@ def build_services(
     directory = Directory(config, adapters)
     credentials = CredentialService(db, clock, settings.auth, scopes or directory.scopes)
 
-    def identity(provider_id: str) -> IdentityProvider | None:
-        return adapters.get(provider_id, "identity_provider")  # type: ignore[return-value]
-
-    def payment(provider_id: str) -> PaymentProvider | None:
-        return adapters.get(provider_id, "payment_provider")  # type: ignore[return-value]
-
     return Services(
         directory=directory,
         credentials=credentials,
-        users=UserService(db, clock, credentials, identity, payment),
+        users=UserService(
+            db,
+            clock,
+            credentials,
+            lookup(adapters, "identity_provider"),
+            lookup(adapters, "payment_provider"),
+        ),
         documents=DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys)),
         consents=ConsentService(db, clock),
         idempotency=IdempotencyKeys(db, settings.idempotency),

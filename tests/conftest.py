@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -15,28 +17,49 @@ from aiohttp.test_utils import TestClient, TestServer
 from bayaffairs.config import Config
 from bayaffairs.db.migrate import migrate
 from bayaffairs.handlers.app import create_app
-from tests.support import Api, MovableClock, create_database, test_config
+from tests import support
+from tests.support import Api, MovableClock, create_database, drop_database, test_config, with_database
 
 AppFactory = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture(scope="session")
-def config() -> Config:
+def base_config() -> Config:
     return test_config()
 
 
 @pytest.fixture(scope="session")
-async def database_url(config: Config) -> str:
-    """The test database, created if needed and rebuilt from the migrations once per run."""
-    url = config.settings.database.url
+def run_id() -> str:
+    """Names this run's database and Redis keys, so two runs at once never meet."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def config(base_config: Config, database_url: str, run_id: str) -> Config:
+    """The test configuration, pointing at this run's own database and Redis key prefix."""
+    prefix = f"{base_config.settings.redis.key_prefix.rstrip(':')}-{run_id}:"
+    support.RUN_OVERRIDES.update({"database": {"url": database_url}, "redis": {"key_prefix": prefix}})
+    return test_config()
+
+
+def database_name(config: Config) -> str:
+    return urlsplit(config.settings.database.url).path.lstrip("/")
+
+
+@pytest.fixture(scope="session")
+async def database_url(base_config: Config, run_id: str) -> AsyncIterator[str]:
+    """A database of this run's own (the configured test database's name plus a random suffix),
+    built from the migrations, and dropped at the end: two runs at once never share one."""
+    base = base_config.settings.database.url
+    url = with_database(base, f"{database_name(base_config)}_{run_id}")
     await create_database(url)
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
         await migrate(conn)
     finally:
         await conn.close()
-    return url
+    yield url
+    await drop_database(url)
 
 
 @pytest.fixture

@@ -35,8 +35,15 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
+# This run's own database and Redis key prefix, set once by the session fixture `config`, so
+# that every configuration a test builds points at them.
+RUN_OVERRIDES: dict[str, Any] = {}
+
+
 def test_config(overrides: Mapping[str, Any] | None = None) -> Config:
-    base = {"database": {"url": test_database_url()}, "redis": {"url": test_redis_url()}}
+    base = deep_merge(
+        {"database": {"url": test_database_url()}, "redis": {"url": test_redis_url()}}, RUN_OVERRIDES
+    )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BAYAFFAIRS_")}
     return load_config(profile="test", environ=environ, overrides=deep_merge(base, overrides or {}))
 

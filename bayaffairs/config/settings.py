@@ -82,6 +82,7 @@ class RideCodeSettings:
     skew_seconds: int = 300
     refresh_after_seconds: int = 30
     credential_hours: int = 48
+    repair_days: int = 7
     scan_batch_max: int = 256
     scan_writers: int = 4
 
@@ -244,6 +245,7 @@ class RideCodesSchema(_Section):
     skew_seconds = fields.Integer(load_default=300, validate=validate.Range(0, 3600))
     refresh_after_seconds = fields.Integer(load_default=30, validate=validate.Range(1, 3600))
     credential_hours = fields.Integer(load_default=48, validate=validate.Range(24, 72))
+    repair_days = fields.Integer(load_default=7, validate=validate.Range(1, 90))
     scan_batch_max = fields.Integer(load_default=256, validate=validate.Range(1, 5000))
     scan_writers = fields.Integer(load_default=4, validate=validate.Range(1, 32))
 

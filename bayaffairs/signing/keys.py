@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import SigningSettings
 from bayaffairs.db.queries import issuer_keys as q
-from bayaffairs.errors import InvalidInput, NotFound
+from bayaffairs.errors import InvalidInput, NotFound, Unavailable
 from bayaffairs.sealing import Sealer
 from bayaffairs.storage import Database
 
@@ -118,7 +118,7 @@ class IssuerKeys:
         async with self.db.acquire() as conn:
             row = await q.signing_key(conn, issuer)
         if row is None:
-            raise NotFound("no_signing_key", issuer=issuer)
+            raise Unavailable("no_signing_key", issuer=issuer)
         der = self.sealer.open(row.private_key_sealed, f"issuer_key|{row.kid}")
         private = serialization.load_der_private_key(der, password=None)
         assert isinstance(private, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey))

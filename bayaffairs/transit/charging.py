@@ -1,11 +1,14 @@
 """Charging riders for their journeys: ride now, pay later.
 
-A journey priced at the gate waits as `pending`; this job hands it to the rider's payment
-provider with the journey id as the idempotency reference (so a retry after a crash never
-charges twice), and marks it charged or failed. A failed charge puts the account on the deny
-list: riding is blocked until the debt is settled, as the mainland ride-code practice does.
-Claiming sets `charging` and commits before the provider is called, so no database transaction
-waits on a partner; a claim left by a dead worker is retried after `stale_seconds`.
+A journey priced at the gate waits as `pending` (an unfinished one as `held`, for
+`repair_days`, so a repair can still change it); this job hands it to the rider's payment
+provider with the journey id as the idempotency reference (a retry after a crash never charges
+twice) and marks it charged or failed. A journey priced while no FX rate was at hand is
+converted here first. A declined charge puts the account on the deny list: riding is blocked
+until the debt is settled, as the mainland ride-code practice does. A provider that does not
+answer, or is not enabled (our configuration, not the rider's fault), leaves the charge for the
+next round. Claiming commits before any partner is called, so no transaction waits on one; a
+claim left by a dead worker is retried after `stale_seconds`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import logging
 from collections.abc import Callable
 
 from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider
+from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.db.queries import ride_accounts as accounts_q
 from bayaffairs.errors import DomainError
 from bayaffairs.money import Money
 from bayaffairs.storage import Database
 from bayaffairs.transit.denylist import DenyList
+from bayaffairs.transit.pricing import Converter
 
 log = logging.getLogger("bayaffairs.charging")
 
@@ -28,18 +33,25 @@ class RideCharges:
     def __init__(
         self,
         db: Database,
+        clock: Clock,
         providers: Callable[[str], PaymentProvider | None],
+        converter: Converter,
         deny_list: DenyList,
+        *,
+        hold_seconds: int,
         stale_seconds: int = 300,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.providers = providers
+        self.converter = converter
         self.deny_list = deny_list
+        self.hold_seconds = hold_seconds
         self.stale_seconds = stale_seconds
 
     async def charge_pending(self, limit: int = 200) -> int:
         async with self.db.transaction() as conn:
-            jobs = await q.claim_charges(conn, limit, self.stale_seconds)
+            jobs = await q.claim_charges(conn, limit, self.stale_seconds, self.hold_seconds)
         for job in jobs:
             outcome, reference = await self._charge(job)
             async with self.db.acquire() as conn:
@@ -47,30 +59,55 @@ class RideCharges:
                     await q.release_charge(conn, job.journey_id)
                     continue
                 await q.finish_charge(conn, job.journey_id, charged=outcome == "charged", reference=reference)
-                if outcome == "failed":
-                    token = await accounts_q.current_token(conn, job.user_id)
-                    if token is not None:
-                        await self.deny_list.change(
-                            "account", token.hex(), "add", f"unpaid fare {job.journey_id}"
-                        )
+                token = await accounts_q.current_token(conn, job.user_id) if outcome == "failed" else None
+            if token is not None:
+                await self.deny_list.change("account", token.hex(), "add", f"unpaid fare {job.journey_id}")
         return len(jobs)
+
+    async def _amount(self, job: q.ChargeJob) -> Money | None:
+        if job.amount is not None and job.currency is not None:
+            return Money(job.amount, job.currency)
+        if job.wallet_currency is None:
+            return None
+        try:
+            charge = await self.converter.charge(
+                Money(job.fare_amount, job.fare_currency), job.wallet_currency, self.clock.now()
+            )
+        except (DomainError, LookupError):
+            return None
+        async with self.db.acquire() as conn:
+            await q.set_charge(
+                conn,
+                job.journey_id,
+                amount=charge.charge.amount,
+                currency=charge.charge.currency,
+                rate=charge.rate,
+                source=charge.source,
+            )
+        return charge.charge
 
     async def _charge(self, job: q.ChargeJob) -> tuple[str, str | None]:
         """("charged" | "failed" | "retry", the provider's reference)."""
         provider = self.providers(job.provider) if job.provider else None
         if provider is None:
-            log.warning("journey %s: payment provider %r is not enabled", job.journey_id, job.provider)
-            return "failed", None
+            log.error(
+                "journey %s: payment provider %r is not enabled; will retry", job.journey_id, job.provider
+            )
+            return "retry", None
+        amount = await self._amount(job)
+        if amount is None:
+            log.warning("journey %s: no exchange rate yet; will retry", job.journey_id)
+            return "retry", None
         try:
             outcome = await provider.charge(
                 ChargeRequest(
                     reference=job.journey_id,
-                    amount=Money(job.amount, job.currency),
+                    amount=amount,
                     account=job.user_id,
                     description=f"ride with {job.operator}",
                 )
             )
-        except DomainError as exc:  # the partner did not answer: try again next round
+        except DomainError as exc:
             log.warning("journey %s: charge not answered (%s); will retry", job.journey_id, exc.code)
             return "retry", None
         return ("charged" if outcome.succeeded else "failed"), outcome.provider_reference

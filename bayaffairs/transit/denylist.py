@@ -31,7 +31,7 @@ class DenyList:
     async def change(self, kind: str, value: str, action: str, reason: str | None = None) -> int:
         if kind not in KINDS or action not in ("add", "remove"):
             raise InvalidInput({"kind": [f"one of {', '.join(KINDS)}"]})
-        async with self.db.acquire() as conn:
+        async with self.db.transaction() as conn:
             return await q.append(conn, kind, value, action, reason)
 
     async def since(self, cursor: int, limit: int = MAX_PAGE) -> Delta:

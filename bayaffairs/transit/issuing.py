@@ -22,7 +22,7 @@ from bayaffairs.db.queries import deny_list as deny_q
 from bayaffairs.db.queries import journeys as journeys_q
 from bayaffairs.db.queries import ride_accounts as accounts_q
 from bayaffairs.db.queries import users as users_q
-from bayaffairs.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bayaffairs.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from bayaffairs.storage import Database
 from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
@@ -34,8 +34,10 @@ from bayaffairs.transit.network import Network
 class CodeStore(Protocol):
     """Where issued codes wait to be rendered as images (short-lived, per rider)."""
 
-    async def put(self, code_id: str, user_id: str, payload: str, ttl_seconds: int) -> None: ...
-    async def get(self, code_id: str, user_id: str) -> str | None: ...
+    async def put(self, code_id: str, user_id: str, payload: str, expires_at: int) -> None: ...
+    async def get(self, code_id: str, user_id: str) -> tuple[str, int] | None:
+        """The payload and until when (Unix seconds, tolerance included) a gate takes it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ class RideCodeService:
         )
         payload = base45.encode(body + sign(key.private_key, body))
         code_id = nonce.hex()
-        ttl = self.settings.code_seconds + self.settings.skew_seconds
-        await self.store.put(code_id, user_id, payload, ttl)
+        good_until = issued + self.settings.code_seconds + self.settings.skew_seconds
+        await self.store.put(code_id, user_id, payload, good_until)
         issued_at = datetime.fromtimestamp(issued, now.tzinfo)
         return IssuedCode(
             code_id=code_id,
@@ -125,9 +127,12 @@ class RideCodeService:
         )
 
     async def payload_of(self, user_id: str, code_id: str) -> str:
-        payload = await self.store.get(code_id, user_id)
-        if payload is None:
+        found = await self.store.get(code_id, user_id)
+        if found is None:
             raise NotFound("code_not_found")
+        payload, good_until = found
+        if self.clock.now().timestamp() > good_until:
+            raise Gone("code_expired")
         return payload
 
     async def issue_credential(
@@ -167,3 +172,14 @@ class RideCodeService:
             valid_from=datetime.fromtimestamp(valid_from, now.tzinfo),
             valid_until=datetime.fromtimestamp(valid_until, now.tzinfo),
         )
+
+    async def revoke_credential(self, user_id: str, credential_id: str) -> None:
+        """A lost phone: its credential stops working online at once, and offline once gates sync."""
+        try:
+            raw = bytes.fromhex(credential_id)
+        except ValueError:
+            raise NotFound("credential_not_found") from None
+        async with self.db.transaction() as conn:
+            if len(raw) != 8 or not await accounts_q.revoke_credential(conn, raw, user_id, self.clock.now()):
+                raise NotFound("credential_not_found")
+            await deny_q.append(conn, "credential", credential_id, "add", "revoked by the rider")

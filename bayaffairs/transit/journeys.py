@@ -1,9 +1,11 @@
 """A rider's journeys: listing, repairing an unfinished one, and closing those left open.
 
 A journey left without tap-out past its operator's `max_journey_minutes` becomes unfinished and
-is charged by the operator's rule (the network's maximum fare from the entry station, or the
-fare of staying at it). Until the rider repairs it (`exit_station`: where they really left),
-they get no new code; the repair re-prices the journey from entry to that exit.
+is priced by the operator's rule (the network's maximum fare from the entry station, or the
+fare of staying at it). That charge is held for `repair_days`: until the rider repairs the
+journey (`exit_station`: where they really left) they get no new code, and the repair re-prices
+it from entry to that exit; a journey not repaired in time is charged at the rule's fare and can
+no longer be repaired.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import timedelta
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.db.queries import users as users_q
-from bayaffairs.errors import Conflict, InvalidInput, NotFound
+from bayaffairs.errors import Conflict, DomainError, InvalidInput, NotFound
 from bayaffairs.money import Money
 from bayaffairs.pages import Page
 from bayaffairs.storage import Connection, Database
@@ -43,13 +45,14 @@ class Journeys:
             journey = await q.get_for_user(conn, user_id, journey_id, lock=True)
             if journey is None:
                 raise NotFound("journey_not_found")
-            if journey.status not in ("open", "unfinished"):
+            if journey.status != "unfinished":
                 raise Conflict("journey_not_unfinished", status=journey.status)
+            if journey.charge_status in ("charging", "charged"):
+                raise Conflict("journey_already_charged")
             operator = self._operator(journey.operator)
             if not operator.has_stop(exit_station):
                 raise InvalidInput({"exit_station": [f"not a station of {operator.id}"]})
-            now = self.clock.now()
-            row = await q.close_repaired(conn, journey.id, exit_station=exit_station, exit_at=now)
+            row = await q.close_repaired(conn, journey.id, exit_station=exit_station)
             assert row.entry_station is not None and row.entry_at is not None
             quote = operator.fares.fare(
                 Trip(row.entry_station, exit_station, row.entry_at, category=row.category)
@@ -79,7 +82,9 @@ class Journeys:
                         )
                     else:
                         quote = operator.fares.max_fare(row.entry_station, row.category)
-                    prices.append(await self._price(conn, row, quote.amount, f"no tap-out: {quote.rule}"))
+                    prices.append(
+                        await self._price(conn, row, quote.amount, f"no tap-out: {quote.rule}", held=True)
+                    )
                 await q.set_prices(conn, prices)
                 closed += len(rows)
         if closed:
@@ -92,12 +97,28 @@ class Journeys:
             raise Conflict("operator_unavailable")
         return operator
 
-    async def _price(self, conn: Connection, row: q.JourneyRow, fare: Money, rule: str) -> q.Price:
+    async def _price(
+        self, conn: Connection, row: q.JourneyRow, fare: Money, rule: str, *, held: bool = False
+    ) -> q.Price:
+        """The fare, and the charge when a rate is at hand (else the charging job converts later)."""
         user = await users_q.get(conn, row.user_id)
         wallet = user.wallet_currency if user else None
+        unconverted = q.Price(row.id, fare.amount, fare.currency, rule, None, None, None, None, held)
         if wallet is None:
-            return q.Price(row.id, fare.amount, fare.currency, rule, None, None, None, None)
-        charge = await self.converter.charge(fare, wallet, self.clock.now())
+            return unconverted
+        try:
+            charge = await self.converter.charge(fare, wallet, self.clock.now())
+        except (DomainError, LookupError) as exc:
+            log.warning("journey %s: no rate now (%r); the charge is converted later", row.id, exc)
+            return unconverted
         return q.Price(
-            row.id, fare.amount, fare.currency, rule, charge.charge.amount, wallet, charge.rate, charge.source
+            row.id,
+            fare.amount,
+            fare.currency,
+            rule,
+            charge.charge.amount,
+            wallet,
+            charge.rate,
+            charge.source,
+            held,
         )

@@ -200,9 +200,12 @@ class TapRecorder:
         }
 
     async def record(self, conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows in the order of `items`. The database sees them ordered by account, so that two
+        batches in flight lock journeys in the same order and cannot deadlock each other."""
         for index, item in enumerate(items):
             item["idx"] = index
-        rows = sorted(await q.record_scans(conn, items), key=lambda r: r["idx"])
+        by_account = sorted(items, key=lambda i: (i["account"], i["idx"]))
+        rows = sorted(await q.record_scans(conn, by_account), key=lambda r: r["idx"])
         prices = []
         for item, row in zip(items, rows, strict=True):
             if row["decision"] != "open":

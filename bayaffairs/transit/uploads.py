@@ -27,8 +27,8 @@ from bayaffairs.transit.network import Network
 from bayaffairs.transit.scans import TapRecorder
 
 log = logging.getLogger("bayaffairs.uploads")
-MAX_TAPS = 5000
 MAX_AGE = timedelta(days=7)
+SETTLE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -112,29 +112,29 @@ class TapUploads:
             result.duplicates += len(valid) - len(new)
         return result
 
-    async def drain(self, limit: int = 500, rounds: int = 200) -> int:
+    async def drain(self, limit: int = 500, rounds: int = 200, settle_seconds: int = SETTLE_SECONDS) -> int:
         """Process pending uploads until none are left (at most `rounds` batches per call)."""
         done = 0
         for _ in range(rounds):
-            processed = await self.process_pending(limit)
+            processed = await self.process_pending(limit, settle_seconds)
             done += processed
             if processed < limit:
                 break
         return done
 
-    async def process_pending(self, limit: int = 500) -> int:
+    async def process_pending(self, limit: int = 500, settle_seconds: int = SETTLE_SECONDS) -> int:
         """Verify and record what was uploaded; safe to run in several workers (SKIP LOCKED)."""
         keyset = await self.keys.keyset()
         async with self.db.transaction() as conn:
-            uploads = await q.claim_pending(conn, limit)
+            uploads = await q.claim_pending(conn, limit, settle_seconds)
             if not uploads:
                 return 0
-            results: list[tuple[str, str, str | None, str | None]] = []
+            results: list[tuple[str, str, str, str | None, str | None]] = []
             items, owners = [], []
             for upload in uploads:
                 operator = self.network.operator(upload.operator)
                 if operator is None:
-                    results.append((upload.tap_id, "refused", "unknown_operator", None))
+                    results.append((upload.operator, upload.tap_id, "refused", "unknown_operator", None))
                     continue
                 try:
                     verified = check(
@@ -146,7 +146,7 @@ class TapUploads:
                         device_keys=self.device_keys,
                     )
                 except Rejected as exc:
-                    results.append((upload.tap_id, "refused", exc.reason, None))
+                    results.append((upload.operator, upload.tap_id, "refused", exc.reason, None))
                     continue
                 item = self.recorder.item(
                     operator,
@@ -157,18 +157,18 @@ class TapUploads:
                     upload.scanned_at,
                     "offline",
                 )
-                item["tap_id"] = upload.tap_id
+                item["tap_id"] = f"{upload.operator}:{upload.tap_id}"  # gate ids are unique per operator
                 items.append(item)
-                owners.append(upload.tap_id)
+                owners.append((upload.operator, upload.tap_id))
             if items:
                 rows = await self.recorder.record(conn, items)
-                for tap_id, row in zip(owners, rows, strict=True):
+                for (operator_id, tap_id), row in zip(owners, rows, strict=True):
                     if row["decision"] == "open":
-                        results.append((tap_id, "recorded", None, row["journey_id"]))
+                        results.append((operator_id, tap_id, "recorded", None, row["journey_id"]))
                     else:
-                        results.append((tap_id, "refused", row["reason"], None))
+                        results.append((operator_id, tap_id, "refused", row["reason"], None))
             await q.mark(conn, results)
-        refused = sum(1 for r in results if r[1] == "refused")
+        refused = sum(1 for r in results if r[2] == "refused")
         if refused:
             log.warning("%d of %d offline taps refused", refused, len(results))
         return len(results)

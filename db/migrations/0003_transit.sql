@@ -41,7 +41,7 @@ CREATE TABLE journeys (
     fx_rate         numeric(20, 10),
     fx_source       text,
     charge_status   text NOT NULL DEFAULT 'none'
-                    CHECK (charge_status IN ('none', 'pending', 'charging', 'charged', 'failed')),
+                    CHECK (charge_status IN ('none', 'held', 'pending', 'charging', 'charged', 'failed')),
     charge_reference text,           -- the payment provider's reference
     charged_at      timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
@@ -50,10 +50,11 @@ CREATE TABLE journeys (
 );
 -- One open journey per account: the database, not the gates, decides who won a race.
 CREATE UNIQUE INDEX journeys_one_open ON journeys (account_token) WHERE status = 'open';
-CREATE INDEX journeys_user ON journeys (user_id, created_at DESC, id DESC);
+CREATE INDEX journeys_user ON journeys (user_id, id DESC);
 CREATE INDEX journeys_open_since ON journeys (entry_at) WHERE status = 'open';
 CREATE INDEX journeys_unfinished ON journeys (user_id) WHERE status = 'unfinished';
-CREATE INDEX journeys_to_charge ON journeys (updated_at) WHERE charge_status IN ('pending', 'charging');
+CREATE INDEX journeys_to_charge ON journeys (updated_at)
+    WHERE charge_status IN ('held', 'pending', 'charging');
 CREATE INDEX journeys_settlement ON journeys (operator, coalesce(exit_at, entry_at))
     WHERE fare_amount IS NOT NULL;
 
@@ -136,6 +137,10 @@ BEGIN
                              AND c.account_token = acct AND c.revoked_at IS NULL)
         ) THEN
             decision := 'deny'; reason := 'revoked'; RETURN NEXT; CONTINUE;
+        END IF;
+
+        IF EXISTS (SELECT 1 FROM taps t WHERE t.code_key = it.code_key AND t.direction = it.direction) THEN
+            decision := 'deny'; reason := 'replayed'; RETURN NEXT; CONTINUE;
         END IF;
 
         IF it.direction = 'in' THEN

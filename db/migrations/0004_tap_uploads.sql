@@ -3,8 +3,8 @@
 -- and a re-upload after a lost answer changes nothing.
 
 CREATE TABLE tap_uploads (
-    tap_id      text PRIMARY KEY,
     operator    text NOT NULL,
+    tap_id      text NOT NULL,   -- the gate's id, unique within its operator
     gate_id     text NOT NULL,
     station     text NOT NULL,
     direction   text NOT NULL CHECK (direction IN ('in', 'out')),
@@ -14,7 +14,8 @@ CREATE TABLE tap_uploads (
     state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'recorded', 'refused')),
     reason      text,            -- why a refused tap was refused (for the operator's review)
     journey_id  text,
-    processed_at timestamptz
+    processed_at timestamptz,
+    PRIMARY KEY (operator, tap_id)
 );
-CREATE INDEX tap_uploads_pending ON tap_uploads (received_at) WHERE state = 'pending';
+CREATE INDEX tap_uploads_pending ON tap_uploads (scanned_at) WHERE state = 'pending';
 CREATE INDEX tap_uploads_refused ON tap_uploads (operator, received_at) WHERE state = 'refused';

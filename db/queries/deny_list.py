@@ -19,6 +19,9 @@ class DenyChange:
 
 
 async def append(conn: Connection, kind: str, value: str, action: str, reason: str | None) -> int:
+    """Call in a transaction. Appends take turns (a transaction-scoped advisory lock), so they
+    commit in sequence order and a gate that has read up to N never misses an N-1 committed later."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deny_list'))")
     return await conn.fetchval(
         "INSERT INTO deny_list (kind, value, action, reason) VALUES ($1, $2, $3, $4) RETURNING seq",
         kind,
@@ -48,18 +51,3 @@ async def current(conn: Connection, kind: str, value: str) -> bool:
         value,
     )
     return action == "add"
-
-
-async def snapshot(conn: Connection) -> tuple[int, list[tuple[str, str]]]:
-    """Everything on the list now, and the cursor it is good as of."""
-    cursor = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM deny_list")
-    records = await conn.fetch(
-        """
-        SELECT kind, value FROM (
-            SELECT DISTINCT ON (kind, value) kind, value, action FROM deny_list
-            WHERE seq <= $1 ORDER BY kind, value, seq DESC
-        ) latest WHERE action = 'add'
-        """,
-        cursor,
-    )
-    return cursor, [(r["kind"], r["value"]) for r in records]

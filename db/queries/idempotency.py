@@ -101,9 +101,3 @@ async def release(conn: Connection, principal: str, key: str) -> None:
 async def purge_expired(conn: Connection) -> int:
     status = await conn.execute("DELETE FROM idempotency_keys WHERE expires_at < now()")
     return int(status.split()[-1])
-
-
-async def count(conn: Connection, principal: str, key: str) -> int:
-    return await conn.fetchval(
-        "SELECT count(*) FROM idempotency_keys WHERE principal = $1 AND key = $2", principal, key
-    )

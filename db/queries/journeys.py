@@ -51,6 +51,7 @@ class Price:
     charge_currency: str | None
     fx_rate: Decimal | None
     fx_source: str | None
+    held: bool = False  # charge only after the rider had time to repair (unfinished journeys)
 
 
 def _row(record: Any) -> JourneyRow:
@@ -72,13 +73,13 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
         UPDATE journeys j SET fare_amount = p.fare_amount, fare_currency = p.fare_currency,
             fare_rule = p.fare_rule, charge_amount = p.charge_amount, charge_currency = p.charge_currency,
             fx_rate = p.fx_rate, fx_source = p.fx_source,
-            charge_status = CASE WHEN p.charge_amount IS NULL THEN 'none' ELSE 'pending' END,
+            charge_status = CASE WHEN p.held THEN 'held' ELSE 'pending' END,
             updated_at = now()
         FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[],
-                    $7::numeric[], $8::text[])
+                    $7::numeric[], $8::text[], $9::bool[])
              AS p(journey_id, fare_amount, fare_currency, fare_rule, charge_amount, charge_currency,
-                  fx_rate, fx_source)
-        WHERE j.id = p.journey_id
+                  fx_rate, fx_source, held)
+        WHERE j.id = p.journey_id AND j.charge_status NOT IN ('charging', 'charged')
         """,
         [p.journey_id for p in prices],
         [p.fare_amount for p in prices],
@@ -88,6 +89,7 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
         [p.charge_currency for p in prices],
         [p.fx_rate for p in prices],
         [p.fx_source for p in prices],
+        [p.held for p in prices],
     )
 
 
@@ -127,18 +129,15 @@ async def blocking(conn: Connection, user_id: str) -> list[JourneyRow]:
     return [_row(r) for r in records]
 
 
-async def close_repaired(
-    conn: Connection, journey_id: str, *, exit_station: str, exit_at: datetime
-) -> JourneyRow:
+async def close_repaired(conn: Connection, journey_id: str, *, exit_station: str) -> JourneyRow:
+    """The exit time stays unknown: the journey settles on its entry day, as it did."""
     record = await conn.fetchrow(
         f"""
-        UPDATE journeys SET status = 'repaired', exit_station = $2, exit_at = coalesce(exit_at, $3),
-                            updated_at = now()
+        UPDATE journeys SET status = 'repaired', exit_station = $2, updated_at = now()
         WHERE id = $1 RETURNING {_COLUMNS}
         """,
         journey_id,
         exit_station,
-        exit_at,
     )
     return _row(record)
 
@@ -189,13 +188,19 @@ class ChargeJob:
     journey_id: str
     user_id: str
     operator: str
-    amount: int
-    currency: str
+    fare_amount: int
+    fare_currency: str
+    amount: int | None  # None: priced while no rate was available; convert first
+    currency: str | None
+    wallet_currency: str | None
     provider: str | None
 
 
-async def claim_charges(conn: Connection, limit: int, stale_seconds: int) -> list[ChargeJob]:
-    """Mark up to `limit` pending charges (or ones stuck charging) as charging, and return them."""
+async def claim_charges(
+    conn: Connection, limit: int, stale_seconds: int, hold_seconds: int
+) -> list[ChargeJob]:
+    """Mark up to `limit` charges that are due as charging, and return them: pending ones, held ones
+    older than `hold_seconds`, and ones left charging by a dead worker for `stale_seconds`."""
     records = await conn.fetch(
         """
         UPDATE journeys j SET charge_status = 'charging', updated_at = now()
@@ -203,16 +208,35 @@ async def claim_charges(conn: Connection, limit: int, stale_seconds: int) -> lis
         WHERE j.id IN (
             SELECT id FROM journeys
             WHERE charge_status = 'pending'
+               OR (charge_status = 'held' AND updated_at < now() - make_interval(secs => $3))
                OR (charge_status = 'charging' AND updated_at < now() - make_interval(secs => $2))
             ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
         ) AND u.id = j.user_id
-        RETURNING j.id AS journey_id, j.user_id, j.operator, j.charge_amount AS amount,
-                  j.charge_currency AS currency, u.wallet_provider AS provider
+        RETURNING j.id AS journey_id, j.user_id, j.operator, j.fare_amount, j.fare_currency,
+                  j.charge_amount AS amount, j.charge_currency AS currency,
+                  u.wallet_currency, u.wallet_provider AS provider
         """,
         limit,
         stale_seconds,
+        hold_seconds,
     )
     return [ChargeJob(**dict(r)) for r in records]
+
+
+async def set_charge(
+    conn: Connection, journey_id: str, *, amount: int, currency: str, rate: Decimal, source: str
+) -> None:
+    await conn.execute(
+        """
+        UPDATE journeys SET charge_amount = $2, charge_currency = $3, fx_rate = $4, fx_source = $5
+        WHERE id = $1 AND charge_status = 'charging'
+        """,
+        journey_id,
+        amount,
+        currency,
+        rate,
+        source,
+    )
 
 
 async def finish_charge(conn: Connection, journey_id: str, *, charged: bool, reference: str | None) -> None:

@@ -49,10 +49,16 @@ async def insert_credential(
     )
 
 
-async def revoke_credential(conn: Connection, credential_id: bytes, at: datetime) -> bool:
+async def revoke_credential(conn: Connection, credential_id: bytes, user_id: str, at: datetime) -> bool:
+    """Revoke one of the user's device credentials; False when it is not theirs or not there."""
     status = await conn.execute(
-        "UPDATE ride_credentials SET revoked_at = coalesce(revoked_at, $2) WHERE credential_id = $1",
+        """
+        UPDATE ride_credentials c SET revoked_at = coalesce(c.revoked_at, $3)
+        FROM ride_accounts a
+        WHERE c.credential_id = $1 AND a.account_token = c.account_token AND a.user_id = $2
+        """,
         credential_id,
+        user_id,
         at,
     )
     return status == "UPDATE 1"

@@ -41,37 +41,43 @@ async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
     records = await conn.fetch(
         f"""
         INSERT INTO tap_uploads ({", ".join(COLUMNS)})
-        SELECT DISTINCT ON (tap_id) {", ".join(COLUMNS)} FROM tap_upload_batch
-        ON CONFLICT (tap_id) DO NOTHING
+        SELECT DISTINCT ON (operator, tap_id) {", ".join(COLUMNS)} FROM tap_upload_batch
+        ON CONFLICT (operator, tap_id) DO NOTHING
         RETURNING tap_id
         """
     )
     return {r["tap_id"] for r in records}
 
 
-async def claim_pending(conn: Connection, limit: int) -> list[Upload]:
+async def claim_pending(conn: Connection, limit: int, settle_seconds: int) -> list[Upload]:
+    """Pending uploads in scan order, once they have rested `settle_seconds` (so the entry and
+    exit of one journey, uploaded by different gates, are paired in the order they happened)."""
     records = await conn.fetch(
         f"""
         SELECT {", ".join(COLUMNS)} FROM tap_uploads
-        WHERE state = 'pending' ORDER BY received_at, scanned_at LIMIT $1
+        WHERE state = 'pending' AND received_at < now() - make_interval(secs => $2)
+        ORDER BY scanned_at, operator, tap_id LIMIT $1
         FOR UPDATE SKIP LOCKED
         """,
         limit,
+        settle_seconds,
     )
     return [Upload(**dict(r)) for r in records]
 
 
-async def mark(conn: Connection, results: Sequence[tuple[str, str, str | None, str | None]]) -> None:
-    """(tap_id, state, reason, journey_id) for each processed upload."""
+async def mark(conn: Connection, results: Sequence[tuple[str, str, str, str | None, str | None]]) -> None:
+    """(operator, tap_id, state, reason, journey_id) for each processed upload."""
     await conn.execute(
         """
         UPDATE tap_uploads u SET state = r.state, reason = r.reason, journey_id = r.journey_id,
                                  processed_at = now()
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(tap_id, state, reason, journey_id)
-        WHERE u.tap_id = r.tap_id
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             AS r(operator, tap_id, state, reason, journey_id)
+        WHERE u.operator = r.operator AND u.tap_id = r.tap_id
         """,
         [r[0] for r in results],
         [r[1] for r in results],
         [r[2] for r in results],
         [r[3] for r in results],
+        [r[4] for r in results],
     )

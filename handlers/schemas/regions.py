@@ -17,11 +17,16 @@ class OperatorSchema(Schema):
     currency = fields.String(required=True)
     fare_model = fields.String(required=True)
     stations = fields.List(fields.Nested(StationSchema), required=True)
+    demo_tariff = fields.Boolean(metadata={"description": "true: fares are demo data, not live tariffs"})
 
 
 class CitySchema(Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
+    currency = fields.String(required=True)
+    time_zone = fields.String(required=True, metadata={"description": "IANA time zone"})
+    languages = fields.List(fields.String(), required=True)
+    scope_code = fields.Integer(required=True, metadata={"description": "the city byte inside ride codes"})
     operators = fields.List(fields.Nested(OperatorSchema), required=True)
 
 

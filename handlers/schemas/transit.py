@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 from bayaffairs.handlers.schemas.common import MoneySchema, StrictSchema, page_of
@@ -72,7 +74,7 @@ class GateKeysOut(Schema):
 
 
 class DenyListQuery(StrictSchema):
-    since = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    since = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=5000, validate=validate.Range(1, 5000))
 
 
@@ -168,7 +170,11 @@ class TapBatchOut(Schema):
 
 
 class SettlementQuery(StrictSchema):
-    date = fields.Date(required=True, metadata={"description": "the operator's local day, YYYY-MM-DD"})
+    date = fields.Date(
+        required=True,
+        validate=validate.Range(date(2000, 1, 1), date(2100, 12, 31)),
+        metadata={"description": "the operator's local day, YYYY-MM-DD"},
+    )
 
 
 class SettlementLine(Schema):

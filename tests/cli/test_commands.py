@@ -180,3 +180,18 @@ async def test_keys_rotate_refuses_an_unknown_issuer(cli: Cli, pg: asyncpg.Conne
     assert result.status == 2
     assert "lottery" in result.stderr and "unknown issuer" in result.stderr
     assert await pg.fetchval("SELECT count(*) FROM issuer_keys") == 0
+
+
+async def test_seeded_demo_lets_a_demo_rider_get_a_ride_code_at_once(
+    cli: Cli, pg: asyncpg.Connection, api: Api
+) -> None:
+    for _ in range(2):  # idempotent
+        result = await cli("seed", "--demo", "--quiet")
+        assert result.status == 0, result.stderr
+    assert "shenzhen_metro" in result.stdout
+    assert await pg.fetchval("SELECT count(*) FROM issuer_keys WHERE retired_at IS NULL") == 3
+    rider = await api.sign_in("demo-rider")
+    me = (await rider.get("/v1/me"))[1]
+    assert me["wallet"] == {"currency": "HKD", "provider": "demo"}
+    status, body = await rider.post("/v1/ride-codes", {"city": "shenzhen"})
+    assert status == 201, body

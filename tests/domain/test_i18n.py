@@ -43,3 +43,7 @@ def test_every_message_has_all_three_languages() -> None:
 
 def test_an_unknown_code_falls_back_to_its_status_text() -> None:
     assert message_for("no_such_code", "en", 404) == MESSAGES["not_found"].en
+
+
+def test_an_errors_params_may_use_any_name() -> None:
+    assert "open" in message_for("journey_not_unfinished", "en", 409, status="open")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bayaffairs.config import Config
 from bayaffairs.db.database import Database
-from bayaffairs.errors import InvalidInput, NotFound
+from bayaffairs.errors import InvalidInput, Unavailable
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys, load_public_key
 from tests.support import MovableClock
@@ -27,7 +27,7 @@ async def keys(config: Config, pg: asyncpg.Connection, clock: MovableClock) -> A
 
 
 async def test_a_new_issuer_has_no_signing_key_until_rotated(keys: IssuerKeys) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(Unavailable):
         await keys.signing_key("tickets")
     key = await keys.rotate("tickets")
     assert key.kid == "tickets-1" and key.signing

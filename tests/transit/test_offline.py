@@ -71,7 +71,7 @@ async def test_uploaded_offline_taps_become_a_journey_and_reuploads_are_duplicat
     assert await client.upload(gate_in) == {"accepted": 2, "duplicates": 0, "rejected": 0}
     gate_in.queue = list(queued)
     assert await client.upload(gate_in) == {"accepted": 0, "duplicates": 2, "rejected": 0}
-    assert await ride.services.transit.uploads.drain() == 2
+    assert await ride.services.transit.uploads.drain(settle_seconds=0) == 2
     journey = (await ride.rider.get("/v1/journeys"))[1]["items"][0]
     assert (journey["status"], journey["entry_station"], journey["exit_station"]) == (
         "completed",
@@ -128,7 +128,7 @@ async def test_a_forged_offline_tap_is_kept_as_refused(ride: Ride, pg: asyncpg.C
         "scanned_at": ride.clock.now().isoformat(),
     }
     assert (await gate.post("/v1/gate/taps:batch", {"taps": [tap]}))[1]["accepted"] == 1
-    await ride.services.transit.uploads.drain()
+    await ride.services.transit.uploads.drain(settle_seconds=0)
     row = await pg.fetchrow("SELECT state, reason FROM tap_uploads WHERE tap_id = 'forged-1'")
     assert (row["state"], row["reason"]) == ("refused", "bad_signature")
     assert await pg.fetchval("SELECT count(*) FROM journeys") == 0

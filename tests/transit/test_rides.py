@@ -87,7 +87,9 @@ async def test_the_same_code_opens_one_tap_in_once(ride: Ride) -> None:
     station = ride.stops(METRO)[0]
     assert (await ride.scan(gate, payload, station))["decision"] == "open"
     again = await ride.scan(gate, payload, station, gate_id="g2")
-    assert (again["decision"], again["reason"]) == ("deny", "unfinished_journey")
+    assert (again["decision"], again["reason"]) == ("deny", "replayed")
+    fresh = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], station, gate_id="g3")
+    assert (fresh["decision"], fresh["reason"]) == ("deny", "unfinished_journey")
 
 
 async def test_a_replayed_code_after_tap_out_is_replayed(ride: Ride) -> None:
@@ -229,10 +231,40 @@ async def test_a_journey_left_open_becomes_unfinished_then_is_repaired(ride: Rid
 async def test_repair_checks_the_station_and_the_owner(ride: Ride) -> None:
     gate = await ride.gate(METRO)
     opened = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(METRO)[0])
+    ride.clock.advance(minutes=ride.operator(METRO).rules.max_journey_minutes + 1)
+    await ride.services.transit.journeys.close_overdue()
     path = f"/v1/journeys/{opened['journey_id']}/repair"
     assert (await ride.rider.post(path, {"exit_station": "no_such_station"}))[0] == 400
     stranger = await ride.api.sign_in("not-mine")
     assert (await stranger.post(path, {"exit_station": ride.stops(METRO)[1]}))[0] == 404
+
+
+async def test_an_open_journey_cannot_be_repaired_into_a_cheap_fare(ride: Ride) -> None:
+    gate = await ride.gate(METRO)
+    opened = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(METRO)[0])
+    status, body = await ride.rider.post(
+        f"/v1/journeys/{opened['journey_id']}/repair", {"exit_station": ride.stops(METRO)[0]}
+    )
+    assert (status, body["error"]["code"]) == (409, "journey_not_unfinished")
+
+
+async def test_an_unfinished_journeys_charge_waits_for_the_repair_then_cannot_be_repaired(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    gate = await ride.gate(METRO)
+    stops = ride.stops(METRO)
+    opened = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0])
+    ride.clock.advance(minutes=ride.operator(METRO).rules.max_journey_minutes + 1)
+    await ride.services.transit.journeys.close_overdue()
+    charges = ride.services.transit.charges
+    assert await charges.charge_pending() == 0  # held for repair_days
+    await pg.execute("UPDATE journeys SET updated_at = now() - interval '8 days'")
+    assert await charges.charge_pending() == 1
+    status, body = await ride.rider.post(
+        f"/v1/journeys/{opened['journey_id']}/repair", {"exit_station": stops[1]}
+    )
+    assert (status, body["error"]["code"]) == (409, "journey_already_charged")
+    assert await pg.fetchval("SELECT charge_status FROM journeys") == "charged"
 
 
 async def test_gate_keys_are_cacheable_and_list_rotated_keys(ride: Ride) -> None:

@@ -15,20 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.signatures import PublicKey, device_key, verify
 
-REASONS = (
-    "malformed",
-    "unknown_key",
-    "revoked",
-    "bad_signature",
-    "expired",
-    "not_yet_valid",
-    "wrong_scope",
-    "replayed",
-    "denied_account",
-    "wrong_direction",
-    "unfinished_journey",
-)
-
 
 class Rejected(Exception):
     def __init__(self, reason: str) -> None:
