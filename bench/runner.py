@@ -196,11 +196,15 @@ class Measure:
         script.write_text(wrk.lua_script(request, feed=scenario.feed is not None))
         url = f"http://127.0.0.1:{fixtures.port}{request.path}"
         s = self.settings
+        # Both runs' codes are minted before any load starts: minting takes seconds, and a load
+        # alongside must not run alone in between, nor may the server idle inside a measurement.
+        warm, _ = (
+            self._wrk_command(scenario, fixtures, script, url, s.warmup, "warm") if s.warmup else ([], None)
+        )
+        argv, feed = self._wrk_command(scenario, fixtures, script, url, s.duration, "measure")
         with self._alongside(scenario, server) as background:
-            if s.warmup > 0:
-                warm, _ = self._wrk_command(scenario, fixtures, script, url, s.warmup, "warm")
+            if warm:
                 wrk.run(self.processes, warm, s.warmup)
-            argv, feed = self._wrk_command(scenario, fixtures, script, url, s.duration, "measure")
             say(f"{scenario.name}: {' '.join(argv)}")
             before = snapshot()
             measured = wrk.run(self.processes, argv, s.duration)
@@ -258,7 +262,7 @@ class Measure:
         _probe(other, request, server.fixtures)
         script = self.tmp / f"{other.name}-alongside.lua"
         script.write_text(wrk.lua_script(request))
-        seconds = self.settings.warmup + self.settings.duration + 2
+        seconds = self.settings.warmup + self.settings.duration + 1
         argv = wrk.command(
             self.wrk_path,
             f"http://127.0.0.1:{server.fixtures.port}{request.path}",
@@ -270,7 +274,6 @@ class Measure:
         say(f"{scenario.name}: alongside, {' '.join(argv)}")
         proc = self.processes.start(f"wrk-{other.name}", argv)
         background = Background(other, {proc.pid})
-        time.sleep(1.0)  # its connections are open and busy before the warm-up starts
         try:
             yield background
         finally:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import asyncpg
 
+from bayaffairs.adapters.protocols import FxRate
 from bayaffairs.handlers.keys import SERVICES
+from bayaffairs.transit.pricing import convert
 from tests.conftest import AppFactory
 from tests.support import MovableClock, test_config
 from tests.transit.conftest import Ride
 
 BUS = "shenzhen_bus"
+
+
+class FixedRate:
+    def __init__(self, rate: Decimal) -> None:
+        self.value = rate
+
+    async def rate(self, base: str, quote: str, at: datetime) -> FxRate:
+        return FxRate(base, quote, self.value, at, "fixed")
 
 
 async def ride_bus(ride: Ride) -> str:
@@ -73,3 +84,17 @@ async def test_a_rate_feed_outage_does_not_stop_the_gates(
     assert answer["decision"] == "open" and answer["fare"]["currency"] == "CNY" and answer["charge"] is None
     row = await pg.fetchrow("SELECT fare_amount, charge_amount FROM journeys")
     assert row["fare_amount"] > 0 and row["charge_amount"] is None
+    charges = services.transit.charges
+    assert await charges.charge_pending() == 1  # still no rate: left for the next round
+    assert await pg.fetchval("SELECT charge_status FROM journeys") == "pending"
+    services.transit.converter.source = FixedRate(Decimal("1.0870"))  # the feed is back
+    assert await charges.charge_pending() == 1
+    row = await pg.fetchrow(
+        "SELECT fare_amount, charge_amount, charge_currency, fx_rate, charge_status FROM journeys"
+    )
+    assert (row["charge_status"], row["charge_currency"], row["fx_rate"]) == (
+        "charged",
+        "HKD",
+        Decimal("1.0870"),
+    )
+    assert row["charge_amount"] == convert(row["fare_amount"], "CNY", "HKD", Decimal("1.0870"))

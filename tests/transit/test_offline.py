@@ -188,3 +188,50 @@ async def test_a_bad_device_key_is_400(ride: Ride) -> None:
         {"device_public_key": base64.b64encode(b"\x04" + b"\x01" * 64).decode(), "algorithm": "ES256"},
     )
     assert status == 400 and "device_public_key" in body["error"]["details"]["fields"]
+
+
+async def test_tap_ids_are_unique_per_operator_not_across_operators(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    metro, bus = await ride.gate(METRO), await ride.gate("shenzhen_bus")
+    stamp = ride.clock.now().isoformat()
+    for gate, station in ((metro, ride.stops(METRO)[0]), (bus, ride.stops("shenzhen_bus")[0])):
+        tap = {
+            "tap_id": "gate-7-1",
+            "payload": (await ride.code("shenzhen"))["payload"],
+            "gate_id": "7",
+            "station": station,
+            "direction": "in",
+            "scanned_at": stamp,
+        }
+        status, result = await gate.post("/v1/gate/taps:batch", {"taps": [tap]})
+        assert (status, result["accepted"], result["duplicates"]) == (200, 1, 0)
+    assert await pg.fetchval("SELECT count(*) FROM tap_uploads") == 2
+
+
+async def test_an_offline_gate_forgets_a_rider_inside_after_the_journey_limit(ride: Ride) -> None:
+    gate, _ = await offline_gate(ride, ride.stops(METRO)[0])
+    assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
+    ride.clock.advance(minutes=gate.max_journey_minutes + 1)
+    assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
+
+
+async def test_a_rider_revokes_a_lost_phones_credential(ride: Ride) -> None:
+    device = ec.generate_private_key(ec.SECP256R1())
+    public = device.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+    _, credential = await ride.rider.post(
+        "/v1/ride-credentials", {"device_public_key": base64.b64encode(public).decode(), "algorithm": "ES256"}
+    )
+    stranger = await ride.api.sign_in("thief")
+    assert (await stranger.delete(f"/v1/ride-credentials/{credential['credential_id']}"))[0] == 404
+    assert (await ride.rider.delete(f"/v1/ride-credentials/{credential['credential_id']}"))[0] == 204
+    gate = await ride.gate(METRO)
+    raw = base64.b64decode(credential["credential"])
+    answer = await ride.scan(gate, await device_code(raw, device, now(ride), 1), ride.stops(METRO)[0])
+    assert (answer["decision"], answer["reason"]) == ("deny", "revoked")
+    _, delta = await gate.get("/v1/gate/denylist?since=0")
+    assert [(c["kind"], c["value"]) for c in delta["changes"]] == [
+        ("credential", credential["credential_id"])
+    ]

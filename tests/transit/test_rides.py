@@ -9,7 +9,10 @@ import asyncpg
 import zxingcpp
 from PIL import Image
 
+from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.transit.codes import base45
+from tests.conftest import AppFactory
+from tests.support import MovableClock, test_config
 from tests.transit.conftest import Ride
 
 METRO = "shenzhen_metro"
@@ -294,3 +297,27 @@ async def test_a_compromised_key_is_revoked_at_the_gate(ride: Ride) -> None:
     assert (answer["decision"], answer["reason"]) == ("deny", "revoked")
     status, _ = await gate.get("/v1/gate/keys")
     assert status == 200
+
+
+async def test_an_expired_codes_image_is_410(ride: Ride) -> None:
+    code = await ride.code("shenzhen")
+    ride.clock.advance(seconds=60 + 301)
+    status, body = await ride.rider.get(code["png_url"])
+    assert (status, body["error"]["code"]) == (410, "code_expired")
+
+
+async def test_each_gate_has_its_own_rate_limit_bucket(make_api: AppFactory, clock: MovableClock) -> None:
+    api = await make_api(test_config({"rate_limits": {"read": "2/60"}}))
+    services = api.client.server.app[SERVICES]
+    gates = [api.as_((await services.credentials.issue("gate", METRO)).token) for _ in range(2)]
+    assert [(await gates[0].get("/v1/gate/keys"))[0] for _ in range(3)] == [200, 200, 429]
+    assert (await gates[1].get("/v1/gate/keys"))[0] == 200  # another gate of the same operator
+
+
+async def test_regions_give_each_city_its_money_and_time(ride: Ride) -> None:
+    _, regions = await ride.api.get("/v1/regions")
+    cities = {c["id"]: c for j in regions["items"] for c in j["cities"]}
+    assert (cities["macao"]["currency"], cities["macao"]["time_zone"]) == ("MOP", "Asia/Macau")
+    operators = {o["id"]: o for c in cities.values() for o in c["operators"]}
+    assert len(operators) >= 20 and all(o["demo_tariff"] for o in operators.values())
+    assert {"mtr", "shenzhen_metro", "macao_lrt", "hzmb_shuttle"} <= set(operators)
