@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 
 import orjson
 from aiohttp import web
 from marshmallow import ValidationError
 
-from bayaffairs.errors import Forbidden
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
+from bayaffairs.handlers.etag import etagged
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.transit import (
     DenyListOut,
@@ -62,13 +61,7 @@ async def gate_keys(call: Call) -> web.Response:
             "scope": operator.scope_code if operator else 0,
         },
     }
-    encoded = orjson.dumps(dump(GateKeysOut, body))
-    etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
-    if etag in call.request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers={"ETag": etag})
-    return web.Response(
-        body=encoded, content_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
-    )
+    return etagged(call.request, orjson.dumps(dump(GateKeysOut, body)), {"Cache-Control": "no-cache"})
 
 
 @routes.get("/v1/gate/denylist")
@@ -99,15 +92,16 @@ async def denylist(call: Call) -> web.Response:
 async def scan(call: Call) -> web.Response:
     transit = call.services.transit
     body = call.body
-    operator_id = call.principal.scope  # type: ignore[union-attr]
-    operator = transit.network.operator(operator_id)
-    if operator is not None and not operator.has_stop(body["station"]):
-        owner = next((o.id for o in transit.network.operators.values() if o.has_stop(body["station"])), None)
-        if owner is not None:
-            raise Forbidden("out_of_scope", scope_kind="operator")
     payload = body["payload"] if isinstance(body["payload"], str) else ""
     decision = await transit.scans.scan(
-        Scan(operator_id, body["gate_id"], body["station"], body["direction"], payload, body["scanned_at"])
+        Scan(
+            call.principal.scope,  # type: ignore[union-attr]
+            body["gate_id"],
+            body["station"],
+            body["direction"],
+            payload,
+            body["scanned_at"],
+        )
     )
     return json_response(dump(ScanOut, decision))
 

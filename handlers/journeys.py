@@ -6,15 +6,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bayaffairs.db.queries.journeys import JourneyRow
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.transit import JourneyOut, JourneyPage, JourneyQuery, RepairIn
+from bayaffairs.transit.journeys import Journey
 
 routes = web.RouteTableDef()
 
 
-def shape(row: JourneyRow) -> dict[str, Any]:
+def shape(row: Journey) -> dict[str, Any]:
     out = dict(row.__dict__)
     out["fare"] = (
         {"amount": row.fare_amount, "currency": row.fare_currency} if row.fare_amount is not None else None

@@ -26,6 +26,7 @@ from bayaffairs.transit.network import Network, Operator
 from bayaffairs.transit.pricing import Converter
 
 log = logging.getLogger("bayaffairs.journeys")
+Journey = q.JourneyRow  # what callers get: a frozen dataclass of the journey
 
 
 @dataclass(frozen=True)

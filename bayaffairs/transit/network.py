@@ -53,6 +53,10 @@ class Network:
     def operator(self, operator_id: str) -> Operator | None:
         return self.operators.get(operator_id)
 
+    def owner_of(self, stop: str) -> str | None:
+        """Which operator has a stop of this id (for telling a foreign station from a typo)."""
+        return next((o.id for o in self.operators.values() if o.has_stop(stop)), None)
+
     def scope_of_city(self, city_id: str) -> int | None:
         city = self.cities.get(city_id)
         return city.scope_code if city else None

@@ -14,6 +14,7 @@ import io
 import multiprocessing
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import qrcode
 import qrcode.image.svg
@@ -78,7 +79,12 @@ class QrRenderer:
             return image
         if self._pool is None:
             raise RuntimeError("QrRenderer.start() has not run")
-        image = await asyncio.get_running_loop().run_in_executor(self._pool, _render, kind, payload)
+        try:
+            image = await asyncio.get_running_loop().run_in_executor(self._pool, _render, kind, payload)
+        except BrokenProcessPool:  # the renderer died (killed, out of memory): start a new one, once
+            self.stop()
+            self.start()
+            image = await asyncio.get_running_loop().run_in_executor(self._pool, _render, kind, payload)
         self._cache[key] = image
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

@@ -20,7 +20,7 @@ from typing import Any
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.errors import DomainError, InvalidInput
+from bayaffairs.errors import DomainError, Forbidden, InvalidInput
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.storage import Connection, Database
@@ -116,6 +116,8 @@ class ScanService:
         if operator is None:
             raise InvalidInput({"operator": ["unknown operator"]})
         if not operator.has_stop(scan.station):
+            if self.network.owner_of(scan.station) is not None:
+                raise Forbidden("out_of_scope", scope_kind="operator")  # a gate of another operator
             raise InvalidInput({"station": [f"{scan.station!r} is not a station or route of {operator.id}"]})
         if scan.direction == "out" and not operator.rules.tap_out:
             return Decision.deny("wrong_direction")
@@ -131,7 +133,15 @@ class ScanService:
         except Rejected as exc:
             return Decision.deny(exc.reason)
         item = self.recorder.item(
-            operator, scan.gate_id, scan.station, scan.direction, verified, scan.scanned_at, "online"
+            # An online tap happens now, by our clock: a gate whose clock is wrong must not move a
+            # journey to another day. The time a gate reports counts only for offline taps.
+            operator,
+            scan.gate_id,
+            scan.station,
+            scan.direction,
+            verified,
+            self.clock.now(),
+            "online",
         )
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))

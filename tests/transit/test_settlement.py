@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -77,11 +77,14 @@ async def test_a_bad_date_is_400(ride: Ride) -> None:
 async def test_the_clearing_file_is_the_same_on_every_run(
     ride: Ride, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    ride.clock._now = datetime.now(UTC) - timedelta(days=1)
+    ride.clock._now = datetime(2026, 11, 19, 4, 0, tzinfo=UTC)  # noon in Shenzhen
     await journeys(ride, 3)
     day = local_day(ride)
     outputs = []
     for run in ("a", "b"):
+        if run == "b":  # journeys of the next day must not change this day's file
+            ride.clock._now = datetime(2026, 11, 19, 17, 0, tzinfo=UTC)
+            await journeys(ride, 2)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
