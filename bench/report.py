@@ -58,7 +58,7 @@ def _cells(row: Row, run: Run, label: str | None = None) -> list[str]:
         f"{r.p50_ms:.2f}",
         f"{r.p99_ms:.2f}",
         f"{r.errors}/{r.non_2xx}",
-        f"{r.requests_per_second / base:.2f}x" if base else "-",
+        f"{r.requests_per_second / base:.2f}x" if base and row.scenario.driver is None else "-",
         "; ".join(notes),
         row.scenario.what,
     ]
@@ -171,7 +171,8 @@ def _row_json(row: Row, run: Run) -> dict[str, Any]:
         "requests": r.requests,
         "non_2xx": r.non_2xx,
         "socket_errors": dict(r.socket_errors),
-        "ratio_to_baseline": r.requests_per_second / base if base else None,
+        # A driven row's requests are batches: its ratios are among its figures instead.
+        "ratio_to_baseline": r.requests_per_second / base if base and row.scenario.driver is None else None,
         "cpu_percent_of_one_cpu": row.cpu,
         "counters": dict(r.counters),
         "figures": row.assessment.figures,

@@ -105,6 +105,9 @@ def run(settings: Settings, scenarios: list[Scenario]) -> Run:
             say("preparing the bayaffairs_bench database (create if missing, migrate)")
             prepare_database(processes, fresh=settings.fresh_db)
             reset_redis()  # also checks, before any measuring, that Redis answers
+            # The ride-code key must exist before a server starts: its jobs read the key set at
+            # once and keep it for 30 s, so a key made later is unknown to it for that long.
+            say(f"ride-code issuer key ride_codes-{work.transit.issuer.key_number} is in place")
         result.baselines.append(work.on_baseline(baseline))
         work.cap_rps = result.baselines[0].result.requests_per_second
         for variant, group in _by_variant(on_service):
@@ -329,7 +332,10 @@ class Background:
         }
         notes = [f"alongside {name}: {r.requests_per_second:,.0f} req/s, p99 {r.p99_ms:.0f} ms"]
         notes += self.own.notes if self.own else []
-        problems = [f"alongside {name}: {r.errors}/{r.non_2xx} errors"] if r.errors or r.non_2xx else []
+        problems = []
+        if r.errors or r.non_2xx:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in r.socket_errors.items() if n)
+            problems.append(f"alongside {name}: socket errors ({kinds or 'none'}), non-2xx {r.non_2xx}")
         return Assessment(figures, notes, problems)
 
 
@@ -343,13 +349,16 @@ def _merge(parts: list[Assessment]) -> Assessment:
 
 
 def _probe(scenario: Scenario, request: wrk.Request, fixtures: Fixtures) -> None:
-    """One request before the load, so a broken set-up fails with its answer, not a table of 4xx."""
+    """One request before the load, so a broken set-up fails with its answer, not a table of 4xx
+    (or of 200 denies: `probe_contains` must then be in the answer)."""
     headers = dict(request.headers)
     if request.unique_header:
         headers[request.unique_header] = f"probe-{uuid.uuid4().hex}"
     status, body = fixtures.call(request.method, request.path, request.body, headers)
-    if status not in scenario.probe_ok:
+    wanted = scenario.probe_contains.encode() if scenario.probe_contains else b""
+    if status not in scenario.probe_ok or wanted not in body:
+        expected = f"{scenario.probe_ok}" + (f" with {scenario.probe_contains}" if wanted else "")
         raise ProcessError(
             f"{scenario.name}: {request.method} {request.path} answered {status}, "
-            f"expected {scenario.probe_ok}: {body[:500]!r}"
+            f"expected {expected}: {body[:500]!r}"
         )

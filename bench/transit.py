@@ -51,6 +51,10 @@ OPERATOR = "shenzhen_bus"  # tap-in only: a journey completes at tap-in, so ride
 CITY = "shenzhen"
 STATION = "1"  # a route of shenzhen_bus
 RIDERS = 10_000
+# Riders with a past, for `scan_history`: a commuter riding twice a day has 1000 journeys after
+# about 16 months, and each tap-in looks up the rider's latest journey (transfer discounts).
+HISTORY_RIDERS = 500
+HISTORY_JOURNEYS = 1000
 WALLET = ("HKD", "demo")
 PARALLEL_MINT_FROM = 20_000  # below this, forking workers costs more than it saves
 
@@ -145,6 +149,32 @@ async def _create_riders(url: str, run: str, count: int) -> list[bytes]:
     return tokens
 
 
+async def _give_history(url: str, run: str, tokens: Sequence[bytes], journeys: int) -> None:
+    """Completed, already charged bus journeys, one every 12 hours back from now, per rider."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO journeys (id, account_token, user_id, operator, category, status,
+                                  entry_station, entry_at, fare_amount, fare_currency, fare_rule,
+                                  charge_status, created_at, updated_at)
+            SELECT 'bench-' || $3 || '-' || a.user_id || '-' || g, a.account_token, a.user_id, $4, 'adult',
+                   'completed', $5, now() - g * interval '12 hours', 200, 'CNY', 'bench history',
+                   'none', now() - g * interval '12 hours', now() - g * interval '12 hours'
+            FROM ride_accounts a CROSS JOIN generate_series(1, $2) AS g
+            WHERE a.account_token = ANY($1::bytea[])
+            """,
+            list(tokens),
+            journeys,
+            run,
+            OPERATOR,
+            STATION,
+        )
+        await conn.execute("ANALYZE journeys")
+    finally:
+        await conn.close()
+
+
 def _mint_chunk(issuer: Issuer, issued_at: int, accounts: Sequence[bytes]) -> list[str]:
     """Codes for `accounts`, one each: the service's layout, signature and Base45, as issue_code does."""
     key = issuer.private_key()
@@ -182,6 +212,14 @@ class Transit:
         return asyncio.run(_create_riders(bench_database_url(), self.run, RIDERS))
 
     @functools.cached_property
+    def history_riders(self) -> list[bytes]:
+        """HISTORY_RIDERS riders with HISTORY_JOURNEYS past journeys each (made once a run)."""
+        url = bench_database_url()
+        tokens = asyncio.run(_create_riders(url, f"{self.run}h", HISTORY_RIDERS))
+        asyncio.run(_give_history(url, self.run, tokens, HISTORY_JOURNEYS))
+        return tokens
+
+    @functools.cached_property
     def gate_token(self) -> str:
         """A gate credential for the bus operator, through the CLI an operator would use."""
         output = self.processes.run(
@@ -196,9 +234,9 @@ class Transit:
                 return str(json.loads(line)["token"])
         raise ProcessError(f"`credentials issue` printed no token:\n{output[-500:]}")
 
-    def mint(self, count: int) -> list[str]:
-        """`count` fresh codes, issued now, the riders taken in turn."""
-        riders = self.riders
+    def mint(self, count: int, riders: Sequence[bytes] | None = None) -> list[str]:
+        """`count` fresh codes, issued now, the riders (default: the run's new ones) in turn."""
+        riders = riders if riders is not None else self.riders
         accounts = [riders[(self._next_rider + i) % len(riders)] for i in range(count)]
         self._next_rider += count
         return mint_issuer_codes(self.issuer, accounts, int(time.time()))
@@ -248,13 +286,14 @@ class ScanLoad:
     """Scan bodies for one wrk run (each a fresh code, gate id = the run's label), and the
     checks after it: every answer `open`, and every `open` backed by a committed tap."""
 
-    def __init__(self, transit: Transit, label: str) -> None:
+    def __init__(self, transit: Transit, label: str, riders: Sequence[bytes] | None = None) -> None:
         self.transit = transit
         self.label = label
+        self.riders = riders
 
     def bodies(self, count: int) -> Iterable[bytes]:
         scanned_at = now_iso()
-        for payload in self.transit.mint(count):
+        for payload in self.transit.mint(count, self.riders):
             yield orjson.dumps(
                 {
                     "payload": payload,
