@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
+import orjson
 
 from bayaffairs.gate.offline import OfflineGate
+from bayaffairs.transit.uploads import MAX_BATCH_BYTES, MAX_BATCH_TAPS
 
-UPLOAD_CHUNK = 1000
+UPLOAD_CHUNK = min(1000, MAX_BATCH_TAPS)
+
+
+def next_chunk(queue: list[dict[str, Any]]) -> tuple[int, bytes]:
+    """How many taps from the front of `queue` go in the next batch, and its body: at most
+    UPLOAD_CHUNK taps and MAX_BATCH_BYTES (the server refuses larger: 400, 413)."""
+    count = min(len(queue), UPLOAD_CHUNK)
+    while True:
+        body = orjson.dumps({"taps": queue[:count]})
+        if len(body) <= MAX_BATCH_BYTES or count == 1:
+            return count, body
+        count = max(1, count * MAX_BATCH_BYTES // len(body) - 1)
 
 
 class GateClient:
@@ -43,14 +58,15 @@ class GateClient:
         good). A lost answer is harmless: the same taps again are counted as duplicates."""
         totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
         while gate.queue:
-            chunk = gate.queue[:UPLOAD_CHUNK]
+            count, body = next_chunk(gate.queue)
+            headers = {**self.headers, "Content-Type": "application/json"}
             async with self.session.post(
-                f"{self.base_url}/v1/gate/taps:batch", json={"taps": chunk}, headers=self.headers
+                f"{self.base_url}/v1/gate/taps:batch", data=body, headers=headers
             ) as resp:
                 resp.raise_for_status()
                 result = await resp.json()
             totals["accepted"] += result["accepted"]
             totals["duplicates"] += result["duplicates"]
             totals["rejected"] += len(result["rejected"])
-            del gate.queue[: len(chunk)]
+            del gate.queue[:count]
         return totals

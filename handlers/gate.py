@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
+from datetime import datetime
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -28,6 +31,51 @@ from bayaffairs.transit.uploads import OfflineTap
 routes = web.RouteTableDef()
 GATE = Auth(("gate",))
 _TAP_SCHEMA = OfflineTapIn()  # each tap is loaded on its own, so one bad tap rejects only itself
+_TAP_FIELDS = frozenset(OfflineTapIn._declared_fields)
+_TAP_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _fast_tap(raw: dict[str, Any]) -> OfflineTap | None:
+    """The tap if it is plainly valid by OfflineTapIn's rules, else None (then marshmallow
+    decides, with its error codes). ~1 µs instead of ~25 µs a tap: batches hold thousands."""
+    if len(raw) != len(_TAP_FIELDS) or not _TAP_FIELDS.issuperset(raw):
+        return None
+    tap_id, payload, gate_id = raw["tap_id"], raw["payload"], raw["gate_id"]
+    station, direction, scanned_at = raw["station"], raw["direction"], raw["scanned_at"]
+    if not (
+        type(tap_id) is str
+        and _TAP_ID.fullmatch(tap_id)
+        and type(payload) is str
+        and len(payload) <= 1000
+        and type(gate_id) is str
+        and 0 < len(gate_id) <= 64
+        and type(station) is str
+        and 0 < len(station) <= 64
+        and direction in ("in", "out")
+        and type(scanned_at) is str
+    ):
+        return None
+    try:
+        at = datetime.fromisoformat(scanned_at)
+    except ValueError:
+        return None
+    if at.utcoffset() is None:
+        return None
+    return OfflineTap(tap_id, payload, gate_id, station, direction, at)
+
+
+def _load_tap(raw: Any) -> OfflineTap | str:
+    """The tap, or why it was rejected (`invalid_<first field in error>`, `invalid_tap`)."""
+    if not isinstance(raw, dict):
+        return "invalid_tap"
+    tap = _fast_tap(raw)
+    if tap is not None:
+        return tap
+    try:
+        return OfflineTap(**_TAP_SCHEMA.load(raw))
+    except ValidationError as exc:
+        field = next(iter(exc.messages)) if isinstance(exc.messages, dict) else "tap"
+        return f"invalid_{field}"
 
 
 @routes.get("/v1/gate/keys")
@@ -115,21 +163,19 @@ async def scan(call: Call) -> web.Response:
     responses={200: TapBatchOut},
     rate_class="scan",
     description="Good taps are stored even when others in the batch are not; rejected ones are listed "
-    "by index with a reason, duplicates counted. Signatures are verified and journeys paired afterwards.",
+    "by index with a reason, duplicates counted. Signatures are verified and journeys paired afterwards. "
+    "At most 2000 taps a batch (400), within the server's body limit (1 MiB by default, 413).",
 )
 async def upload_taps(call: Call) -> web.Response:
     transit = call.services.transit
-    taps, rejected = [], []
-    schema = _TAP_SCHEMA
+    taps: list[tuple[int, OfflineTap]] = []
+    rejected: list[tuple[int, str]] = []
     for index, raw in enumerate(call.body["taps"]):
-        if not isinstance(raw, dict):
-            rejected.append((index, "invalid_tap"))
-            continue
-        try:
-            taps.append((index, OfflineTap(**schema.load(raw))))
-        except ValidationError as exc:
-            field = next(iter(exc.messages)) if isinstance(exc.messages, dict) else "tap"
-            rejected.append((index, f"invalid_{field}"))
+        loaded = _load_tap(raw)
+        if isinstance(loaded, str):
+            rejected.append((index, loaded))
+        else:
+            taps.append((index, loaded))
     result = await transit.uploads.upload(call.principal.scope, [tap for _, tap in taps])  # type: ignore[union-attr]
     rejected += [(taps[i][0], reason) for i, reason in result.rejected]
     body = {

@@ -3,8 +3,9 @@
 The payload is Base45 text, which QR alphanumeric mode stores densely, at error-correction
 level M. The mask pattern is fixed: letting qrcode score all eight masks in pure Python is
 about 60 % of the cost (~6 of ~10 ms here), and every mask gives a valid code. Rendering runs in
-a separate process (pure Python would hold the GIL and stall gates' scans in a thread), and
-recent images are kept, since an app asks for the same code's image again.
+a separate process (pure Python would hold the GIL and stall gates' scans in a thread) at a
+lower priority (nice 10), and recent images are kept, since an app asks for the same code's
+image again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+import os
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -57,6 +59,14 @@ def _render(kind: str, payload: str) -> bytes:
     return _RENDERERS[kind](payload)
 
 
+RENDER_NICENESS = 10  # images can wait; gates' scans in the server process cannot
+
+
+def _lower_priority() -> None:
+    """Pool initializer: the renderer yields the CPU to the server (and PostgreSQL) under load."""
+    os.nice(RENDER_NICENESS)
+
+
 class QrRenderer:
     def __init__(self, cache_size: int = 512) -> None:
         self.cache_size = cache_size
@@ -65,7 +75,9 @@ class QrRenderer:
 
     def start(self) -> None:
         # A fresh interpreter, not a fork of this one with its event loop and threads.
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+        )
 
     def stop(self) -> None:
         if self._pool is not None:

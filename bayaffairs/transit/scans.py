@@ -1,11 +1,20 @@
 """Online gate scans: verify the code, then record the tap durably before answering `open`.
 
-Taps are committed in groups: each scan joins a queue, and a few writer tasks each take what is
-waiting (up to `scan_batch_max`) into one transaction, which runs `record_scans()` in the
-database (decisions in arrival order; the database's unique indexes settle races between
-workers) and writes the fares of the journeys that completed. Only after COMMIT does any scan
-of the batch get its answer, so a gate that opened never loses its tap, and one fsync serves many
-scans. Under light load a batch is a single scan and nothing waits.
+Taps are committed in groups: each scan joins a queue, and one dispatcher hands what is waiting
+(up to `scan_batch_max`) to a writer, which runs `record_scans()` in the database (decisions in
+arrival order; the database's unique indexes settle races between workers and processes). Only
+after COMMIT does any scan of the batch get its answer, so a gate that opened never loses its
+tap, and one fsync serves many scans.
+
+Batches must form for that to pay: while a batch is being written the next one collects, and a
+second writer (up to `scan_writers`) starts only for a queue of `PARALLEL_AT` scans or more; an
+idle writer facing a short queue lingers `LINGER_SECONDS` first. Measured on 2 vCPUs, four
+writers that each took what was there wrote batches of one scan (bench/README.md).
+
+A tap-in whose fare is fixed when it happens (a flat bus fare: no tap-out, no transfer discount)
+is priced before the batch is written and its journey inserted with the fare and the charge, so
+a batch of those is one statement, committed on its own in one round trip. Other journeys are
+priced from what `record_scans()` returns, in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,22 +24,28 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput
 from bayaffairs.ids import new_id
-from bayaffairs.money import Money
+from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.storage import Connection, Database
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
 from bayaffairs.transit.keyring import RideCodeKeys
-from bayaffairs.transit.model import PreviousLeg, Trip, UnknownStop
+from bayaffairs.transit.model import FareQuote, PreviousLeg, Trip, UnknownStop
 from bayaffairs.transit.network import Network, Operator
-from bayaffairs.transit.pricing import Converter
+from bayaffairs.transit.pricing import Converter, convert
 
 log = logging.getLogger("bayaffairs.scans")
+LINGER_SECONDS = 0.001  # an idle writer waits this long for a short queue to grow
+LINGER_BELOW = 16  # ... when fewer scans than this are waiting
+PARALLEL_AT = 64  # a second writer starts only for a queue this long
+QueuedScan = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,20 @@ class Decision:
     @classmethod
     def deny(cls, reason: str) -> Decision:
         return cls("deny", reason)
+
+
+def fixed_at_tap_in(operator: Operator) -> bool:
+    """A journey that completes at tap-in and whose fare no previous leg changes."""
+    pricing = getattr(operator.fares, "pricing", None)
+    return not operator.rules.tap_out and pricing is not None and not pricing.transfers
+
+
+def split(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(tap-ins priced in advance whose riders have no other kind of tap in the batch, the rest)."""
+    looped = {i["account"] for i in items if "fares" not in i}
+    fixed = [i for i in items if "fares" in i and i["account"] not in looped]
+    others = [i for i in items if "fares" not in i or i["account"] in looped]
+    return fixed, others
 
 
 def price_row(operator: Operator, row: dict[str, Any], direction: str) -> tuple[Money, str] | None:
@@ -96,20 +125,21 @@ class ScanService:
         self.recorder = TapRecorder(network, converter, clock)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
-        self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = asyncio.Queue()
-        self._writers: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[QueuedScan] = asyncio.Queue()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._writers = [
-            asyncio.create_task(self._write_batches()) for _ in range(self.settings.scan_writers)
-        ]
+        self._dispatcher = asyncio.create_task(self._dispatch())
 
     async def stop(self) -> None:
-        for task in self._writers:
+        tasks = [*self._writing, *([self._dispatcher] if self._dispatcher else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._writers:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._dispatcher = None
 
     async def scan(self, scan: Scan) -> Decision:
         operator = self.network.operator(scan.operator)
@@ -152,25 +182,44 @@ class ScanService:
         charge = row.get("_charge")
         return Decision("open", None, row["journey_id"], fare, charge)
 
-    async def _write_batches(self) -> None:
+    async def _dispatch(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            await self._turn()
             while len(batch) < self.settings.scan_batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                rows = await self._commit([item for item, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - every waiting gate must get an answer
-                log.warning("recording %d scans failed: %r", len(batch), exc)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)  # the error middleware maps a database outage to 503
-                continue
-            for (_, future), row in zip(batch, rows, strict=True):
+            task = asyncio.create_task(self._write(batch))
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    async def _turn(self) -> None:
+        """Wait until a batch should start (see the module docstring)."""
+        if not self._writing and self._queue.qsize() + 1 < LINGER_BELOW:
+            await asyncio.sleep(LINGER_SECONDS)
+        while self._writing and (
+            len(self._writing) >= self.settings.scan_writers or self._queue.qsize() + 1 < PARALLEL_AT
+        ):
+            await asyncio.wait(self._writing, timeout=LINGER_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _write(self, batch: list[QueuedScan]) -> None:
+        try:
+            rows = await self._commit([item for item, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiting gate must get an answer
+            log.warning("recording %d scans failed: %r", len(batch), exc)
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(row)
+                    future.set_exception(exc)  # the error middleware maps a database outage to 503
+            return
+        for (_, future), row in zip(batch, rows, strict=True):
+            if not future.done():
+                future.set_result(row)
 
     async def _commit(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        async with self.db.transaction() as conn:
+        if await self.recorder.prepare(items):
+            async with self.db.transaction() as conn:
+                return await self.recorder.record(conn, items)
+        # Every journey is priced in the statement, which commits on its own before it answers.
+        async with self.db.acquire() as conn:
             return await self.recorder.record(conn, items)
 
 
@@ -182,6 +231,7 @@ class TapRecorder:
         self.network = network
         self.converter = converter
         self.clock = clock
+        self._charges: dict[tuple[int, str, str, Decimal], int] = {}
 
     @staticmethod
     def item(
@@ -209,16 +259,95 @@ class TapRecorder:
             "orphan_exit": operator.rules.tap_out_without_tap_in,
         }
 
+    async def prepare(self, items: list[dict[str, Any]]) -> bool:
+        """Give the tap-ins whose fare is fixed already their fares and charges (so the journey is
+        written once, priced); True unless recording is one statement (the caller then records
+        in a transaction): a journey to price after recording, or taps of both kinds."""
+        now = self.clock.now()
+        rates: dict[tuple[str, str], tuple[Decimal, str] | None] = {}
+        later = False
+        for item in items:
+            if "fares" in item:
+                continue
+            operator = self.network.operators[item["operator"]]
+            if item["direction"] != "in" or not fixed_at_tap_in(operator):
+                later = True
+                continue
+            entered_at = datetime.fromisoformat(item["scanned_at"])
+            try:
+                quotes = {
+                    category: operator.fares.fare(Trip(item["station"], None, entered_at, category))
+                    for category in RIDER_CATEGORIES
+                }
+            except UnknownStop:
+                later = True  # logged when it is priced after recording
+                continue
+            item["fares"] = {c: [q.amount.amount, q.rule] for c, q in quotes.items()}
+            item["currency"] = operator.currency
+            item["charges"] = await self._charges_for(quotes, operator.currency, rates, now)
+        return later or bool(split(items)[1])
+
+    async def _charges_for(
+        self,
+        quotes: dict[str, FareQuote],
+        currency: str,
+        rates: dict[tuple[str, str], tuple[Decimal, str] | None],
+        now: datetime,
+    ) -> dict[str, dict[str, list[Any]]]:
+        """{wallet currency: {category: [charge, rate, source]}}; a wallet currency without a
+        rate is left out (its journeys keep the fare, and the charge is converted later)."""
+        charges = {}
+        for wallet in MINOR_UNITS:
+            if (currency, wallet) not in rates:
+                rates[currency, wallet] = await self._rate(currency, wallet, now)
+            found = rates[currency, wallet]
+            if found is None:
+                continue
+            rate, source = found
+            charges[wallet] = {
+                c: [self._convert(q.amount.amount, currency, wallet, rate), str(rate), source]
+                for c, q in quotes.items()
+            }
+        return charges
+
+    async def _rate(self, base: str, quote: str, now: datetime) -> tuple[Decimal, str] | None:
+        try:
+            fx = await self.converter.rate(base, quote, now)
+        except (DomainError, LookupError) as exc:
+            log.warning("no %s/%s rate (%r); fares kept, charges deferred", base, quote, exc)
+            return None
+        return fx.rate, fx.source
+
+    def _convert(self, amount: int, base: str, quote: str, rate: Decimal) -> int:
+        key = (amount, base, quote, rate)
+        converted = self._charges.get(key)
+        if converted is None:
+            if len(self._charges) > 4096:
+                self._charges.clear()
+            converted = self._charges[key] = convert(amount, base, quote, rate)
+        return converted
+
     async def record(self, conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Rows in the order of `items`. The database sees them ordered by account, so that two
-        batches in flight lock journeys in the same order and cannot deadlock each other."""
+        """Rows in the order of `items`. Tap-ins priced in advance are written set-wise, unless
+        their rider also has other taps in the batch; the rest go through record_scans() one by
+        one, ordered by account, so that two batches in flight lock journeys in the same order
+        and cannot deadlock each other. Call in a transaction when `prepare()` said so."""
+        await self.prepare(items)
         for index, item in enumerate(items):
             item["idx"] = index
-        by_account = sorted(items, key=lambda i: (i["account"], i["idx"]))
-        rows = sorted(await q.record_scans(conn, by_account), key=lambda r: r["idx"])
+        fixed, others = split(items)
+        rows = await q.record_fixed_tap_ins(conn, fixed) if fixed else []
+        if others:
+            rows += await q.record_scans(conn, sorted(others, key=lambda i: (i["account"], i["idx"])))
+        rows.sort(key=lambda r: r["idx"])
         prices = []
         for item, row in zip(items, rows, strict=True):
             if row["decision"] != "open":
+                continue
+            if row["fare_amount"] is not None:  # priced as it was inserted
+                row["_fare"] = Money(row["fare_amount"], row["fare_currency"])
+                if row["charge_amount"] is not None:
+                    row["_charge"] = Money(row["charge_amount"], row["charge_currency"])
                 continue
             operator = self.network.operators[item["operator"]]
             row["_station"] = item["station"]

@@ -28,7 +28,12 @@ from bayaffairs.transit.scans import TapRecorder
 
 log = logging.getLogger("bayaffairs.uploads")
 MAX_AGE = timedelta(days=7)
-SETTLE_SECONDS = 30
+SETTLE_SECONDS = 30  # the entry and exit of a journey, uploaded by two gates, are paired in order
+# At most this many taps a batch (400 above): 2000 device-code taps (~450 bytes of JSON each) stay
+# under the server's 1 MiB body limit (server.max_body_bytes); the gate library sends batches
+# of at most UPLOAD_CHUNK taps and MAX_BATCH_BYTES of JSON.
+MAX_BATCH_TAPS = 2000
+MAX_BATCH_BYTES = 900_000
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,95 @@ async def record_scans(conn: Connection, items: Sequence[dict[str, Any]]) -> lis
     return [dict(r) for r in records]
 
 
+# Tap-ins that complete their journey at once, priced by the caller (`fares`, `charges`: see
+# record_scans() in 0005_transit_tuning.sql), decided and written set-wise: the same checks in
+# the same order as record_scans(), without a statement per scan. Nothing in the batch may
+# depend on another item's outcome except through the unique index on taps (the same code
+# twice: the second is a replay; a code racing another transaction: ON CONFLICT waits for it).
+_RECORD_FIXED_TAP_INS = """
+WITH it AS (
+    SELECT x.*, decode(x.account, 'hex') AS acct FROM jsonb_to_recordset($1::text::jsonb) AS x(
+        idx int, tap_id text, journey_id text, operator text, gate_id text, station text,
+        direction text, code_key text, account text, credential text, scanned_at timestamptz,
+        source text, fares jsonb, currency text, charges jsonb)
+), judged AS (
+    SELECT it.*, a.uid, a.cat, a.wallet,
+        CASE
+            WHEN a.uid IS NULL OR coalesce((
+                SELECT d.action = 'add' FROM deny_list d
+                WHERE d.kind = 'account' AND d.value = it.account ORDER BY d.seq DESC LIMIT 1), false)
+                THEN 'denied_account'
+            WHEN it.credential IS NOT NULL AND (
+                coalesce((SELECT d.action = 'add' FROM deny_list d
+                          WHERE d.kind = 'credential' AND d.value = it.credential
+                          ORDER BY d.seq DESC LIMIT 1), false)
+                OR NOT EXISTS (SELECT 1 FROM ride_credentials c
+                               WHERE c.credential_id = decode(it.credential, 'hex')
+                                 AND c.account_token = it.acct AND c.revoked_at IS NULL))
+                THEN 'revoked'
+            WHEN (SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
+                THEN 'replayed'
+            WHEN (SELECT true FROM journeys x WHERE x.account_token = it.acct AND x.status = 'open' LIMIT 1)
+              OR (SELECT true FROM journeys x WHERE x.user_id = a.uid AND x.status = 'unfinished' LIMIT 1)
+                THEN 'unfinished_journey'
+        END AS refused
+    FROM it
+    -- LATERAL ... LIMIT 1: index look-ups per item (the planner guesses 100 items and would
+    -- rather hash whole tables).
+    LEFT JOIN LATERAL (
+        SELECT a.user_id AS uid, u.category AS cat, u.wallet_currency AS wallet
+        FROM ride_accounts a JOIN users u ON u.id = a.user_id
+        WHERE a.account_token = it.acct AND a.retired_at IS NULL LIMIT 1
+    ) a ON true
+), priced AS (
+    SELECT j.*, j.fares -> j.cat AS fare, j.charges -> j.wallet -> j.cat AS charge
+    FROM judged j WHERE j.refused IS NULL
+), tapped AS (
+    INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key, account_token,
+                      scanned_at, source, journey_id)
+    SELECT tap_id, operator, gate_id, station, 'in', code_key, acct, scanned_at, source, journey_id
+    FROM priced ORDER BY idx
+    ON CONFLICT DO NOTHING
+    RETURNING tap_id
+), written AS (
+    INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station,
+                          entry_at, fare_amount, fare_currency, fare_rule, charge_amount,
+                          charge_currency, fx_rate, fx_source, charge_status)
+    SELECT p.journey_id, p.acct, p.uid, p.operator, p.cat, 'completed', p.station, p.scanned_at,
+           (p.fare ->> 0)::int, CASE WHEN p.fare IS NOT NULL THEN p.currency END, p.fare ->> 1,
+           (p.charge ->> 0)::int, CASE WHEN p.charge IS NOT NULL THEN p.wallet END,
+           (p.charge ->> 1)::numeric, p.charge ->> 2,
+           CASE WHEN p.fare IS NULL THEN 'none' ELSE 'pending' END
+    FROM priced p WHERE p.tap_id IN (SELECT tap_id FROM tapped)
+    RETURNING id
+)
+SELECT j.idx,
+       CASE WHEN t.tap_id IS NULL THEN 'deny' ELSE 'open' END AS decision,
+       CASE WHEN t.tap_id IS NULL THEN coalesce(j.refused, 'replayed') END AS reason,
+       CASE WHEN t.tap_id IS NOT NULL THEN j.journey_id END AS journey_id,
+       CASE WHEN t.tap_id IS NOT NULL THEN 'completed' END AS journey_status,
+       j.uid AS user_id, j.cat AS category, j.wallet AS wallet_currency,
+       CASE WHEN t.tap_id IS NOT NULL THEN j.station END AS entry_station,
+       CASE WHEN t.tap_id IS NOT NULL THEN j.scanned_at END AS entry_at,
+       NULL::text AS previous_operator, NULL::timestamptz AS previous_ended_at,
+       (p.fare ->> 0)::int AS fare_amount, CASE WHEN p.fare IS NOT NULL THEN p.currency END AS fare_currency,
+       p.fare ->> 1 AS fare_rule, (p.charge ->> 0)::int AS charge_amount,
+       CASE WHEN p.charge IS NOT NULL THEN p.wallet END AS charge_currency,
+       (p.charge ->> 1)::numeric AS fx_rate, p.charge ->> 2 AS fx_source
+FROM judged j
+LEFT JOIN tapped t ON t.tap_id = j.tap_id
+LEFT JOIN priced p ON p.tap_id = j.tap_id AND t.tap_id IS NOT NULL
+ORDER BY j.idx
+"""
+
+
+async def record_fixed_tap_ins(conn: Connection, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decide and record a batch of tap-ins that each complete a journey priced by the caller,
+    in one statement (every item has `fares`; see _RECORD_FIXED_TAP_INS)."""
+    records = await conn.fetch(_RECORD_FIXED_TAP_INS, orjson.dumps(items).decode())
+    return [dict(r) for r in records]
+
+
 async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
     if not prices:
         return

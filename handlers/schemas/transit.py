@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from bayaffairs.handlers.schemas.common import MoneySchema, StrictSchema, page_of
 from bayaffairs.pages import MAX_LIMIT
+from bayaffairs.transit.uploads import MAX_BATCH_TAPS
 
 ID = validate.Length(1, 64)
 
@@ -155,7 +156,12 @@ class OfflineTapIn(StrictSchema):
 
 
 class TapBatchIn(StrictSchema):
-    taps = fields.List(fields.Raw(), required=True, validate=validate.Length(1, 5000))
+    taps = fields.List(
+        fields.Raw(),
+        required=True,
+        validate=validate.Length(1, MAX_BATCH_TAPS),
+        metadata={"description": f"1 to {MAX_BATCH_TAPS} taps (and within the server's body limit)"},
+    )
 
 
 class RejectedTap(Schema):

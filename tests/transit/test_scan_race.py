@@ -56,12 +56,17 @@ async def two_workers(
         await second.close()
 
 
-MIGRATION = Path(__file__).resolve().parents[2] / "db" / "migrations" / "0003_transit.sql"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
+# The newest migration that (re)defines the function is the one the database runs.
+MIGRATION = max(p for p in MIGRATIONS.glob("*.sql") if "CREATE FUNCTION record_scans" in p.read_text())
 
 
 async def call(conn: asyncpg.Connection, function: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if function == "record_scans":
         return await q.record_scans(conn, items)
+    if function == "record_fixed_tap_ins":  # tap-ins priced in advance, written set-wise
+        fares = {c: [600, "flat fare"] for c in ("adult", "child", "student", "elderly")}
+        return await q.record_fixed_tap_ins(conn, [{**i, "fares": fares, "currency": "MOP"} for i in items])
     rows = await conn.fetch(f"SELECT * FROM {function}($1::jsonb)", orjson.dumps(items).decode())
     return [dict(r) for r in rows]
 
@@ -89,6 +94,16 @@ async def test_two_workers_on_one_code_give_one_open(
     assert sorted(decisions) == ["deny", "open"]
     assert await pg.fetchval("SELECT count(*) FROM taps") == 1
     assert await pg.fetchval("SELECT count(*) FROM journeys") == 1
+
+
+async def test_two_workers_on_one_code_give_one_open_set_wise_too(
+    two_workers: tuple[asyncpg.Connection, ...], pg: asyncpg.Connection
+) -> None:
+    decisions = await race(*two_workers, function="record_fixed_tap_ins")
+    assert sorted(decisions) == ["deny", "open"]
+    assert await pg.fetchval("SELECT count(*) FROM taps") == 1
+    assert await pg.fetchval("SELECT count(*) FROM journeys") == 1
+    assert await pg.fetchval("SELECT fare_amount FROM journeys") == 600  # priced as it was written
 
 
 async def test_negative_control_without_the_unique_indexes_both_open(

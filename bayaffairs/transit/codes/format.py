@@ -82,6 +82,11 @@ class IssuerCode:
         """Identifies this code among all codes (replay checks)."""
         return "1:" + self.nonce.hex()
 
+    @property
+    def replay_key(self) -> bytes:
+        """`code_key` as bytes, for memories that never leave the process (gates)."""
+        return b"\x01" + self.nonce
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceCredential:
@@ -111,6 +116,10 @@ class DeviceCode:
     @property
     def code_key(self) -> str:
         return f"2:{self.credential.credential_id.hex()}:{self.counter}"
+
+    @property
+    def replay_key(self) -> bytes:
+        return b"\x02" + self.credential.credential_id + self.signed[130:134]  # the counter
 
 
 RideCode = IssuerCode | DeviceCode

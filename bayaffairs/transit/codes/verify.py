@@ -41,9 +41,12 @@ class VerifyingKey:
 @dataclass(frozen=True, slots=True)
 class Verified:
     code: fmt.RideCode
-    code_key: str
     account: bytes
     credential_id: bytes | None
+
+    @property
+    def code_key(self) -> str:
+        return self.code.code_key
 
 
 class KeySet:
@@ -117,4 +120,4 @@ def check(
     code_scope = code.scope if isinstance(code, fmt.IssuerCode) else code.credential.scope
     if code_scope not in (0, scope):
         raise Rejected("wrong_scope")
-    return Verified(code, code.code_key, code.account, credential_id)
+    return Verified(code, code.account, credential_id)
