@@ -99,6 +99,11 @@ MESSAGES: dict[str, Text] = {
     ),
     "document_not_found": T("No such document on file.", "找不到此證件。", "找不到此证件。"),
     "consent_not_found": T("No such consent.", "找不到此同意記錄。", "找不到此同意记录。"),
+    "consent_required": T(
+        "Personal data would be sent to {destination} for {purpose}: give that consent first.",
+        "個人資料將傳送至 {destination}（{purpose}）：請先給予同意。",
+        "个人信息将传送至 {destination}（{purpose}）：请先给予同意。",
+    ),
     "credential_not_found": T("No such credential.", "找不到此憑證。", "找不到此凭证。"),
     "user_not_found": T("No such user.", "找不到此用戶。", "找不到此用户。"),
     "fx_rate_unavailable": T(
@@ -156,6 +161,138 @@ MESSAGES: dict[str, Text] = {
         "This payment provider does not take {currency}.",
         "此支付方式不支援 {currency}。",
         "此支付方式不支持 {currency}。",
+    ),
+    # Cross-border travel (issue 4)
+    "departure_not_found": T("No such departure.", "找不到此班次。", "找不到此班次。"),
+    "departure_departed": T("This departure has left.", "此班次已開出。", "此班次已开出。"),
+    "booking_not_found": T("No such booking.", "找不到此訂單。", "找不到此订单。"),
+    "ticket_not_found": T("No such ticket.", "找不到此車票。", "找不到此车票。"),
+    "sold_out": T("Not enough seats are left on this departure.", "此班次座位不足。", "此班次座位不足。"),
+    "too_many_passengers": T(
+        "Too many passengers for one booking.", "一張訂單的乘客人數過多。", "一张订单的乘客人数过多。"
+    ),
+    "document_not_accepted": T(
+        "Passenger {passenger}'s document cannot be used for this crossing: {reason}.",
+        "第 {passenger} 位乘客的證件不能用於此口岸:{reason}。",
+        "第 {passenger} 位乘客的证件不能用于此口岸:{reason}。",
+    ),
+    "hold_expired": T(
+        "The seats were held too long and have been released; nothing was charged.",
+        "座位保留已逾時並已釋放,未有扣款。",
+        "座位保留已超时并已释放,未有扣款。",
+    ),
+    "payment_in_progress": T(
+        "This booking is being paid for; retry shortly.",
+        "此訂單正在付款中,請稍後重試。",
+        "此订单正在付款中,请稍后重试。",
+    ),
+    "payment_declined": T(
+        "The wallet declined the payment; nothing was charged.",
+        "錢包拒絕了此付款,未有扣款。",
+        "钱包拒绝了此付款,未有扣款。",
+    ),
+    "payment_provider_unavailable": T(
+        "Your wallet's payment provider is not available now.",
+        "你的錢包支付服務暫時無法使用。",
+        "你的钱包支付服务暂时无法使用。",
+    ),
+    "payment_provider_error": T(
+        "The payment provider did not answer properly; nothing was charged.",
+        "支付服務未有正常回應,未有扣款。",
+        "支付服务未有正常响应,未有扣款。",
+    ),
+    "booking_cancelled": T("This booking has been cancelled.", "此訂單已取消。", "此订单已取消。"),
+    "booking_not_cancellable": T(
+        "This booking can no longer be cancelled.", "此訂單已不能取消。", "此订单已不能取消。"
+    ),
+    "carrier_error": T(
+        "The carrier did not answer properly; no seats were kept and nothing was charged.",
+        "承運商未有正常回應,未保留座位,亦未有扣款。",
+        "承运商未有正常响应,未保留座位,也未有扣款。",
+    ),
+    "carrier_timeout": T(
+        "The carrier did not answer in time; no seats were kept. Retry with the same Idempotency-Key.",
+        "承運商未有及時回應,未保留座位。請以相同的 Idempotency-Key 重試。",
+        "承运商未有及时响应,未保留座位。请以相同的 Idempotency-Key 重试。",
+    ),
+    "carrier_refused": T("The carrier refused: {reason}.", "承運商拒絕:{reason}。", "承运商拒绝:{reason}。"),
+    # Counter appointments (issue 5)
+    "service_not_found": T("No such service.", "找不到此服務。", "找不到此服务。"),
+    "centre_not_found": T("No such service centre.", "找不到此服務中心。", "找不到此服务中心。"),
+    "service_not_offered": T(
+        "This centre does not offer that service.", "此服務中心不提供該服務。", "此服务中心不提供该服务。"
+    ),
+    "outside_booking_window": T(
+        "Appointments can be booked from {first} to {last}.",
+        "只可預約 {first} 至 {last} 的時段。",
+        "只可预约 {first} 至 {last} 的时段。",
+    ),
+    "centre_closed": T("The centre is closed that day.", "服務中心當日不開放。", "服务中心当日不开放。"),
+    "outside_opening_hours": T(
+        "That time is outside the centre's opening hours.",
+        "該時間不在服務中心的開放時間內。",
+        "该时间不在服务中心的开放时间内。",
+    ),
+    "not_slot_boundary": T(
+        "That is not the start of a slot; choose one from the slot list.",
+        "該時間不是時段的開始,請從時段列表中選擇。",
+        "该时间不是时段的开始,请从时段列表中选择。",
+    ),
+    "slot_full": T(
+        "This slot is fully booked; choose another.", "此時段已額滿,請另選時段。", "此时段已满,请另选时段。"
+    ),
+    "rider_limit_reached": T(
+        "You already hold {limit} active appointments for this service.",
+        "你已持有此服務的 {limit} 個有效預約。",
+        "你已持有此服务的 {limit} 个有效预约。",
+    ),
+    "id_document_not_accepted": T(
+        "This service does not accept that identity document.",
+        "此服務不接受該身份證明文件。",
+        "此服务不接受该身份证明文件。",
+    ),
+    "appointment_not_found": T("No such appointment.", "找不到此預約。", "找不到此预约。"),
+    "appointment_not_active": T(
+        "This appointment is {status} and can no longer be changed.",
+        "此預約狀態為 {status},不能再更改。",
+        "此预约状态为 {status},不能再更改。",
+    ),
+    "appointment_started": T(
+        "This appointment has started and can no longer be cancelled.",
+        "此預約已開始,不能取消。",
+        "此预约已开始,不能取消。",
+    ),
+    "same_slot": T("That is the slot already booked.", "這是已預約的時段。", "这是已预约的时段。"),
+    "invalid_code": T(
+        "This is not a valid appointment code ({reason}).",
+        "這不是有效的預約碼({reason})。",
+        "这不是有效的预约码({reason})。",
+    ),
+    "code_superseded": T(
+        "This QR code was replaced (the appointment was rescheduled); show the new one.",
+        "此二維碼已被取代(預約已改期),請出示新的二維碼。",
+        "此二维码已被取代(预约已改期),请出示新的二维码。",
+    ),
+    "code_mismatch": T(
+        "The code is for another appointment.", "此預約碼屬於另一個預約。", "此预约码属于另一个预约。"
+    ),
+    "not_today": T(
+        "Check-in is only possible on the day of the appointment.",
+        "只可於預約當日報到。",
+        "只可于预约当日报到。",
+    ),
+    "counter_not_found": T(
+        "No such counter at this centre.", "此服務中心沒有該櫃檯。", "此服务中心没有该柜台。"
+    ),
+    "not_called": T(
+        "This person has not been called ({status}).",
+        "此人尚未被叫號({status})。",
+        "此人尚未被叫号({status})。",
+    ),
+    "invalid_transition": T(
+        "An appointment that is {status} cannot become {outcome}.",
+        "狀態為 {status} 的預約不能改為 {outcome}。",
+        "状态为 {status} 的预约不能改为 {outcome}。",
     ),
 }
 

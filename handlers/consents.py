@@ -1,4 +1,4 @@
-"""Consents to send the rider's personal data to another jurisdiction."""
+"""Consents to send the rider's personal data to another jurisdiction, and records of what was sent."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from aiohttp import web
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.common import PageQuery
-from bayaffairs.handlers.schemas.profile import ConsentIn, ConsentOut, ConsentPage
+from bayaffairs.handlers.schemas.profile import ConsentIn, ConsentOut, ConsentPage, DataTransferPage
 
 routes = web.RouteTableDef()
 
@@ -51,3 +51,19 @@ async def list_consents(call: Call) -> web.Response:
 async def withdraw_consent(call: Call) -> web.Response:
     consent = await call.services.consents.withdraw(call.rider, call.path("consent_id"))
     return json_response(dump(ConsentOut, consent))
+
+
+@routes.get("/v1/me/data-transfers")
+@endpoint(
+    summary="Personal data sent to another jurisdiction",
+    tags=("profile",),
+    auth=RIDER,
+    query=PageQuery,
+    responses={200: DataTransferPage},
+    description="What fields went to which carrier or agency, on what legal basis and when; newest first.",
+)
+async def list_data_transfers(call: Call) -> web.Response:
+    page = await call.services.transfers.list(
+        call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
+    )
+    return json_response(dump(DataTransferPage, page))

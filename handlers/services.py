@@ -8,6 +8,7 @@ from typing import Any
 
 from bayaffairs.adapters.protocols import FxRateSource
 from bayaffairs.adapters.registry import Adapters
+from bayaffairs.appointments.service import Appointments, build_appointments
 from bayaffairs.clock import Clock
 from bayaffairs.config import Config
 from bayaffairs.config.settings import RideCodeSettings
@@ -20,6 +21,7 @@ from bayaffairs.idempotency import IdempotencyKeys
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
+from bayaffairs.transfers import DataTransfers
 from bayaffairs.transit.charging import RideCharges
 from bayaffairs.transit.denylist import DenyList
 from bayaffairs.transit.issuing import CodeStore, RideCodeService
@@ -31,6 +33,7 @@ from bayaffairs.transit.qr import QrRenderer
 from bayaffairs.transit.scans import ScanService
 from bayaffairs.transit.settlement import Settlements
 from bayaffairs.transit.uploads import TapUploads
+from bayaffairs.travel.service import TravelServices, build_travel
 from bayaffairs.users import UserService
 
 
@@ -58,8 +61,11 @@ class Services:
     users: UserService
     documents: DocumentService
     consents: ConsentService
+    transfers: DataTransfers
     idempotency: IdempotencyKeys
     transit: TransitServices
+    travel: TravelServices
+    appointments: Appointments
 
 
 def lookup(adapters: Adapters, kind: str) -> Callable[[str], Any]:
@@ -114,19 +120,43 @@ def build_services(
     settings = config.settings
     directory = Directory(config, adapters)
     credentials = CredentialService(db, clock, settings.auth, scopes or directory.scopes)
+    users = UserService(
+        db,
+        clock,
+        credentials,
+        lookup(adapters, "identity_provider"),
+        lookup(adapters, "payment_provider"),
+    )
+    documents = DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys))
+    transit = build_transit(config, db, adapters, clock, store)
 
     return Services(
         directory=directory,
         credentials=credentials,
-        users=UserService(
+        users=users,
+        documents=documents,
+        consents=ConsentService(db, clock),
+        transfers=DataTransfers(db),
+        idempotency=IdempotencyKeys(db, settings.idempotency),
+        transit=transit,
+        travel=build_travel(
+            settings.travel,
             db,
             clock,
-            credentials,
-            lookup(adapters, "identity_provider"),
+            adapters.of_kind("border_carrier"),
+            config.jurisdictions,
+            documents,
+            users,
             lookup(adapters, "payment_provider"),
+            transit.converter,
+            transit.issuer_keys,
         ),
-        documents=DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys)),
-        consents=ConsentService(db, clock),
-        idempotency=IdempotencyKeys(db, settings.idempotency),
-        transit=build_transit(config, db, adapters, clock, store),
+        appointments=build_appointments(
+            db,
+            clock,
+            adapters.of_kind("counter_agency"),
+            transit.issuer_keys,
+            documents,
+            lookup(adapters, "notifier"),
+        ),
     )

@@ -6,7 +6,7 @@ an adapter is checked against its kind's protocol when the registry loads it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -163,17 +163,126 @@ class TransitOperator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CarrierHoldRequest:
+    """Seats to hold at the carrier for one of our bookings.
+
+    `reference` is our booking id: the carrier's idempotency key for hold, confirm, release and
+    cancel, so a retry after a timeout finds the same hold instead of making a second one.
+    """
+
+    reference: str
+    departure: str  # our departure id: route id, service date and local time (see travel.model)
+    fare_class: str
+    seats: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CarrierHold:
+    carrier_reference: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class CarrierPassenger:
+    """One passenger as the carrier receives them: only the fields its manifest declares."""
+
+    passenger_id: str
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CarrierConfirmation:
+    carrier_reference: str
+
+
+class CarrierRefused(Exception):
+    """The carrier answered and said no (sold out on its side, hold expired, unknown booking).
+
+    `code` is a stable snake_case reason such as `sold_out` or `hold_expired`.
+    """
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code
+
+
 @runtime_checkable
 class BorderCarrier(Protocol):
+    """A rail, coach, ferry or bridge-shuttle carrier selling cross-border seats.
+
+    Timetable, fares and refund rules come from config (`timetable()`, value types in
+    `bayaffairs.travel.model`); seats are counted in our database for every carrier. A carrier
+    whose manifest says `remote = true` also keeps its own inventory: the verbs below are real
+    calls to its booking API, each idempotent per `reference`. A local carrier's verbs do
+    nothing and return at once. Network failures raise `PartnerError`; refusals `CarrierRefused`.
+    """
+
     def describe(self) -> Mapping[str, Any]:
         """Id, name, mode, currency and routes of the carrier."""
         ...
 
+    def timetable(self) -> Any:
+        """Routes, service days, departures, fare classes, hold time and refund rules."""
+        ...
+
+    async def hold(self, request: CarrierHoldRequest) -> CarrierHold: ...
+
+    async def confirm(self, reference: str, passengers: Sequence[CarrierPassenger]) -> CarrierConfirmation:
+        """Turn the hold into sold seats and hand over the passenger manifest."""
+        ...
+
+    async def release(self, reference: str) -> None:
+        """Give back a hold that will not be paid (expired, failed); unknown is fine."""
+        ...
+
+    async def cancel(self, reference: str) -> None:
+        """Cancel confirmed seats (the rider cancelled); the refund is ours to make."""
+        ...
+
+
+@dataclass(frozen=True)
+class AgencyEvent:
+    """A change to one of our appointments that the agency's own system must hear of.
+
+    `key` is unique per event (appointment id, event, QR version): the agency's idempotency key,
+    so a push retried after a timeout records the event once. `fields` are only the personal
+    data the agency's manifest declares.
+    """
+
+    key: str
+    event: str  # booked | cancelled
+    appointment_id: str
+    reference: str
+    centre_id: str
+    service_id: str
+    start: datetime
+    end: datetime
+    fields: Mapping[str, str]
+
 
 @runtime_checkable
 class CounterAgency(Protocol):
+    """A government agency offering counter services at service centres.
+
+    Services, centres, opening hours and counters are config (`catalog()`, an
+    `bayaffairs.appointments.model.Agency`); slots and capacity are counted in our database for
+    every agency. An agency whose manifest says `remote = true` also keeps its own book: `push`
+    is a real call to its system, idempotent per `event.key`, raising `PartnerError` on a
+    timeout or 5xx (the core retries from its outbox). A local agency's `push` does nothing.
+    """
+
     def describe(self) -> Mapping[str, Any]:
         """Id, name, jurisdiction, services and centres of the agency."""
+        ...
+
+    def catalog(self) -> Any:
+        """The agency's services and centres as an `Agency`."""
+        ...
+
+    async def push(self, event: AgencyEvent) -> str:
+        """Tell the agency's system; returns its reference for the event."""
         ...
 
 

@@ -108,3 +108,22 @@ class ConsentOut(StrictSchema):
 
 
 ConsentPage = page_of(ConsentOut, "ConsentPage")
+
+
+class DataTransferOut(StrictSchema):
+    id = fields.String(required=True)
+    subject = fields.String(required=True, metadata={"description": "the document the data came from"})
+    subject_name = fields.String(required=True)
+    origin = fields.String(required=True, metadata={"description": "CN, HK, MO, or XX (another country)"})
+    destination = fields.String(required=True)
+    recipient = fields.String(required=True, metadata={"description": "carrier or agency id"})
+    recipient_name = fields.String(required=True)
+    purpose = fields.String(required=True)
+    fields_sent = fields.List(fields.String(), required=True, attribute="fields", data_key="fields")
+    legal_basis = fields.String(required=True)
+    reference = fields.String(required=True, metadata={"description": "the booking or appointment"})
+    transferred_at = fields.AwareDateTime(required=True)
+    retain_until = fields.AwareDateTime(required=True)
+
+
+DataTransferPage = page_of(DataTransferOut, "DataTransferPage")
