@@ -22,6 +22,9 @@ ADAPTERS = {
     "demo_payment": "payment_provider",
     "demo_fx": "fx_rate_source",
     "demo_notifier": "notifier",
+    "wallet_gateway": "payment_provider",
+    "webhook_notifier": "notifier",
+    "turbojet": "border_carrier",
 }
 
 

@@ -1,0 +1,1 @@
+"""TurboJET: the Hong Kong - Macao ferry, booked through its HTTP booking API."""

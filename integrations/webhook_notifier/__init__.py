@@ -1,0 +1,1 @@
+"""Notifications POSTed as JSON to a push relay or any webhook."""
