@@ -94,6 +94,30 @@ class IdempotencySettings:
 
 
 @dataclass(frozen=True)
+class CrossingRule:
+    """Documents a passenger may cross with from one legal region into another (e.g. "HK->CN");
+    `endorsement`: those that also need a valid endorsement for the destination; passports
+    count only when issued outside CN, HK and MO if `passport_foreign_only`."""
+
+    accept: tuple[str, ...]
+    endorsement: tuple[str, ...] = ()
+    passport_foreign_only: bool = True
+
+
+@dataclass(frozen=True)
+class TravelSettings:
+    days_ahead: int = 14
+    max_passengers: int = 9
+    sweep_seconds: float = 5.0
+    carrier_timeout_seconds: float = 8.0
+    durable_holds: bool = True
+    payment_recovery_seconds: float = 120.0  # a payment still `paying` this long was abandoned
+    refund_retry_seconds: float = 30.0  # first retry of a failed refund; doubles, at most an hour
+    refund_retry_attempts: int = 8
+    crossings: Mapping[str, CrossingRule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RateLimit:
     requests: int
     per_seconds: int
@@ -119,6 +143,7 @@ class Settings:
     rate_limits: Mapping[str, RateLimit]
     logging: LoggingSettings
     profile: str | None = None
+    travel: TravelSettings = field(default_factory=TravelSettings)
 
 
 class _Section(Schema):
@@ -265,6 +290,36 @@ class IdempotencySchema(_Section):
         return IdempotencySettings(**data)
 
 
+class CrossingSchema(_Section):
+    accept = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    endorsement = fields.List(fields.String(), load_default=list)
+    passport_foreign_only = fields.Boolean(load_default=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CrossingRule:
+        return CrossingRule(tuple(data["accept"]), tuple(data["endorsement"]), data["passport_foreign_only"])
+
+
+class TravelSchema(_Section):
+    days_ahead = fields.Integer(load_default=14, validate=validate.Range(1, 90))
+    max_passengers = fields.Integer(load_default=9, validate=validate.Range(1, 50))
+    sweep_seconds = fields.Float(load_default=5.0, validate=validate.Range(0.1, 3600))
+    carrier_timeout_seconds = fields.Float(load_default=8.0, validate=validate.Range(0.1, 120))
+    durable_holds = fields.Boolean(load_default=True)
+    payment_recovery_seconds = fields.Float(load_default=120.0, validate=validate.Range(1, 86400))
+    refund_retry_seconds = fields.Float(load_default=30.0, validate=validate.Range(0, 86400))
+    refund_retry_attempts = fields.Integer(load_default=8, validate=validate.Range(1, 100))
+    crossings = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^(CN|HK|MO)->(CN|HK|MO)$")),
+        values=fields.Nested(CrossingSchema),
+        load_default=dict,
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> TravelSettings:
+        return TravelSettings(**data)
+
+
 class LoggingSchema(_Section):
     level = fields.String(load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     json = fields.Boolean(load_default=True)
@@ -296,6 +351,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "ride_codes": RideCodesSchema,
     "idempotency": IdempotencySchema,
     "logging": LoggingSchema,
+    "travel": TravelSchema,
 }
 # Sections holding open-ended tables rather than fixed keys.
 OPEN_SECTIONS = ("rate_limits", "adapters")

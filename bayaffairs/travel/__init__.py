@@ -1,0 +1,1 @@
+"""Cross-border travel: carriers timetables, bookings, tickets, boarding and refunds."""

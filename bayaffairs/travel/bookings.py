@@ -1,0 +1,330 @@
+"""Holding seats, the bookings a rider sees, the expiry sweeper and cancellation.
+
+Holds are taken by group commit (`holding.HoldQueue`): the holds of one departure and fare class
+arriving together share one transaction that locks the seat row, gives seats in arrival order
+while they fit and inserts the bookings; it cannot oversell. The carrier is asked to hold
+only after our seats are held; if it fails, times out or refuses, our seats go back at once
+and the error is answered (502, 504, 409), so a retry with the same Idempotency-Key starts over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from bayaffairs.adapters.protocols import CarrierHoldRequest
+from bayaffairs.clock import Clock
+from bayaffairs.config.settings import TravelSettings
+from bayaffairs.db.queries import travel as dq
+from bayaffairs.db.queries import travel_bookings as q
+from bayaffairs.documents.service import Document, DocumentService
+from bayaffairs.errors import InvalidInput, NotFound
+from bayaffairs.ids import new_id
+from bayaffairs.money import Money
+from bayaffairs.pages import Page
+from bayaffairs.storage import Connection, Database
+from bayaffairs.transfers import Subject, plan
+from bayaffairs.travel.carriers import Carrier, Carriers
+from bayaffairs.travel.documents import TravelDocument, refusal
+from bayaffairs.travel.errors import (
+    BookingNotFound,
+    DepartureNotFound,
+    DocumentNotAccepted,
+    SoldOut,
+    invalid_passenger,
+)
+from bayaffairs.travel.holding import HoldQueue
+
+log = logging.getLogger("bayaffairs.travel")
+PURPOSE = "travel_booking"
+DEPARTURES_KEPT = 20_000  # departures a hold looks up, kept in the process (static part only)
+
+
+@dataclass(frozen=True)
+class Passenger:
+    document_id: str
+    name: str
+    document_type: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    position: int
+    payload: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: str
+    status: str
+    departure_id: str
+    carrier: str
+    fare_class: str
+    passengers: tuple[Passenger, ...]
+    total: Money
+    expires_at: datetime
+    created_at: datetime
+    release_reason: str | None = None
+    departs_at: datetime | None = None
+    charge: Money | None = None
+    refund: Money | None = None
+    tickets: tuple[Ticket, ...] = field(default_factory=tuple)
+
+
+def _booking(
+    row: q.BookingRow,
+    passengers: Sequence[q.PassengerRow],
+    tickets: Sequence[q.TicketRow] = (),
+    payments: Sequence[q.PaymentRow] = (),
+) -> Booking:
+    charges = [p for p in payments if p.kind == "charge" and p.succeeded]
+    last = charges[-1] if charges else None
+    refunds = [p for p in payments if p.kind == "refund" and p.succeeded and last and p.charge_id == last.id]
+    charge = Money(last.amount, last.currency) if last else None
+    refund = Money(sum(r.amount for r in refunds), refunds[0].currency) if refunds else None
+    return Booking(
+        id=row.id,
+        status=row.status,
+        departure_id=row.departure_id,
+        carrier=row.carrier,
+        fare_class=row.fare_class,
+        passengers=tuple(Passenger(p.document_id, p.holder_name, p.document_type) for p in passengers),
+        total=Money(row.total_amount, row.currency),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        release_reason=row.release_reason,
+        charge=charge,
+        refund=refund,
+        tickets=tuple(Ticket(t.id, t.position, t.payload, t.status) for t in tickets),
+    )
+
+
+def refund_amount(paid: int, percent: int) -> int:
+    """What a refund tier gives back, rounded down to the minor unit: never more than paid."""
+    return paid * percent // 100
+
+
+class TravelBookings:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: TravelSettings,
+        carriers: Carriers,
+        documents: DocumentService,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.carriers = carriers
+        self.documents = documents
+        self.holds = HoldQueue(db, durable=settings.durable_holds)
+        self._departures: dict[str, dq.DepartureRow] = {}
+
+    # -- holding ---------------------------------------------------------------------------
+
+    async def hold(
+        self, user_id: str, departure_id: str, fare_class: str, document_ids: Sequence[str]
+    ) -> Booking:
+        now = self.clock.now()
+        departure, carrier = await self._departure(departure_id)
+        if departure.departs_at <= now:
+            raise InvalidInput({"departure_id": ["this departure has left"]}, "departure_departed")
+        fares = {c["fare_class"]: c for c in departure.classes}
+        if fare_class not in fares:
+            raise InvalidInput({"fare_class": [f"one of {', '.join(sorted(fares))}"]})
+        documents = await self._passengers(user_id, carrier, document_ids)
+        self._check_documents(carrier, departure, documents)
+        async with self.db.acquire() as conn:
+            await plan(
+                conn, user_id, [_subject(d) for d in documents], self.carriers.recipient(carrier), PURPOSE
+            )
+        seats = len(documents)
+        expires_at = now + timedelta(minutes=carrier.timetable.hold_minutes)
+        booking_id = new_id("bkg")
+        row = q.BookingRow(
+            id=booking_id,
+            user_id=user_id,
+            departure_id=departure.id,
+            carrier=carrier.id,
+            fare_class=fare_class,
+            seats=seats,
+            status="held",
+            release_reason=None,
+            total_amount=fares[fare_class]["fare_amount"] * seats,
+            currency=departure.currency,
+            expires_at=expires_at,
+            carrier_reference=None,
+            created_at=now,
+            updated_at=now,
+        )
+        passengers = [
+            q.PassengerRow(booking_id, i, d.id, d.type, d.holder_name) for i, d in enumerate(documents)
+        ]
+        fare = await self.holds.hold(row, passengers)
+        if fare is None:
+            raise SoldOut(details={"departure_id": departure.id, "fare_class": fare_class})
+        row = dataclasses.replace(row, total_amount=fare * seats)
+        try:
+            held = await self.carriers.call(
+                carrier.adapter.hold(
+                    CarrierHoldRequest(booking_id, departure.id, fare_class, seats, expires_at)
+                )
+            )
+        except BaseException:
+            await self.release(booking_id, "carrier_hold_failed", tell_carrier=False)
+            raise
+        if held.carrier_reference != booking_id:
+            async with self.db.acquire() as conn:
+                await q.set_carrier_reference(conn, booking_id, held.carrier_reference)
+        return _booking(row, passengers)
+
+    async def _departure(self, departure_id: str) -> tuple[dq.DepartureRow, Carrier]:
+        """The departure as a hold needs it: what never changes once materialised (its classes
+        carry only fare_class and fare_amount, no seat counts), kept in the process."""
+        departure = self._departures.get(departure_id)
+        if departure is None:
+            async with self.db.acquire() as conn:
+                departure = await dq.get_departure(conn, departure_id)
+            if departure is not None:
+                if len(self._departures) > DEPARTURES_KEPT:
+                    self._departures.clear()
+                classes = [
+                    {"fare_class": c["fare_class"], "fare_amount": c["fare_amount"]}
+                    for c in departure.classes
+                ]
+                departure = self._departures[departure_id] = dataclasses.replace(departure, classes=classes)
+        carrier = self.carriers.get(departure.carrier) if departure else None
+        if departure is None or carrier is None:
+            raise DepartureNotFound(details={"departure_id": departure_id})
+        return departure, carrier
+
+    async def _passengers(
+        self, user_id: str, carrier: Carrier, document_ids: Sequence[str]
+    ) -> list[Document]:
+        limit = min(self.settings.max_passengers, carrier.timetable.max_passengers)
+        if not document_ids:
+            raise InvalidInput({"passengers": ["at least one passenger"]})
+        if len(document_ids) > limit:
+            raise InvalidInput(
+                {"passengers": [f"at most {limit} passengers per booking"]}, "too_many_passengers"
+            )
+        seen: dict[str, int] = {}
+        for index, document_id in enumerate(document_ids):
+            if document_id in seen:
+                raise invalid_passenger(index, f"the same passenger as passengers.{seen[document_id]}")
+            seen[document_id] = index
+        documents = []
+        for index, document_id in enumerate(document_ids):
+            try:
+                documents.append(await self.documents.get(user_id, document_id))
+            except NotFound:
+                raise invalid_passenger(index, "not one of your documents") from None
+        return documents
+
+    def _check_documents(
+        self, carrier: Carrier, departure: dq.DepartureRow, documents: Sequence[Document]
+    ) -> None:
+        tt = carrier.timetable
+        origin = self.carriers.port_region(tt, departure.origin)
+        destination = self.carriers.port_region(tt, departure.destination)
+        travel_day: date = departure.departs_at.astimezone(tt.zone).date()
+        for index, doc in enumerate(documents):
+            reason = refusal(
+                self.settings.crossings,
+                origin,
+                destination,
+                TravelDocument(
+                    doc.id,
+                    doc.type,
+                    doc.issuing,
+                    doc.expires,
+                    tuple((e.type, e.destination, e.valid_until) for e in doc.endorsements),
+                ),
+                travel_day,
+            )
+            if reason:
+                raise DocumentNotAccepted(index, doc.id, reason)
+
+    # -- releasing -------------------------------------------------------------------------
+
+    async def release(self, booking_id: str, reason: str, *, tell_carrier: bool = True) -> bool:
+        """Give a held (or paying) booking's seats back; False when it was no longer either."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            row = await q.move(
+                conn, booking_id, from_status=("held", "paying"), to_status="released", at=now, reason=reason
+            )
+            if row is None:
+                return False
+            await dq.release_held(conn, row.departure_id, row.fare_class, row.seats)
+        if tell_carrier:
+            await self._tell_release(row)
+        return True
+
+    async def _tell_release(self, row: q.BookingRow) -> None:
+        carrier = self.carriers.get(row.carrier)
+        if carrier is None:
+            return
+        with contextlib.suppress(Exception):  # the carrier's own hold expires anyway
+            await self.carriers.call(carrier.adapter.release(row.id))  # our reference: the carrier's key
+
+    async def sweep(self, batch: int = 200) -> int:
+        """Release every hold past its expiry; safe with several workers (SKIP LOCKED)."""
+        total = 0
+        while True:
+            async with self.db.transaction() as conn:
+                rows = await q.expire_held(conn, self.clock.now(), batch)
+            for row in rows:
+                await self._tell_release(row)
+            total += len(rows)
+            if len(rows) < batch:
+                return total
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get(self, user_id: str, booking_id: str) -> Booking:
+        async with self.db.acquire() as conn:
+            row = await q.get(conn, booking_id, user_id)
+            if row is None:
+                raise BookingNotFound()
+            return (await self._full(conn, [row]))[0]
+
+    async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[Booking]:
+        async with self.db.acquire() as conn:
+            rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
+            bookings = await self._full(conn, rows)
+        return Page.from_rows(bookings, limit, key=lambda b: b.id)
+
+    async def ticket_payload(self, user_id: str, ticket_id: str) -> str | None:
+        async with self.db.acquire() as conn:
+            ticket = await q.ticket_for_user(conn, ticket_id, user_id)
+        return ticket.payload if ticket else None
+
+    async def _full(self, conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]:
+        ids = [r.id for r in rows]
+        passengers = await q.passengers(conn, ids)
+        tickets = await q.tickets(conn, ids)
+        paid = [r.id for r in rows if r.status in ("confirmed", "cancelled", "released")]
+        payments = await q.payments_of(conn, paid) if paid else []
+        out = []
+        for row in rows:
+            out.append(
+                _booking(
+                    row,
+                    [p for p in passengers if p.booking_id == row.id],
+                    [t for t in tickets if t.booking_id == row.id],
+                    [p for p in payments if p.booking_id == row.id],
+                )
+            )
+        return out
+
+
+def _subject(doc: Document) -> Subject:
+    return Subject(doc.id, doc.type, doc.issuing, doc.number_masked, doc.holder_name)

@@ -1,0 +1,78 @@
+"""The errors of cross-border travel, each with its stable code (texts in bayaffairs/messages.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bayaffairs.errors import Conflict, DomainError, Gone, InvalidInput, NotFound, PartnerError
+
+
+class DepartureNotFound(NotFound):
+    code = "departure_not_found"
+
+
+class BookingNotFound(NotFound):
+    code = "booking_not_found"
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+
+
+class HoldExpired(Gone):
+    code = "hold_expired"
+
+
+class DocumentNotAccepted(DomainError):
+    """400: one passenger's document does not allow the crossing; says who and why."""
+
+    status = 400
+    code = "document_not_accepted"
+
+    def __init__(self, index: int, document_id: str, reason: str) -> None:
+        super().__init__(
+            details={
+                "passenger": index,
+                "document_id": document_id,
+                "reason": reason,
+                "fields": {f"passengers.{index}.document_id": [reason.replace("_", " ")]},
+            },
+            passenger=index + 1,
+            reason=reason.replace("_", " "),
+        )
+
+
+def invalid_passenger(index: int, message: str, key: str = "document_id") -> InvalidInput:
+    return InvalidInput({f"passengers.{index}.{key}": [message]})
+
+
+class CarrierFailed(PartnerError):
+    """502: the carrier answered with an error or could not be reached; nothing was kept."""
+
+    code = "carrier_error"
+
+
+class CarrierTimeout(DomainError):
+    """504: the carrier did not answer in time; nothing was kept, retry with the same key."""
+
+    status = 504
+    code = "carrier_timeout"
+
+
+class CarrierDeclined(Conflict):
+    code = "carrier_refused"
+
+    def __init__(self, reason: str, **params: Any) -> None:
+        super().__init__(details={"reason": reason}, reason=reason, **params)
+
+
+class PaymentDeclined(Conflict):
+    code = "payment_declined"
+
+
+class PaymentInProgress(Conflict):
+    code = "payment_in_progress"
+
+
+class NotCancellable(Conflict):
+    code = "booking_not_cancellable"

@@ -1,0 +1,65 @@
+"""Everything cross-border travel offers, built once per app from config and adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bayaffairs.adapters.protocols import PaymentProvider
+from bayaffairs.clock import Clock
+from bayaffairs.config.settings import TravelSettings
+from bayaffairs.documents.service import DocumentService
+from bayaffairs.signing.keys import IssuerKeys
+from bayaffairs.storage import Database
+from bayaffairs.transit.pricing import Converter
+from bayaffairs.travel.boarding import Boarding
+from bayaffairs.travel.bookings import TravelBookings
+from bayaffairs.travel.carriers import Carriers, Departures
+from bayaffairs.travel.payments import TravelPayments
+from bayaffairs.travel.recovery import TravelRecovery
+from bayaffairs.travel.search import TravelSearch
+from bayaffairs.travel.tickets import TicketKeys
+from bayaffairs.users import UserService
+
+
+@dataclass
+class TravelServices:
+    settings: TravelSettings
+    carriers: Carriers
+    departures: Departures
+    search: TravelSearch
+    bookings: TravelBookings
+    payments: TravelPayments
+    recovery: TravelRecovery
+    tickets: TicketKeys
+    boarding: Boarding
+
+
+def build_travel(
+    settings: TravelSettings,
+    db: Database,
+    clock: Clock,
+    carrier_adapters: Iterable[Any],
+    jurisdictions: Mapping[str, Any],
+    documents: DocumentService,
+    users: UserService,
+    providers: Callable[[str], PaymentProvider | None],
+    converter: Converter,
+    issuer_keys: IssuerKeys,
+) -> TravelServices:
+    carriers = Carriers(carrier_adapters, jurisdictions, settings.carrier_timeout_seconds)
+    tickets = TicketKeys(issuer_keys)
+    bookings = TravelBookings(db, clock, settings, carriers, documents)
+    payments = TravelPayments(db, clock, bookings, carriers, documents, users, providers, converter, tickets)
+    return TravelServices(
+        settings=settings,
+        carriers=carriers,
+        departures=Departures(db, clock, carriers, settings.days_ahead),
+        search=TravelSearch(db, clock, carriers, converter),
+        bookings=bookings,
+        payments=payments,
+        recovery=TravelRecovery(payments),
+        tickets=tickets,
+        boarding=Boarding(db, clock, tickets),
+    )

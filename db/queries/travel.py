@@ -1,0 +1,257 @@
+"""Departures and seats: materialising timetables, searching, holding and releasing seats.
+
+Seats are counted per departure and fare class in `travel_inventory`; every change is one
+conditional UPDATE, so two requests never both take the last seat (and the table's CHECK
+`held + sold <= capacity` refuses it if code ever tried).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from bayaffairs.storage import Connection
+
+
+@dataclass(frozen=True)
+class DepartureRow:
+    id: str
+    carrier: str
+    route: str
+    mode: str
+    origin: str
+    destination: str
+    service_date: date
+    departs_at: datetime
+    arrives_at: datetime
+    currency: str
+    classes: list[dict[str, Any]]  # [{fare_class, capacity, held, sold, fare_amount}]
+
+
+@dataclass(frozen=True)
+class NewDeparture:
+    id: str
+    carrier: str
+    route: str
+    mode: str
+    origin: str
+    destination: str
+    service_date: date
+    departs_at: datetime
+    arrives_at: datetime
+    currency: str
+    classes: Sequence[tuple[str, int, int]]  # (fare class, capacity, fare amount)
+
+
+_SELECT = """
+    SELECT d.id, d.carrier, d.route, d.mode, d.origin, d.destination, d.service_date,
+        d.departs_at, d.arrives_at, d.currency,
+        coalesce((SELECT json_agg(json_build_object('fare_class', i.fare_class,
+                'capacity', i.capacity, 'held', i.held, 'sold', i.sold,
+                'fare_amount', i.fare_amount) ORDER BY i.fare_class)
+            FROM travel_inventory i WHERE i.departure_id = d.id), '[]'::json)::text AS classes
+    FROM travel_departures d
+"""
+
+
+def _departure(record: Any) -> DepartureRow:
+    data = dict(record)
+    data["classes"] = json.loads(data["classes"])
+    return DepartureRow(**data)
+
+
+async def insert_departures(conn: Connection, departures: Sequence[NewDeparture]) -> int:
+    """Insert departures and their seats; those already there are left as they are."""
+    if not departures:
+        return 0
+    inserted = await conn.fetchval(
+        """
+        WITH new AS (
+            INSERT INTO travel_departures (id, carrier, route, mode, origin, destination,
+                service_date, departs_at, arrives_at, currency)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::date[], $8::timestamptz[], $9::timestamptz[], $10::text[])
+            ON CONFLICT (id) DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*) FROM new
+        """,
+        [d.id for d in departures],
+        [d.carrier for d in departures],
+        [d.route for d in departures],
+        [d.mode for d in departures],
+        [d.origin for d in departures],
+        [d.destination for d in departures],
+        [d.service_date for d in departures],
+        [d.departs_at for d in departures],
+        [d.arrives_at for d in departures],
+        [d.currency for d in departures],
+    )
+    seats = [(d.id, c, cap, fare) for d in departures for c, cap, fare in d.classes]
+    await conn.execute(
+        """
+        INSERT INTO travel_inventory (departure_id, fare_class, capacity, fare_amount)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])
+        ON CONFLICT (departure_id, fare_class) DO NOTHING
+        """,
+        [s[0] for s in seats],
+        [s[1] for s in seats],
+        [s[2] for s in seats],
+        [s[3] for s in seats],
+    )
+    return int(inserted or 0)
+
+
+@dataclass(frozen=True)
+class StaticDeparture:
+    """What never changes once a departure is materialised: all of it but the seats."""
+
+    id: str
+    carrier: str
+    route: str
+    mode: str
+    origin: str
+    destination: str
+    departs_at: datetime
+    arrives_at: datetime
+    currency: str
+    classes: tuple[tuple[str, int], ...]  # (fare class, fare amount), by fare class
+
+
+async def search_seats(
+    conn: Connection,
+    *,
+    origin: str | None,
+    destination: str | None,
+    mode: str | None,
+    carriers: Sequence[str],
+    after: datetime,
+    before: datetime,
+    cursor: str | None,
+    limit: int,
+) -> list[tuple[str, dict[str, int]]]:
+    """Like `search`, but only each departure's id and free seats per fare class: the part
+    of a search that changes (the rest is `static_departures`, cached by the caller)."""
+    records = await conn.fetch(
+        """
+        SELECT d.id, i.fare_class, i.capacity - i.sold - i.held AS free
+        FROM (
+            SELECT id, departs_at FROM travel_departures
+            WHERE departs_at >= $1 AND departs_at < $2
+              AND ($3::text IS NULL OR origin = $3)
+              AND ($4::text IS NULL OR destination = $4)
+              AND ($5::text IS NULL OR mode = $5)
+              AND carrier = ANY($6::text[])
+              AND ($7::text IS NULL OR (departs_at, id) >
+                   (SELECT c.departs_at, c.id FROM travel_departures c WHERE c.id = $7))
+            ORDER BY departs_at, id
+            LIMIT $8
+        ) d
+        LEFT JOIN travel_inventory i ON i.departure_id = d.id
+        ORDER BY d.departs_at, d.id
+        """,
+        after,
+        before,
+        origin,
+        destination,
+        mode,
+        list(carriers),
+        cursor,
+        limit,
+    )
+    out: list[tuple[str, dict[str, int]]] = []
+    for r in records:
+        if not out or out[-1][0] != r[0]:
+            out.append((r[0], {}))
+        if r[1] is not None:
+            out[-1][1][r[1]] = r[2]
+    return out
+
+
+async def static_departures(conn: Connection, ids: Sequence[str]) -> list[StaticDeparture]:
+    records = await conn.fetch(
+        """
+        SELECT d.id, d.carrier, d.route, d.mode, d.origin, d.destination, d.departs_at,
+            d.arrives_at, d.currency,
+            coalesce(array_agg(i.fare_class ORDER BY i.fare_class)
+                FILTER (WHERE i.fare_class IS NOT NULL), '{}') AS fare_classes,
+            coalesce(array_agg(i.fare_amount ORDER BY i.fare_class)
+                FILTER (WHERE i.fare_class IS NOT NULL), '{}') AS fare_amounts
+        FROM travel_departures d LEFT JOIN travel_inventory i ON i.departure_id = d.id
+        WHERE d.id = ANY($1::text[])
+        GROUP BY d.id
+        """,
+        list(ids),
+    )
+    return [
+        StaticDeparture(
+            *(r[k] for k in range(9)),
+            classes=tuple(zip(r["fare_classes"], r["fare_amounts"], strict=True)),
+        )
+        for r in records
+    ]
+
+
+async def get_departure(conn: Connection, departure_id: str) -> DepartureRow | None:
+    record = await conn.fetchrow(_SELECT + " WHERE d.id = $1", departure_id)
+    return _departure(record) if record else None
+
+
+async def commit_without_waiting_for_flush(conn: Connection) -> None:
+    """For this transaction only: answer before the commit record reaches the disk."""
+    await conn.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+async def release_held(conn: Connection, departure_id: str, fare_class: str, seats: int) -> None:
+    await conn.execute(
+        "UPDATE travel_inventory SET held = held - $3 WHERE departure_id = $1 AND fare_class = $2",
+        departure_id,
+        fare_class,
+        seats,
+    )
+
+
+async def sell_held(conn: Connection, departure_id: str, fare_class: str, seats: int) -> None:
+    await conn.execute(
+        """
+        UPDATE travel_inventory SET held = held - $3, sold = sold + $3
+        WHERE departure_id = $1 AND fare_class = $2
+        """,
+        departure_id,
+        fare_class,
+        seats,
+    )
+
+
+async def return_sold(conn: Connection, departure_id: str, fare_class: str, seats: int) -> None:
+    await conn.execute(
+        "UPDATE travel_inventory SET sold = sold - $3 WHERE departure_id = $1 AND fare_class = $2",
+        departure_id,
+        fare_class,
+        seats,
+    )
+
+
+async def seats(conn: Connection, departure_id: str, fare_class: str) -> tuple[int, int, int] | None:
+    """(capacity, held, sold)."""
+    record = await conn.fetchrow(
+        "SELECT capacity, held, sold FROM travel_inventory WHERE departure_id = $1 AND fare_class = $2",
+        departure_id,
+        fare_class,
+    )
+    return (record["capacity"], record["held"], record["sold"]) if record else None
+
+
+async def purge_departed(conn: Connection, before: datetime) -> int:
+    """Departures long gone that nobody booked."""
+    result = await conn.execute(
+        """
+        DELETE FROM travel_departures d WHERE d.departs_at < $1
+          AND NOT EXISTS (SELECT 1 FROM travel_bookings b WHERE b.departure_id = d.id)
+        """,
+        before,
+    )
+    return int(result.split()[-1])

@@ -1,0 +1,368 @@
+"""Bookings, their passengers, payments and refunds (append-only), and tickets.
+
+A booking's status moves only by conditional UPDATEs (`WHERE status = ...`), so two actors
+racing (the payment and the expiry sweeper, two boarding scans) find exactly one winner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bayaffairs.storage import Connection
+
+_BOOKING = (
+    "id, user_id, departure_id, carrier, fare_class, seats, status, release_reason, total_amount,"
+    " currency, expires_at, carrier_reference, created_at, updated_at"
+)
+_PAYMENT = (
+    "id, booking_id, kind, succeeded, amount, currency, fare_amount, fare_currency, fx_rate,"
+    " provider, provider_reference, failure_code, charge_id, created_at, reference"
+)
+_TICKET = "id, booking_id, position, departure_id, carrier, payload, status, boarded_at, created_at"
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    id: str
+    user_id: str
+    departure_id: str
+    carrier: str
+    fare_class: str
+    seats: int
+    status: str
+    release_reason: str | None
+    total_amount: int
+    currency: str
+    expires_at: datetime
+    carrier_reference: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PassengerRow:
+    booking_id: str
+    position: int
+    document_id: str
+    document_type: str
+    holder_name: str
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    id: str
+    booking_id: str
+    kind: str
+    succeeded: bool
+    amount: int
+    currency: str
+    fare_amount: int
+    fare_currency: str
+    fx_rate: Decimal
+    provider: str
+    provider_reference: str | None
+    failure_code: str | None
+    charge_id: str | None
+    created_at: datetime
+    reference: str | None = None  # our idempotency reference at the provider
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    id: str
+    booking_id: str
+    position: int
+    departure_id: str
+    carrier: str
+    payload: str
+    status: str
+    boarded_at: datetime | None
+    created_at: datetime
+
+
+def _booking(record: Any) -> BookingRow:
+    return BookingRow(**dict(record))
+
+
+async def lock_seats(conn: Connection, departure_id: str, fare_class: str) -> tuple[int, int] | None:
+    """(free seats, fare per seat) of a departure's fare class, its row locked until the
+    transaction ends; None when there is no such row."""
+    record = await conn.fetchrow(
+        """
+        SELECT capacity - sold - held AS free, fare_amount FROM travel_inventory
+        WHERE departure_id = $1 AND fare_class = $2
+        FOR UPDATE
+        """,
+        departure_id,
+        fare_class,
+    )
+    return (record["free"], record["fare_amount"]) if record else None
+
+
+async def hold_many(
+    conn: Connection,
+    departure_id: str,
+    fare_class: str,
+    bookings: Sequence[tuple[BookingRow, Sequence[PassengerRow]]],
+) -> None:
+    """Take the seats of all `bookings` (of one departure and fare class) and insert them held,
+    each total the fare times its seats, with their passengers, in one statement. The seat
+    UPDATE is still conditional: if the seats are not free, nothing is written and this raises."""
+    passengers = [p for _, ps in bookings for p in ps]
+    taken = await conn.fetchval(
+        f"""
+        WITH seat AS (
+            UPDATE travel_inventory SET held = held + $3
+            WHERE departure_id = $1 AND fare_class = $2 AND capacity - sold - held >= $3
+            RETURNING fare_amount
+        ), booking AS (
+            INSERT INTO travel_bookings ({_BOOKING})
+            SELECT b.id, b.user_id, $1, b.carrier, $2, b.seats, 'held', NULL, seat.fare_amount * b.seats,
+                b.currency, b.expires_at, NULL, b.created_at, b.created_at
+            FROM seat, unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
+                $9::timestamptz[], $10::timestamptz[])
+                AS b(id, user_id, carrier, seats, currency, expires_at, created_at)
+            RETURNING id
+        ), riders AS (
+            INSERT INTO travel_passengers (booking_id, position, document_id, document_type, holder_name)
+            SELECT p.booking_id, p.position, p.document_id, p.document_type, p.holder_name
+            FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[])
+                AS p(booking_id, position, document_id, document_type, holder_name)
+            JOIN booking ON booking.id = p.booking_id
+        )
+        SELECT count(*) FROM seat
+        """,
+        departure_id,
+        fare_class,
+        sum(b.seats for b, _ in bookings),
+        [b.id for b, _ in bookings],
+        [b.user_id for b, _ in bookings],
+        [b.carrier for b, _ in bookings],
+        [b.seats for b, _ in bookings],
+        [b.currency for b, _ in bookings],
+        [b.expires_at for b, _ in bookings],
+        [b.created_at for b, _ in bookings],
+        [p.booking_id for p in passengers],
+        [p.position for p in passengers],
+        [p.document_id for p in passengers],
+        [p.document_type for p in passengers],
+        [p.holder_name for p in passengers],
+    )
+    if not taken:
+        raise RuntimeError(f"seats of {departure_id}/{fare_class} not free for a batch computed under lock")
+
+
+async def get(conn: Connection, booking_id: str, user_id: str | None = None) -> BookingRow | None:
+    record = await conn.fetchrow(
+        f"SELECT {_BOOKING} FROM travel_bookings WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)",
+        booking_id,
+        user_id,
+    )
+    return _booking(record) if record else None
+
+
+async def list_for_user(conn: Connection, user_id: str, *, after: str | None, limit: int) -> list[BookingRow]:
+    """Newest first."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_BOOKING} FROM travel_bookings
+        WHERE user_id = $1 AND ($2::text IS NULL OR id < $2)
+        ORDER BY id DESC LIMIT $3
+        """,
+        user_id,
+        after,
+        limit,
+    )
+    return [_booking(r) for r in records]
+
+
+async def passengers(conn: Connection, booking_ids: Sequence[str]) -> list[PassengerRow]:
+    records = await conn.fetch(
+        """
+        SELECT booking_id, position, document_id, document_type, holder_name
+        FROM travel_passengers WHERE booking_id = ANY($1::text[]) ORDER BY booking_id, position
+        """,
+        list(booking_ids),
+    )
+    return [PassengerRow(**dict(r)) for r in records]
+
+
+async def move(
+    conn: Connection,
+    booking_id: str,
+    *,
+    from_status: Sequence[str],
+    to_status: str,
+    at: datetime,
+    reason: str | None = None,
+    unexpired_at: datetime | None = None,
+) -> BookingRow | None:
+    """Move the booking to `to_status` if it is in one of `from_status` (and, when
+    `unexpired_at` is given, its hold has not expired by then); None when it was not."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE travel_bookings SET status = $3, updated_at = $4,
+            release_reason = coalesce($5, release_reason)
+        WHERE id = $1 AND status = ANY($2::text[])
+          AND ($6::timestamptz IS NULL OR expires_at > $6)
+        RETURNING {_BOOKING}
+        """,
+        booking_id,
+        list(from_status),
+        to_status,
+        at,
+        reason,
+        unexpired_at,
+    )
+    return _booking(record) if record else None
+
+
+async def set_carrier_reference(conn: Connection, booking_id: str, reference: str) -> None:
+    await conn.execute(
+        "UPDATE travel_bookings SET carrier_reference = $2 WHERE id = $1", booking_id, reference
+    )
+
+
+async def expire_held(conn: Connection, now: datetime, limit: int) -> list[BookingRow]:
+    """Release holds expired by `now` and give their seats back, `limit` at a time. Rows another
+    worker (or a payment) has locked are skipped, never waited for."""
+    records = await conn.fetch(
+        f"""
+        WITH due AS (
+            SELECT id FROM travel_bookings
+            WHERE status = 'held' AND expires_at <= $1
+            ORDER BY expires_at LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        ), released AS (
+            UPDATE travel_bookings b SET status = 'released', release_reason = 'expired', updated_at = $1
+            FROM due WHERE b.id = due.id AND b.status = 'held'
+            RETURNING b.*
+        ), seats AS (
+            UPDATE travel_inventory i SET held = i.held - s.n
+            FROM (SELECT departure_id, fare_class, sum(seats)::int AS n FROM released
+                  GROUP BY departure_id, fare_class) s
+            WHERE i.departure_id = s.departure_id AND i.fare_class = s.fare_class
+        )
+        SELECT {_BOOKING} FROM released
+        """,
+        now,
+        limit,
+    )
+    return [_booking(r) for r in records]
+
+
+async def insert_payment(conn: Connection, row: PaymentRow) -> None:
+    await conn.execute(
+        f"""
+        INSERT INTO travel_payments ({_PAYMENT})
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        """,
+        row.id,
+        row.booking_id,
+        row.kind,
+        row.succeeded,
+        row.amount,
+        row.currency,
+        row.fare_amount,
+        row.fare_currency,
+        row.fx_rate,
+        row.provider,
+        row.provider_reference,
+        row.failure_code,
+        row.charge_id,
+        row.created_at,
+        row.reference,
+    )
+
+
+async def payments(conn: Connection, booking_id: str) -> list[PaymentRow]:
+    records = await conn.fetch(
+        f"SELECT {_PAYMENT} FROM travel_payments WHERE booking_id = $1 ORDER BY created_at, id", booking_id
+    )
+    return [PaymentRow(**dict(r)) for r in records]
+
+
+async def payments_of(conn: Connection, booking_ids: Sequence[str]) -> list[PaymentRow]:
+    """The payments of several bookings in one query, each booking's in order."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_PAYMENT} FROM travel_payments
+        WHERE booking_id = ANY($1::text[]) ORDER BY booking_id, created_at, id
+        """,
+        list(booking_ids),
+    )
+    return [PaymentRow(**dict(r)) for r in records]
+
+
+async def insert_tickets(conn: Connection, tickets: Sequence[TicketRow]) -> None:
+    await conn.execute(
+        f"""
+        INSERT INTO travel_tickets ({_TICKET})
+        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::timestamptz[], $9::timestamptz[])
+        """,
+        [t.id for t in tickets],
+        [t.booking_id for t in tickets],
+        [t.position for t in tickets],
+        [t.departure_id for t in tickets],
+        [t.carrier for t in tickets],
+        [t.payload for t in tickets],
+        [t.status for t in tickets],
+        [t.boarded_at for t in tickets],
+        [t.created_at for t in tickets],
+    )
+
+
+async def tickets(conn: Connection, booking_ids: Sequence[str]) -> list[TicketRow]:
+    records = await conn.fetch(
+        f"""
+        SELECT {_TICKET} FROM travel_tickets
+        WHERE booking_id = ANY($1::text[]) ORDER BY booking_id, position
+        """,
+        list(booking_ids),
+    )
+    return [TicketRow(**dict(r)) for r in records]
+
+
+async def ticket_for_user(conn: Connection, ticket_id: str, user_id: str) -> TicketRow | None:
+    record = await conn.fetchrow(
+        f"""
+        SELECT {", ".join("t." + c.strip() for c in _TICKET.split(","))}
+        FROM travel_tickets t JOIN travel_bookings b ON b.id = t.booking_id
+        WHERE t.id = $1 AND b.user_id = $2
+        """,
+        ticket_id,
+        user_id,
+    )
+    return TicketRow(**dict(record)) if record else None
+
+
+async def board(conn: Connection, ticket_id: str, departure_id: str, at: datetime) -> str | None:
+    """Board a valid ticket once. The ticket's status before the scan (`valid` when this scan
+    boarded it), or None when there is no such ticket for that departure."""
+    record = await conn.fetchrow(
+        """
+        WITH before AS (
+            SELECT id, status FROM travel_tickets WHERE id = $1 AND departure_id = $2 FOR UPDATE
+        ), boarded AS (
+            UPDATE travel_tickets t SET status = 'boarded', boarded_at = $3
+            FROM before WHERE t.id = before.id AND before.status = 'valid'
+        )
+        SELECT status FROM before
+        """,
+        ticket_id,
+        departure_id,
+        at,
+    )
+    return record["status"] if record else None
+
+
+async def cancel_tickets(conn: Connection, booking_id: str) -> None:
+    await conn.execute(
+        "UPDATE travel_tickets SET status = 'cancelled' WHERE booking_id = $1 AND status = 'valid'",
+        booking_id,
+    )

@@ -1,0 +1,135 @@
+"""Cross-border travel: search, bookings, payment, cancellation and boarding."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from bayaffairs.handlers.schemas.common import MoneySchema, PageQuery, StrictSchema, page_of
+from bayaffairs.travel.model import TRAVEL_MODES
+
+_ID = validate.Length(1, 120)
+
+
+class RoutesQuery(StrictSchema):
+    mode = fields.String(load_default=None, validate=validate.OneOf(TRAVEL_MODES))
+
+
+class DeparturesQuery(PageQuery):
+    origin = fields.String(load_default=None, validate=_ID)
+    destination = fields.String(load_default=None, validate=_ID)
+    date = fields.Date(load_default=None, metadata={"description": "local service date, YYYY-MM-DD"})
+    mode = fields.String(load_default=None, validate=validate.OneOf(TRAVEL_MODES))
+
+
+class PortSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    region = fields.String(required=True, metadata={"description": "CN, HK or MO"})
+
+
+class RouteSchema(Schema):
+    id = fields.String(required=True)
+    carrier = fields.String(required=True)
+    carrier_name = fields.String(required=True)
+    mode = fields.String(required=True, metadata={"description": "rail, coach, ferry or bridge_bus"})
+    origin = fields.Nested(PortSchema, required=True)
+    destination = fields.Nested(PortSchema, required=True)
+    duration_minutes = fields.Integer(required=True)
+    control_point = fields.String(required=True)
+    currency = fields.String(required=True)
+    fare_classes = fields.List(fields.String(), required=True)
+    demo = fields.Boolean(required=True, metadata={"description": "true: demo timetable and fares"})
+
+
+class RouteList(Schema):
+    items = fields.List(fields.Nested(RouteSchema), required=True)
+
+
+class FareSchema(Schema):
+    fare_class = fields.String(required=True)
+    name = fields.String(required=True)
+    fare = fields.Nested(MoneySchema, required=True, metadata={"description": "in the carrier's currency"})
+    wallet_fare = fields.Nested(
+        MoneySchema, allow_none=True, metadata={"description": "in the rider's wallet currency"}
+    )
+    seats_remaining = fields.Integer(required=True)
+
+
+class DepartureSchema(Schema):
+    id = fields.String(required=True)
+    carrier = fields.String(required=True)
+    carrier_name = fields.String(required=True)
+    mode = fields.String(required=True)
+    route = fields.String(required=True)
+    origin = fields.String(required=True)
+    destination = fields.String(required=True)
+    departs_at = fields.DateTime(required=True)
+    arrives_at = fields.DateTime(required=True)
+    fares = fields.List(fields.Nested(FareSchema), required=True)
+
+
+DeparturePage = page_of(DepartureSchema, "DeparturePage")
+
+
+class PassengerIn(StrictSchema):
+    document_id = fields.String(required=True, validate=_ID)
+
+
+class BookingIn(StrictSchema):
+    departure_id = fields.String(required=True, validate=_ID)
+    fare_class = fields.String(required=True, validate=_ID)
+    passengers = fields.List(
+        fields.Nested(PassengerIn), required=True, validate=validate.Length(min=1, max=50)
+    )
+
+
+class PassengerOut(Schema):
+    document_id = fields.String(required=True)
+    name = fields.String(required=True)
+    document_type = fields.String(required=True)
+
+
+class TicketOut(Schema):
+    id = fields.String(required=True)
+    payload = fields.String(required=True, metadata={"description": "Base45 text the QR encodes"})
+    png_url = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "valid, boarded or cancelled"})
+
+
+class BookingOut(Schema):
+    id = fields.String(required=True)
+    status = fields.String(
+        required=True, metadata={"description": "held, paying, confirmed, released or cancelled"}
+    )
+    departure_id = fields.String(required=True)
+    carrier = fields.String(required=True)
+    fare_class = fields.String(required=True)
+    passengers = fields.List(fields.Nested(PassengerOut), required=True)
+    total = fields.Nested(MoneySchema, required=True, metadata={"description": "in the carrier's currency"})
+    expires_at = fields.DateTime(required=True, metadata={"description": "when an unpaid hold is released"})
+    created_at = fields.DateTime(required=True)
+    release_reason = fields.String(allow_none=True)
+    charge = fields.Nested(MoneySchema, allow_none=True, metadata={"description": "what the wallet paid"})
+    refund = fields.Nested(MoneySchema, allow_none=True)
+    tickets = fields.List(fields.Nested(TicketOut), required=True)
+
+
+BookingPage = page_of(BookingOut, "BookingPage")
+
+
+class BoardingIn(StrictSchema):
+    payload = fields.String(required=True, validate=validate.Length(1, 1000))
+    departure_id = fields.String(required=True, validate=_ID)
+
+
+class BoardingOut(Schema):
+    decision = fields.String(required=True, metadata={"description": "board or deny"})
+    reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "already_boarded, wrong_departure, cancelled, bad_signature, malformed, "
+            "unknown_key, revoked, unknown_ticket"
+        },
+    )
+    ticket_id = fields.String(allow_none=True)

@@ -1,0 +1,300 @@
+"""Cross-border travel for riders: routes, departures, bookings, payment, cancellation, tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, fields, is_dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
+from bayaffairs.handlers.etag import etagged
+from bayaffairs.handlers.jsonresp import json_response
+from bayaffairs.handlers.keys import SERVICES
+from bayaffairs.handlers.schemas.common import PageQuery
+from bayaffairs.handlers.schemas.travel import (
+    BookingIn,
+    BookingOut,
+    BookingPage,
+    DeparturePage,
+    DeparturesQuery,
+    RouteList,
+    RoutesQuery,
+)
+from bayaffairs.i18n import Text
+from bayaffairs.travel.bookings import Booking
+from bayaffairs.travel.errors import BookingNotFound
+from bayaffairs.travel.search import DepartureView, Listing
+
+routes = web.RouteTableDef()
+log = logging.getLogger("bayaffairs.travel")
+
+
+def _localised(value: Any, language: str) -> Any:
+    """A view as plain data, names in the caller's language."""
+    if isinstance(value, Text):
+        return value.get(language)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _localised(getattr(value, f.name), language) for f in fields(value)}
+    if isinstance(value, dict):
+        return {k: _localised(v, language) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_localised(v, language) for v in value]
+    return value
+
+
+def _booking(booking: Booking) -> dict[str, Any]:
+    body = asdict(booking)
+    body["tickets"] = [{**t, "png_url": f"/v1/travel/tickets/{t['id']}.png"} for t in body["tickets"]]
+    return dump(BookingOut, body)
+
+
+@routes.get("/v1/travel/routes")
+@endpoint(
+    summary="Cross-border routes: ports and stations per mode and carrier",
+    tags=("travel",),
+    query=RoutesQuery,
+    responses={200: RouteList},
+)
+async def list_routes(call: Call) -> web.Response:
+    items = [_localised(r, call.language) for r in call.services.travel.search.routes(call.query["mode"])]
+    return json_response(dump(RouteList, {"items": items}))
+
+
+@routes.get("/v1/travel/departures")
+@endpoint(
+    summary="Departures with fares per class and seats remaining",
+    tags=("travel",),
+    query=DeparturesQuery,
+    responses={200: DeparturePage},
+    description="Fares are in the carrier's currency; with a rider's token, also in the wallet's "
+    "currency (wallet_fare). Without a date: the next 24 hours.",
+)
+async def list_departures(call: Call) -> web.Response:
+    wallet_currency = await _wallet_currency(call)
+    q = call.query
+    page = await call.services.travel.search.departures(
+        origin=q["origin"],
+        destination=q["destination"],
+        day=q["date"],
+        mode=q["mode"],
+        wallet_currency=wallet_currency,
+        cursor=q["cursor"],
+        limit=q["limit"],
+    )
+    items = b",".join(_listing(item, call.language) for item in page.items)
+    body = b'{"items":[' + items + b'],"next_cursor":' + orjson.dumps(page.next_cursor) + b"}"
+    return etagged(
+        call.request, body, {"Cache-Control": "no-cache", "Vary": "Accept-Language, Authorization"}
+    )
+
+
+_SEATS = -918_273_645  # a placeholder no seat count can be, cut out of the rendered JSON
+_rendered: dict[tuple[int, str], tuple[DepartureView, list[bytes]]] = {}
+
+
+def _listing(item: Listing, language: str) -> bytes:
+    """One departure's JSON with its seats: the rest is rendered once per departure view and
+    language (search returns the same view object each time) and the seats spliced in."""
+    view = item.departure
+    cached = _rendered.get((id(view), language))
+    if cached is None or cached[0] is not view:
+        if len(_rendered) > 20_000:
+            _rendered.clear()
+        cached = _rendered[id(view), language] = (
+            view,
+            orjson.dumps(_departure(view, language)).split(str(_SEATS).encode()),
+        )
+    parts = cached[1]
+    out = [parts[0]]
+    for seats, part in zip(item.seats_remaining, parts[1:], strict=True):
+        out.append(str(seats).encode())
+        out.append(part)
+    return b"".join(out)
+
+
+def _departure(d: DepartureView, language: str) -> dict[str, Any]:
+    """DepartureSchema's shape, built by hand (marshmallow costs 10x here); seats_remaining is
+    the placeholder `_SEATS`, filled in per request by `_listing`."""
+    return {
+        "id": d.id,
+        "carrier": d.carrier,
+        "carrier_name": d.carrier_name.get(language),
+        "mode": d.mode,
+        "route": d.route,
+        "origin": d.origin,
+        "destination": d.destination,
+        "departs_at": d.departs_at.isoformat(),
+        "arrives_at": d.arrives_at.isoformat(),
+        "fares": [
+            {
+                "fare_class": f.fare_class,
+                "name": f.name.get(language),
+                "fare": f.fare.as_dict(),
+                "wallet_fare": f.wallet_fare.as_dict() if f.wallet_fare else None,
+                "seats_remaining": _SEATS,
+            }
+            for f in d.fares
+        ],
+    }
+
+
+async def _wallet_currency(call: Call) -> str | None:
+    """The signed-in rider's wallet currency; search works without signing in."""
+    scheme, _, token = call.request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    principal = await call.services.credentials.authenticate(token.strip())
+    if principal.kind != "rider":
+        return None
+    user = await call.services.users.get(principal.scope)
+    return user.wallet.currency if user.wallet else None
+
+
+@routes.post("/v1/travel/bookings")
+@endpoint(
+    summary="Hold seats on a departure for the rider's passengers",
+    tags=("travel",),
+    auth=RIDER,
+    body=BookingIn,
+    responses={201: BookingOut},
+    idempotent=True,
+    errors=(400, 403, 404, 409, 502, 504),
+    description="201 status held with expires_at. 400 document_not_accepted (details: passenger, "
+    "document_id, reason), too_many_passengers, departure_departed; 403 consent_required; 404 "
+    "departure_not_found; 409 sold_out; 502/504 when the carrier fails (seats released; retry "
+    "with the same Idempotency-Key).",
+)
+async def hold(call: Call) -> web.Response:
+    b = call.body
+    booking = await call.services.travel.bookings.hold(
+        call.rider, b["departure_id"], b["fare_class"], [p["document_id"] for p in b["passengers"]]
+    )
+    return json_response(_booking(booking), status=201)
+
+
+@routes.get("/v1/travel/bookings")
+@endpoint(
+    summary="The rider's bookings, newest first",
+    tags=("travel",),
+    auth=RIDER,
+    query=PageQuery,
+    responses={200: BookingPage},
+)
+async def list_bookings(call: Call) -> web.Response:
+    page = await call.services.travel.bookings.list(
+        call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
+    )
+    return json_response({"items": [_booking(b) for b in page.items], "next_cursor": page.next_cursor})
+
+
+@routes.get("/v1/travel/bookings/{booking_id}")
+@endpoint(
+    summary="One of the rider's bookings",
+    tags=("travel",),
+    auth=RIDER,
+    responses={200: BookingOut},
+    errors=(404,),
+)
+async def get_booking(call: Call) -> web.Response:
+    booking = await call.services.travel.bookings.get(call.rider, call.path("booking_id"))
+    return json_response(_booking(booking))
+
+
+@routes.post("/v1/travel/bookings/{booking_id}/payment")
+@endpoint(
+    summary="Pay for a held booking: charge the wallet, confirm at the carrier, issue tickets",
+    tags=("travel",),
+    auth=RIDER,
+    responses={200: BookingOut},
+    idempotent=True,
+    errors=(403, 404, 409, 410, 502, 504),
+    description="200 status confirmed with one ticket per passenger. 410 hold_expired (nothing "
+    "charged); 409 payment_declined or payment_in_progress; 502/504 when the carrier fails "
+    "(the charge is refunded).",
+)
+async def pay(call: Call) -> web.Response:
+    booking = await call.services.travel.payments.pay(call.rider, call.path("booking_id"))
+    return json_response(_booking(booking))
+
+
+@routes.post("/v1/travel/bookings/{booking_id}/cancellation")
+@endpoint(
+    summary="Cancel a booking; refund by the carrier's tiers, seats back on sale",
+    tags=("travel",),
+    auth=RIDER,
+    responses={200: BookingOut},
+    idempotent=True,
+    errors=(404, 409, 502, 504),
+    description="refund is in the currency charged, through the same provider.",
+)
+async def cancel(call: Call) -> web.Response:
+    booking = await call.services.travel.payments.cancel(call.rider, call.path("booking_id"))
+    body = _booking(booking)
+    if body["refund"] is None and body["charge"] is not None:
+        body["refund"] = {"amount": 0, "currency": body["charge"]["currency"]}
+    return json_response(body)
+
+
+@routes.get(r"/v1/travel/tickets/{ticket_id:tkt_[0-9a-f]{20}}.png")
+@endpoint(
+    summary="The QR image of a ticket",
+    tags=("travel",),
+    auth=RIDER,
+    responses={200: None},
+    produces="image/png",
+    errors=(404,),
+)
+async def ticket_image(call: Call) -> web.Response:
+    payload = await call.services.travel.bookings.ticket_payload(call.rider, call.path("ticket_id"))
+    if payload is None:
+        raise BookingNotFound("ticket_not_found")
+    image = await call.services.transit.renderer.render("png", payload)
+    return web.Response(
+        body=image, content_type="image/png", headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
+async def jobs(app: web.Application) -> AsyncIterator[None]:
+    """Departures materialised at start and every half hour; expired holds released, abandoned
+    payments, failed refunds and holds given up on repaired often (bayaffairs/travel/recovery.py).
+    All are safe in several workers at once (ON CONFLICT DO NOTHING; SKIP LOCKED; leases)."""
+    travel = app[SERVICES].travel
+    try:
+        await travel.departures.materialise()
+    except Exception:  # the database may be down at start: the app still starts (503s), the job retries
+        log.exception("materialising departures failed; retrying on the next run")
+    tasks = [
+        asyncio.create_task(
+            _every("release expired holds", travel.settings.sweep_seconds, travel.bookings.sweep)
+        ),
+        asyncio.create_task(
+            _every(
+                "recover payments, refunds and holds", travel.settings.sweep_seconds, travel.recovery.sweep
+            )
+        ),
+        asyncio.create_task(_every("materialise departures", 1800.0, travel.departures.materialise)),
+        asyncio.create_task(_every("purge old departures", 24 * 3600.0, travel.departures.purge)),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _every(name: str, period: float, job: Callable[[], Awaitable[int]]) -> None:
+    while True:
+        await asyncio.sleep(period)
+        try:
+            done = await job()
+            if done:
+                log.info("%s: %d", name, done)
+        except Exception:
+            log.exception("travel job failed: %s", name)

@@ -1,0 +1,1 @@
+"""Local border carriers configured entirely by their config block (timetable, fares, refunds)."""

@@ -1,0 +1,183 @@
+"""A rider with a wallet and documents, carriers' devices and ticket keys, on the real app."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bayaffairs.config import Config
+from bayaffairs.handlers.keys import SERVICES
+from tests.conftest import AppFactory
+from tests.integrations.turbojet.fake_carrier import FakeCarrier
+from tests.integrations.wallet_gateway.fake_gateway import FakeGateway
+from tests.support import Api, MovableClock, test_config
+
+HKID = {
+    "type": "hkid",
+    "holder_name": "Chan Tai Man",
+    "number": "A123456(3)",
+    "issuing": "HK",
+    "expires": "2031-05-01",
+}
+HRP = {
+    "type": "home_return_permit",
+    "holder_name": "Chan Tai Man",
+    "number": "H12345678",
+    "issuing": "CN",
+    "expires": "2031-05-01",
+}
+PERMIT = {
+    "type": "exit_entry_permit",
+    "holder_name": "Li Na",
+    "number": "C12345678",
+    "issuing": "CN",
+    "expires": "2030-03-01",
+    "date_of_birth": "1990-04-02",
+    "endorsements": [{"type": "G", "destination": "HK", "valid_until": "2030-01-31", "entries": 1}],
+}
+HZMB = "hzmb_bus"  # 50 standard seats per departure, HK Port -> Macao Port among its routes
+
+
+@dataclass
+class Trip:
+    api: Api
+    rider: Api
+    services: Any
+    clock: MovableClock
+    pg: asyncpg.Connection
+
+    async def document(self, doc: dict[str, Any], rider: Api | None = None) -> str:
+        status, body = await (rider or self.rider).post("/v1/me/documents", doc)
+        assert status == 201, body
+        return str(body["id"])
+
+    async def departure(self, carrier: str = HZMB, route: str = "hk_macao", hours: float = 3) -> str:
+        """A departure of `route` at least `hours` from now."""
+        row = await self.pg.fetchrow(
+            "SELECT id FROM travel_departures WHERE carrier = $1 AND route = $2 AND departs_at > $3"
+            " ORDER BY departs_at LIMIT 1",
+            carrier,
+            route,
+            self.clock.now() + timedelta(hours=hours),
+        )
+        assert row is not None, f"no departure of {carrier}.{route} materialised"
+        return str(row["id"])
+
+    async def hold(
+        self,
+        departure_id: str,
+        docs: list[str],
+        fare_class: str = "standard",
+        rider: Api | None = None,
+        **kw: Any,
+    ) -> tuple[int, Any]:
+        body = {
+            "departure_id": departure_id,
+            "fare_class": fare_class,
+            "passengers": [{"document_id": d} for d in docs],
+        }
+        return await (rider or self.rider).post("/v1/travel/bookings", body, **kw)
+
+    async def carrier_device(self, carrier: str = HZMB) -> Api:
+        issued = await self.services.credentials.issue("carrier", carrier)
+        return self.api.as_(issued.token)
+
+    async def seats(self, departure_id: str, fare_class: str = "standard") -> tuple[int, int, int]:
+        row = await self.pg.fetchrow(
+            "SELECT capacity, held, sold FROM travel_inventory WHERE departure_id = $1 AND fare_class = $2",
+            departure_id,
+            fare_class,
+        )
+        return row["capacity"], row["held"], row["sold"]
+
+
+async def signed_in_with_wallet(api: Api, handle: str, currency: str = "HKD") -> Api:
+    rider = await api.sign_in(handle)
+    status, body = await rider.put("/v1/me/wallet", {"currency": currency, "provider": "demo"})
+    assert status == 200, body
+    return rider
+
+
+@pytest.fixture
+async def trip(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> Trip:
+    clock._now = datetime.now(UTC)
+    api = await make_api()
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("tickets")
+    rider = await signed_in_with_wallet(api, "traveller")
+    return Trip(api, rider, services, clock, pg)
+
+
+TURBOJET = "turbojet"  # the remote ferry: its booking API played by FakeCarrier
+
+
+@dataclass
+class Remote:
+    """The app with TurboJET and the rider's wallet on real HTTP adapters pointed at fakes."""
+
+    trip: Trip
+    carrier: FakeCarrier
+    gateway: FakeGateway
+
+    async def departure(self) -> str:
+        return await self.trip.departure(TURBOJET, "sheung_wan_macao")
+
+    async def seats(self, departure_id: str) -> tuple[int, int, int]:
+        return await self.trip.seats(departure_id, "economy")
+
+    async def hold(self, departure_id: str, docs: list[str], **kw: Any) -> tuple[int, Any]:
+        return await self.trip.hold(departure_id, docs, "economy", **kw)
+
+    async def payments(self) -> list[tuple[str, bool, int]]:
+        rows = await self.trip.pg.fetch(
+            "SELECT kind, succeeded, amount FROM travel_payments ORDER BY created_at, id"
+        )
+        return [(r["kind"], r["succeeded"], r["amount"]) for r in rows]
+
+
+def remote_config(carrier: FakeCarrier, gateway: FakeGateway, **travel: Any) -> Config:
+    """The test config with `[adapters.turbojet]` (disabled in config/cities/hong_kong.toml)
+    enabled against `carrier`, and `wallet_gateway` against `gateway`."""
+    config = test_config(
+        {
+            "travel": {"carrier_timeout_seconds": 0.3, "sweep_seconds": 3600.0, **travel},
+            "adapters": {
+                "wallet_gateway": {
+                    "enabled": True,
+                    "base_url": gateway.url + "v1",  # its API lives under /v1
+                    "merchant_id": gateway.merchant_id,
+                    "secret": gateway.secret,
+                    "timeout_seconds": 2.0,
+                }
+            },
+        }
+    )
+    remote = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": 2.0}
+    blocks = tuple(
+        dataclasses.replace(b, enabled=True, settings={**b.settings, **remote})
+        if b.instance == TURBOJET
+        else b
+        for b in config.adapter_blocks
+    )
+    return dataclasses.replace(config, adapter_blocks=blocks)
+
+
+@pytest.fixture
+async def remote(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> AsyncIterator[Remote]:
+    """Our seats' timeout (carrier_timeout_seconds 0.3) is shorter than the HTTP clients' own
+    (2 s), so a slow partner is our timeout (504), not a client error (502)."""
+    clock._now = datetime.now(UTC)
+    async with FakeCarrier() as carrier, FakeGateway() as gateway:
+        api = await make_api(remote_config(carrier, gateway))
+        services = api.client.server.app[SERVICES]
+        await services.transit.issuer_keys.rotate("tickets")
+        rider = await api.sign_in("ferry-rider")
+        status, body = await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"})
+        assert status == 200, body
+        yield Remote(Trip(api, rider, services, clock, pg), carrier, gateway)

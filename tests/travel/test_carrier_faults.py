@@ -1,0 +1,160 @@
+"""A carrier failing, refusing or timing out during hold or confirm leaves no phantom seat and
+no charge; a retry with the same Idempotency-Key finishes the job."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from bayaffairs.adapters.protocols import (
+    CarrierConfirmation,
+    CarrierHold,
+    CarrierHoldRequest,
+    CarrierPassenger,
+    CarrierRefused,
+)
+from bayaffairs.errors import PartnerError
+from bayaffairs.handlers.keys import SERVICES
+from tests.conftest import AppFactory
+from tests.support import MovableClock, test_config
+from tests.travel.conftest import HKID, HZMB, Trip, signed_in_with_wallet
+
+
+class FlakyCarrier:
+    """A carrier's booking API that fails the next calls of a verb in a chosen way, then works."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.faults: dict[str, list[str]] = {"hold": [], "confirm": []}
+        self.calls: list[tuple[str, str]] = []
+
+    def describe(self) -> Any:
+        return self.inner.describe()
+
+    def timetable(self) -> Any:
+        return self.inner.timetable()
+
+    async def _maybe_fail(self, verb: str) -> None:
+        if self.faults.get(verb):
+            fault = self.faults[verb].pop(0)
+            if fault == "error":
+                raise PartnerError(details={"status": 500})
+            if fault == "hang":
+                await asyncio.sleep(30)
+            if fault == "refuse":
+                raise CarrierRefused("sold_out")
+
+    async def hold(self, request: CarrierHoldRequest) -> CarrierHold:
+        self.calls.append(("hold", request.reference))
+        await self._maybe_fail("hold")
+        return await self.inner.hold(request)
+
+    async def confirm(self, reference: str, passengers: Sequence[CarrierPassenger]) -> CarrierConfirmation:
+        self.calls.append(("confirm", reference))
+        await self._maybe_fail("confirm")
+        return await self.inner.confirm(reference, passengers)
+
+    async def release(self, reference: str) -> None:
+        self.calls.append(("release", reference))
+
+    async def cancel(self, reference: str) -> None:
+        self.calls.append(("cancel", reference))
+
+
+@pytest.fixture
+async def flaky(make_api: AppFactory, clock: MovableClock, pg: Any) -> tuple[Trip, FlakyCarrier]:
+    from datetime import UTC, datetime
+
+    clock._now = datetime.now(UTC)
+    api = await make_api(test_config({"travel": {"carrier_timeout_seconds": 0.3}}))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("tickets")
+    carriers = services.travel.carriers
+    carrier = FlakyCarrier(carriers.by_id[HZMB].adapter)
+    carriers.by_id[HZMB] = dataclasses.replace(carriers.by_id[HZMB], adapter=carrier)
+    rider = await signed_in_with_wallet(api, "traveller")
+    return Trip(api, rider, services, clock, pg), carrier
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [("error", 502, "carrier_error"), ("hang", 504, "carrier_timeout"), ("refuse", 409, "carrier_refused")],
+)
+async def test_a_failed_carrier_hold_keeps_no_seat_and_a_retry_with_the_key_books(
+    flaky: tuple[Trip, FlakyCarrier], fault: str, status: int, code: str
+) -> None:
+    trip, carrier = flaky
+    departure = await trip.departure()
+    doc = await trip.document(HKID)
+    carrier.faults["hold"] = [fault]
+    key = {"Idempotency-Key": f"hold-{fault}"}
+    got, body = await trip.hold(departure, [doc], headers=key)
+    assert (got, body["error"]["code"]) == (status, code)
+    assert await trip.seats(departure) == (50, 0, 0)
+    assert await trip.pg.fetchval("SELECT array_agg(DISTINCT status) FROM travel_bookings") == ["released"]
+    got, booking = await trip.hold(departure, [doc], headers=key)
+    assert (got, booking["status"]) == (201, "held")
+    assert await trip.seats(departure) == (50, 1, 0)
+    replay = await trip.hold(departure, [doc], headers=key)
+    assert replay == (201, booking)
+
+
+@pytest.mark.parametrize(("fault", "status"), [("error", 502), ("hang", 504), ("refuse", 409)])
+async def test_a_failed_carrier_confirmation_refunds_the_charge_and_a_retry_confirms(
+    flaky: tuple[Trip, FlakyCarrier], fault: str, status: int
+) -> None:
+    trip, carrier = flaky
+    departure = await trip.departure()
+    _, booking = await trip.hold(departure, [await trip.document(HKID)])
+    carrier.faults["confirm"] = [fault]
+    key = {"Idempotency-Key": f"pay-{fault}"}
+    path = f"/v1/travel/bookings/{booking['id']}/payment"
+    got, body = await trip.rider.post(path, headers=key)
+    assert got == status, body
+    rows = await trip.pg.fetch("SELECT kind, succeeded, amount FROM travel_payments ORDER BY created_at")
+    assert [(r["kind"], r["succeeded"], r["amount"]) for r in rows] == [
+        ("charge", True, 6500),
+        ("refund", True, 6500),
+    ]
+    _, after = await trip.rider.get(f"/v1/travel/bookings/{booking['id']}")
+    assert after["status"] == "held" and after["tickets"] == []
+    assert await trip.seats(departure) == (50, 1, 0)
+    got, paid = await trip.rider.post(path, headers=key)
+    assert (got, paid["status"], len(paid["tickets"])) == (200, "confirmed", 1)
+    assert paid["charge"] == {"amount": 6500, "currency": "HKD"} and paid["refund"] is None
+    assert await trip.seats(departure) == (50, 0, 1)
+    charges = await trip.pg.fetchval(
+        "SELECT count(*) FROM travel_payments WHERE kind = 'charge' AND succeeded"
+    )
+    refunds = await trip.pg.fetchval(
+        "SELECT count(*) FROM travel_payments WHERE kind = 'refund' AND succeeded"
+    )
+    assert charges - refunds == 1
+
+
+async def test_a_confirmation_failing_after_the_hold_expired_releases_the_seat(
+    flaky: tuple[Trip, FlakyCarrier],
+) -> None:
+    trip, carrier = flaky
+    departure = await trip.departure()
+    _, booking = await trip.hold(departure, [await trip.document(HKID)])
+    trip.clock.advance(minutes=9, seconds=59)
+
+    original = carrier.confirm
+
+    async def slow_then_fail(reference: str, passengers: Sequence[CarrierPassenger]) -> CarrierConfirmation:
+        trip.clock.advance(seconds=5)
+        raise PartnerError()
+
+    carrier.confirm = slow_then_fail  # type: ignore[method-assign]
+    got, _ = await trip.rider.post(f"/v1/travel/bookings/{booking['id']}/payment")
+    carrier.confirm = original  # type: ignore[method-assign]
+    assert got == 502
+    _, after = await trip.rider.get(f"/v1/travel/bookings/{booking['id']}")
+    assert (after["status"], after["release_reason"]) == ("released", "payment_failed")
+    assert await trip.seats(departure) == (50, 0, 0)
+    assert ("release", booking["id"]) in carrier.calls

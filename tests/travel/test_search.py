@@ -1,0 +1,38 @@
+"""Departure search served from the in-process cache of what never changes: seats are read
+fresh every time, and an unchanged answer revalidates with 304."""
+
+from __future__ import annotations
+
+from tests.travel.conftest import HKID, Trip
+
+QUERY = "/v1/travel/departures?origin=hzmb_hk_port&destination=hzmb_macao_port&limit=5"
+
+
+async def test_seats_remaining_are_fresh_on_every_search_while_the_rest_is_cached(trip: Trip) -> None:
+    _, before = await trip.api.get(QUERY)
+    first = before["items"][0]
+    status, _ = await trip.hold(first["id"], [await trip.document(HKID)])
+    assert status == 201
+    _, after = await trip.api.get(QUERY)
+    assert after["items"][0]["fares"][0]["seats_remaining"] == first["fares"][0]["seats_remaining"] - 1
+    assert {k: v for k, v in after["items"][0].items() if k != "fares"} == {
+        k: v for k, v in first.items() if k != "fares"
+    }
+
+
+async def test_an_unchanged_search_answers_304_to_its_etag_and_200_once_seats_change(trip: Trip) -> None:
+    async with trip.api.client.get(QUERY) as first:
+        etag = first.headers["ETag"]
+        body = await first.json()
+    async with trip.api.client.get(QUERY, headers={"If-None-Match": etag}) as again:
+        assert again.status == 304
+    await trip.hold(body["items"][0]["id"], [await trip.document(HKID)])
+    async with trip.api.client.get(QUERY, headers={"If-None-Match": etag}) as changed:
+        assert changed.status == 200 and changed.headers["ETag"] != etag
+
+
+async def test_names_follow_the_language_of_each_search(trip: Trip) -> None:
+    _, english = await trip.api.get(QUERY)
+    _, chinese = await trip.api.get(QUERY, headers={"Accept-Language": "zh-Hant"})
+    assert english["items"][0]["id"] == chinese["items"][0]["id"]
+    assert english["items"][0]["carrier_name"] != chinese["items"][0]["carrier_name"]
