@@ -1,0 +1,1 @@
+"""Counter appointments at government service centres: catalogue, slots, bookings, the counter."""

@@ -1,0 +1,383 @@
+"""Booking, rescheduling and cancelling appointments, and the slots a rider can choose from.
+
+Capacity is enforced in the database: a booking counts itself on the slot's row with a
+conditional upsert (`booked < capacity`), which locks the row, then takes the lowest free seat
+number; a unique index on (slot, seat) of active appointments is the backstop. A reschedule is
+a cancellation and a new booking in one transaction (the old appointment becomes `rescheduled`
+and its QR stops working; the new one's QR has the next version), so a second reschedule of
+the same appointment finds it no longer active.
+
+Cancellation cooldown (ZMS deallocationDuration, against trading appointments): a cancelled
+appointment keeps holding its seat for the agency's `cancellation_cooldown_minutes` (default 30,
+0 frees the seat at once), for everyone, and within that time its rider may not book that slot
+again even where another seat is free (409 `cancellation_cooldown`, with `until`): cancelling
+and rebooking never hands a seat to someone chosen, nor resets the rider's place. A reschedule
+frees the old seat at once: the issue asks for it, and the old seat is not handed to anyone.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from bayaffairs import transfers
+from bayaffairs.appointments import qr
+from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.model import Agency, Appointment, Centre, Service, Slot
+from bayaffairs.appointments.slots import is_slot_start, slots, window
+from bayaffairs.clock import Clock
+from bayaffairs.db.queries import agency_outbox as outbox_q
+from bayaffairs.db.queries import appointments as q
+from bayaffairs.db.queries import users as users_q
+from bayaffairs.documents.service import DocumentService
+from bayaffairs.errors import Conflict, DomainError, InvalidInput, NotFound
+from bayaffairs.ids import new_id
+from bayaffairs.pages import Page
+from bayaffairs.storage import Connection, Database
+
+MAX_RANGE_DAYS = 62
+PURPOSE = "appointment"
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class RiderLimitReached(DomainError):
+    status = 400
+    code = "rider_limit_reached"
+
+
+@dataclass(frozen=True)
+class Booked:
+    appointment: Appointment
+    qr_payload: str
+
+
+def new_reference(prefix: str) -> str:
+    """Human-readable, e.g. HQ-7K3-92F (Crockford base32: no I, L, O, U to misread)."""
+    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+    return f"{prefix}-{chars[:3]}-{chars[3:]}"
+
+
+def _not_active(appointment: Appointment) -> Conflict:
+    return Conflict(
+        "appointment_not_active", details={"status": appointment.status}, status=appointment.status
+    )
+
+
+class AppointmentService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        catalogue: Catalogue,
+        keys: qr.AppointmentKeys,
+        documents: DocumentService,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.catalogue = catalogue
+        self.keys = keys
+        self.documents = documents
+
+    # -- slots -------------------------------------------------------------------------------
+
+    async def slots(self, centre_id: str, service_id: str, first: date, last: date) -> list[Slot]:
+        centre = self.catalogue.centre(centre_id)
+        service = self.catalogue.service(service_id)
+        if not centre.serves(service.id):
+            raise InvalidInput({"service": ["this centre does not offer the service"]}, "service_not_offered")
+        if last < first:
+            raise InvalidInput({"to": ["must not be before from"]})
+        if (last - first).days >= MAX_RANGE_DAYS:
+            raise InvalidInput({"to": [f"at most {MAX_RANGE_DAYS} days at a time"]})
+        zone = centre.zone
+        start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+        async with self.db.acquire() as conn:
+            booked = await q.booked_counts(conn, centre.id, service.id, start, end, self.clock.now())
+        return slots(centre, service, first, last, booked)
+
+    def check_start(self, centre: Centre, service: Service, start: datetime) -> None:
+        """400 with the reason when `start` cannot be booked now, whatever the capacity."""
+        if not centre.serves(service.id):
+            raise InvalidInput(
+                {"service_id": ["this centre does not offer the service"]}, "service_not_offered"
+            )
+        local = start.astimezone(centre.zone)
+        day = local.date()
+        first, last = window(service, centre, self.clock.now())
+        if day < first or day > last:
+            raise InvalidInput(
+                {"start": [f"bookable from {first.isoformat()} to {last.isoformat()}"]},
+                "outside_booking_window",
+                first=first.isoformat(),
+                last=last.isoformat(),
+            )
+        if day in centre.closed_days:
+            raise InvalidInput({"start": ["the centre is closed that day"]}, "centre_closed")
+        wall = local.time().replace(tzinfo=None)
+        intervals = centre.hours.get(day.weekday(), ())
+        if not intervals:
+            raise InvalidInput({"start": ["the centre is closed that day"]}, "centre_closed")
+        if not any(opens <= wall < closes for opens, closes in intervals):
+            raise InvalidInput({"start": ["outside the centre's opening hours"]}, "outside_opening_hours")
+        if not is_slot_start(centre, service, start):
+            raise InvalidInput(
+                {"start": [f"slots start every {service.duration_minutes} minutes from opening"]},
+                "not_slot_boundary",
+            )
+
+    # -- booking -----------------------------------------------------------------------------
+
+    async def book(
+        self, user_id: str, centre_id: str, service_id: str, start: datetime, document_id: str | None
+    ) -> Booked:
+        centre = self.catalogue.centre(centre_id)
+        service = self.catalogue.service(service_id)
+        agency = self.catalogue.agency_of(service)
+        self.check_start(centre, service, start)
+        subject = await self._subject(user_id, service, agency, document_id)
+        key = await self.keys.signing_key()  # before any write: no key, no booking
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            planned = await transfers.plan(conn, user_id, [subject], _recipient(agency, centre), PURPOSE)
+            await q.lock_rider(conn, user_id)
+            if await q.active_count(conn, user_id, service.id) >= service.per_rider_limit:
+                raise RiderLimitReached(
+                    details={"limit": service.per_rider_limit}, limit=service.per_rider_limit
+                )
+            await _not_cooling(conn, user_id, centre, service, start, now)
+            appointment = await self._seat(
+                conn,
+                user_id,
+                agency,
+                centre,
+                service,
+                start,
+                subject,
+                now,
+                qr_version=1,
+                rescheduled_from=None,
+            )
+            await transfers.record(conn, user_id, planned, appointment.id, now)
+            await self._tell_agency(conn, agency, appointment, "booked", subject, now)
+        return Booked(appointment, qr.encode(key, appointment.id, appointment.qr_version))
+
+    async def _seat(
+        self,
+        conn: Connection,
+        user_id: str,
+        agency: Agency,
+        centre: Centre,
+        service: Service,
+        start: datetime,
+        subject: transfers.Subject,
+        now: datetime,
+        *,
+        qr_version: int,
+        rescheduled_from: str | None,
+    ) -> Appointment:
+        """Take a seat on the slot (409 slot_full) and write the appointment. A full slot may
+        hold seats whose cancellation cooldown is over: those go back first, then one more try."""
+        capacity = centre.capacity(service.id)
+        if await q.claim_seat(conn, centre.id, service.id, start, capacity) is None and (
+            not await q.release_expired_holds(conn, centre.id, service.id, start, now)
+            or await q.claim_seat(conn, centre.id, service.id, start, capacity) is None
+        ):
+            raise Conflict("slot_full")
+        seat = await q.free_seat_number(conn, centre.id, service.id, start, capacity)
+        if seat is None:  # the counter and the seats disagree: refuse rather than overbook
+            raise Conflict("slot_full")
+        reference = new_reference(centre.reference_prefix)
+        while await q.reference_taken(conn, reference):
+            reference = new_reference(centre.reference_prefix)
+        lead = timedelta(minutes=agency.reminder_lead_minutes)
+        remind_at = start - lead if agency.reminder_lead_minutes and start - lead > now else None
+        return await q.insert(
+            conn,
+            id=new_id("apt"),
+            reference=reference,
+            user_id=user_id,
+            agency_id=agency.id,
+            centre_id=centre.id,
+            service_id=service.id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=service.duration_minutes),
+            local_date=start.astimezone(centre.zone).date(),
+            seat=seat,
+            status="booked",
+            document_id=None if subject.document_id.startswith("account:") else subject.document_id,
+            holder_name=subject.name,
+            number_masked=subject.number_masked or None,
+            qr_version=qr_version,
+            rescheduled_from=rescheduled_from,
+            remind_at=remind_at,
+            created_at=now,
+            updated_at=now,
+            change_seq=await q.next_change(conn, centre.id),
+        )
+
+    async def _subject(
+        self, user_id: str, service: Service, agency: Agency, document_id: str | None
+    ) -> transfers.Subject:
+        """Whose data goes to the centre. Without a document, the applicant is taken to be a
+        resident of the agency's region (Macao services are booked by Macao residents) and
+        only the sign-in name is sent."""
+        if document_id is not None:
+            document = await self.documents.get(user_id, document_id)
+            if document.type not in service.id_documents:
+                raise InvalidInput(
+                    {"document_id": [f"this service accepts {', '.join(service.id_documents)}"]},
+                    "id_document_not_accepted",
+                )
+            return transfers.Subject(
+                document.id, document.type, document.issuing, document.number_masked, document.holder_name
+            )
+        async with self.db.acquire() as conn:
+            user = await users_q.get(conn, user_id)
+        name = (user.display_name if user else None) or "-"
+        return transfers.Subject(f"account:{user_id}", "account", agency.region, "", name)
+
+    async def _tell_agency(
+        self,
+        conn: Connection,
+        agency: Agency,
+        appointment: Appointment,
+        event: str,
+        subject: transfers.Subject | None,
+        now: datetime,
+    ) -> None:
+        if not agency.remote:
+            return
+        available = {"holder_name": appointment.holder_name, "number_masked": appointment.number_masked or ""}
+        fields = transfers.minimal_fields(available, agency.personal_data) if event == "booked" else {}
+        await outbox_q.enqueue(
+            conn,
+            agency_id=agency.id,
+            appointment_id=appointment.id,
+            event=event,
+            event_key=f"{appointment.id}:{event}:{appointment.qr_version}",
+            payload={
+                "reference": appointment.reference,
+                "centre_id": appointment.centre_id,
+                "service_id": appointment.service_id,
+                "start": appointment.start.isoformat(),
+                "end": appointment.end.isoformat(),
+                "fields": fields,
+            },
+            at=now,
+        )
+
+    # -- changes -----------------------------------------------------------------------------
+
+    async def reschedule(self, user_id: str, appointment_id: str, start: datetime) -> Booked:
+        current = await self.get(user_id, appointment_id)
+        centre = self.catalogue.centre(current.centre_id)
+        service = self.catalogue.service(current.service_id)
+        agency = self.catalogue.agency_of(service)
+        if not current.status == "booked":
+            raise _not_active(current)
+        if start == current.start:
+            raise InvalidInput({"start": ["that is the slot already booked"]}, "same_slot")
+        self.check_start(centre, service, start)
+        subject = await self._subject(user_id, service, agency, current.document_id)
+        key = await self.keys.signing_key()
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            old = await q.get(conn, appointment_id, lock=True)
+            assert old is not None
+            if old.status != "booked":
+                raise _not_active(old)
+            await _not_cooling(conn, user_id, centre, service, start, now)
+            planned = await transfers.plan(conn, user_id, [subject], _recipient(agency, centre), PURPOSE)
+            await q.lock_slots(conn, [(centre.id, service.id, old.start), (centre.id, service.id, start)])
+            new = await self._seat(
+                conn,
+                user_id,
+                agency,
+                centre,
+                service,
+                start,
+                subject,
+                now,
+                qr_version=old.qr_version + 1,
+                rescheduled_from=old.id,
+            )
+            await q.release_seat(conn, centre.id, service.id, old.start)
+            old = await q.update(
+                conn,
+                old.id,
+                status="rescheduled",
+                rescheduled_to=new.id,
+                updated_at=now,
+                change_seq=new.change_seq,
+            )
+            await transfers.record(conn, user_id, planned, new.id, now)
+            await self._tell_agency(conn, agency, old, "cancelled", None, now)
+            await self._tell_agency(conn, agency, new, "booked", subject, now)
+        return Booked(new, qr.encode(key, new.id, new.qr_version))
+
+    async def cancel(self, user_id: str, appointment_id: str) -> Appointment:
+        await self.get(user_id, appointment_id)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            current = await q.get(conn, appointment_id, lock=True)
+            assert current is not None
+            if current.status == "cancelled":
+                return current
+            if current.status != "booked":
+                raise _not_active(current)
+            if current.start <= now:
+                raise Conflict("appointment_started")
+            agency = self.catalogue.agencies.get(current.agency_id)
+            cooldown = agency.cancellation_cooldown_minutes if agency is not None else 0
+            if not cooldown:
+                await q.release_seat(conn, current.centre_id, current.service_id, current.start)
+            cancelled = await q.update(
+                conn,
+                current.id,
+                status="cancelled",
+                finished_at=now,
+                updated_at=now,
+                seat_held_until=now + timedelta(minutes=cooldown) if cooldown else None,
+                change_seq=await q.next_change(conn, current.centre_id),
+            )
+            if agency is not None:
+                await self._tell_agency(conn, agency, cancelled, "cancelled", None, now)
+        return cancelled
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def get(self, user_id: str, appointment_id: str) -> Appointment:
+        async with self.db.acquire() as conn:
+            appointment = await q.get(conn, appointment_id)
+        if appointment is None or appointment.user_id != user_id:
+            raise NotFound("appointment_not_found")
+        return appointment
+
+    async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[Appointment]:
+        async with self.db.acquire() as conn:
+            rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
+        return Page.from_rows(rows, limit, key=lambda a: a.id)
+
+    async def qr_payload(self, appointment: Appointment) -> str:
+        if not appointment.active:
+            raise _not_active(appointment)
+        return qr.encode(await self.keys.signing_key(), appointment.id, appointment.qr_version)
+
+
+async def _not_cooling(
+    conn: Connection, user_id: str, centre: Centre, service: Service, start: datetime, now: datetime
+) -> None:
+    """409 cancellation_cooldown while the rider's own cancellation of this slot cools down."""
+    held = await q.own_hold(conn, user_id, centre.id, service.id, start, now)
+    if held is not None:
+        until = held.astimezone(centre.zone).isoformat()
+        raise Conflict("cancellation_cooldown", details={"until": until}, until=until)
+
+
+def _recipient(agency: Agency, centre: Centre) -> transfers.Recipient:
+    """The data goes to the staff of the centre, wherever the agency itself is."""
+    return transfers.Recipient(
+        agency.id, f"{agency.name.en} ({centre.name.en})", centre.region, agency.personal_data
+    )

@@ -1,0 +1,222 @@
+"""Agencies' services and centres as config declares them, validated strictly.
+
+Both the generic local agency adapter and remote agency adapters load their config block with
+`AgencySettings` (so a centre or service is data, not code), and hand the core an `Agency`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Counter, Service
+from bayaffairs.config.regions import DOCUMENT_TYPES, ID_PATTERN, LEGAL_REGIONS, TextField
+
+_INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = "raise"
+
+
+class ServiceSchema(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    name = TextField(required=True)
+    duration_minutes = fields.Integer(required=True, validate=validate.Range(5, 240))
+    id_documents = fields.List(fields.String(validate=validate.OneOf(DOCUMENT_TYPES)), required=True)
+    required_documents = fields.List(TextField(), load_default=list)
+    min_days_ahead = fields.Integer(load_default=1, validate=validate.Range(0, 365))
+    max_days_ahead = fields.Integer(load_default=60, validate=validate.Range(1, 365))
+    per_rider_limit = fields.Integer(load_default=2, validate=validate.Range(1, 20))
+
+    @validates_schema
+    def check_window(self, data: dict[str, Any], **_: Any) -> None:
+        if data["min_days_ahead"] > data["max_days_ahead"]:
+            raise ValidationError("must not be after max_days_ahead", "min_days_ahead")
+
+
+class CounterSchema(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$"))
+    services = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+HoursSchema = _Strict.from_dict(
+    {day: fields.List(fields.String(validate=validate.Regexp(_INTERVAL))) for day in WEEKDAYS},
+    name="HoursSchema",
+)
+
+
+class CentreSchema(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    name = TextField(required=True)
+    address = TextField(required=True)
+    region = fields.String(required=True, validate=validate.OneOf(LEGAL_REGIONS))
+    city = fields.String(load_default=None)
+    time_zone = fields.String(required=True)
+    reference_prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,3}$"))
+    hours = fields.Nested(HoursSchema, required=True)
+    closed_days = fields.List(fields.Date(), load_default=list)
+    counters = fields.List(fields.Nested(CounterSchema), required=True, validate=validate.Length(min=1))
+
+    @validates("time_zone")
+    def check_zone(self, value: str, **_: Any) -> None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"{value!r} is not an IANA time zone") from None
+
+
+class AgencySettings(_Strict):
+    """The settings of a counter agency's config block."""
+
+    name = TextField(required=True)
+    region = fields.String(required=True, validate=validate.OneOf(LEGAL_REGIONS))
+    demo = fields.Boolean(
+        load_default=True, metadata={"description": "the values are demo data, not the live catalogue"}
+    )
+    reminder_lead_minutes = fields.Integer(load_default=24 * 60, validate=validate.Range(0, 14 * 24 * 60))
+    notifier = fields.String(load_default="demo_notifier", allow_none=True)
+    cancellation_cooldown_minutes = fields.Integer(
+        load_default=30,
+        validate=validate.Range(0, 24 * 60),
+        metadata={
+            "description": "how long a cancelled appointment's seat stays held before anyone, the "
+            "canceller included, may book it (ZMS deallocationDuration); 0 frees it at once"
+        },
+    )
+    services = fields.List(fields.Nested(ServiceSchema), required=True, validate=validate.Length(min=1))
+    centres = fields.List(fields.Nested(CentreSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def check_references(self, data: dict[str, Any], **_: Any) -> None:
+        services = [s["id"] for s in data.get("services", [])]
+        if len(set(services)) != len(services):
+            raise ValidationError("service ids must be unique", "services")
+        for centre in data.get("centres", []):
+            for counter in centre["counters"]:
+                unknown = set(counter["services"]) - set(services)
+                if unknown:
+                    raise ValidationError(
+                        f"counter {counter['id']} of {centre['id']} serves unknown {sorted(unknown)[0]}",
+                        "centres",
+                    )
+            for day, intervals in centre["hours"].items():
+                closes_before = None
+                for interval in sorted(intervals):
+                    start, end = parse_interval(interval)
+                    if start >= end:
+                        raise ValidationError(f"{day} {interval}: opens after it closes", "centres")
+                    if closes_before is not None and start < closes_before:
+                        raise ValidationError(f"{day} {interval}: overlaps the interval before", "centres")
+                    closes_before = end
+
+
+def parse_interval(text: str) -> tuple[time, time]:
+    start, end = text.split("-")
+    end_time = time(23, 59, 59) if end == "24:00" else time.fromisoformat(end)
+    return time.fromisoformat(start), end_time
+
+
+def build_agency(
+    agency_id: str, jurisdiction: str | None, remote: bool, personal_data: Iterable[str], s: Mapping[str, Any]
+) -> Agency:
+    services = {
+        raw["id"]: Service(
+            id=raw["id"],
+            agency_id=agency_id,
+            jurisdiction=jurisdiction or "",
+            name=raw["name"],
+            duration_minutes=raw["duration_minutes"],
+            id_documents=tuple(raw["id_documents"]),
+            required_documents=tuple(raw["required_documents"]),
+            min_days_ahead=raw["min_days_ahead"],
+            max_days_ahead=raw["max_days_ahead"],
+            per_rider_limit=raw["per_rider_limit"],
+        )
+        for raw in s["services"]
+    }
+    centres = {}
+    for raw in s["centres"]:
+        hours = {
+            WEEKDAYS.index(day): tuple(parse_interval(i) for i in sorted(intervals))
+            for day, intervals in raw["hours"].items()
+        }
+        centres[raw["id"]] = Centre(
+            id=raw["id"],
+            agency_id=agency_id,
+            name=raw["name"],
+            address=raw["address"],
+            region=raw["region"],
+            city=raw["city"],
+            time_zone=raw["time_zone"],
+            reference_prefix=raw["reference_prefix"],
+            hours=hours,
+            closed_days=frozenset(raw["closed_days"]),
+            counters=tuple(Counter(c["id"], frozenset(c["services"])) for c in raw["counters"]),
+        )
+    return Agency(
+        id=agency_id,
+        name=s["name"],
+        jurisdiction=jurisdiction or "",
+        region=s["region"],
+        remote=remote,
+        personal_data=tuple(personal_data),
+        reminder_lead_minutes=s["reminder_lead_minutes"],
+        notifier=s["notifier"],
+        cancellation_cooldown_minutes=s["cancellation_cooldown_minutes"],
+        services=services,
+        centres=centres,
+    )
+
+
+def describe(agency: Agency, demo: bool) -> dict[str, Any]:
+    """JSON-ready (names as `Text`, localised by the caller): what `GET /v1/services` and
+    `GET /v1/centres` show, and the centre ids counter credentials may be issued for."""
+    return {
+        "id": agency.id,
+        "name": agency.name,
+        "jurisdiction": agency.jurisdiction,
+        "region": agency.region,
+        "demo": demo,
+        "services": [service_json(s) for s in agency.services.values()],
+        "centres": [centre_json(c) for c in agency.centres.values()],
+    }
+
+
+def service_json(s: Service) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "agency": s.agency_id,
+        "jurisdiction": s.jurisdiction,
+        "name": s.name,
+        "duration_minutes": s.duration_minutes,
+        "id_documents": list(s.id_documents),
+        "required_documents": list(s.required_documents),
+        "booking_window_days": {"min": s.min_days_ahead, "max": s.max_days_ahead},
+        "per_rider_limit": s.per_rider_limit,
+    }
+
+
+def centre_json(c: Centre) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "agency": c.agency_id,
+        "name": c.name,
+        "address": c.address,
+        "region": c.region,
+        "city": c.city,
+        "time_zone": c.time_zone,
+        "opening_hours": {
+            WEEKDAYS[day]: [f"{a.strftime('%H:%M')}-{b.strftime('%H:%M')}" for a, b in intervals]
+            for day, intervals in sorted(c.hours.items())
+        },
+        "closed_days": sorted(d.isoformat() for d in c.closed_days),
+        "counters": [{"id": k.id, "services": sorted(k.services)} for k in c.counters],
+        "services": sorted({s for k in c.counters for s in k.services}),
+    }

@@ -1,0 +1,125 @@
+"""Background work: reminders before appointments, and pushing changes to remote agencies.
+
+Both are safe with several workers: a reminder is claimed by a conditional UPDATE of rows
+locked with SKIP LOCKED (`reminded_at IS NULL`), and outbox events are leased the same way.
+
+A push failure never fails or undoes a booking: the booking is ours (capacity is counted here),
+and the agency hears of it from the outbox, retried with backoff (1 min doubling to 1 h) for up
+to `MAX_ATTEMPTS`; after that the event is marked failed for an operator to look at.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bayaffairs.adapters.protocols import AgencyEvent, Notification
+from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.clock import Clock
+from bayaffairs.db.queries import agency_outbox as outbox_q
+from bayaffairs.db.queries import appointments as q
+from bayaffairs.errors import DomainError
+from bayaffairs.i18n import Text
+from bayaffairs.storage import Database
+
+log = logging.getLogger("bayaffairs.appointments")
+
+BATCH = 50
+MAX_ATTEMPTS = 12
+LEASE = timedelta(minutes=2)
+REMINDER_RETRY = timedelta(minutes=5)
+
+
+class Reminders:
+    def __init__(
+        self, db: Database, clock: Clock, catalogue: Catalogue, notifier: Callable[[str], Any]
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.catalogue = catalogue
+        self.notifier = notifier
+
+    async def send_due(self) -> int:
+        now = self.clock.now()
+        async with self.db.acquire() as conn:
+            due = await q.claim_due_reminders(conn, now, BATCH)
+        sent = 0
+        for appointment in due:
+            centre = self.catalogue.centres.get(appointment.centre_id)
+            service = self.catalogue.services.get(appointment.service_id)
+            agency = self.catalogue.agencies.get(appointment.agency_id)
+            notifier = self.notifier(agency.notifier) if agency and agency.notifier else None
+            if centre is None or service is None or notifier is None:
+                continue
+            local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
+            notification = Notification(
+                recipient=appointment.user_id,
+                channel="app",
+                subject=Text(
+                    f"Appointment reminder: {service.name.en}",
+                    f"預約提醒:{service.name.get('zh-Hant')}",
+                    f"预约提醒:{service.name.get('zh-Hans')}",
+                ),
+                body=Text(
+                    f"{local} at {centre.name.en}, reference {appointment.reference}.",
+                    f"{local} 於{centre.name.get('zh-Hant')},預約編號 {appointment.reference}。",
+                    f"{local} 于{centre.name.get('zh-Hans')},预约编号 {appointment.reference}。",
+                ),
+                dedupe_key=f"reminder:{appointment.id}",
+            )
+            try:
+                await notifier.send(notification)
+                sent += 1
+            except Exception:
+                log.exception("reminder for %s failed; retrying later", appointment.id)
+                async with self.db.acquire() as conn:
+                    await q.unclaim_reminder(conn, appointment.id, now + REMINDER_RETRY)
+        return sent
+
+
+class AgencyOutbox:
+    def __init__(self, db: Database, clock: Clock, agency: Callable[[str], Any]) -> None:
+        self.db = db
+        self.clock = clock
+        self.agency = agency
+
+    async def drain(self) -> int:
+        now = self.clock.now()
+        async with self.db.acquire() as conn:
+            events = await outbox_q.claim_due(conn, now, BATCH, now + LEASE)
+        pushed = 0
+        for row in events:
+            adapter = self.agency(row.agency_id)
+            p = row.payload
+            event = AgencyEvent(
+                key=row.event_key,
+                event=row.event,
+                appointment_id=row.appointment_id,
+                reference=p["reference"],
+                centre_id=p["centre_id"],
+                service_id=p["service_id"],
+                start=datetime.fromisoformat(p["start"]),
+                end=datetime.fromisoformat(p["end"]),
+                fields=p.get("fields", {}),
+            )
+            try:
+                if adapter is None:
+                    raise DomainError("partner_error", details={"why": f"agency {row.agency_id} not enabled"})
+                agency_reference = await adapter.push(event)
+            except DomainError as exc:
+                retry = None
+                if row.attempts < MAX_ATTEMPTS and "refused" not in exc.details:
+                    retry = self.clock.now() + min(
+                        timedelta(minutes=2 ** (row.attempts - 1)), timedelta(hours=1)
+                    )
+                async with self.db.acquire() as conn:
+                    await outbox_q.mark_failed_attempt(
+                        conn, row.id, str(exc.details.get("why", exc.code)), retry, self.clock.now()
+                    )
+                continue
+            async with self.db.acquire() as conn:
+                await outbox_q.mark_sent(conn, row.id, self.clock.now(), agency_reference)
+            pushed += 1
+        return pushed

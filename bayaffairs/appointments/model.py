@@ -1,0 +1,130 @@
+"""The values of the appointment domain: agencies' services, centres, counters, appointments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from bayaffairs.i18n import Text
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ACTIVE = ("booked", "checked_in", "called")
+STATUSES = ("booked", "checked_in", "called", "served", "no_show", "cancelled", "rescheduled")
+
+
+@dataclass(frozen=True)
+class Service:
+    """A counter service of one agency. `id_documents` are the identity documents accepted for
+    it; `required_documents` is the paperwork to bring (shown to the rider)."""
+
+    id: str
+    agency_id: str
+    jurisdiction: str
+    name: Text
+    duration_minutes: int
+    id_documents: tuple[str, ...]
+    required_documents: tuple[Text, ...]
+    min_days_ahead: int
+    max_days_ahead: int
+    per_rider_limit: int
+
+
+@dataclass(frozen=True)
+class Counter:
+    id: str
+    services: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Centre:
+    id: str
+    agency_id: str
+    name: Text
+    address: Text
+    region: str  # legal region the centre is in (CN, HK, MO)
+    city: str | None
+    time_zone: str
+    reference_prefix: str
+    hours: Mapping[int, tuple[tuple[time, time], ...]]  # weekday (0 = Monday) -> opening intervals
+    closed_days: frozenset[date]
+    counters: tuple[Counter, ...]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def capacity(self, service_id: str) -> int:
+        """How many people can be served at once: the counters that serve the service."""
+        return sum(1 for c in self.counters if service_id in c.services)
+
+    def serves(self, service_id: str) -> bool:
+        return self.capacity(service_id) > 0
+
+    def counter(self, counter_id: str) -> Counter | None:
+        return next((c for c in self.counters if c.id == counter_id), None)
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: str
+    name: Text
+    jurisdiction: str
+    region: str
+    remote: bool
+    personal_data: tuple[str, ...]
+    reminder_lead_minutes: int
+    notifier: str | None
+    # A cancelled appointment's seat is held this long before anyone may book it (0: freed at once).
+    cancellation_cooldown_minutes: int = 30
+    services: Mapping[str, Service] = field(default_factory=dict)
+    centres: Mapping[str, Centre] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    end: datetime
+    capacity: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: str
+    reference: str
+    user_id: str
+    agency_id: str
+    centre_id: str
+    service_id: str
+    start: datetime
+    end: datetime
+    local_date: date
+    seat: int
+    status: str
+    document_id: str | None
+    holder_name: str
+    number_masked: str | None
+    qr_version: int
+    rescheduled_from: str | None
+    rescheduled_to: str | None
+    queue_number: int | None
+    checked_in_at: datetime | None
+    call_count: int
+    called_at: datetime | None
+    called_by: str | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    change_seq: int
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+# One appointment as a counter's day list shows it: id, reference, service_id, start, end, status,
+# holder_name, number_masked, queue_number, call_count, called_by, change (the change number, last).
+# A plain tuple: a centre-day is thousands of rows, read straight from the query into the answer.
+DayRow = tuple[str, str, str, datetime, datetime, str, str, str | None, int | None, int, str | None, int]

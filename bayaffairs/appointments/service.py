@@ -1,0 +1,62 @@
+"""Everything appointments, built once per app from the enabled agency adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bayaffairs.appointments import ics as ics_file
+from bayaffairs.appointments.booking import AppointmentService
+from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.day_cache import DayBodies
+from bayaffairs.appointments.desk import CounterDesk
+from bayaffairs.appointments.jobs import AgencyOutbox, Reminders
+from bayaffairs.appointments.qr import AppointmentKeys
+from bayaffairs.clock import Clock
+from bayaffairs.documents.service import DocumentService
+from bayaffairs.signing.keys import IssuerKeys
+from bayaffairs.storage import Database
+
+
+@dataclass
+class Appointments:
+    catalogue: Catalogue
+    booking: AppointmentService
+    desk: CounterDesk
+    reminders: Reminders
+    outbox: AgencyOutbox
+    host: str = "bayaffairs"
+    day_bodies: DayBodies = field(default_factory=DayBodies)  # counters' encoded full days
+
+    async def ics(self, user_id: str, appointment_id: str, language: str) -> str:
+        appointment = await self.booking.get(user_id, appointment_id)
+        centre = self.catalogue.centre(appointment.centre_id)
+        service = self.catalogue.service(appointment.service_id)
+        return ics_file.calendar(appointment, centre, service, language, self.booking.clock.now(), self.host)
+
+
+def build_appointments(
+    db: Database,
+    clock: Clock,
+    agencies: Iterable[Any],
+    issuer_keys: IssuerKeys,
+    documents: DocumentService,
+    notifier: Callable[[str], Any],
+    host: str = "bayaffairs",
+) -> Appointments:
+    """`agencies`: the enabled counter_agency adapters; `notifier`: instance id -> adapter."""
+    adapters = {a.id: a for a in agencies}
+    catalogue = Catalogue(
+        (a.catalog() for a in adapters.values()),
+        demo=[a.id for a in adapters.values() if a.settings.get("demo")],
+    )
+    keys = AppointmentKeys(issuer_keys)
+    return Appointments(
+        catalogue=catalogue,
+        booking=AppointmentService(db, clock, catalogue, keys, documents),
+        desk=CounterDesk(db, clock, catalogue, keys),
+        reminders=Reminders(db, clock, catalogue, notifier),
+        outbox=AgencyOutbox(db, clock, adapters.get),
+        host=host,
+    )

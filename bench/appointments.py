@@ -1,0 +1,280 @@
+"""Appointment scenarios: the counter's pull of a busy centre-day, and bookings on hot slots.
+
+- `counter_day`: GET /v1/counter/appointments?date= of a centre-day holding 2,000 appointments
+  (seeded straight into the bench database), as a counter credential.
+- `counter_day_304`: the same with the ETag of that list in If-None-Match: one indexed read of
+  the centre's change number, then 304.
+- `hot_slot`: a Python driver. Round after round, 64 riders at once try to book the same slot
+  (capacity 3) at the Hengqin centre: 3 get 201, the rest 409 slot_full. The row's rate is
+  booking attempts per second. 409 slot_full is the expected refusal, so only other answers
+  (another status, or a 409 with another code) count as non-2xx and are flagged; after the run
+  the database is checked for any slot holding more active appointments than its capacity (must
+  be zero) and for counters that disagree with the seats taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import aiohttp
+import asyncpg
+
+from bayaffairs.clock import SystemClock
+from bayaffairs.credentials import CredentialService
+from bayaffairs.db.database import Database
+from bayaffairs.errors import DomainError
+from bayaffairs.sealing import Sealer
+from bayaffairs.signing.keys import IssuerKeys
+from bench import uploads
+from bench.service import Fixtures, Variant, bench_database_url
+from bench.transit import Assessment, bench_config
+from bench.wrk import Request, WrkResult
+
+CENTRE = "hengqin_gasc"
+SERVICE = "mo_commercial_registration"
+DAY = date(2027, 3, 2)  # a Tuesday; the seeded day of the pull
+APPOINTMENTS = 2000
+CONCURRENCY = 64
+RIDERS = 400
+BOOKED, SLOT_FULL = "201", "409 slot_full"  # the two answers a hot slot gives
+# 400 riders sign in from one address: the auth limit (30/60) off for this server.
+MANY_RIDERS = Variant("many-riders", {"BAYAFFAIRS_RATE_LIMITS_AUTH": "0/1"})
+
+
+async def _seed_day() -> None:
+    """2,000 appointments on DAY (idempotent: the bench rows are replaced)."""
+    conn = await asyncpg.connect(bench_database_url())
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO users (id, display_name, category, created_at, updated_at)"
+                " VALUES ('usr_bench_counter', 'Bench', 'adult', now(), now()) ON CONFLICT DO NOTHING"
+            )
+            await conn.execute("DELETE FROM appointments WHERE id LIKE 'apt_BENCHDAY%'")
+            base = datetime(2027, 3, 2, 1, 0, tzinfo=UTC)
+            rows = [
+                (
+                    f"apt_BENCHDAY{i:018d}",
+                    f"BD-{i:06d}",
+                    base + timedelta(seconds=i),
+                    base + timedelta(seconds=i, minutes=30),
+                    f"Applicant {i}",
+                    f"M*****{i % 10}",
+                    i + 1,
+                )
+                for i in range(APPOINTMENTS)
+            ]
+            await conn.executemany(
+                """INSERT INTO appointments (id, reference, user_id, agency_id, centre_id, service_id,
+                    starts_at, ends_at, local_date, seat, status, holder_name, number_masked, created_at,
+                    updated_at, change_seq)
+                VALUES ($1, $2, 'usr_bench_counter', 'macao_hengqin_services', $8, $9, $3, $4, $10, 1,
+                    'booked', $5, $6, now(), now(), $7)""",
+                [(*r, CENTRE, SERVICE, DAY) for r in rows],
+            )
+            await conn.execute(
+                "INSERT INTO appointment_centre_changes (centre_id, seq) VALUES ($1, $2)"
+                " ON CONFLICT (centre_id) DO UPDATE SET seq = greatest(appointment_centre_changes.seq, $2)",
+                CENTRE,
+                APPOINTMENTS,
+            )
+    finally:
+        await conn.close()
+
+
+async def _counter_token() -> str:
+    config = bench_config()
+    db = Database(config.settings.database)
+    await db.start()
+    try:
+        credentials = CredentialService(db, SystemClock(), config.settings.auth, lambda kind: {CENTRE})
+        return (await credentials.issue("counter", CENTRE)).token
+    finally:
+        await db.stop()
+
+
+async def _appointments_key() -> None:
+    config = bench_config()
+    db = Database(config.settings.database)
+    await db.start()
+    try:
+        keys = IssuerKeys(
+            db, SystemClock(), config.settings.signing, Sealer(config.settings.secrets.signing_keys)
+        )
+        try:
+            await keys.signing_key("appointments")
+        except DomainError:
+            await keys.rotate("appointments")
+    finally:
+        await db.stop()
+
+
+@functools.cache
+def _prepared() -> str:
+    asyncio.run(_seed_day())
+    return asyncio.run(_counter_token())
+
+
+def counter_day(fx: Fixtures) -> Request:
+    return Request(
+        "GET", f"/v1/counter/appointments?date={DAY.isoformat()}", {"Authorization": f"Bearer {_prepared()}"}
+    )
+
+
+def counter_day_304(fx: Fixtures) -> Request:
+    request = counter_day(fx)
+    conn = __import__("http.client").client.HTTPConnection("127.0.0.1", fx.port, timeout=10)
+    try:
+        conn.request("GET", request.path, headers=dict(request.headers))
+        response = conn.getresponse()
+        response.read()
+        etag = response.headers["ETag"]
+    finally:
+        conn.close()
+    return Request("GET", request.path, {**request.headers, "If-None-Match": etag})
+
+
+def counter_day_figures(fx: Fixtures, result: WrkResult) -> Assessment:
+    return Assessment(figures={"appointments_per_answer": float(APPOINTMENTS)})
+
+
+# -- hot slots --------------------------------------------------------------------------------
+
+
+async def _riders(session: aiohttp.ClientSession, base: str, run: str) -> list[str]:
+    async def one(i: int) -> str:
+        async with session.post(
+            f"{base}/v1/auth/sessions", json={"provider": "dev", "code": f"hot-{run}-{i}"}
+        ) as r:
+            token = (await r.json())["token"]
+        async with session.post(
+            f"{base}/v1/me/consents",
+            json={"destination": "CN", "purpose": "appointment"},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as r:
+            assert r.status in (200, 201), await r.text()
+        return token
+
+    return list(await asyncio.gather(*(one(i) for i in range(RIDERS))))
+
+
+async def _slot_starts(session: aiohttp.ClientSession, base: str) -> list[str]:
+    today = datetime.now(UTC).date()
+    first = (today + timedelta(days=1)).isoformat()
+    url = f"{base}/v1/centres/{CENTRE}/slots?service={SERVICE}&from={first}&days=60"
+    async with session.get(url) as r:
+        items = (await r.json())["items"]
+    return [s["start"] for s in items if s["remaining"] == s["capacity"]]
+
+
+async def _hot(port: int, timing: uploads.Timing, window: uploads.Window) -> tuple[WrkResult, Assessment]:
+    await _appointments_key()
+    base = f"http://127.0.0.1:{port}"
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tokens = await _riders(session, base, str(int(time.time())))
+        starts = await _slot_starts(session, base)
+        held = dict.fromkeys(tokens, 0)
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}  # "201", "409 slot_full", ...
+
+        async def attempt(token: str, start: str) -> None:
+            began = time.perf_counter()
+            async with session.post(
+                f"{base}/v1/appointments",
+                json={"centre_id": CENTRE, "service_id": SERVICE, "start": start},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
+                answer = await r.read()
+                outcome = str(r.status)
+                if r.status >= 400:
+                    try:
+                        outcome += f" {json.loads(answer)['error']['code']}"
+                    except (ValueError, KeyError, TypeError):
+                        outcome += " (no error code)"
+                statuses[outcome] = statuses.get(outcome, 0) + 1
+                if r.status == 201:
+                    held[token] += 1
+            latencies.append((time.perf_counter() - began) * 1000)
+
+        async def rounds(seconds: float) -> int:
+            done = 0
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and starts:
+                start = starts.pop(0)
+                free = [t for t, n in held.items() if n < 2][:CONCURRENCY]
+                if len(free) < CONCURRENCY:
+                    break
+                await asyncio.gather(*(attempt(t, start) for t in free))
+                done += len(free)
+            return done
+
+        await rounds(timing.warmup)
+        latencies.clear()
+        statuses.clear()
+        with window():
+            began = time.monotonic()
+            attempts = await rounds(timing.duration)
+            seconds = time.monotonic() - began
+    over, disagree = await _check()
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0  # noqa: E731
+    booked, full = statuses.get(BOOKED, 0), statuses.get(SLOT_FULL, 0)
+    unexpected = {s: n for s, n in statuses.items() if s not in (BOOKED, SLOT_FULL)}
+    result = WrkResult(
+        requests_per_second=attempts / seconds if seconds else 0.0,
+        p50_ms=pick(0.50),
+        p99_ms=pick(0.99),
+        requests=attempts,
+        non_2xx=sum(unexpected.values()),  # the expected refusals are no errors
+        socket_errors={},
+        counters={f"status_{s.replace(' ', '_')}": n for s, n in statuses.items()},
+        seconds=seconds,
+    )
+    problems = []
+    if over:
+        problems.append(f"{over} slots overbooked")
+    if disagree:
+        problems.append(f"{disagree} slot counters disagree with the appointments")
+    if unexpected:
+        problems.append(f"unexpected answers {json.dumps(unexpected)}")
+    return result, Assessment(
+        figures={
+            "booked_201": float(booked),
+            "slot_full_409": float(full),
+            "overbooked_slots": float(over),
+        },
+        notes=[
+            f"{booked} booked (201), {full} refused as expected (409 slot_full), "
+            f"{sum(unexpected.values())} other answers; {over} slots overbooked, "
+            f"{disagree} slot counters off"
+        ],
+        problems=problems,
+    )
+
+
+async def _check() -> tuple[int, int]:
+    conn = await asyncpg.connect(bench_database_url())
+    try:
+        over = await conn.fetchval(
+            """SELECT count(*) FROM (SELECT 1 FROM appointments
+               WHERE status IN ('booked', 'checked_in', 'called') AND id NOT LIKE 'apt_BENCHDAY%'
+               GROUP BY centre_id, service_id, starts_at HAVING count(*) > 3) x"""
+        )
+        # A slot's counter is its active appointments plus seats held by cancellation cooldowns.
+        disagree = await conn.fetchval(
+            """SELECT count(*) FROM appointment_slots s WHERE s.booked <> (SELECT count(*) FROM appointments a
+               WHERE a.centre_id = s.centre_id AND a.service_id = s.service_id AND a.starts_at = s.starts_at
+               AND (a.status IN ('booked', 'checked_in', 'called') OR a.seat_held_until IS NOT NULL))"""
+        )
+        return int(over), int(disagree)
+    finally:
+        await conn.close()
+
+
+def hot_slot(fx: Fixtures, timing: uploads.Timing, window: uploads.Window) -> tuple[WrkResult, Assessment]:
+    return asyncio.run(_hot(fx.port, timing, window))

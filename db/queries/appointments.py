@@ -1,0 +1,334 @@
+"""Appointments, slot capacity counters, the per-centre change sequence and the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from bayaffairs.appointments.model import Appointment, DayRow
+from bayaffairs.storage import Connection
+
+_COLUMNS = (
+    "id, reference, user_id, agency_id, centre_id, service_id, starts_at AS start, ends_at AS end,"
+    " local_date, seat, status, document_id, holder_name, number_masked, qr_version, rescheduled_from,"
+    " rescheduled_to, queue_number, checked_in_at, call_count, called_at, called_by, finished_at,"
+    " created_at, updated_at, change_seq"
+)
+_ACTIVE = "('booked', 'checked_in', 'called')"
+
+
+def _row(record: Any) -> Appointment:
+    """Positional: _COLUMNS is in the dataclass's field order (a centre-day is thousands of rows,
+    and building a dict per row cost more than the query)."""
+    return Appointment(*record)
+
+
+async def claim_seat(
+    conn: Connection, centre_id: str, service_id: str, starts_at: datetime, capacity: int
+) -> int | None:
+    """Count one more booking on the slot if it has room; None when full. The upsert locks the
+    slot's row until the transaction ends, so bookers of one slot go one at a time."""
+    return await conn.fetchval(
+        """
+        INSERT INTO appointment_slots AS s (centre_id, service_id, starts_at, capacity, booked)
+        VALUES ($1, $2, $3, $4, 1)
+        ON CONFLICT (centre_id, service_id, starts_at)
+        DO UPDATE SET booked = s.booked + 1, capacity = EXCLUDED.capacity
+        WHERE s.booked < EXCLUDED.capacity
+        RETURNING booked
+        """,
+        centre_id,
+        service_id,
+        starts_at,
+        capacity,
+    )
+
+
+async def free_seat_number(
+    conn: Connection, centre_id: str, service_id: str, starts_at: datetime, capacity: int
+) -> int | None:
+    """The lowest seat number no active appointment of the slot holds (call under the slot lock)."""
+    return await conn.fetchval(
+        f"""
+        SELECT min(n) FROM generate_series(1, $4::int) AS n
+        WHERE n NOT IN (
+            SELECT seat FROM appointments
+            WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 AND status IN {_ACTIVE})
+        """,
+        centre_id,
+        service_id,
+        starts_at,
+        capacity,
+    )
+
+
+async def release_seat(conn: Connection, centre_id: str, service_id: str, starts_at: datetime) -> None:
+    await conn.execute(
+        """
+        UPDATE appointment_slots SET booked = booked - 1
+        WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 AND booked > 0
+        """,
+        centre_id,
+        service_id,
+        starts_at,
+    )
+
+
+async def lock_slots(conn: Connection, slots: Sequence[tuple[str, str, datetime]]) -> None:
+    """Lock slot rows in one order (centre, service, start), so two transactions moving
+    bookings between the same slots never wait on each other in a circle."""
+    for centre_id, service_id, starts_at in sorted(set(slots)):
+        await conn.execute(
+            """
+            INSERT INTO appointment_slots (centre_id, service_id, starts_at, capacity, booked)
+            VALUES ($1, $2, $3, 0, 0) ON CONFLICT DO NOTHING
+            """,
+            centre_id,
+            service_id,
+            starts_at,
+        )
+        await conn.execute(
+            """
+            SELECT 1 FROM appointment_slots
+            WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 FOR UPDATE
+            """,
+            centre_id,
+            service_id,
+            starts_at,
+        )
+
+
+async def booked_counts(
+    conn: Connection, centre_id: str, service_id: str, start: datetime, end: datetime, now: datetime
+) -> dict[datetime, int]:
+    """Seats taken per slot start in [start, end): one query for any window. Seats held after a
+    cancellation count until their hold ends, even before a booker gives them back."""
+    records = await conn.fetch(
+        """
+        SELECT s.starts_at, s.booked - coalesce(h.expired, 0) AS taken
+        FROM appointment_slots s
+        LEFT JOIN (
+            SELECT starts_at, count(*) AS expired FROM appointments
+            WHERE centre_id = $1 AND service_id = $2 AND starts_at >= $3 AND starts_at < $4
+              AND seat_held_until <= $5
+            GROUP BY starts_at) h USING (starts_at)
+        WHERE s.centre_id = $1 AND s.service_id = $2 AND s.starts_at >= $3 AND s.starts_at < $4
+          AND s.booked > 0
+        """,
+        centre_id,
+        service_id,
+        start,
+        end,
+        now,
+    )
+    return {r["starts_at"]: r["taken"] for r in records if r["taken"] > 0}
+
+
+async def release_expired_holds(
+    conn: Connection, centre_id: str, service_id: str, starts_at: datetime, now: datetime
+) -> int:
+    """Give the slot's counter back the seats whose cancellation cooldown is over; how many.
+    Call holding the slot's row lock (a failed claim_seat holds it)."""
+    freed = await conn.fetchval(
+        """
+        WITH freed AS (
+            UPDATE appointments SET seat_held_until = NULL
+            WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 AND seat_held_until <= $4
+            RETURNING 1)
+        UPDATE appointment_slots SET booked = booked - (SELECT count(*) FROM freed)
+        WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3
+        RETURNING (SELECT count(*) FROM freed)
+        """,
+        centre_id,
+        service_id,
+        starts_at,
+        now,
+    )
+    return int(freed or 0)
+
+
+async def own_hold(
+    conn: Connection, user_id: str, centre_id: str, service_id: str, starts_at: datetime, now: datetime
+) -> datetime | None:
+    """When the cooldown of this rider's own cancellation of the slot ends, if it has not."""
+    return await conn.fetchval(
+        """
+        SELECT max(seat_held_until) FROM appointments
+        WHERE user_id = $1 AND centre_id = $2 AND service_id = $3 AND starts_at = $4
+          AND seat_held_until > $5
+        """,
+        user_id,
+        centre_id,
+        service_id,
+        starts_at,
+        now,
+    )
+
+
+async def lock_rider(conn: Connection, user_id: str) -> None:
+    """Serialise one rider's bookings (per-rider caps) for the rest of the transaction."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('appointments|' || $1, 0))", user_id)
+
+
+async def active_count(conn: Connection, user_id: str, service_id: str) -> int:
+    return await conn.fetchval(
+        f"SELECT count(*) FROM appointments WHERE user_id = $1 AND service_id = $2 AND status IN {_ACTIVE}",
+        user_id,
+        service_id,
+    )
+
+
+async def next_change(conn: Connection, centre_id: str) -> int:
+    """The centre's next change number. The row stays locked until commit, so the numbers of a
+    centre commit in the order they are handed out."""
+    return await conn.fetchval(
+        """
+        INSERT INTO appointment_centre_changes AS c (centre_id, seq) VALUES ($1, 1)
+        ON CONFLICT (centre_id) DO UPDATE SET seq = c.seq + 1
+        RETURNING seq
+        """,
+        centre_id,
+    )
+
+
+async def current_change(conn: Connection, centre_id: str) -> int:
+    seq = await conn.fetchval("SELECT seq FROM appointment_centre_changes WHERE centre_id = $1", centre_id)
+    return int(seq or 0)
+
+
+async def insert(conn: Connection, **values: Any) -> Appointment:
+    names = list(values)
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO appointments ({", ".join(names)})
+        VALUES ({", ".join(f"${i + 1}" for i in range(len(names)))})
+        RETURNING {_COLUMNS}
+        """,
+        *values.values(),
+    )
+    return _row(record)
+
+
+async def reference_taken(conn: Connection, reference: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM appointments WHERE reference = $1", reference))
+
+
+async def get(conn: Connection, appointment_id: str, *, lock: bool = False) -> Appointment | None:
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM appointments WHERE id = $1{' FOR UPDATE' if lock else ''}", appointment_id
+    )
+    return _row(record) if record else None
+
+
+async def get_by_reference(conn: Connection, centre_id: str, reference: str) -> Appointment | None:
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM appointments WHERE centre_id = $1 AND reference = $2", centre_id, reference
+    )
+    return _row(record) if record else None
+
+
+async def list_for_user(
+    conn: Connection, user_id: str, *, after: str | None, limit: int
+) -> list[Appointment]:
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM appointments
+        WHERE user_id = $1 AND ($2::text IS NULL OR id < $2)
+        ORDER BY id DESC LIMIT $3
+        """,
+        user_id,
+        after,
+        limit,
+    )
+    return [_row(r) for r in records]
+
+
+async def update(conn: Connection, appointment_id: str, **values: Any) -> Appointment:
+    names = list(values)
+    sets = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
+    record = await conn.fetchrow(
+        f"UPDATE appointments SET {sets} WHERE id = $1 RETURNING {_COLUMNS}",
+        appointment_id,
+        *values.values(),
+    )
+    return _row(record)
+
+
+# What a counter's day view shows, in DayRow's order (bayaffairs.appointments.model).
+_DAY_COLUMNS = (
+    "id, reference, service_id, starts_at, ends_at, status, holder_name, number_masked, queue_number,"
+    " call_count, called_by, change_seq"
+)
+
+
+async def centre_day(conn: Connection, centre_id: str, day: date, since: int) -> list[DayRow]:
+    """The day's appointments changed after `since`: only the columns the counter sees, as
+    positional rows (a centre-day is thousands of rows; the full rows cost three times as much
+    to read and never reach the counter)."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_DAY_COLUMNS} FROM appointments
+        WHERE centre_id = $1 AND local_date = $2 AND change_seq > $3
+        ORDER BY starts_at, seat
+        """,
+        centre_id,
+        day,
+        since,
+    )
+    return [tuple(r) for r in records]
+
+
+async def next_queue_number(conn: Connection, centre_id: str, day: date) -> int:
+    return await conn.fetchval(
+        """
+        INSERT INTO appointment_queue_numbers AS q (centre_id, local_date, last_number) VALUES ($1, $2, 1)
+        ON CONFLICT (centre_id, local_date) DO UPDATE SET last_number = q.last_number + 1
+        RETURNING last_number
+        """,
+        centre_id,
+        day,
+    )
+
+
+async def pick_next_waiting(
+    conn: Connection, centre_id: str, day: date, services: Sequence[str]
+) -> Appointment | None:
+    """The checked-in person first in the queue for these services; rows another counter is
+    calling right now are skipped, never waited for."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {_COLUMNS} FROM appointments
+        WHERE centre_id = $1 AND local_date = $2 AND status = 'checked_in' AND service_id = ANY($3::text[])
+        ORDER BY queue_number
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+        """,
+        centre_id,
+        day,
+        list(services),
+    )
+    return _row(record) if record else None
+
+
+async def claim_due_reminders(conn: Connection, now: datetime, limit: int) -> list[Appointment]:
+    """Mark due reminders as sent and return them: a row is claimed by one worker only."""
+    records = await conn.fetch(
+        f"""
+        UPDATE appointments SET reminded_at = $1
+        WHERE id IN (
+            SELECT id FROM appointments
+            WHERE reminded_at IS NULL AND status = 'booked' AND remind_at <= $1
+            ORDER BY remind_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+          AND reminded_at IS NULL
+        RETURNING {_COLUMNS}
+        """,
+        now,
+        limit,
+    )
+    return [_row(r) for r in records]
+
+
+async def unclaim_reminder(conn: Connection, appointment_id: str, retry_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE appointments SET reminded_at = NULL, remind_at = $2 WHERE id = $1", appointment_id, retry_at
+    )

@@ -1,0 +1,221 @@
+"""The counter's side of appointments; a counter credential is scoped to one centre.
+
+The day list's ETag is the centre's change number (with the date, cursor and language): every
+change to the centre's appointments moves it, so a matching If-None-Match is answered with 304
+after one indexed read, without loading or hashing the list. For the same reason the encoded full
+day (no `since`) is kept per centre, day, language and change number (`DayBodies`): a repeated
+pull costs that read and a look-up; a change is a new number, so a miss. Deltas are computed.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from bayaffairs.appointments.desk import DayList
+from bayaffairs.errors import Conflict
+from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
+from bayaffairs.handlers.jsonresp import CONTENT_TYPE, json_response
+from bayaffairs.handlers.schemas.appointments import (
+    CheckInByIdIn,
+    CheckInIn,
+    CheckInOut,
+    CounterAppointmentOut,
+    CounterDay,
+    CounterDayQuery,
+    OutcomeIn,
+    QueueNextIn,
+    QueueNextOut,
+)
+
+routes = web.RouteTableDef()
+COUNTER = Auth(("counter",))
+APPOINTMENT = "{appointment_id:apt_[0-9A-Z]{26}}"
+
+
+def counter_view(call: Call, appointment: object) -> dict[str, object]:
+    catalogue = call.services.appointments.catalogue
+    data = dict(appointment.__dict__)
+    service = catalogue.services.get(data["service_id"])
+    data["service_name"] = service.name.get(call.language) if service else data["service_id"]
+    return data
+
+
+def _centre(call: Call) -> str:
+    assert call.principal is not None
+    return call.principal.scope
+
+
+@routes.get("/v1/counter/appointments")
+@endpoint(
+    summary="The centre's appointments of a day, or what changed since a cursor",
+    tags=("counter",),
+    auth=COUNTER,
+    query=CounterDayQuery,
+    responses={200: CounterDay, 304: None},
+    description="Only the name and the masked document number of each person. `since`: only "
+    "appointments changed after that cursor (cancelled and rescheduled ones included, so a "
+    "counter can drop them). ETag / If-None-Match gives 304.",
+)
+async def day_list(call: Call) -> web.Response:
+    desk = call.services.appointments.desk
+    centre = _centre(call)
+    day = call.query["date"] or desk.today(centre)
+    since = call.query["since"]
+    language = call.language
+
+    def etag(cursor: int) -> str:
+        return f'W/"{centre}:{day.isoformat()}:{since}:{cursor}:{language}"'
+
+    wanted = call.request.headers.get("If-None-Match")
+    if wanted or not since:
+        current = max(await desk.cursor(centre), since)
+        if wanted and etag(current) in wanted:
+            return web.Response(status=304, headers={"ETag": etag(current)})
+        if not since:
+            cached = call.services.appointments.day_bodies.get(centre, day, language, current)
+            if cached is not None:
+                return web.Response(body=cached, content_type=CONTENT_TYPE, headers={"ETag": etag(current)})
+    listing = await desk.day(centre, day, since)
+    body = orjson.dumps(_day_body(call, listing))
+    if not since:
+        call.services.appointments.day_bodies.put(centre, day, language, listing.cursor, body)
+    return web.Response(body=body, content_type=CONTENT_TYPE, headers={"ETag": etag(listing.cursor)})
+
+
+def _day_body(call: Call, listing: DayList) -> dict[str, object]:
+    """CounterDay, shaped by hand: a centre-day is thousands of rows (marshmallow takes ~50 us a
+    row; orjson writes the datetimes as RFC 3339 itself). Only the name and masked number."""
+    names = {
+        sid: s.name.get(call.language) for sid, s in call.services.appointments.catalogue.services.items()
+    }
+    return {
+        "centre_id": listing.centre_id,
+        "date": listing.date,
+        "since": listing.since,
+        "cursor": listing.cursor,
+        "items": [
+            {
+                "id": id_,
+                "reference": reference,
+                "service_id": service_id,
+                "service_name": names.get(service_id, service_id),
+                "start": start,
+                "end": end,
+                "status": status,
+                "holder_name": holder_name,
+                "number_masked": number_masked,
+                "queue_number": queue_number,
+                "call_count": call_count,
+                "called_by": called_by,
+                "change": change,
+            }
+            for (
+                id_,
+                reference,
+                service_id,
+                start,
+                end,
+                status,
+                holder_name,
+                number_masked,
+                queue_number,
+                call_count,
+                called_by,
+                change,
+            ) in listing.items
+        ],
+    }
+
+
+def _checked_in(appointment: object) -> dict[str, object]:
+    a = appointment.__dict__
+    return {"appointment_id": a["id"], "queue_number": a["queue_number"], "status": a["status"]}
+
+
+@routes.post(f"/v1/counter/appointments/{APPOINTMENT}/check-in")
+@endpoint(
+    summary="Check a person in; gives a queue number (again the same one on a repeat)",
+    tags=("counter",),
+    auth=COUNTER,
+    body=CheckInByIdIn,
+    responses={200: CheckInOut},
+    errors=(404, 409),
+    description="With the scanned QR `payload` in the body, the code must be the appointment's "
+    "current one (409 code_superseded after a reschedule).",
+)
+async def check_in_by_id(call: Call) -> web.Response:
+    desk = call.services.appointments.desk
+    centre = _centre(call)
+    appointment_id, version = call.path("appointment_id"), None
+    if call.body.get("payload"):
+        scanned, version = await desk.resolve(centre, payload=call.body["payload"], reference=None)
+        if scanned != appointment_id:
+            raise Conflict("code_mismatch")
+    appointment = await desk.check_in(centre, appointment_id, version)
+    return json_response(dump(CheckInOut, _checked_in(appointment)))
+
+
+@routes.post("/v1/counter/check-ins")
+@endpoint(
+    summary="Check a person in by scanned QR payload or typed reference",
+    tags=("counter",),
+    auth=COUNTER,
+    body=CheckInIn,
+    responses={200: CheckInOut},
+    errors=(404, 409),
+)
+async def check_in(call: Call) -> web.Response:
+    desk = call.services.appointments.desk
+    centre = _centre(call)
+    appointment_id, version = await desk.resolve(
+        centre, payload=call.body["payload"], reference=call.body["reference"]
+    )
+    appointment = await desk.check_in(centre, appointment_id, version)
+    return json_response(dump(CheckInOut, _checked_in(appointment)))
+
+
+@routes.post("/v1/counter/queue/next")
+@endpoint(
+    summary="Call the next checked-in person to a counter",
+    tags=("counter",),
+    auth=COUNTER,
+    body=QueueNextIn,
+    responses={200: QueueNextOut},
+    errors=(404,),
+    description="Two counters calling at once never get the same person. `appointment` is null "
+    "when nobody is waiting for the counter's services.",
+)
+async def queue_next(call: Call) -> web.Response:
+    called = await call.services.appointments.desk.call_next(_centre(call), call.body["counter"])
+    appointment = counter_view(call, called.appointment) if called.appointment else None
+    return json_response(dump(QueueNextOut, {"counter": called.counter, "appointment": appointment}))
+
+
+@routes.post(f"/v1/counter/appointments/{APPOINTMENT}/recall")
+@endpoint(
+    summary="Call a called person again; the third call without showing up makes a no-show",
+    tags=("counter",),
+    auth=COUNTER,
+    responses={200: CounterAppointmentOut},
+    errors=(404, 409),
+)
+async def recall(call: Call) -> web.Response:
+    appointment = await call.services.appointments.desk.recall(_centre(call), call.path("appointment_id"))
+    return json_response(dump(CounterAppointmentOut, counter_view(call, appointment)))
+
+
+@routes.post(f"/v1/counter/appointments/{APPOINTMENT}/outcome")
+@endpoint(
+    summary="Record that a person was served, or did not show up",
+    tags=("counter",),
+    auth=COUNTER,
+    body=OutcomeIn,
+    responses={200: CounterAppointmentOut},
+    errors=(404, 409),
+)
+async def outcome(call: Call) -> web.Response:
+    appointment = await call.services.appointments.desk.outcome(
+        _centre(call), call.path("appointment_id"), call.body["outcome"]
+    )
+    return json_response(dump(CounterAppointmentOut, counter_view(call, appointment)))

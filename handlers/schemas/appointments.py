@@ -1,0 +1,204 @@
+"""Counter appointments: services, centres, slots, bookings and the counter's side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from bayaffairs.appointments.booking import MAX_RANGE_DAYS
+from bayaffairs.appointments.model import STATUSES
+from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+
+ID = validate.Length(1, 64)
+
+
+class ServicesQuery(StrictSchema):
+    jurisdiction = fields.String(
+        load_default=None, validate=ID, metadata={"description": "a jurisdiction id (macao) or region (MO)"}
+    )
+
+
+class ServiceOut(Schema):
+    id = fields.String(required=True)
+    agency = fields.String(required=True)
+    jurisdiction = fields.String(required=True)
+    region = fields.String(required=True)
+    name = fields.String(required=True)
+    duration_minutes = fields.Integer(required=True)
+    id_documents = fields.List(fields.String(), required=True)
+    required_documents = fields.List(fields.String(), required=True)
+    booking_window_days = fields.Dict(required=True)
+    per_rider_limit = fields.Integer(required=True)
+    centres = fields.List(fields.String(), required=True)
+    demo = fields.Boolean(required=True)
+
+
+class ServiceList(Schema):
+    items = fields.List(fields.Nested(ServiceOut), required=True)
+
+
+class CentreOut(Schema):
+    id = fields.String(required=True)
+    agency = fields.String(required=True)
+    name = fields.String(required=True)
+    address = fields.String(required=True)
+    region = fields.String(required=True)
+    city = fields.String(allow_none=True)
+    time_zone = fields.String(required=True)
+    opening_hours = fields.Dict(required=True, metadata={"description": "weekday -> ['09:00-12:00', ...]"})
+    closed_days = fields.List(fields.String(), required=True)
+    counters = fields.List(fields.Dict(), required=True)
+    services = fields.List(fields.String(), required=True)
+    demo = fields.Boolean(required=True)
+
+
+class CentreList(Schema):
+    items = fields.List(fields.Nested(CentreOut), required=True)
+
+
+class SlotsQuery(StrictSchema):
+    service = fields.String(required=True, validate=ID)
+    date = fields.Date(load_default=None, metadata={"description": "one day (the centre's calendar)"})
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    days = fields.Integer(load_default=None, validate=validate.Range(1, MAX_RANGE_DAYS))
+
+    @validates_schema
+    def one_range(self, data: dict[str, Any], **_: Any) -> None:
+        if data["date"] is None and data["from_"] is None:
+            raise ValidationError("give date, or from with to or days", "date")
+        if data["date"] is not None and (data["from_"] or data["to"] or data["days"]):
+            raise ValidationError("give date alone, or from with to or days", "date")
+        if data["to"] is not None and data["days"] is not None:
+            raise ValidationError("give to or days, not both", "days")
+
+
+class SlotOut(Schema):
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    capacity = fields.Integer(required=True)
+    remaining = fields.Integer(required=True)
+
+
+class SlotList(Schema):
+    items = fields.List(fields.Nested(SlotOut), required=True)
+
+
+class AppointmentIn(StrictSchema):
+    centre_id = fields.String(required=True, validate=ID)
+    service_id = fields.String(required=True, validate=ID)
+    start = fields.AwareDateTime(
+        required=True, metadata={"description": "a slot start, RFC 3339 with offset"}
+    )
+    document_id = fields.String(
+        load_default=None,
+        validate=ID,
+        metadata={"description": "the applicant's document (name, masked number)"},
+    )
+
+
+class RescheduleIn(StrictSchema):
+    start = fields.AwareDateTime(required=True)
+
+
+class QrOut(Schema):
+    payload = fields.String(required=True)
+    png_url = fields.String(required=True)
+
+
+class AppointmentOut(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    reference = fields.String(required=True)
+    agency_id = fields.String(required=True)
+    centre_id = fields.String(required=True)
+    service_id = fields.String(required=True)
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    local_date = fields.Date(required=True)
+    document_id = fields.String(allow_none=True)
+    holder_name = fields.String(required=True)
+    number_masked = fields.String(allow_none=True)
+    queue_number = fields.Integer(allow_none=True)
+    rescheduled_from = fields.String(allow_none=True)
+    rescheduled_to = fields.String(allow_none=True)
+    qr = fields.Nested(QrOut, allow_none=True)
+    ics_url = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+
+
+AppointmentPage = page_of(AppointmentOut, "AppointmentPage")
+
+
+class CounterDayQuery(StrictSchema):
+    date = fields.Date(
+        load_default=None, metadata={"description": "the centre's calendar day; today if absent"}
+    )
+    since = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 2**62),
+        metadata={"description": "a cursor from a previous answer"},
+    )
+
+
+class CounterAppointmentOut(Schema):
+    """What a counter may see: the name and the masked document number, nothing more."""
+
+    id = fields.String(required=True)
+    reference = fields.String(required=True)
+    service_id = fields.String(required=True)
+    service_name = fields.String(required=True)
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    status = fields.String(required=True)
+    holder_name = fields.String(required=True)
+    number_masked = fields.String(allow_none=True)
+    queue_number = fields.Integer(allow_none=True)
+    call_count = fields.Integer(required=True)
+    called_by = fields.String(allow_none=True)
+    change = fields.Integer(required=True, attribute="change_seq")
+
+
+class CounterDay(Schema):
+    centre_id = fields.String(required=True)
+    date = fields.Date(required=True)
+    since = fields.Integer(required=True)
+    cursor = fields.Integer(
+        required=True, metadata={"description": "pass as since to get only later changes"}
+    )
+    items = fields.List(fields.Nested(CounterAppointmentOut), required=True)
+
+
+class CheckInIn(StrictSchema):
+    payload = fields.String(load_default=None, validate=validate.Length(1, 300))
+    reference = fields.String(load_default=None, validate=validate.Length(1, 20))
+
+    @validates_schema
+    def exactly_one(self, data: dict[str, Any], **_: Any) -> None:
+        if (data["payload"] is None) == (data["reference"] is None):
+            raise ValidationError("give the QR payload or the reference", "payload")
+
+
+class CheckInByIdIn(StrictSchema):
+    payload = fields.String(load_default=None, validate=validate.Length(1, 300))
+
+
+class CheckInOut(Schema):
+    appointment_id = fields.String(required=True)
+    queue_number = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class QueueNextIn(StrictSchema):
+    counter = fields.String(required=True, validate=validate.Length(1, 16))
+
+
+class QueueNextOut(Schema):
+    counter = fields.String(required=True)
+    appointment = fields.Nested(CounterAppointmentOut, allow_none=True)
+
+
+class OutcomeIn(StrictSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(("served", "no_show")))

@@ -1,0 +1,168 @@
+"""Races against the real database: capacity, reschedules and the counter's change cursor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from bayaffairs.handlers.keys import SERVICES
+from tests.appointments.conftest import COMMERCIAL, HENGQIN, NOW, TUESDAY, WEDNESDAY, Desk, at
+from tests.conftest import AppFactory
+from tests.support import Api, MovableClock, test_config
+
+RIDERS = 200
+
+
+@pytest.fixture
+async def unlimited(make_api: AppFactory, clock: MovableClock) -> Desk:
+    """The app with rate limits off: 200 riders sign in from one address."""
+    clock._now = NOW
+    api = await make_api(test_config({"rate_limits": {"auth": "0/1", "read": "0/1", "write": "0/1"}}))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("appointments")
+    rider = await api.sign_in("first")
+    return Desk(api, rider, services, clock)
+
+
+async def riders(desk: Desk, n: int) -> list[Api]:
+    return list(await asyncio.gather(*(desk.another_rider(f"racer-{i}") for i in range(n))))
+
+
+async def naive_book(db: Any, table: str, user_id: str, starts_at: datetime, capacity: int) -> bool:
+    """Deliberately unlocked: read how many are booked, then insert (Easy!Appointments' way)."""
+    async with db.transaction() as conn:
+        booked = await conn.fetchval(
+            f"SELECT count(*) FROM {table} WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3"
+            " AND status = 'booked'",
+            HENGQIN,
+            COMMERCIAL,
+            starts_at,
+        )
+        await asyncio.sleep(0)
+        if booked >= capacity:
+            return False
+        await conn.execute(
+            f"""INSERT INTO {table} (id, reference, user_id, agency_id, centre_id, service_id, starts_at,
+                ends_at, local_date, seat, status, holder_name, created_at, updated_at, change_seq)
+            VALUES ($1, $1, $2, 'a', $3, $4, $5, $5, $6, $7, 'booked', 'x', now(), now(), 0)""",
+            f"naive-{user_id}",
+            user_id,
+            HENGQIN,
+            COMMERCIAL,
+            starts_at,
+            starts_at.date(),
+            booked + 1,
+        )
+        return True
+
+
+async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_seat_exactly_3(
+    unlimited: Desk, pg: Any
+) -> None:
+    desk = unlimited
+    start = at(TUESDAY, "10:00")
+    racers = await riders(desk, RIDERS)
+
+    # Negative control: the same race through an unlocked read-then-insert path overbooks, so
+    # the race below is real. It writes to a copy of the table without the seat index.
+    await pg.execute("CREATE TABLE naive_appointments (LIKE appointments INCLUDING DEFAULTS)")
+    try:
+        db = desk.services.appointments.booking.db
+        when = datetime.fromisoformat(start)
+        results = await asyncio.gather(
+            *(naive_book(db, "naive_appointments", f"u{i}", when, 3) for i in range(RIDERS))
+        )
+        naive_rows = await pg.fetchval("SELECT count(*) FROM naive_appointments")
+        assert naive_rows == sum(results)
+        assert naive_rows > 3, "the unlocked path should overbook; the race did not happen"
+    finally:
+        await pg.execute("DROP TABLE naive_appointments")
+
+    answers = await asyncio.gather(*(desk.book(start, rider=r) for r in racers))
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {201: 3, 409: RIDERS - 3}
+    assert {body["error"]["code"] for status, body in answers if status == 409} == {"slot_full"}
+    rows = await pg.fetch(
+        "SELECT seat FROM appointments WHERE starts_at = $1 AND status = 'booked'",
+        datetime.fromisoformat(start),
+    )
+    assert sorted(r["seat"] for r in rows) == [1, 2, 3]
+    slots = await desk.slots(TUESDAY)
+    assert next(s for s in slots if s["start"] == start)["remaining"] == 0
+
+
+async def test_the_seat_index_refuses_a_second_active_booking_of_one_seat(desk: Desk, pg: Any) -> None:
+    body = await desk.booked(at(TUESDAY, "10:00"))
+    with pytest.raises(Exception, match="appointments_active_seat"):
+        await pg.execute(
+            """INSERT INTO appointments (id, reference, user_id, agency_id, centre_id, service_id, starts_at,
+                ends_at, local_date, seat, status, holder_name, created_at, updated_at, change_seq)
+            SELECT 'apt_x', 'XX-1', user_id, agency_id, centre_id, service_id, starts_at, ends_at,
+                local_date, seat, 'booked', 'x', now(), now(), 0 FROM appointments WHERE id = $1""",
+            body["id"],
+        )
+
+
+async def test_two_concurrent_reschedules_leave_exactly_one_active_booking(desk: Desk, pg: Any) -> None:
+    body = await desk.booked(at(TUESDAY, "09:00"))
+    targets = [at(TUESDAY, "14:00"), at(WEDNESDAY, "09:30")]
+    answers = await asyncio.gather(
+        *(desk.rider.post(f"/v1/appointments/{body['id']}/reschedule", {"start": t}) for t in targets)
+    )
+    assert sorted(status for status, _ in answers) == [201, 409]
+    loser = next(b for s, b in answers if s == 409)
+    assert loser["error"]["code"] == "appointment_not_active"
+    active = await pg.fetch("SELECT starts_at FROM appointments WHERE status = 'booked'")
+    assert len(active) == 1
+    winner = next(b for s, b in answers if s == 201)
+    assert active[0]["starts_at"] == datetime.fromisoformat(winner["start"])
+    # The counters agree: exactly one seat is counted, on the winner's slot.
+    counted = await pg.fetch("SELECT starts_at, booked FROM appointment_slots WHERE booked > 0")
+    assert [(r["starts_at"], r["booked"]) for r in counted] == [(active[0]["starts_at"], 1)]
+
+
+async def test_the_since_cursor_misses_no_change_under_concurrent_writes(unlimited: Desk) -> None:
+    desk = unlimited
+    counter = await desk.counter()
+    racers = await riders(desk, 36)  # Tuesday has 13 slots of capacity 3
+    starts = [s["start"] for s in await desk.slots(TUESDAY)]
+    seen: dict[str, int] = {}
+    cursor = 0
+    stop = asyncio.Event()
+
+    async def pull() -> None:
+        nonlocal cursor
+        status, body = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since={cursor}")
+        assert status == 200, body
+        for item in body["items"]:
+            seen[item["id"]] = max(seen.get(item["id"], 0), item["change"])
+        cursor = body["cursor"]
+
+    async def poll() -> None:
+        while not stop.is_set():
+            await pull()
+
+    poller = asyncio.create_task(poll())
+    answers = await asyncio.gather(
+        *(desk.book(starts[i % len(starts)], rider=r) for i, r in enumerate(racers))
+    )
+    booked = [b for s, b in answers if s == 201]
+    cancels = await asyncio.gather(
+        *(
+            r.post(f"/v1/appointments/{b['id']}/cancellation")
+            for r, (_, b) in list(zip(racers, answers, strict=True))[::2]
+        )
+    )
+    stop.set()
+    await poller
+    await pull()  # once more after the writers finished
+    status, full = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    assert status == 200
+    assert len(booked) == len(racers)
+    assert all(s == 200 for s, _ in cancels)
+    # Every appointment, at its latest change, reached the incremental reader.
+    assert seen == {item["id"]: item["change"] for item in full["items"]}

@@ -1,0 +1,279 @@
+"""The counter's side: scoped to one centre, day list with ETag and cursor, check-in, queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.appointments.conftest import SOCIAL, TUESDAY, Desk, at
+
+
+async def booked_for_today(desk: Desk, n: int = 1, service: str = SOCIAL) -> list[dict[str, Any]]:
+    """Book `n` people on Tuesday, then move the clock to Tuesday morning."""
+    out = []
+    for i in range(n):
+        rider = await desk.another_rider(f"visitor-{i}")
+        out.append(await desk.booked(at(TUESDAY, "09:00" if i < 2 else "09:15"), service, rider))
+    desk.clock.advance(days=1)
+    return out
+
+
+async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(desk: Desk) -> None:
+    status, doc = await desk.rider.post(
+        "/v1/me/documents",
+        {
+            "type": "macao_id",
+            "holder_name": "CHAN Tai Man",
+            "number": "1234567(8)",
+            "issuing": "MO",
+            "expires": "2030-01-01",
+        },
+    )
+    assert status == 201, doc
+    status, body = await desk.book(at(TUESDAY, "09:00"), document_id=doc["id"])
+    assert status == 201, body
+    counter = await desk.counter()
+    status, day = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    assert status == 200, day
+    [item] = day["items"]
+    assert item["holder_name"] == "CHAN Tai Man"
+    assert item["number_masked"] == doc["number_masked"] and "1234567" not in item["number_masked"]
+    assert "user_id" not in item and "document_id" not in item
+
+
+async def test_the_day_list_answers_304_until_something_changes(desk: Desk) -> None:
+    await desk.booked(at(TUESDAY, "09:00"))
+    counter = await desk.counter()
+    url = f"/v1/counter/appointments?date={TUESDAY}"
+    async with counter.client.get(url, headers={"Authorization": f"Bearer {counter.token}"}) as resp:
+        assert resp.status == 200
+        etag = resp.headers["ETag"]
+    headers = {"If-None-Match": etag}
+    status, _ = await counter.get(url, headers=headers)
+    assert status == 304
+    await desk.booked(at(TUESDAY, "09:30"))
+    status, body = await counter.get(url, headers=headers)
+    assert status == 200 and len(body["items"]) == 2
+
+
+async def test_since_gives_only_what_changed_including_cancellations(desk: Desk) -> None:
+    first = await desk.booked(at(TUESDAY, "09:00"))
+    counter = await desk.counter()
+    status, day = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    cursor = day["cursor"]
+    second = await desk.booked(at(TUESDAY, "09:30"))
+    status, _ = await desk.rider.post(f"/v1/appointments/{first['id']}/cancellation")
+    assert status == 200
+    status, changes = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since={cursor}")
+    assert status == 200
+    assert {(i["id"], i["status"]) for i in changes["items"]} == {
+        (first["id"], "cancelled"),
+        (second["id"], "booked"),
+    }
+    status, none = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since={changes['cursor']}")
+    assert none["items"] == []
+
+
+async def test_a_counter_of_another_centre_never_sees_or_touches_the_appointment(desk: Desk) -> None:
+    body = await desk.booked(at(TUESDAY, "09:00"))
+    other = await desk.counter("qianhai_hk_services")
+    status, day = await other.get(f"/v1/counter/appointments?date={TUESDAY}")
+    assert status == 200 and day["items"] == []
+    for path, payload in (
+        (f"/v1/counter/appointments/{body['id']}/check-in", {}),
+        (f"/v1/counter/appointments/{body['id']}/outcome", {"outcome": "no_show"}),
+        ("/v1/counter/check-ins", {"reference": body["reference"]}),
+    ):
+        status, err = await other.post(path, payload)
+        assert status == 404, (path, err)
+        assert err["error"]["code"] == "appointment_not_found"
+
+
+async def test_riders_and_gates_cannot_use_the_counter_api(desk: Desk) -> None:
+    gate = desk.api.as_((await desk.services.credentials.issue("gate", "shenzhen_metro")).token)
+    for caller in (desk.rider, gate):
+        status, err = await caller.get("/v1/counter/appointments")
+        assert status == 403 and err["error"]["code"] == "wrong_credential_kind"
+    status, _ = await desk.api.get("/v1/counter/appointments")
+    assert status == 401
+
+
+async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(desk: Desk) -> None:
+    [body] = await booked_for_today(desk)
+    counter = await desk.counter()
+    status, first = await counter.post("/v1/counter/check-ins", {"payload": body["qr"]["payload"]})
+    assert status == 200, first
+    assert first["queue_number"] == 1
+    status, again = await counter.post(f"/v1/counter/appointments/{body['id']}/check-in", {})
+    assert (status, again["queue_number"]) == (200, 1)
+    status, by_ref = await counter.post("/v1/counter/check-ins", {"reference": body["reference"].lower()})
+    assert (status, by_ref["queue_number"]) == (200, 1)
+
+
+async def test_check_in_is_refused_on_another_day_and_with_a_forged_code(desk: Desk) -> None:
+    body = await desk.booked(at(TUESDAY, "09:00"))
+    counter = await desk.counter()
+    status, err = await counter.post(f"/v1/counter/appointments/{body['id']}/check-in", {})
+    assert (status, err["error"]["code"]) == (409, "not_today")
+    payload = body["qr"]["payload"]
+    forged = payload[:-3] + ("AAA" if payload[-3:] != "AAA" else "BBB")
+    status, err = await counter.post("/v1/counter/check-ins", {"payload": forged})
+    assert status == 400 and err["error"]["code"] == "invalid_code"
+
+
+async def test_after_a_reschedule_the_old_qr_no_longer_checks_in(desk: Desk) -> None:
+    body = await desk.booked(at(TUESDAY, "09:00"))
+    status, moved = await desk.rider.post(
+        f"/v1/appointments/{body['id']}/reschedule", {"start": at(TUESDAY, "10:00")}
+    )
+    assert status == 201, moved
+    desk.clock.advance(days=1)
+    counter = await desk.counter()
+    status, err = await counter.post("/v1/counter/check-ins", {"payload": body["qr"]["payload"]})
+    assert (status, err["error"]["code"]) == (409, "code_superseded")
+    status, ok = await counter.post("/v1/counter/check-ins", {"payload": moved["qr"]["payload"]})
+    assert status == 200 and ok["appointment_id"] == moved["id"]
+
+
+async def test_two_counters_calling_at_once_never_get_the_same_person(desk: Desk) -> None:
+    people = await booked_for_today(desk, 3)
+    counter = await desk.counter()
+    for person in people:
+        status, _ = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        assert status == 200
+    answers = await asyncio.gather(
+        *(counter.post("/v1/counter/queue/next", {"counter": c}) for c in ("A3", "A4", "A3"))
+    )
+    called = [body["appointment"]["id"] for status, body in answers if status == 200 and body["appointment"]]
+    assert sorted(called) == sorted(p["id"] for p in people)
+    status, empty = await counter.post("/v1/counter/queue/next", {"counter": "A4"})
+    assert status == 200 and empty["appointment"] is None
+
+
+async def test_called_three_times_without_showing_is_a_no_show(desk: Desk) -> None:
+    [person] = await booked_for_today(desk)
+    counter = await desk.counter()
+    await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+    status, called = await counter.post("/v1/counter/queue/next", {"counter": "A3"})
+    assert called["appointment"]["call_count"] == 1
+    for expected in (2, 3):
+        status, again = await counter.post(f"/v1/counter/appointments/{person['id']}/recall")
+        assert (status, again["status"], again["call_count"]) == (200, "called", expected)
+    status, gone = await counter.post(f"/v1/counter/appointments/{person['id']}/recall")
+    assert (status, gone["status"]) == (200, "no_show")
+    status, err = await counter.post(
+        f"/v1/counter/appointments/{person['id']}/outcome", {"outcome": "served"}
+    )
+    assert (status, err["error"]["code"]) == (409, "invalid_transition")
+
+
+async def test_served_is_recorded_once_and_unknown_counters_are_404(desk: Desk) -> None:
+    [person] = await booked_for_today(desk)
+    counter = await desk.counter()
+    await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+    status, err = await counter.post("/v1/counter/queue/next", {"counter": "Z9"})
+    assert (status, err["error"]["code"]) == (404, "counter_not_found")
+    await counter.post("/v1/counter/queue/next", {"counter": "A3"})
+    for _ in range(2):
+        status, done = await counter.post(
+            f"/v1/counter/appointments/{person['id']}/outcome", {"outcome": "served"}
+        )
+        assert (status, done["status"]) == (200, "served")
+
+
+# -- the cached full day --------------------------------------------------------------------------
+
+
+async def full_pull(counter: Any, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+    """(status, ETag, raw body) of the full day list of Tuesday."""
+    async with counter.client.get(
+        f"/v1/counter/appointments?date={TUESDAY}",
+        headers={"Authorization": f"Bearer {counter.token}", **(headers or {})},
+    ) as resp:
+        return resp.status, resp.headers["ETag"], await resp.read()
+
+
+def statuses(raw: bytes) -> dict[str, str]:
+    return {item["id"]: item["status"] for item in json.loads(raw)["items"]}
+
+
+async def test_a_repeated_full_pull_is_answered_from_the_cached_body(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await desk.booked(at(TUESDAY, "09:00"))
+    counter = await desk.counter()
+    loads = []
+    day = desk.services.appointments.desk.day
+
+    async def counted(*args: Any) -> Any:
+        loads.append(args)
+        return await day(*args)
+
+    monkeypatch.setattr(desk.services.appointments.desk, "day", counted)
+    first = await full_pull(counter)
+    again = await full_pull(counter)
+    assert first[0] == again[0] == 200
+    assert again == first and len(loads) == 1
+    [item] = json.loads(again[2])["items"]
+    assert set(item) == {
+        "id",
+        "reference",
+        "service_id",
+        "service_name",
+        "start",
+        "end",
+        "status",
+        "holder_name",
+        "number_masked",
+        "queue_number",
+        "call_count",
+        "called_by",
+        "change",
+    }
+    status, _ = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since=0")
+    assert status == 200 and len(loads) == 1  # since=0 is the full day
+    for _ in range(2):
+        status, _ = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since=1")
+        assert status == 200
+    assert len(loads) == 3  # deltas are computed every time
+
+
+async def test_a_booking_shows_in_the_next_full_pull_and_changes_the_etag(desk: Desk) -> None:
+    await desk.booked(at(TUESDAY, "09:00"))
+    counter = await desk.counter()
+    _, etag, before = await full_pull(counter)
+    assert (await full_pull(counter))[1] == etag  # cached
+    other = await desk.booked(at(TUESDAY, "09:30"), rider=await desk.another_rider("late"))
+    status, new_etag, after = await full_pull(counter, {"If-None-Match": etag})
+    assert status == 200 and new_etag != etag
+    assert statuses(after) == {**statuses(before), other["id"]: "booked"}
+
+
+async def test_a_cancellation_shows_in_the_next_full_pull_and_changes_the_etag(desk: Desk) -> None:
+    body = await desk.booked(at(TUESDAY, "09:00"))
+    counter = await desk.counter()
+    _, etag, before = await full_pull(counter)
+    assert (await full_pull(counter))[1] == etag
+    status, _ = await desk.rider.post(f"/v1/appointments/{body['id']}/cancellation")
+    assert status == 200
+    status, new_etag, after = await full_pull(counter, {"If-None-Match": etag})
+    assert status == 200 and new_etag != etag
+    assert (statuses(before), statuses(after)) == ({body["id"]: "booked"}, {body["id"]: "cancelled"})
+
+
+async def test_a_check_in_shows_in_the_next_full_pull_and_changes_the_etag(desk: Desk) -> None:
+    [person] = await booked_for_today(desk)
+    counter = await desk.counter()
+    _, etag, before = await full_pull(counter)
+    assert (await full_pull(counter))[1] == etag
+    status, checked = await counter.post("/v1/counter/check-ins", {"reference": person["reference"]})
+    assert status == 200, checked
+    status, new_etag, after = await full_pull(counter, {"If-None-Match": etag})
+    assert status == 200 and new_etag != etag
+    [item] = json.loads(after)["items"]
+    assert statuses(before) == {person["id"]: "booked"}
+    assert (item["status"], item["queue_number"]) == ("checked_in", checked["queue_number"])
+    assert json.loads(after)["cursor"] > json.loads(before)["cursor"]

@@ -1,0 +1,35 @@
+"""The agency's booking system, played by a local aiohttp server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tests.integrations.support import FakePartner
+
+
+class FakeAgency(FakePartner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: dict[str, dict[str, Any]] = {}  # by Idempotency-Key
+        self.requests = 0
+        self.fail_next = 0
+        self.stalled = False
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_post("/v1/bookings/events", self.event)
+
+    async def event(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if self.stalled:
+            await self.stall()
+        if self.fail_next:
+            self.fail_next -= 1
+            return web.json_response({"code": "unavailable"}, status=503)
+        if request.headers.get("Authorization") != "Bearer agency-key":
+            return web.json_response({"code": "unauthorised"}, status=401)
+        key = request.headers["Idempotency-Key"]
+        if key not in self.events:
+            self.events[key] = await request.json()
+        return web.json_response({"agency_reference": f"HKG-{len(self.events):04d}"}, status=201)
