@@ -8,6 +8,7 @@ drops it from that worker's cache at once, other workers notice within `cache_se
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -89,6 +90,7 @@ class CredentialService:
         self.settings = settings
         self.scopes = scopes
         self._cache: OrderedDict[str, tuple[Principal, datetime]] = OrderedDict()
+        self._lookups: dict[str, asyncio.Future[Principal]] = {}
 
     async def issue(
         self,
@@ -158,6 +160,9 @@ class CredentialService:
         for token, (principal, _) in list(self._cache.items()):
             if principal.credential_id == credential_id:
                 self._cache.pop(token, None)
+        for token in list(self._lookups):
+            if token.split(".")[1:2] == [credential_id]:
+                self._lookups.pop(token, None)  # a read begun before the revocation is not shared
         return _credential(row)
 
     async def authenticate(self, token: str) -> Principal:
@@ -168,7 +173,26 @@ class CredentialService:
             if now < trusted_until and now < principal.expires_at:
                 return principal
             self._cache.pop(token, None)
+        # Requests with a token not (or no longer) cached share one read: else every request in
+        # flight when a gate's cache time runs out reads the credential, all at once.
         credential_id, secret = parse_token(token)
+        lookup = self._lookups.get(token)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._lookup(token, credential_id, secret, now))
+            self._lookups[token] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(token, done))
+        principal = await asyncio.shield(lookup)
+        if now >= principal.expires_at:  # read a moment before this request came
+            raise Unauthenticated("token_expired")
+        return principal
+
+    def _lookup_done(self, token: str, lookup: asyncio.Future[Principal]) -> None:
+        if self._lookups.get(token) is lookup:
+            del self._lookups[token]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here too: every waiter may have gone
+
+    async def _lookup(self, token: str, credential_id: str, secret: str, now: datetime) -> Principal:
         async with self.db.acquire() as conn:
             row = await q.get(conn, credential_id)
         if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):

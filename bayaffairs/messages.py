@@ -262,6 +262,11 @@ MESSAGES: dict[str, Text] = {
         "此預約已開始,不能取消。",
         "此预约已开始,不能取消。",
     ),
+    "cancellation_cooldown": T(
+        "You cancelled this slot recently; you can book it again from {until}.",
+        "你剛取消了此時段,可於 {until} 起再預約。",
+        "你刚取消了此时段,可于 {until} 起再预约。",
+    ),
     "same_slot": T("That is the slot already booked.", "這是已預約的時段。", "这是已预约的时段。"),
     "invalid_code": T(
         "This is not a valid appointment code ({reason}).",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bench import uploads
+from bench import appointments, travel, uploads
 from bench.service import PLAIN, Fixtures, Variant
 from bench.transit import DENY, OPEN, Assessment, ScanLoad, render_rate
 from bench.wrk import Follow, Request, WrkResult
@@ -163,10 +163,6 @@ def _upload(batch: int) -> Driver:
     return drive
 
 
-# 5000 taps of issuer codes are about 1.3 MB of JSON: more than the 1 MiB the service accepts
-# by default (server.max_body_bytes), although the endpoint takes up to 5000 taps.
-LARGE_BODIES = Variant("large-bodies", {"BAYAFFAIRS_SERVER_MAX_BODY_BYTES": str(8 * 1024 * 1024)})
-
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         BASELINE,
@@ -256,13 +252,43 @@ SCENARIOS: tuple[Scenario, ...] = (
         compare_to="healthz",
     ),
     Scenario(
-        "taps_batch_5000",
-        "taps_batch with 5000 taps a batch; body limit raised to 8 MiB (1 MiB refuses it: 413)",
+        "taps_batch_2000",
+        "taps_batch with 2000 taps a batch, the most the endpoint takes (MAX_BATCH_TAPS, within 1 MiB)",
         lambda fx: Request("POST", "/v1/gate/taps:batch"),
-        driver=_upload(5000),
-        variant=LARGE_BODIES,
+        driver=_upload(2000),
         separate=True,
         compare_to="taps_batch",
+    ),
+    Scenario(
+        "counter_day",
+        "GET /v1/counter/appointments?date=: a centre-day of 2000 appointments, as a counter",
+        appointments.counter_day,
+        assess=appointments.counter_day_figures,
+    ),
+    Scenario(
+        "counter_day_304",
+        "counter_day with its ETag in If-None-Match: 304 after one indexed read",
+        appointments.counter_day_304,
+        probe_ok=(304,),
+    ),
+    Scenario(
+        "hot_slot",
+        "POST /v1/appointments, 64 riders at once on each slot of capacity 3 (Python load)",
+        lambda fx: Request("POST", "/v1/appointments"),
+        driver=appointments.hot_slot,
+        variant=appointments.MANY_RIDERS,
+    ),
+    Scenario(
+        "travel_search",
+        "GET /v1/travel/departures of one origin and destination, 20 a page, anonymous",
+        travel.search,
+    ),
+    Scenario(
+        "travel_holds",
+        "POST /v1/travel/bookings, 64 at once on one hot departure, vs a raw UPDATE+INSERT (Python load)",
+        lambda fx: Request("POST", "/v1/travel/bookings"),
+        driver=travel.holds,
+        aim=Aim(max_p99_ms=50.0),
     ),
 )
 

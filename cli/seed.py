@@ -58,7 +58,7 @@ async def _admin(ctx: SeedContext) -> None:
 
 
 # Scopes the demo prefers when the config has them (else the first there is).
-PREFERRED = {"gate": "shenzhen_metro", "operator": "shenzhen_metro"}
+PREFERRED = {"gate": "shenzhen_metro", "operator": "shenzhen_metro", "counter": "hengqin_gasc"}
 
 
 async def _scoped_devices(ctx: SeedContext) -> None:
@@ -98,7 +98,86 @@ async def _demo_rider(ctx: SeedContext) -> None:
             await users_q.set_wallet(conn, user.id, currency="HKD", provider="demo", at=now)
 
 
-STEPS: tuple[SeedStep, ...] = (_admin, _scoped_devices, _issuer_keys, _demo_rider)
+async def _travel_departures(ctx: SeedContext) -> None:
+    """Departures of every border carrier for `travel.days_ahead` days (the app does the same
+    at start; seeding first lets `GET /v1/travel/departures` answer before any server ran)."""
+    from bayaffairs.travel.carriers import Carriers, Departures
+
+    adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    travel = ctx.config.settings.travel
+    carriers = Carriers(
+        adapters.of_kind("border_carrier"), ctx.config.jurisdictions, travel.carrier_timeout_seconds
+    )
+    await Departures(ctx.db, SystemClock(), carriers, travel.days_ahead).materialise()
+
+
+DEMO_CENTRE = "hengqin_gasc"
+# (service, which of its slots of the day): a handful at the Hengqin centre, one per service so
+# the per-rider limits (1 or 2 per service) leave room for a rider who tries booking by hand.
+DEMO_APPOINTMENTS = (
+    ("mo_commercial_registration", 0),
+    ("mo_social_insurance", 3),
+    ("mo_notarisation", 4),
+    ("mo_trademark_registration", 8),
+    ("mo_food_premises_licence", 12),
+)
+
+
+async def _demo_appointments(ctx: SeedContext) -> None:
+    """The demo rider's appointments at the Hengqin centre on its next opening day after today
+    (tomorrow, but for Sundays and closed days), booked as the API does (seats, change numbers,
+    consent and transfer records), so a counter pulling that day sees them. Appointments the
+    rider already holds there are left alone: a second run adds nothing."""
+    from bayaffairs.appointments.service import build_appointments
+    from bayaffairs.appointments.slots import day_starts, local_today
+    from bayaffairs.consents import ConsentService
+    from bayaffairs.documents.cipher import DocumentCipher
+    from bayaffairs.documents.service import DocumentService
+    from bayaffairs.errors import DomainError
+
+    async with ctx.db.acquire() as conn:
+        rider = await users_q.find_by_identity(conn, "dev", "demo-rider")
+    adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    agencies = list(adapters.of_kind("counter_agency"))
+    if rider is None or not any(DEMO_CENTRE in a.catalog().centres for a in agencies):
+        return
+    settings, clock = ctx.config.settings, SystemClock()
+    keys = IssuerKeys(ctx.db, clock, settings.signing, Sealer(settings.secrets.signing_keys))
+    documents = DocumentService(ctx.db, clock, DocumentCipher(settings.secrets.documents_keys))
+    appointments = build_appointments(ctx.db, clock, agencies, keys, documents, lambda _: None)
+    centre = appointments.catalogue.centre(DEMO_CENTRE)
+    day = local_today(centre, clock.now()) + timedelta(days=1)
+    while day in centre.closed_days or not centre.hours.get(day.weekday()):
+        day += timedelta(days=1)
+    mine = await appointments.booking.list(rider.id, cursor=None, limit=100)
+    held = {(a.service_id, a.start) for a in mine.items}  # whatever became of them since
+    await ConsentService(ctx.db, clock).give(rider.id, centre.region, "appointment")  # kept if given
+    booked = 0
+    for service_id, index in DEMO_APPOINTMENTS:
+        starts = list(day_starts(centre, appointments.catalogue.service(service_id), day))
+        start = starts[min(index, len(starts) - 1)]
+        if (service_id, start) in held:
+            continue
+        try:
+            await appointments.booking.book(rider.id, centre.id, service_id, start, None)
+        except DomainError as exc:  # full, or the rider's limit: a demo does without that one
+            ctx.printed.append(f"(demo appointment {service_id} at {start:%H:%M} skipped: {exc.code})")
+            continue
+        booked += 1
+    ctx.printed.append(
+        f"demo appointments at {centre.id} on {day.isoformat()} ({booked} new): "
+        f"GET /v1/counter/appointments?date={day.isoformat()} with the counter token"
+    )
+
+
+STEPS: tuple[SeedStep, ...] = (
+    _admin,
+    _scoped_devices,
+    _issuer_keys,
+    _demo_rider,
+    _travel_departures,
+    _demo_appointments,
+)
 
 
 async def run(args: argparse.Namespace) -> None:

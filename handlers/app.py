@@ -21,7 +21,10 @@ from bayaffairs.db.ratelimit import RateLimiter
 from bayaffairs.db.redis import Redis
 from bayaffairs.handlers import (
     admin,
+    appointments,
+    carrier,
     consents,
+    counter,
     docs,
     documents,
     gate,
@@ -32,6 +35,7 @@ from bayaffairs.handlers import (
     regions,
     ridecodes,
     sessions,
+    travel,
 )
 from bayaffairs.handlers.keys import (
     ADAPTERS,
@@ -64,6 +68,10 @@ ROUTE_MODULES = (
     gate,
     journeys,
     operators,
+    travel,
+    carrier,
+    appointments,
+    counter,
 )
 
 
@@ -89,6 +97,7 @@ def create_app(
             _services(scopes),
             _transit,
             _background_jobs,
+            travel.jobs,
         ]
     )
     for module in ROUTE_MODULES:
@@ -166,6 +175,8 @@ async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
         ("close journeys without tap-out", 60.0, services.transit.journeys.close_overdue),
         ("record offline taps", 2.0, services.transit.uploads.drain),
         ("charge riders for journeys", 5.0, services.transit.charges.charge_pending),
+        ("send appointment reminders", 30.0, services.appointments.reminders.send_due),
+        ("push appointments to agencies", 5.0, services.appointments.outbox.drain),
     ]
     tasks = [asyncio.create_task(_every(name, period, job)) for name, period, job in jobs]
     yield

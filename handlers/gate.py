@@ -24,8 +24,9 @@ from bayaffairs.handlers.schemas.transit import (
     TapBatchIn,
     TapBatchOut,
 )
+from bayaffairs.money import Money
 from bayaffairs.transit.keyring import ISSUER, key_number
-from bayaffairs.transit.scans import Scan
+from bayaffairs.transit.scans import Decision, Scan
 from bayaffairs.transit.uploads import OfflineTap
 
 routes = web.RouteTableDef()
@@ -33,6 +34,54 @@ GATE = Auth(("gate",))
 _TAP_SCHEMA = OfflineTapIn()  # each tap is loaded on its own, so one bad tap rejects only itself
 _TAP_FIELDS = frozenset(OfflineTapIn._declared_fields)
 _TAP_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_SCAN_FIELDS = frozenset(ScanIn._declared_fields)
+
+
+def _fast_scan(raw: Any) -> dict[str, Any] | None:
+    """The body as ScanIn loads it, if it is plainly valid by ScanIn's rules, else None (then
+    marshmallow decides, with its messages). Every gate sends this, so ~2 µs beat ~40 µs."""
+    if type(raw) is not dict or raw.keys() != _SCAN_FIELDS:
+        return None
+    gate_id, station = raw["gate_id"], raw["station"]
+    direction, scanned_at = raw["direction"], raw["scanned_at"]
+    if not (
+        type(gate_id) is str
+        and 0 < len(gate_id) <= 64
+        and type(station) is str
+        and 0 < len(station) <= 64
+        and type(direction) is str
+        and direction in ("in", "out")
+        and type(scanned_at) is str
+    ):
+        return None
+    try:
+        at = datetime.fromisoformat(scanned_at)  # what AwareDateTime uses, then its awareness rule
+    except ValueError:
+        return None
+    if at.utcoffset() is None:
+        return None
+    return {
+        "payload": raw["payload"],
+        "gate_id": gate_id,
+        "station": station,
+        "direction": direction,
+        "scanned_at": at,
+    }
+
+
+def _money(money: Money | None) -> dict[str, Any] | None:
+    return None if money is None else {"amount": money.amount, "currency": money.currency}
+
+
+def _scan_answer(decision: Decision) -> dict[str, Any]:
+    """ScanOut's dump of a decision, written out: the same keys, order and values."""
+    return {
+        "decision": decision.decision,
+        "reason": decision.reason,
+        "journey_id": decision.journey_id,
+        "fare": _money(decision.fare),
+        "charge": _money(decision.charge),
+    }
 
 
 def _fast_tap(raw: dict[str, Any]) -> OfflineTap | None:
@@ -134,6 +183,7 @@ async def denylist(call: Call) -> web.Response:
     body=ScanIn,
     responses={200: ScanOut},
     rate_class="scan",
+    fast_body=_fast_scan,
     description="A bad code is a 200 deny with a reason: malformed, unknown_key, revoked, bad_signature, "
     "expired, not_yet_valid, wrong_scope, replayed, denied_account, wrong_direction, unfinished_journey.",
 )
@@ -151,7 +201,7 @@ async def scan(call: Call) -> web.Response:
             body["scanned_at"],
         )
     )
-    return json_response(dump(ScanOut, decision))
+    return json_response(_scan_answer(decision))
 
 
 @routes.post("/v1/gate/taps:batch")

@@ -232,6 +232,7 @@ class TapRecorder:
         self.converter = converter
         self.clock = clock
         self._charges: dict[tuple[int, str, str, Decimal], int] = {}
+        self._charge_sets: dict[tuple[Any, ...], dict[str, dict[str, list[Any]]]] = {}
 
     @staticmethod
     def item(
@@ -295,12 +296,19 @@ class TapRecorder:
         now: datetime,
     ) -> dict[str, dict[str, list[Any]]]:
         """{wallet currency: {category: [charge, rate, source]}}; a wallet currency without a
-        rate is left out (its journeys keep the fare, and the charge is converted later)."""
-        charges = {}
+        rate is left out (its journeys keep the fare, and the charge is converted later).
+        Shared by every tap-in with the same fares and rates (read only: it is written as JSON)."""
+        found_rates = []
         for wallet in MINOR_UNITS:
             if (currency, wallet) not in rates:
                 rates[currency, wallet] = await self._rate(currency, wallet, now)
-            found = rates[currency, wallet]
+            found_rates.append(rates[currency, wallet])
+        key = (currency, tuple((c, q.amount.amount) for c, q in quotes.items()), tuple(found_rates))
+        charges = self._charge_sets.get(key)
+        if charges is not None:
+            return charges
+        charges = {}
+        for wallet, found in zip(MINOR_UNITS, found_rates, strict=True):
             if found is None:
                 continue
             rate, source = found
@@ -308,6 +316,9 @@ class TapRecorder:
                 c: [self._convert(q.amount.amount, currency, wallet, rate), str(rate), source]
                 for c, q in quotes.items()
             }
+        if len(self._charge_sets) > 1024:
+            self._charge_sets.clear()
+        self._charge_sets[key] = charges
         return charges
 
     async def _rate(self, base: str, quote: str, now: datetime) -> tuple[Decimal, str] | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -195,3 +197,29 @@ async def test_seeded_demo_lets_a_demo_rider_get_a_ride_code_at_once(
     assert me["wallet"] == {"currency": "HKD", "provider": "demo"}
     status, body = await rider.post("/v1/ride-codes", {"city": "shenzhen"})
     assert status == 201, body
+
+
+DEMO_COUNTER_TOKEN = re.compile(r"\bbya\.crd_demo_counter\.[A-Za-z0-9_-]+")
+DEMO_DAY = re.compile(r"demo appointments at hengqin_gasc on (\d{4}-\d{2}-\d{2}) \((\d+) new\)")
+
+
+async def test_seeded_demo_gives_a_counter_the_demo_riders_appointments_of_tomorrow_once(
+    cli: Cli, pg: asyncpg.Connection, api: Api
+) -> None:
+    first = await cli("seed", "--demo", "--quiet")
+    second = await cli("seed", "--demo", "--quiet")
+    assert (first.status, second.status) == (0, 0), (first.stderr, second.stderr)
+    [(day, new)] = DEMO_DAY.findall(first.stdout)
+    assert DEMO_DAY.findall(second.stdout) == [(day, "0")]
+    assert int(new) == 5
+    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date()
+    shown = date.fromisoformat(day)
+    assert shown == tomorrow or (tomorrow.weekday() == 6 and shown == tomorrow + timedelta(days=1))
+    rows = await pg.fetch("SELECT user_id, centre_id, local_date, status FROM appointments")
+    assert [tuple(r) for r in rows] == [("usr_demo_rider", "hengqin_gasc", shown, "booked")] * 5
+    [token] = DEMO_COUNTER_TOKEN.findall(second.stdout)
+    status, listing = await api.as_(token).get(f"/v1/counter/appointments?date={day}")
+    assert status == 200, listing
+    assert len(listing["items"]) == 5
+    assert {i["holder_name"] for i in listing["items"]} == {"Demo Rider"}
+    assert len({i["service_id"] for i in listing["items"]}) == 5
