@@ -8,6 +8,7 @@ import orjson
 import swagger_ui_bundle
 from aiohttp import web
 
+from bayaffairs.handlers.endpoint import documented
 from bayaffairs.handlers.keys import CONFIG, OPENAPI
 from bayaffairs.handlers.openapi import build_openapi
 
@@ -26,10 +27,12 @@ async def _build(app: web.Application) -> None:
 
 
 @routes.get("/openapi.json")
+@documented("This OpenAPI document")
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[OPENAPI], content_type="application/json")
 
 
 @routes.get("/docs")
+@documented("The API documentation page (no internet needed)", produces="text/html")
 async def docs(request: web.Request) -> web.Response:
     return web.Response(body=_PAGE.read_bytes(), content_type="text/html", charset="utf-8")

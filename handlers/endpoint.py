@@ -101,6 +101,20 @@ def dump(schema_cls: type[Schema], obj: Any) -> Any:
     return _schema(schema_cls).dump(obj)
 
 
+def documented(
+    summary: str, *, produces: str = "application/json", description: str = ""
+) -> Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Any]:
+    """List a plain operations handler (no body, no credentials) in the OpenAPI document."""
+
+    def wrap(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
+        handler.spec = Spec(  # type: ignore[attr-defined]
+            summary, ("operations",), None, None, None, {200: None}, False, None, description, produces
+        )
+        return handler
+
+    return wrap
+
+
 def endpoint(
     *,
     summary: str,

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bayaffairs.handlers.endpoint import documented
 from bayaffairs.handlers.errors import error_response
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.keys import DATABASE, METRICS, REDIS
@@ -15,12 +16,14 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/healthz")
+@documented("Liveness: the process is up")
 async def healthz(request: web.Request) -> web.Response:
     """The process is up and answering."""
     return json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
+@documented("Readiness: PostgreSQL and Redis answer (503 when not)")
 async def readyz(request: web.Request) -> web.Response:
     """Ready to serve: PostgreSQL and Redis both answer within two seconds."""
     checks = dict(
@@ -44,6 +47,7 @@ async def _check(ping: object) -> str:
 
 
 @routes.get("/metrics")
+@documented("Prometheus metrics of this worker", produces="text/plain")
 async def metrics(request: web.Request) -> web.Response:
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
