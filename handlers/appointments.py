@@ -194,6 +194,8 @@ async def appointment_ics(call: Call) -> web.Response:
     responses={200: None},
     produces="image/png",
     errors=(404, 409),
+    description="Needs the rider's token (another rider's appointment is 404); the `.ics` too. An app "
+    "that cannot send headers with an image renders `qr.payload` itself.",
 )
 async def appointment_png(call: Call) -> web.Response:
     services = call.services
