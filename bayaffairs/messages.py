@@ -99,6 +99,11 @@ MESSAGES: dict[str, Text] = {
     ),
     "document_not_found": T("No such document on file.", "找不到此證件。", "找不到此证件。"),
     "consent_not_found": T("No such consent.", "找不到此同意記錄。", "找不到此同意记录。"),
+    "ticket_cancelled": T(
+        "This ticket was cancelled and will not board.",
+        "此車票已取消，不能登乘。",
+        "此车票已取消，不能登乘。",
+    ),
     "consent_required": T(
         "Personal data would be sent to {destination} for {purpose}: give that consent first.",
         "個人資料將傳送至 {destination}（{purpose}）：請先給予同意。",
@@ -209,6 +214,12 @@ MESSAGES: dict[str, Text] = {
         "The carrier did not answer properly; no seats were kept and nothing was charged.",
         "承運商未有正常回應,未保留座位,亦未有扣款。",
         "承运商未有正常响应,未保留座位,也未有扣款。",
+    ),
+    "confirmation_pending": T(
+        "You were charged but the carrier has not confirmed yet. Retry with the same "
+        "Idempotency-Key; if it cannot be confirmed, the charge is refunded.",
+        "已扣款,但承運商尚未確認。請以相同的 Idempotency-Key 重試;如無法確認,款項將會退回。",
+        "已扣款,但承运商尚未确认。请以相同的 Idempotency-Key 重试;如无法确认,款项将会退回。",
     ),
     "carrier_timeout": T(
         "The carrier did not answer in time; no seats were kept. Retry with the same Idempotency-Key.",

@@ -28,7 +28,6 @@ from bayaffairs.handlers.schemas.travel import (
 )
 from bayaffairs.i18n import Text
 from bayaffairs.travel.bookings import Booking
-from bayaffairs.travel.errors import BookingNotFound
 from bayaffairs.travel.search import DepartureView, Listing
 
 routes = web.RouteTableDef()
@@ -173,7 +172,11 @@ async def _wallet_currency(call: Call) -> str | None:
 async def hold(call: Call) -> web.Response:
     b = call.body
     booking = await call.services.travel.bookings.hold(
-        call.rider, b["departure_id"], b["fare_class"], [p["document_id"] for p in b["passengers"]]
+        call.rider,
+        b["departure_id"],
+        b["fare_class"],
+        [p["document_id"] for p in b["passengers"]],
+        request_key=call.request.headers.get("Idempotency-Key"),
     )
     return json_response(_booking(booking), status=201)
 
@@ -215,8 +218,10 @@ async def get_booking(call: Call) -> web.Response:
     idempotent=True,
     errors=(403, 404, 409, 410, 502, 504),
     description="200 status confirmed with one ticket per passenger. 410 hold_expired (nothing "
-    "charged); 409 payment_declined or payment_in_progress; 502/504 when the carrier fails "
-    "(the charge is refunded).",
+    "charged); 409 payment_declined, payment_in_progress or carrier_refused (the charge is "
+    "refunded); 504 confirmation_pending when the carrier failed or did not answer after the "
+    "charge: the booking stays paying, retry with the same Idempotency-Key (or the sweeper "
+    "finishes it); 502 when the payment provider fails (nothing charged).",
 )
 async def pay(call: Call) -> web.Response:
     booking = await call.services.travel.payments.pay(call.rider, call.path("booking_id"))
@@ -249,11 +254,11 @@ async def cancel(call: Call) -> web.Response:
     responses={200: None},
     produces="image/png",
     errors=(404,),
+    description="Needs the rider's token, like every ticket read (the id alone opens nothing; another "
+    "rider's ticket is 404). An app that cannot send headers with an image renders `payload` itself.",
 )
 async def ticket_image(call: Call) -> web.Response:
     payload = await call.services.travel.bookings.ticket_payload(call.rider, call.path("ticket_id"))
-    if payload is None:
-        raise BookingNotFound("ticket_not_found")
     image = await call.services.transit.renderer.render("png", payload)
     return web.Response(
         body=image, content_type="image/png", headers={"Cache-Control": "private, max-age=300"}

@@ -112,6 +112,7 @@ class TravelSettings:
     carrier_timeout_seconds: float = 8.0
     durable_holds: bool = True
     payment_recovery_seconds: float = 120.0  # a payment still `paying` this long was abandoned
+    payment_give_up_seconds: float = 900.0  # charged, carrier never answered: refund, let go
     refund_retry_seconds: float = 30.0  # first retry of a failed refund; doubles, at most an hour
     refund_retry_attempts: int = 8
     crossings: Mapping[str, CrossingRule] = field(default_factory=dict)
@@ -307,6 +308,7 @@ class TravelSchema(_Section):
     carrier_timeout_seconds = fields.Float(load_default=8.0, validate=validate.Range(0.1, 120))
     durable_holds = fields.Boolean(load_default=True)
     payment_recovery_seconds = fields.Float(load_default=120.0, validate=validate.Range(1, 86400))
+    payment_give_up_seconds = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
     refund_retry_seconds = fields.Float(load_default=30.0, validate=validate.Range(0, 86400))
     refund_retry_attempts = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     crossings = fields.Dict(

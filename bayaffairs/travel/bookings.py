@@ -21,8 +21,9 @@ from bayaffairs.clock import Clock
 from bayaffairs.config.settings import TravelSettings
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
+from bayaffairs.db.queries import travel_recovery as rq
 from bayaffairs.documents.service import Document, DocumentService
-from bayaffairs.errors import InvalidInput, NotFound
+from bayaffairs.errors import InvalidInput, NotFound, Unprocessable
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.pages import Page
@@ -32,9 +33,11 @@ from bayaffairs.travel.carriers import Carrier, Carriers
 from bayaffairs.travel.documents import TravelDocument, refusal
 from bayaffairs.travel.errors import (
     BookingNotFound,
+    CarrierDeclined,
     DepartureNotFound,
     DocumentNotAccepted,
     SoldOut,
+    TicketVoid,
     invalid_passenger,
 )
 from bayaffairs.travel.holding import HoldQueue
@@ -130,8 +133,17 @@ class TravelBookings:
     # -- holding ---------------------------------------------------------------------------
 
     async def hold(
-        self, user_id: str, departure_id: str, fare_class: str, document_ids: Sequence[str]
+        self,
+        user_id: str,
+        departure_id: str,
+        fare_class: str,
+        document_ids: Sequence[str],
+        request_key: str | None = None,
     ) -> Booking:
+        """Hold seats for the passengers. `request_key` (opaque: the rider's Idempotency-Key)
+        makes a retry reach the booking the first try made: a booking released because the
+        carrier failed is held again under the same id, hence the same reference at the
+        carrier, which answers it with the hold it may already have made."""
         now = self.clock.now()
         departure, carrier = await self._departure(departure_id)
         if departure.departs_at <= now:
@@ -147,6 +159,12 @@ class TravelBookings:
             )
         seats = len(documents)
         expires_at = now + timedelta(minutes=carrier.timetable.hold_minutes)
+        if request_key is not None:
+            again = await self._retry(
+                user_id, request_key, departure.id, fare_class, document_ids, expires_at
+            )
+            if again is not None:
+                return again
         booking_id = new_id("bkg")
         row = q.BookingRow(
             id=booking_id,
@@ -163,6 +181,7 @@ class TravelBookings:
             carrier_reference=None,
             created_at=now,
             updated_at=now,
+            request_key=request_key,
         )
         passengers = [
             q.PassengerRow(booking_id, i, d.id, d.type, d.holder_name) for i, d in enumerate(documents)
@@ -171,19 +190,65 @@ class TravelBookings:
         if fare is None:
             raise SoldOut(details={"departure_id": departure.id, "fare_class": fare_class})
         row = dataclasses.replace(row, total_amount=fare * seats)
+        await self._hold_at_carrier(carrier, row)
+        return _booking(row, passengers)
+
+    async def _retry(
+        self,
+        user_id: str,
+        request_key: str,
+        departure_id: str,
+        fare_class: str,
+        document_ids: Sequence[str],
+        expires_at: datetime,
+    ) -> Booking | None:
+        """The booking an earlier hold with this key made, held again if the carrier failed it;
+        None when there is none to reuse (a new booking is made)."""
+        async with self.db.acquire() as conn:
+            earlier = await q.latest_for_key(conn, user_id, request_key)
+            if earlier is None:
+                return None
+            riders = [p.document_id for p in await q.passengers(conn, [earlier.id])]
+        asked = (departure_id, fare_class, list(document_ids))
+        if (earlier.departure_id, earlier.fare_class, riders) != asked:
+            raise Unprocessable("idempotency_key_reused")
+        if (earlier.status, earlier.release_reason) != ("released", "carrier_hold_failed"):
+            return await self.get(user_id, earlier.id)  # done already; its answer was lost
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            row, outcome = await q.hold_again(conn, earlier.id, expires_at, now)
+        if outcome == "sold_out":
+            raise SoldOut(details={"departure_id": departure_id, "fare_class": fare_class})
+        if row is None:
+            return None  # the sweeper is letting go of its reference at the carrier
+        carrier = self.carriers.get(row.carrier)
+        assert carrier is not None
+        try:
+            await self._hold_at_carrier(carrier, row)
+        except CarrierDeclined as exc:
+            if exc.details.get("reason") not in ("hold_expired", "hold_released"):
+                raise
+            async with self.db.acquire() as conn:  # the carrier's hold is gone: so is the reference
+                await rq.mark_released_at_carrier(conn, row.id, self.clock.now())
+            return None
+        return await self.get(user_id, row.id)
+
+    async def _hold_at_carrier(self, carrier: Carrier, row: q.BookingRow) -> None:
+        """Ask the carrier to hold a booking our seats are held for (our booking id is its
+        reference); on any failure our seats go back at once (`carrier_hold_failed`) and the
+        error is raised."""
         try:
             held = await self.carriers.call(
                 carrier.adapter.hold(
-                    CarrierHoldRequest(booking_id, departure.id, fare_class, seats, expires_at)
+                    CarrierHoldRequest(row.id, row.departure_id, row.fare_class, row.seats, row.expires_at)
                 )
             )
         except BaseException:
-            await self.release(booking_id, "carrier_hold_failed", tell_carrier=False)
+            await self.release(row.id, "carrier_hold_failed", tell_carrier=False)
             raise
-        if held.carrier_reference != booking_id:
+        if held.carrier_reference != (row.carrier_reference or row.id):
             async with self.db.acquire() as conn:
-                await q.set_carrier_reference(conn, booking_id, held.carrier_reference)
-        return _booking(row, passengers)
+                await q.set_carrier_reference(conn, row.id, held.carrier_reference)
 
     async def _departure(self, departure_id: str) -> tuple[dq.DepartureRow, Carrier]:
         """The departure as a hold needs it: what never changes once materialised (its classes
@@ -302,16 +367,22 @@ class TravelBookings:
             bookings = await self._full(conn, rows)
         return Page.from_rows(bookings, limit, key=lambda b: b.id)
 
-    async def ticket_payload(self, user_id: str, ticket_id: str) -> str | None:
+    async def ticket_payload(self, user_id: str, ticket_id: str) -> str:
+        """The QR payload of the rider's ticket; 404 for another rider's, 410 once cancelled
+        (an image of a void ticket only invites a wasted trip to the gate)."""
         async with self.db.acquire() as conn:
             ticket = await q.ticket_for_user(conn, ticket_id, user_id)
-        return ticket.payload if ticket else None
+        if ticket is None:
+            raise BookingNotFound("ticket_not_found")
+        if ticket.status not in ("valid", "boarded"):
+            raise TicketVoid(details={"ticket_id": ticket_id, "status": ticket.status})
+        return ticket.payload
 
     async def _full(self, conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]:
         ids = [r.id for r in rows]
         passengers = await q.passengers(conn, ids)
         tickets = await q.tickets(conn, ids)
-        paid = [r.id for r in rows if r.status in ("confirmed", "cancelled", "released")]
+        paid = [r.id for r in rows if r.status in ("paying", "confirmed", "cancelled", "released")]
         payments = await q.payments_of(conn, paid) if paid else []
         out = []
         for row in rows:

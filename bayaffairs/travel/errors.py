@@ -23,6 +23,12 @@ class HoldExpired(Gone):
     code = "hold_expired"
 
 
+class TicketVoid(Gone):
+    """410: the ticket was cancelled (or released with its booking); it will not board."""
+
+    code = "ticket_cancelled"
+
+
 class DocumentNotAccepted(DomainError):
     """400: one passenger's document does not allow the crossing; says who and why."""
 
@@ -57,6 +63,15 @@ class CarrierTimeout(DomainError):
 
     status = 504
     code = "carrier_timeout"
+
+
+class ConfirmationPending(DomainError):
+    """504: charged, but the carrier failed or did not answer the confirmation, so whether it
+    sold the seats is unknown. The booking stays `paying` with the charge standing; a retry (or
+    the sweeper) asks again under the same reference, refunding only on a definite no."""
+
+    status = 504
+    code = "confirmation_pending"
 
 
 class CarrierDeclined(Conflict):

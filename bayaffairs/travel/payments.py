@@ -2,9 +2,16 @@
 
 The booking row is claimed (`held` -> `paying`, only while the hold is unexpired) before any
 money moves; the sweeper only releases `held` rows, so a hold expiring while its payment runs
-ends as exactly one of confirmed or released. If the charge fails, or the carrier fails after
-the charge, the charge is refunded and the claim undone (back to `held` if the hold still has
-time, else released): never a charge without seats. Payments and refunds are append-only rows.
+ends as exactly one of confirmed or released. If the charge fails the claim is undone. Once
+charged, the carrier's answer decides: a confirmation issues the tickets; a refusal refunds the
+charge and undoes the claim; no answer (a timeout, a 5xx, anything unreadable) is *unknown* (the
+carrier may have sold the seats), so the booking stays `paying` with the charge standing and is
+answered 504 `confirmation_pending`. Whoever holds its lease next (the rider retrying the
+payment, or the sweeper, `recovery.py`) asks the carrier again under the same reference
+(`resume`). The lease is the booking's `updated_at`: claiming sets it, and a `paying` booking is
+taken over only once it is `payment_recovery_seconds` old, so one driver at a time moves money
+or confirms; a payment left unknown hands its lease back at once. Payments and refunds are
+append-only rows.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bayaffairs import transfers
@@ -38,6 +45,10 @@ from bayaffairs.travel.bookings import PURPOSE, Booking, TravelBookings, refund_
 from bayaffairs.travel.carriers import Carrier, Carriers
 from bayaffairs.travel.errors import (
     BookingNotFound,
+    CarrierDeclined,
+    CarrierFailed,
+    CarrierTimeout,
+    ConfirmationPending,
     HoldExpired,
     NotCancellable,
     PaymentDeclined,
@@ -67,6 +78,19 @@ def _charged(charge: q.PaymentRow) -> _Charged:
         Money(charge.fare_amount, charge.fare_currency),
         charge.fx_rate,
     )
+
+
+def open_charge(rows: list[q.PaymentRow]) -> q.PaymentRow | None:
+    """The latest succeeded charge no refund (made or being retried) names, if any."""
+    refunded = {r.charge_id for r in rows if r.kind == "refund"}
+    for row in reversed(rows):
+        if row.kind == "charge" and row.succeeded and row.id not in refunded:
+            return row
+    return None
+
+
+# The carrier's no that also means its hold is gone: the seats cannot come back to `held`.
+HOLD_GONE = frozenset({"hold_expired", "hold_released", "unknown_hold"})
 
 
 class TravelPayments:
@@ -100,6 +124,8 @@ class TravelPayments:
             raise BookingNotFound()
         if row.status == "confirmed":
             return await self.bookings.get(user_id, booking_id)
+        if row.status == "paying":
+            return await self._pay_again(row)
         self._payable(row, now)
         if row.expires_at <= now:
             await self.bookings.release(row.id, "expired")
@@ -130,12 +156,132 @@ class TravelPayments:
         charged = await self._charge(claimed, provider, user.wallet.provider, user.wallet.currency, user_id)
         try:
             confirmation, signed = await self._confirm(claimed, carrier, manifest)
-        except BaseException:
+        except CarrierDeclined as exc:
             await self._refund(claimed, provider, charged, "confirmation_failed")
-            await self._give_back(claimed)
+            if exc.details.get("reason") in HOLD_GONE:
+                await self.bookings.release(claimed.id, "payment_failed", tell_carrier=False)
+            else:
+                await self._give_back(claimed)
             raise
+        except Exception as exc:
+            log.warning("booking %s: confirmation unknown (%s); left paying", claimed.id, exc)
+            await self._hand_back(claimed)
+            raise ConfirmationPending() from exc
         await self._finish(claimed, user_id, planned, confirmation, signed)
         return await self.bookings.get(user_id, booking_id)
+
+    async def _pay_again(self, row: q.BookingRow) -> Booking:
+        """A payment retried while its booking is `paying`: take its lease (409 while another
+        holds it) and resume it; with no money standing, pay from the start."""
+        now = self.clock.now()
+        async with self.db.acquire() as conn:
+            leased = await rq.lease_payment(conn, row.id, now - self._grace, now)
+        if leased is None:
+            raise PaymentInProgress(details={"retry_after": 1})
+        outcome, refusal = await self.resume(leased)
+        if outcome == "refunded" and refusal is not None:
+            raise refusal
+        if outcome == "waiting":
+            await self._hand_back(leased)
+            raise ConfirmationPending()
+        if outcome == "given_back":
+            return await self.pay(row.user_id, row.id)
+        return await self.bookings.get(row.user_id, row.id)
+
+    @property
+    def _grace(self) -> timedelta:
+        return timedelta(seconds=self.bookings.settings.payment_recovery_seconds)
+
+    async def _hand_back(self, leased: q.BookingRow) -> None:
+        """End a `paying` booking's lease now, so the rider's retry or the next sweep can take
+        it up at once."""
+        async with self.db.acquire() as conn:
+            await rq.end_lease(conn, leased.id, leased.updated_at, self.clock.now() - self._grace)
+
+    async def resume(self, row: q.BookingRow) -> tuple[str, DomainError | None]:
+        """Finish or undo one `paying` booking whose lease the caller holds. `confirmed`;
+        `refunded` with the carrier's no (the charge refunded, the seats released); `given_back`
+        (no money standing: the claim undone, held or released); `waiting` (a partner still
+        fails or does not answer: nothing changed, the outcome is still unknown)."""
+        carrier = self.carriers.get(row.carrier)
+        if carrier is None:
+            log.error("booking %s: carrier %s is not configured; left paying", row.id, row.carrier)
+            return "waiting", None
+        if not await self._record_unrecorded_charges(row):
+            return "waiting", None
+        async with self.db.acquire() as conn:
+            charge = open_charge(await q.payments(conn, row.id))
+        if charge is None:
+            await self._give_back(row)
+            return "given_back", None
+        try:
+            manifest, planned = await self._manifest(row.user_id, row, carrier)
+            confirmation, signed = await self._confirm(row, carrier, manifest)
+        except (CarrierFailed, CarrierTimeout):
+            return "waiting", None
+        except DomainError as exc:  # the carrier said no, or consent was withdrawn meanwhile
+            provider = self.providers(charge.provider)
+            if provider is None:
+                log.error("booking %s: provider %s is gone; refund owed", row.id, charge.provider)
+                return "waiting", None
+            log.info("booking %s: not confirmed (%s); refunding", row.id, exc.code)
+            await self._refund(row, provider, _charged(charge), "recovery")
+            await self.bookings.release(
+                row.id, "payment_failed", tell_carrier=not isinstance(exc, CarrierDeclined)
+            )
+            return "refunded", exc
+        except Exception:
+            log.warning("booking %s: confirmation still unknown", row.id, exc_info=True)
+            return "waiting", None
+        await self._finish(row, row.user_id, planned, confirmation, signed)
+        return "confirmed", None
+
+    async def _record_unrecorded_charges(self, row: q.BookingRow) -> bool:
+        """Re-drive every charge asked of the provider and never recorded (the provider answers
+        a reference with its first result: never a second charge); False if one still cannot
+        be settled."""
+        async with self.db.acquire() as conn:
+            intents = await rq.unrecorded_charges(conn, row.id)
+        for intent in intents:
+            provider = self.providers(intent.provider)
+            if provider is None:
+                log.error(
+                    "booking %s: provider %s is gone; charge %s unknown",
+                    row.id,
+                    intent.provider,
+                    intent.reference,
+                )
+                return False
+            money = Money(intent.amount, intent.currency)
+            try:
+                outcome = await provider.charge(
+                    ChargeRequest(intent.reference, money, intent.account, f"travel booking {row.id}")
+                )
+            except Exception:
+                log.warning("booking %s: charge %s still unsettled", row.id, intent.reference, exc_info=True)
+                return False
+            async with self.db.acquire() as conn:
+                await q.insert_payment(
+                    conn,
+                    q.PaymentRow(
+                        id=new_id("pay"),
+                        booking_id=row.id,
+                        kind="charge",
+                        succeeded=outcome.succeeded,
+                        amount=intent.amount,
+                        currency=intent.currency,
+                        fare_amount=intent.fare_amount,
+                        fare_currency=intent.fare_currency,
+                        fx_rate=intent.fx_rate,
+                        provider=intent.provider,
+                        provider_reference=outcome.provider_reference,
+                        failure_code=outcome.failure_code,
+                        charge_id=None,
+                        created_at=self.clock.now(),
+                        reference=intent.reference,
+                    ),
+                )
+        return True
 
     async def _confirm(
         self, claimed: q.BookingRow, carrier: Carrier, manifest: list[CarrierPassenger]
@@ -176,7 +322,7 @@ class TravelPayments:
 
     @staticmethod
     def _payable(row: q.BookingRow, now: datetime) -> None:
-        if row.status == "paying":
+        if row.status == "paying":  # claimed by another payment just now
             raise PaymentInProgress(details={"retry_after": 1})
         if row.status == "cancelled":
             raise Conflict("booking_cancelled")

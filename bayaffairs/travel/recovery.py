@@ -1,45 +1,40 @@
 """The sweeper's repairs: what a failure or a dead process left half done is finished or undone.
 
-- A payment abandoned in `paying` (its process died between claiming the booking and finishing)
-  is taken up once it is `payment_recovery_seconds` old: a charge asked of the provider but never
-  recorded is re-driven with the same reference and amount (the provider answers a reference
-  with its first result, so this never charges twice); with money taken the seats are confirmed
-  at the carrier (idempotent per our booking id) and tickets issued, or the charge is refunded
-  when the carrier says no; with no money taken the claim is undone (held, or released once the
-  hold ran out). A carrier or provider still failing leaves it for the next sweep.
+- A payment in `paying` nobody drives (its process died, or the carrier's confirmation got no
+  answer and the rider has not retried) is leased once it is `payment_recovery_seconds` old (at
+  once when a payment handed its lease back) and resumed (`TravelPayments.resume`): a charge
+  asked of the provider but never recorded is re-driven with the same reference and amount;
+  with money taken the carrier is asked to confirm again under our booking id (idempotent
+  there) and tickets issued, or the charge is refunded when the carrier says no; with no money
+  taken the claim is undone. A partner still failing leaves it for the next lease, until
+  `payment_give_up_seconds` after the charge: then the charge is refunded, the booking released
+  (`carrier_unconfirmed`) and the carrier told to let go of the seats (below).
 - A refund the provider could not be reached for is retried with the same reference, a new
   append-only row per attempt, after `refund_retry_seconds` doubling per attempt (at most an
   hour), `refund_retry_attempts` times in all.
-- A hold given up on (the carrier failed or timed out while holding: it may have held the seats
-  and answered too late) is released at the carrier.
+- A booking given up on at the carrier (`carrier_hold_failed`: it may have held the seats and
+  answered too late; `carrier_unconfirmed`: it may have sold them) is let go of at the carrier:
+  released, or cancelled if it says the seats were sold. The reference is claimed first
+  (`travel_carrier_releases`, under the booking's row lock), so a retried hold never reuses a
+  reference being released.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from bayaffairs.adapters.protocols import ChargeRequest, PaymentOutcome, RefundRequest
+from bayaffairs.adapters.protocols import PaymentOutcome, RefundRequest
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
-from bayaffairs.errors import DomainError
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.travel.errors import CarrierDeclined, CarrierFailed, CarrierTimeout
-from bayaffairs.travel.payments import TravelPayments, _charged
+from bayaffairs.travel.payments import TravelPayments, _charged, open_charge
 
 log = logging.getLogger("bayaffairs.travel")
 MAX_BACKOFF_SECONDS = 3600.0
 LOOK_BACK = timedelta(days=30)
-
-
-def open_charge(rows: list[q.PaymentRow]) -> q.PaymentRow | None:
-    """The latest succeeded charge no refund (made or being retried) names, if any."""
-    refunded = {r.charge_id for r in rows if r.kind == "refund"}
-    for row in reversed(rows):
-        if row.kind == "charge" and row.succeeded and row.id not in refunded:
-            return row
-    return None
 
 
 class TravelRecovery:
@@ -75,83 +70,26 @@ class TravelRecovery:
 
     async def recover_payment(self, row: q.BookingRow) -> str:
         """Finish or undo one leased `paying` booking: `confirmed`, `refunded`, `given_back`,
-        or `waiting` (a partner still fails; the next sweep tries again)."""
+        `gave_up` (no answer from the carrier for `payment_give_up_seconds` since the charge),
+        or `waiting` (a partner still fails; the next lease tries again)."""
         p = self.payments
-        carrier = p.carriers.get(row.carrier)
-        if carrier is None:
-            log.error("booking %s: carrier %s is not configured; left paying", row.id, row.carrier)
-            return "waiting"
-        if not await self._record_unrecorded_charges(row):
-            return "waiting"
+        outcome, _ = await p.resume(row)
+        if outcome != "waiting":
+            return outcome
         async with self.db.acquire() as conn:
             charge = open_charge(await q.payments(conn, row.id))
-        if charge is None:
-            await p._give_back(row)
-            return "given_back"
-        try:
-            manifest, planned = await p._manifest(row.user_id, row, carrier)
-            confirmation, signed = await p._confirm(row, carrier, manifest)
-        except (CarrierFailed, CarrierTimeout):
+        give_up = timedelta(seconds=self.settings.payment_give_up_seconds)
+        if charge is None or charge.created_at + give_up > self.clock.now():
             return "waiting"
-        except DomainError as exc:  # the carrier said no, or consent was withdrawn meanwhile
-            provider = p.providers(charge.provider)
-            if provider is None:
-                log.error("booking %s: provider %s is gone; refund owed", row.id, charge.provider)
-                return "waiting"
-            log.info("booking %s: not confirmed on recovery (%s); refunding", row.id, exc.code)
-            await p._refund(row, provider, _charged(charge), "recovery")
-            await p.bookings.release(
-                row.id, "payment_failed", tell_carrier=not isinstance(exc, CarrierDeclined)
-            )
-            return "refunded"
-        await p._finish(row, row.user_id, planned, confirmation, signed)
-        return "confirmed"
-
-    async def _record_unrecorded_charges(self, row: q.BookingRow) -> bool:
-        """Re-drive every charge asked of the provider and never recorded; False if one still
-        cannot be settled."""
-        async with self.db.acquire() as conn:
-            intents = await rq.unrecorded_charges(conn, row.id)
-        for intent in intents:
-            provider = self.payments.providers(intent.provider)
-            if provider is None:
-                log.error(
-                    "booking %s: provider %s is gone; charge %s unknown",
-                    row.id,
-                    intent.provider,
-                    intent.reference,
-                )
-                return False
-            money = Money(intent.amount, intent.currency)
-            try:
-                outcome = await provider.charge(
-                    ChargeRequest(intent.reference, money, intent.account, f"travel booking {row.id}")
-                )
-            except Exception:
-                log.warning("booking %s: charge %s still unsettled", row.id, intent.reference, exc_info=True)
-                return False
-            async with self.db.acquire() as conn:
-                await q.insert_payment(
-                    conn,
-                    q.PaymentRow(
-                        id=new_id("pay"),
-                        booking_id=row.id,
-                        kind="charge",
-                        succeeded=outcome.succeeded,
-                        amount=intent.amount,
-                        currency=intent.currency,
-                        fare_amount=intent.fare_amount,
-                        fare_currency=intent.fare_currency,
-                        fx_rate=intent.fx_rate,
-                        provider=intent.provider,
-                        provider_reference=outcome.provider_reference,
-                        failure_code=outcome.failure_code,
-                        charge_id=None,
-                        created_at=self.clock.now(),
-                        reference=intent.reference,
-                    ),
-                )
-        return True
+        provider = p.providers(charge.provider)
+        if provider is None:
+            log.error("booking %s: provider %s is gone; refund owed", row.id, charge.provider)
+            return "waiting"
+        log.warning("booking %s: the carrier never confirmed; refunding and letting go", row.id)
+        await p._refund(row, provider, _charged(charge), "unconfirmed")
+        if await p.bookings.release(row.id, "carrier_unconfirmed", tell_carrier=False):
+            await self._let_go(row, self.clock.now())
+        return "gave_up"
 
     # -- failed refunds ----------------------------------------------------------------------
 
@@ -219,29 +157,41 @@ class TravelRecovery:
     # -- holds given up on -------------------------------------------------------------------
 
     async def release_given_up_holds(self, batch: int = 100) -> int:
-        """A hold the carrier answered too late for is released at the carrier (idempotent per
-        our booking id; a hold it does not know is fine). Only once the hold's own request can
-        no longer be in flight: `carrier_timeout_seconds` after we gave up on it."""
-        p = self.payments
+        """Let go at the carrier of what we gave up on (idempotent per our booking id; a hold it
+        does not know is fine). Only once the request we gave up on can no longer be in
+        flight: `carrier_timeout_seconds` after we gave up."""
         now = self.clock.now()
         async with self.db.acquire() as conn:
             rows = await rq.holds_given_up(conn, now - timedelta(days=1), batch)
-        settled = timedelta(seconds=p.carriers.timeout_seconds)
+        settled = timedelta(seconds=self.payments.carriers.timeout_seconds)
         done = 0
         for row in rows:
             if row.updated_at + settled > now:
                 continue
-            carrier = p.carriers.get(row.carrier)
-            if carrier is not None:
+            done += await self._let_go(row, now)
+        return done
+
+    async def _let_go(self, row: q.BookingRow, now: datetime) -> bool:
+        """Release the booking's hold at the carrier, or cancel it there if the carrier says it
+        was confirmed; recorded in `travel_carrier_releases` (claimed before asking). False when
+        the carrier could not be reached (the next sweep asks again) or a retry held it again."""
+        p = self.payments
+        async with self.db.transaction() as conn:
+            if not await rq.claim_carrier_release(conn, row.id):
+                return False
+        carrier = p.carriers.get(row.carrier)
+        if carrier is not None:
+            try:
                 try:
                     await p.carriers.call(carrier.adapter.release(row.id))
-                except (CarrierFailed, CarrierTimeout):
-                    continue
                 except CarrierDeclined as exc:
-                    log.warning(
-                        "booking %s: carrier %s refused the release: %s", row.id, row.carrier, exc.code
-                    )
-            async with self.db.acquire() as conn:
-                await rq.mark_released_at_carrier(conn, row.id, now)
-            done += 1
-        return done
+                    if exc.details.get("reason") != "already_confirmed":
+                        raise
+                    await p.carriers.call(carrier.adapter.cancel(row.id))
+            except (CarrierFailed, CarrierTimeout):
+                return False
+            except CarrierDeclined as exc:
+                log.warning("booking %s: carrier %s refused to let go: %s", row.id, row.carrier, exc.code)
+        async with self.db.acquire() as conn:
+            await rq.mark_released_at_carrier(conn, row.id, now)
+        return True

@@ -16,7 +16,7 @@ from bayaffairs.storage import Connection
 
 _BOOKING = (
     "id, user_id, departure_id, carrier, fare_class, seats, status, release_reason, total_amount,"
-    " currency, expires_at, carrier_reference, created_at, updated_at"
+    " currency, expires_at, carrier_reference, created_at, updated_at, request_key"
 )
 _PAYMENT = (
     "id, booking_id, kind, succeeded, amount, currency, fare_amount, fare_currency, fx_rate,"
@@ -41,6 +41,7 @@ class BookingRow:
     carrier_reference: str | None
     created_at: datetime
     updated_at: datetime
+    request_key: str | None = None  # the rider's Idempotency-Key of the hold, if one was given
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,10 @@ async def hold_many(
         ), booking AS (
             INSERT INTO travel_bookings ({_BOOKING})
             SELECT b.id, b.user_id, $1, b.carrier, $2, b.seats, 'held', NULL, seat.fare_amount * b.seats,
-                b.currency, b.expires_at, NULL, b.created_at, b.created_at
+                b.currency, b.expires_at, NULL, b.created_at, b.created_at, b.request_key
             FROM seat, unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
-                $9::timestamptz[], $10::timestamptz[])
-                AS b(id, user_id, carrier, seats, currency, expires_at, created_at)
+                $9::timestamptz[], $10::timestamptz[], $16::text[])
+                AS b(id, user_id, carrier, seats, currency, expires_at, created_at, request_key)
             RETURNING id
         ), riders AS (
             INSERT INTO travel_passengers (booking_id, position, document_id, document_type, holder_name)
@@ -151,6 +152,7 @@ async def hold_many(
         [p.document_id for p in passengers],
         [p.document_type for p in passengers],
         [p.holder_name for p in passengers],
+        [b.request_key for b, _ in bookings],
     )
     if not taken:
         raise RuntimeError(f"seats of {departure_id}/{fare_class} not free for a batch computed under lock")
@@ -163,6 +165,65 @@ async def get(conn: Connection, booking_id: str, user_id: str | None = None) -> 
         user_id,
     )
     return _booking(record) if record else None
+
+
+async def latest_for_key(conn: Connection, user_id: str, request_key: str) -> BookingRow | None:
+    """The newest booking a hold with this Idempotency-Key made for the rider."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {_BOOKING} FROM travel_bookings WHERE user_id = $1 AND request_key = $2
+        ORDER BY created_at DESC, id DESC LIMIT 1
+        """,
+        user_id,
+        request_key,
+    )
+    return _booking(record) if record else None
+
+
+async def hold_again(
+    conn: Connection, booking_id: str, expires_at: datetime, at: datetime
+) -> tuple[BookingRow | None, str]:
+    """Take the seats of a booking released because the carrier's hold failed, again, under
+    the same id: (the held booking, "held"); (None, "sold_out") when its seats are gone;
+    (None, "gone") when it is no longer such a booking or the sweeper has taken its reference
+    to release at the carrier (`travel_carrier_releases`). The booking row is locked first, as
+    the sweeper's claim locks it, so the two never both win. Run it in a transaction."""
+    record = await conn.fetchrow(
+        """
+        SELECT departure_id, fare_class, seats FROM travel_bookings b
+        WHERE id = $1 AND status = 'released' AND release_reason = 'carrier_hold_failed'
+          AND NOT EXISTS (SELECT 1 FROM travel_carrier_releases r WHERE r.booking_id = b.id)
+        FOR UPDATE
+        """,
+        booking_id,
+    )
+    if record is None:
+        return None, "gone"
+    fare = await conn.fetchval(
+        """
+        UPDATE travel_inventory SET held = held + $3
+        WHERE departure_id = $1 AND fare_class = $2 AND capacity - sold - held >= $3
+        RETURNING fare_amount
+        """,
+        record["departure_id"],
+        record["fare_class"],
+        record["seats"],
+    )
+    if fare is None:
+        return None, "sold_out"
+    held = await conn.fetchrow(
+        f"""
+        UPDATE travel_bookings SET status = 'held', release_reason = NULL, expires_at = $2,
+            total_amount = $3 * seats, updated_at = $4
+        WHERE id = $1
+        RETURNING {_BOOKING}
+        """,
+        booking_id,
+        expires_at,
+        fare,
+        at,
+    )
+    return _booking(held), "held"
 
 
 async def list_for_user(conn: Connection, user_id: str, *, after: str | None, limit: int) -> list[BookingRow]:

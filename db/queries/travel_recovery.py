@@ -131,26 +131,89 @@ async def reference_settled(conn: Connection, reference: str) -> bool:
     )
 
 
+GIVEN_UP = ("carrier_hold_failed", "carrier_unconfirmed")
+
+
 async def holds_given_up(conn: Connection, since: datetime, limit: int) -> list[BookingRow]:
-    """Bookings released because the carrier's hold failed or timed out, not yet released at
-    the carrier (it may have held the seats and answered too late)."""
+    """Bookings released because the carrier's hold failed or timed out (it may have held the
+    seats and answered too late) or because its confirmation never got an answer (it may have
+    sold them), not yet let go of at the carrier: never asked, or asked without an answer."""
     records = await conn.fetch(
         f"""
         SELECT {", ".join("b." + c.strip() for c in _BOOKING.split(","))} FROM travel_bookings b
-        WHERE b.status = 'released' AND b.release_reason = 'carrier_hold_failed' AND b.updated_at >= $1
-          AND NOT EXISTS (SELECT 1 FROM travel_carrier_releases r WHERE r.booking_id = b.id)
+        WHERE b.status = 'released' AND b.release_reason = ANY($3::text[]) AND b.updated_at >= $1
+          AND NOT EXISTS (
+            SELECT 1 FROM travel_carrier_releases r WHERE r.booking_id = b.id AND r.released_at IS NOT NULL
+          )
         ORDER BY b.updated_at LIMIT $2
         """,
         since,
         limit,
+        list(GIVEN_UP),
     )
     return [_booking(r) for r in records]
 
 
-async def mark_released_at_carrier(conn: Connection, booking_id: str, at: datetime) -> None:
+async def claim_carrier_release(conn: Connection, booking_id: str) -> bool:
+    """Take a given-up booking's reference for releasing at the carrier (a row with released_at
+    NULL) under the booking's row lock (run it in a transaction): from then on a retry of the
+    hold never reuses the reference. False when the booking is no longer released (a retry held
+    it again)."""
+    locked = await conn.fetchval(
+        """
+        SELECT id FROM travel_bookings
+        WHERE id = $1 AND status = 'released' AND release_reason = ANY($2::text[])
+        FOR UPDATE
+        """,
+        booking_id,
+        list(GIVEN_UP),
+    )
+    if locked is None:
+        return False
     await conn.execute(
-        "INSERT INTO travel_carrier_releases (booking_id, released_at) VALUES ($1, $2)"
+        "INSERT INTO travel_carrier_releases (booking_id, released_at) VALUES ($1, NULL)"
         " ON CONFLICT (booking_id) DO NOTHING",
         booking_id,
+    )
+    return True
+
+
+async def mark_released_at_carrier(conn: Connection, booking_id: str, at: datetime) -> None:
+    await conn.execute(
+        """
+        INSERT INTO travel_carrier_releases (booking_id, released_at) VALUES ($1, $2)
+        ON CONFLICT (booking_id) DO UPDATE SET released_at = excluded.released_at
+        WHERE travel_carrier_releases.released_at IS NULL
+        """,
+        booking_id,
         at,
+    )
+
+
+async def lease_payment(
+    conn: Connection, booking_id: str, older_than: datetime, now: datetime
+) -> BookingRow | None:
+    """Lease one `paying` booking as `lease_abandoned_payments` does (its `updated_at` moved to
+    `now`), if nobody holds it: untouched since `older_than`. None when another holds it."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE travel_bookings SET updated_at = $3
+        WHERE id = $1 AND status = 'paying' AND updated_at <= $2
+        RETURNING {_BOOKING}
+        """,
+        booking_id,
+        older_than,
+        now,
+    )
+    return _booking(record) if record else None
+
+
+async def end_lease(conn: Connection, booking_id: str, leased_at: datetime, free_from: datetime) -> None:
+    """Hand a `paying` booking's lease back (its `updated_at` set to `free_from`, already old
+    enough to lease), if it is still the one taken at `leased_at`."""
+    await conn.execute(
+        "UPDATE travel_bookings SET updated_at = $3 WHERE id = $1 AND status = 'paying' AND updated_at = $2",
+        booking_id,
+        leased_at,
+        free_from,
     )

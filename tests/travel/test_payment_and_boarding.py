@@ -198,6 +198,7 @@ async def test_cancelling_late_refunds_nothing_and_a_boarded_ticket_cannot_be_ca
     paid = await paid_booking(trip, soon)
     status, cancelled = await trip.rider.post(f"/v1/travel/bookings/{paid['id']}/cancellation")
     assert status == 200 and cancelled["refund"]["amount"] == 0
+    assert (await trip.rider.get(paid["tickets"][0]["png_url"]))[0] == 410  # a void ticket's image
     second = await signed_in_with_wallet(trip.api, "second")
     boarded = await paid_booking(trip, await trip.departure(), rider=second)
     await (await trip.carrier_device()).post(

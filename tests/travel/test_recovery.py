@@ -238,3 +238,30 @@ async def test_a_refund_is_retried_at_most_the_configured_number_of_attempts(rem
     attempts = await trip.pg.fetchval("SELECT count(*) FROM travel_payments WHERE kind = 'refund'")
     assert attempts == recovery.settings.refund_retry_attempts == 8
     assert gateway.calls["refund"] == 8
+
+
+async def test_a_given_up_hold_whose_release_is_under_way_is_never_held_again_under_its_reference(
+    remote: Remote,
+) -> None:
+    trip, carrier = remote.trip, remote.carrier
+    recovery = trip.services.travel.recovery
+    departure = await remote.departure()
+    doc = await trip.document(HKID)
+    key = {"Idempotency-Key": "hold-being-released"}
+    carrier.delay("hold", 1.0)
+    got, _ = await remote.hold(departure, [doc], headers=key)
+    assert got == 504
+    (first,) = list(carrier.holds)
+    carrier.delay("hold", 0)
+    trip.clock.advance(seconds=1)
+    carrier.fail_next("release", 503)
+    assert await recovery.release_given_up_holds() == 0  # claimed, asked, no answer
+
+    got, booking = await remote.hold(departure, [doc], headers=key)
+
+    assert (got, booking["status"]) == (201, "held") and booking["id"] != first  # a fresh reference
+    assert carrier.made["hold"] == 2
+    assert await recovery.release_given_up_holds() == 1  # the claimed one, asked again
+    assert (carrier.holds[first].state, carrier.holds[booking["id"]].state) == ("released", "held")
+    assert await remote.seats(departure) == (400, 1, 0)
+    assert carrier.seats_held(departure) == 1
