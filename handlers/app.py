@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +21,7 @@ from bayaffairs.db.redis import Redis
 from bayaffairs.handlers import (
     admin,
     appointments,
+    background,
     carrier,
     consents,
     counter,
@@ -169,7 +169,7 @@ async def _transit(app: web.Application) -> AsyncIterator[None]:
 async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
     """Housekeeping on a timer; every job is safe to run in several workers at once."""
     services = app[SERVICES]
-    jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = [
+    jobs: list[background.Job] = [
         ("purge idempotency keys", 600.0, services.idempotency.purge_expired),
         ("purge expired credentials", 3600.0, services.credentials.purge_expired),
         ("close journeys without tap-out", 60.0, services.transit.journeys.close_overdue),
@@ -178,21 +178,5 @@ async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
         ("send appointment reminders", 30.0, services.appointments.reminders.send_due),
         ("push appointments to agencies", 5.0, services.appointments.outbox.drain),
     ]
-    tasks = [asyncio.create_task(_every(name, period, job)) for name, period, job in jobs]
-    yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _every(name: str, period: float, job: Callable[[], Awaitable[int]]) -> None:
-    while True:
-        await asyncio.sleep(period)
-        try:
-            removed = await job()
-            if removed:
-                log.info("%s: %d removed", name, removed)
-        except Exception:
-            log.exception("background job failed: %s", name)
+    async with background.running(jobs, log):
+        yield

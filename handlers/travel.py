@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from bayaffairs.handlers import background
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.etag import etagged
 from bayaffairs.handlers.jsonresp import json_response
@@ -274,32 +273,11 @@ async def jobs(app: web.Application) -> AsyncIterator[None]:
         await travel.departures.materialise()
     except Exception:  # the database may be down at start: the app still starts (503s), the job retries
         log.exception("materialising departures failed; retrying on the next run")
-    tasks = [
-        asyncio.create_task(
-            _every("release expired holds", travel.settings.sweep_seconds, travel.bookings.sweep)
-        ),
-        asyncio.create_task(
-            _every(
-                "recover payments, refunds and holds", travel.settings.sweep_seconds, travel.recovery.sweep
-            )
-        ),
-        asyncio.create_task(_every("materialise departures", 1800.0, travel.departures.materialise)),
-        asyncio.create_task(_every("purge old departures", 24 * 3600.0, travel.departures.purge)),
+    jobs: list[background.Job] = [
+        ("release expired holds", travel.settings.sweep_seconds, travel.bookings.sweep),
+        ("recover payments, refunds and holds", travel.settings.sweep_seconds, travel.recovery.sweep),
+        ("materialise departures", 1800.0, travel.departures.materialise),
+        ("purge old departures", 24 * 3600.0, travel.departures.purge),
     ]
-    yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _every(name: str, period: float, job: Callable[[], Awaitable[int]]) -> None:
-    while True:
-        await asyncio.sleep(period)
-        try:
-            done = await job()
-            if done:
-                log.info("%s: %d", name, done)
-        except Exception:
-            log.exception("travel job failed: %s", name)
+    async with background.running(jobs, log):
+        yield

@@ -1,7 +1,8 @@
 """Agencies' services and centres as config declares them, validated strictly.
 
 Both the generic local agency adapter and remote agency adapters load their config block with
-`AgencySettings` (so a centre or service is data, not code), and hand the core an `Agency`.
+`AgencySettings` (so a centre or service is data, not code), and hand the core an `Agency`;
+`ConfiguredAgency` is the part of such an adapter they share (all but `push`).
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import time
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from bayaffairs.adapters.base import Adapter
+from bayaffairs.adapters.protocols import AgencyEvent
 from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Counter, Service
 from bayaffairs.config.regions import DOCUMENT_TYPES, ID_PATTERN, LEGAL_REGIONS, TextField
+from bayaffairs.i18n import Text
 
 _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -187,6 +192,34 @@ def describe(agency: Agency, demo: bool) -> dict[str, Any]:
         "services": [service_json(s) for s in agency.services.values()],
         "centres": [centre_json(c) for c in agency.centres.values()],
     }
+
+
+class ConfiguredAgency(Adapter):
+    """A counter agency whose name, services and centres are its config block (`AgencySettings`
+    or a subclass adding the agency's connection); a subclass says what `push` tells the agency."""
+
+    kind = "counter_agency"
+    Settings = AgencySettings
+
+    @property
+    def name(self) -> Text:
+        return self.settings["name"]
+
+    def describe(self) -> Mapping[str, Any]:
+        return describe(self.catalog(), self.settings["demo"])
+
+    def catalog(self) -> Agency:
+        return self._agency
+
+    @cached_property
+    def _agency(self) -> Agency:
+        return build_agency(
+            self.id, self.jurisdiction, self.manifest.remote, self.manifest.personal_data, self.settings
+        )
+
+    async def push(self, event: AgencyEvent) -> str:
+        """Tell the agency's own system of a booking event; its reference there, or ""."""
+        raise NotImplementedError
 
 
 def service_json(s: Service) -> dict[str, Any]:

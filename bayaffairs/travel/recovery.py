@@ -2,7 +2,7 @@
 
 - A payment in `paying` nobody drives (its process died, or the carrier's confirmation got no
   answer and the rider has not retried) is leased once it is `payment_recovery_seconds` old (at
-  once when a payment handed its lease back) and resumed (`TravelPayments.resume`): a charge
+  once when a payment handed its lease back) and resumed (`PaymentResumption.resume`, `resuming.py`): a charge
   asked of the provider but never recorded is re-driven with the same reference and amount;
   with money taken the carrier is asked to confirm again under our booking id (idempotent
   there) and tickets issued, or the charge is refunded when the carrier says no; with no money
@@ -24,13 +24,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bayaffairs.adapters.protocols import PaymentOutcome, RefundRequest
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
-from bayaffairs.ids import new_id
-from bayaffairs.money import Money
+from bayaffairs.travel.charges import Charged, open_charge
 from bayaffairs.travel.errors import CarrierDeclined, CarrierFailed, CarrierTimeout
-from bayaffairs.travel.payments import TravelPayments, _charged, open_charge
+from bayaffairs.travel.payments import TravelPayments
 
 log = logging.getLogger("bayaffairs.travel")
 MAX_BACKOFF_SECONDS = 3600.0
@@ -73,7 +71,7 @@ class TravelRecovery:
         `gave_up` (no answer from the carrier for `payment_give_up_seconds` since the charge),
         or `waiting` (a partner still fails; the next lease tries again)."""
         p = self.payments
-        outcome, _ = await p.resume(row)
+        outcome, _ = await p.resumption.resume(row)
         if outcome != "waiting":
             return outcome
         async with self.db.acquire() as conn:
@@ -86,7 +84,7 @@ class TravelRecovery:
             log.error("booking %s: provider %s is gone; refund owed", row.id, charge.provider)
             return "waiting"
         log.warning("booking %s: the carrier never confirmed; refunding and letting go", row.id)
-        await p._refund(row, provider, _charged(charge), "unconfirmed")
+        await p.charges.refund(row, provider, Charged.of(charge), "unconfirmed")
         if await p.bookings.release(row.id, "carrier_unconfirmed", tell_carrier=False):
             await self._let_go(row, self.clock.now())
         return "gave_up"
@@ -104,55 +102,8 @@ class TravelRecovery:
             wait = min(self.settings.refund_retry_seconds * 2 ** (refund.attempts - 1), MAX_BACKOFF_SECONDS)
             if refund.last_at + timedelta(seconds=wait) > now:
                 continue
-            done += await self._retry_refund(refund)
+            done += await self.payments.charges.retry_refund(refund)
         return done
-
-    async def _retry_refund(self, refund: rq.RefundDue) -> bool:
-        async with self.db.transaction() as conn:
-            if not await rq.lock_reference(conn, refund.reference):
-                return False  # another worker is on it
-            if await rq.reference_settled(conn, refund.reference):
-                return False
-            last = await conn.fetchrow(
-                f"SELECT {q._PAYMENT} FROM travel_payments WHERE id = $1", refund.last_id
-            )
-            failed = q.PaymentRow(**dict(last))
-            charge = next(p for p in await q.payments(conn, failed.booking_id) if p.id == failed.charge_id)
-            provider = self.payments.providers(failed.provider)
-            outcome: PaymentOutcome | None = None
-            money = Money(failed.amount, failed.currency)
-            if provider is None:
-                log.error("booking %s: provider %s is gone; refund owed", failed.booking_id, failed.provider)
-            else:
-                try:
-                    outcome = await provider.refund(
-                        RefundRequest(refund.reference, charge.id, charge.provider_reference or "", money)
-                    )
-                except Exception:
-                    log.warning(
-                        "refund %s: attempt %d failed", refund.reference, refund.attempts + 1, exc_info=True
-                    )
-            await q.insert_payment(
-                conn,
-                q.PaymentRow(
-                    id=new_id("pay"),
-                    booking_id=failed.booking_id,
-                    kind="refund",
-                    succeeded=bool(outcome and outcome.succeeded),
-                    amount=failed.amount,
-                    currency=failed.currency,
-                    fare_amount=failed.fare_amount,
-                    fare_currency=failed.fare_currency,
-                    fx_rate=failed.fx_rate,
-                    provider=failed.provider,
-                    provider_reference=outcome.provider_reference if outcome else None,
-                    failure_code=outcome.failure_code if outcome else "provider_unreachable",
-                    charge_id=failed.charge_id,
-                    created_at=self.clock.now(),
-                    reference=refund.reference,
-                ),
-            )
-        return bool(outcome and outcome.succeeded)
 
     # -- holds given up on -------------------------------------------------------------------
 

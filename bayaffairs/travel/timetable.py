@@ -231,6 +231,19 @@ class Timetable:
     refund_tiers: tuple[RefundTier, ...]
     demo: bool = True
 
+    def describe(self) -> dict[str, Any]:
+        """The JSON-ready description every carrier adapter gives (names are `Text`)."""
+        return {
+            "id": self.carrier,
+            "name": self.name,
+            "mode": self.mode,
+            "currency": self.currency,
+            "routes": [
+                {"id": r.id, "origin": r.origin, "destination": r.destination} for r in self.routes.values()
+            ],
+            "demo_timetable": self.demo,
+        }
+
     @classmethod
     def from_settings(cls, carrier: str, settings: Mapping[str, Any]) -> Timetable:
         """Build from settings already loaded by `TimetableSettings` (or a subclass)."""

@@ -340,6 +340,11 @@ async def insert_payment(conn: Connection, row: PaymentRow) -> None:
     )
 
 
+async def payment(conn: Connection, payment_id: str) -> PaymentRow | None:
+    record = await conn.fetchrow(f"SELECT {_PAYMENT} FROM travel_payments WHERE id = $1", payment_id)
+    return None if record is None else PaymentRow(**dict(record))
+
+
 async def payments(conn: Connection, booking_id: str) -> list[PaymentRow]:
     records = await conn.fetch(
         f"SELECT {_PAYMENT} FROM travel_payments WHERE booking_id = $1 ORDER BY created_at, id", booking_id

@@ -22,20 +22,6 @@ from bayaffairs.i18n import Text
 from bayaffairs.travel.timetable import Timetable, TimetableSettings
 
 
-def describe_timetable(timetable: Timetable) -> dict[str, Any]:
-    """The JSON-ready description every carrier adapter gives (names are `Text`)."""
-    return {
-        "id": timetable.carrier,
-        "name": timetable.name,
-        "mode": timetable.mode,
-        "currency": timetable.currency,
-        "routes": [
-            {"id": r.id, "origin": r.origin, "destination": r.destination} for r in timetable.routes.values()
-        ],
-        "demo_timetable": timetable.demo,
-    }
-
-
 class BorderCarrierAdapter(Adapter):
     kind = "border_carrier"
     Settings = TimetableSettings
@@ -46,7 +32,7 @@ class BorderCarrierAdapter(Adapter):
         return self.settings["name"]
 
     def describe(self) -> Mapping[str, Any]:
-        return describe_timetable(self._timetable)
+        return self._timetable.describe()
 
     def timetable(self) -> Timetable:
         return self._timetable

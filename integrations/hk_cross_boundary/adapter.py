@@ -14,19 +14,13 @@ answers at once with an empty reference.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from functools import cached_property
-from typing import Any
 
 import aiohttp
 from marshmallow import fields, validate
 
-from bayaffairs.adapters.base import Adapter
 from bayaffairs.adapters.protocols import AgencyEvent
-from bayaffairs.appointments.catalog import AgencySettings, build_agency, describe
-from bayaffairs.appointments.model import Agency
+from bayaffairs.appointments.catalog import AgencySettings, ConfiguredAgency
 from bayaffairs.errors import PartnerError
-from bayaffairs.i18n import Text
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +35,8 @@ class Settings(AgencySettings):
     timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, min_inclusive=False))
 
 
-class HkCrossBoundary(Adapter):
-    kind = "counter_agency"
+class HkCrossBoundary(ConfiguredAgency):
     Settings = Settings
-
-    @property
-    def name(self) -> Text:
-        return self.settings["name"]
-
-    def describe(self) -> Mapping[str, Any]:
-        return describe(self.catalog(), self.settings["demo"])
-
-    def catalog(self) -> Agency:
-        return self._agency
-
-    @cached_property
-    def _agency(self) -> Agency:
-        return build_agency(
-            self.id, self.jurisdiction, self.manifest.remote, self.manifest.personal_data, self.settings
-        )
 
     async def push(self, event: AgencyEvent) -> str:
         s = self.settings

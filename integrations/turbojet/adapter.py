@@ -55,19 +55,7 @@ class TurboJet(Adapter):
         return self.settings["name"]
 
     def describe(self) -> Mapping[str, Any]:
-        timetable = self._timetable
-        return {
-            "id": timetable.carrier,
-            "name": timetable.name,
-            "mode": timetable.mode,
-            "currency": timetable.currency,
-            "routes": [
-                {"id": r.id, "origin": r.origin, "destination": r.destination}
-                for r in timetable.routes.values()
-            ],
-            "demo_timetable": timetable.demo,
-            "remote": True,
-        }
+        return {**self._timetable.describe(), "remote": True}
 
     def timetable(self) -> Timetable:
         return self._timetable

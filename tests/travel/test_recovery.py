@@ -41,7 +41,9 @@ async def claimed(remote: Remote, booking_id: str) -> q.BookingRow:
 async def charged(remote: Remote, row: q.BookingRow) -> None:
     """The wallet charged and the charge recorded, as `pay` does, before the process dies."""
     payments = remote.trip.services.travel.payments
-    await payments._charge(row, payments.providers("wallet_gateway"), "wallet_gateway", "HKD", row.user_id)
+    await payments.charges.charge(
+        row, payments.providers("wallet_gateway"), "wallet_gateway", "HKD", row.user_id
+    )
 
 
 async def status_of(remote: Remote, booking_id: str) -> str:
