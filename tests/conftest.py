@@ -62,6 +62,20 @@ async def database_url(base_config: Config, run_id: str) -> AsyncIterator[str]:
     await drop_database(url)
 
 
+async def empty_tables(conn: asyncpg.Connection, tables: list[str]) -> None:
+    """DELETE every row, with foreign keys and triggers (the append-only ones too) switched off
+    for this transaction: on a few rows it takes ~2 ms, where TRUNCATE of every table cost
+    ~460 ms a test (new files for each table). Without superuser rights, TRUNCATE it is."""
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "SET LOCAL session_replication_role = replica;"
+                + "".join(f'DELETE FROM "{t}";' for t in tables)
+            )
+    except asyncpg.InsufficientPrivilegeError:
+        await conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
 @pytest.fixture
 async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test database; every table is emptied before the test."""
@@ -70,7 +84,7 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
     )
     if tables:
-        await conn.execute("TRUNCATE " + ", ".join(f'"{t["tablename"]}"' for t in tables) + " CASCADE")
+        await empty_tables(conn, [t["tablename"] for t in tables])
     try:
         yield conn
     finally:
