@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bayaffairs.clock import Clock
 from bayaffairs.db.queries import consents as consent_q
 from bayaffairs.db.queries import data_transfers as q
 from bayaffairs.errors import Forbidden
@@ -220,8 +221,9 @@ def _record(row: q.TransferRow) -> TransferRecord:
 class DataTransfers:
     """The rider's view of their records, and the retention purge."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
 
     async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[TransferRecord]:
         """Newest first."""
@@ -229,6 +231,7 @@ class DataTransfers:
             rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
         return Page.from_rows([_record(r) for r in rows], limit, key=lambda r: r.id)
 
-    async def purge(self, now: datetime) -> int:
+    async def purge_expired(self) -> int:
+        """Delete the records past their three years; returns how many."""
         async with self.db.acquire() as conn:
-            return await q.purge_expired(conn, now)
+            return await q.purge_expired(conn, self.clock.now())

@@ -136,7 +136,7 @@ def build_services(
         users=users,
         documents=documents,
         consents=ConsentService(db, clock),
-        transfers=DataTransfers(db),
+        transfers=DataTransfers(db, clock),
         idempotency=IdempotencyKeys(db, settings.idempotency),
         transit=transit,
         travel=build_travel(

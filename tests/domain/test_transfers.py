@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
 from bayaffairs import transfers
-from bayaffairs.db.queries import data_transfers as q
-from bayaffairs.transfers import ConsentRequired, Recipient, Subject
-from tests.support import Api
+from bayaffairs.config import Config
+from bayaffairs.db.database import Database
+from bayaffairs.transfers import ConsentRequired, DataTransfers, Recipient, Subject
+from tests.support import Api, MovableClock
 
 FERRY_HK = Recipient("demo_ferry", "Demo Ferry", "HK", ("holder_name", "document_number"))
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -134,10 +135,20 @@ async def test_recorded_transfers_are_listed_newest_first_once_each_and_only_to_
     assert (await api.get("/v1/me/data-transfers"))[0] == 401
 
 
-async def test_records_are_purged_only_after_three_years(api: Api, pg: asyncpg.Connection) -> None:
+async def test_records_are_purged_only_after_three_years(
+    api: Api, pg: asyncpg.Connection, config: Config
+) -> None:
     rider = await api.sign_in("xfer-purge")
     user = await rider_id(rider)
     planned = await transfers.plan(pg, user, [subject("passport", "GB")], FERRY_HK, "travel_booking")
     await transfers.record(pg, user, planned, "bkg_old", AT)
-    assert await q.purge_expired(pg, AT.replace(year=2029)) == 0  # three years to the day: kept
-    assert await q.purge_expired(pg, AT + transfers.RETENTION + timedelta(seconds=1)) == 1
+    db = Database(config.settings.database)
+    await db.start()
+    try:
+        clock = MovableClock(AT.replace(year=2029))
+        purger = DataTransfers(db, clock)
+        assert await purger.purge_expired() == 0  # three years to the day: kept
+        clock.advance(days=3, seconds=1)  # past 2029-12-02, the end of 3 x 366 days
+        assert await purger.purge_expired() == 1
+    finally:
+        await db.stop()
