@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from bayaffairs.adapters.protocols import CarrierHoldRequest
 from bayaffairs.clock import Clock
@@ -384,17 +385,16 @@ class TravelBookings:
         tickets = await q.tickets(conn, ids)
         paid = [r.id for r in rows if r.status in ("paying", "confirmed", "cancelled", "released")]
         payments = await q.payments_of(conn, paid) if paid else []
-        out = []
-        for row in rows:
-            out.append(
-                _booking(
-                    row,
-                    [p for p in passengers if p.booking_id == row.id],
-                    [t for t in tickets if t.booking_id == row.id],
-                    [p for p in payments if p.booking_id == row.id],
-                )
-            )
-        return out
+        by_booking = _group(passengers), _group(tickets), _group(payments)
+        return [_booking(row, *(group.get(row.id, []) for group in by_booking)) for row in rows]
+
+
+def _group(rows: Sequence[Any]) -> dict[str, list[Any]]:
+    """Rows of several bookings by booking id, in their order (one pass, not one per booking)."""
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(row.booking_id, []).append(row)
+    return groups
 
 
 def _subject(doc: Document) -> Subject:

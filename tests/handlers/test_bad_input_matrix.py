@@ -1,0 +1,65 @@
+"""Bad input to the travel, appointment and data-transfer endpoints: always a 4xx in the
+contract's error shape, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import Api
+
+GARBAGE_BODIES: list[Any] = [None, [], "text", 7, {"unexpected": 1}]
+
+REQUESTS: list[tuple[str, str, Any]] = [
+    ("get", "/v1/travel/departures?date=2026-13-40", None),
+    ("get", "/v1/travel/departures?mode=submarine&limit=0", None),
+    ("get", "/v1/travel/departures?limit=100000&cursor=%00%ff", None),
+    ("get", "/v1/travel/bookings/bkg_nope", None),
+    ("get", "/v1/travel/bookings?cursor=zzz&limit=-1", None),
+    ("post", "/v1/travel/bookings/bkg_nope/payment", None),
+    ("post", "/v1/travel/bookings/bkg_nope/cancellation", None),
+    ("get", "/v1/travel/tickets/tkt_00000000000000000000.png", None),
+    ("post", "/v1/travel/bookings", {"departure_id": "x" * 5000, "fare_class": "", "passengers": [{}]}),
+    (
+        "post",
+        "/v1/travel/bookings",
+        {"departure_id": "d", "fare_class": "economy", "passengers": [{"document_id": 1}] * 50},
+    ),
+    ("get", "/v1/centres/nowhere/slots?service=x&date=2026-12-01", None),
+    ("get", "/v1/centres/hengqin_gasc/slots?date=yesterday", None),
+    ("get", "/v1/centres/hengqin_gasc/slots?from=2026-12-10&to=2026-12-01", None),
+    ("get", "/v1/centres/hengqin_gasc/slots?from=2026-12-01&days=100000", None),
+    (
+        "post",
+        "/v1/appointments",
+        {"centre_id": "hengqin_gasc", "service_id": "x", "start": "2026-12-01T09:00"},
+    ),
+    ("post", "/v1/appointments", {"centre_id": "nowhere", "service_id": "x", "start": "not a time"}),
+    ("post", "/v1/appointments/apt_nope/reschedule", {"start": "2026-12-01T09:00:00+08:00"}),
+    ("post", "/v1/appointments/apt_nope/cancellation", None),
+    ("get", "/v1/appointments/apt_nope.ics", None),
+    ("get", "/v1/me/data-transfers?limit=abc", None),
+    ("get", "/v1/me/data-transfers?limit=0", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), REQUESTS, ids=[f"{m} {p[:60]}" for m, p, _ in REQUESTS])
+async def test_bad_input_is_a_4xx_in_the_error_shape(api: Api, method: str, path: str, body: Any) -> None:
+    rider = await api.sign_in("bad-input")
+    kwargs = {} if body is None or method == "get" else {"json": body}
+    status, answer = await getattr(rider, method)(path, **kwargs)
+    assert 400 <= status < 500, (status, answer)
+    assert isinstance(answer["error"]["code"], str) and answer["error"]["message"]
+
+
+@pytest.mark.parametrize("body", GARBAGE_BODIES, ids=repr)
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/travel/bookings", "/v1/appointments", "/v1/me/consents"],
+)
+async def test_a_body_that_is_not_the_expected_object_is_400(api: Api, path: str, body: Any) -> None:
+    rider = await api.sign_in("bad-body")
+    status, answer = await rider.post(path, body)
+    assert status == 400, (status, answer)
+    assert answer["error"]["code"] in ("invalid_request", "malformed_json")
