@@ -3,7 +3,8 @@
 This package knows no HTTP, no particular database driver and no particular city. The HTTP
 layer (`bayaffairs.handlers`), persistence (`bayaffairs.db`), partner adapters
 (`bayaffairs.integrations`) and the command line (`bayaffairs.cli`) live in their own top-level
-folders of the checkout and are mapped under this name when installed (see setup.py).
+folders of the checkout; the symbolic links bayaffairs/handlers, bayaffairs/db, ... put them under
+this name, for the interpreter, type checkers and editors alike (see pyproject.toml).
 """
 
 __version__ = "0.1.0"

@@ -201,7 +201,7 @@ ensure_python() {
 # sha256 of the files that decide what `pip install -e .[dev]` installs.
 _install_inputs_hash() {
     local f files=()
-    for f in pyproject.toml setup.py setup.cfg; do
+    for f in pyproject.toml setup.cfg requirements.lock; do
         if [[ -f "$BAYAFFAIRS_ROOT/$f" ]]; then
             files+=("$f")
         fi
