@@ -10,12 +10,14 @@ from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.cli.context import CommandError, config_or_exit, database
 from bayaffairs.clock import SystemClock
+from bayaffairs.config import Config
 from bayaffairs.credentials import ISSUABLE_KINDS, CredentialService
+from bayaffairs.db.database import Database
 from bayaffairs.directory import Directory
 from bayaffairs.errors import DomainError, InvalidInput
 
 
-async def _service(config, db) -> CredentialService:  # type: ignore[no-untyped-def]
+async def _service(config: Config, db: Database) -> CredentialService:
     adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
     directory = Directory(config, adapters)
     return CredentialService(db, SystemClock(), config.settings.auth, directory.scopes)

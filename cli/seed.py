@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
+from bayaffairs.adapters.protocols import CounterAgency
 from bayaffairs.cli.context import CommandError, config_or_exit, database
 from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config
@@ -138,7 +139,7 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     async with ctx.db.acquire() as conn:
         rider = await users_q.find_by_identity(conn, "dev", "demo-rider")
     adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    agencies = list(adapters.of_kind("counter_agency"))
+    agencies = [a for a in adapters.of_kind("counter_agency") if isinstance(a, CounterAgency)]
     if rider is None or not any(DEMO_CENTRE in a.catalog().centres for a in agencies):
         return
     settings, clock = ctx.config.settings, SystemClock()

@@ -23,5 +23,6 @@ class RedisCodeStore:
         value = await self.redis.client.get(self.redis.key("code", user_id, code_id))
         if value is None:
             return None
-        expires_at, _, payload = value.decode().partition("|")
+        text = value.decode() if isinstance(value, bytes) else value  # bytes unless decode_responses
+        expires_at, _, payload = text.partition("|")
         return payload, int(expires_at)

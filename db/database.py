@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from bayaffairs.config.settings import DatabaseSettings
+
+# A connection of the pool, or one opened on its own (migrations in tests).
+PgConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 # Errors that mean "the database is not there", as opposed to a bad query.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -86,12 +90,12 @@ class Database:
         return self._pool
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+    async def acquire(self) -> AsyncIterator[PgConnection]:
         async with self._turns, self.pool.acquire() as conn:
             yield conn
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+    async def transaction(self) -> AsyncIterator[PgConnection]:
         async with self._turns, self.pool.acquire() as conn, conn.transaction():
             yield conn
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from bayaffairs.db.database import PgConnection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ADVISORY_LOCK_ID = 0x6261_7961_6666  # "bayaff"
@@ -60,9 +60,9 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 async def migrate(
-    conn: asyncpg.Connection,
+    conn: PgConnection,
     migrations: list[Migration] | None = None,
-    progress: Callable[[Migration], None] | None = None,
+    progress: Callable[[Migration], object] | None = None,
 ) -> list[int]:
     """Apply what is pending; return the versions applied by this call."""
     migrations = discover() if migrations is None else migrations
@@ -116,7 +116,7 @@ async def migrate(
         await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_ID)
 
 
-async def _record(conn: asyncpg.Connection, migration: Migration) -> None:
+async def _record(conn: PgConnection, migration: Migration) -> None:
     await conn.execute(
         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
         migration.version,
@@ -125,7 +125,7 @@ async def _record(conn: asyncpg.Connection, migration: Migration) -> None:
     )
 
 
-async def current_version(conn: asyncpg.Connection) -> int:
+async def current_version(conn: PgConnection) -> int:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return 0

@@ -18,6 +18,8 @@ from PIL import Image
 from bayaffairs.gate.client import GateClient
 from bayaffairs.gate.offline import OfflineGate
 
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
 
 class NoCode(Exception):
     pass
@@ -25,7 +27,7 @@ class NoCode(Exception):
 
 def read_qr(path: Path) -> str:
     with Image.open(path) as image:
-        codes = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+        codes = zxingcpp.read_barcodes(image.convert("L"), formats=QR_ONLY)
     if not codes:
         raise NoCode(f"no QR code found in {path}")
     return codes[0].text

@@ -203,7 +203,8 @@ class ConfiguredAgency(Adapter):
 
     @property
     def name(self) -> Text:
-        return self.settings["name"]
+        name: Text = self.settings["name"]
+        return name
 
     def describe(self) -> Mapping[str, Any]:
         return describe(self.catalog(), self.settings["demo"])

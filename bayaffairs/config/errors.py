@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 
 class ConfigError(Exception):
@@ -17,8 +16,9 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {problem}{tail}")
 
 
-def flatten_errors(messages: Mapping[str, Any] | list[Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Turn marshmallow's nested error dict into (dotted.key, message) pairs, sorted by key."""
+def flatten_errors(messages: object, prefix: str = "") -> list[tuple[str, str]]:
+    """Turn marshmallow's nested errors (dicts, lists and strings) into (dotted.key, message)
+    pairs, sorted by key."""
     out: list[tuple[str, str]] = []
     if isinstance(messages, Mapping):
         for key, value in messages.items():
@@ -34,7 +34,7 @@ def flatten_errors(messages: Mapping[str, Any] | list[Any], prefix: str = "") ->
     return sorted(out)
 
 
-def config_error_from(source: str, messages: Mapping[str, Any], prefix: str = "") -> ConfigError:
+def config_error_from(source: str, messages: object, prefix: str = "") -> ConfigError:
     pairs = flatten_errors(messages, prefix)
     key, problem = pairs[0] if pairs else (prefix, "invalid")
     return ConfigError(source, key, problem, more=len(pairs) - 1)

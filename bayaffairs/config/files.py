@@ -22,7 +22,8 @@ def read_toml(path: Path, display: str, environ: Mapping[str, str] | None = None
         raise ConfigError(display, "", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(display, "", f"not valid TOML: {exc}") from None
-    return _expand(data, display, "", os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    return {key: _expand(value, display, key, environ) for key, value in data.items()}
 
 
 def _expand(value: Any, display: str, key: str, environ: Mapping[str, str]) -> Any:

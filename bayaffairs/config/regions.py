@@ -64,7 +64,7 @@ class AdapterBlock:
     city: str | None = None
 
 
-class TextField(fields.Field):
+class TextField(fields.Field[Text]):
     """A name in up to three languages: a plain string (English) or a table keyed by language."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Text:

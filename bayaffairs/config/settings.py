@@ -43,12 +43,20 @@ class RedisSettings:
     key_prefix: str = "bya:"
 
 
+# Device tokens' lifetime per credential kind, unless [auth.token_ttl_days] says otherwise.
+DEFAULT_TOKEN_TTL_DAYS: Mapping[str, int] = {
+    "gate": 365,
+    "operator": 90,
+    "carrier": 365,
+    "counter": 365,
+    "admin": 30,
+}
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     session_ttl_hours: int = 720
-    token_ttl_days: Mapping[str, int] = field(
-        default_factory=lambda: {"gate": 365, "operator": 90, "carrier": 365, "counter": 365, "admin": 30}
-    )
+    token_ttl_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_TOKEN_TTL_DAYS))
     cache_seconds: float = 5.0
 
 
@@ -200,8 +208,7 @@ class AuthSchema(_Section):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> AuthSettings:
-        ttl = dict(AuthSettings.__dataclass_fields__["token_ttl_days"].default_factory())  # type: ignore[misc]
-        ttl.update(data["token_ttl_days"])
+        ttl = {**DEFAULT_TOKEN_TTL_DAYS, **data["token_ttl_days"]}
         return AuthSettings(
             session_ttl_hours=data["session_ttl_hours"],
             token_ttl_days=ttl,
@@ -332,11 +339,11 @@ class LoggingSchema(_Section):
         return LoggingSettings(**data)
 
 
-class RateLimitField(fields.String):
+class RateLimitField(fields.Field[RateLimit]):
     """ "120/60" means 120 requests per 60 seconds; "0/1" switches the class off."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> RateLimit:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        text = fields.String().deserialize(value, attr, data)
         requests, sep, seconds = text.partition("/")
         if not (sep and requests.isdigit() and seconds.isdigit() and int(seconds) > 0):
             raise ValidationError('must look like "REQUESTS/SECONDS", e.g. "120/60"')

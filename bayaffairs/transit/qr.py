@@ -21,15 +21,20 @@ from concurrent.futures.process import BrokenProcessPool
 import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
+from qrcode.image.pil import PilImage
 
 MASK_PATTERN = 2
 BOX_SIZE = 8
 BORDER = 4  # the quiet zone the standard asks for
 
 
-def _code(payload: str) -> qrcode.QRCode:
+def _code(payload: str) -> qrcode.QRCode[PilImage]:
     code = qrcode.QRCode(
-        error_correction=ERROR_CORRECT_M, box_size=BOX_SIZE, border=BORDER, mask_pattern=MASK_PATTERN
+        error_correction=ERROR_CORRECT_M,
+        box_size=BOX_SIZE,
+        border=BORDER,
+        image_factory=PilImage,
+        mask_pattern=MASK_PATTERN,
     )
     code.add_data(payload, optimize=0)
     code.make(fit=True)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Protocol, TypeVar
 
 from bayaffairs.adapters.protocols import CarrierHoldRequest
 from bayaffairs.clock import Clock
@@ -360,12 +360,12 @@ class TravelBookings:
             row = await q.get(conn, booking_id, user_id)
             if row is None:
                 raise BookingNotFound()
-            return (await self._full(conn, [row]))[0]
+            return (await _full(conn, [row]))[0]
 
     async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[Booking]:
         async with self.db.acquire() as conn:
             rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
-            bookings = await self._full(conn, rows)
+            bookings = await _full(conn, rows)
         return Page.from_rows(bookings, limit, key=lambda b: b.id)
 
     async def ticket_payload(self, user_id: str, ticket_id: str) -> str:
@@ -379,19 +379,30 @@ class TravelBookings:
             raise TicketVoid(details={"ticket_id": ticket_id, "status": ticket.status})
         return ticket.payload
 
-    async def _full(self, conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]:
-        ids = [r.id for r in rows]
-        passengers = await q.passengers(conn, ids)
-        tickets = await q.tickets(conn, ids)
-        paid = [r.id for r in rows if r.status in ("paying", "confirmed", "cancelled", "released")]
-        payments = await q.payments_of(conn, paid) if paid else []
-        by_booking = _group(passengers), _group(tickets), _group(payments)
-        return [_booking(row, *(group.get(row.id, []) for group in by_booking)) for row in rows]
+
+async def _full(conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]:
+    ids = [r.id for r in rows]
+    passengers = _group(await q.passengers(conn, ids))
+    tickets = _group(await q.tickets(conn, ids))
+    paid = [r.id for r in rows if r.status in ("paying", "confirmed", "cancelled", "released")]
+    payments = _group(await q.payments_of(conn, paid) if paid else [])
+    return [
+        _booking(row, passengers.get(row.id, []), tickets.get(row.id, []), payments.get(row.id, []))
+        for row in rows
+    ]
 
 
-def _group(rows: Sequence[Any]) -> dict[str, list[Any]]:
+class _OfBooking(Protocol):
+    @property
+    def booking_id(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_OfBooking)
+
+
+def _group(rows: Sequence[_Row]) -> dict[str, list[_Row]]:
     """Rows of several bookings by booking id, in their order (one pass, not one per booking)."""
-    groups: dict[str, list[Any]] = {}
+    groups: dict[str, list[_Row]] = {}
     for row in rows:
         groups.setdefault(row.booking_id, []).append(row)
     return groups

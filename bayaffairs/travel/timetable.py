@@ -53,11 +53,11 @@ def clock_minutes(value: str) -> int:
     return minutes
 
 
-class ClockField(fields.String):
+class ClockField(fields.Field[int]):
     """A local clock time `HH:MM` (may pass 24:00), loaded as minutes after midnight."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        text = fields.String().deserialize(value, attr, data)
         try:
             return clock_minutes(text)
         except ValueError as exc:

@@ -29,7 +29,7 @@ async def claim_seat(
 ) -> int | None:
     """Count one more booking on the slot if it has room; None when full. The upsert locks the
     slot's row until the transaction ends, so bookers of one slot go one at a time."""
-    return await conn.fetchval(
+    booked: int | None = await conn.fetchval(
         """
         INSERT INTO appointment_slots AS s (centre_id, service_id, starts_at, capacity, booked)
         VALUES ($1, $2, $3, $4, 1)
@@ -43,13 +43,14 @@ async def claim_seat(
         starts_at,
         capacity,
     )
+    return booked
 
 
 async def free_seat_number(
     conn: Connection, centre_id: str, service_id: str, starts_at: datetime, capacity: int
 ) -> int | None:
     """The lowest seat number no active appointment of the slot holds (call under the slot lock)."""
-    return await conn.fetchval(
+    seat: int | None = await conn.fetchval(
         f"""
         SELECT min(n) FROM generate_series(1, $4::int) AS n
         WHERE n NOT IN (
@@ -61,6 +62,7 @@ async def free_seat_number(
         starts_at,
         capacity,
     )
+    return seat
 
 
 async def release_seat(conn: Connection, centre_id: str, service_id: str, starts_at: datetime) -> None:
@@ -152,7 +154,7 @@ async def own_hold(
     conn: Connection, user_id: str, centre_id: str, service_id: str, starts_at: datetime, now: datetime
 ) -> datetime | None:
     """When the cooldown of this rider's own cancellation of the slot ends, if it has not."""
-    return await conn.fetchval(
+    held_until: datetime | None = await conn.fetchval(
         """
         SELECT max(seat_held_until) FROM appointments
         WHERE user_id = $1 AND centre_id = $2 AND service_id = $3 AND starts_at = $4
@@ -164,6 +166,7 @@ async def own_hold(
         starts_at,
         now,
     )
+    return held_until
 
 
 async def lock_rider(conn: Connection, user_id: str) -> None:
@@ -172,17 +175,18 @@ async def lock_rider(conn: Connection, user_id: str) -> None:
 
 
 async def active_count(conn: Connection, user_id: str, service_id: str) -> int:
-    return await conn.fetchval(
+    count: int = await conn.fetchval(
         f"SELECT count(*) FROM appointments WHERE user_id = $1 AND service_id = $2 AND status IN {_ACTIVE}",
         user_id,
         service_id,
     )
+    return count
 
 
 async def next_change(conn: Connection, centre_id: str) -> int:
     """The centre's next change number. The row stays locked until commit, so the numbers of a
     centre commit in the order they are handed out."""
-    return await conn.fetchval(
+    seq: int = await conn.fetchval(
         """
         INSERT INTO appointment_centre_changes AS c (centre_id, seq) VALUES ($1, 1)
         ON CONFLICT (centre_id) DO UPDATE SET seq = c.seq + 1
@@ -190,6 +194,7 @@ async def next_change(conn: Connection, centre_id: str) -> int:
         """,
         centre_id,
     )
+    return seq
 
 
 async def current_change(conn: Connection, centre_id: str) -> int:
@@ -280,7 +285,7 @@ async def centre_day(conn: Connection, centre_id: str, day: date, since: int) ->
 
 
 async def next_queue_number(conn: Connection, centre_id: str, day: date) -> int:
-    return await conn.fetchval(
+    number: int = await conn.fetchval(
         """
         INSERT INTO appointment_queue_numbers AS q (centre_id, local_date, last_number) VALUES ($1, $2, 1)
         ON CONFLICT (centre_id, local_date) DO UPDATE SET last_number = q.last_number + 1
@@ -289,6 +294,7 @@ async def next_queue_number(conn: Connection, centre_id: str, day: date) -> int:
         centre_id,
         day,
     )
+    return number
 
 
 async def pick_next_waiting(

@@ -22,13 +22,14 @@ async def append(conn: Connection, kind: str, value: str, action: str, reason: s
     """Call in a transaction. Appends take turns (a transaction-scoped advisory lock), so they
     commit in sequence order and a gate that has read up to N never misses an N-1 committed later."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deny_list'))")
-    return await conn.fetchval(
+    seq: int = await conn.fetchval(
         "INSERT INTO deny_list (kind, value, action, reason) VALUES ($1, $2, $3, $4) RETURNING seq",
         kind,
         value,
         action,
         reason,
     )
+    return seq
 
 
 async def changes_since(conn: Connection, cursor: int, limit: int) -> list[DenyChange]:
@@ -45,7 +46,7 @@ async def changes_since(conn: Connection, cursor: int, limit: int) -> list[DenyC
 
 async def current(conn: Connection, kind: str, value: str) -> bool:
     """Whether (kind, value) is on the list now: its latest change is an add."""
-    action = await conn.fetchval(
+    action: str | None = await conn.fetchval(
         "SELECT action FROM deny_list WHERE kind = $1 AND value = $2 ORDER BY seq DESC LIMIT 1",
         kind,
         value,

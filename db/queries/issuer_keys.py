@@ -49,9 +49,10 @@ async def retire_current(conn: Connection, issuer: str, at: datetime, verifies_u
 
 
 async def next_number(conn: Connection, issuer: str) -> int:
-    return await conn.fetchval(
+    number: int = await conn.fetchval(
         "SELECT coalesce(max(key_number), 0) + 1 FROM issuer_keys WHERE issuer = $1", issuer
     )
+    return number
 
 
 async def insert(

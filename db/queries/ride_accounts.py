@@ -8,9 +8,10 @@ from bayaffairs.storage import Connection
 
 
 async def current_token(conn: Connection, user_id: str) -> bytes | None:
-    return await conn.fetchval(
+    token: bytes | None = await conn.fetchval(
         "SELECT account_token FROM ride_accounts WHERE user_id = $1 AND retired_at IS NULL", user_id
     )
+    return token
 
 
 async def create(conn: Connection, user_id: str, token: bytes) -> bytes:

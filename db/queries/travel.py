@@ -188,7 +188,15 @@ async def static_departures(conn: Connection, ids: Sequence[str]) -> list[Static
     )
     return [
         StaticDeparture(
-            *(r[k] for k in range(9)),
+            id=r["id"],
+            carrier=r["carrier"],
+            route=r["route"],
+            mode=r["mode"],
+            origin=r["origin"],
+            destination=r["destination"],
+            departs_at=r["departs_at"],
+            arrives_at=r["arrives_at"],
+            currency=r["currency"],
             classes=tuple(zip(r["fare_classes"], r["fare_amounts"], strict=True)),
         )
         for r in records

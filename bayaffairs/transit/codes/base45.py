@@ -15,7 +15,7 @@ _TABLE = bytes(ALPHABET.index(chr(b)) + 1 if chr(b) in ALPHABET else 0 for b in 
 
 
 def encode(data: bytes) -> str:
-    out = []
+    out: list[str] = []
     for i in range(0, len(data) - 1, 2):
         n = data[i] * 256 + data[i + 1]
         n, c = divmod(n, 45)

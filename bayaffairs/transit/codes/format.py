@@ -160,8 +160,20 @@ def parse(data: bytes) -> RideCode:
     if data[1] == DEVICE_CODE:
         if len(data) != DEVICE_CODE_SIZE:
             raise MalformedCode("wrong length for a device code")
-        fields = _CREDENTIAL_BODY.unpack_from(data)
-        credential = DeviceCredential(*fields[2:], signed=data[:62], signature=data[62:126])
+        _, _, key_number, valid_from, valid_until, scope, account, credential_id, device_key = (
+            _CREDENTIAL_BODY.unpack_from(data)
+        )
+        credential = DeviceCredential(
+            key_number,
+            valid_from,
+            valid_until,
+            scope,
+            account,
+            credential_id,
+            device_key,
+            signed=data[:62],
+            signature=data[62:126],
+        )
         code_time, counter = _DYNAMIC.unpack_from(data, CREDENTIAL_SIZE)
         return DeviceCode(credential, code_time, counter, data[:134], data[134:])
     raise MalformedCode("unknown code type")
