@@ -11,6 +11,7 @@ test:
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 bench:
 	.venv/bin/python -m bench
