@@ -10,17 +10,7 @@ from typing import Any
 
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.config import Config
-from bayaffairs.i18n import Text
-
-
-def _localise(value: Any, language: str) -> Any:
-    if isinstance(value, Text):
-        return value.get(language)
-    if isinstance(value, dict):
-        return {k: _localise(v, language) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_localise(v, language) for v in value]
-    return value
+from bayaffairs.i18n import localise
 
 
 class Directory:
@@ -38,7 +28,7 @@ class Directory:
     def _build_regions(self, language: str) -> list[dict[str, Any]]:
         operators_by_city: dict[str | None, list[dict[str, Any]]] = {}
         for adapter in self.adapters.of_kind("transit_operator"):
-            info = _localise(dict(adapter.describe()), language)  # type: ignore[attr-defined]
+            info = localise(dict(adapter.describe()), language)  # type: ignore[attr-defined]
             operators_by_city.setdefault(adapter.city, []).append(info)
         out = []
         for jurisdiction in self.config.jurisdictions.values():

@@ -6,8 +6,9 @@ Stable codes (error codes, ids) never change with the language; only names and m
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from functools import lru_cache
+from typing import Any
 
 LANGUAGES = ("en", "zh-Hant", "zh-Hans")
 DEFAULT_LANGUAGE = "en"
@@ -90,3 +91,17 @@ class Text:
         if self.zh_hans:
             out["zh-Hans"] = self.zh_hans
         return out
+
+
+def localise(value: object, language: str) -> Any:
+    """A value as plain JSON-ready data with every `Text` in `language`: through mappings, lists,
+    tuples and dataclasses (their fields by name); anything else as it is."""
+    if isinstance(value, Text):
+        return value.get(language)
+    if isinstance(value, Mapping):
+        return {k: localise(v, language) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [localise(v, language) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: localise(getattr(value, f.name), language) for f in fields(value)}
+    return value

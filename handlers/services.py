@@ -17,6 +17,7 @@ from bayaffairs.credentials import CredentialService, ScopeCatalog
 from bayaffairs.directory import Directory
 from bayaffairs.documents.cipher import DocumentCipher
 from bayaffairs.documents.service import DocumentService
+from bayaffairs.fx import Converter
 from bayaffairs.idempotency import IdempotencyKeys
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
@@ -28,7 +29,6 @@ from bayaffairs.transit.issuing import CodeStore, RideCodeService
 from bayaffairs.transit.journeys import Journeys
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.network import Network
-from bayaffairs.transit.pricing import Converter
 from bayaffairs.transit.qr import QrRenderer
 from bayaffairs.transit.scans import ScanService
 from bayaffairs.transit.settlement import Settlements

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -25,25 +25,12 @@ from bayaffairs.handlers.schemas.travel import (
     RouteList,
     RoutesQuery,
 )
-from bayaffairs.i18n import Text
+from bayaffairs.i18n import localise
 from bayaffairs.travel.bookings import Booking
 from bayaffairs.travel.search import DepartureView, Listing
 
 routes = web.RouteTableDef()
 log = logging.getLogger("bayaffairs.travel")
-
-
-def _localised(value: Any, language: str) -> Any:
-    """A view as plain data, names in the caller's language."""
-    if isinstance(value, Text):
-        return value.get(language)
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _localised(getattr(value, f.name), language) for f in fields(value)}
-    if isinstance(value, dict):
-        return {k: _localised(v, language) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_localised(v, language) for v in value]
-    return value
 
 
 def _booking(booking: Booking) -> dict[str, Any]:
@@ -60,7 +47,7 @@ def _booking(booking: Booking) -> dict[str, Any]:
     responses={200: RouteList},
 )
 async def list_routes(call: Call) -> web.Response:
-    items = [_localised(r, call.language) for r in call.services.travel.search.routes(call.query["mode"])]
+    items = [localise(r, call.language) for r in call.services.travel.search.routes(call.query["mode"])]
     return json_response(dump(RouteList, {"items": items}))
 
 

@@ -1,24 +1,13 @@
-"""Every enabled agency's services and centres, looked up by id."""
+"""Every enabled agency's services and centres, looked up by id, and their JSON shapes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from bayaffairs.appointments.catalog import centre_json, service_json
-from bayaffairs.appointments.model import Agency, Centre, Service
+from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Service
 from bayaffairs.errors import NotFound
-from bayaffairs.i18n import Text
-
-
-def localise(value: Any, language: str) -> Any:
-    if isinstance(value, Text):
-        return value.get(language)
-    if isinstance(value, dict):
-        return {k: localise(v, language) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [localise(v, language) for v in value]
-    return value
+from bayaffairs.i18n import localise
 
 
 class Catalogue:
@@ -73,3 +62,50 @@ class Catalogue:
                 for c in sorted(self.centres.values(), key=lambda c: c.id)
             ]
         return self._json[key]
+
+
+def describe(agency: Agency, demo: bool) -> dict[str, Any]:
+    """JSON-ready (names as `Text`, localised by the caller): what `GET /v1/services` and
+    `GET /v1/centres` show, and the centre ids counter credentials may be issued for."""
+    return {
+        "id": agency.id,
+        "name": agency.name,
+        "jurisdiction": agency.jurisdiction,
+        "region": agency.region,
+        "demo": demo,
+        "services": [service_json(s) for s in agency.services.values()],
+        "centres": [centre_json(c) for c in agency.centres.values()],
+    }
+
+
+def service_json(s: Service) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "agency": s.agency_id,
+        "jurisdiction": s.jurisdiction,
+        "name": s.name,
+        "duration_minutes": s.duration_minutes,
+        "id_documents": list(s.id_documents),
+        "required_documents": list(s.required_documents),
+        "booking_window_days": {"min": s.min_days_ahead, "max": s.max_days_ahead},
+        "per_rider_limit": s.per_rider_limit,
+    }
+
+
+def centre_json(c: Centre) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "agency": c.agency_id,
+        "name": c.name,
+        "address": c.address,
+        "region": c.region,
+        "city": c.city,
+        "time_zone": c.time_zone,
+        "opening_hours": {
+            WEEKDAYS[day]: [f"{a.strftime('%H:%M')}-{b.strftime('%H:%M')}" for a, b in intervals]
+            for day, intervals in sorted(c.hours.items())
+        },
+        "closed_days": sorted(d.isoformat() for d in c.closed_days),
+        "counters": [{"id": k.id, "services": sorted(k.services)} for k in c.counters],
+        "services": sorted({s for k in c.counters for s in k.services}),
+    }

@@ -21,10 +21,10 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.db.queries import ride_accounts as accounts_q
 from bayaffairs.errors import DomainError
+from bayaffairs.fx import Converter
 from bayaffairs.money import Money
 from bayaffairs.storage import Database
 from bayaffairs.transit.denylist import DenyList
-from bayaffairs.transit.pricing import Converter
 
 log = logging.getLogger("bayaffairs.charging")
 

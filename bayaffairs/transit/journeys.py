@@ -18,12 +18,12 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.db.queries import users as users_q
 from bayaffairs.errors import Conflict, DomainError, InvalidInput, NotFound
+from bayaffairs.fx import Converter
 from bayaffairs.money import Money
 from bayaffairs.pages import Page
 from bayaffairs.storage import Connection, Database
 from bayaffairs.transit.model import Trip
 from bayaffairs.transit.network import Network, Operator
-from bayaffairs.transit.pricing import Converter
 
 log = logging.getLogger("bayaffairs.journeys")
 Journey = q.JourneyRow  # what callers get: a frozen dataclass of the journey

@@ -32,6 +32,7 @@ from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput
+from bayaffairs.fx import Converter, convert
 from bayaffairs.ids import new_id
 from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.storage import Connection, Database
@@ -39,7 +40,6 @@ from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Ve
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import FareQuote, PreviousLeg, Trip, UnknownStop
 from bayaffairs.transit.network import Network, Operator
-from bayaffairs.transit.pricing import Converter, convert
 
 log = logging.getLogger("bayaffairs.scans")
 LINGER_SECONDS = 0.001  # an idle writer waits this long for a short queue to grow

@@ -20,10 +20,10 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
 from bayaffairs.errors import DomainError, PartnerError
+from bayaffairs.fx import Converter
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.storage import Database
-from bayaffairs.transit.pricing import Converter
 from bayaffairs.travel.claims import PaymentClaims
 from bayaffairs.travel.errors import PaymentDeclined
 

@@ -26,8 +26,8 @@ from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.errors import Conflict, Forbidden, PartnerError
+from bayaffairs.fx import Converter
 from bayaffairs.storage import Database
-from bayaffairs.transit.pricing import Converter
 from bayaffairs.travel.bookings import Booking, TravelBookings, refund_amount
 from bayaffairs.travel.carriers import Carriers
 from bayaffairs.travel.charges import Charged, Charges

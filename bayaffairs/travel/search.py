@@ -11,11 +11,11 @@ from decimal import Decimal
 
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel as dq
+from bayaffairs.fx import Converter, convert
 from bayaffairs.i18n import Text
 from bayaffairs.money import Money
 from bayaffairs.pages import Page
 from bayaffairs.storage import Connection, Database
-from bayaffairs.transit.pricing import Converter, convert
 from bayaffairs.travel.carriers import Carriers
 
 BAY_AREA = timezone(timedelta(hours=8))  # every carrier here keeps UTC+8

@@ -10,9 +10,9 @@ from bayaffairs.adapters.protocols import PaymentProvider
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import TravelSettings
 from bayaffairs.documents.service import DocumentService
+from bayaffairs.fx import Converter
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
-from bayaffairs.transit.pricing import Converter
 from bayaffairs.travel.boarding import Boarding
 from bayaffairs.travel.bookings import TravelBookings
 from bayaffairs.travel.carriers import Carriers, Departures

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bayaffairs.adapters.protocols import AgencyEvent
-from bayaffairs.appointments.catalog import ConfiguredAgency
+from bayaffairs.appointments.agency_settings import ConfiguredAgency
 
 
 class CounterAgencyAdapter(ConfiguredAgency):

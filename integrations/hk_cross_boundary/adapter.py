@@ -19,7 +19,7 @@ import aiohttp
 from marshmallow import fields, validate
 
 from bayaffairs.adapters.protocols import AgencyEvent
-from bayaffairs.appointments.catalog import AgencySettings, ConfiguredAgency
+from bayaffairs.appointments.agency_settings import AgencySettings, ConfiguredAgency
 from bayaffairs.errors import PartnerError
 
 log = logging.getLogger(__name__)

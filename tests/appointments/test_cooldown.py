@@ -6,7 +6,7 @@ import dataclasses
 
 import asyncpg
 
-from bayaffairs.appointments.catalog import AgencySettings
+from bayaffairs.appointments.agency_settings import AgencySettings
 from tests.appointments.conftest import COMMERCIAL, SOCIAL, TUESDAY, Desk, at
 
 MINUTES = 30  # the default: Macao's agency sets none

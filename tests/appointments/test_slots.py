@@ -34,7 +34,7 @@ def service(minutes: int) -> Service:
 
 
 def disjoint(xs: list[tuple[time, time]]) -> tuple[tuple[time, time], ...]:
-    """Opening intervals as config allows them: no two overlap (catalog.py checks)."""
+    """Opening intervals as config allows them: no two overlap (agency_settings.py checks)."""
     out: list[tuple[time, time]] = []
     for a, b in xs:
         if not out or a >= out[-1][1]:

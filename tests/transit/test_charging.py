@@ -8,8 +8,8 @@ from decimal import Decimal
 import asyncpg
 
 from bayaffairs.adapters.protocols import FxRate
+from bayaffairs.fx import convert
 from bayaffairs.handlers.keys import SERVICES
-from bayaffairs.transit.pricing import convert
 from tests.conftest import AppFactory
 from tests.support import MovableClock, test_config
 from tests.transit.conftest import Ride

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
-from bayaffairs.transit.fares.pricing import CONCESSION_KINDS
+from bayaffairs.transit.fares.concessions import CONCESSION_KINDS
 from bayaffairs.transit.model import PreviousLeg
 from tests.transit.fares_support import NOON, engine, trip
 

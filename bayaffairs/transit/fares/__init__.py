@@ -4,7 +4,7 @@ Pure computation: no I/O. An adapter reads the tariff (config, a CSV file) and h
 engine plain settings.
 """
 
+from bayaffairs.transit.fares.concessions import InvalidFareSettings, percent_of
 from bayaffairs.transit.fares.factory import ENGINES, PRICED_BY_EXIT, build_engine
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, percent_of
 
 __all__ = ["ENGINES", "PRICED_BY_EXIT", "InvalidFareSettings", "build_engine", "percent_of"]

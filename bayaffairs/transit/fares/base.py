@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
-from bayaffairs.transit.fares.pricing import Pricing
+from bayaffairs.transit.fares.concessions import Pricing
 from bayaffairs.transit.model import FareQuote, Trip, UnknownStop
 
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from bayaffairs.transit.fares.base import PairEngine
+from bayaffairs.transit.fares.concessions import InvalidFareSettings, Pricing
 from bayaffairs.transit.fares.graph import all_pairs_shortest
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, Pricing
 
 
 def metres(km: float | int | Decimal) -> int:

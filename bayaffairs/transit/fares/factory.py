@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bayaffairs.transit.fares.concessions import Pricing
 from bayaffairs.transit.fares.distance_bands import DistanceBands
 from bayaffairs.transit.fares.flat import FlatFare
 from bayaffairs.transit.fares.od_matrix import OdMatrix
-from bayaffairs.transit.fares.pricing import Pricing
 from bayaffairs.transit.fares.station_count import StationCount
 from bayaffairs.transit.fares.time_of_day import TimeOfDay
 from bayaffairs.transit.model import FareEngine

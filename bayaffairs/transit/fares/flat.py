@@ -10,7 +10,7 @@ from typing import Any
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.transit.fares.base import PrecomputedEngine
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, Pricing
+from bayaffairs.transit.fares.concessions import InvalidFareSettings, Pricing
 from bayaffairs.transit.model import FareQuote, Trip, UnknownStop
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 
-from bayaffairs.transit.fares.pricing import InvalidFareSettings
+from bayaffairs.transit.fares.concessions import InvalidFareSettings
 
 
 def all_pairs_shortest(

@@ -15,7 +15,7 @@ from typing import Any
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.transit.fares.base import PairEngine
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, Pricing
+from bayaffairs.transit.fares.concessions import InvalidFareSettings, Pricing
 
 CONCESSION_COLUMNS = tuple(c for c in RIDER_CATEGORIES if c != "adult")
 

@@ -11,8 +11,8 @@ from itertools import pairwise
 from typing import Any
 
 from bayaffairs.transit.fares.base import PairEngine
+from bayaffairs.transit.fares.concessions import InvalidFareSettings, Pricing
 from bayaffairs.transit.fares.graph import all_pairs_shortest
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, Pricing
 
 
 def band_fare(bands: Sequence[tuple[int, int]], beyond_fare: int | None, stations: int) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.transit.fares.base import PrecomputedEngine
-from bayaffairs.transit.fares.pricing import InvalidFareSettings, Pricing
+from bayaffairs.transit.fares.concessions import InvalidFareSettings, Pricing
 from bayaffairs.transit.model import FareQuote, Trip, UnknownStop
 
 MINUTES_PER_DAY = 24 * 60

@@ -19,7 +19,7 @@ from bayaffairs.config.errors import ConfigError
 from bayaffairs.i18n import Text
 from bayaffairs.integrations.transit_operator.settings import CONCESSION_PARAMS
 from bayaffairs.transit.fares import ENGINES, PRICED_BY_EXIT
-from bayaffairs.transit.fares.pricing import CONCESSION_KINDS
+from bayaffairs.transit.fares.concessions import CONCESSION_KINDS
 from bayaffairs.transit.model import FARE_MODELS, FareEngine, OperatorInfo, OperatorRules, Trip
 from tests.integrations.support import build_adapter
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from bayaffairs.adapters.protocols import FxRate
 from bayaffairs.errors import PartnerError
+from bayaffairs.fx import Converter, convert
 from bayaffairs.money import Money
-from bayaffairs.transit.pricing import Converter, convert
 from tests.support import MovableClock
 
 

@@ -1,6 +1,8 @@
-"""Pricing a journey in the operator's currency and charging it in the rider's, without any
-exchange step for the rider: the fare is converted at the FX source's rate, and the rate and
-both amounts are stored with the journey.
+"""Currency conversion at the FX source's rate, for charging a fare in the rider's currency.
+
+A fare is priced in the operator's or carrier's currency and charged in the rider's wallet
+currency without any exchange step for the rider: the fare is converted at the FX source's rate,
+and the rate and both amounts are stored with the journey or booking.
 
 Rounding is explicit: the charge is rounded half up to the minor unit of the rider's currency
 (ROUND_HALF_UP on the exact product fare × rate).

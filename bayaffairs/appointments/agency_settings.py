@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from bayaffairs.adapters.base import Adapter
 from bayaffairs.adapters.protocols import AgencyEvent
+from bayaffairs.appointments.catalogue import describe
 from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Counter, Service
 from bayaffairs.config.regions import DOCUMENT_TYPES, ID_PATTERN, LEGAL_REGIONS, TextField
 from bayaffairs.i18n import Text
@@ -180,20 +181,6 @@ def build_agency(
     )
 
 
-def describe(agency: Agency, demo: bool) -> dict[str, Any]:
-    """JSON-ready (names as `Text`, localised by the caller): what `GET /v1/services` and
-    `GET /v1/centres` show, and the centre ids counter credentials may be issued for."""
-    return {
-        "id": agency.id,
-        "name": agency.name,
-        "jurisdiction": agency.jurisdiction,
-        "region": agency.region,
-        "demo": demo,
-        "services": [service_json(s) for s in agency.services.values()],
-        "centres": [centre_json(c) for c in agency.centres.values()],
-    }
-
-
 class ConfiguredAgency(Adapter):
     """A counter agency whose name, services and centres are its config block (`AgencySettings`
     or a subclass adding the agency's connection); a subclass says what `push` tells the agency."""
@@ -221,36 +208,3 @@ class ConfiguredAgency(Adapter):
     async def push(self, event: AgencyEvent) -> str:
         """Tell the agency's own system of a booking event; its reference there, or ""."""
         raise NotImplementedError
-
-
-def service_json(s: Service) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "agency": s.agency_id,
-        "jurisdiction": s.jurisdiction,
-        "name": s.name,
-        "duration_minutes": s.duration_minutes,
-        "id_documents": list(s.id_documents),
-        "required_documents": list(s.required_documents),
-        "booking_window_days": {"min": s.min_days_ahead, "max": s.max_days_ahead},
-        "per_rider_limit": s.per_rider_limit,
-    }
-
-
-def centre_json(c: Centre) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "agency": c.agency_id,
-        "name": c.name,
-        "address": c.address,
-        "region": c.region,
-        "city": c.city,
-        "time_zone": c.time_zone,
-        "opening_hours": {
-            WEEKDAYS[day]: [f"{a.strftime('%H:%M')}-{b.strftime('%H:%M')}" for a, b in intervals]
-            for day, intervals in sorted(c.hours.items())
-        },
-        "closed_days": sorted(d.isoformat() for d in c.closed_days),
-        "counters": [{"id": k.id, "services": sorted(k.services)} for k in c.counters],
-        "services": sorted({s for k in c.counters for s in k.services}),
-    }

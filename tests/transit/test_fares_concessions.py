@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bayaffairs.money import Money
 from bayaffairs.transit.fares import InvalidFareSettings, percent_of
-from bayaffairs.transit.fares.pricing import CONCESSION_KINDS, Concession, Pricing
+from bayaffairs.transit.fares.concessions import CONCESSION_KINDS, Concession, Pricing
 from bayaffairs.transit.model import PreviousLeg
 from tests.transit.fares_support import NOON, engine, trip
 
