@@ -17,6 +17,7 @@ from typing import Any
 
 from bayaffairs.adapters.protocols import AgencyEvent, Notification
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.backoff import doubling
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import agency_outbox as outbox_q
 from bayaffairs.db.queries import appointments as q
@@ -28,6 +29,8 @@ log = logging.getLogger("bayaffairs.appointments")
 
 BATCH = 50
 MAX_ATTEMPTS = 12
+FIRST_RETRY = timedelta(minutes=1)
+LAST_RETRY = timedelta(hours=1)  # the longest wait between two pushes of one event
 LEASE = timedelta(minutes=2)
 REMINDER_RETRY = timedelta(minutes=5)
 
@@ -111,9 +114,7 @@ class AgencyOutbox:
             except DomainError as exc:
                 retry = None
                 if row.attempts < MAX_ATTEMPTS and "refused" not in exc.details:
-                    retry = self.clock.now() + min(
-                        timedelta(minutes=2 ** (row.attempts - 1)), timedelta(hours=1)
-                    )
+                    retry = self.clock.now() + doubling(FIRST_RETRY, row.attempts, LAST_RETRY)
                 async with self.db.acquire() as conn:
                     await outbox_q.mark_failed_attempt(
                         conn, row.id, str(exc.details.get("why", exc.code)), retry, self.clock.now()

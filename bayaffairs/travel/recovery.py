@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bayaffairs.backoff import doubling
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
 from bayaffairs.travel.charges import Charged, open_charge
@@ -31,7 +32,7 @@ from bayaffairs.travel.errors import CarrierDeclined, CarrierFailed, CarrierTime
 from bayaffairs.travel.payments import TravelPayments
 
 log = logging.getLogger("bayaffairs.travel")
-MAX_BACKOFF_SECONDS = 3600.0
+MAX_BACKOFF = timedelta(hours=1)
 LOOK_BACK = timedelta(days=30)
 
 
@@ -99,8 +100,8 @@ class TravelRecovery:
         for refund in due:
             if refund.attempts >= self.settings.refund_retry_attempts:
                 continue
-            wait = min(self.settings.refund_retry_seconds * 2 ** (refund.attempts - 1), MAX_BACKOFF_SECONDS)
-            if refund.last_at + timedelta(seconds=wait) > now:
+            first = timedelta(seconds=self.settings.refund_retry_seconds)
+            if refund.last_at + doubling(first, refund.attempts, MAX_BACKOFF) > now:
                 continue
             done += await self.payments.charges.retry_refund(refund)
         return done
