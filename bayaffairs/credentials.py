@@ -25,8 +25,9 @@ from bayaffairs.errors import InvalidInput, NotFound, Unauthenticated
 from bayaffairs.ids import new_id
 from bayaffairs.storage import Database
 
-KINDS = ("rider", "gate", "operator", "carrier", "counter", "admin")
-ISSUABLE_KINDS = ("gate", "operator", "carrier", "counter", "admin")
+KINDS = ("rider", "gate", "operator", "carrier", "counter", "display", "admin")
+# `display`: a hall screen of one centre; it reads GET /v1/counter/display and nothing else.
+ISSUABLE_KINDS = ("gate", "operator", "carrier", "counter", "display", "admin")
 ADMIN_SCOPE = "all"
 TOKEN_PREFIX = "bya"  # noqa: S105 - a marker, not a secret
 _CACHE_MAX = 50_000

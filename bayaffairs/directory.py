@@ -65,7 +65,7 @@ class Directory:
             return {a.id for a in self.adapters.of_kind("transit_operator")}
         if kind == "carrier":
             return {a.id for a in self.adapters.of_kind("border_carrier")}
-        if kind == "counter":
+        if kind in ("counter", "display"):
             centres: set[str] = set()
             for agency in self.adapters.of_kind("counter_agency"):
                 centres.update(c["id"] for c in agency.describe().get("centres", ()))  # type: ignore[attr-defined]

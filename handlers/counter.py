@@ -23,6 +23,7 @@ from bayaffairs.handlers.schemas.appointments import (
     CounterAppointmentOut,
     CounterDay,
     CounterDayQuery,
+    DisplayOut,
     OutcomeIn,
     QueueNextIn,
     QueueNextOut,
@@ -30,6 +31,7 @@ from bayaffairs.handlers.schemas.appointments import (
 
 routes = web.RouteTableDef()
 COUNTER = Auth(("counter",))
+SCREEN = Auth(("counter", "display"))
 APPOINTMENT = "{appointment_id:apt_[0-9A-Z]{26}}"
 
 
@@ -219,3 +221,43 @@ async def outcome(call: Call) -> web.Response:
         _centre(call), call.path("appointment_id"), call.body["outcome"]
     )
     return json_response(dump(CounterAppointmentOut, counter_view(call, appointment)))
+
+
+@routes.get("/v1/counter/display")
+@endpoint(
+    summary="The hall display: numbers called recently and to which desk",
+    tags=("counter",),
+    auth=SCREEN,
+    responses={200: DisplayOut, 304: None},
+    description="For a screen in the centre's hall, read with the centre's `display` credential "
+    "(`bayaffairs credentials issue display CENTRE`: it may read this and nothing else) or a counter "
+    "credential. Queue numbers and desks only, never a name or a reference. Poll with If-None-Match: "
+    "the ETag moves with every check-in, call and outcome, and a matching one gives 304.",
+)
+async def display(call: Call) -> web.Response:
+    screen = call.services.appointments.display
+    centre = _centre(call)
+    change = await screen.change(centre)
+    etag = f'W/"display:{centre}:{screen.today(centre).isoformat()}:{change}:{call.language}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in call.request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    shown = await screen.show(centre)
+    body = {
+        "centre_id": shown.centre_id,
+        "centre_name": shown.centre_name.get(call.language),
+        "date": shown.date,
+        "time_zone": shown.time_zone,
+        "desks": [
+            {
+                "counter": d.counter,
+                "queue_number": d.call.queue_number if d.call else None,
+                "called_at": d.call.called_at if d.call else None,
+                "status": d.call.status if d.call else None,
+            }
+            for d in shown.desks
+        ],
+        "recent": [c.__dict__ for c in shown.recent],
+        "waiting": shown.waiting,
+    }
+    return json_response(dump(DisplayOut, body), headers=headers)

@@ -22,7 +22,13 @@ from bayaffairs.handlers.errors import render_domain_error
 from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
 
-SCOPE_KINDS = {"gate": "operator", "operator": "operator", "carrier": "carrier", "counter": "centre"}
+SCOPE_KINDS = {
+    "gate": "operator",
+    "operator": "operator",
+    "carrier": "carrier",
+    "counter": "centre",
+    "display": "centre",
+}
 # A hand check of a hot route's body: the body as the schema would load it when it is plainly
 # valid, else None (the schema then decides, with its error messages). Test it against the schema.
 FastLoad = Callable[[Any], "dict[str, Any] | None"]

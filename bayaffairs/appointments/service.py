@@ -11,6 +11,7 @@ from bayaffairs.appointments.booking import AppointmentService
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.day_cache import DayBodies
 from bayaffairs.appointments.desk import CounterDesk
+from bayaffairs.appointments.display import HallDisplay
 from bayaffairs.appointments.jobs import AgencyOutbox, Reminders
 from bayaffairs.appointments.qr import AppointmentKeys
 from bayaffairs.clock import Clock
@@ -26,6 +27,7 @@ class Appointments:
     desk: CounterDesk
     reminders: Reminders
     outbox: AgencyOutbox
+    display: HallDisplay
     host: str = "bayaffairs"
     day_bodies: DayBodies = field(default_factory=DayBodies)  # counters' encoded full days
 
@@ -58,5 +60,6 @@ def build_appointments(
         desk=CounterDesk(db, clock, catalogue, keys),
         reminders=Reminders(db, clock, catalogue, notifier),
         outbox=AgencyOutbox(db, clock, adapters.get),
+        display=HallDisplay(db, clock, catalogue),
         host=host,
     )

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from bayaffairs.config.errors import config_error_from, flatten_errors
 
-CREDENTIAL_KINDS = ("gate", "operator", "carrier", "counter", "admin")
+CREDENTIAL_KINDS = ("gate", "operator", "carrier", "counter", "display", "admin")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ DEFAULT_TOKEN_TTL_DAYS: Mapping[str, int] = {
     "operator": 90,
     "carrier": 365,
     "counter": 365,
+    "display": 365,
     "admin": 30,
 }
 

@@ -338,3 +338,44 @@ async def unclaim_reminder(conn: Connection, appointment_id: str, retry_at: date
     await conn.execute(
         "UPDATE appointments SET reminded_at = NULL, remind_at = $2 WHERE id = $1", appointment_id, retry_at
     )
+
+
+# One call as a hall display shows it: queue number, counter, called at, status, call count.
+CallRow = tuple[int, str, datetime, str, int]
+
+
+async def display_calls(
+    conn: Connection, centre_id: str, day: date, recent: int
+) -> tuple[list[CallRow], list[CallRow], int]:
+    """The day's `recent` latest calls (newest first), each counter's latest call, and how many
+    checked-in people wait: what a hall screen shows, in one round trip."""
+    records = await conn.fetch(
+        """
+        SELECT 'recent' AS part, queue_number, called_by, called_at, status, call_count FROM (
+            SELECT * FROM appointments
+            WHERE centre_id = $1 AND local_date = $2 AND called_at IS NOT NULL
+            ORDER BY called_at DESC, queue_number DESC LIMIT $3) r
+        UNION ALL
+        SELECT 'desk', queue_number, called_by, called_at, status, call_count FROM (
+            SELECT DISTINCT ON (called_by) * FROM appointments
+            WHERE centre_id = $1 AND local_date = $2 AND called_at IS NOT NULL
+            ORDER BY called_by, called_at DESC, queue_number DESC) d
+        UNION ALL
+        SELECT 'waiting', count(*)::int, NULL, NULL, NULL, NULL FROM appointments
+        WHERE centre_id = $1 AND local_date = $2 AND status = 'checked_in'
+        """,
+        centre_id,
+        day,
+        recent,
+    )
+    calls: dict[str, list[CallRow]] = {"recent": [], "desk": []}
+    waiting = 0
+    for r in records:
+        if r["part"] == "waiting":
+            waiting = r["queue_number"]
+        else:
+            calls[r["part"]].append(
+                (r["queue_number"], r["called_by"], r["called_at"], r["status"], r["call_count"])
+            )
+    calls["recent"].sort(key=lambda c: (c[2], c[0]), reverse=True)  # UNION ALL keeps no order
+    return calls["recent"], calls["desk"], waiting

@@ -202,3 +202,44 @@ class QueueNextOut(Schema):
 
 class OutcomeIn(StrictSchema):
     outcome = fields.String(required=True, validate=validate.OneOf(("served", "no_show")))
+
+
+class DisplayCallOut(Schema):
+    queue_number = fields.Integer(required=True)
+    counter = fields.String(required=True, metadata={"description": "the desk that called"})
+    called_at = fields.AwareDateTime(required=True, metadata={"description": "in the centre's zone"})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(("called", "served", "no_show")),
+        metadata={"description": "called: being called now; served or no_show: done"},
+    )
+    call_count = fields.Integer(required=True, metadata={"description": "how often it was called"})
+
+
+class DisplayDeskOut(Schema):
+    counter = fields.String(required=True)
+    queue_number = fields.Integer(
+        allow_none=True, metadata={"description": "the last number this desk called today"}
+    )
+    called_at = fields.AwareDateTime(allow_none=True)
+    status = fields.String(allow_none=True)
+
+
+class DisplayOut(Schema):
+    """What a hall screen shows: queue numbers and desks, never a name or a reference."""
+
+    centre_id = fields.String(required=True)
+    centre_name = fields.String(required=True)
+    date = fields.Date(required=True, metadata={"description": "the centre's calendar day"})
+    time_zone = fields.String(required=True)
+    desks = fields.List(
+        fields.Nested(DisplayDeskOut),
+        required=True,
+        metadata={"description": "every desk of the centre, in config order"},
+    )
+    recent = fields.List(
+        fields.Nested(DisplayCallOut),
+        required=True,
+        metadata={"description": "the latest calls of the day, newest first (at most 10)"},
+    )
+    waiting = fields.Integer(required=True, metadata={"description": "checked in, not called yet"})

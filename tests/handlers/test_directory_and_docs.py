@@ -110,6 +110,7 @@ get /v1/counter/appointments
 post /v1/counter/appointments/{}/check-in
 post /v1/counter/queue/next
 post /v1/counter/appointments/{}/outcome
+get /v1/counter/display
 get /healthz
 get /readyz
 get /metrics

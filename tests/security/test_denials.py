@@ -50,14 +50,11 @@ async def _principals(api: Api, services: Any, pg: Any, carrier: str, centre: st
     async def token(kind: str, scope: str) -> str:
         return (await creds.issue(kind, scope)).token
 
-    revoked = {
-        kind: await creds.issue(kind, scope) for kind, scope in (("carrier", carrier), ("counter", centre))
-    }
+    revocable = (("carrier", carrier), ("counter", centre), ("display", centre))
+    revoked = {kind: await creds.issue(kind, scope) for kind, scope in revocable}
     for issued in revoked.values():
         await creds.revoke(issued.credential.id)
-    expired = {
-        kind: await creds.issue(kind, scope) for kind, scope in (("carrier", carrier), ("counter", centre))
-    }
+    expired = {kind: await creds.issue(kind, scope) for kind, scope in revocable}
     # Expired yesterday, set before first use (no worker has cached trust in them).
     now = creds.clock.now()
     await pg.execute(
@@ -86,6 +83,8 @@ async def _principals(api: Api, services: Any, pg: Any, carrier: str, centre: st
         "other_carrier": await token("carrier", OTHER_CARRIER),
         "counter": await token("counter", centre),
         "other_counter": await token("counter", OTHER_CENTRE),
+        "display": await token("display", centre),
+        "other_display": await token("display", OTHER_CENTRE),
         "admin": await token("admin", "all"),
         "revoked_rider": revoked_rider.token,
         "expired_rider": expired_rider.token,
@@ -93,6 +92,8 @@ async def _principals(api: Api, services: Any, pg: Any, carrier: str, centre: st
         "revoked_counter": revoked["counter"].token,
         "expired_carrier": expired["carrier"].token,
         "expired_counter": expired["counter"].token,
+        "revoked_display": revoked["display"].token,
+        "expired_display": expired["display"].token,
     }
 
 
@@ -170,7 +171,7 @@ class Row:
         return f"{self.method} {self.path} as {self.who} -> {self.status}"
 
 
-NOT_RIDERS = ("gate", "operator", "carrier", "counter", "admin")
+NOT_RIDERS = ("gate", "operator", "carrier", "counter", "display", "admin")
 UNAUTHENTICATED = ("none", "garbage", "revoked_rider", "expired_rider")
 
 
@@ -237,12 +238,12 @@ TRAVEL: list[Row] = [
     *[Row("POST", "/v1/carrier/boardings", w, 401, BOARD) for w in ("revoked_carrier", "expired_carrier")],
     *[
         Row("POST", "/v1/carrier/boardings", w, 403, BOARD, "wrong_credential_kind")
-        for w in ("rider_a", "gate", "operator", "counter")
+        for w in ("rider_a", "gate", "operator", "counter", "display")
     ],
 ]
 
 CHECK_IN = "/v1/counter/appointments/{appointment}/check-in"
-COUNTER_WRONG_KIND = ("rider_a", "gate", "operator", "carrier", "admin")
+COUNTER_WRONG_KIND = ("rider_a", "gate", "operator", "carrier", "display", "admin")
 COUNTER_UNAUTHENTICATED = ("none", "garbage", "revoked_counter", "expired_counter")
 
 
@@ -304,6 +305,27 @@ APPOINTMENTS: list[Row] = [
         code="appointment_not_found",
     ),
     *counter_rows("POST", "/v1/counter/queue/next", {"counter": "A3"}, 200, 404, code="counter_not_found"),
+    # The hall display: the centre's counter or display credential; each other centre's sees its own.
+    *[Row("GET", "/v1/counter/display", w, 200) for w in ("counter", "display")],
+    *[
+        Row("GET", "/v1/counter/display", w, 200, hides=("reference",))
+        for w in ("other_counter", "other_display")
+    ],
+    *[
+        Row("GET", "/v1/counter/display", w, 401)
+        for w in (
+            "none",
+            "garbage",
+            "revoked_counter",
+            "expired_counter",
+            "revoked_display",
+            "expired_display",
+        )
+    ],
+    *[
+        Row("GET", "/v1/counter/display", w, 403, code="wrong_credential_kind")
+        for w in ("rider_a", "gate", "operator", "carrier", "admin")
+    ],
 ]
 
 TRANSIT: list[Row] = [
@@ -312,7 +334,7 @@ TRANSIT: list[Row] = [
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "other_operator", 403, code="out_of_scope"),
     *[
         Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", w, 403, code="wrong_credential_kind")
-        for w in ("rider_a", "gate", "carrier", "counter")
+        for w in ("rider_a", "gate", "carrier", "counter", "display")
     ],
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "none", 401),
     *[
@@ -322,7 +344,7 @@ TRANSIT: list[Row] = [
             ("GET", "/v1/gate/denylist?since=0", None),
             ("POST", "/v1/gate/taps:batch", {"taps": []}),
         )
-        for w in ("rider_a", "operator", "carrier", "counter", "admin")
+        for w in ("rider_a", "operator", "carrier", "counter", "display", "admin")
     ],
     Row("GET", "/v1/gate/keys", "gate", 200),
     Row("GET", "/v1/gate/keys", "none", 401),
@@ -333,7 +355,7 @@ TRANSIT: list[Row] = [
             ("POST", "/v1/admin/credentials", {"kind": "admin", "scope": "all"}),
             ("DELETE", "/v1/admin/credentials/crd_x", None),
         )
-        for w in ("rider_a", "gate", "operator", "carrier", "counter")
+        for w in ("rider_a", "gate", "operator", "carrier", "counter", "display")
     ],
     *[Row("GET", p, "rider_b", 404) for p in ("/v1/ride-codes/0123456789abcdef.png",)],
     *rider_rows("POST", "/v1/journeys/jny_none/repair", 404, {"exit_station": "x"}, own=False),
