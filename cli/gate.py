@@ -26,6 +26,7 @@ async def run(args: argparse.Namespace) -> None:
             direction=args.direction,
             online=args.online,
             upload=args.upload,
+            store=Path(args.store) if args.store else None,
         )
     except (NoCode, FileNotFoundError) as exc:
         raise CommandError(str(exc), status=2) from exc
@@ -45,4 +46,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--operator", help="for the record only; the token decides")
     s.add_argument("--online", action="store_true", help="ask the service instead of deciding offline")
     s.add_argument("--upload", action="store_true", help="offline: upload the tap afterwards")
+    s.add_argument("--store", help="offline: the gate's memory file (SQLite); default a scratch file")
     s.set_defaults(run=run)

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bayaffairs.gate.offline import OfflineGate
+from bayaffairs.gate.offline import OfflineGate, unix_now
 from bayaffairs.transit.uploads import MAX_BATCH_BYTES, MAX_BATCH_TAPS
 
 UPLOAD_CHUNK = min(1000, MAX_BATCH_TAPS)
@@ -30,35 +30,36 @@ class GateClient:
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    async def sync(self, gate: OfflineGate) -> None:
-        """Keys (unless unchanged, by ETag) and every deny-list change since the gate's cursor."""
+    async def sync(self, gate: OfflineGate, now: int | None = None) -> None:
+        """Keys (unless unchanged, by ETag) and every deny-list change since the group's cursor;
+        each step is stored (with the gate's time `now`) only once the service has answered it."""
+        now = unix_now(now)
         headers = dict(self.headers)
         if gate.keys_etag:
             headers["If-None-Match"] = gate.keys_etag
         async with self.session.get(f"{self.base_url}/v1/gate/keys", headers=headers) as resp:
-            if resp.status != 304:
+            if resp.status == 304:
+                gate.keys_unchanged(now)
+            else:
                 resp.raise_for_status()
-                gate.apply_keys(await resp.json(), resp.headers.get("ETag"))
+                gate.apply_keys(await resp.json(), resp.headers.get("ETag"), now)
         while True:
             async with self.session.get(
                 f"{self.base_url}/v1/gate/denylist", params={"since": gate.deny_cursor}, headers=self.headers
             ) as resp:
                 resp.raise_for_status()
                 delta = await resp.json()
-            gate.apply_denylist(delta)
+            gate.apply_denylist(delta, now)
             if delta["complete"]:
                 break
-        if any(kind == "key" for kind, _ in gate.denied):
-            async with self.session.get(f"{self.base_url}/v1/gate/keys", headers=self.headers) as resp:
-                resp.raise_for_status()
-                gate.apply_keys(await resp.json(), resp.headers.get("ETag"))
 
     async def upload(self, gate: OfflineGate) -> dict[str, int]:
-        """Send queued taps; a tap leaves the queue once the service has it (or refused it for
-        good). A lost answer is harmless: the same taps again are counted as duplicates."""
+        """Send the gate's queued taps, oldest first; a tap leaves the queue once the service
+        has it (or refused it for good). A lost answer is harmless: the same taps again are
+        counted as duplicates."""
         totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-        while gate.queue:
-            count, body = next_chunk(gate.queue)
+        while queued := gate.store.pending(gate.gate_id, UPLOAD_CHUNK):
+            count, body = next_chunk([tap for _, tap in queued])
             headers = {**self.headers, "Content-Type": "application/json"}
             async with self.session.post(
                 f"{self.base_url}/v1/gate/taps:batch", data=body, headers=headers
@@ -68,5 +69,5 @@ class GateClient:
             totals["accepted"] += result["accepted"]
             totals["duplicates"] += result["duplicates"]
             totals["rejected"] += len(result["rejected"])
-            del gate.queue[:count]
+            gate.store.uploaded(seq for seq, _ in queued[:count])
         return totals

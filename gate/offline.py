@@ -1,24 +1,25 @@
-"""Offline validation with the gate's own memory.
+"""Offline validation with the memory of the gate's station group (`GateStore`, on disk).
 
-The hot path works in integers and bytes: times are Unix seconds, deny lists and replay memory
-are keyed by raw bytes (no hex per code), the replay memory forgets codes from the front of a
-queue ordered by expiry (no rebuilds), and the timestamp text of queued taps is made once per
-second. Measured against raw ECDSA verifies by bench/offline.py.
+The signature check runs on the keys the gate last synced, held in process and reloaded when a
+sync (by this process or another gate of the group) changes them; the stateful checks (replays,
+riders inside) and the queued tap are one transaction on the store, committed before `open` is
+answered. Measured against raw ECDSA verifies by bench/offline.py.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bayaffairs.gate.store import GateStore, LastTap, SyncState
 from bayaffairs.signing.keys import load_public_key
 from bayaffairs.transit.codes.verify import DeviceKeyCache, KeySet, Policy, Rejected, VerifyingKey, check
+
+FORGET_EVERY = 256  # decisions between two clean-ups of expired codes and old riders' taps
 
 
 @dataclass(frozen=True)
@@ -30,58 +31,83 @@ class GateDecision:
 
 @dataclass
 class OfflineGate:
-    """One gate of one operator at one station (or on one bus route)."""
+    """One gate of one operator at one station (or on one bus route); the gates of a station
+    group share one `store`."""
 
     gate_id: str
-    operator: str
     station: str
+    store: GateStore
+    operator: str | None = None
     tap_out: bool = True
     orphan_exit: str = "max_fare"
     max_journey_minutes: int = 240
     scope: int = 0
     policy: Policy = field(default_factory=Policy)
     keys: KeySet = field(default_factory=lambda: KeySet(()))
-    keys_etag: str | None = None
-    deny_cursor: int = 0
-    denied: set[tuple[str, str]] = field(default_factory=set)
-    seen: dict[tuple[bytes, str], int] = field(default_factory=dict)
-    inside: dict[bytes, int] = field(default_factory=dict)
-    queue: list[dict[str, Any]] = field(default_factory=list)
-    _counter: Any = field(default_factory=lambda: itertools.count(1))
+    _generation: int = -1
+    _state: SyncState | None = None
+    _decisions: int = 0
     _device_keys: DeviceKeyCache = field(default_factory=DeviceKeyCache)
-    _expiry: deque[tuple[int, tuple[bytes, str]]] = field(default_factory=deque)
     _denied_accounts: set[bytes] = field(default_factory=set)
     _denied_credentials: set[bytes] = field(default_factory=set)
     _public_keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _stamp: tuple[int, str] = (-1, "")
 
-    def apply_keys(self, document: Mapping[str, Any], etag: str | None = None) -> None:
-        """Install `GET /v1/gate/keys`; keys the deny list names as compromised stay revoked."""
-        revoked = {value for kind, value in self.denied if kind == "key"}
-        self.keys = KeySet(
-            VerifyingKey(
-                k["key_number"],
-                self._public_key(k["algorithm"], k["public_key"]),
-                revoked=k["kid"] in revoked,
-            )
-            for k in document["keys"]
-        )
-        policy = document["policy"]
-        self.policy = Policy(policy["code_seconds"], policy["skew_seconds"])
-        self.scope = policy["scope"]
-        self.keys_etag = etag
+    def __post_init__(self) -> None:
+        self.refresh()
 
-    def apply_denylist(self, delta: Mapping[str, Any]) -> None:
-        """Apply `GET /v1/gate/denylist?since=<deny_cursor>` in order."""
-        for change in delta["changes"]:
-            entry = (change["kind"], change["value"])
-            if change["action"] == "add":
-                self.denied.add(entry)
-            else:
-                self.denied.discard(entry)
-        self.deny_cursor = delta["next_cursor"]
-        self._denied_accounts = _raw(value for kind, value in self.denied if kind == "account")
-        self._denied_credentials = _raw(value for kind, value in self.denied if kind == "credential")
+    @property
+    def keys_etag(self) -> str | None:
+        return self._state.keys_etag if self._state else None
+
+    @property
+    def deny_cursor(self) -> int:
+        return self._state.deny_cursor if self._state else 0
+
+    @property
+    def denied(self) -> frozenset[tuple[str, str]]:
+        return self._state.denied if self._state else frozenset()
+
+    def apply_keys(
+        self, document: Mapping[str, Any], etag: str | None = None, now: int | None = None
+    ) -> None:
+        """Store `GET /v1/gate/keys` for the whole group, then use it."""
+        self.store.save_keys(dict(document), etag, unix_now(now))
+        self.refresh()
+
+    def keys_unchanged(self, now: int | None = None) -> None:
+        self.store.keys_unchanged(unix_now(now))
+        self.refresh()
+
+    def apply_denylist(self, delta: Mapping[str, Any], now: int | None = None) -> None:
+        """Store `GET /v1/gate/denylist?since=<deny_cursor>` (changes applied in order)."""
+        changes = [(c["kind"], c["value"], c["action"]) for c in delta["changes"]]
+        synced_at = unix_now(now) if delta.get("complete", True) else None
+        self.store.apply_deny_changes(changes, delta["next_cursor"], synced_at)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload what the group last synced, if a sync changed it since this gate looked."""
+        if self.store.generation() == self._generation:
+            return
+        state = self.store.sync_state()
+        self._state, self._generation = state, state.generation
+        revoked = {value for kind, value in state.denied if kind == "key"}
+        document = state.keys
+        if document is not None:
+            self.keys = KeySet(
+                VerifyingKey(
+                    k["key_number"],
+                    self._public_key(k["algorithm"], k["public_key"]),
+                    revoked=k["kid"] in revoked,
+                )
+                for k in document["keys"]
+            )
+            policy = document["policy"]
+            self.policy = Policy(policy["code_seconds"], policy["skew_seconds"])
+            self.scope = policy["scope"]
+        self._denied_accounts = _raw(value for kind, value in state.denied if kind == "account")
+        self._denied_credentials = _raw(value for kind, value in state.denied if kind == "credential")
 
     def _public_key(self, algorithm: str, encoded: str) -> Any:
         """Parsed once: a sync every few minutes re-sends the same keys."""
@@ -92,7 +118,8 @@ class OfflineGate:
         return key
 
     def validate(self, payload: str, direction: str, now: int | None = None) -> GateDecision:
-        now = int(time.time()) if now is None else now
+        now = unix_now(now)
+        self.refresh()
         if direction == "out" and not self.tap_out:
             return GateDecision("deny", "wrong_direction")
         try:
@@ -110,55 +137,45 @@ class OfflineGate:
             return GateDecision("deny", "denied_account")
         if verified.credential_id is not None and verified.credential_id in self._denied_credentials:
             return GateDecision("deny", "revoked")
-        self._forget(now)
-        replay_key = (verified.code.replay_key, direction)
-        if replay_key in self.seen:
-            return GateDecision("deny", "replayed")
-        entered = self.inside.get(verified.account)
-        if entered is not None and now - entered > self.max_journey_minutes * 60:
-            del self.inside[verified.account]  # the service decides about journeys this old
-            entered = None
-        if direction == "in" and self.tap_out and entered is not None:
-            return GateDecision("deny", "unfinished_journey")
-        if direction == "out" and entered is None and self.orphan_exit == "deny":
-            return GateDecision("deny", "wrong_direction")
-        self._remember(replay_key, now)
-        if direction == "in" and self.tap_out:
-            self.inside[verified.account] = now
-        else:
-            self.inside.pop(verified.account, None)
-        tap_id = f"{self.gate_id}-{now}-{next(self._counter)}"
-        self.queue.append(
-            {
-                "tap_id": tap_id,
-                "payload": payload,
-                "gate_id": self.gate_id,
-                "station": self.station,
-                "direction": direction,
-                "scanned_at": self._scanned_at(now),
-            }
-        )
+        with self.store.deciding() as memory:
+            self._decisions += 1
+            if self._decisions % FORGET_EVERY == 1:
+                memory.forget(now, now - self.max_journey_minutes * 60)
+            code = verified.code.replay_key
+            if memory.seen(code, direction):
+                return GateDecision("deny", "replayed")
+            last = memory.last_tap(verified.account) if self.tap_out else None
+            if last is not None and now - last.at > self.max_journey_minutes * 60:
+                last = None  # the service decides about journeys this old
+            inside = last is not None and last.direction == "in"
+            if direction == "in" and inside:
+                return GateDecision("deny", "unfinished_journey")
+            if direction == "out" and not inside and self.orphan_exit == "deny":
+                return GateDecision("deny", "wrong_direction")
+            memory.remember(code, direction, now + self.policy.code_seconds + 2 * self.policy.skew_seconds)
+            if self.tap_out:
+                memory.set_last_tap(verified.account, LastTap(direction, now, self.gate_id))
+            tap_id = memory.queue(
+                self.gate_id,
+                {
+                    "payload": payload,
+                    "gate_id": self.gate_id,
+                    "station": self.station,
+                    "direction": direction,
+                    "scanned_at": self._scanned_at(now),
+                },
+            )
         return GateDecision("open", None, tap_id)
-
-    def _remember(self, replay_key: tuple[bytes, str], now: int) -> None:
-        """Codes are remembered for as long as any gate could still accept them."""
-        until = now + self.policy.code_seconds + 2 * self.policy.skew_seconds
-        self.seen[replay_key] = until
-        self._expiry.append((until, replay_key))
-
-    def _forget(self, now: int) -> None:
-        """Drop what expired; expiries come in the order codes were seen (give or take a clock
-        step back, which only keeps a code a little longer)."""
-        expiry, seen = self._expiry, self.seen
-        while expiry and expiry[0][0] <= now:
-            _, key = expiry.popleft()
-            if seen.get(key, now + 1) <= now:
-                del seen[key]
 
     def _scanned_at(self, now: int) -> str:
         if self._stamp[0] != now:
             self._stamp = (now, datetime.fromtimestamp(now, UTC).isoformat())
         return self._stamp[1]
+
+
+def unix_now(now: int | None) -> int:
+    """`now` as given (tests, replays), else the gate's clock in Unix seconds."""
+    return int(time.time()) if now is None else now
 
 
 def _raw(values: Any) -> set[bytes]:

@@ -7,6 +7,7 @@ JSON with the decision, so a person can try the whole gate path with a phone scr
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from PIL import Image
 
 from bayaffairs.gate.client import GateClient
 from bayaffairs.gate.offline import OfflineGate
+from bayaffairs.gate.store import GateStore
 
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
@@ -44,8 +46,9 @@ async def simulate(
     direction: str,
     online: bool,
     upload: bool,
-    tap_out: bool = True,
+    store: Path | None = None,
 ) -> dict[str, Any]:
+    """Without `store` the gate's memory is a scratch file, gone afterwards."""
     payload = read_qr(image)
     async with aiohttp.ClientSession() as session:
         if online:
@@ -62,11 +65,20 @@ async def simulate(
                 headers={"Authorization": f"Bearer {token}"},
             ) as resp:
                 return {"mode": "online", "status": resp.status, **(await resp.json())}
-        client = GateClient(session, base_url, token)
-        gate = OfflineGate(gate_id=gate_id, operator=operator, station=station, tap_out=tap_out)
-        await client.sync(gate)
-        decision = gate.validate(payload, direction)
-        result: dict[str, Any] = {"mode": "offline", "decision": decision.decision, "reason": decision.reason}
-        if upload and decision.decision == "open":
-            result["upload"] = await client.upload(gate)
-        return result
+        with tempfile.TemporaryDirectory(prefix="bayaffairs-gate-") as scratch:
+            memory = GateStore(store or Path(scratch) / "gate.sqlite3")
+            try:
+                client = GateClient(session, base_url, token)
+                gate = OfflineGate(gate_id=gate_id, operator=operator, station=station, store=memory)
+                await client.sync(gate)
+                decision = gate.validate(payload, direction)
+                result: dict[str, Any] = {
+                    "mode": "offline",
+                    "decision": decision.decision,
+                    "reason": decision.reason,
+                }
+                if upload and decision.decision == "open":
+                    result["upload"] = await client.upload(gate)
+                return result
+            finally:
+                memory.close()

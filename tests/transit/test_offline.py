@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
 from aiohttp.test_utils import TestClient
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bayaffairs.gate.client import GateClient
 from bayaffairs.gate.offline import OfflineGate
+from bayaffairs.gate.store import GateStore
 from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.signatures import sign
@@ -20,13 +22,16 @@ from tests.transit.conftest import Ride
 METRO = "shenzhen_metro"
 
 
-async def offline_gate(ride: Ride, station: str) -> tuple[OfflineGate, GateClient]:
+async def offline_gate(
+    ride: Ride, station: str, store: Path, gate_id: str = "offline-1"
+) -> tuple[OfflineGate, GateClient]:
+    """A gate whose station group keeps its memory in `store`, synced at the test's time."""
     gate_api = await ride.gate(METRO)
     client: TestClient = ride.api.client
     assert gate_api.token is not None
     gate_client = GateClient(client.session, str(client.make_url("")), gate_api.token)
-    gate = OfflineGate(gate_id="offline-1", operator=METRO, station=station)
-    await gate_client.sync(gate)
+    gate = OfflineGate(gate_id=gate_id, operator=METRO, station=station, store=GateStore(store))
+    await gate_client.sync(gate, now(ride))
     return gate, gate_client
 
 
@@ -34,9 +39,9 @@ def now(ride: Ride) -> int:
     return int(ride.clock.now().timestamp())
 
 
-async def test_an_offline_gate_opens_once_and_refuses_a_replay(ride: Ride) -> None:
+async def test_an_offline_gate_opens_once_and_refuses_a_replay(ride: Ride, tmp_path: Path) -> None:
     station = ride.stops(METRO)[0]
-    gate, _ = await offline_gate(ride, station)
+    gate, _ = await offline_gate(ride, station, tmp_path / "gate.sqlite3")
     payload = (await ride.code("shenzhen"))["payload"]
     assert gate.validate(payload, "in", now(ride)).decision == "open"
     again = gate.validate(payload, "in", now(ride))
@@ -46,31 +51,36 @@ async def test_an_offline_gate_opens_once_and_refuses_a_replay(ride: Ride) -> No
     assert (double.decision, double.reason) == ("deny", "unfinished_journey")
 
 
-async def test_an_offline_gate_applies_the_deny_list_it_synced(ride: Ride, pg: asyncpg.Connection) -> None:
+async def test_an_offline_gate_applies_the_deny_list_it_synced(
+    ride: Ride, pg: asyncpg.Connection, tmp_path: Path
+) -> None:
     payload = (await ride.code("shenzhen"))["payload"]
     account = (await pg.fetchval("SELECT account_token FROM ride_accounts")).hex()
     await ride.services.transit.deny_list.change("account", account, "add", "test")
-    gate, _ = await offline_gate(ride, ride.stops(METRO)[0])
+    gate, client = await offline_gate(ride, ride.stops(METRO)[0], tmp_path / "gate.sqlite3")
     decision = gate.validate(payload, "in", now(ride))
     assert (decision.decision, decision.reason) == ("deny", "denied_account")
     await ride.services.transit.deny_list.change("account", account, "remove", "paid")
-    _, client = await offline_gate(ride, ride.stops(METRO)[0])
-    await client.sync(gate)
+    await client.sync(gate, now(ride))
     assert gate.validate(payload, "in", now(ride)).decision == "open"
 
 
-async def test_uploaded_offline_taps_become_a_journey_and_reuploads_are_duplicates(ride: Ride) -> None:
+async def test_uploaded_offline_taps_become_a_journey_and_reuploads_are_duplicates(
+    ride: Ride, tmp_path: Path
+) -> None:
     stops = ride.stops(METRO)
-    gate_in, client = await offline_gate(ride, stops[0])
-    gate_out, _ = await offline_gate(ride, stops[-1])
+    gate_in, client = await offline_gate(ride, stops[0], tmp_path / "entry.sqlite3")
+    gate_out, _ = await offline_gate(ride, stops[-1], tmp_path / "exit.sqlite3", "offline-2")
     assert gate_in.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
     ride.clock.advance(minutes=20)
     assert gate_out.validate((await ride.code("shenzhen"))["payload"], "out", now(ride)).decision == "open"
-    queued = gate_in.queue + gate_out.queue
-    gate_in.queue = list(queued)
-    assert await client.upload(gate_in) == {"accepted": 2, "duplicates": 0, "rejected": 0}
-    gate_in.queue = list(queued)
-    assert await client.upload(gate_in) == {"accepted": 0, "duplicates": 2, "rejected": 0}
+    queued = [tap for _, tap in gate_in.store.pending(None, 10) + gate_out.store.pending(None, 10)]
+    assert await client.upload(gate_in) == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    assert await client.upload(gate_out) == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    status, again = await ride.api.as_(client.headers["Authorization"].split()[1]).post(
+        "/v1/gate/taps:batch", {"taps": queued}
+    )
+    assert (status, again["accepted"], again["duplicates"]) == (200, 0, 2)
     assert await ride.services.transit.uploads.drain(settle_seconds=0) == 2
     journey = (await ride.rider.get("/v1/journeys"))[1]["items"][0]
     assert (journey["status"], journey["entry_station"], journey["exit_station"]) == (
@@ -209,8 +219,10 @@ async def test_tap_ids_are_unique_per_operator_not_across_operators(
     assert await pg.fetchval("SELECT count(*) FROM tap_uploads") == 2
 
 
-async def test_an_offline_gate_forgets_a_rider_inside_after_the_journey_limit(ride: Ride) -> None:
-    gate, _ = await offline_gate(ride, ride.stops(METRO)[0])
+async def test_an_offline_gate_forgets_a_rider_inside_after_the_journey_limit(
+    ride: Ride, tmp_path: Path
+) -> None:
+    gate, _ = await offline_gate(ride, ride.stops(METRO)[0], tmp_path / "gate.sqlite3")
     assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
     ride.clock.advance(minutes=gate.max_journey_minutes + 1)
     assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
