@@ -177,9 +177,10 @@ MESSAGES: dict[str, Text] = {
         "Too many passengers for one booking.", "一張訂單的乘客人數過多。", "一张订单的乘客人数过多。"
     ),
     "document_not_accepted": T(
-        "Passenger {passenger}'s document cannot be used for this crossing: {reason}.",
-        "第 {passenger} 位乘客的證件不能用於此口岸:{reason}。",
-        "第 {passenger} 位乘客的证件不能用于此口岸:{reason}。",
+        "The document of passenger {number} (passengers.{passenger}) cannot be used for this crossing: "
+        "{reason}.",
+        "第 {number} 位乘客(passengers.{passenger})的證件不能用於此口岸:{reason}。",
+        "第 {number} 位乘客(passengers.{passenger})的证件不能用于此口岸:{reason}。",
     ),
     "hold_expired": T(
         "The seats were held too long and have been released; nothing was charged.",
@@ -327,10 +328,22 @@ _BY_STATUS = {
 }
 
 
+# Messages whose English changes with a count: code -> (the count's param, the text when it is 1).
+# Chinese has no plural forms, so only `en` differs from MESSAGES.
+SINGULAR: dict[str, tuple[str, Text]] = {
+    "payload_too_large": ("limit", T("The request body is larger than {limit} byte.")),
+    "rate_limited": ("retry_after", T("Too many requests; retry after {retry_after} second.")),
+    "rider_limit_reached": ("limit", T("You already hold {limit} active appointment for this service.")),
+}
+
+
 def message_for(code: str, language: str, status: int = 400, /, **params: Any) -> str:
     """Positional-only arguments: an error's own params may be called anything (even `status`)."""
     text = MESSAGES.get(code) or MESSAGES.get(_BY_STATUS.get(status, "internal_error"))
     assert text is not None
+    singular = SINGULAR.get(code)
+    if singular and language == "en" and str(params.get(singular[0])) == "1":
+        text = singular[1]
     template = text.get(language)
     try:
         return template.format(**params)

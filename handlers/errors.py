@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from bayaffairs.db.database import UNAVAILABLE_ERRORS as DATABASE_DOWN
 from bayaffairs.db.redis import UNAVAILABLE_ERRORS as REDIS_DOWN
 from bayaffairs.errors import DomainError, RateLimited
+from bayaffairs.field_messages import translate_fields
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.keys import LANGUAGE, MAX_BODY, REQUEST_ID
 from bayaffairs.i18n import negotiate
@@ -38,11 +39,14 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     language = request.get(LANGUAGE) or negotiate(request.headers.get("Accept-Language"))
+    details = dict(details or {})
+    if "fields" in details:
+        details["fields"] = translate_fields(details["fields"], language)
     body = {
         "error": {
             "code": code,
             "message": message_for(code, language, status, **(params or {})),
-            "details": dict(details or {}),
+            "details": details,
             "request_id": request.get(REQUEST_ID),
         }
     }

@@ -30,7 +30,11 @@ class TicketVoid(Gone):
 
 
 class DocumentNotAccepted(DomainError):
-    """400: one passenger's document does not allow the crossing; says who and why."""
+    """400: one passenger's document does not allow the crossing; says who and why.
+
+    `details.passenger` is the index in the request's `passengers` (0 for the first, as in the
+    field path `passengers.0.document_id`); the message counts from 1 and names both.
+    """
 
     status = 400
     code = "document_not_accepted"
@@ -43,7 +47,8 @@ class DocumentNotAccepted(DomainError):
                 "reason": reason,
                 "fields": {f"passengers.{index}.document_id": [reason.replace("_", " ")]},
             },
-            passenger=index + 1,
+            passenger=index,
+            number=index + 1,
             reason=reason.replace("_", " "),
         )
 

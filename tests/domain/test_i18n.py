@@ -47,3 +47,23 @@ def test_an_unknown_code_falls_back_to_its_status_text() -> None:
 
 def test_an_errors_params_may_use_any_name() -> None:
     assert "open" in message_for("journey_not_unfinished", "en", 409, status="open")
+
+
+@pytest.mark.parametrize(
+    ("count", "english"),
+    [
+        (1, "You already hold 1 active appointment for this service."),
+        (2, "You already hold 2 active appointments for this service."),
+    ],
+)
+def test_counted_messages_agree_with_their_count(count: int, english: str) -> None:
+    assert message_for("rider_limit_reached", "en", 409, limit=count) == english
+    chinese = message_for("rider_limit_reached", "zh-Hant", 409, limit=count)
+    assert chinese == f"你已持有此服務的 {count} 個有效預約。"
+
+
+def test_every_singular_form_belongs_to_a_message_with_that_count() -> None:
+    from bayaffairs.messages import SINGULAR
+
+    for code, (param, text) in SINGULAR.items():
+        assert "{" + param + "}" in MESSAGES[code].en and "{" + param + "}" in text.en

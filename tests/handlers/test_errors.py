@@ -66,6 +66,33 @@ async def test_invalid_fields_are_listed_per_field(api: Api) -> None:
     assert set(body["error"]["details"]["fields"]) == {"type", "expires"}
 
 
+async def test_field_messages_come_in_the_callers_language(api: Api) -> None:
+    rider = await api.sign_in("field-language")
+    body_ = {k: v for k, v in DOCUMENT.items() if k != "holder_name"} | {"colour": "red"}
+    answers = {}
+    for language in ("en", "zh-Hant", "zh-Hans"):
+        status, body = await rider.call(
+            "POST", "/v1/me/documents", json=body_, headers={"Accept-Language": language}
+        )
+        assert status == 400
+        answers[language] = body["error"]["details"]["fields"]
+    assert answers["en"] == {
+        "holder_name": ["Missing data for required field."],
+        "colour": ["Unknown field."],
+    }
+    assert answers["zh-Hant"] == {"holder_name": ["缺少必填欄位。"], "colour": ["未知欄位。"]}
+    assert answers["zh-Hans"] == {"holder_name": ["缺少必填字段。"], "colour": ["未知字段。"]}
+
+
+async def test_domain_field_messages_are_translated_too(api: Api) -> None:
+    rider = await api.sign_in("domain-field-language")
+    status, body = await rider.call(
+        "POST", "/v1/ride-codes", json={"city": "atlantis"}, headers={"Accept-Language": "zh-Hant"}
+    )
+    assert status == 400
+    assert body["error"]["details"]["fields"] == {"city": ["未知城市 'atlantis'"]}
+
+
 async def test_unknown_body_field_is_rejected(api: Api) -> None:
     rider = await api.sign_in("extra-field")
     status, body = await rider.post("/v1/me/documents", {**DOCUMENT, "colour": "red"})

@@ -112,6 +112,7 @@ async def test_a_document_that_does_not_allow_the_crossing_names_the_passenger_a
     details = body["error"]["details"]
     assert (details["passenger"], details["document_id"], details["reason"]) == (1, other, reason)
     assert "passengers.1.document_id" in details["fields"]
+    assert body["error"]["message"].startswith("The document of passenger 2 (passengers.1) ")
     assert await trip.seats(departure, "second") == (500, 0, 0)
 
 
