@@ -8,16 +8,20 @@ import orjson
 import swagger_ui_bundle
 from aiohttp import web
 
+from bayaffairs.errors import NotFound
 from bayaffairs.handlers.endpoint import documented
 from bayaffairs.handlers.keys import CONFIG, OPENAPI
 from bayaffairs.handlers.openapi import build_openapi
 
 routes = web.RouteTableDef()
 _PAGE = Path(__file__).parent / "static" / "docs.html"
+_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+# The files docs.html loads; anything else under /docs/assets/ is a 404 in the error shape
+# (aiohttp's static route answered an empty 404 that the access log and metrics saw as 200).
+_ASSET_NAMES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"})
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_static("/docs/assets/", Path(swagger_ui_bundle.swagger_ui_path), name="docs-assets")
     app.on_startup.append(_build)
 
 
@@ -30,6 +34,14 @@ async def _build(app: web.Application) -> None:
 @documented("This OpenAPI document")
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[OPENAPI], content_type="application/json")
+
+
+@routes.get("/docs/assets/{name}")
+async def docs_asset(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in _ASSET_NAMES:
+        raise NotFound()
+    return web.FileResponse(_ASSETS / name, headers={"Cache-Control": "public, max-age=86400"})
 
 
 @routes.get("/docs")

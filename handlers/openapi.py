@@ -44,7 +44,8 @@ def build_openapi(app: web.Application, server_url: str) -> dict[str, Any]:
         info={
             "description": "Greater Bay Area cross-border services: transit ride codes, cross-border "
             "travel bookings and government counter appointments. Errors always have the shape "
-            '{"error": {"code", "message", "details"}}; money is integer minor units plus ISO currency; '
+            '{"error": {"code", "message", "details", "request_id"}}; money is integer minor units plus '
+            "ISO currency; "
             "times are RFC 3339 with offset; Accept-Language picks en, zh-Hant or zh-Hans."
         },
         servers=[{"url": "/", "description": "this server"}, {"url": server_url}],

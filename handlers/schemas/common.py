@@ -21,7 +21,9 @@ class ErrorBody(Schema):
     code = fields.String(required=True, metadata={"description": "stable snake_case code"})
     message = fields.String(required=True, metadata={"description": "human text in the caller's language"})
     details = fields.Dict(required=True, metadata={"description": "fields: field -> messages, and more"})
-    request_id = fields.String(allow_none=True)
+    request_id = fields.String(
+        required=True, allow_none=True, metadata={"description": "this answer's X-Request-Id, for support"}
+    )
 
 
 class ErrorSchema(Schema):

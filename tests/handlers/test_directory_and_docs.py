@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.support import Api
 
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "api-contract.md"
@@ -139,6 +141,35 @@ async def test_docs_page_and_its_assets_are_served_locally(api: Api) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         status, body = await api.get(f"/docs/assets/{asset}")
         assert status == 200 and len(body) > 1000, asset
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/docs/assets/no-such-file.js", 404, "not_found"),
+        ("/docs/assets/", 404, "route_not_found"),
+        ("/docs/assets/..%2Fdocs.html", 404, "not_found"),
+        ("/docs/assets/index.html", 404, "not_found"),
+    ],
+)
+async def test_missing_docs_assets_answer_the_error_shape_and_count_as_404(
+    api: Api, path: str, status: int, code: str
+) -> None:
+    async with api.client.get(path) as resp:
+        assert resp.status == status
+        assert resp.content_type == "application/json"
+        assert (await resp.json())["error"]["code"] == code
+    _, text = await api.get("/metrics")
+    lines = text.decode().splitlines()
+    counted = [line for line in lines if line.startswith("bayaffairs_http_requests_total")]
+    assert any('status="404"' in line for line in counted)
+    assert not any("/docs/assets" in line and 'status="200"' in line for line in counted)
+
+
+async def test_the_error_shape_in_openapi_names_request_id() -> None:
+    from bayaffairs.handlers.schemas.common import ErrorBody
+
+    assert ErrorBody().fields["request_id"].required
 
 
 async def test_metrics_count_requests_per_route(api: Api) -> None:
