@@ -43,11 +43,6 @@ def counter_view(call: Call, appointment: object) -> dict[str, object]:
     return data
 
 
-def _centre(call: Call) -> str:
-    assert call.principal is not None
-    return call.principal.scope
-
-
 @routes.get("/v1/counter/appointments")
 @endpoint(
     summary="The centre's appointments of a day, or what changed since a cursor",
@@ -61,7 +56,7 @@ def _centre(call: Call) -> str:
 )
 async def day_list(call: Call) -> web.Response:
     desk = call.services.appointments.desk
-    centre = _centre(call)
+    centre = call.scope
     day = call.query["date"] or desk.today(centre)
     since = call.query["since"]
     language = call.language
@@ -148,7 +143,7 @@ def _checked_in(appointment: object) -> dict[str, object]:
 )
 async def check_in_by_id(call: Call) -> web.Response:
     desk = call.services.appointments.desk
-    centre = _centre(call)
+    centre = call.scope
     appointment_id, version = call.path("appointment_id"), None
     if call.body.get("payload"):
         scanned, version = await desk.resolve(centre, payload=call.body["payload"], reference=None)
@@ -169,7 +164,7 @@ async def check_in_by_id(call: Call) -> web.Response:
 )
 async def check_in(call: Call) -> web.Response:
     desk = call.services.appointments.desk
-    centre = _centre(call)
+    centre = call.scope
     appointment_id, version = await desk.resolve(
         centre, payload=call.body["payload"], reference=call.body["reference"]
     )
@@ -189,7 +184,7 @@ async def check_in(call: Call) -> web.Response:
     "when nobody is waiting for the counter's services.",
 )
 async def queue_next(call: Call) -> web.Response:
-    called = await call.services.appointments.desk.call_next(_centre(call), call.body["counter"])
+    called = await call.services.appointments.desk.call_next(call.scope, call.body["counter"])
     appointment = counter_view(call, called.appointment) if called.appointment else None
     return json_response(dump(QueueNextOut, {"counter": called.counter, "appointment": appointment}))
 
@@ -203,7 +198,7 @@ async def queue_next(call: Call) -> web.Response:
     errors=(404, 409),
 )
 async def recall(call: Call) -> web.Response:
-    appointment = await call.services.appointments.desk.recall(_centre(call), call.path("appointment_id"))
+    appointment = await call.services.appointments.desk.recall(call.scope, call.path("appointment_id"))
     return json_response(dump(CounterAppointmentOut, counter_view(call, appointment)))
 
 
@@ -218,7 +213,7 @@ async def recall(call: Call) -> web.Response:
 )
 async def outcome(call: Call) -> web.Response:
     appointment = await call.services.appointments.desk.outcome(
-        _centre(call), call.path("appointment_id"), call.body["outcome"]
+        call.scope, call.path("appointment_id"), call.body["outcome"]
     )
     return json_response(dump(CounterAppointmentOut, counter_view(call, appointment)))
 
@@ -236,7 +231,7 @@ async def outcome(call: Call) -> web.Response:
 )
 async def display(call: Call) -> web.Response:
     screen = call.services.appointments.display
-    centre = _centre(call)
+    centre = call.scope
     change = await screen.change(centre)
     etag = f'W/"display:{centre}:{screen.today(centre).isoformat()}:{change}:{call.language}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}

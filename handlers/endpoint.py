@@ -20,6 +20,7 @@ from bayaffairs.credentials import Principal
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from bayaffairs.handlers.errors import render_domain_error
 from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
+from bayaffairs.handlers.services import Services
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
 
 SCOPE_KINDS = {
@@ -77,7 +78,7 @@ class Call:
         return self.request[LANGUAGE]
 
     @property
-    def services(self) -> Any:
+    def services(self) -> Services:
         return self.request.app[SERVICES]
 
     def path(self, name: str) -> str:
@@ -89,8 +90,23 @@ class Call:
         assert self.principal is not None and self.principal.kind == "rider"
         return self.principal.scope
 
+    @property
+    def scope(self) -> str:
+        """The scope of the caller's credential: its operator, carrier or centre id."""
+        assert self.principal is not None, "a route with credentials"
+        return self.principal.scope
+
 
 HandlerFn = Callable[[Call], Awaitable[web.StreamResponse]]
+RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_SPECS: dict[RequestHandler, Spec] = {}
+
+
+def spec_of(handler: RequestHandler) -> Spec | None:
+    """What `endpoint()` or `documented()` declared for a route's handler (None: undocumented)."""
+    return _SPECS.get(handler)
+
 
 _schemas: dict[type[Schema], Schema] = {}
 
@@ -109,11 +125,11 @@ def dump(schema_cls: type[Schema], obj: Any) -> Any:
 
 def documented(
     summary: str, *, produces: str = "application/json", description: str = ""
-) -> Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Any]:
+) -> Callable[[RequestHandler], RequestHandler]:
     """List a plain operations handler (no body, no credentials) in the OpenAPI document."""
 
-    def wrap(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
-        handler.spec = Spec(  # type: ignore[attr-defined]
+    def wrap(handler: RequestHandler) -> RequestHandler:
+        _SPECS[handler] = Spec(
             summary, ("operations",), None, None, None, {200: None}, False, None, description, produces
         )
         return handler
@@ -135,7 +151,7 @@ def endpoint(
     produces: str = "application/json",
     errors: tuple[int, ...] = (),
     fast_body: FastLoad | None = None,
-) -> Callable[[HandlerFn], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+) -> Callable[[HandlerFn], RequestHandler]:
     spec = Spec(
         summary,
         tags,
@@ -151,7 +167,7 @@ def endpoint(
         fast_body,
     )
 
-    def wrap(handler: HandlerFn) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def wrap(handler: HandlerFn) -> RequestHandler:
         @functools.wraps(handler)
         async def run(request: web.Request) -> web.StreamResponse:
             principal = await _authenticate(request, spec.auth)
@@ -166,7 +182,7 @@ def endpoint(
                 return await _idempotently(call, handler, principal, check_key(key), raw)
             return await handler(call)
 
-        run.spec = spec  # type: ignore[attr-defined]
+        _SPECS[run] = spec
         return run
 
     return wrap
@@ -250,9 +266,9 @@ async def _idempotently(
     except BaseException:
         await keys.abandon(principal.key, key)
         raise
-    if not isinstance(response, web.Response) or response.body is None:
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, (bytes, bytearray)):  # a streamed answer is not kept
         await keys.abandon(principal.key, key)
         return response
-    body = response.body if isinstance(response.body, bytes) else bytes(response.body)  # type: ignore[arg-type]
-    await keys.finish(principal.key, key, StoredAnswer(response.status, body, response.content_type))
+    await keys.finish(principal.key, key, StoredAnswer(response.status, bytes(body), response.content_type))
     return response

@@ -137,7 +137,7 @@ def _load_tap(raw: Any) -> OfflineTap | str:
 )
 async def gate_keys(call: Call) -> web.Response:
     transit = call.services.transit
-    operator = transit.network.operator(call.principal.scope)  # type: ignore[union-attr]
+    operator = transit.network.operator(call.scope)
     keys = [k for k in await transit.issuer_keys.published() if k.issuer == ISSUER]
     body = {
         "keys": [
@@ -193,7 +193,7 @@ async def scan(call: Call) -> web.Response:
     payload = body["payload"] if isinstance(body["payload"], str) else ""
     decision = await transit.scans.scan(
         Scan(
-            call.principal.scope,  # type: ignore[union-attr]
+            call.scope,
             body["gate_id"],
             body["station"],
             body["direction"],
@@ -226,7 +226,7 @@ async def upload_taps(call: Call) -> web.Response:
             rejected.append((index, loaded))
         else:
             taps.append((index, loaded))
-    result = await transit.uploads.upload(call.principal.scope, [tap for _, tap in taps])  # type: ignore[union-attr]
+    result = await transit.uploads.upload(call.scope, [tap for _, tap in taps])
     rejected += [(taps[i][0], reason) for i, reason in result.rejected]
     body = {
         "accepted": result.accepted,

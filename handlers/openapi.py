@@ -11,7 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 import bayaffairs
-from bayaffairs.handlers.endpoint import Spec
+from bayaffairs.handlers.endpoint import Spec, spec_of
 from bayaffairs.handlers.schemas.common import ErrorSchema
 
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -55,7 +55,7 @@ def build_openapi(app: web.Application, server_url: str) -> dict[str, Any]:
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():
-        spec_: Spec | None = getattr(route.handler, "spec", None)
+        spec_ = spec_of(route.handler)
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if spec_ is None or not path or route.method == "HEAD":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from bayaffairs.credentials import KINDS
@@ -26,7 +28,7 @@ ANY_CREDENTIAL = Auth(KINDS)
 )
 async def create_session(call: Call) -> web.Response:
     body = call.body
-    claims = {k: body[k] for k in ("category", "display_name") if k in body}
+    claims: dict[str, Any] = {k: body[k] for k in ("category", "display_name") if k in body}
     session = await call.services.users.sign_in(body["provider"], body["code"], claims)
     issued = session.credential
     return json_response(

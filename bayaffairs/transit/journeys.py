@@ -60,7 +60,9 @@ class Journeys:
             )
             price = await self._price(conn, row, quote.amount, f"repaired: {quote.rule}")
             await q.set_prices(conn, [price])
-            return await q.get_for_user(conn, user_id, journey_id)  # type: ignore[return-value]
+            repaired = await q.get_for_user(conn, user_id, journey_id)
+            assert repaired is not None  # found above, and journeys are never deleted
+            return repaired
 
     async def close_overdue(self, batch: int = 500) -> int:
         """Mark journeys open past their operator's limit unfinished and charge them its rule."""
@@ -76,10 +78,10 @@ class Journeys:
                 await q.mark_unfinished(conn, [r.id for r in rows])
                 prices = []
                 for row in rows:
-                    assert row.entry_station is not None
+                    assert row.entry_station is not None and row.entry_at is not None  # open: both set
                     if operator.rules.unfinished_fare == "entry_fare":
                         quote = operator.fares.fare(
-                            Trip(row.entry_station, row.entry_station, row.entry_at, category=row.category)  # type: ignore[arg-type]
+                            Trip(row.entry_station, row.entry_station, row.entry_at, category=row.category)
                         )
                     else:
                         quote = operator.fares.max_fare(row.entry_station, row.category)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bayaffairs.appointments.model import Appointment, DayRow
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = (
     "id, reference, user_id, agency_id, centre_id, service_id, starts_at AS start, ends_at AS end,"
@@ -18,7 +18,7 @@ _COLUMNS = (
 _ACTIVE = "('booked', 'checked_in', 'called')"
 
 
-def _row(record: Any) -> Appointment:
+def _row(record: Record) -> Appointment:
     """Positional: _COLUMNS is in the dataclass's field order (a centre-day is thousands of rows,
     and building a dict per row cost more than the query)."""
     return Appointment(*record)
@@ -212,7 +212,7 @@ async def insert(conn: Connection, **values: Any) -> Appointment:
         """,
         *values.values(),
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 async def reference_taken(conn: Connection, reference: str) -> bool:
@@ -257,7 +257,7 @@ async def update(conn: Connection, appointment_id: str, **values: Any) -> Appoin
         appointment_id,
         *values.values(),
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 # What a counter's day view shows, in DayRow's order (bayaffairs.appointments.model).

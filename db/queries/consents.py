@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = "id, user_id, destination, purpose, notice_version, given_at, withdrawn_at"
 
@@ -21,8 +21,8 @@ class ConsentRow:
     withdrawn_at: datetime | None
 
 
-def _row(record: object) -> ConsentRow:
-    return ConsentRow(**dict(record))  # type: ignore[call-overload]
+def _row(record: Record) -> ConsentRow:
+    return ConsentRow(**dict(record))
 
 
 async def give(
@@ -61,7 +61,7 @@ async def give(
         destination,
         purpose,
     )
-    return _row(existing), False
+    return _row(returned(existing)), False
 
 
 async def list_for_user(conn: Connection, user_id: str, *, after: str | None, limit: int) -> list[ConsentRow]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = "id, kind, scope, secret_hash, label, created_at, expires_at, revoked_at"
 
@@ -22,8 +22,8 @@ class CredentialRow:
     revoked_at: datetime | None
 
 
-def _row(record: object) -> CredentialRow:
-    return CredentialRow(**dict(record))  # type: ignore[call-overload]
+def _row(record: Record) -> CredentialRow:
+    return CredentialRow(**dict(record))
 
 
 async def insert(
@@ -51,7 +51,7 @@ async def insert(
         created_at,
         expires_at,
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 async def get(conn: Connection, credential_id: str) -> CredentialRow | None:
@@ -124,4 +124,4 @@ async def upsert(
         created_at,
         expires_at,
     )
-    return _row(record)
+    return _row(returned(record))

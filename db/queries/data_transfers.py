@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record
 
 _COLUMNS = (
     "id, user_id, subject, subject_name, origin, destination, recipient, recipient_name, purpose,"
@@ -33,8 +33,8 @@ class TransferRow:
     retain_until: datetime
 
 
-def _row(record: object) -> TransferRow:
-    return TransferRow(**dict(record))  # type: ignore[call-overload]
+def _row(record: Record) -> TransferRow:
+    return TransferRow(**dict(record))
 
 
 async def insert_many(conn: Connection, rows: Sequence[TransferRow]) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record
 
 _COLUMNS = (
     "id, user_id, type, holder_name, number_ciphertext, number_masked, issuing, expires,"
@@ -29,8 +29,8 @@ class DocumentRow:
     created_at: datetime
 
 
-def _row(record: object) -> DocumentRow:
-    return DocumentRow(**dict(record))  # type: ignore[call-overload]
+def _row(record: Record) -> DocumentRow:
+    return DocumentRow(**dict(record))
 
 
 async def insert(conn: Connection, *, fingerprint: bytes, **values: Any) -> DocumentRow | None:

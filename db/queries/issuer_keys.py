@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = (
     "kid, issuer, key_number, algorithm, public_key, private_key_sealed, created_at, retired_at,"
@@ -27,8 +27,8 @@ class IssuerKeyRow:
     compromised_at: datetime | None
 
 
-def _row(record: object) -> IssuerKeyRow:
-    return IssuerKeyRow(**dict(record))  # type: ignore[call-overload]
+def _row(record: Record) -> IssuerKeyRow:
+    return IssuerKeyRow(**dict(record))
 
 
 async def lock_issuer(conn: Connection, issuer: str) -> None:
@@ -81,7 +81,7 @@ async def insert(
         private_key_sealed,
         created_at,
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 async def signing_key(conn: Connection, issuer: str) -> IssuerKeyRow | None:

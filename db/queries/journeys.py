@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = (
     "id, user_id, operator, category, status, entry_station, entry_at, exit_station, exit_at,"
@@ -54,7 +54,7 @@ class Price:
     held: bool = False  # charge only after the rider had time to repair (unfinished journeys)
 
 
-def _row(record: Any) -> JourneyRow:
+def _row(record: Record) -> JourneyRow:
     return JourneyRow(**dict(record))
 
 
@@ -228,7 +228,7 @@ async def close_repaired(conn: Connection, journey_id: str, *, exit_station: str
         journey_id,
         exit_station,
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 async def overdue_open(

@@ -24,7 +24,9 @@ async def create(conn: Connection, user_id: str, token: bytes) -> bytes:
         token,
         user_id,
     )
-    return await current_token(conn, user_id)  # type: ignore[return-value]
+    current = await current_token(conn, user_id)
+    assert current is not None  # inserted above, or there already
+    return current
 
 
 async def insert_credential(

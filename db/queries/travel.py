@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ _SELECT = """
 """
 
 
-def _departure(record: Any) -> DepartureRow:
+def _departure(record: Record) -> DepartureRow:
     data = dict(record)
     data["classes"] = json.loads(data["classes"])
     return DepartureRow(**data)

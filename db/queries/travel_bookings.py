@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _BOOKING = (
     "id, user_id, departure_id, carrier, fare_class, seats, status, release_reason, total_amount,"
@@ -85,7 +84,7 @@ class TicketRow:
     created_at: datetime
 
 
-def _booking(record: Any) -> BookingRow:
+def _booking(record: Record) -> BookingRow:
     return BookingRow(**dict(record))
 
 
@@ -223,7 +222,7 @@ async def hold_again(
         fare,
         at,
     )
-    return _booking(held), "held"
+    return _booking(returned(held)), "held"
 
 
 async def list_for_user(conn: Connection, user_id: str, *, after: str | None, limit: int) -> list[BookingRow]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bayaffairs.storage import Connection
+from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = "id, display_name, category, wallet_currency, wallet_provider, created_at, updated_at"
 
@@ -21,8 +21,8 @@ class UserRow:
     updated_at: datetime
 
 
-def _row(record: object) -> UserRow:
-    return UserRow(**dict(record))  # type: ignore[call-overload]
+def _row(record: Record) -> UserRow:
+    return UserRow(**dict(record))
 
 
 async def get(conn: Connection, user_id: str) -> UserRow | None:
@@ -57,7 +57,7 @@ async def insert(
         category,
         at,
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 async def link_identity(conn: Connection, *, provider: str, subject: str, user_id: str, at: datetime) -> bool:
@@ -103,7 +103,7 @@ async def update_verified(
         category,
         at,
     )
-    return _row(record)
+    return _row(returned(record))
 
 
 async def set_wallet(
@@ -120,4 +120,4 @@ async def set_wallet(
         provider,
         at,
     )
-    return _row(record)
+    return _row(returned(record))

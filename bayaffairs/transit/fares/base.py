@@ -76,10 +76,10 @@ class PairEngine(PrecomputedEngine):
                 self._keep_max(exit_, category, quote)
 
     def _lookup(self, trip: Trip) -> FareQuote:
+        if trip.exit_stop is None:
+            raise ValueError(f"{self.model} fares need the exit stop")
         try:
-            return self._quotes[trip.entry_stop, trip.exit_stop, trip.category]  # type: ignore[index]
+            return self._quotes[trip.entry_stop, trip.exit_stop, trip.category]
         except KeyError:
-            if trip.exit_stop is None:
-                raise ValueError(f"{self.model} fares need the exit stop") from None
             self._check(trip.entry_stop, trip.exit_stop, category=trip.category)
             raise UnknownStop(f"no fare from {trip.entry_stop!r} to {trip.exit_stop!r}") from None
