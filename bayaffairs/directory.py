@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from bayaffairs.adapters.protocols import BorderCarrier, CounterAgency, TransitOperator
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.config import Config
 from bayaffairs.i18n import localise
@@ -27,8 +28,8 @@ class Directory:
 
     def _build_regions(self, language: str) -> list[dict[str, Any]]:
         operators_by_city: dict[str | None, list[dict[str, Any]]] = {}
-        for adapter in self.adapters.of_kind("transit_operator"):
-            info = localise(dict(adapter.describe()), language)  # type: ignore[attr-defined]
+        for adapter in self.adapters.of_kind(TransitOperator):
+            info = localise(adapter.describe(), language)
             operators_by_city.setdefault(adapter.city, []).append(info)
         out = []
         for jurisdiction in self.config.jurisdictions.values():
@@ -62,12 +63,9 @@ class Directory:
     def scopes(self, kind: str) -> Collection[str]:
         """The scope ids a credential of `kind` may be issued for."""
         if kind in ("gate", "operator"):
-            return {a.id for a in self.adapters.of_kind("transit_operator")}
+            return {a.id for a in self.adapters.of_kind(TransitOperator)}
         if kind == "carrier":
-            return {a.id for a in self.adapters.of_kind("border_carrier")}
+            return {a.id for a in self.adapters.of_kind(BorderCarrier)}
         if kind in ("counter", "display"):
-            centres: set[str] = set()
-            for agency in self.adapters.of_kind("counter_agency"):
-                centres.update(c["id"] for c in agency.describe().get("centres", ()))  # type: ignore[attr-defined]
-            return centres
+            return {c for agency in self.adapters.of_kind(CounterAgency) for c in agency.catalog().centres}
         return ()

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
-from bayaffairs.adapters.protocols import CounterAgency
+from bayaffairs.adapters.protocols import BorderCarrier, CounterAgency
 from bayaffairs.cli.context import CommandError, config_or_exit, database
 from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config
@@ -107,7 +107,7 @@ async def _travel_departures(ctx: SeedContext) -> None:
     adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
     travel = ctx.config.settings.travel
     carriers = Carriers(
-        adapters.of_kind("border_carrier"), ctx.config.jurisdictions, travel.carrier_timeout_seconds
+        adapters.of_kind(BorderCarrier), ctx.config.jurisdictions, travel.carrier_timeout_seconds
     )
     await Departures(ctx.db, SystemClock(), carriers, travel.days_ahead).materialise()
 
@@ -139,7 +139,7 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     async with ctx.db.acquire() as conn:
         rider = await users_q.find_by_identity(conn, "dev", "demo-rider")
     adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    agencies = [a for a in adapters.of_kind("counter_agency") if isinstance(a, CounterAgency)]
+    agencies = adapters.of_kind(CounterAgency)
     if rider is None or not any(DEMO_CENTRE in a.catalog().centres for a in agencies):
         return
     settings, clock = ctx.config.settings, SystemClock()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from bayaffairs.adapters.protocols import FxRateSource
+from bayaffairs.adapters.protocols import (
+    BorderCarrier,
+    CounterAgency,
+    FxRateSource,
+    IdentityProvider,
+    Notifier,
+    PaymentProvider,
+)
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.appointments.service import Appointments, build_appointments
 from bayaffairs.clock import Clock
@@ -68,11 +73,6 @@ class Services:
     appointments: Appointments
 
 
-def lookup(adapters: Adapters, kind: str) -> Callable[[str], Any]:
-    """Find an enabled adapter of `kind` by instance id (None when there is none)."""
-    return lambda adapter_id: adapters.get(adapter_id, kind)
-
-
 def build_transit(
     config: Config, db: Database, adapters: Adapters, clock: Clock, store: CodeStore
 ) -> TransitServices:
@@ -80,8 +80,7 @@ def build_transit(
     network = Network(config, adapters)
     issuer_keys = IssuerKeys(db, clock, settings.signing, Sealer(settings.secrets.signing_keys))
     keys = RideCodeKeys(issuer_keys)
-    fx: FxRateSource | None = next(iter(adapters.of_kind("fx_rate_source")), None)  # type: ignore[assignment]
-    converter = Converter(fx, clock)
+    converter = Converter(next(iter(adapters.of_kind(FxRateSource)), None), clock)
     scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
     deny_list = DenyList(db)
 
@@ -100,7 +99,7 @@ def build_transit(
         charges=RideCharges(
             db,
             clock,
-            lookup(adapters, "payment_provider"),
+            adapters.lookup(PaymentProvider),
             converter,
             deny_list,
             hold_seconds=settings.ride_codes.repair_days * 86400,
@@ -124,8 +123,8 @@ def build_services(
         db,
         clock,
         credentials,
-        lookup(adapters, "identity_provider"),
-        lookup(adapters, "payment_provider"),
+        adapters.lookup(IdentityProvider),
+        adapters.lookup(PaymentProvider),
     )
     documents = DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys))
     transit = build_transit(config, db, adapters, clock, store)
@@ -143,20 +142,20 @@ def build_services(
             settings.travel,
             db,
             clock,
-            adapters.of_kind("border_carrier"),
+            adapters.of_kind(BorderCarrier),
             config.jurisdictions,
             documents,
             users,
-            lookup(adapters, "payment_provider"),
+            adapters.lookup(PaymentProvider),
             transit.converter,
             transit.issuer_keys,
         ),
         appointments=build_appointments(
             db,
             clock,
-            adapters.of_kind("counter_agency"),
+            adapters.of_kind(CounterAgency),
             transit.issuer_keys,
             documents,
-            lookup(adapters, "notifier"),
+            adapters.lookup(Notifier),
         ),
     )

@@ -4,6 +4,8 @@ An adapter is a folder under integrations/ with a manifest.toml that names it; c
 instances of it (`[adapters.<instance>]`), each with its own settings validated against the
 adapter's `Settings` schema. Setup and teardown mirror each other: `start()` checks what it
 needs (and raises `AdapterNotReady` if it cannot work), `close()` releases what `start()` took.
+An adapter class extends the base of its kind (`bayaffairs.adapters.protocols`), which sets
+`kind` and declares the verbs it must implement.
 """
 
 from __future__ import annotations
@@ -16,16 +18,6 @@ from marshmallow import Schema
 
 from bayaffairs.clock import Clock, SystemClock
 from bayaffairs.i18n import Text
-
-KINDS = (
-    "transit_operator",
-    "border_carrier",
-    "counter_agency",
-    "identity_provider",
-    "payment_provider",
-    "fx_rate_source",
-    "notifier",
-)
 
 
 class AdapterNotReady(Exception):
@@ -61,7 +53,7 @@ class AdapterContext:
 
 
 class Adapter:
-    """Base of all adapters. Subclasses set `kind` and, if they take settings, `Settings`."""
+    """Base of all adapters: extend the base of your kind, and set `Settings` if you take any."""
 
     kind: ClassVar[str]
     Settings: ClassVar[type[Schema]] = NoSettings
@@ -91,4 +83,7 @@ class Adapter:
 
     @property
     def name(self) -> Text:
-        return self.manifest.name
+        """What riders see: the `name` of the config block when it has one (an operator, carrier
+        or agency described by config), else the adapter's own name from its manifest."""
+        name = self.settings.get("name")
+        return name if isinstance(name, Text) else self.manifest.name

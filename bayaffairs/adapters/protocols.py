@@ -1,7 +1,14 @@
-"""One protocol per adapter kind: the verbs the core calls, and the values they exchange.
+"""One base class per adapter kind: the verbs the core calls, and the values they exchange.
 
-Each capability issue (ride codes, travel, appointments) grows the protocol of its own kinds;
-an adapter is checked against its kind's protocol when the registry loads it.
+An adapter class extends the base of its kind (pretix-style): the base sets `kind`, and each
+verb the core calls is a method whose docstring says what to return and what to raise; on the
+base it raises NotImplementedError, and the registry refuses at load a class that does not
+implement every verb of its kind. Optional hooks (`start`, `close`, `name`) have defaults in
+`Adapter`. Bases for families of adapters build on these: `RemotePartner` (any partner over
+HTTP, bayaffairs.integrations.remote), `ConfiguredCarrier` and `LocalCarrier`
+(bayaffairs.travel.configured), `ConfiguredAgency` (bayaffairs.appointments.agency_settings).
+
+Each capability issue (ride codes, travel, appointments) grows the base of its own kinds.
 """
 
 from __future__ import annotations
@@ -10,12 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema, fields, validate
 
+from bayaffairs.adapters.base import Adapter
 from bayaffairs.i18n import Text
 from bayaffairs.money import Money
+
+if TYPE_CHECKING:  # the kinds' value types; their modules need nothing from here at import time
+    from bayaffairs.appointments.model import Agency
+    from bayaffairs.transit.model import FareEngine, OperatorInfo, OperatorRules
+    from bayaffairs.travel.timetable import Timetable
 
 RIDER_CATEGORIES = ("adult", "child", "student", "elderly")
 
@@ -51,8 +64,9 @@ class VerifiedIdentity:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
-@runtime_checkable
-class IdentityProvider(Protocol):
+class IdentityProvider(Adapter):
+    kind: ClassVar[str] = "identity_provider"
+
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
         """Exchange a mini-program or OAuth login code for a verified identity.
 
@@ -60,7 +74,7 @@ class IdentityProvider(Protocol):
         verify anything (the `dev` provider) may trust them. Raise `LoginRejected` when the
         provider refuses the code, `PartnerError` when it cannot be reached.
         """
-        ...
+        raise NotImplementedError
 
 
 class LoginRejected(Exception):
@@ -91,17 +105,22 @@ class PaymentOutcome:
     failure_code: str | None = None
 
 
-@runtime_checkable
-class PaymentProvider(Protocol):
-    currencies: frozenset[str]
+class PaymentProvider(Adapter):
+    kind: ClassVar[str] = "payment_provider"
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        """The wallet currencies it charges and refunds in."""
+        raise NotImplementedError
 
     async def charge(self, request: ChargeRequest) -> PaymentOutcome:
-        """Charge the rider; must be idempotent per `request.reference`."""
-        ...
+        """Charge the rider; must be idempotent per `request.reference`. A decline is an outcome
+        (`succeeded=False`); a provider that cannot be reached raises `PartnerError`."""
+        raise NotImplementedError
 
     async def refund(self, request: RefundRequest) -> PaymentOutcome:
         """Refund (part of) a charge; idempotent per `request.reference`."""
-        ...
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -113,11 +132,13 @@ class FxRate:
     source: str
 
 
-@runtime_checkable
-class FxRateSource(Protocol):
+class FxRateSource(Adapter):
+    kind: ClassVar[str] = "fx_rate_source"
+
     async def rate(self, base: str, quote: str, at: datetime) -> FxRate:
-        """The rate to turn an amount in `base` into `quote`, valid at `at`."""
-        ...
+        """The rate to turn an amount in `base` into `quote`, valid at `at`; `PartnerError`
+        (code `fx_rate_unavailable`) when there is none to trust."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -130,37 +151,39 @@ class Notification:
     dedupe_key: str | None = None
 
 
-@runtime_checkable
-class Notifier(Protocol):
+class Notifier(Adapter):
+    kind: ClassVar[str] = "notifier"
+
     async def send(self, notification: Notification) -> str:
-        """Deliver a notification; returns the provider's message id."""
-        ...
+        """Deliver a notification (once per `dedupe_key`); returns the provider's message id."""
+        raise NotImplementedError
 
 
-@runtime_checkable
-class TransitOperator(Protocol):
+class TransitOperator(Adapter):
     """A bus, metro, rail, light-rail or shuttle operator whose gates take ride codes.
 
     The value types (OperatorInfo, OperatorRules, FareEngine, Trip, FareQuote) are in
     `bayaffairs.transit.model`.
     """
 
+    kind: ClassVar[str] = "transit_operator"
+
     def describe(self) -> Mapping[str, Any]:
         """Id, name, modes, currency, fare model and the stations or routes of the operator
         (JSON-ready; names may be `Text`, localised by the caller)."""
-        ...
+        raise NotImplementedError
 
-    def info(self) -> Any:
-        """The operator as an `OperatorInfo`."""
-        ...
+    def info(self) -> OperatorInfo:
+        """The operator: id, name, modes, currency, fare model, time zone, stops."""
+        raise NotImplementedError
 
-    def rules(self) -> Any:
-        """Its tap rules as `OperatorRules`."""
-        ...
+    def rules(self) -> OperatorRules:
+        """Its tap rules."""
+        raise NotImplementedError
 
-    def fares(self) -> Any:
-        """Its `FareEngine`, built from config by fare model."""
-        ...
+    def fares(self) -> FareEngine:
+        """Its fare engine, built from config by fare model."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -208,38 +231,42 @@ class CarrierRefused(Exception):
         self.code = code
 
 
-@runtime_checkable
-class BorderCarrier(Protocol):
+class BorderCarrier(Adapter):
     """A rail, coach, ferry or bridge-shuttle carrier selling cross-border seats.
 
     Timetable, fares and refund rules come from config (`timetable()`, value types in
     `bayaffairs.travel.model`); seats are counted in our database for every carrier. A carrier
     whose manifest says `remote = true` also keeps its own inventory: the verbs below are real
     calls to its booking API, each idempotent per `reference`. A local carrier's verbs do
-    nothing and return at once. Network failures raise `PartnerError`; refusals `CarrierRefused`.
+    nothing and return at once (`bayaffairs.travel.configured.LocalCarrier`). Network failures
+    raise `PartnerError`; refusals `CarrierRefused`.
     """
+
+    kind: ClassVar[str] = "border_carrier"
 
     def describe(self) -> Mapping[str, Any]:
         """Id, name, mode, currency and routes of the carrier."""
-        ...
+        raise NotImplementedError
 
-    def timetable(self) -> Any:
+    def timetable(self) -> Timetable:
         """Routes, service days, departures, fare classes, hold time and refund rules."""
-        ...
+        raise NotImplementedError
 
-    async def hold(self, request: CarrierHoldRequest) -> CarrierHold: ...
+    async def hold(self, request: CarrierHoldRequest) -> CarrierHold:
+        """Hold the seats until `request.expires_at` (or the carrier's own, earlier, expiry)."""
+        raise NotImplementedError
 
     async def confirm(self, reference: str, passengers: Sequence[CarrierPassenger]) -> CarrierConfirmation:
         """Turn the hold into sold seats and hand over the passenger manifest."""
-        ...
+        raise NotImplementedError
 
     async def release(self, reference: str) -> None:
         """Give back a hold that will not be paid (expired, failed); unknown is fine."""
-        ...
+        raise NotImplementedError
 
     async def cancel(self, reference: str) -> None:
         """Cancel confirmed seats (the rider cancelled); the refund is ours to make."""
-        ...
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -262,8 +289,7 @@ class AgencyEvent:
     fields: Mapping[str, str]
 
 
-@runtime_checkable
-class CounterAgency(Protocol):
+class CounterAgency(Adapter):
     """A government agency offering counter services at service centres.
 
     Services, centres, opening hours and counters are config (`catalog()`, an
@@ -273,25 +299,33 @@ class CounterAgency(Protocol):
     timeout or 5xx (the core retries from its outbox). A local agency's `push` does nothing.
     """
 
+    kind: ClassVar[str] = "counter_agency"
+
     def describe(self) -> Mapping[str, Any]:
         """Id, name, jurisdiction, services and centres of the agency."""
-        ...
+        raise NotImplementedError
 
-    def catalog(self) -> Any:
-        """The agency's services and centres as an `Agency`."""
-        ...
+    def catalog(self) -> Agency:
+        """The agency's services and centres."""
+        raise NotImplementedError
 
     async def push(self, event: AgencyEvent) -> str:
-        """Tell the agency's system; returns its reference for the event."""
-        ...
+        """Tell the agency's system; returns its reference for the event ("" for none)."""
+        raise NotImplementedError
 
 
-PROTOCOLS: dict[str, type] = {
+def verbs(kind: type[Adapter]) -> list[str]:
+    """The members a kind's base declares: what every adapter of the kind must implement."""
+    return sorted(name for name in vars(kind) if not name.startswith("_") and name != "kind")
+
+
+# The base class of each kind a manifest may name.
+KIND_BASES: dict[str, type[Adapter]] = {
+    "transit_operator": TransitOperator,
+    "border_carrier": BorderCarrier,
+    "counter_agency": CounterAgency,
     "identity_provider": IdentityProvider,
     "payment_provider": PaymentProvider,
     "fx_rate_source": FxRateSource,
     "notifier": Notifier,
-    "transit_operator": TransitOperator,
-    "border_carrier": BorderCarrier,
-    "counter_agency": CounterAgency,
 }

@@ -7,19 +7,20 @@ code is imported only when a config block enables it (lazily, by module name).
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import importlib.util
 import json
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from bayaffairs.adapters.base import KINDS, Adapter, AdapterContext, Manifest
-from bayaffairs.adapters.protocols import PROTOCOLS
+from bayaffairs.adapters.base import Adapter, AdapterContext, Manifest
+from bayaffairs.adapters.protocols import KIND_BASES, verbs
 from bayaffairs.config.errors import ConfigError, config_error_from
 from bayaffairs.config.regions import ID_PATTERN, AdapterBlock, TextField
 
@@ -29,7 +30,7 @@ class ManifestSchema(Schema):
         unknown = "raise"
 
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(tuple(KIND_BASES)))
     name = TextField(required=True)
     module = fields.String(load_default="adapter", validate=validate.Regexp(r"^[a-z_][a-z0-9_]*$"))
     class_name = fields.String(required=True, data_key="class", validate=validate.Regexp(r"^[A-Z]\w*$"))
@@ -82,17 +83,13 @@ def adapter_class(package: str, manifest: Manifest) -> type[Adapter]:
     display = f"integrations/{manifest.id}/manifest.toml"
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise ConfigError(display, "class", f"{manifest.class_name} is not an Adapter subclass")
-    if getattr(cls, "kind", None) != manifest.kind:
-        raise ConfigError(display, "kind", f"{manifest.class_name}.kind is not {manifest.kind!r}")
-    missing = [name for name in _protocol_members(PROTOCOLS[manifest.kind]) if not hasattr(cls, name)]
+    base = KIND_BASES[manifest.kind]
+    if not issubclass(cls, base):
+        raise ConfigError(display, "kind", f"{manifest.class_name} does not extend {base.__name__}")
+    missing = [name for name in verbs(base) if getattr(cls, name) is getattr(base, name)]
     if missing:
         raise ConfigError(display, "class", f"{manifest.class_name} lacks {', '.join(missing)}")
     return cls
-
-
-def _protocol_members(protocol: type) -> list[str]:
-    names = set(getattr(protocol, "__annotations__", {})) | set(vars(protocol))
-    return sorted(n for n in names if not n.startswith("_"))
 
 
 def validate_settings(cls: type[Adapter], block: AdapterBlock) -> dict[str, Any]:
@@ -118,20 +115,26 @@ _LOADED: dict[tuple[type, str], dict[str, Any]] = {}
 _LOADED_MAX = 512
 
 
+_Kind = TypeVar("_Kind", bound=Adapter)
+
+
 @dataclass
 class Adapters:
-    """The enabled adapter instances, by instance id."""
+    """The enabled adapter instances, by instance id; asked for by the base of their kind
+    (`adapters.of_kind(BorderCarrier)`), they come back typed as that kind."""
 
     instances: dict[str, Adapter]
 
-    def of_kind(self, kind: str) -> Iterator[Adapter]:
-        return (a for a in self.instances.values() if a.kind == kind)
+    def of_kind(self, kind: type[_Kind]) -> list[_Kind]:
+        return [a for a in self.instances.values() if isinstance(a, kind)]
 
-    def get(self, instance_id: str, kind: str | None = None) -> Adapter | None:
+    def get(self, instance_id: str, kind: type[_Kind]) -> _Kind | None:
         adapter = self.instances.get(instance_id)
-        if adapter is None or (kind is not None and adapter.kind != kind):
-            return None
-        return adapter
+        return adapter if isinstance(adapter, kind) else None
+
+    def lookup(self, kind: type[_Kind]) -> Callable[[str], _Kind | None]:
+        """Instance id -> the enabled adapter of `kind` with that id (None when there is none)."""
+        return functools.partial(self.get, kind=kind)
 
     async def start(self) -> None:
         await asyncio.gather(*(a.start() for a in self.instances.values()))

@@ -16,12 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import AgencyEvent
+from bayaffairs.adapters.protocols import CounterAgency
 from bayaffairs.appointments.catalogue import describe
 from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Counter, Service
 from bayaffairs.config.regions import DOCUMENT_TYPES, ID_PATTERN, LEGAL_REGIONS, TextField
-from bayaffairs.i18n import Text
 
 _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -181,17 +179,11 @@ def build_agency(
     )
 
 
-class ConfiguredAgency(Adapter):
+class ConfiguredAgency(CounterAgency):
     """A counter agency whose name, services and centres are its config block (`AgencySettings`
     or a subclass adding the agency's connection); a subclass says what `push` tells the agency."""
 
-    kind = "counter_agency"
     Settings = AgencySettings
-
-    @property
-    def name(self) -> Text:
-        name: Text = self.settings["name"]
-        return name
 
     def describe(self) -> Mapping[str, Any]:
         return describe(self.catalog(), self.settings["demo"])
@@ -204,7 +196,3 @@ class ConfiguredAgency(Adapter):
         return build_agency(
             self.id, self.jurisdiction, self.manifest.remote, self.manifest.personal_data, self.settings
         )
-
-    async def push(self, event: AgencyEvent) -> str:
-        """Tell the agency's own system of a booking event; its reference there, or ""."""
-        raise NotImplementedError

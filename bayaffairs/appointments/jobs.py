@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from bayaffairs.adapters.protocols import AgencyEvent, Notification
+from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.backoff import doubling
 from bayaffairs.clock import Clock
@@ -37,7 +36,7 @@ REMINDER_RETRY = timedelta(minutes=5)
 
 class Reminders:
     def __init__(
-        self, db: Database, clock: Clock, catalogue: Catalogue, notifier: Callable[[str], Any]
+        self, db: Database, clock: Clock, catalogue: Catalogue, notifier: Callable[[str], Notifier | None]
     ) -> None:
         self.db = db
         self.clock = clock
@@ -83,7 +82,7 @@ class Reminders:
 
 
 class AgencyOutbox:
-    def __init__(self, db: Database, clock: Clock, agency: Callable[[str], Any]) -> None:
+    def __init__(self, db: Database, clock: Clock, agency: Callable[[str], CounterAgency | None]) -> None:
         self.db = db
         self.clock = clock
         self.agency = agency

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
+from bayaffairs.adapters.protocols import CounterAgency, Notifier
 from bayaffairs.appointments import ics as ics_file
 from bayaffairs.appointments.booking import AppointmentService
 from bayaffairs.appointments.catalogue import Catalogue
@@ -41,10 +41,10 @@ class Appointments:
 def build_appointments(
     db: Database,
     clock: Clock,
-    agencies: Iterable[Any],
+    agencies: Iterable[CounterAgency],
     issuer_keys: IssuerKeys,
     documents: DocumentService,
-    notifier: Callable[[str], Any],
+    notifier: Callable[[str], Notifier | None],
     host: str = "bayaffairs",
 ) -> Appointments:
     """`agencies`: the enabled counter_agency adapters; `notifier`: instance id -> adapter."""

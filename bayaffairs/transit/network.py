@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from bayaffairs.adapters.protocols import TransitOperator
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.config import Config
 from bayaffairs.transit.model import FareEngine, OperatorInfo, OperatorRules
@@ -33,20 +33,19 @@ class Network:
     def __init__(self, config: Config, adapters: Adapters) -> None:
         self.cities = config.cities
         self.operators: dict[str, Operator] = {}
-        for adapter in adapters.of_kind("transit_operator"):
-            op: Any = adapter
+        for adapter in adapters.of_kind(TransitOperator):
             if adapter.city is None:
                 continue  # an operator is enabled in a city file
             city = config.cities[adapter.city]
-            info = op.info()
+            info = adapter.info()
             self.operators[adapter.id] = Operator(
                 id=adapter.id,
                 city=city.id,
                 jurisdiction=city.jurisdiction,
                 scope_code=city.scope_code,
                 info=info,
-                rules=op.rules(),
-                fares=op.fares(),
+                rules=adapter.rules(),
+                fares=adapter.fares(),
                 stop_ids=frozenset(s.id for s in info.stops),
             )
 

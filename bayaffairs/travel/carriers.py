@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from bayaffairs.adapters.protocols import BorderCarrier, CarrierRefused
 from bayaffairs.clock import Clock
+from bayaffairs.config.regions import Jurisdiction
 from bayaffairs.db.queries import travel as q
 from bayaffairs.errors import PartnerError
 from bayaffairs.storage import Database
@@ -35,7 +36,10 @@ class Carriers:
     """Carrier adapters by id, and the legal region of every port they serve."""
 
     def __init__(
-        self, adapters: Iterable[Any], jurisdictions: Mapping[str, Any], timeout_seconds: float
+        self,
+        adapters: Iterable[BorderCarrier],
+        jurisdictions: Mapping[str, Jurisdiction],
+        timeout_seconds: float,
     ) -> None:
         self.timeout_seconds = timeout_seconds
         self._jurisdictions = jurisdictions

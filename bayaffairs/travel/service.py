@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from bayaffairs.adapters.protocols import PaymentProvider
+from bayaffairs.adapters.protocols import BorderCarrier, PaymentProvider
 from bayaffairs.clock import Clock
+from bayaffairs.config.regions import Jurisdiction
 from bayaffairs.config.settings import TravelSettings
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.fx import Converter
@@ -40,8 +40,8 @@ def build_travel(
     settings: TravelSettings,
     db: Database,
     clock: Clock,
-    carrier_adapters: Iterable[Any],
-    jurisdictions: Mapping[str, Any],
+    carrier_adapters: Iterable[BorderCarrier],
+    jurisdictions: Mapping[str, Jurisdiction],
     documents: DocumentService,
     users: UserService,
     providers: Callable[[str], PaymentProvider | None],

@@ -1,31 +1,30 @@
 """<Partner name>: <why this adapter exists and which partner API it speaks>.
 
 How to fill this in:
-1. Rename `TemplateAdapter` (and `class` in manifest.toml) and set `kind` to the manifest's kind.
+1. Rename `TemplateAdapter` (and `class` in manifest.toml). Extend the base of the manifest's
+   kind from bayaffairs/adapters/protocols.py (`IdentityProvider` below) and implement every
+   verb it declares: the registry refuses a class that leaves one out. A carrier or agency
+   described by its config block extends `ConfiguredCarrier`/`LocalCarrier`
+   (bayaffairs/travel/configured.py) or `ConfiguredAgency` instead.
 2. Declare every config key in `Settings`; the registry loads the `[adapters.<instance>]` block
    with it and hands the result to the adapter as `self.settings`.
-3. Implement the verbs of your kind's protocol in bayaffairs/adapters/protocols.py
-   (`exchange` below is the identity_provider one; replace it with yours).
-4. Reach the network only through `self.context.http` with a per-request timeout; map the
-   partner's failures to the domain's errors (see `_failure`). Read the time from
-   `self.context.clock` so tests can set it.
-5. Import nothing from other adapters, bayaffairs.handlers, bayaffairs.db or bayaffairs.cli.
+3. A partner reached over the network: keep `RemotePartner` first in the bases. It holds the
+   shared session and the timeout (`timeout_seconds = timeout_field()`); `self.request()` makes
+   one call under it, `self.answer()` reads a JSON object, and `self.failure(reason)` is the
+   PartnerError to raise (it logs the reason: never put a secret in it). A local adapter drops
+   `RemotePartner`. Read the time from `self.context.clock` so tests can set it.
+4. Import nothing from other adapters, bayaffairs.handlers, bayaffairs.db or bayaffairs.cli.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import LoginRejected, VerifiedIdentity
-from bayaffairs.errors import PartnerError
-
-log = logging.getLogger(__name__)
+from bayaffairs.adapters.protocols import IdentityProvider, LoginRejected, VerifiedIdentity
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 
 class Settings(Schema):
@@ -35,13 +34,12 @@ class Settings(Schema):
         unknown = "raise"
 
     base_url = fields.String(required=True, validate=validate.URL(require_tld=False))
-    timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = timeout_field()
 
 
-class TemplateAdapter(Adapter):
+class TemplateAdapter(RemotePartner, IdentityProvider):
     """<What one instance of this adapter stands for.>"""
 
-    kind = "identity_provider"
     Settings = Settings
 
     async def start(self) -> None:
@@ -50,19 +48,12 @@ class TemplateAdapter(Adapter):
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
         """Ask the partner about `code`; LoginRejected if it refuses, PartnerError if it fails."""
         url = self.settings["base_url"].rstrip("/") + "/<PATH>"
-        timeout = aiohttp.ClientTimeout(total=self.settings["timeout_seconds"])
-        try:
-            async with self.context.http.post(url, json={"code": code}, timeout=timeout) as resp:
-                status, answer = resp.status, await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise self._failure(f"unreachable or not JSON ({type(exc).__name__})") from exc
+        status, raw = await self.request("POST", url, json={"code": code})
         if status == 400:
             raise LoginRejected("<partner> refused the code")
-        if status != 200 or not isinstance(answer, dict) or "<SUBJECT KEY>" not in answer:
-            raise self._failure(f"HTTP {status}")
+        if status != 200:
+            raise self.failure(f"HTTP {status}")
+        answer = self.answer(raw)
+        if "<SUBJECT KEY>" not in answer:
+            raise self.failure("answer without <SUBJECT KEY>")
         return VerifiedIdentity(subject=str(answer["<SUBJECT KEY>"]))
-
-    def _failure(self, reason: str) -> PartnerError:
-        """Log the reason (never secrets or tokens) and give the caller a stable error."""
-        log.warning("%s: %s", self.id, reason)
-        return PartnerError(details={"partner": self.id})

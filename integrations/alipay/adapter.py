@@ -8,21 +8,17 @@ failure, because it can only refuse a login, never admit one.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from cryptography.hazmat.primitives.asymmetric import rsa
 from marshmallow import Schema, ValidationError, fields, validate
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import LoginRejected, VerifiedIdentity
+from bayaffairs.adapters.protocols import IdentityProvider, LoginRejected, VerifiedIdentity
 from bayaffairs.errors import PartnerError
 from bayaffairs.integrations.alipay import signing
-
-log = logging.getLogger(__name__)
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 METHOD = "alipay.system.oauth.token"
 RESPONSE_KEY = "alipay_system_oauth_token_response"
@@ -52,9 +48,6 @@ class _RsaKey(fields.Field[rsa.RSAPrivateKey | rsa.RSAPublicKey]):
             raise ValidationError(f"not a usable RSA {kind} key: {exc}") from None
 
 
-POSITIVE = validate.Range(min=0, min_inclusive=False)
-
-
 class Settings(Schema):
     class Meta:
         unknown = "raise"
@@ -66,14 +59,13 @@ class Settings(Schema):
     app_id = fields.String(required=True, validate=validate.Length(min=1))
     app_private_key = _RsaKey(private=True, required=True)
     alipay_public_key = _RsaKey(private=False, required=True)
-    timeout_seconds = fields.Float(load_default=5.0, validate=POSITIVE)
+    timeout_seconds = timeout_field()
 
 
-class AlipayLogin(Adapter):
+class AlipayLogin(RemotePartner, IdentityProvider):
     """Identity provider for Alipay mini-programs; subject is the open_id (newer apps) or the
     user_id (older apps)."""
 
-    kind = "identity_provider"
     Settings = Settings
 
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
@@ -117,14 +109,7 @@ class AlipayLogin(Adapter):
         return params
 
     async def _call(self, params: dict[str, str]) -> str:
-        timeout = aiohttp.ClientTimeout(total=self.settings["timeout_seconds"])
-        try:
-            async with self.context.http.post(
-                self.settings["gateway_url"], data=params, timeout=timeout
-            ) as response:
-                status, body = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure(f"unreachable ({type(exc).__name__})") from exc
+        status, body = await self.request("POST", self.settings["gateway_url"], data=params)
         if status != 200:
             raise self._failure(f"HTTP {status}")
         try:
@@ -149,5 +134,4 @@ class AlipayLogin(Adapter):
         return self._failure(f"code {answer.get('code')!r}, sub_code {sub_code!r}")
 
     def _failure(self, reason: str) -> PartnerError:
-        log.warning("%s: %s failed: %s", self.id, METHOD, reason)
-        return PartnerError(details={"partner": self.id})
+        return self.failure(f"{METHOD} failed: {reason}")

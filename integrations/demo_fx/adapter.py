@@ -11,8 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import FxRate
+from bayaffairs.adapters.protocols import FxRate, FxRateSource
 from bayaffairs.errors import PartnerError
 from bayaffairs.money import MINOR_UNITS
 
@@ -46,8 +45,7 @@ class Settings(Schema):
                 raise ValidationError(f"{pair}: configure a pair in one direction only")
 
 
-class DemoRates(Adapter):
-    kind = "fx_rate_source"
+class DemoRates(FxRateSource):
     Settings = Settings
 
     async def rate(self, base: str, quote: str, at: datetime) -> FxRate:

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import Notification
+from bayaffairs.adapters.protocols import Notification, Notifier
 
 log = logging.getLogger("bayaffairs.notifier")
 
@@ -25,10 +24,8 @@ class SentMessage:
     sent_at: datetime
 
 
-class DemoNotifier(Adapter):
+class DemoNotifier(Notifier):
     """Repeating a `dedupe_key` still kept returns the first message id and sends nothing."""
-
-    kind = "notifier"
 
     @cached_property
     def sent(self) -> deque[SentMessage]:

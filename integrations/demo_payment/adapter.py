@@ -10,10 +10,10 @@ import hashlib
 
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.adapters.base import Adapter
 from bayaffairs.adapters.protocols import (
     ChargeRequest,
     PaymentOutcome,
+    PaymentProvider,
     RefundRequest,
 )
 from bayaffairs.money import MINOR_UNITS, Money
@@ -33,8 +33,7 @@ class Settings(Schema):
     decline_over = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
 
 
-class DemoWallet(Adapter):
-    kind = "payment_provider"
+class DemoWallet(PaymentProvider):
     Settings = Settings
 
     @property

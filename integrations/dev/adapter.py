@@ -10,16 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import RIDER_CATEGORIES, LoginRejected, VerifiedIdentity
+from bayaffairs.adapters.protocols import RIDER_CATEGORIES, IdentityProvider, LoginRejected, VerifiedIdentity
 
 HANDLE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-class DevLogin(Adapter):
+class DevLogin(IdentityProvider):
     """The same handle is the same rider; a new handle is a new rider."""
-
-    kind = "identity_provider"
 
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
         if not isinstance(code, str) or not HANDLE.fullmatch(code):

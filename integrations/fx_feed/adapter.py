@@ -10,20 +10,15 @@ is never charged at a stale rate (the caller retries later).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import aiohttp
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import FxRate
-from bayaffairs.errors import PartnerError
-
-log = logging.getLogger(__name__)
+from bayaffairs.adapters.protocols import FxRate, FxRateSource
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 
 class Settings(Schema):
@@ -32,32 +27,28 @@ class Settings(Schema):
 
     base_url = fields.Url(required=True, require_tld=False)
     api_key = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = fields.Float(load_default=3.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = timeout_field(3.0)
     refresh_seconds = fields.Integer(load_default=300, validate=validate.Range(min=1))
     max_age_seconds = fields.Integer(load_default=86_400, validate=validate.Range(min=60))
 
 
-class FxFeed(Adapter):
-    kind = "fx_rate_source"
+class FxFeed(RemotePartner, FxRateSource):
     Settings = Settings
+    failure_code = "fx_rate_unavailable"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tables: dict[str, tuple[datetime, dict[str, Decimal], float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _unavailable(self, why: str) -> PartnerError:
-        log.warning("fx feed %s: %s", self.id, why)
-        return PartnerError("fx_rate_unavailable", details={"partner": self.id})
-
     async def rate(self, base: str, quote: str, at: datetime) -> FxRate:
         if base == quote:
             return FxRate(base, quote, Decimal(1), at, self.id)
         as_of, table = await self._table(base)
         if quote not in table:
-            raise self._unavailable(f"no {base}/{quote} in the feed")
+            raise self.failure(f"no {base}/{quote} in the feed")
         if self.context.clock.now() - as_of > timedelta(seconds=self.settings["max_age_seconds"]):
-            raise self._unavailable(f"the {base} table is from {as_of.isoformat()}, too old")
+            raise self.failure(f"the {base} table is from {as_of.isoformat()}, too old")
         return FxRate(base, quote, table[quote], as_of, self.id)
 
     async def _table(self, base: str) -> tuple[datetime, dict[str, Decimal]]:
@@ -74,18 +65,15 @@ class FxFeed(Adapter):
 
     async def _fetch(self, base: str) -> tuple[datetime, dict[str, Decimal]]:
         s = self.settings
-        try:
-            async with self.context.http.get(
-                f"{s['base_url'].rstrip('/')}/rates",
-                params={"base": base},
-                headers={"X-Api-Key": s["api_key"], "Accept": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=s["timeout_seconds"]),
-            ) as resp:
-                if resp.status != 200:
-                    raise self._unavailable(f"HTTP {resp.status}")
-                body = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise self._unavailable(type(exc).__name__) from None
+        status, raw = await self.request(
+            "GET",
+            f"{s['base_url'].rstrip('/')}/rates",
+            params={"base": base},
+            headers={"X-Api-Key": s["api_key"], "Accept": "application/json"},
+        )
+        if status != 200:
+            raise self.failure(f"HTTP {status}")
+        body = self.answer(raw)
         try:
             if body["base"] != base:
                 raise ValueError("another base")
@@ -96,5 +84,5 @@ class FxFeed(Adapter):
             if any(v <= 0 for v in table.values()):
                 raise ValueError("a rate is not positive")
         except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
-            raise self._unavailable(f"malformed answer: {exc}") from None
+            raise self.failure(f"malformed answer: {exc}") from None
         return as_of, table

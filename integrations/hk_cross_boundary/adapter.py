@@ -13,16 +13,12 @@ answers at once with an empty reference.
 
 from __future__ import annotations
 
-import logging
-
-import aiohttp
 from marshmallow import fields, validate
 
 from bayaffairs.adapters.protocols import AgencyEvent
 from bayaffairs.appointments.agency_settings import AgencySettings, ConfiguredAgency
 from bayaffairs.errors import PartnerError
-
-log = logging.getLogger(__name__)
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 
 class Settings(AgencySettings):
@@ -32,10 +28,10 @@ class Settings(AgencySettings):
         metadata={"description": "empty: not connected"},
     )
     api_key = fields.String(load_default="", validate=validate.Length(max=500))
-    timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = timeout_field()
 
 
-class HkCrossBoundary(ConfiguredAgency):
+class HkCrossBoundary(RemotePartner, ConfiguredAgency):
     Settings = Settings
 
     async def push(self, event: AgencyEvent) -> str:
@@ -55,28 +51,19 @@ class HkCrossBoundary(ConfiguredAgency):
         headers = {"Idempotency-Key": event.key}
         if s["api_key"]:
             headers["Authorization"] = f"Bearer {s['api_key']}"
-        try:
-            async with self.context.http.post(
-                f"{s['base_url'].rstrip('/')}/v1/bookings/events",
-                json=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=s["timeout_seconds"]),
-            ) as resp:
-                if resp.status >= 500:
-                    raise self._error(f"answered {resp.status}")
-                answer = await resp.json(content_type=None)
-                if resp.status >= 400:
-                    code = answer.get("code") if isinstance(answer, dict) else None
-                    raise self._error(f"refused {resp.status} {code}", refused=str(code or resp.status))
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            raise self._error(f"{type(exc).__name__}: {exc}") from None
-        if not isinstance(answer, dict) or not isinstance(answer.get("agency_reference"), str):
-            raise self._error("answered without agency_reference")
-        return answer["agency_reference"]
+        url = f"{s['base_url'].rstrip('/')}/v1/bookings/events"
+        status, raw = await self.request("POST", url, json=body, headers=headers)
+        if status >= 500:
+            raise self.failure(f"answered {status}")
+        answer = self.answer(raw)
+        if status >= 400:
+            code = answer.get("code")
+            raise self.failure(f"refused {status} {code}", refused=str(code or status))
+        reference = answer.get("agency_reference")
+        if not isinstance(reference, str):
+            raise self.failure("answered without agency_reference")
+        return reference
 
-    def _error(self, why: str, refused: str | None = None) -> PartnerError:
-        log.warning("agency %s: %s", self.id, why)
-        details = {"partner": self.id, "why": why}
-        if refused:
-            details["refused"] = refused
-        return PartnerError(details=details)
+    def failure(self, reason: str, **details: str) -> PartnerError:
+        """The outbox keeps `why` with the failed attempt, and retries all but a refusal."""
+        return super().failure(reason, why=reason, **details)

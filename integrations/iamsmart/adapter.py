@@ -6,7 +6,6 @@ date, with the age limits as settings so a fare rule change is a config edit.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -16,47 +15,42 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import fields, validate
 
-from bayaffairs.adapters.base import Adapter
 from bayaffairs.adapters.protocols import (
     AgeCategorySettings,
+    IdentityProvider,
     LoginRejected,
     VerifiedIdentity,
     rider_category,
 )
-from bayaffairs.errors import PartnerError
-from bayaffairs.integrations.iamsmart.client import SUCCESS, CallError, Envelope, IAmSmartClient
-
-log = logging.getLogger(__name__)
+from bayaffairs.integrations.iamsmart.client import SUCCESS, Envelope, IAmSmartClient
+from bayaffairs.integrations.remote import CallError, RemotePartner, timeout_field
 
 ZONE = ZoneInfo("Asia/Hong_Kong")
 _BIRTH_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-
-POSITIVE = validate.Range(min=0, min_inclusive=False)
 
 
 class Settings(AgeCategorySettings):
     base_url = fields.String(required=True, validate=validate.URL(require_tld=False))
     client_id = fields.String(required=True, validate=validate.Length(min=1))
     client_secret = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = fields.Float(load_default=5.0, validate=POSITIVE)
+    timeout_seconds = timeout_field()
 
 
-class IAmSmartLogin(Adapter):
+class IAmSmartLogin(RemotePartner, IdentityProvider):
     """Identity provider for iAM Smart; subject is the openID iAM Smart issues for our client."""
 
-    kind = "identity_provider"
     Settings = Settings
 
     @cached_property
     def client(self) -> IAmSmartClient:
         s = self.settings
         return IAmSmartClient(
-            self.context.http,
+            self.http,
             self.context.clock,
             s["base_url"],
             s["client_id"],
             s["client_secret"],
-            s["timeout_seconds"],
+            self.timeout_seconds,
         )
 
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
@@ -67,10 +61,10 @@ class IAmSmartLogin(Adapter):
             raise LoginRejected(f"iamsmart {token.code}")
         access_token, open_id = _strings(token.content, "accessToken", "openID")
         if not (access_token and open_id):
-            raise self._failure("getToken answer without accessToken or openID")
+            raise self.failure("getToken answer without accessToken or openID")
         profile = await self._call("/api/v1/account/getProfile", {"accessToken": access_token})
         if profile.code != SUCCESS or not isinstance(profile.content, dict):
-            raise self._failure(f"getProfile answered {profile.code}")
+            raise self.failure(f"getProfile answered {profile.code}")
         return self._identity(open_id, profile.content)
 
     def _identity(self, open_id: str, profile: Mapping[str, Any]) -> VerifiedIdentity:
@@ -95,18 +89,14 @@ class IAmSmartLogin(Adapter):
         except ValueError:
             birth = None
         if birth is None or birth > today:
-            raise self._failure("malformed birthDate")
+            raise self.failure("malformed birthDate")
         return birth
 
     async def _call(self, path: str, payload: dict[str, Any]) -> Envelope:
         try:
             return await self.client.call(path, payload)
         except CallError as exc:
-            raise self._failure(f"{path}: {exc}") from exc
-
-    def _failure(self, reason: str) -> PartnerError:
-        log.warning("%s: %s", self.id, reason)
-        return PartnerError(details={"partner": self.id})
+            raise self.failure(f"{path}: {exc}") from None
 
 
 def _strings(content: Any, *keys: str) -> tuple[str | None, ...]:

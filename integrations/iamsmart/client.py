@@ -18,13 +18,10 @@ from typing import Any
 import aiohttp
 
 from bayaffairs.clock import Clock
+from bayaffairs.integrations.remote import CallError, call, json_object
 
 SIGNATURE_METHOD = "HmacSHA256"
 SUCCESS = "D00000"
-
-
-class CallError(Exception):
-    """The partner could not be reached or did not answer with a JSON envelope."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ class IAmSmartClient:
     timeout_seconds: float
 
     async def call(self, path: str, payload: dict[str, Any]) -> Envelope:
-        """POST a signed request; raise CallError unless the answer is a JSON envelope."""
+        """POST a signed request; raise `CallError` unless the answer is a JSON envelope."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(self.clock.now().timestamp() * 1000))
         nonce = secrets.token_hex(16)
@@ -63,18 +60,12 @@ class IAmSmartClient:
             "signature": signature(self.client_secret, self.client_id, timestamp, nonce, body),
         }
         url = self.base_url.rstrip("/") + path
-        timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-        try:
-            async with self.http.post(url, data=body, headers=headers, timeout=timeout) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CallError(f"unreachable ({type(exc).__name__})") from exc
+        status, raw = await call(
+            self.http, "POST", url, timeout_seconds=self.timeout_seconds, data=body, headers=headers
+        )
         if status != 200:
             raise CallError(f"HTTP {status}")
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise CallError("answer is not JSON") from None
-        if not isinstance(answer, dict) or not isinstance(answer.get("code"), str):
+        answer = json_object(raw)
+        if not isinstance(answer.get("code"), str):
             raise CallError("answer is not an iAM Smart envelope")
         return Envelope(answer["code"], str(answer.get("message", "")), answer.get("content"))

@@ -7,32 +7,25 @@ the age on today's Macao date, with the age limits as settings.
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from marshmallow import fields, validate
 
-from bayaffairs.adapters.base import Adapter
 from bayaffairs.adapters.protocols import (
     AgeCategorySettings,
+    IdentityProvider,
     LoginRejected,
     VerifiedIdentity,
     rider_category,
 )
-from bayaffairs.errors import PartnerError
-
-log = logging.getLogger(__name__)
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 ZONE = ZoneInfo("Asia/Macau")
 _BIRTHDATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-POSITIVE = validate.Range(min=0, min_inclusive=False)
 
 
 class Settings(AgeCategorySettings):
@@ -41,13 +34,12 @@ class Settings(AgeCategorySettings):
     client_secret = fields.String(required=True, validate=validate.Length(min=1))
     # Exactly as registered with the provider; app schemes are fine, so not URL-validated.
     redirect_uri = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = fields.Float(load_default=5.0, validate=POSITIVE)
+    timeout_seconds = timeout_field()
 
 
-class MacaoOneAccountLogin(Adapter):
+class MacaoOneAccountLogin(RemotePartner, IdentityProvider):
     """Identity provider for Macao One Account; subject is the OAuth `sub`."""
 
-    kind = "identity_provider"
     Settings = Settings
 
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
@@ -58,7 +50,7 @@ class MacaoOneAccountLogin(Adapter):
             "GET", "/oauth2/userinfo", headers={"Authorization": f"Bearer {access_token}"}
         )
         if status != 200 or not isinstance(sub := user.get("sub"), str) or not sub:
-            raise self._failure(f"userinfo answered HTTP {status} without sub")
+            raise self.failure(f"userinfo answered HTTP {status} without sub")
         names = (user.get("name"), user.get("name_zh"))
         name = next((n for n in names if isinstance(n, str) and n), None)
         today = self.context.clock.now().astimezone(ZONE).date()
@@ -83,30 +75,18 @@ class MacaoOneAccountLogin(Adapter):
         if status == 400 and answer.get("error") == "invalid_grant":
             raise LoginRejected("macao one account: invalid_grant")
         if status != 200:
-            raise self._failure(f"token answered HTTP {status} {answer.get('error')!r}")
+            raise self.failure(f"token answered HTTP {status} {answer.get('error')!r}")
         token, token_type = answer.get("access_token"), answer.get("token_type")
         if not (isinstance(token, str) and token and str(token_type).lower() == "bearer"):
-            raise self._failure("token answer without a bearer access_token")
+            raise self.failure("token answer without a bearer access_token")
         return token
 
     async def _fetch(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """Status and JSON object of an answer below 500; anything else is a partner failure."""
-        url = self.settings["base_url"].rstrip("/") + path
-        timeout = aiohttp.ClientTimeout(total=self.settings["timeout_seconds"])
-        try:
-            async with self.context.http.request(method, url, timeout=timeout, **kwargs) as response:
-                status, body = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure(f"{path} unreachable ({type(exc).__name__})") from exc
+        status, body = await self.request(method, self.settings["base_url"].rstrip("/") + path, **kwargs)
         if status >= 500:
-            raise self._failure(f"{path} answered HTTP {status}")
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            raise self._failure(f"{path} answer is not JSON") from None
-        if not isinstance(answer, dict):
-            raise self._failure(f"{path} answer is not a JSON object")
-        return status, answer
+            raise self.failure(f"{path} answered HTTP {status}")
+        return status, self.answer(body)
 
     def _birth_date(self, value: Any, today: date) -> date | None:
         """None when the rider did not share it; a malformed one is the partner's fault."""
@@ -117,9 +97,5 @@ class MacaoOneAccountLogin(Adapter):
         except ValueError:
             birth = None
         if birth is None or birth > today:
-            raise self._failure("malformed birthdate")
+            raise self.failure("malformed birthdate")
         return birth
-
-    def _failure(self, reason: str) -> PartnerError:
-        log.warning("%s: %s", self.id, reason)
-        return PartnerError(details={"partner": self.id})

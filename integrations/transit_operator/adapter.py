@@ -12,20 +12,13 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.i18n import Text
+from bayaffairs.adapters.protocols import TransitOperator
 from bayaffairs.integrations.transit_operator.settings import Settings
 from bayaffairs.transit.model import FareEngine, OperatorInfo, OperatorRules, Stop
 
 
-class TransitOperatorAdapter(Adapter):
-    kind = "transit_operator"
+class TransitOperatorAdapter(TransitOperator):
     Settings = Settings
-
-    @property
-    def name(self) -> Text:
-        """The operator's own name, not the adapter's."""
-        return self.settings["name"]
 
     def describe(self) -> Mapping[str, Any]:
         info = self.info()

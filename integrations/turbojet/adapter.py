@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from marshmallow import fields, validate
 
-from bayaffairs.adapters.base import Adapter
 from bayaffairs.adapters.protocols import (
     CarrierConfirmation,
     CarrierHold,
@@ -24,10 +23,10 @@ from bayaffairs.adapters.protocols import (
     CarrierPassenger,
     CarrierRefused,
 )
-from bayaffairs.errors import PartnerError
-from bayaffairs.i18n import Text
-from bayaffairs.integrations.turbojet.client import CallError, TurboJetClient
-from bayaffairs.travel.timetable import Timetable, TimetableSettings
+from bayaffairs.integrations.remote import CallError, RemotePartner, timeout_field
+from bayaffairs.integrations.turbojet.client import TurboJetClient
+from bayaffairs.travel.configured import ConfiguredCarrier
+from bayaffairs.travel.timetable import TimetableSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +41,19 @@ class Settings(TimetableSettings):
 
     base_url = fields.Url(required=True, require_tld=False)
     api_key = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = timeout_field()
 
 
-class TurboJet(Adapter):
-    kind = "border_carrier"
+class TurboJet(RemotePartner, ConfiguredCarrier):
     Settings = Settings
 
-    @property
-    def name(self) -> Text:
-        """The carrier's own name, not the adapter's."""
-        return self.settings["name"]
-
     def describe(self) -> Mapping[str, Any]:
-        return {**self._timetable.describe(), "remote": True}
-
-    def timetable(self) -> Timetable:
-        return self._timetable
-
-    @cached_property
-    def _timetable(self) -> Timetable:
-        return Timetable.from_settings(self.id, self.settings)
+        return {**super().describe(), "remote": True}
 
     @cached_property
     def client(self) -> TurboJetClient:
         s = self.settings
-        return TurboJetClient(self.context.http, s["base_url"], s["api_key"], s["timeout_seconds"])
+        return TurboJetClient(self.http, s["base_url"], s["api_key"], self.timeout_seconds)
 
     async def availability(self, departure: str) -> Mapping[str, int]:
         """Seats the carrier still sells on a departure, per fare class (not part of the
@@ -105,8 +91,7 @@ class TurboJet(Adapter):
         try:
             return await call
         except CallError as exc:
-            log.warning("%s %s: %s", self.id, verb, exc)
-            raise PartnerError(details={"partner": self.id}) from exc
+            raise self.failure(f"{verb}: {exc}") from exc
         except CarrierRefused as exc:
             log.info("%s %s refused: %s", self.id, verb, exc.code)
             raise

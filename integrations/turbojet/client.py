@@ -20,6 +20,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bayaffairs.adapters.protocols import CarrierRefused
+from bayaffairs.integrations.remote import CallError, call, json_object
 
 # What a refusal status means when the carrier gives no code we know.
 REFUSALS = {409: "sold_out", 410: "hold_expired", 422: "rejected"}
@@ -39,10 +40,6 @@ KNOWN_CODES = frozenset(
         "idempotency_key_reused",
     }
 )
-
-
-class CallError(Exception):
-    """The carrier could not be reached, failed, or answered something this client cannot read."""
 
 
 @dataclass(frozen=True)
@@ -128,14 +125,15 @@ class TurboJetClient:
         if key is not None:
             headers["Idempotency-Key"] = key
         url = self.base_url.rstrip("/") + path
-        timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-        try:
-            async with self.http.request(
-                method, url, params=query, json=body, headers=headers, timeout=timeout
-            ) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CallError(f"{method} {path}: unreachable ({type(exc).__name__})") from exc
+        status, raw = await call(
+            self.http,
+            method,
+            url,
+            timeout_seconds=self.timeout_seconds,
+            params=query,
+            json=body,
+            headers=headers,
+        )
         code = _error_code(raw) if status >= 400 else None
         if status == 404 and code is not None:  # a bare 404 is a wrong URL, not the carrier's no
             if not_found is None:
@@ -146,12 +144,9 @@ class TurboJetClient:
         if status not in (200, 201):
             raise CallError(f"{method} {path}: HTTP {status}")
         try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise CallError(f"{method} {path}: answer is not JSON") from None
-        if not isinstance(answer, dict):
-            raise CallError(f"{method} {path}: answer is not a JSON object")
-        return answer
+            return json_object(raw)
+        except CallError as exc:
+            raise CallError(f"{method} {path}: {exc}") from None
 
 
 def _error_code(raw: bytes) -> str | None:

@@ -15,10 +15,9 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import ChargeRequest, PaymentOutcome, RefundRequest
-from bayaffairs.errors import PartnerError
-from bayaffairs.integrations.wallet_gateway.client import CallError, Refusal, WalletGatewayClient
+from bayaffairs.adapters.protocols import ChargeRequest, PaymentOutcome, PaymentProvider, RefundRequest
+from bayaffairs.integrations.remote import CallError, RemotePartner, timeout_field
+from bayaffairs.integrations.wallet_gateway.client import Refusal, WalletGatewayClient
 from bayaffairs.money import MINOR_UNITS, Money
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class Settings(Schema):
     base_url = fields.Url(required=True, require_tld=False)
     merchant_id = fields.String(required=True, validate=validate.Length(min=1))
     secret = fields.String(required=True, validate=validate.Length(min=16))
-    timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = timeout_field()
     currencies = fields.List(
         fields.String(validate=validate.OneOf(sorted(MINOR_UNITS))),
         load_default=lambda: ["CNY", "HKD", "MOP"],
@@ -50,8 +49,7 @@ class Settings(Schema):
     )
 
 
-class WalletGateway(Adapter):
-    kind = "payment_provider"
+class WalletGateway(RemotePartner, PaymentProvider):
     Settings = Settings
 
     @property
@@ -62,12 +60,7 @@ class WalletGateway(Adapter):
     def client(self) -> WalletGatewayClient:
         s = self.settings
         return WalletGatewayClient(
-            self.context.http,
-            self.context.clock,
-            s["base_url"],
-            s["merchant_id"],
-            s["secret"],
-            s["timeout_seconds"],
+            self.http, self.context.clock, s["base_url"], s["merchant_id"], s["secret"], self.timeout_seconds
         )
 
     async def charge(self, request: ChargeRequest) -> PaymentOutcome:
@@ -90,7 +83,7 @@ class WalletGateway(Adapter):
         if answer.get("status") == "declined":
             log.info("%s: charge %s declined (%s)", self.id, request.reference, answer.get("decline_reason"))
             return PaymentOutcome(False, charge_id, request.amount, "declined")
-        raise self._failure(f"charge {request.reference}: status {answer.get('status')!r}")
+        raise self.failure(f"charge {request.reference}: status {answer.get('status')!r}")
 
     async def refund(self, request: RefundRequest) -> PaymentOutcome:
         early = self._checked(request.amount)
@@ -107,7 +100,7 @@ class WalletGateway(Adapter):
             return answer
         refund_id = self._answered(answer, request.reference, request.amount, "refund_id")
         if answer.get("status") != "succeeded":
-            raise self._failure(f"refund {request.reference}: status {answer.get('status')!r}")
+            raise self.failure(f"refund {request.reference}: status {answer.get('status')!r}")
         return PaymentOutcome(True, refund_id, request.amount)
 
     def _checked(self, amount: Money) -> PaymentOutcome | None:
@@ -131,7 +124,7 @@ class WalletGateway(Adapter):
             log.info("%s: %s %s refused (%s)", self.id, path, payload["reference"], refusal.code)
             return PaymentOutcome(False, "", amount, code)
         except CallError as exc:
-            raise self._failure(str(exc)) from exc
+            raise self.failure(str(exc)) from exc
 
     def _answered(self, answer: dict[str, Any], reference: str, amount: Money, id_key: str) -> str:
         """The gateway's id, once the answer is shown to be about this request."""
@@ -142,9 +135,5 @@ class WalletGateway(Adapter):
             amount.currency,
         )
         if not same or not isinstance(provider_id, str) or not provider_id:
-            raise self._failure(f"{reference}: answer for another request or without {id_key}")
+            raise self.failure(f"{reference}: answer for another request or without {id_key}")
         return provider_id
-
-    def _failure(self, reason: str) -> PartnerError:
-        log.warning("%s: %s", self.id, reason)
-        return PartnerError(details={"partner": self.id})

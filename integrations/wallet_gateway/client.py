@@ -22,10 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bayaffairs.clock import Clock
-
-
-class CallError(Exception):
-    """The gateway could not be reached, failed, or answered something this client cannot read."""
+from bayaffairs.integrations.remote import CallError, call, json_object
 
 
 class Refusal(Exception):
@@ -69,12 +66,9 @@ class WalletGatewayClient:
             "X-Signature": signature(self.secret, "POST", full_path, timestamp, nonce, body),
         }
         url = self.base_url.rstrip("/") + path
-        timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-        try:
-            async with self.http.post(url, data=body, headers=headers, timeout=timeout) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CallError(f"POST {path}: unreachable ({type(exc).__name__})") from exc
+        status, raw = await call(
+            self.http, "POST", url, timeout_seconds=self.timeout_seconds, data=body, headers=headers
+        )
         if status in (404, 422):
             code = _error_code(raw)
             if code is None:  # not the gateway's own answer (a wrong URL, a proxy)
@@ -83,12 +77,9 @@ class WalletGatewayClient:
         if status not in (200, 201):
             raise CallError(f"POST {path}: HTTP {status} ({_error_code(raw) or 'no code'})")
         try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise CallError(f"POST {path}: answer is not JSON") from None
-        if not isinstance(answer, dict):
-            raise CallError(f"POST {path}: answer is not a JSON object")
-        return answer
+            return json_object(raw)
+        except CallError as exc:
+            raise CallError(f"POST {path}: {exc}") from None
 
 
 def _path_of(base_url: str) -> str:

@@ -8,18 +8,12 @@ down, slow, refuses the token or answers garbage raises `PartnerError`.
 
 from __future__ import annotations
 
-import json
-import logging
 import secrets
 
-import aiohttp
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import Notification
-from bayaffairs.errors import PartnerError
-
-log = logging.getLogger(__name__)
+from bayaffairs.adapters.protocols import Notification, Notifier
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 
 class Settings(Schema):
@@ -28,11 +22,10 @@ class Settings(Schema):
 
     url = fields.Url(required=True, require_tld=False)
     token = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(min=0, min_inclusive=False))
+    timeout_seconds = timeout_field()
 
 
-class WebhookNotifier(Adapter):
-    kind = "notifier"
+class WebhookNotifier(RemotePartner, Notifier):
     Settings = Settings
 
     async def send(self, notification: Notification) -> str:
@@ -51,24 +44,10 @@ class WebhookNotifier(Adapter):
             "Idempotency-Key": key,
             "Accept": "application/json",
         }
-        timeout = aiohttp.ClientTimeout(total=self.settings["timeout_seconds"])
-        try:
-            async with self.context.http.post(
-                self.settings["url"], json=payload, headers=headers, timeout=timeout
-            ) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure(f"unreachable ({type(exc).__name__})") from exc
+        status, raw = await self.request("POST", self.settings["url"], json=payload, headers=headers)
         if status not in (200, 201, 202):
-            raise self._failure(f"HTTP {status}")
-        try:
-            message_id = json.loads(raw)["message_id"]
-        except (ValueError, KeyError, TypeError):
-            raise self._failure("answer without message_id") from None
+            raise self.failure(f"HTTP {status}")
+        message_id = self.answer(raw).get("message_id")
         if not isinstance(message_id, str) or not message_id:
-            raise self._failure("answer without message_id")
+            raise self.failure("answer without message_id")
         return message_id
-
-    def _failure(self, reason: str) -> PartnerError:
-        log.warning("%s: %s", self.id, reason)
-        return PartnerError(details={"partner": self.id})

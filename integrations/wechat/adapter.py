@@ -7,19 +7,14 @@ exception raised here chains the aiohttp error (its message may contain the URL)
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.adapters.base import Adapter
-from bayaffairs.adapters.protocols import LoginRejected, VerifiedIdentity
+from bayaffairs.adapters.protocols import IdentityProvider, LoginRejected, VerifiedIdentity
 from bayaffairs.errors import PartnerError
-
-log = logging.getLogger(__name__)
+from bayaffairs.integrations.remote import RemotePartner, timeout_field
 
 # errcodes that mean "this code is no good" rather than "WeChat or our config is broken".
 REJECTED = {
@@ -27,8 +22,6 @@ REJECTED = {
     40163: "code already used",
     40226: "user blocked by WeChat risk control",
 }
-
-POSITIVE = validate.Range(min=0, min_inclusive=False)
 
 
 class Settings(Schema):
@@ -40,14 +33,13 @@ class Settings(Schema):
     )
     app_id = fields.String(required=True, validate=validate.Length(min=1))
     app_secret = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = fields.Float(load_default=5.0, validate=POSITIVE)
+    timeout_seconds = timeout_field()
 
 
-class WeChatLogin(Adapter):
+class WeChatLogin(RemotePartner, IdentityProvider):
     """Identity provider for WeChat mini-programs; subject is the unionid when WeChat sends one
     (stable across the company's apps), else the openid."""
 
-    kind = "identity_provider"
     Settings = Settings
 
     async def exchange(self, code: str, claims: Mapping[str, Any]) -> VerifiedIdentity:
@@ -74,22 +66,10 @@ class WeChatLogin(Adapter):
             "grant_type": "authorization_code",
         }
         url = self.settings["base_url"].rstrip("/") + "/sns/jscode2session"
-        timeout = aiohttp.ClientTimeout(total=self.settings["timeout_seconds"])
-        try:
-            async with self.context.http.get(url, params=params, timeout=timeout) as response:
-                status, body = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failure(f"unreachable ({type(exc).__name__})") from None
+        status, body = await self.request("GET", url, params=params)
         if status != 200:
             raise self._failure(f"HTTP {status}")
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            raise self._failure("answer is not JSON") from None
-        if not isinstance(answer, dict):
-            raise self._failure("answer is not a JSON object")
-        return answer
+        return self.answer(body)
 
     def _failure(self, reason: str) -> PartnerError:
-        log.warning("%s: jscode2session failed: %s", self.id, reason)
-        return PartnerError(details={"partner": self.id})
+        return self.failure(f"jscode2session failed: {reason}")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from bayaffairs.adapters.base import Adapter
+from bayaffairs.adapters.base import Adapter, Manifest
 from bayaffairs.adapters.registry import adapter_class, discover, read_manifest
 from bayaffairs.config.errors import ConfigError
+from bayaffairs.i18n import Text
 from tests.integrations.support import INTEGRATIONS, PACKAGE
 
 ADAPTERS = {
@@ -62,3 +64,53 @@ def test_template_is_a_valid_adapter_once_filled_in(tmp_path: Path) -> None:
     # The skeleton itself imports and satisfies the identity-provider protocol.
     template = dataclasses.replace(manifest, id="_template")
     assert issubclass(adapter_class(PACKAGE, template), Adapter)
+
+
+def _adapter_package(root: Path, monkeypatch: pytest.MonkeyPatch, adapter_id: str, source: str) -> str:
+    """A package (named for the test) of one adapter folder outside integrations/."""
+    package = f"elsewhere_{adapter_id}"
+    (root / package / adapter_id).mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    (root / package / adapter_id / "__init__.py").write_text("")
+    (root / package / adapter_id / "adapter.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(root))
+    return package
+
+
+def test_a_class_that_leaves_verbs_of_its_kind_unimplemented_is_refused_naming_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _adapter_package(
+        tmp_path,
+        monkeypatch,
+        "half_carrier",
+        """
+        from bayaffairs.travel.configured import ConfiguredCarrier
+
+        class HalfCarrier(ConfiguredCarrier):
+            async def hold(self, request):
+                raise AssertionError("not called")
+        """,
+    )
+    manifest = Manifest("half_carrier", "border_carrier", Text("Half"), "HalfCarrier")
+    with pytest.raises(ConfigError, match=r"HalfCarrier lacks cancel, confirm, release$"):
+        adapter_class(package, manifest)
+
+
+def test_a_class_that_does_not_extend_the_base_of_its_manifests_kind_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _adapter_package(
+        tmp_path,
+        monkeypatch,
+        "misfiled",
+        """
+        from bayaffairs.travel.configured import LocalCarrier
+
+        class Misfiled(LocalCarrier):
+            pass
+        """,
+    )
+    manifest = Manifest("misfiled", "counter_agency", Text("Misfiled"), "Misfiled")
+    with pytest.raises(ConfigError, match="Misfiled does not extend CounterAgency"):
+        adapter_class(package, manifest)

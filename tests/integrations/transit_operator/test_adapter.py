@@ -25,7 +25,7 @@ from tests.integrations.support import build_adapter
 
 CONFIG = load_config(environ={})
 ADAPTERS = registry.load(CONFIG.adapter_blocks, registry.discover(), AdapterContext(http=None))
-OPERATORS = {a.id: a for a in ADAPTERS.of_kind("transit_operator")}
+OPERATORS = {a.id: a for a in ADAPTERS.of_kind(TransitOperator)}
 AT = datetime(2025, 3, 14, 4, 0, tzinfo=UTC)
 MTR_CSV = Path(__file__).resolve().parents[3] / "config" / "tariffs" / "mtr_od_fares.csv"
 
