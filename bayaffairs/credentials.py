@@ -38,10 +38,15 @@ ScopeCatalog = Callable[[str], Collection[str]]
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """`issued_at` is the credential's creation: for a rider session, when the rider signed in
+    (its auth time); `label` names, for a rider session, the identity provider."""
+
     credential_id: str
     kind: str
     scope: str
     expires_at: datetime
+    issued_at: datetime | None = None
+    label: str | None = None
 
     @property
     def key(self) -> str:
@@ -202,7 +207,7 @@ class CredentialService:
             raise Unauthenticated("token_revoked")
         if row.expires_at <= now:
             raise Unauthenticated("token_expired")
-        principal = Principal(row.id, row.kind, row.scope, row.expires_at)
+        principal = Principal(row.id, row.kind, row.scope, row.expires_at, row.created_at, row.label)
         if self.settings.cache_seconds > 0:
             self._cache[token] = (principal, now + timedelta(seconds=self.settings.cache_seconds))
             if len(self._cache) > _CACHE_MAX:

@@ -26,6 +26,11 @@ MESSAGES: dict[str, Text] = {
         "请先登录:凭证缺失或无效。",
     ),
     "token_expired": T("The credentials have expired.", "憑證已過期。", "凭证已过期。"),
+    "reauthentication_required": T(
+        "Sign in again first: this needs a sign-in from the last {minutes} minutes.",
+        "請先重新登入:此操作需要最近 {minutes} 分鐘內的登入。",
+        "请先重新登录:此操作需要最近 {minutes} 分钟内的登录。",
+    ),
     "token_revoked": T("The credentials have been revoked.", "憑證已被撤銷。", "凭证已被撤销。"),
     "forbidden": T("These credentials may not do that.", "此憑證無權執行此操作。", "此凭证无权执行此操作。"),
     "wrong_credential_kind": T(

@@ -24,6 +24,7 @@ from bayaffairs.documents.cipher import DocumentCipher
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.fx import Converter
 from bayaffairs.idempotency import IdempotencyKeys
+from bayaffairs.privacy.access import AccessLog
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
@@ -67,6 +68,7 @@ class Services:
     documents: DocumentService
     consents: ConsentService
     transfers: DataTransfers
+    access_log: AccessLog
     idempotency: IdempotencyKeys
     transit: TransitServices
     travel: TravelServices
@@ -136,6 +138,7 @@ def build_services(
         documents=documents,
         consents=ConsentService(db, clock),
         transfers=DataTransfers(db, clock),
+        access_log=AccessLog(db, clock),
         idempotency=IdempotencyKeys(db, settings.idempotency),
         transit=transit,
         travel=build_travel(

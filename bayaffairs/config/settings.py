@@ -128,6 +128,40 @@ class TravelSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How long each kind of record is kept, in days (README, "Personal data"). What the law
+    keeps (payments, settlements, transfer records) has a floor the schema enforces."""
+
+    documents_after_expiry: int = 30  # or until the rider deletes the document
+    bookings_after_travel: int = 90  # then anonymised: passengers' names gone, rider unlinked
+    appointments_after_visit: int = 90  # then anonymised likewise
+    journeys: int = 90  # then unlinked from the rider; the settlement lines stay
+    payments_and_settlements: int = 2557  # 7 years
+    data_transfers: int = 1098  # 3 years
+    access_log: int = 1098  # 3 years
+    deletion_records: int = 1098  # proof that a deletion was done (no personal data)
+    run_seconds: float = 3600.0  # how often the retention job runs
+    batch: int = 1000  # records per transaction
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Re-authentication (a sign-in at most this many minutes old, per identity provider),
+    the deletion confirmation, exports, and the retention table."""
+
+    reauth_minutes: int = 5
+    reauth_minutes_by_provider: Mapping[str, int] = field(default_factory=dict)
+    deletion_confirm_minutes: int = 15
+    deletion_retry_seconds: float = 300.0
+    export_inline_max_records: int = 500
+    export_hours: int = 24
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+
+    def reauth_window_minutes(self, provider: str | None) -> int:
+        return self.reauth_minutes_by_provider.get(provider or "", self.reauth_minutes)
+
+
+@dataclass(frozen=True)
 class RateLimit:
     requests: int
     per_seconds: int
@@ -154,6 +188,7 @@ class Settings:
     logging: LoggingSettings
     profile: str | None = None
     travel: TravelSettings = field(default_factory=TravelSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
 
 class _Section(Schema):
@@ -330,6 +365,49 @@ class TravelSchema(_Section):
         return TravelSettings(**data)
 
 
+_DAYS = validate.Range(1, 36500)
+_SEVEN_YEARS = 7 * 365 + 2
+_THREE_YEARS = 3 * 365 + 1
+
+
+class RetentionSchema(_Section):
+    documents_after_expiry = fields.Integer(load_default=30, validate=_DAYS)
+    bookings_after_travel = fields.Integer(load_default=90, validate=_DAYS)
+    appointments_after_visit = fields.Integer(load_default=90, validate=_DAYS)
+    journeys = fields.Integer(load_default=90, validate=_DAYS)
+    # Floors: books of account 7 years; the GBA standard contract's records at least 3 years.
+    payments_and_settlements = fields.Integer(load_default=2557, validate=validate.Range(_SEVEN_YEARS, 36500))
+    data_transfers = fields.Integer(load_default=1098, validate=validate.Range(_THREE_YEARS, 36500))
+    access_log = fields.Integer(load_default=1098, validate=_DAYS)
+    deletion_records = fields.Integer(load_default=1098, validate=_DAYS)
+    run_seconds = fields.Float(load_default=3600.0, validate=validate.Range(1, 7 * 86400))
+    batch = fields.Integer(load_default=1000, validate=validate.Range(1, 100_000))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RetentionSettings:
+        if data["journeys"] > data["payments_and_settlements"]:
+            raise ValidationError("must not be longer than payments_and_settlements", "journeys")
+        return RetentionSettings(**data)
+
+
+class PrivacySchema(_Section):
+    reauth_minutes = fields.Integer(load_default=5, validate=validate.Range(1, 60))
+    reauth_minutes_by_provider = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 48)),
+        values=fields.Integer(validate=validate.Range(1, 60)),
+        load_default=dict,
+    )
+    deletion_confirm_minutes = fields.Integer(load_default=15, validate=validate.Range(1, 1440))
+    deletion_retry_seconds = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
+    export_inline_max_records = fields.Integer(load_default=500, validate=validate.Range(0, 1_000_000))
+    export_hours = fields.Integer(load_default=24, validate=validate.Range(1, 24 * 30))
+    retention = fields.Nested(RetentionSchema, load_default=lambda: RetentionSchema().load({}))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PrivacySettings:
+        return PrivacySettings(**data)
+
+
 class LoggingSchema(_Section):
     level = fields.String(load_default="INFO", validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     json = fields.Boolean(load_default=True)
@@ -362,6 +440,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "idempotency": IdempotencySchema,
     "logging": LoggingSchema,
     "travel": TravelSchema,
+    "privacy": PrivacySchema,
 }
 # Sections holding open-ended tables rather than fixed keys.
 OPEN_SECTIONS = ("rate_limits", "adapters")

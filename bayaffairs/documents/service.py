@@ -8,12 +8,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from bayaffairs.clock import Clock
+from bayaffairs.db.queries import access_log as access_q
 from bayaffairs.db.queries import documents as q
 from bayaffairs.documents import rules
 from bayaffairs.documents.cipher import DocumentCipher
 from bayaffairs.errors import Conflict, InvalidInput, NotFound
 from bayaffairs.ids import new_id
 from bayaffairs.pages import Page
+from bayaffairs.privacy.access import Access
 from bayaffairs.storage import Database
 
 # Documents are judged valid by the Bay Area's calendar (all of it is UTC+8).
@@ -144,13 +146,33 @@ class DocumentService:
             raise NotFound("document_not_found")
         return _document(row)
 
-    async def reveal_number(self, user_id: str, document_id: str) -> str:
-        """The clear number, for sending to a partner that needs it (never to an API client)."""
-        async with self.db.acquire() as conn:
+    async def reveal_number(self, user_id: str, document_id: str, access: Access) -> str:
+        """The clear number, for the reader `access` names (a partner that needs it, or the
+        rider's own re-authenticated export); the read is recorded in the access log in the
+        same transaction, so no number is returned without its record."""
+        async with self.db.transaction() as conn:
             row = await q.get_for_user(conn, user_id, document_id)
-        if row is None:
-            raise NotFound("document_not_found")
-        return self.cipher.decrypt(row.number_ciphertext, _aad(user_id, document_id, row.type))
+            if row is None:
+                raise NotFound("document_not_found")
+            number = self.cipher.decrypt(row.number_ciphertext, _aad(user_id, document_id, row.type))
+            await access_q.insert(
+                conn,
+                access_q.AccessRow(
+                    id=new_id("pda"),
+                    user_id=user_id,
+                    document_id=row.id,
+                    document_type=row.type,
+                    holder_name=row.holder_name,
+                    number_masked=row.number_masked,
+                    reader_kind=access.reader_kind,
+                    reader=access.reader,
+                    reader_name=access.reader_name,
+                    purpose=access.purpose,
+                    reference=access.reference,
+                    accessed_at=self.clock.now(),
+                ),
+            )
+        return number
 
     async def delete(self, user_id: str, document_id: str) -> None:
         async with self.db.acquire() as conn:

@@ -17,6 +17,7 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.documents.service import DocumentService
+from bayaffairs.privacy.access import Access
 from bayaffairs.storage import Database
 from bayaffairs.travel.bookings import PURPOSE
 from bayaffairs.travel.carriers import Carrier, Carriers
@@ -59,7 +60,11 @@ class CarrierConfirming:
                 "issuing": d.issuing,
             }
             if "document_number" in recipient.fields:
-                available["document_number"] = await self.documents.reveal_number(user_id, d.id)
+                available["document_number"] = await self.documents.reveal_number(
+                    user_id,
+                    d.id,
+                    Access("carrier", carrier.id, "carrier_confirmation", row.id, recipient.name),
+                )
             if d.date_of_birth:
                 available["date_of_birth"] = d.date_of_birth.isoformat()
             manifest.append(

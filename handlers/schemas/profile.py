@@ -48,6 +48,11 @@ class PrincipalOut(StrictSchema):
     kind = fields.String(required=True)
     scope = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
+    authenticated_at = fields.AwareDateTime(
+        attribute="issued_at",
+        allow_none=True,
+        metadata={"description": "when this credential was issued: for a rider, the sign-in"},
+    )
 
 
 class EndorsementSchema(StrictSchema):

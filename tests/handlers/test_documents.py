@@ -7,6 +7,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from bayaffairs.handlers.keys import SERVICES
+from bayaffairs.privacy.access import Access
 from tests.support import Api
 
 HKID = {
@@ -51,7 +52,8 @@ async def test_the_stored_number_decrypts_only_for_its_own_row(api: Api, pg: asy
     _, doc = await rider.post("/v1/me/documents", PERMIT)
     me = (await rider.get("/v1/me"))[1]
     documents = api.client.server.app[SERVICES].documents
-    assert await documents.reveal_number(me["id"], doc["id"]) == "C12345678"
+    export = Access("rider", "crd_test", "export")
+    assert await documents.reveal_number(me["id"], doc["id"], export) == "C12345678"
     _, other = await rider.post("/v1/me/documents", HKID)
     await pg.execute(
         "UPDATE documents SET number_ciphertext = (SELECT number_ciphertext FROM documents WHERE id = $1)"
@@ -60,7 +62,7 @@ async def test_the_stored_number_decrypts_only_for_its_own_row(api: Api, pg: asy
         other["id"],
     )
     with pytest.raises(InvalidTag):  # a ciphertext moved to another row must not decrypt
-        await documents.reveal_number(me["id"], other["id"])
+        await documents.reveal_number(me["id"], other["id"], export)
 
 
 async def test_endorsements_are_kept(api: Api) -> None:

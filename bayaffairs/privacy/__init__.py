@@ -1,0 +1,1 @@
+"""Riders' rights over their personal data: the access log, exports, deletion, retention."""
