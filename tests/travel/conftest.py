@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -41,6 +42,7 @@ PERMIT = {
     "date_of_birth": "1990-04-02",
     "endorsements": [{"type": "G", "destination": "HK", "valid_until": "2030-01-31", "entries": 1}],
 }
+HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 HZMB = "hzmb_bus"  # 50 standard seats per departure, HK Port -> Macao Port among its routes
 
 
@@ -104,9 +106,15 @@ async def signed_in_with_wallet(api: Api, handle: str, currency: str = "HKD") ->
     return rider
 
 
+def daytime(now: datetime) -> datetime:
+    """10:00 in Hong Kong on `now`'s local day: day fares, no service gap, whatever the hour."""
+    local = now.astimezone(HONG_KONG)
+    return local.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
 @pytest.fixture
 async def trip(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> Trip:
-    clock._now = datetime.now(UTC)
+    clock._now = daytime(datetime.now(UTC))
     api = await make_api()
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("tickets")

@@ -86,7 +86,7 @@ async def test_a_mainland_resident_needs_consent_before_data_goes_to_a_hong_kong
     [
         ("wkl_futian", HKID, "hkid_not_accepted_for_hk_to_cn"),
         ("futian_wkl", {**PERMIT, "endorsements": []}, "no_valid_endorsement_for_hk"),
-        ("wkl_futian", {**HRP, "expires": "2026-12-01"}, None),
+        ("wkl_futian", {**HRP, "expires": "in 30 days"}, None),  # expiring soon, after travel
     ],
 )
 async def test_a_document_that_does_not_allow_the_crossing_names_the_passenger_and_why(
@@ -94,6 +94,8 @@ async def test_a_document_that_does_not_allow_the_crossing_names_the_passenger_a
 ) -> None:
     await trip.rider.post("/v1/me/consents", {"destination": "HK", "purpose": "travel_booking"})
     departure = await trip.departure("xrl", route)
+    if document["expires"] == "in 30 days":
+        document = {**document, "expires": (trip.clock.now() + timedelta(days=30)).date().isoformat()}
     good = await trip.document(HRP if route == "wkl_futian" else PERMIT)
     other = await trip.document(
         {

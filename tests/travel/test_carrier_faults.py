@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
 from tests.support import MovableClock, test_config
-from tests.travel.conftest import HKID, HZMB, Trip, signed_in_with_wallet
+from tests.travel.conftest import HKID, HZMB, Trip, daytime, signed_in_with_wallet
 
 
 class FlakyCarrier:
@@ -67,9 +68,7 @@ class FlakyCarrier:
 
 @pytest.fixture
 async def flaky(make_api: AppFactory, clock: MovableClock, pg: Any) -> tuple[Trip, FlakyCarrier]:
-    from datetime import UTC, datetime
-
-    clock._now = datetime.now(UTC)
+    clock._now = daytime(datetime.now(UTC))
     api = await make_api(test_config({"travel": {"carrier_timeout_seconds": 0.3}}))
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("tickets")
