@@ -232,6 +232,15 @@ MESSAGES: dict[str, Text] = {
         "承運商未有及時回應,未保留座位。請以相同的 Idempotency-Key 重試。",
         "承运商未有及时响应,未保留座位。请以相同的 Idempotency-Key 重试。",
     ),
+    "payment_pending": T(
+        "The payment provider has not said whether you were charged. Nothing is lost: retry with "
+        "the same Idempotency-Key, or wait; if the charge went through and cannot be used, it is "
+        "refunded.",
+        "支付服務商尚未確認是否已扣款。款項不會遺失:請以相同的 Idempotency-Key 重試或稍候;"
+        "如已扣款而未能使用,款項將會退回。",
+        "支付服务商尚未确认是否已扣款。款项不会遗失:请以相同的 Idempotency-Key 重试或稍候;"
+        "如已扣款而未能使用,款项将会退回。",
+    ),
     "carrier_refused": T("The carrier refused: {reason}.", "承運商拒絕:{reason}。", "承运商拒绝:{reason}。"),
     # Counter appointments (issue 5)
     "service_not_found": T("No such service.", "找不到此服務。", "找不到此服务。"),

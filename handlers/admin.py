@@ -1,4 +1,5 @@
-"""Admin endpoints: credentials, the same operations as `bayaffairs credentials`."""
+"""Admin endpoints: credentials (the same operations as `bayaffairs credentials`), and the
+travel refunds outbox."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bayaffairs.handlers.schemas.admin import (
     CredentialQuery,
     IssuedOut,
 )
+from bayaffairs.handlers.schemas.travel import RefundPage, RefundQuery
 
 routes = web.RouteTableDef()
 
@@ -67,3 +69,23 @@ async def list_credentials(call: Call) -> web.Response:
 async def revoke_credential(call: Call) -> web.Response:
     credential = await call.services.credentials.revoke(call.path("credential_id"))
     return json_response(dump(CredentialOut, credential))
+
+
+@routes.get("/v1/admin/refunds")
+@endpoint(
+    summary="Travel refunds owed, by status (stuck: the ones a person must look at)",
+    tags=("admin", "travel"),
+    auth=ADMIN,
+    query=RefundQuery,
+    responses={200: RefundPage},
+    rate_class="admin",
+    description="Every refund owed goes through an outbox (the carrier's cancellation first when "
+    "needed, then the payment provider, retried with backoff). `stuck`: refused, or still failing "
+    "after refund_retry_attempts; the log names the booking. Oldest first.",
+)
+async def list_refunds(call: Call) -> web.Response:
+    q = call.query
+    page = await call.services.travel.payments.refunds.listing(
+        q["status"], cursor=q["cursor"], limit=q["limit"]
+    )
+    return json_response(dump(RefundPage, {"items": page.items, "next_cursor": page.next_cursor}))

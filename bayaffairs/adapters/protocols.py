@@ -122,6 +122,12 @@ class PaymentProvider(Adapter):
         """Refund (part of) a charge; idempotent per `request.reference`."""
         raise NotImplementedError
 
+    async def lookup(self, reference: str) -> PaymentOutcome | None:
+        """What became of the charge asked under `reference`, without charging: its outcome,
+        or None when the provider has no charge under that reference. Raises `PartnerError`
+        when the provider cannot say (unreachable, 5xx): the charge stays unknown."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class FxRate:

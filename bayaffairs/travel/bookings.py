@@ -23,6 +23,7 @@ from bayaffairs.config.settings import TravelSettings
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
+from bayaffairs.db.queries import travel_refunds as fq
 from bayaffairs.documents.service import Document, DocumentService
 from bayaffairs.errors import InvalidInput, NotFound, Unprocessable
 from bayaffairs.ids import new_id
@@ -42,6 +43,7 @@ from bayaffairs.travel.errors import (
     invalid_passenger,
 )
 from bayaffairs.travel.holding import HoldQueue
+from bayaffairs.travel.ledger import payment_status
 
 log = logging.getLogger("bayaffairs.travel")
 PURPOSE = "travel_booking"
@@ -78,6 +80,7 @@ class Booking:
     departs_at: datetime | None = None
     charge: Money | None = None
     refund: Money | None = None
+    payment_status: str = "unpaid"
     tickets: tuple[Ticket, ...] = field(default_factory=tuple)
 
 
@@ -86,12 +89,9 @@ def _booking(
     passengers: Sequence[q.PassengerRow],
     tickets: Sequence[q.TicketRow] = (),
     payments: Sequence[q.PaymentRow] = (),
+    refunds: Sequence[fq.RefundRow] = (),
 ) -> Booking:
-    charges = [p for p in payments if p.kind == "charge" and p.succeeded]
-    last = charges[-1] if charges else None
-    refunds = [p for p in payments if p.kind == "refund" and p.succeeded and last and p.charge_id == last.id]
-    charge = Money(last.amount, last.currency) if last else None
-    refund = Money(sum(r.amount for r in refunds), refunds[0].currency) if refunds else None
+    status, charge, refund = payment_status(payments, refunds)
     return Booking(
         id=row.id,
         status=row.status,
@@ -105,6 +105,7 @@ def _booking(
         release_reason=row.release_reason,
         charge=charge,
         refund=refund,
+        payment_status=status,
         tickets=tuple(Ticket(t.id, t.position, t.payload, t.status) for t in tickets),
     )
 
@@ -191,7 +192,7 @@ class TravelBookings:
         if fare is None:
             raise SoldOut(details={"departure_id": departure.id, "fare_class": fare_class})
         row = dataclasses.replace(row, total_amount=fare * seats)
-        await self._hold_at_carrier(carrier, row)
+        row = await self._hold_at_carrier(carrier, row)
         return _booking(row, passengers)
 
     async def _retry(
@@ -234,10 +235,12 @@ class TravelBookings:
             return None
         return await self.get(user_id, row.id)
 
-    async def _hold_at_carrier(self, carrier: Carrier, row: q.BookingRow) -> None:
+    async def _hold_at_carrier(self, carrier: Carrier, row: q.BookingRow) -> q.BookingRow:
         """Ask the carrier to hold a booking our seats are held for (our booking id is its
         reference); on any failure our seats go back at once (`carrier_hold_failed`) and the
-        error is raised."""
+        error is raised. The carrier may keep its hold for less time than ours: its expiry,
+        less the time a confirmation may take (`carrier_timeout_seconds`), then bounds ours, so
+        no payment starts on a hold the carrier has dropped. The booking as held."""
         try:
             held = await self.carriers.call(
                 carrier.adapter.hold(
@@ -247,9 +250,16 @@ class TravelBookings:
         except BaseException:
             await self.release(row.id, "carrier_hold_failed", tell_carrier=False)
             raise
-        if held.carrier_reference != (row.carrier_reference or row.id):
+        bound = held.expires_at - timedelta(seconds=self.carriers.timeout_seconds)
+        reference = held.carrier_reference if held.carrier_reference != row.id else None
+        if bound < row.expires_at or (reference is not None and reference != row.carrier_reference):
+            expires_at = min(bound, row.expires_at)
             async with self.db.acquire() as conn:
-                await q.set_carrier_reference(conn, row.id, held.carrier_reference)
+                await q.held_at_carrier(conn, row.id, reference, expires_at)
+            row = dataclasses.replace(
+                row, expires_at=expires_at, carrier_reference=reference or row.carrier_reference
+            )
+        return row
 
     async def _departure(self, departure_id: str) -> tuple[dq.DepartureRow, Carrier]:
         """The departure as a hold needs it: what never changes once materialised (its classes
@@ -320,12 +330,21 @@ class TravelBookings:
 
     # -- releasing -------------------------------------------------------------------------
 
-    async def release(self, booking_id: str, reason: str, *, tell_carrier: bool = True) -> bool:
-        """Give a held (or paying) booking's seats back; False when it was no longer either."""
+    async def release(
+        self,
+        booking_id: str,
+        reason: str,
+        *,
+        tell_carrier: bool = True,
+        from_status: Sequence[str] = ("held",),
+    ) -> bool:
+        """Give a booking's seats back if it is in one of `from_status`; False when it was not.
+        Only the payment that holds a `paying` booking's lease releases it (`from_status`
+        `("paying",)`): anyone else meeting a payment in flight must wait for it."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             row = await q.move(
-                conn, booking_id, from_status=("held", "paying"), to_status="released", at=now, reason=reason
+                conn, booking_id, from_status=tuple(from_status), to_status="released", at=now, reason=reason
             )
             if row is None:
                 return False
@@ -385,9 +404,17 @@ async def _full(conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]
     passengers = _group(await q.passengers(conn, ids))
     tickets = _group(await q.tickets(conn, ids))
     paid = [r.id for r in rows if r.status in ("paying", "confirmed", "cancelled", "released")]
-    payments = _group(await q.payments_of(conn, paid) if paid else [])
+    payment_rows = await q.payments_of(conn, paid) if paid else []
+    payments = _group(payment_rows)
+    refunds = _group(await fq.of_bookings(conn, paid) if payment_rows else [])
     return [
-        _booking(row, passengers.get(row.id, []), tickets.get(row.id, []), payments.get(row.id, []))
+        _booking(
+            row,
+            passengers.get(row.id, []),
+            tickets.get(row.id, []),
+            payments.get(row.id, []),
+            refunds.get(row.id, []),
+        )
         for row in rows
     ]
 

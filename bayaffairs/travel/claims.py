@@ -48,4 +48,4 @@ class PaymentClaims:
                 conn, row.id, from_status=("paying",), to_status="held", at=now, unexpired_at=now
             )
         if back is None:
-            await self.bookings.release(row.id, "payment_failed")
+            await self.bookings.release(row.id, "payment_failed", from_status=("paying",))

@@ -91,14 +91,15 @@ class CarrierConfirming:
         planned: list[transfers.PlannedTransfer],
         confirmation: CarrierConfirmation,
         signed: list[SignedTicket],
-    ) -> None:
+    ) -> bool:
         """Record a carrier's confirmation: the booking confirmed, its seats sold, the transfers
-        and the tickets written; nothing if another driver confirmed it first."""
+        and the tickets written. False (nothing written) when the booking is no longer `paying`:
+        another driver confirmed it first, or it was released."""
         at = self.clock.now()
         async with self.db.transaction() as conn:
             done = await q.move(conn, claimed.id, from_status=("paying",), to_status="confirmed", at=at)
-            if done is None:  # recovery (or a payment it raced) finished it first
-                return
+            if done is None:
+                return False
             await dq.sell_held(conn, done.departure_id, done.fare_class, done.seats)
             if confirmation.carrier_reference != (claimed.carrier_reference or claimed.id):
                 await q.set_carrier_reference(conn, done.id, confirmation.carrier_reference)
@@ -112,6 +113,7 @@ class CarrierConfirming:
                     for i, t in enumerate(signed)
                 ],
             )
+        return True
 
     async def departs_at(self, departure_id: str) -> datetime:
         async with self.db.acquire() as conn:

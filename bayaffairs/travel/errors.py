@@ -79,6 +79,15 @@ class ConfirmationPending(DomainError):
     code = "confirmation_pending"
 
 
+class PaymentPending(DomainError):
+    """504: the payment provider did not answer the charge, so whether the rider was charged is
+    unknown. The booking stays `paying` and shows the charge as pending; a retry (or the
+    sweeper) settles it under the same reference with the same amount."""
+
+    status = 504
+    code = "payment_pending"
+
+
 class CarrierDeclined(Conflict):
     code = "carrier_refused"
 

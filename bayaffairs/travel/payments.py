@@ -24,13 +24,14 @@ from bayaffairs.adapters.protocols import PaymentProvider
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
+from bayaffairs.db.queries import travel_refunds as fq
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.errors import Conflict, Forbidden, PartnerError
 from bayaffairs.fx import Converter
 from bayaffairs.storage import Database
 from bayaffairs.travel.bookings import Booking, TravelBookings, refund_amount
 from bayaffairs.travel.carriers import Carriers
-from bayaffairs.travel.charges import Charged, Charges
+from bayaffairs.travel.charges import Charges
 from bayaffairs.travel.claims import PaymentClaims
 from bayaffairs.travel.confirming import CarrierConfirming
 from bayaffairs.travel.errors import (
@@ -40,7 +41,10 @@ from bayaffairs.travel.errors import (
     HoldExpired,
     NotCancellable,
     PaymentInProgress,
+    PaymentPending,
 )
+from bayaffairs.travel.ledger import open_charge
+from bayaffairs.travel.refunds import RefundOutbox, owe
 from bayaffairs.travel.resuming import PaymentResumption
 from bayaffairs.travel.tickets import TicketKeys
 from bayaffairs.users import UserService
@@ -75,11 +79,16 @@ class TravelPayments:
         self.converter = converter
         self.tickets = tickets
         self.claims = PaymentClaims(db, clock, bookings)
-        self.charges = Charges(db, clock, providers, converter, self.claims)
+        self.charges = Charges(db, clock, self._provider, converter, self.claims)
         self.confirming = CarrierConfirming(db, clock, carriers, documents, tickets)
+        self.refunds = RefundOutbox(db, clock, bookings.settings, carriers, self._provider)
         self.resumption = PaymentResumption(
-            db, bookings, carriers, providers, self.claims, self.charges, self.confirming
+            db, bookings, carriers, self._provider, self.claims, self.charges, self.confirming, self.refunds
         )
+
+    def _provider(self, provider_id: str) -> PaymentProvider | None:
+        """The provider by id, looked up on each use (so a replaced lookup takes effect)."""
+        return self.providers(provider_id)
 
     async def pay(self, user_id: str, booking_id: str) -> Booking:
         now = self.clock.now()
@@ -118,15 +127,17 @@ class TravelPayments:
                 self._payable(current, self.clock.now())
             raise HoldExpired()
 
-        charged = await self.charges.charge(
+        charge = await self.charges.charge(
             claimed, provider, user.wallet.provider, user.wallet.currency, user_id
         )
         try:
             confirmation, signed = await self.confirming.confirm(claimed, carrier, manifest)
         except CarrierDeclined as exc:
-            await self.charges.refund(claimed, provider, charged, "confirmation_failed")
+            await self.refunds.refund(claimed.id, charge, "confirmation_failed")
             if exc.details.get("reason") in HOLD_GONE:
-                await self.bookings.release(claimed.id, "payment_failed", tell_carrier=False)
+                await self.bookings.release(
+                    claimed.id, "payment_failed", tell_carrier=False, from_status=("paying",)
+                )
             else:
                 await self.claims.give_back(claimed)
             raise
@@ -134,7 +145,7 @@ class TravelPayments:
             log.warning("booking %s: confirmation unknown (%s); left paying", claimed.id, exc)
             await self.claims.hand_back(claimed)
             raise ConfirmationPending() from exc
-        await self.confirming.issue(claimed, user_id, planned, confirmation, signed)
+        await self.resumption.finish(claimed, planned, confirmation, signed, charge)
         return await self.bookings.get(user_id, booking_id)
 
     async def _pay_again(self, row: q.BookingRow) -> Booking:
@@ -146,6 +157,9 @@ class TravelPayments:
         outcome, refusal = await self.resumption.resume(leased)
         if outcome == "refunded" and refusal is not None:
             raise refusal
+        if outcome == "charge_unknown":
+            await self.claims.hand_back(leased)
+            raise PaymentPending(details={"booking_id": row.id})
         if outcome == "waiting":
             await self.claims.hand_back(leased)
             raise ConfirmationPending()
@@ -165,42 +179,46 @@ class TravelPayments:
     # -- cancelling ------------------------------------------------------------------------
 
     async def cancel(self, user_id: str, booking_id: str) -> Booking:
+        """Cancel the rider's booking. A held one is released. A paid one is cancelled on our
+        side in one transaction (booking, tickets, seats, the refund owed by the carrier's
+        tiers), then the carrier's cancellation and the refund are worked off through the
+        outbox. A booking being paid for is 409 `payment_in_progress`: the payment ends it
+        first, confirmed (then cancel it) or released."""
         now = self.clock.now()
         async with self.db.acquire() as conn:
             row = await q.get(conn, booking_id, user_id)
         if row is None:
             raise BookingNotFound()
         if row.status == "held":
-            await self.bookings.release(row.id, "cancelled_by_rider")
-            return await self.bookings.get(user_id, booking_id)
+            if await self.bookings.release(row.id, "cancelled_by_rider"):
+                return await self.bookings.get(user_id, booking_id)
+            async with self.db.acquire() as conn:  # a payment claimed it meanwhile
+                row = await q.get(conn, booking_id, user_id)
+            assert row is not None
+        if row.status == "paying":
+            raise PaymentInProgress(details={"retry_after": 1})
         if row.status != "confirmed":
             raise NotCancellable(details={"status": row.status})
+        carrier = self.carriers.get(row.carrier)
+        assert carrier is not None
         departs_at = await self.confirming.departs_at(row.departure_id)
         if departs_at <= now:
             raise NotCancellable(details={"status": row.status, "reason": "departed"})
-        async with self.db.acquire() as conn:
-            if any(t.status == "boarded" for t in await q.tickets(conn, [row.id])):
-                raise NotCancellable(details={"status": row.status, "reason": "boarded"})
-        carrier = self.carriers.get(row.carrier)
-        assert carrier is not None
-        await self.carriers.call(carrier.adapter.cancel(row.id))
+        percent = carrier.timetable.refund_percent((departs_at - now).total_seconds() / 60)
         async with self.db.transaction() as conn:
+            if any(t.status == "boarded" for t in await q.lock_tickets(conn, row.id)):
+                raise NotCancellable(details={"status": row.status, "reason": "boarded"})
             done = await q.move(conn, row.id, from_status=("confirmed",), to_status="cancelled", at=now)
             if done is None:
                 raise NotCancellable(details={"status": "cancelled"})
-            if any(t.status == "boarded" for t in await q.tickets(conn, [done.id])):
-                raise NotCancellable(details={"status": done.status, "reason": "boarded"})
             await dq.return_sold(conn, done.departure_id, done.fare_class, done.seats)
             await q.cancel_tickets(conn, done.id)
-            payments = await q.payments(conn, done.id)
-        charge = next(p for p in reversed(payments) if p.kind == "charge" and p.succeeded)
-        percent = carrier.timetable.refund_percent((departs_at - now).total_seconds() / 60)
-        amount = refund_amount(charge.amount, percent)
-        if amount > 0:
-            provider = self.providers(charge.provider)
-            charged = Charged.of(charge)
-            if provider is None:
-                log.error("booking %s: payment provider %s is gone; refund owed", row.id, charge.provider)
+            charge = open_charge(await q.payments(conn, done.id), await fq.of_bookings(conn, [done.id]))
+            refund_id = ""
+            if charge is not None:
+                amount = refund_amount(charge.amount, percent)
+                refund_id = await owe(conn, done.id, charge, amount, "cancellation", now, carrier_cancel=True)
             else:
-                await self.charges.refund(done, provider, charged, "cancellation", amount)
+                log.error("booking %s: confirmed without a charge standing; nothing to refund", done.id)
+        await self.refunds.work_all([refund_id])
         return await self.bookings.get(user_id, booking_id)

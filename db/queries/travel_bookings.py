@@ -19,7 +19,7 @@ _BOOKING = (
 )
 _PAYMENT = (
     "id, booking_id, kind, succeeded, amount, currency, fare_amount, fare_currency, fx_rate,"
-    " provider, provider_reference, failure_code, charge_id, created_at, reference"
+    " provider, provider_reference, failure_code, charge_id, created_at, reference, outcome"
 )
 _TICKET = "id, booking_id, position, departure_id, carrier, payload, status, boarded_at, created_at"
 
@@ -69,6 +69,11 @@ class PaymentRow:
     charge_id: str | None
     created_at: datetime
     reference: str | None = None  # our idempotency reference at the provider
+    outcome: str = ""  # succeeded | failed | unknown (the provider's answer was never heard)
+
+    @property
+    def result(self) -> str:
+        return self.outcome or ("succeeded" if self.succeeded else "failed")
 
 
 @dataclass(frozen=True)
@@ -281,6 +286,23 @@ async def move(
     return _booking(record) if record else None
 
 
+async def held_at_carrier(
+    conn: Connection, booking_id: str, reference: str | None, expires_at: datetime
+) -> None:
+    """What the carrier's hold said: its own id for it (None: our booking id) and the expiry
+    that now bounds ours (never later than it was)."""
+    await conn.execute(
+        """
+        UPDATE travel_bookings SET carrier_reference = coalesce($2, carrier_reference),
+            expires_at = least(expires_at, $3)
+        WHERE id = $1
+        """,
+        booking_id,
+        reference,
+        expires_at,
+    )
+
+
 async def set_carrier_reference(conn: Connection, booking_id: str, reference: str) -> None:
     await conn.execute(
         "UPDATE travel_bookings SET carrier_reference = $2 WHERE id = $1", booking_id, reference
@@ -319,7 +341,7 @@ async def insert_payment(conn: Connection, row: PaymentRow) -> None:
     await conn.execute(
         f"""
         INSERT INTO travel_payments ({_PAYMENT})
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
         """,
         row.id,
         row.booking_id,
@@ -336,6 +358,7 @@ async def insert_payment(conn: Connection, row: PaymentRow) -> None:
         row.charge_id,
         row.created_at,
         row.reference,
+        row.result,
     )
 
 
@@ -424,6 +447,16 @@ async def board(conn: Connection, ticket_id: str, departure_id: str, at: datetim
         at,
     )
     return record["status"] if record else None
+
+
+async def lock_tickets(conn: Connection, booking_id: str) -> list[TicketRow]:
+    """The booking's tickets, locked until the transaction ends: a boarding scan of one of them
+    waits, then sees what this transaction made of it."""
+    records = await conn.fetch(
+        f"SELECT {_TICKET} FROM travel_tickets WHERE booking_id = $1 ORDER BY position FOR UPDATE",
+        booking_id,
+    )
+    return [TicketRow(**dict(r)) for r in records]
 
 
 async def cancel_tickets(conn: Connection, booking_id: str) -> None:

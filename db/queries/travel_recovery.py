@@ -1,8 +1,8 @@
-"""What the travel sweeper recovers: payments abandoned in `paying`, charges asked of a provider
-but never recorded, refunds the provider could not be reached for, and carrier holds given up on.
+"""What the travel sweeper recovers: payments abandoned in `paying`, charges whose outcome is
+unknown, and carrier holds given up on.
 
 Workers share the work without meeting: a stuck payment is leased (its `updated_at` moved on,
-under SKIP LOCKED), a refund is retried under an advisory lock on its reference.
+under SKIP LOCKED).
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ from decimal import Decimal
 
 from bayaffairs.db.queries.travel_bookings import _BOOKING, BookingRow, _booking
 from bayaffairs.storage import Connection
+
+_INTENT = (
+    "reference, booking_id, provider, account, amount, currency, fare_amount, fare_currency, fx_rate,"
+    " created_at"
+)
 
 
 @dataclass(frozen=True)
@@ -27,14 +32,6 @@ class ChargeIntent:
     fare_currency: str
     fx_rate: Decimal
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class RefundDue:
-    reference: str
-    last_id: str  # the latest failed attempt's row
-    attempts: int
-    last_at: datetime
 
 
 async def insert_charge_intent(conn: Connection, intent: ChargeIntent) -> None:
@@ -58,18 +55,56 @@ async def insert_charge_intent(conn: Connection, intent: ChargeIntent) -> None:
     )
 
 
-async def unrecorded_charges(conn: Connection, booking_id: str) -> list[ChargeIntent]:
-    """Charges asked of the provider whose answer never made it into travel_payments."""
+async def unsettled_charges(conn: Connection, booking_id: str) -> list[ChargeIntent]:
+    """Charges asked of the provider whose outcome is not known: no row yet (the process died
+    before recording it) or only `unknown` ones."""
     records = await conn.fetch(
-        """
-        SELECT i.* FROM travel_charge_intents i
-        WHERE i.booking_id = $1
-          AND NOT EXISTS (SELECT 1 FROM travel_payments p WHERE p.reference = i.reference)
-        ORDER BY i.created_at, i.reference
+        f"""
+        SELECT {_INTENT} FROM travel_charge_intents
+        WHERE booking_id = $1 AND settled_at IS NULL
+        ORDER BY created_at, reference
         """,
         booking_id,
     )
     return [ChargeIntent(**dict(r)) for r in records]
+
+
+async def unsettled_elsewhere(conn: Connection, older_than: datetime, limit: int) -> list[ChargeIntent]:
+    """Unknown charges whose booking no longer waits for them (it is not `paying`): only a
+    look-up at the provider settles them."""
+    records = await conn.fetch(
+        f"""
+        SELECT {", ".join("i." + c.strip() for c in _INTENT.split(","))}
+        FROM travel_charge_intents i JOIN travel_bookings b ON b.id = i.booking_id
+        WHERE i.settled_at IS NULL AND i.created_at <= $1 AND b.status <> 'paying'
+        ORDER BY i.created_at LIMIT $2
+        """,
+        older_than,
+        limit,
+    )
+    return [ChargeIntent(**dict(r)) for r in records]
+
+
+async def charge_attempts(conn: Connection, booking_id: str) -> int:
+    """How many charges were ever asked for the booking (the next one's number)."""
+    return int(
+        await conn.fetchval("SELECT count(*) FROM travel_charge_intents WHERE booking_id = $1", booking_id)
+    )
+
+
+async def heard_of(conn: Connection, reference: str) -> bool:
+    """Whether a payment row already answers (or records as unknown) this reference."""
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM travel_payments WHERE reference = $1)", reference)
+    )
+
+
+async def settle_intent(conn: Connection, reference: str, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE travel_charge_intents SET settled_at = $2 WHERE reference = $1 AND settled_at IS NULL",
+        reference,
+        at,
+    )
 
 
 async def lease_abandoned_payments(
@@ -94,41 +129,6 @@ async def lease_abandoned_payments(
         limit,
     )
     return [_booking(r) for r in records]
-
-
-async def refunds_due(conn: Connection, since: datetime, limit: int) -> list[RefundDue]:
-    """Refund references whose every attempt so far failed to reach the provider."""
-    records = await conn.fetch(
-        """
-        WITH failed AS (
-            SELECT DISTINCT reference FROM travel_payments
-            WHERE kind = 'refund' AND NOT succeeded AND failure_code = 'provider_unreachable'
-              AND created_at >= $1 AND reference IS NOT NULL
-        )
-        SELECT p.reference, count(*)::int AS attempts, max(p.created_at) AS last_at,
-            (array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] AS last_id
-        FROM travel_payments p JOIN failed USING (reference)
-        GROUP BY p.reference
-        HAVING NOT bool_or(p.succeeded) AND bool_and(p.failure_code = 'provider_unreachable')
-        ORDER BY max(p.created_at) LIMIT $2
-        """,
-        since,
-        limit,
-    )
-    return [RefundDue(**dict(r)) for r in records]
-
-
-async def lock_reference(conn: Connection, reference: str) -> bool:
-    """Take the transaction's advisory lock on a payment reference; False when another has it."""
-    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('travel:' || $1))", reference))
-
-
-async def reference_settled(conn: Connection, reference: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM travel_payments WHERE reference = $1 AND succeeded)", reference
-        )
-    )
 
 
 GIVEN_UP = ("carrier_hold_failed", "carrier_unconfirmed")

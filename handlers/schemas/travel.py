@@ -5,7 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from bayaffairs.handlers.schemas.common import MoneySchema, PageQuery, StrictSchema, page_of
+from bayaffairs.travel.ledger import PAYMENT_STATUSES
 from bayaffairs.travel.model import TRAVEL_MODES
+from bayaffairs.travel.refunds import STATUSES as REFUND_STATUSES
 
 _ID = validate.Length(1, 120)
 
@@ -110,8 +112,25 @@ class BookingOut(Schema):
     expires_at = fields.DateTime(required=True, metadata={"description": "when an unpaid hold is released"})
     created_at = fields.DateTime(required=True)
     release_reason = fields.String(allow_none=True)
-    charge = fields.Nested(MoneySchema, allow_none=True, metadata={"description": "what the wallet paid"})
-    refund = fields.Nested(MoneySchema, allow_none=True)
+    charge = fields.Nested(
+        MoneySchema,
+        allow_none=True,
+        metadata={"description": "what the wallet paid (or, while payment_status is pending, was asked)"},
+    )
+    refund = fields.Nested(
+        MoneySchema,
+        allow_none=True,
+        metadata={"description": "owed back or paid back, in the charge's currency"},
+    )
+    payment_status = fields.String(
+        required=True,
+        validate=validate.OneOf(PAYMENT_STATUSES),
+        metadata={
+            "description": "unpaid; pending (the provider has not said whether the charge went "
+            "through: never read it as not charged); charged; refund_pending; refunded; refund_stuck "
+            "(an operator is on it)"
+        },
+    )
     tickets = fields.List(fields.Nested(TicketOut), required=True)
 
 
@@ -133,3 +152,26 @@ class BoardingOut(Schema):
         },
     )
     ticket_id = fields.String(allow_none=True)
+
+
+class RefundQuery(PageQuery):
+    status = fields.String(required=True, validate=validate.OneOf(REFUND_STATUSES))
+
+
+class RefundOut(Schema):
+    id = fields.String(required=True, metadata={"description": "also the provider's idempotency reference"})
+    booking_id = fields.String(required=True)
+    reason = fields.String(
+        required=True,
+        metadata={"description": "cancellation, confirmation_failed, recovery, unconfirmed, reconciled, ..."},
+    )
+    amount = fields.Nested(MoneySchema, required=True)
+    status = fields.String(required=True, metadata={"description": "pending, done, stuck or superseded"})
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    next_attempt_at = fields.DateTime(required=True)
+    done_at = fields.DateTime(allow_none=True)
+
+
+RefundPage = page_of(RefundOut, "RefundPage")

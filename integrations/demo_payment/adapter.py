@@ -1,12 +1,16 @@
 """A wallet that moves no money, so demos and tests can charge and refund end to end.
 
-Stateless and idempotent: the provider reference is derived from the caller's reference, so
-repeating a request gives the same answer. `decline_over` makes large charges fail on purpose.
+Idempotent: the provider reference is derived from the caller's reference, so repeating a
+request gives the same answer. `decline_over` makes large charges fail on purpose. Charges are
+remembered in the process (the latest `KEPT`) so that `lookup` can answer for them; after a
+restart it knows none, like a wallet that lost nothing because it never moved money.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
+from functools import cached_property
 
 from marshmallow import Schema, fields, validate
 
@@ -19,6 +23,7 @@ from bayaffairs.adapters.protocols import (
 from bayaffairs.money import MINOR_UNITS, Money
 
 PREFIX = "demo_"
+KEPT = 10_000
 
 
 class Settings(Schema):
@@ -40,12 +45,26 @@ class DemoWallet(PaymentProvider):
     def currencies(self) -> frozenset[str]:
         return frozenset(self.settings["currencies"])
 
+    @cached_property
+    def _charges(self) -> OrderedDict[str, PaymentOutcome]:
+        return OrderedDict()
+
     async def charge(self, request: ChargeRequest) -> PaymentOutcome:
+        known = self._charges.get(request.reference)
+        if known is not None:
+            return known
         limit = self.settings["decline_over"]
         failure = self._invalid(request.amount)
         if failure is None and limit is not None and request.amount.amount > limit:
             failure = "declined"
-        return self._outcome(request.reference, request.amount, failure)
+        outcome = self._outcome(request.reference, request.amount, failure)
+        self._charges[request.reference] = outcome
+        while len(self._charges) > KEPT:
+            self._charges.popitem(last=False)
+        return outcome
+
+    async def lookup(self, reference: str) -> PaymentOutcome | None:
+        return self._charges.get(reference)
 
     async def refund(self, request: RefundRequest) -> PaymentOutcome:
         failure = self._invalid(request.amount)

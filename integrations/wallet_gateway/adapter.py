@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 from marshmallow import Schema, fields, validate
 
@@ -84,6 +85,34 @@ class WalletGateway(RemotePartner, PaymentProvider):
             log.info("%s: charge %s declined (%s)", self.id, request.reference, answer.get("decline_reason"))
             return PaymentOutcome(False, charge_id, request.amount, "declined")
         raise self.failure(f"charge {request.reference}: status {answer.get('status')!r}")
+
+    async def lookup(self, reference: str) -> PaymentOutcome | None:
+        """The charge made under `reference` (`GET /charges/by-reference/<reference>`), or None
+        when the gateway has none (its 404 `unknown_charge`); never charges."""
+        try:
+            answer = await self.client.get(f"/charges/by-reference/{quote(reference, safe=':')}")
+        except Refusal as refusal:
+            if refusal.status == 404 and refusal.code == "unknown_charge":
+                return None
+            raise self.failure(f"lookup {reference}: refused ({refusal.code})") from refusal
+        except CallError as exc:
+            raise self.failure(str(exc)) from exc
+        amount, currency = answer.get("amount"), answer.get("currency")
+        charge_id = answer.get("charge_id")
+        if (
+            answer.get("reference") != reference
+            or not isinstance(charge_id, str)
+            or not charge_id
+            or not isinstance(amount, int)
+            or currency not in MINOR_UNITS
+        ):
+            raise self.failure(f"lookup {reference}: answer for another charge or without its id")
+        money = Money(amount, str(currency))
+        if answer.get("status") == "succeeded":
+            return PaymentOutcome(True, charge_id, money)
+        if answer.get("status") == "declined":
+            return PaymentOutcome(False, charge_id, money, "declined")
+        raise self.failure(f"lookup {reference}: status {answer.get('status')!r}")
 
     async def refund(self, request: RefundRequest) -> PaymentOutcome:
         early = self._checked(request.amount)

@@ -53,33 +53,40 @@ class WalletGatewayClient:
         """POST a signed request for `payload["reference"]`; the JSON object of a 200 or 201.
         Raises `Refusal` for the gateway's 404 and 422, `CallError` for anything else."""
         body = json.dumps(payload, separators=(",", ":")).encode()
+        return await self._send("POST", path, body, {"Idempotency-Key": str(payload["reference"])})
+
+    async def get(self, path: str) -> dict[str, Any]:
+        """GET a signed request (the body signed is empty); answers as `post`."""
+        return await self._send("GET", path, b"", {})
+
+    async def _send(self, method: str, path: str, body: bytes, extra: Mapping[str, str]) -> dict[str, Any]:
         full_path = _path_of(self.base_url) + path
         timestamp = str(int(self.clock.now().timestamp()))
         nonce = secrets.token_hex(16)
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
-            "Idempotency-Key": str(payload["reference"]),
+            **extra,
             "X-Merchant-Id": self.merchant_id,
             "X-Timestamp": timestamp,
             "X-Nonce": nonce,
-            "X-Signature": signature(self.secret, "POST", full_path, timestamp, nonce, body),
+            "X-Signature": signature(self.secret, method, full_path, timestamp, nonce, body),
         }
         url = self.base_url.rstrip("/") + path
         status, raw = await call(
-            self.http, "POST", url, timeout_seconds=self.timeout_seconds, data=body, headers=headers
+            self.http, method, url, timeout_seconds=self.timeout_seconds, data=body or None, headers=headers
         )
         if status in (404, 422):
             code = _error_code(raw)
             if code is None:  # not the gateway's own answer (a wrong URL, a proxy)
-                raise CallError(f"POST {path}: HTTP {status} without an error body")
+                raise CallError(f"{method} {path}: HTTP {status} without an error body")
             raise Refusal(status, code)
         if status not in (200, 201):
-            raise CallError(f"POST {path}: HTTP {status} ({_error_code(raw) or 'no code'})")
+            raise CallError(f"{method} {path}: HTTP {status} ({_error_code(raw) or 'no code'})")
         try:
             return json_object(raw)
         except CallError as exc:
-            raise CallError(f"POST {path}: {exc}") from None
+            raise CallError(f"{method} {path}: {exc}") from None
 
 
 def _path_of(base_url: str) -> str:

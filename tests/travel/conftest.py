@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,15 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
+from bayaffairs.adapters.protocols import (
+    CarrierConfirmation,
+    CarrierHold,
+    CarrierHoldRequest,
+    CarrierPassenger,
+    CarrierRefused,
+)
 from bayaffairs.config import Config
+from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
 from tests.integrations.turbojet.fake_carrier import FakeCarrier
@@ -46,6 +55,14 @@ HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 HZMB = "hzmb_bus"  # 50 standard seats per departure, HK Port -> Macao Port among its routes
 
 
+def hkid_number(n: int) -> str:
+    """A valid HKID number, a different one for each n (its check digit computed)."""
+    prefix, digits = "ABCDEGHKMPRTWZ"[n % 14], f"{n // 14:06d}"
+    values = [36, ord(prefix) - 55, *map(int, digits)]
+    remainder = (11 - sum(v * w for v, w in zip(values, range(9, 1, -1), strict=True)) % 11) % 11
+    return f"{prefix}{digits}({'A' if remainder == 10 else remainder})"
+
+
 @dataclass
 class Trip:
     api: Api
@@ -58,6 +75,15 @@ class Trip:
         status, body = await (rider or self.rider).post("/v1/me/documents", doc)
         assert status == 201, body
         return str(body["id"])
+
+    async def people(self, count: int, rider: Api | None = None, first: int = 100) -> list[str]:
+        """Documents of `count` different people (HKIDs), held by the rider."""
+        return [
+            await self.document(
+                {**HKID, "number": hkid_number(first + i), "holder_name": f"Person {i}"}, rider
+            )
+            for i in range(count)
+        ]
 
     async def departure(self, carrier: str = HZMB, route: str = "hk_macao", hours: float = 3) -> str:
         """A departure of `route` at least `hours` from now."""
@@ -181,7 +207,7 @@ async def remote(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connecti
     """Our seats' timeout (carrier_timeout_seconds 0.3) is shorter than the HTTP clients' own
     (2 s), so a slow partner is our timeout (504), not a client error (502)."""
     clock._now = datetime.now(UTC)
-    async with FakeCarrier() as carrier, FakeGateway() as gateway:
+    async with FakeCarrier() as carrier, FakeGateway(now=lambda: clock.now().timestamp()) as gateway:
         api = await make_api(remote_config(carrier, gateway))
         services = api.client.server.app[SERVICES]
         await services.transit.issuer_keys.rotate("tickets")
@@ -189,3 +215,58 @@ async def remote(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connecti
         status, body = await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"})
         assert status == 200, body
         yield Remote(Trip(api, rider, services, clock, pg), carrier, gateway)
+
+
+class FlakyCarrier:
+    """A carrier's booking API that fails the next calls of a verb in a chosen way, then works."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.faults: dict[str, list[str]] = {"hold": [], "confirm": [], "cancel": []}
+        self.calls: list[tuple[str, str]] = []
+
+    def describe(self) -> Any:
+        return self.inner.describe()
+
+    def timetable(self) -> Any:
+        return self.inner.timetable()
+
+    async def _maybe_fail(self, verb: str) -> None:
+        if self.faults.get(verb):
+            fault = self.faults[verb].pop(0)
+            if fault == "error":
+                raise PartnerError(details={"status": 500})
+            if fault == "hang":
+                await asyncio.sleep(30)
+            if fault == "refuse":
+                raise CarrierRefused("sold_out")
+
+    async def hold(self, request: CarrierHoldRequest) -> CarrierHold:
+        self.calls.append(("hold", request.reference))
+        await self._maybe_fail("hold")
+        return await self.inner.hold(request)
+
+    async def confirm(self, reference: str, passengers: Sequence[CarrierPassenger]) -> CarrierConfirmation:
+        self.calls.append(("confirm", reference))
+        await self._maybe_fail("confirm")
+        return await self.inner.confirm(reference, passengers)
+
+    async def release(self, reference: str) -> None:
+        self.calls.append(("release", reference))
+
+    async def cancel(self, reference: str) -> None:
+        self.calls.append(("cancel", reference))
+        await self._maybe_fail("cancel")
+
+
+@pytest.fixture
+async def flaky(make_api: AppFactory, clock: MovableClock, pg: Any) -> tuple[Trip, FlakyCarrier]:
+    clock._now = daytime(datetime.now(UTC))
+    api = await make_api(test_config({"travel": {"carrier_timeout_seconds": 0.3}}))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("tickets")
+    carriers = services.travel.carriers
+    carrier = FlakyCarrier(carriers.by_id[HZMB].adapter)
+    carriers.by_id[HZMB] = dataclasses.replace(carriers.by_id[HZMB], adapter=carrier)
+    rider = await signed_in_with_wallet(api, "traveller")
+    return Trip(api, rider, services, clock, pg), carrier

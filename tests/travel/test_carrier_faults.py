@@ -3,80 +3,13 @@ no charge; a retry with the same Idempotency-Key finishes the job."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from bayaffairs.adapters.protocols import (
-    CarrierConfirmation,
-    CarrierHold,
-    CarrierHoldRequest,
-    CarrierPassenger,
-    CarrierRefused,
-)
+from bayaffairs.adapters.protocols import CarrierConfirmation, CarrierPassenger, CarrierRefused
 from bayaffairs.errors import PartnerError
-from bayaffairs.handlers.keys import SERVICES
-from tests.conftest import AppFactory
-from tests.support import MovableClock, test_config
-from tests.travel.conftest import HKID, HZMB, Trip, daytime, signed_in_with_wallet
-
-
-class FlakyCarrier:
-    """A carrier's booking API that fails the next calls of a verb in a chosen way, then works."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.faults: dict[str, list[str]] = {"hold": [], "confirm": []}
-        self.calls: list[tuple[str, str]] = []
-
-    def describe(self) -> Any:
-        return self.inner.describe()
-
-    def timetable(self) -> Any:
-        return self.inner.timetable()
-
-    async def _maybe_fail(self, verb: str) -> None:
-        if self.faults.get(verb):
-            fault = self.faults[verb].pop(0)
-            if fault == "error":
-                raise PartnerError(details={"status": 500})
-            if fault == "hang":
-                await asyncio.sleep(30)
-            if fault == "refuse":
-                raise CarrierRefused("sold_out")
-
-    async def hold(self, request: CarrierHoldRequest) -> CarrierHold:
-        self.calls.append(("hold", request.reference))
-        await self._maybe_fail("hold")
-        return await self.inner.hold(request)
-
-    async def confirm(self, reference: str, passengers: Sequence[CarrierPassenger]) -> CarrierConfirmation:
-        self.calls.append(("confirm", reference))
-        await self._maybe_fail("confirm")
-        return await self.inner.confirm(reference, passengers)
-
-    async def release(self, reference: str) -> None:
-        self.calls.append(("release", reference))
-
-    async def cancel(self, reference: str) -> None:
-        self.calls.append(("cancel", reference))
-
-
-@pytest.fixture
-async def flaky(make_api: AppFactory, clock: MovableClock, pg: Any) -> tuple[Trip, FlakyCarrier]:
-    clock._now = daytime(datetime.now(UTC))
-    api = await make_api(test_config({"travel": {"carrier_timeout_seconds": 0.3}}))
-    services = api.client.server.app[SERVICES]
-    await services.transit.issuer_keys.rotate("tickets")
-    carriers = services.travel.carriers
-    carrier = FlakyCarrier(carriers.by_id[HZMB].adapter)
-    carriers.by_id[HZMB] = dataclasses.replace(carriers.by_id[HZMB], adapter=carrier)
-    rider = await signed_in_with_wallet(api, "traveller")
-    return Trip(api, rider, services, clock, pg), carrier
+from tests.travel.conftest import HKID, FlakyCarrier, Trip
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -311,11 +312,37 @@ async def test_a_charge_the_gateway_fails_moves_no_money_and_keeps_the_hold(remo
     key = {"Idempotency-Key": "pay-gateway-down"}
     path = f"/v1/travel/bookings/{booking['id']}/payment"
 
-    got, _ = await trip.rider.post(path, headers=key)
+    got, body = await trip.rider.post(path, headers=key)
 
-    assert got == 502
-    assert (gateway.charged_total(), await remote.payments(), carrier.made["confirm"]) == (0, [], 0)
+    assert (got, body["error"]["code"]) == (504, "payment_pending")  # a 503 may have charged
+    assert (gateway.charged_total(), carrier.made["confirm"]) == (0, 0)
+    assert await remote.payments() == [("charge", False, body["error"]["details"]["amount"])]
     got, paid = await trip.rider.post(path, headers=key)
     assert (got, paid["status"]) == (200, "confirmed")
     assert (gateway.made["charge"], gateway.charged_total()) == (1, paid["charge"]["amount"])
     assert carrier.seats_sold(departure) == 1
+
+
+async def test_the_carriers_shorter_hold_bounds_ours_and_no_payment_starts_on_a_hold_it_dropped(
+    remote: Remote,
+) -> None:
+    trip, carrier, gateway = remote.trip, remote.carrier, remote.gateway
+    carrier.max_hold_seconds = 300  # the carrier keeps a hold 5 minutes; ours would be 10
+    carrier.now = trip.clock.now
+    departure = await remote.departure()
+
+    status, booking = await remote.hold(departure, [await trip.document(HKID)])
+
+    assert status == 201, booking
+    theirs = carrier.holds[booking["id"]].expires_at
+    ours = datetime.fromisoformat(booking["expires_at"])
+    assert ours < theirs <= trip.clock.now() + timedelta(minutes=5, seconds=1)
+    _, shown = await trip.rider.get(f"/v1/travel/bookings/{booking['id']}")
+    assert shown["expires_at"] == booking["expires_at"]
+
+    trip.clock.advance(minutes=5)  # the carrier's hold is gone; ours would still have 5 minutes
+    status, body = await trip.rider.post(f"/v1/travel/bookings/{booking['id']}/payment")
+
+    assert (status, body["error"]["code"]) == (410, "hold_expired")
+    assert (gateway.calls["charge"], carrier.calls["confirm"]) == (0, 0)
+    assert await remote.seats(departure) == (400, 0, 0)

@@ -79,3 +79,13 @@ async def test_refund_of_a_charge_it_did_not_make_fails() -> None:
     refund = RefundRequest("rfd_2", "bkg_2", "alipay_123", Money(100, "HKD"))
     outcome = await build_adapter("demo_payment").refund(refund)
     assert (outcome.succeeded, outcome.failure_code) == (False, "unknown_charge")
+
+
+async def test_lookup_answers_a_charge_it_made_by_its_reference_and_none_for_one_it_did_not() -> None:
+    wallet = build_adapter("demo_payment", {"decline_over": 1000})
+    assert await wallet.lookup("bkg_9:charge:0") is None
+    charged = await wallet.charge(charge("bkg_9:charge:0", 700))
+    declined = await wallet.charge(charge("bkg_9:charge:1", 7000))
+    assert await wallet.lookup("bkg_9:charge:0") == charged
+    assert await wallet.lookup("bkg_9:charge:1") == declined
+    assert await wallet.charge(charge("bkg_9:charge:0", 700)) == charged  # and it charged once

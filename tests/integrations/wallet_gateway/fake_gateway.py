@@ -24,6 +24,7 @@ import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,10 +72,17 @@ class Entry:
 
 
 class FakeGateway(FaultyPartner):
-    VERBS = ("charge", "refund")
+    VERBS = ("charge", "refund", "lookup")
 
-    def __init__(self, *, merchant_id: str = "m-test", secret: str = "wg-test-secret-0123456789") -> None:
+    def __init__(
+        self,
+        *,
+        merchant_id: str = "m-test",
+        secret: str = "wg-test-secret-0123456789",
+        now: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
+        self.now = now  # Unix seconds, against which request timestamps are checked
         self.merchant_id = merchant_id
         self.secret = secret
         self.ledger: list[Entry] = []
@@ -88,6 +96,7 @@ class FakeGateway(FaultyPartner):
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/charges", self._charge)
         app.router.add_post("/v1/refunds", self._refund)
+        app.router.add_get("/v1/charges/by-reference/{reference}", self._lookup)
 
     def decline_next(self, reason: str = "insufficient_funds") -> None:
         self._declines.append(reason)
@@ -111,24 +120,45 @@ class FakeGateway(FaultyPartner):
         headers = request.headers
         self.idempotency_keys.append(headers.get("Idempotency-Key"))
         try:
-            fresh = abs(time.time() - int(headers["X-Timestamp"])) <= SKEW_SECONDS
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        signed = self._check_signature(request, raw)
+        if (
+            not signed
+            or not isinstance(body, dict)
+            or body.get("reference") != headers.get("Idempotency-Key")
+        ):
+            if signed:
+                self.bad_signatures += 1
+            return None
+        return body
+
+    async def _signed(self, request: web.Request) -> bool:
+        """Whether a request without a body (a GET) is signed by our merchant."""
+        return self._check_signature(request, await request.read())
+
+    def _check_signature(self, request: web.Request, raw: bytes) -> bool:
+        """The signature over the raw path as sent; a good one uses up its nonce."""
+        headers = request.headers
+        try:
+            fresh = abs(self.now() - int(headers["X-Timestamp"])) <= SKEW_SECONDS
             valid = (
                 headers["X-Merchant-Id"] == self.merchant_id
                 and fresh
                 and headers["X-Nonce"] not in self._nonces
                 and hmac.compare_digest(
                     headers["X-Signature"],
-                    expected_signature(self.secret, request.method, request.path, headers, raw),
+                    expected_signature(self.secret, request.method, request.raw_path, headers, raw),
                 )
             )
-            body = json.loads(raw)
         except (KeyError, ValueError):
-            valid, body = False, None
-        if not valid or not isinstance(body, dict) or body.get("reference") != headers.get("Idempotency-Key"):
+            valid = False
+        if not valid:
             self.bad_signatures += 1
-            return None
+            return False
         self._nonces.add(headers["X-Nonce"])
-        return body
+        return True
 
     def _replay(self, kind: str, body: dict[str, Any]) -> web.Response | None:
         known = self._by_reference.get((kind, str(body["reference"])))
@@ -171,6 +201,20 @@ class FakeGateway(FaultyPartner):
             return self._record(entry, body)
 
         return await self.serve("charge", work)
+
+    async def _lookup(self, request: web.Request) -> web.Response:
+        signed = await self._signed(request)
+        reference = request.match_info["reference"]
+
+        def work() -> web.Response:
+            if not signed:
+                return self.error(401, "bad_signature")
+            known = self._by_reference.get(("charge", reference))
+            if known is None:
+                return self.error(404, "unknown_charge")
+            return web.json_response(known[0].as_answer())
+
+        return await self.serve("lookup", work)
 
     async def _refund(self, request: web.Request) -> web.Response:
         body = await self._read(request)

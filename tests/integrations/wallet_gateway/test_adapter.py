@@ -279,3 +279,38 @@ def test_the_shipped_config_block_is_disabled_until_given_a_secret() -> None:
     config = load_config(profile="test", environ={})
     (block,) = [b for b in config.adapter_blocks if b.module == "wallet_gateway"]
     assert not block.enabled
+
+
+async def test_a_charge_is_looked_up_by_its_reference_without_charging(
+    http: aiohttp.ClientSession, gateway: FakeGateway
+) -> None:
+    wallet = make(http, gateway)
+    assert await wallet.lookup("bkg_1:charge:0") is None  # the gateway never saw it
+    gateway.fail_next("charge", 503, after_work=True)
+    with pytest.raises(PartnerError):
+        await wallet.charge(charge("bkg_1:charge:0"))
+
+    found = await wallet.lookup("bkg_1:charge:0")
+
+    (entry,) = gateway.ledger
+    assert found is not None and (found.succeeded, found.provider_reference, found.amount) == (
+        True,
+        entry.id,
+        FARE,
+    )
+    assert (gateway.made["charge"], gateway.calls["lookup"]) == (1, 2)
+    gateway.decline_next()
+    await wallet.charge(charge("bkg_2:charge:0"))
+    declined = await wallet.lookup("bkg_2:charge:0")
+    assert declined is not None and (declined.succeeded, declined.failure_code) == (False, "declined")
+
+
+async def test_a_look_up_the_gateway_fails_is_a_partner_error_not_a_missing_charge(
+    http: aiohttp.ClientSession, gateway: FakeGateway
+) -> None:
+    gateway.fail_next("lookup", 503)
+    with pytest.raises(PartnerError):
+        await make(http, gateway).lookup("bkg_1:charge:0")
+    gateway.answer_next("lookup", {"charge_id": "ch_x", "reference": "someone-else", "status": "succeeded"})
+    with pytest.raises(PartnerError):
+        await make(http, gateway).lookup("bkg_1:charge:0")
