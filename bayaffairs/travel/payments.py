@@ -211,7 +211,6 @@ class TravelPayments:
             done = await q.move(conn, row.id, from_status=("confirmed",), to_status="cancelled", at=now)
             if done is None:
                 raise NotCancellable(details={"status": "cancelled"})
-            await dq.return_sold(conn, done.departure_id, done.fare_class, done.seats)
             await q.cancel_tickets(conn, done.id)
             charge = open_charge(await q.payments(conn, done.id), await fq.of_bookings(conn, [done.id]))
             refund_id = ""
@@ -220,5 +219,7 @@ class TravelPayments:
                 refund_id = await owe(conn, done.id, charge, amount, "cancellation", now, carrier_cancel=True)
             else:
                 log.error("booking %s: confirmed without a charge standing; nothing to refund", done.id)
+            # Last: the departure's seat row is shared by every booking on it; hold it briefly.
+            await dq.return_sold(conn, done.departure_id, done.fare_class, done.seats)
         await self.refunds.work_all([refund_id])
         return await self.bookings.get(user_id, booking_id)
