@@ -273,7 +273,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "hot_slot",
-        "POST /v1/appointments, 64 riders at once on each slot of capacity 3 (Python load)",
+        "POST /v1/appointments, 64 riders at once per slot, two services sharing 4 desks (Python load)",
         lambda fx: Request("POST", "/v1/appointments"),
         driver=appointments.hot_slot,
         variant=appointments.MANY_RIDERS,

@@ -1,28 +1,29 @@
 """Booking, rescheduling and cancelling appointments, and the slots a rider can choose from.
 
-Capacity is enforced in the database: a booking counts itself on the slot's row with a
-conditional upsert (`booked < capacity`), which locks the row, then takes the lowest free seat
-number; a unique index on (slot, seat) of active appointments is the backstop. A reschedule is
-a cancellation and a new booking in one transaction (the old appointment becomes `rescheduled`
-and its QR stops working; the new one's QR has the next version), so a second reschedule of
-the same appointment finds it no longer active.
+Capacity is counted per desk (`capacity.py`): a booking takes the centre-day lock and is given
+a desk that serves its service and is free for its whole length, moving earlier bookings to
+other able desks when that makes room; an exclusion constraint on (centre, desk, time) of the
+appointments holding desks is the backstop. A reschedule is a cancellation and a new booking in
+one transaction (the old appointment becomes `rescheduled` and its QR stops working; the new
+one's QR has the next version), so a second reschedule of the same appointment finds it no
+longer active.
 
 Cancellation cooldown (ZMS deallocationDuration, against trading appointments): a cancelled
-appointment keeps holding its seat for the agency's `cancellation_cooldown_minutes` (default 30,
-0 frees the seat at once), for everyone, and within that time its rider may not book that slot
-again even where another seat is free (409 `cancellation_cooldown`, with `until`): cancelling
-and rebooking never hands a seat to someone chosen, nor resets the rider's place. A reschedule
-frees the old seat at once: the issue asks for it, and the old seat is not handed to anyone.
+appointment keeps holding its desk for the agency's `cancellation_cooldown_minutes` (default 30,
+0 frees it at once), for everyone, and within that time its rider may not book that slot again
+even where another desk is free (409 `cancellation_cooldown`, with `until`): cancelling and
+rebooking never hands a place to someone chosen, nor resets the rider's place. A reschedule
+frees the old desk at once: the issue asks for it, and the old place is not handed to anyone.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bayaffairs import transfers
-from bayaffairs.appointments import qr
+from bayaffairs.appointments import capacity, qr
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.model import Agency, Appointment, Centre, Service, Slot
 from bayaffairs.appointments.slots import is_slot_start, slots, window
@@ -90,12 +91,14 @@ class AppointmentService:
             raise InvalidInput({"to": ["must not be before from"]})
         if (last - first).days >= MAX_RANGE_DAYS:
             raise InvalidInput({"to": [f"at most {MAX_RANGE_DAYS} days at a time"]})
-        zone = centre.zone
-        start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
-        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
         async with self.db.acquire() as conn:
-            booked = await q.booked_counts(conn, centre.id, service.id, start, end, self.clock.now())
-        return slots(centre, service, first, last, booked)
+            days = await capacity.ledgers(conn, centre, first, last, self.clock.now())
+
+        def remaining(start: datetime, end: datetime) -> int:
+            ledger = days.get(start.astimezone(centre.zone).date())
+            return ledger.remaining(service.id, start, end) if ledger else centre.capacity(service.id)
+
+        return slots(centre, service, first, last, remaining)
 
     def check_start(self, centre: Centre, service: Service, start: datetime) -> None:
         """400 with the reason when `start` cannot be booked now, whatever the capacity."""
@@ -177,17 +180,8 @@ class AppointmentService:
         qr_version: int,
         rescheduled_from: str | None,
     ) -> Appointment:
-        """Take a seat on the slot (409 slot_full) and write the appointment. A full slot may
-        hold seats whose cancellation cooldown is over: those go back first, then one more try."""
-        capacity = centre.capacity(service.id)
-        if await q.claim_seat(conn, centre.id, service.id, start, capacity) is None and (
-            not await q.release_expired_holds(conn, centre.id, service.id, start, now)
-            or await q.claim_seat(conn, centre.id, service.id, start, capacity) is None
-        ):
-            raise Conflict("slot_full")
-        seat = await q.free_seat_number(conn, centre.id, service.id, start, capacity)
-        if seat is None:  # the counter and the seats disagree: refuse rather than overbook
-            raise Conflict("slot_full")
+        """Take a desk for the time (409 slot_full) and write the appointment."""
+        counter_id = await capacity.take_desk(conn, centre, service, start, now, leaving=rescheduled_from)
         reference = new_reference(centre.reference_prefix)
         while await q.reference_taken(conn, reference):
             reference = new_reference(centre.reference_prefix)
@@ -204,7 +198,7 @@ class AppointmentService:
             starts_at=start,
             ends_at=start + timedelta(minutes=service.duration_minutes),
             local_date=start.astimezone(centre.zone).date(),
-            seat=seat,
+            counter_id=counter_id,
             status="booked",
             document_id=None if subject.document_id.startswith("account:") else subject.document_id,
             holder_name=subject.name,
@@ -284,13 +278,17 @@ class AppointmentService:
         key = await self.keys.signing_key()
         now = self.clock.now()
         async with self.db.transaction() as conn:
+            # The days' desk locks before the appointment's row lock: a booker holding a day's
+            # lock may move this appointment to another desk, so the other order could deadlock.
+            await q.lock_centre_days(
+                conn, centre.id, [current.local_date, start.astimezone(centre.zone).date()]
+            )
             old = await q.get(conn, appointment_id, lock=True)
             assert old is not None
             if old.status != "booked":
                 raise _not_active(old)
             await _not_cooling(conn, user_id, centre, service, start, now)
             planned = await transfers.plan(conn, user_id, [subject], _recipient(agency, centre), PURPOSE)
-            await q.lock_slots(conn, [(centre.id, service.id, old.start), (centre.id, service.id, start)])
             new = await self._seat(
                 conn,
                 user_id,
@@ -303,7 +301,6 @@ class AppointmentService:
                 qr_version=old.qr_version + 1,
                 rescheduled_from=old.id,
             )
-            await q.release_seat(conn, centre.id, service.id, old.start)
             old = await q.update(
                 conn,
                 old.id,
@@ -331,8 +328,6 @@ class AppointmentService:
                 raise Conflict("appointment_started")
             agency = self.catalogue.agencies.get(current.agency_id)
             cooldown = agency.cancellation_cooldown_minutes if agency is not None else 0
-            if not cooldown:
-                await q.release_seat(conn, current.centre_id, current.service_id, current.start)
             cancelled = await q.update(
                 conn,
                 current.id,

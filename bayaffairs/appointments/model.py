@@ -101,7 +101,7 @@ class Appointment:
     start: datetime
     end: datetime
     local_date: date
-    seat: int
+    counter_id: str | None  # the desk its time is reserved on (None: holds no desk)
     status: str
     document_id: str | None
     holder_name: str

@@ -1,4 +1,4 @@
-"""Slots from a centre's rules: opening hours, closed days, the service's duration and counters.
+"""Slots from a centre's rules: opening hours, closed days, the service's duration and desks.
 
 Pure functions of the catalogue and a date, in the centre's time zone. A slot is the service's
 duration long, back to back from each opening time; one that would run past closing is not
@@ -8,7 +8,7 @@ that happens twice (fall-back) gives the first one, so no slot is ever offered t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from bayaffairs.appointments.model import Centre, Service, Slot
@@ -41,10 +41,10 @@ def slots(
     service: Service,
     first_day: date,
     last_day: date,
-    booked: Mapping[datetime, int],
+    remaining: Callable[[datetime, datetime], int] | None = None,
 ) -> list[Slot]:
-    """Every slot from `first_day` to `last_day` (inclusive) with what remains of its capacity;
-    `booked` maps slot starts (UTC) to active bookings, from one aggregate query."""
+    """Every slot from `first_day` to `last_day` (inclusive) with how many more could be booked;
+    `remaining(start, end)` answers that from the desks' ledger (None: every desk is free)."""
     capacity = centre.capacity(service.id)
     duration = timedelta(minutes=service.duration_minutes)
     out = []
@@ -52,9 +52,9 @@ def slots(
     while day <= last_day:
         for start in day_starts(centre, service, day):
             at = start.astimezone(UTC)
-            taken = booked.get(at, 0)
-            end = (at + duration).astimezone(centre.zone)  # elapsed time, not wall time
-            out.append(Slot(start, end, capacity, max(0, capacity - taken)))
+            end = at + duration  # elapsed time, not wall time
+            left = remaining(at, end) if remaining else capacity
+            out.append(Slot(start, end.astimezone(centre.zone), capacity, left))
         day += timedelta(days=1)
     return out
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from bayaffairs.storage import Connection, Record, returned
 
 _COLUMNS = (
     "id, reference, user_id, agency_id, centre_id, service_id, starts_at AS start, ends_at AS end,"
-    " local_date, seat, status, document_id, holder_name, number_masked, qr_version, rescheduled_from,"
+    " local_date, counter_id, status, document_id, holder_name, number_masked, qr_version, rescheduled_from,"
     " rescheduled_to, queue_number, checked_in_at, call_count, called_at, called_by, finished_at,"
     " created_at, updated_at, change_seq"
 )
@@ -24,130 +25,76 @@ def _row(record: Record) -> Appointment:
     return Appointment(*record)
 
 
-async def claim_seat(
-    conn: Connection, centre_id: str, service_id: str, starts_at: datetime, capacity: int
-) -> int | None:
-    """Count one more booking on the slot if it has room; None when full. The upsert locks the
-    slot's row until the transaction ends, so bookers of one slot go one at a time."""
-    booked: int | None = await conn.fetchval(
-        """
-        INSERT INTO appointment_slots AS s (centre_id, service_id, starts_at, capacity, booked)
-        VALUES ($1, $2, $3, $4, 1)
-        ON CONFLICT (centre_id, service_id, starts_at)
-        DO UPDATE SET booked = s.booked + 1, capacity = EXCLUDED.capacity
-        WHERE s.booked < EXCLUDED.capacity
-        RETURNING booked
-        """,
-        centre_id,
-        service_id,
-        starts_at,
-        capacity,
-    )
-    return booked
+async def lock_centre_days(conn: Connection, centre_id: str, days: Sequence[date]) -> None:
+    """Serialise everything that places appointments on a centre's desks on these days, for the
+    rest of the transaction; in date order, so two lockers of the same days never deadlock."""
+    for day in sorted(set(days)):
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('desks|' || $1 || '|' || $2, 0))",
+            centre_id,
+            day.isoformat(),
+        )
 
 
-async def free_seat_number(
-    conn: Connection, centre_id: str, service_id: str, starts_at: datetime, capacity: int
-) -> int | None:
-    """The lowest seat number no active appointment of the slot holds (call under the slot lock)."""
-    seat: int | None = await conn.fetchval(
+@dataclass(frozen=True)
+class Holding:
+    """An appointment holding a desk for a time (active, or cooling down after cancellation)."""
+
+    id: str
+    service_id: str
+    counter_id: str
+    starts_at: datetime
+    ends_at: datetime
+    local_date: date
+
+
+async def holdings(conn: Connection, centre_id: str, first: date, last: date, now: datetime) -> list[Holding]:
+    """What holds the centre's desks on the days `first` to `last`; cancellation holds count
+    until they end, even before a booker clears them."""
+    records = await conn.fetch(
         f"""
-        SELECT min(n) FROM generate_series(1, $4::int) AS n
-        WHERE n NOT IN (
-            SELECT seat FROM appointments
-            WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 AND status IN {_ACTIVE})
+        SELECT id, service_id, counter_id, starts_at, ends_at, local_date FROM appointments
+        WHERE centre_id = $1 AND local_date BETWEEN $2 AND $3
+          AND (status IN {_ACTIVE} OR seat_held_until IS NOT NULL)
+          AND (status IN {_ACTIVE} OR seat_held_until > $4)
         """,
         centre_id,
-        service_id,
-        starts_at,
-        capacity,
+        first,
+        last,
+        now,
     )
-    return seat
+    return [Holding(*r) for r in records]
 
 
-async def release_seat(conn: Connection, centre_id: str, service_id: str, starts_at: datetime) -> None:
+async def release_expired_holds(conn: Connection, centre_id: str, day: date, now: datetime) -> int:
+    """Clear the cancellation holds of the day that have ended, so their desks take bookings
+    again (call under the centre-day lock); how many."""
+    return int(
+        await conn.fetchval(
+            """
+            WITH freed AS (
+                UPDATE appointments SET seat_held_until = NULL
+                WHERE centre_id = $1 AND local_date = $2 AND seat_held_until <= $3
+                RETURNING 1)
+            SELECT count(*) FROM freed
+            """,
+            centre_id,
+            day,
+            now,
+        )
+    )
+
+
+async def move_desks(conn: Connection, moves: Mapping[str, str]) -> None:
+    """Give appointments other desks (appointment id -> desk), all in one statement."""
     await conn.execute(
         """
-        UPDATE appointment_slots SET booked = booked - 1
-        WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 AND booked > 0
+        UPDATE appointments a SET counter_id = m.counter_id
+        FROM unnest($1::text[], $2::text[]) AS m(id, counter_id) WHERE a.id = m.id
         """,
-        centre_id,
-        service_id,
-        starts_at,
+        list(moves),
+        list(moves.values()),
     )
-
-
-async def lock_slots(conn: Connection, slots: Sequence[tuple[str, str, datetime]]) -> None:
-    """Lock slot rows in one order (centre, service, start), so two transactions moving
-    bookings between the same slots never wait on each other in a circle."""
-    for centre_id, service_id, starts_at in sorted(set(slots)):
-        await conn.execute(
-            """
-            INSERT INTO appointment_slots (centre_id, service_id, starts_at, capacity, booked)
-            VALUES ($1, $2, $3, 0, 0) ON CONFLICT DO NOTHING
-            """,
-            centre_id,
-            service_id,
-            starts_at,
-        )
-        await conn.execute(
-            """
-            SELECT 1 FROM appointment_slots
-            WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 FOR UPDATE
-            """,
-            centre_id,
-            service_id,
-            starts_at,
-        )
-
-
-async def booked_counts(
-    conn: Connection, centre_id: str, service_id: str, start: datetime, end: datetime, now: datetime
-) -> dict[datetime, int]:
-    """Seats taken per slot start in [start, end): one query for any window. Seats held after a
-    cancellation count until their hold ends, even before a booker gives them back."""
-    records = await conn.fetch(
-        """
-        SELECT s.starts_at, s.booked - coalesce(h.expired, 0) AS taken
-        FROM appointment_slots s
-        LEFT JOIN (
-            SELECT starts_at, count(*) AS expired FROM appointments
-            WHERE centre_id = $1 AND service_id = $2 AND starts_at >= $3 AND starts_at < $4
-              AND seat_held_until <= $5
-            GROUP BY starts_at) h USING (starts_at)
-        WHERE s.centre_id = $1 AND s.service_id = $2 AND s.starts_at >= $3 AND s.starts_at < $4
-          AND s.booked > 0
-        """,
-        centre_id,
-        service_id,
-        start,
-        end,
-        now,
-    )
-    return {r["starts_at"]: r["taken"] for r in records if r["taken"] > 0}
-
-
-async def release_expired_holds(
-    conn: Connection, centre_id: str, service_id: str, starts_at: datetime, now: datetime
-) -> int:
-    """Give the slot's counter back the seats whose cancellation cooldown is over; how many.
-    Call holding the slot's row lock (a failed claim_seat holds it)."""
-    freed = await conn.fetchval(
-        """
-        WITH freed AS (
-            UPDATE appointments SET seat_held_until = NULL
-            WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3 AND seat_held_until <= $4
-            RETURNING 1)
-        UPDATE appointment_slots SET booked = booked - (SELECT count(*) FROM freed)
-        WHERE centre_id = $1 AND service_id = $2 AND starts_at = $3
-        RETURNING (SELECT count(*) FROM freed)
-        """,
-        centre_id,
-        service_id,
-        starts_at,
-        now,
-    )
-    return int(freed or 0)
 
 
 async def own_hold(
@@ -275,7 +222,7 @@ async def centre_day(conn: Connection, centre_id: str, day: date, since: int) ->
         f"""
         SELECT {_DAY_COLUMNS} FROM appointments
         WHERE centre_id = $1 AND local_date = $2 AND change_seq > $3
-        ORDER BY starts_at, seat
+        ORDER BY starts_at, id
         """,
         centre_id,
         day,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bayaffairs.handlers.keys import SERVICES
-from tests.appointments.conftest import COMMERCIAL, HENGQIN, NOW, TUESDAY, WEDNESDAY, Desk, at
+from tests.appointments.conftest import COMMERCIAL, HENGQIN, NOW, SOCIAL, TUESDAY, WEDNESDAY, Desk, at
 from tests.conftest import AppFactory
 from tests.support import Api, MovableClock, test_config
 
@@ -47,7 +47,7 @@ async def naive_book(db: Any, table: str, user_id: str, starts_at: datetime, cap
             return False
         await conn.execute(
             f"""INSERT INTO {table} (id, reference, user_id, agency_id, centre_id, service_id, starts_at,
-                ends_at, local_date, seat, status, holder_name, created_at, updated_at, change_seq)
+                ends_at, local_date, counter_id, status, holder_name, created_at, updated_at, change_seq)
             VALUES ($1, $1, $2, 'a', $3, $4, $5, $5, $6, $7, 'booked', 'x', now(), now(), 0)""",
             f"naive-{user_id}",
             user_id,
@@ -55,12 +55,12 @@ async def naive_book(db: Any, table: str, user_id: str, starts_at: datetime, cap
             COMMERCIAL,
             starts_at,
             starts_at.date(),
-            booked + 1,
+            f"desk-{booked + 1}",
         )
         return True
 
 
-async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_seat_exactly_3(
+async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_book_exactly_3(
     unlimited: Desk, pg: Any
 ) -> None:
     desk = unlimited
@@ -68,7 +68,7 @@ async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_seat_exactly_3(
     racers = await riders(desk, RIDERS)
 
     # Negative control: the same race through an unlocked read-then-insert path overbooks, so
-    # the race below is real. It writes to a copy of the table without the seat index.
+    # the race below is real. It writes to a copy of the table without the desk constraint.
     await pg.execute("CREATE TABLE naive_appointments (LIKE appointments INCLUDING DEFAULTS)")
     try:
         db = desk.services.appointments.booking.db
@@ -87,24 +87,88 @@ async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_seat_exactly_3(
     assert statuses == {201: 3, 409: RIDERS - 3}
     assert {body["error"]["code"] for status, body in answers if status == 409} == {"slot_full"}
     rows = await pg.fetch(
-        "SELECT seat FROM appointments WHERE starts_at = $1 AND status = 'booked'",
+        "SELECT counter_id FROM appointments WHERE starts_at = $1 AND status = 'booked'",
         datetime.fromisoformat(start),
     )
-    assert sorted(r["seat"] for r in rows) == [1, 2, 3]
+    assert sorted(r["counter_id"] for r in rows) == ["A1", "A2", "A4"]  # the desks doing it
     slots = await desk.slots(TUESDAY)
     assert next(s for s in slots if s["start"] == start)["remaining"] == 0
 
 
-async def test_the_seat_index_refuses_a_second_active_booking_of_one_seat(desk: Desk, pg: Any) -> None:
-    body = await desk.booked(at(TUESDAY, "10:00"))
-    with pytest.raises(Exception, match="appointments_active_seat"):
-        await pg.execute(
-            """INSERT INTO appointments (id, reference, user_id, agency_id, centre_id, service_id, starts_at,
-                ends_at, local_date, seat, status, holder_name, created_at, updated_at, change_seq)
-            SELECT 'apt_x', 'XX-1', user_id, agency_id, centre_id, service_id, starts_at, ends_at,
-                local_date, seat, 'booked', 'x', now(), now(), 0 FROM appointments WHERE id = $1""",
-            body["id"],
+async def naive_desk_book(
+    db: Any, table: str, user_id: str, service: str, starts_at: datetime, counters: list[str]
+) -> bool:
+    """Deliberately unlocked: read which desks are busy at that time, then take a free one."""
+    async with db.transaction() as conn:
+        busy = {
+            r["counter_id"]
+            for r in await conn.fetch(
+                f"SELECT counter_id FROM {table} WHERE centre_id = $1 AND starts_at = $2"
+                " AND status = 'booked'",
+                HENGQIN,
+                starts_at,
+            )
+        }
+        await asyncio.sleep(0)
+        free = [c for c in counters if c not in busy]
+        if not free:
+            return False
+        await conn.execute(
+            f"""INSERT INTO {table} (id, reference, user_id, agency_id, centre_id, service_id, starts_at,
+                ends_at, local_date, counter_id, status, holder_name, created_at, updated_at, change_seq)
+            VALUES ($1, $1, $2, 'a', $3, $4, $5, $5, $6, $7, 'booked', 'x', now(), now(), 0)""",
+            f"naive-{user_id}",
+            user_id,
+            HENGQIN,
+            service,
+            starts_at,
+            starts_at.date(),
+            free[0],
         )
+        return True
+
+
+async def test_200_concurrent_bookings_of_two_services_sharing_desks_never_exceed_the_desks(
+    unlimited: Desk, pg: Any
+) -> None:
+    desk = unlimited
+    start = at(TUESDAY, "09:00")
+    when = datetime.fromisoformat(start)
+    centre = desk.services.appointments.catalogue.centre(HENGQIN)
+    able = {s: [c.id for c in centre.counters if s in c.services] for s in (COMMERCIAL, SOCIAL)}
+    services = [(COMMERCIAL, SOCIAL)[i % 2] for i in range(RIDERS)]
+    racers = await riders(desk, RIDERS)
+
+    # Negative control: the same race through an unlocked read-then-insert path puts more people
+    # on the four desks than there are desks, so the race below is real. It writes to a copy of
+    # the table without the one-appointment-per-desk constraint.
+    await pg.execute("CREATE TABLE naive_appointments (LIKE appointments INCLUDING DEFAULTS)")
+    try:
+        db = desk.services.appointments.booking.db
+        results = await asyncio.gather(
+            *(
+                naive_desk_book(db, "naive_appointments", f"u{i}", s, when, able[s])
+                for i, s in enumerate(services)
+            )
+        )
+        naive_rows = await pg.fetchval("SELECT count(*) FROM naive_appointments")
+        assert naive_rows == sum(results)
+        assert naive_rows > len(centre.counters), "the unlocked path should overbook the desks"
+    finally:
+        await pg.execute("DROP TABLE naive_appointments")
+
+    answers = await asyncio.gather(*(desk.book(start, s, r) for s, r in zip(services, racers, strict=True)))
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {201: len(centre.counters), 409: RIDERS - len(centre.counters)}
+    assert {body["error"]["code"] for status, body in answers if status == 409} == {"slot_full"}
+    rows = await pg.fetch(
+        "SELECT service_id, counter_id FROM appointments WHERE starts_at = $1 AND status = 'booked'", when
+    )
+    assert sorted(r["counter_id"] for r in rows) == ["A1", "A2", "A3", "A4"]
+    assert all(r["counter_id"] in able[r["service_id"]] for r in rows)
+    for service in (COMMERCIAL, SOCIAL):
+        slots = await desk.slots(TUESDAY, service)
+        assert next(s for s in slots if s["start"] == start)["remaining"] == 0
 
 
 async def test_two_concurrent_reschedules_leave_exactly_one_active_booking(desk: Desk, pg: Any) -> None:
@@ -120,9 +184,11 @@ async def test_two_concurrent_reschedules_leave_exactly_one_active_booking(desk:
     assert len(active) == 1
     winner = next(b for s, b in answers if s == 201)
     assert active[0]["starts_at"] == datetime.fromisoformat(winner["start"])
-    # The counters agree: exactly one seat is counted, on the winner's slot.
-    counted = await pg.fetch("SELECT starts_at, booked FROM appointment_slots WHERE booked > 0")
-    assert [(r["starts_at"], r["booked"]) for r in counted] == [(active[0]["starts_at"], 1)]
+    # Exactly one desk is held, for the winner's time.
+    held = await pg.fetch(
+        "SELECT starts_at FROM appointments WHERE status = 'booked' OR seat_held_until IS NOT NULL"
+    )
+    assert [r["starts_at"] for r in held] == [active[0]["starts_at"]]
 
 
 async def test_the_since_cursor_misses_no_change_under_concurrent_writes(unlimited: Desk) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -68,7 +68,7 @@ def test_no_slot_outside_opening_hours_none_on_closed_days_and_none_twice(
     zone: str,
 ) -> None:
     c = centre(zone, hours, closed)
-    found = slots(c, service(minutes), first, first + timedelta(days=30), {})
+    found = slots(c, service(minutes), first, first + timedelta(days=30))
     starts = [s.start for s in found]
     assert len(set(starts)) == len(starts)
     for s in found:
@@ -90,7 +90,7 @@ def test_a_slot_in_the_spring_forward_gap_is_not_offered() -> None:
 def test_a_wall_time_that_happens_twice_gives_one_slot_of_real_length() -> None:
     # Europe/London, Sunday 25 October 2026: 01:00 to 02:00 happens twice.
     c = centre("Europe/London", {6: ((time(0, 0), time(3, 0)),)})
-    found = slots(c, service(60), date(2026, 10, 25), date(2026, 10, 25), {})
+    found = slots(c, service(60), date(2026, 10, 25), date(2026, 10, 25))
     assert [s.start.astimezone(UTC).strftime("%H:%M") for s in found] == ["23:00", "00:00", "02:00"]
     assert all(s.end.astimezone(UTC) - s.start.astimezone(UTC) == timedelta(hours=1) for s in found)
 
@@ -101,9 +101,19 @@ def test_gba_zones_have_no_dst_every_weekday_looks_the_same() -> None:
         assert len(list(day_starts(c, service(30), day))) == 6
 
 
-def test_remaining_counts_the_booked_places() -> None:
+def test_remaining_is_what_the_desks_ledger_answers() -> None:
     c = centre("Asia/Macau", {1: ((time(9, 0), time(10, 0)),)})
     day = date(2026, 12, 1)
     first = next(day_starts(c, service(30), day)).astimezone(UTC)
-    found = slots(c, service(30), day, day, {first: 2})
+    asked = []
+
+    def remaining(start: datetime, end: datetime) -> int:
+        asked.append((start, end))
+        return 0 if start == first else 2
+
+    found = slots(c, service(30), day, day, remaining)
     assert [s.remaining for s in found] == [0, 2]
+    assert asked == [
+        (first, first + timedelta(minutes=30)),
+        (first + timedelta(minutes=30), first + timedelta(hours=1)),
+    ]
