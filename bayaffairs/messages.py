@@ -284,14 +284,19 @@ MESSAGES: dict[str, Text] = {
         "此预约状态为 {status},不能再更改。",
     ),
     "appointment_started": T(
-        "This appointment has started and can no longer be cancelled.",
-        "此預約已開始,不能取消。",
-        "此预约已开始,不能取消。",
+        "This appointment has started and can no longer be cancelled or rescheduled.",
+        "此預約已開始,不能取消或改期。",
+        "此预约已开始,不能取消或改期。",
     ),
     "cancellation_cooldown": T(
         "You cancelled this slot recently; you can book it again from {until}.",
         "你剛取消了此時段,可於 {until} 起再預約。",
         "你刚取消了此时段,可于 {until} 起再预约。",
+    ),
+    "no_show_too_early": T(
+        "Too early for a no-show: the person still counts as on time until {time}.",
+        "尚未可記為缺席:此人在 {time} 前仍算準時。",
+        "尚未可记为缺席:此人在 {time} 前仍算准时。",
     ),
     "same_slot": T("That is the slot already booked.", "這是已預約的時段。", "这是已预约的时段。"),
     "invalid_code": T(

@@ -68,7 +68,9 @@ async def list_centres(call: Call) -> web.Response:
     responses={200: SlotList},
     errors=(404,),
     description="`date` for one day, or `from` with `to` or `days` (at most 62 days); days are the "
-    "centre's calendar days.",
+    "centre's calendar days. Only slots that can be booked now are offered: inside the service's "
+    "booking window and not started; `remaining` is how many more the centre's desks can take at "
+    "that time (a desk serves one person at a time, whatever the service).",
 )
 async def list_slots(call: Call) -> web.Response:
     query = call.query
@@ -144,7 +146,7 @@ async def get_appointment(call: Call) -> web.Response:
     errors=(404, 409),
     description="Atomic: the new appointment (with `rescheduled_from`) holds the new slot, the old one "
     "becomes `rescheduled`, frees its slot, and its QR no longer checks in. 409 slot_full, "
-    "appointment_not_active.",
+    "appointment_not_active, appointment_started (at or after its start).",
 )
 async def reschedule(call: Call) -> web.Response:
     booked = await call.services.appointments.booking.reschedule(
@@ -155,12 +157,13 @@ async def reschedule(call: Call) -> web.Response:
 
 @routes.post(f"/v1/appointments/{APPOINTMENT}/cancellation")
 @endpoint(
-    summary="Cancel an appointment (frees the slot)",
+    summary="Cancel an appointment (frees the slot after the agency's cooldown)",
     tags=("appointments",),
     auth=RIDER,
     responses={200: AppointmentOut},
     idempotent=True,
     errors=(404, 409),
+    description="409 appointment_started at or after its start; appointment_not_active.",
 )
 async def cancel(call: Call) -> web.Response:
     appointment = await call.services.appointments.booking.cancel(call.rider, call.path("appointment_id"))

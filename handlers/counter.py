@@ -210,6 +210,8 @@ async def recall(call: Call) -> web.Response:
     body=OutcomeIn,
     responses={200: CounterAppointmentOut},
     errors=(404, 409),
+    description="409 no_show_too_early before the appointment's time plus the centre's "
+    "`late_grace_minutes` (`details.from`); 409 invalid_transition.",
 )
 async def outcome(call: Call) -> web.Response:
     appointment = await call.services.appointments.desk.outcome(

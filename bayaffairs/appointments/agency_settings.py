@@ -18,7 +18,15 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from bayaffairs.adapters.protocols import CounterAgency
 from bayaffairs.appointments.catalogue import describe
-from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Counter, Service
+from bayaffairs.appointments.model import (
+    LATE_ARRIVALS,
+    WEEKDAYS,
+    Agency,
+    Centre,
+    Counter,
+    QueueRules,
+    Service,
+)
 from bayaffairs.config.regions import DOCUMENT_TYPES, ID_PATTERN, LEGAL_REGIONS, TextField
 
 _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -56,6 +64,24 @@ HoursSchema = _Strict.from_dict(
 )
 
 
+class QueueSchema(_Strict):
+    early_minutes = fields.Integer(
+        load_default=30,
+        validate=validate.Range(0, 240),
+        metadata={"description": "how long before their time a checked-in person may be called"},
+    )
+    late_grace_minutes = fields.Integer(
+        load_default=10,
+        validate=validate.Range(0, 120),
+        metadata={"description": "how late after their time someone still counts as on time"},
+    )
+    late_arrivals = fields.String(
+        load_default="end_of_queue",
+        validate=validate.OneOf(LATE_ARRIVALS),
+        metadata={"description": "past the grace: end_of_queue (served after everyone on time) or refused"},
+    )
+
+
 class CentreSchema(_Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     name = TextField(required=True)
@@ -67,6 +93,7 @@ class CentreSchema(_Strict):
     hours = fields.Nested(HoursSchema, required=True)
     closed_days = fields.List(fields.Date(), load_default=list)
     counters = fields.List(fields.Nested(CounterSchema), required=True, validate=validate.Length(min=1))
+    queue = fields.Nested(QueueSchema, load_default=lambda: QueueSchema().load({}))
 
     @validates("time_zone")
     def check_zone(self, value: str, **_: Any) -> None:
@@ -163,6 +190,7 @@ def build_agency(
             hours=hours,
             closed_days=frozenset(raw["closed_days"]),
             counters=tuple(Counter(c["id"], frozenset(c["services"])) for c in raw["counters"]),
+            queue=QueueRules(**raw["queue"]),
         )
     return Agency(
         id=agency_id,

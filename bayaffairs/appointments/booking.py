@@ -91,14 +91,19 @@ class AppointmentService:
             raise InvalidInput({"to": ["must not be before from"]})
         if (last - first).days >= MAX_RANGE_DAYS:
             raise InvalidInput({"to": [f"at most {MAX_RANGE_DAYS} days at a time"]})
+        now = self.clock.now()
+        opens, closes = window(service, centre, now)  # only what can be booked is offered
+        first, last = max(first, opens), min(last, closes)
+        if last < first:
+            return []
         async with self.db.acquire() as conn:
-            days = await capacity.ledgers(conn, centre, first, last, self.clock.now())
+            days = await capacity.ledgers(conn, centre, first, last, now)
 
         def remaining(start: datetime, end: datetime) -> int:
             ledger = days.get(start.astimezone(centre.zone).date())
             return ledger.remaining(service.id, start, end) if ledger else centre.capacity(service.id)
 
-        return slots(centre, service, first, last, remaining)
+        return [s for s in slots(centre, service, first, last, remaining) if s.start > now]
 
     def check_start(self, centre: Centre, service: Service, start: datetime) -> None:
         """400 with the reason when `start` cannot be booked now, whatever the capacity."""
@@ -108,8 +113,9 @@ class AppointmentService:
             )
         local = start.astimezone(centre.zone)
         day = local.date()
-        first, last = window(service, centre, self.clock.now())
-        if day < first or day > last:
+        now = self.clock.now()
+        first, last = window(service, centre, now)
+        if day < first or day > last or start <= now:
             raise InvalidInput(
                 {"start": [f"bookable from {first.isoformat()} to {last.isoformat()}"]},
                 "outside_booking_window",
@@ -271,6 +277,8 @@ class AppointmentService:
         agency = self.catalogue.agency_of(service)
         if not current.status == "booked":
             raise _not_active(current)
+        if current.start <= self.clock.now():
+            raise Conflict("appointment_started")
         if start == current.start:
             raise InvalidInput({"start": ["that is the slot already booked"]}, "same_slot")
         self.check_start(centre, service, start)

@@ -9,7 +9,7 @@ the list never skips a change that was still committing (it may repeat one, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from bayaffairs.appointments import qr
 from bayaffairs.appointments.catalogue import Catalogue
@@ -179,6 +179,12 @@ class CounterDesk:
                     status=appointment.status,
                     outcome=outcome,
                 )
+            if outcome == "no_show":
+                centre = self.catalogue.centre(centre_id)
+                late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
+                if now < late_from:
+                    when = late_from.astimezone(centre.zone).isoformat()
+                    raise Conflict("no_show_too_early", details={"from": when}, time=when)
             return await q.update(
                 conn,
                 appointment.id,

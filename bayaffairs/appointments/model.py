@@ -37,6 +37,21 @@ class Counter:
     services: frozenset[str]
 
 
+LATE_ARRIVALS = ("end_of_queue", "refused")
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    """How a centre's queue treats arrival times. People checked in are called in the order of
+    their appointment time, from `early_minutes` before it; someone arriving more than
+    `late_grace_minutes` after it goes to the end of the queue or is refused (`late_arrivals`),
+    and cannot be recorded as a no-show before then."""
+
+    early_minutes: int = 30
+    late_grace_minutes: int = 10
+    late_arrivals: str = "end_of_queue"
+
+
 @dataclass(frozen=True)
 class Centre:
     id: str
@@ -50,6 +65,7 @@ class Centre:
     hours: Mapping[int, tuple[tuple[time, time], ...]]  # weekday (0 = Monday) -> opening intervals
     closed_days: frozenset[date]
     counters: tuple[Counter, ...]
+    queue: QueueRules = field(default_factory=QueueRules)
 
     @property
     def zone(self) -> ZoneInfo:

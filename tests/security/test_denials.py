@@ -263,7 +263,8 @@ APPOINTMENTS: list[Row] = [
     *rider_rows("GET", "/v1/appointments/{appointment}.ics", 200),
     *rider_rows("GET", "/v1/appointments/{appointment}.png", 200),
     *rider_rows("POST", "/v1/appointments/{appointment}/cancellation", 409),  # it starts today
-    *rider_rows("POST", "/v1/appointments/{appointment}/reschedule", 201, {"start": at(WEDNESDAY, "10:00")}),
+    # It started at 09:00, now: A is past authorisation, and refused by the appointment's time.
+    *rider_rows("POST", "/v1/appointments/{appointment}/reschedule", 409, {"start": at(WEDNESDAY, "10:00")}),
     *list_rows("/v1/appointments", ("appointment", "reference")),
     Row(
         "POST",
@@ -301,7 +302,7 @@ APPOINTMENTS: list[Row] = [
         "POST",
         "/v1/counter/appointments/{appointment}/outcome",
         {"outcome": "no_show"},
-        200,
+        409,  # before the late grace ends: past authorisation, refused by the time
         404,
         code="appointment_not_found",
     ),
