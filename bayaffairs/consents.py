@@ -13,9 +13,11 @@ from datetime import datetime
 
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import consents as q
+from bayaffairs.db.queries import data_transfers as transfers_q
 from bayaffairs.errors import NotFound
 from bayaffairs.ids import new_id
 from bayaffairs.pages import Page
+from bayaffairs.privacy.withdrawal import SentTo, sent_to
 from bayaffairs.storage import Database
 
 DESTINATIONS = ("CN", "HK", "MO")
@@ -35,6 +37,12 @@ class Consent:
     @property
     def status(self) -> str:
         return "withdrawn" if self.withdrawn_at else "active"
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    consent: Consent
+    sent: list[SentTo]  # per recipient in the consent's destination, most recent first
 
 
 def _consent(row: q.ConsentRow) -> Consent:
@@ -64,9 +72,11 @@ class ConsentService:
             rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
         return Page.from_rows([_consent(r) for r in rows], limit, key=lambda c: c.id)
 
-    async def withdraw(self, user_id: str, consent_id: str) -> Consent:
-        async with self.db.acquire() as conn:
+    async def withdraw(self, user_id: str, consent_id: str) -> Withdrawal:
+        """Withdraw (from now on nothing is sent on it), and what was already sent there."""
+        async with self.db.transaction() as conn:
             row = await q.withdraw(conn, user_id, consent_id, self.clock.now())
-        if row is None:
-            raise NotFound("consent_not_found")
-        return _consent(row)
+            if row is None:
+                raise NotFound("consent_not_found")
+            records = await transfers_q.to_destination(conn, user_id, row.destination)
+        return Withdrawal(_consent(row), sent_to(records))

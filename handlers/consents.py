@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.common import PageQuery
+from bayaffairs.handlers.schemas.privacy import ConsentWithdrawalOut
 from bayaffairs.handlers.schemas.profile import ConsentIn, ConsentOut, ConsentPage, DataTransferPage
+from bayaffairs.privacy.recipients import RecipientInfo
+from bayaffairs.privacy.withdrawal import notice
 
 routes = web.RouteTableDef()
 
@@ -46,11 +51,42 @@ async def list_consents(call: Call) -> web.Response:
 
 @routes.delete("/v1/me/consents/{consent_id}")
 @endpoint(
-    summary="Withdraw a consent", tags=("profile",), auth=RIDER, responses={200: ConsentOut}, errors=(404,)
+    summary="Withdraw a consent",
+    tags=("profile",),
+    auth=RIDER,
+    responses={200: ConsentWithdrawalOut},
+    errors=(404,),
+    description="Nothing more is sent on it from now on. The answer lists what was already sent to "
+    "that destination, per recipient, with the recipient's contact, in the caller's language.",
 )
 async def withdraw_consent(call: Call) -> web.Response:
-    consent = await call.services.consents.withdraw(call.rider, call.path("consent_id"))
-    return json_response(dump(ConsentOut, consent))
+    withdrawal = await call.services.consents.withdraw(call.rider, call.path("consent_id"))
+    directory = call.services.privacy.recipients
+    language = call.language
+    already_sent = [
+        {
+            **sent.__dict__,
+            "recipient_name": directory.name(sent.recipient, language, sent.recipient_name),
+            "contact": _contact(directory.get(sent.recipient), language),
+        }
+        for sent in withdrawal.sent
+    ]
+    consent = withdrawal.consent
+    body = {
+        **consent.__dict__,
+        "status": consent.status,
+        "notice": notice(consent.destination, language),
+        "already_sent": already_sent,
+    }
+    return json_response(dump(ConsentWithdrawalOut, body))
+
+
+def _contact(info: RecipientInfo | None, language: str) -> dict[str, Any] | None:
+    contact = info.contact if info else None
+    if contact is None:
+        return None
+    address = contact.address.get(language) if contact.address else None
+    return {"email": contact.email, "phone": contact.phone, "url": contact.url, "address": address}
 
 
 @routes.get("/v1/me/data-transfers")

@@ -23,7 +23,7 @@ routes = web.RouteTableDef()
     "identity check at boarding), a counter, or the rider's own export; newest first.",
 )
 async def list_access_log(call: Call) -> web.Response:
-    page = await call.services.access_log.list(
+    page = await call.services.privacy.access_log.list(
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
     return json_response(dump(AccessRecordPage, page))

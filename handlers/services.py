@@ -25,6 +25,7 @@ from bayaffairs.documents.service import DocumentService
 from bayaffairs.fx import Converter
 from bayaffairs.idempotency import IdempotencyKeys
 from bayaffairs.privacy.access import AccessLog
+from bayaffairs.privacy.recipients import RecipientDirectory, recipient_directory
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
@@ -68,11 +69,19 @@ class Services:
     documents: DocumentService
     consents: ConsentService
     transfers: DataTransfers
-    access_log: AccessLog
     idempotency: IdempotencyKeys
     transit: TransitServices
     travel: TravelServices
     appointments: Appointments
+    privacy: PrivacyServices
+
+
+@dataclass
+class PrivacyServices:
+    """Riders' rights over their personal data (bayaffairs/privacy/)."""
+
+    access_log: AccessLog
+    recipients: RecipientDirectory
 
 
 def build_transit(
@@ -130,7 +139,30 @@ def build_services(
     )
     documents = DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys))
     transit = build_transit(config, db, adapters, clock, store)
-
+    travel = build_travel(
+        settings.travel,
+        db,
+        clock,
+        adapters.of_kind(BorderCarrier),
+        config.jurisdictions,
+        documents,
+        users,
+        adapters.lookup(PaymentProvider),
+        transit.converter,
+        transit.issuer_keys,
+    )
+    appointments = build_appointments(
+        db,
+        clock,
+        adapters.of_kind(CounterAgency),
+        transit.issuer_keys,
+        documents,
+        adapters.lookup(Notifier),
+    )
+    privacy = PrivacyServices(
+        access_log=AccessLog(db, clock),
+        recipients=recipient_directory(travel.carriers, appointments.catalogue, config.adapter_blocks),
+    )
     return Services(
         directory=directory,
         credentials=credentials,
@@ -138,27 +170,9 @@ def build_services(
         documents=documents,
         consents=ConsentService(db, clock),
         transfers=DataTransfers(db, clock),
-        access_log=AccessLog(db, clock),
         idempotency=IdempotencyKeys(db, settings.idempotency),
         transit=transit,
-        travel=build_travel(
-            settings.travel,
-            db,
-            clock,
-            adapters.of_kind(BorderCarrier),
-            config.jurisdictions,
-            documents,
-            users,
-            adapters.lookup(PaymentProvider),
-            transit.converter,
-            transit.issuer_keys,
-        ),
-        appointments=build_appointments(
-            db,
-            clock,
-            adapters.of_kind(CounterAgency),
-            transit.issuer_keys,
-            documents,
-            adapters.lookup(Notifier),
-        ),
+        travel=travel,
+        appointments=appointments,
+        privacy=privacy,
     )

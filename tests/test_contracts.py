@@ -65,6 +65,21 @@ def test_every_config_block_validates_against_its_adapter(profile: str | None) -
         registry.validate_settings(cls, block)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_recipient_of_personal_data_names_its_contact(profile: str | None) -> None:
+    """PIPL art. 39: a rider is told who receives their data and how to reach them, so every
+    carrier and agency block (enabled or ready to be) declares `privacy_contact`."""
+    config = load_config(profile=profile, environ={})
+    manifests = registry.discover()
+    kinds = ("border_carrier", "counter_agency")
+    missing = [
+        f"{b.source}: adapters.{b.instance}"
+        for b in config.adapter_blocks
+        if manifests[b.module].kind in kinds and (b.enabled or b.settings) and b.privacy_contact is None
+    ]
+    assert not missing, "no privacy_contact: " + ", ".join(missing)
+
+
 def test_the_domain_imports_no_http_driver_or_adapter() -> None:
     banned = (
         "aiohttp",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from bayaffairs.config.regions import (
     AdapterBlock,
     City,
     CitySchema,
+    Contact,
+    ContactSchema,
     Jurisdiction,
     JurisdictionSchema,
 )
@@ -193,11 +196,22 @@ def _blocks(tables: Mapping[str, Any], source: str) -> list[AdapterBlock]:
             raise ConfigError(source, f"{key}.adapter", "must name an adapter folder under integrations/")
         if not isinstance(enabled, bool):
             raise ConfigError(source, f"{key}.enabled", "must be true or false")
-        out.append(AdapterBlock(instance, module, enabled, settings, source))
+        contact = _contact(settings.pop("privacy_contact", None), source, f"{key}.privacy_contact")
+        out.append(AdapterBlock(instance, module, enabled, settings, source, privacy_contact=contact))
     return out
 
 
+def _contact(raw: Any, source: str, key: str) -> Contact | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(source, key, "must be a table of email, phone, url, address")
+    try:
+        contact: Contact = ContactSchema().load(raw)
+    except ValidationError as exc:
+        raise config_error_from(source, exc.messages, key) from None
+    return contact
+
+
 def _placed(block: AdapterBlock, jurisdiction: str | None, city: str | None) -> AdapterBlock:
-    return AdapterBlock(
-        block.instance, block.module, block.enabled, block.settings, block.source, jurisdiction, city
-    )
+    return dataclasses.replace(block, jurisdiction=jurisdiction, city=city)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from bayaffairs.i18n import LANGUAGES, Text
 from bayaffairs.money import MINOR_UNITS
@@ -52,8 +52,22 @@ class City:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Where a recipient of personal data (a carrier, an agency) answers data-protection
+    questions: what PIPL art. 39 asks to disclose, and where a rider asks for correction or
+    deletion of what was sent."""
+
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+    address: Text | None = None
+
+
+@dataclass(frozen=True)
 class AdapterBlock:
-    """One `[adapters.<instance>]` table: which adapter module, where, with what settings."""
+    """One `[adapters.<instance>]` table: which adapter module, where, with what settings.
+    `privacy_contact` is the instance's data-protection contact, for those that receive
+    riders' personal data."""
 
     instance: str
     module: str
@@ -62,6 +76,7 @@ class AdapterBlock:
     source: str
     jurisdiction: str | None = None
     city: str | None = None
+    privacy_contact: Contact | None = None
 
 
 class TextField(fields.Field[Text]):
@@ -86,6 +101,19 @@ class TextField(fields.Field[Text]):
 class _Strict(Schema):
     class Meta:
         unknown = "raise"
+
+
+class ContactSchema(_Strict):
+    email = fields.Email()
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{6,24}$"))
+    url = fields.Url(require_tld=False)
+    address = TextField()
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Contact:
+        if not data:
+            raise ValidationError("give at least one of email, phone, url, address")
+        return Contact(**data)
 
 
 class JurisdictionSchema(_Strict):

@@ -99,6 +99,20 @@ async def list_for_user(
     return [_row(r) for r in records]
 
 
+async def to_destination(conn: Connection, user_id: str, destination: str) -> list[TransferRow]:
+    """Everything of the rider's sent to `destination`, oldest first."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM data_transfers
+        WHERE user_id = $1 AND destination = $2
+        ORDER BY transferred_at, id
+        """,
+        user_id,
+        destination,
+    )
+    return [_row(r) for r in records]
+
+
 async def for_reference(conn: Connection, reference: str) -> list[TransferRow]:
     records = await conn.fetch(
         f"SELECT {_COLUMNS} FROM data_transfers WHERE reference = $1 ORDER BY id", reference

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+from bayaffairs.handlers.schemas.profile import ConsentOut
 from bayaffairs.privacy.access import PURPOSES, READER_KINDS
 
 
@@ -28,3 +29,41 @@ class AccessRecordOut(StrictSchema):
 
 
 AccessRecordPage = page_of(AccessRecordOut, "AccessRecordPage")
+
+
+class ContactOut(StrictSchema):
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    address = fields.String(allow_none=True, metadata={"description": "in the caller's language"})
+
+
+class SentToOut(StrictSchema):
+    recipient = fields.String(required=True, metadata={"description": "carrier or agency id"})
+    recipient_name = fields.String(required=True, metadata={"description": "in the caller's language"})
+    destination = fields.String(required=True)
+    contact = fields.Nested(
+        ContactOut,
+        allow_none=True,
+        metadata={"description": "where to ask the recipient to see, correct or delete the data"},
+    )
+    purposes = fields.List(fields.String(), required=True)
+    fields_sent = fields.List(fields.String(), required=True, attribute="fields", data_key="fields")
+    subjects = fields.List(fields.String(), required=True, metadata={"description": "whose data"})
+    references = fields.List(
+        fields.String(), required=True, metadata={"description": "the bookings and appointments"}
+    )
+    transfers = fields.Integer(required=True)
+    first_sent_at = fields.AwareDateTime(required=True)
+    last_sent_at = fields.AwareDateTime(required=True)
+
+
+class ConsentWithdrawalOut(ConsentOut):
+    notice = fields.String(
+        required=True, metadata={"description": "what withdrawing does, in the caller's language"}
+    )
+    already_sent = fields.List(
+        fields.Nested(SentToOut),
+        required=True,
+        metadata={"description": "what went to the destination before, per recipient, most recent first"},
+    )

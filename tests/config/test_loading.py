@@ -323,3 +323,23 @@ def test_check_config_reports_an_adapter_block_error_on_stderr(config_dir: Path)
     assert len(lines) == 1, (result.stdout, result.stderr)
     assert "config/app.toml" in lines[0]
     assert "adapters.wechat.colour" in lines[0]
+
+
+def test_a_recipients_privacy_contact_is_checked_and_named(config_dir: Path) -> None:
+    replace(
+        config_dir / "cities" / "hong_kong.toml",
+        'privacy_contact = { email = "dpo@xrl.example"',
+        'privacy_contact = { email = "not an address"',
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load(config_dir)
+
+    assert_error(caught.value, "config/cities/hong_kong.toml", "adapters.xrl.privacy_contact.email", "email")
+
+
+def test_a_privacy_contact_is_kept_beside_the_adapters_own_settings(config_dir: Path) -> None:
+    config = load(config_dir)
+    xrl = next(b for b in config.adapter_blocks if b.instance == "xrl")
+    assert xrl.privacy_contact is not None and xrl.privacy_contact.email == "dpo@xrl.example"
+    assert "privacy_contact" not in xrl.settings
