@@ -25,7 +25,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.clock import Clock
@@ -45,7 +44,9 @@ log = logging.getLogger("bayaffairs.scans")
 LINGER_SECONDS = 0.001  # an idle writer waits this long for a short queue to grow
 LINGER_BELOW = 16  # ... when fewer scans than this are waiting
 PARALLEL_AT = 64  # a second writer starts only for a queue this long
-QueuedScan = tuple[dict[str, Any], "asyncio.Future[dict[str, Any]]"]
+# {wallet currency: {rider category: (charge, rate, rate source)}} of a tap-in priced in advance
+Charges = dict[str, dict[str, tuple[int, str, str]]]
+QueuedScan = tuple[q.ScanItem, "asyncio.Future[Decision]"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,18 @@ class Decision:
     charge: Money | None = None
 
     @classmethod
-    def deny(cls, reason: str) -> Decision:
+    def deny(cls, reason: str | None) -> Decision:
         return cls("deny", reason)
+
+    @classmethod
+    def open(cls, journey_id: str, price: q.Price | None) -> Decision:
+        """The gate opens; `price` is the fare (and charge) of a journey the tap completed."""
+        if price is None:
+            return cls("open", None, journey_id)
+        fare = Money(price.fare_amount, price.fare_currency)
+        if price.charge_amount is None or price.charge_currency is None:
+            return cls("open", None, journey_id, fare)
+        return cls("open", None, journey_id, fare, Money(price.charge_amount, price.charge_currency))
 
 
 def fixed_at_tap_in(operator: Operator) -> bool:
@@ -77,7 +88,7 @@ def fixed_at_tap_in(operator: Operator) -> bool:
     return not operator.rules.tap_out and pricing is not None and not pricing.transfers
 
 
-def split(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
     """(tap-ins priced in advance whose riders have no other kind of tap in the batch, the rest)."""
     looped = {i["account"] for i in items if "fares" not in i}
     fixed = [i for i in items if "fares" in i and i["account"] not in looped]
@@ -85,20 +96,23 @@ def split(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
     return fixed, others
 
 
-def price_row(operator: Operator, row: dict[str, Any], direction: str) -> tuple[Money, str] | None:
-    """The fare of a journey that this scan completed (None while it is still open)."""
+def price_row(operator: Operator, row: q.ScanRow, station: str, direction: str) -> tuple[Money, str] | None:
+    """The fare of a journey that this scan (at `station`) completed (None while it is still open)."""
     if row["journey_status"] != "completed":
         return None
     previous = (
-        PreviousLeg(row["previous_operator"], row["previous_ended_at"]) if row["previous_operator"] else None
+        PreviousLeg(row["previous_operator"], row["previous_ended_at"])
+        if row["previous_operator"] and row["previous_ended_at"]
+        else None
     )
     category = row["category"]
-    if row["entry_station"] is None:  # tap-out without tap-in: the operator's rule
-        quote = operator.fares.max_fare(row["_station"], category)
+    assert category is not None  # the rider of an open journey has a category
+    if row["entry_station"] is None or row["entry_at"] is None:  # tap-out without tap-in: the rule
+        quote = operator.fares.max_fare(station, category)
         return quote.amount, f"no tap-in: {quote.rule}"
     trip = Trip(
         entry_stop=row["entry_station"],
-        exit_stop=row["_station"] if direction == "out" else None,
+        exit_stop=station if direction == "out" else None,
         entered_at=row["entry_at"],
         category=category,
         previous=previous,
@@ -173,14 +187,9 @@ class ScanService:
             self.clock.now(),
             "online",
         )
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
-        row = await future
-        if row["decision"] != "open":
-            return Decision.deny(row["reason"])
-        fare = row.get("_fare")
-        charge = row.get("_charge")
-        return Decision("open", None, row["journey_id"], fare, charge)
+        return await future
 
     async def _dispatch(self) -> None:
         while True:
@@ -210,11 +219,11 @@ class ScanService:
                 if not future.done():
                     future.set_exception(exc)  # the error middleware maps a database outage to 503
             return
-        for (_, future), row in zip(batch, rows, strict=True):
+        for (_, future), decision in zip(batch, rows, strict=True):
             if not future.done():
-                future.set_result(row)
+                future.set_result(decision)
 
-    async def _commit(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _commit(self, items: list[q.ScanItem]) -> list[Decision]:
         if await self.recorder.prepare(items):
             async with self.db.transaction() as conn:
                 return await self.recorder.record(conn, items)
@@ -232,7 +241,7 @@ class TapRecorder:
         self.converter = converter
         self.clock = clock
         self._charges: dict[tuple[int, str, str, Decimal], int] = {}
-        self._charge_sets: dict[tuple[Any, ...], dict[str, dict[str, list[Any]]]] = {}
+        self._charge_sets: dict[tuple[object, ...], Charges] = {}
 
     @staticmethod
     def item(
@@ -243,7 +252,7 @@ class TapRecorder:
         verified: Verified,
         scanned_at: datetime,
         source: str,
-    ) -> dict[str, Any]:
+    ) -> q.ScanItem:
         return {
             "tap_id": new_id("tap"),
             "journey_id": new_id("jny"),
@@ -260,7 +269,7 @@ class TapRecorder:
             "orphan_exit": operator.rules.tap_out_without_tap_in,
         }
 
-    async def prepare(self, items: list[dict[str, Any]]) -> bool:
+    async def prepare(self, items: list[q.ScanItem]) -> bool:
         """Give the tap-ins whose fare is fixed already their fares and charges (so the journey is
         written once, priced); True unless recording is one statement (the caller then records
         in a transaction): a journey to price after recording, or taps of both kinds."""
@@ -283,7 +292,7 @@ class TapRecorder:
             except UnknownStop:
                 later = True  # logged when it is priced after recording
                 continue
-            item["fares"] = {c: [q.amount.amount, q.rule] for c, q in quotes.items()}
+            item["fares"] = {c: (quote.amount.amount, quote.rule) for c, quote in quotes.items()}
             item["currency"] = operator.currency
             item["charges"] = await self._charges_for(quotes, operator.currency, rates, now)
         return later or bool(split(items)[1])
@@ -294,8 +303,8 @@ class TapRecorder:
         currency: str,
         rates: dict[tuple[str, str], tuple[Decimal, str] | None],
         now: datetime,
-    ) -> dict[str, dict[str, list[Any]]]:
-        """{wallet currency: {category: [charge, rate, source]}}; a wallet currency without a
+    ) -> Charges:
+        """{wallet currency: {category: (charge, rate, source)}}; a wallet currency without a
         rate is left out (its journeys keep the fare, and the charge is converted later).
         Shared by every tap-in with the same fares and rates (read only: it is written as JSON)."""
         found_rates = []
@@ -303,7 +312,7 @@ class TapRecorder:
             if (currency, wallet) not in rates:
                 rates[currency, wallet] = await self._rate(currency, wallet, now)
             found_rates.append(rates[currency, wallet])
-        key = (currency, tuple((c, q.amount.amount) for c, q in quotes.items()), tuple(found_rates))
+        key = (currency, tuple((c, quote.amount.amount) for c, quote in quotes.items()), tuple(found_rates))
         charges = self._charge_sets.get(key)
         if charges is not None:
             return charges
@@ -313,8 +322,8 @@ class TapRecorder:
                 continue
             rate, source = found
             charges[wallet] = {
-                c: [self._convert(q.amount.amount, currency, wallet, rate), str(rate), source]
-                for c, q in quotes.items()
+                c: (self._convert(quote.amount.amount, currency, wallet, rate), str(rate), source)
+                for c, quote in quotes.items()
             }
         if len(self._charge_sets) > 1024:
             self._charge_sets.clear()
@@ -338,8 +347,8 @@ class TapRecorder:
             converted = self._charges[key] = convert(amount, base, quote, rate)
         return converted
 
-    async def record(self, conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Rows in the order of `items`. Tap-ins priced in advance are written set-wise, unless
+    async def record(self, conn: Connection, items: list[q.ScanItem]) -> list[Decision]:
+        """Decisions in the order of `items`. Tap-ins priced in advance are written set-wise, unless
         their rider also has other taps in the batch; the rest go through record_scans() one by
         one, ordered by account, so that two batches in flight lock journeys in the same order
         and cannot deadlock each other. Call in a transaction when `prepare()` said so."""
@@ -351,51 +360,61 @@ class TapRecorder:
         if others:
             rows += await q.record_scans(conn, sorted(others, key=lambda i: (i["account"], i["idx"])))
         rows.sort(key=lambda r: r["idx"])
-        prices = []
+        prices: list[q.Price] = []
+        decisions: list[Decision] = []
         for item, row in zip(items, rows, strict=True):
-            if row["decision"] != "open":
+            journey_id = row["journey_id"]
+            if row["decision"] != "open" or journey_id is None:  # an open tap names its journey
+                decisions.append(Decision.deny(row["reason"]))
                 continue
-            if row["fare_amount"] is not None:  # priced as it was inserted
-                row["_fare"] = Money(row["fare_amount"], row["fare_currency"])
-                if row["charge_amount"] is not None:
-                    row["_charge"] = Money(row["charge_amount"], row["charge_currency"])
-                continue
-            operator = self.network.operators[item["operator"]]
-            row["_station"] = item["station"]
-            price = await self._price(operator, row, item["direction"])
-            if price is not None:
-                prices.append(price)
+            if row["fare_amount"] is not None and row["fare_currency"] is not None:  # priced as inserted
+                price: q.Price | None = q.Price(
+                    journey_id,
+                    row["fare_amount"],
+                    row["fare_currency"],
+                    row["fare_rule"] or "",
+                    row["charge_amount"],
+                    row["charge_currency"],
+                    row["fx_rate"],
+                    row["fx_source"],
+                )
+            else:
+                operator = self.network.operators[item["operator"]]
+                price = await self._price(operator, journey_id, row, item["station"], item["direction"])
+                if price is not None:
+                    prices.append(price)
+            decisions.append(Decision.open(journey_id, price))
         await q.set_prices(conn, prices)
-        return rows
+        return decisions
 
-    async def _price(self, operator: Operator, row: dict[str, Any], direction: str) -> q.Price | None:
+    async def _price(
+        self, operator: Operator, journey_id: str, row: q.ScanRow, station: str, direction: str
+    ) -> q.Price | None:
         try:
-            priced = price_row(operator, row, direction)
+            priced = price_row(operator, row, station, direction)
         except UnknownStop:
-            log.error("journey %s: a stop of %s has no fare", row["journey_id"], operator.id)
+            log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
             return None
         if priced is None:
             return None
         fare, rule = priced
-        row["_fare"] = fare
         wallet = row["wallet_currency"]
         if wallet is None:
-            return q.Price(row["journey_id"], fare.amount, fare.currency, rule, None, None, None, None)
+            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None)
         try:
             charge = await self.converter.charge(fare, wallet, self.clock.now())
         except (DomainError, LookupError) as exc:
             # A rate feed outage must not stop gates: keep the fare, charge once a rate is back.
             log.warning(
                 "journey %s: no %s/%s rate (%r); fare kept, charge deferred",
-                row["journey_id"],
+                journey_id,
                 fare.currency,
                 wallet,
                 exc,
             )
-            return q.Price(row["journey_id"], fare.amount, fare.currency, rule, None, None, None, None)
-        row["_charge"] = charge.charge
+            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None)
         return q.Price(
-            row["journey_id"],
+            journey_id,
             fare.amount,
             fare.currency,
             rule,

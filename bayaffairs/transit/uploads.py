@@ -166,12 +166,12 @@ class TapUploads:
                 items.append(item)
                 owners.append((upload.operator, upload.tap_id))
             if items:
-                rows = await self.recorder.record(conn, items)
-                for (operator_id, tap_id), row in zip(owners, rows, strict=True):
-                    if row["decision"] == "open":
-                        results.append((operator_id, tap_id, "recorded", None, row["journey_id"]))
+                decisions = await self.recorder.record(conn, items)
+                for (operator_id, tap_id), decision in zip(owners, decisions, strict=True):
+                    if decision.decision == "open":
+                        results.append((operator_id, tap_id, "recorded", None, decision.journey_id))
                     else:
-                        results.append((operator_id, tap_id, "refused", row["reason"], None))
+                        results.append((operator_id, tap_id, "refused", decision.reason, None))
             await q.mark(conn, results)
         refused = sum(1 for r in results if r[2] == "refused")
         if refused:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import NotRequired, TypedDict, cast
 
 import orjson
 
@@ -58,11 +58,64 @@ def _row(record: Record) -> JourneyRow:
     return JourneyRow(**dict(record))
 
 
-async def record_scans(conn: Connection, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+class ScanItem(TypedDict):
+    """One verified tap as record_scans() and the fixed tap-in statement take it (sent as JSON:
+    plain values, times as RFC 3339 text)."""
+
+    tap_id: str
+    journey_id: str  # the id a journey this tap opens will get
+    operator: str
+    gate_id: str
+    station: str
+    direction: str
+    code_key: str
+    account: str  # the ride account token, hex
+    credential: str | None  # a device credential's id, hex
+    scanned_at: str
+    source: str
+    tap_out: bool  # the operator's riders tap out
+    orphan_exit: str  # what a tap-out without a tap-in gets
+    idx: NotRequired[int]  # position in the batch, set by the recorder
+    # A tap-in priced before recording (its journey completes at once): {category: [amount, rule]}
+    # in `currency`, and {wallet currency: {category: [charge, rate, source]}}.
+    fares: NotRequired[dict[str, tuple[int, str]]]
+    currency: NotRequired[str]
+    charges: NotRequired[dict[str, dict[str, tuple[int, str, str]]]]
+
+
+class ScanRow(TypedDict):
+    """What record_scans() decided for one item (its columns, 0005_transit_tuning.sql)."""
+
+    idx: int
+    decision: str  # open | deny
+    reason: str | None
+    journey_id: str | None
+    journey_status: str | None
+    user_id: str | None
+    category: str | None
+    wallet_currency: str | None
+    entry_station: str | None
+    entry_at: datetime | None
+    previous_operator: str | None
+    previous_ended_at: datetime | None
+    fare_amount: int | None  # set when the journey was priced as it was written
+    fare_currency: str | None
+    fare_rule: str | None
+    charge_amount: int | None
+    charge_currency: str | None
+    fx_rate: Decimal | None
+    fx_source: str | None
+
+
+def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:
+    return [cast(ScanRow, dict(r)) for r in records]  # the statement's columns are ScanRow's keys
+
+
+async def record_scans(conn: Connection, items: Sequence[ScanItem]) -> list[ScanRow]:
     """Decide and record a batch of scans (see record_scans() in 0003_transit.sql)."""
     # Sent as text: the pool's jsonb codec would encode a str a second time.
     records = await conn.fetch("SELECT * FROM record_scans($1::text::jsonb)", orjson.dumps(items).decode())
-    return [dict(r) for r in records]
+    return _scan_rows(records)
 
 
 # Tap-ins that complete their journey at once, priced by the caller (`fares`, `charges`: see
@@ -147,11 +200,11 @@ ORDER BY j.idx
 """
 
 
-async def record_fixed_tap_ins(conn: Connection, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+async def record_fixed_tap_ins(conn: Connection, items: Sequence[ScanItem]) -> list[ScanRow]:
     """Decide and record a batch of tap-ins that each complete a journey priced by the caller,
     in one statement (every item has `fares`; see _RECORD_FIXED_TAP_INS)."""
     records = await conn.fetch(_RECORD_FIXED_TAP_INS, orjson.dumps(items).decode())
-    return [dict(r) for r in records]
+    return _scan_rows(records)
 
 
 async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
