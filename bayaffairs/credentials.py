@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import AuthSettings
@@ -25,9 +26,10 @@ from bayaffairs.errors import InvalidInput, NotFound, Unauthenticated
 from bayaffairs.ids import new_id
 from bayaffairs.storage import Database
 
-KINDS = ("rider", "gate", "operator", "carrier", "counter", "display", "admin")
 # `display`: a hall screen of one centre; it reads GET /v1/counter/display and nothing else.
-ISSUABLE_KINDS = ("gate", "operator", "carrier", "counter", "display", "admin")
+CredentialKind = Literal["rider", "gate", "operator", "carrier", "counter", "display", "admin"]
+KINDS: tuple[CredentialKind, ...] = get_args(CredentialKind)
+ISSUABLE_KINDS: tuple[CredentialKind, ...] = ("gate", "operator", "carrier", "counter", "display", "admin")
 ADMIN_SCOPE = "all"
 TOKEN_PREFIX = "bya"  # noqa: S105 - a marker, not a secret
 _CACHE_MAX = 50_000
@@ -42,7 +44,7 @@ class Principal:
     (its auth time); `label` names, for a rider session, the identity provider."""
 
     credential_id: str
-    kind: str
+    kind: CredentialKind
     scope: str
     expires_at: datetime
     issued_at: datetime | None = None
@@ -59,7 +61,7 @@ class Principal:
 @dataclass(frozen=True)
 class Credential:
     id: str
-    kind: str
+    kind: CredentialKind
     scope: str
     label: str | None
     created_at: datetime

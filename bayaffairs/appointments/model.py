@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from bayaffairs.i18n import Text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ACTIVE = ("booked", "checked_in", "called")
-STATUSES = ("booked", "checked_in", "called", "served", "no_show", "cancelled", "rescheduled")
+AppointmentStatus = Literal["booked", "checked_in", "called", "served", "no_show", "cancelled", "rescheduled"]
+STATUSES: tuple[AppointmentStatus, ...] = get_args(AppointmentStatus)
+ACTIVE: tuple[AppointmentStatus, ...] = ("booked", "checked_in", "called")  # holding a seat
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class Appointment:
     end: datetime
     local_date: date
     counter_id: str | None  # the desk its time is reserved on (None: holds no desk)
-    status: str
+    status: AppointmentStatus
     document_id: str | None
     holder_name: str
     number_masked: str | None

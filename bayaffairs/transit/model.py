@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from bayaffairs.i18n import Text
 from bayaffairs.money import Money
 
 MODES = ("metro", "rail", "light_rail", "bus", "tram", "ferry", "shuttle")
+
+# The states and values of taps and journeys, as the database constrains them (0003_transit.sql).
+Direction = Literal["in", "out"]
+TapSource = Literal["online", "offline"]  # scanned with the server, or validated at the gate
+ScanDecision = Literal["open", "deny"]
+JourneyStatus = Literal["open", "completed", "unfinished", "repaired"]
+# none: no fare yet; held: waiting for the rider's repair; then pending -> charging -> charged|failed
+ChargeStatus = Literal["none", "held", "pending", "charging", "charged", "failed"]
 FARE_MODELS = ("flat", "distance_bands", "od_matrix", "station_count", "time_of_day")
 
 

@@ -37,7 +37,15 @@ from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.storage import Connection, Database
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
 from bayaffairs.transit.keyring import RideCodeKeys
-from bayaffairs.transit.model import FareQuote, PreviousLeg, Trip, UnknownStop
+from bayaffairs.transit.model import (
+    Direction,
+    FareQuote,
+    PreviousLeg,
+    ScanDecision,
+    TapSource,
+    Trip,
+    UnknownStop,
+)
 from bayaffairs.transit.network import Network, Operator
 
 log = logging.getLogger("bayaffairs.scans")
@@ -54,14 +62,14 @@ class Scan:
     operator: str
     gate_id: str
     station: str
-    direction: str
+    direction: Direction
     payload: str
     scanned_at: datetime
 
 
 @dataclass(frozen=True)
 class Decision:
-    decision: str
+    decision: ScanDecision
     reason: str | None = None
     journey_id: str | None = None
     fare: Money | None = None
@@ -96,7 +104,9 @@ def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
     return fixed, others
 
 
-def price_row(operator: Operator, row: q.ScanRow, station: str, direction: str) -> tuple[Money, str] | None:
+def price_row(
+    operator: Operator, row: q.ScanRow, station: str, direction: Direction
+) -> tuple[Money, str] | None:
     """The fare of a journey that this scan (at `station`) completed (None while it is still open)."""
     if row["journey_status"] != "completed":
         return None
@@ -248,10 +258,10 @@ class TapRecorder:
         operator: Operator,
         gate_id: str,
         station: str,
-        direction: str,
+        direction: Direction,
         verified: Verified,
         scanned_at: datetime,
-        source: str,
+        source: TapSource,
     ) -> q.ScanItem:
         return {
             "tap_id": new_id("tap"),
@@ -388,7 +398,7 @@ class TapRecorder:
         return decisions
 
     async def _price(
-        self, operator: Operator, journey_id: str, row: q.ScanRow, station: str, direction: str
+        self, operator: Operator, journey_id: str, row: q.ScanRow, station: str, direction: Direction
     ) -> q.Price | None:
         try:
             priced = price_row(operator, row, station, direction)

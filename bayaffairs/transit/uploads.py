@@ -23,6 +23,7 @@ from bayaffairs.storage import Database
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, check
 from bayaffairs.transit.keyring import RideCodeKeys
+from bayaffairs.transit.model import Direction
 from bayaffairs.transit.network import Network
 from bayaffairs.transit.scans import TapRecorder
 
@@ -42,7 +43,7 @@ class OfflineTap:
     payload: str
     gate_id: str
     station: str
-    direction: str
+    direction: Direction
     scanned_at: datetime
 
 
@@ -134,7 +135,7 @@ class TapUploads:
             uploads = await q.claim_pending(conn, limit, settle_seconds)
             if not uploads:
                 return 0
-            results: list[tuple[str, str, str, str | None, str | None]] = []
+            results: list[q.Processed] = []
             items, owners = [], []
             for upload in uploads:
                 operator = self.network.operator(upload.operator)

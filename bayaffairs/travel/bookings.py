@@ -44,6 +44,7 @@ from bayaffairs.travel.errors import (
 )
 from bayaffairs.travel.holding import HoldQueue
 from bayaffairs.travel.ledger import payment_status
+from bayaffairs.travel.model import BookingStatus, TicketStatus
 
 log = logging.getLogger("bayaffairs.travel")
 PURPOSE = "travel_booking"
@@ -62,13 +63,13 @@ class Ticket:
     id: str
     position: int
     payload: str
-    status: str
+    status: TicketStatus
 
 
 @dataclass(frozen=True)
 class Booking:
     id: str
-    status: str
+    status: BookingStatus
     departure_id: str
     carrier: str
     fare_class: str
@@ -336,7 +337,7 @@ class TravelBookings:
         reason: str,
         *,
         tell_carrier: bool = True,
-        from_status: Sequence[str] = ("held",),
+        from_status: Sequence[BookingStatus] = ("held",),
     ) -> bool:
         """Give a booking's seats back if it is in one of `from_status`; False when it was not.
         Only the payment that holds a `paying` booking's lease releases it (`from_status`

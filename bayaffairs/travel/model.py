@@ -10,12 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 from bayaffairs.i18n import Text
 from bayaffairs.money import Money
 
 TRAVEL_MODES = ("rail", "coach", "ferry", "bridge_bus")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# A booking: held -> paying -> confirmed -> cancelled, or released (expired, failed, given up).
+BookingStatus = Literal["held", "paying", "confirmed", "released", "cancelled"]
+TicketStatus = Literal["valid", "boarded", "cancelled"]
+PaymentKind = Literal["charge", "refund"]
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bayaffairs.storage import Connection, Record, returned
+
+if TYPE_CHECKING:  # bayaffairs.credentials imports this module
+    from bayaffairs.credentials import CredentialKind
 
 _COLUMNS = "id, kind, scope, secret_hash, label, created_at, expires_at, revoked_at"
 
@@ -13,7 +17,7 @@ _COLUMNS = "id, kind, scope, secret_hash, label, created_at, expires_at, revoked
 @dataclass(frozen=True)
 class CredentialRow:
     id: str
-    kind: str
+    kind: CredentialKind
     scope: str
     secret_hash: bytes
     label: str | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from bayaffairs.storage import Connection
 
@@ -10,7 +11,7 @@ from bayaffairs.storage import Connection
 @dataclass(frozen=True)
 class KeyRow:
     fingerprint: bytes
-    state: str
+    state: Literal["in_flight", "done"]  # claimed and working, or answered
     status: int | None
     body: bytes | None
     content_type: str | None

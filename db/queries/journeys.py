@@ -11,6 +11,7 @@ from typing import NotRequired, TypedDict, cast
 import orjson
 
 from bayaffairs.storage import Connection, Record, returned
+from bayaffairs.transit.model import ChargeStatus, Direction, JourneyStatus, ScanDecision, TapSource
 
 _COLUMNS = (
     "id, user_id, operator, category, status, entry_station, entry_at, exit_station, exit_at,"
@@ -25,7 +26,7 @@ class JourneyRow:
     user_id: str
     operator: str
     category: str
-    status: str
+    status: JourneyStatus
     entry_station: str | None
     entry_at: datetime | None
     exit_station: str | None
@@ -37,7 +38,7 @@ class JourneyRow:
     charge_currency: str | None
     fx_rate: Decimal | None
     fx_source: str | None
-    charge_status: str
+    charge_status: ChargeStatus
     created_at: datetime
 
 
@@ -67,12 +68,12 @@ class ScanItem(TypedDict):
     operator: str
     gate_id: str
     station: str
-    direction: str
+    direction: Direction
     code_key: str
     account: str  # the ride account token, hex
     credential: str | None  # a device credential's id, hex
     scanned_at: str
-    source: str
+    source: TapSource
     tap_out: bool  # the operator's riders tap out
     orphan_exit: str  # what a tap-out without a tap-in gets
     idx: NotRequired[int]  # position in the batch, set by the recorder
@@ -87,10 +88,10 @@ class ScanRow(TypedDict):
     """What record_scans() decided for one item (its columns, 0005_transit_tuning.sql)."""
 
     idx: int
-    decision: str  # open | deny
+    decision: ScanDecision
     reason: str | None
     journey_id: str | None
-    journey_status: str | None
+    journey_status: JourneyStatus | None
     user_id: str | None
     category: str | None
     wallet_currency: str | None

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from bayaffairs.storage import Connection
+from bayaffairs.transit.model import Direction
 
 COLUMNS = ("tap_id", "operator", "gate_id", "station", "direction", "payload", "scanned_at")
+
+
+# What became of an upload: (operator, tap_id, state, reason, journey_id).
+Processed = tuple[str, str, Literal["recorded", "refused"], str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -17,7 +23,7 @@ class Upload:
     operator: str
     gate_id: str
     station: str
-    direction: str
+    direction: Direction
     payload: str
     scanned_at: datetime
 
@@ -65,8 +71,8 @@ async def claim_pending(conn: Connection, limit: int, settle_seconds: int) -> li
     return [Upload(**dict(r)) for r in records]
 
 
-async def mark(conn: Connection, results: Sequence[tuple[str, str, str, str | None, str | None]]) -> None:
-    """(operator, tap_id, state, reason, journey_id) for each processed upload."""
+async def mark(conn: Connection, results: Sequence[Processed]) -> None:
+    """The outcome of each processed upload."""
     await conn.execute(
         """
         UPDATE tap_uploads u SET state = r.state, reason = r.reason, journey_id = r.journey_id,

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from bayaffairs.storage import Connection, Record, returned
+from bayaffairs.travel.model import BookingStatus, PaymentKind, TicketStatus
 
 _BOOKING = (
     "id, user_id, departure_id, carrier, fare_class, seats, status, release_reason, total_amount,"
@@ -32,7 +33,7 @@ class BookingRow:
     carrier: str
     fare_class: str
     seats: int
-    status: str
+    status: BookingStatus
     release_reason: str | None
     total_amount: int
     currency: str
@@ -56,7 +57,7 @@ class PassengerRow:
 class PaymentRow:
     id: str
     booking_id: str
-    kind: str
+    kind: PaymentKind
     succeeded: bool
     amount: int
     currency: str
@@ -84,7 +85,7 @@ class TicketRow:
     departure_id: str
     carrier: str
     payload: str
-    status: str
+    status: TicketStatus
     boarded_at: datetime | None
     created_at: datetime
 
@@ -260,8 +261,8 @@ async def move(
     conn: Connection,
     booking_id: str,
     *,
-    from_status: Sequence[str],
-    to_status: str,
+    from_status: Sequence[BookingStatus],
+    to_status: BookingStatus,
     at: datetime,
     reason: str | None = None,
     unexpired_at: datetime | None = None,
