@@ -75,6 +75,12 @@ def keys_document(issuer: Issuer) -> dict[str, Any]:
             }
         ],
         "policy": {"code_seconds": policy.code_seconds, "skew_seconds": policy.skew_seconds, "scope": SCOPE},
+        "rules": {
+            "operator": "shenzhen_bus",
+            "tap_out": False,
+            "max_journey_minutes": 240,
+            "tap_out_without_tap_in": "max_fare",
+        },
     }
 
 
@@ -86,7 +92,7 @@ def bus_gate(document: dict[str, Any]) -> OfflineGate:
     measures the CPU; a durable gate adds one WAL fsync per open): every fresh code opens, so
     each call does the whole path."""
     store = GateStore(Path(tempfile.mkstemp(suffix=".sqlite3", dir=SCRATCH.name)[1]), durable=False)
-    gate = OfflineGate(gate_id="bench-gate", operator="shenzhen_bus", station="1", store=store, tap_out=False)
+    gate = OfflineGate(gate_id="bench-gate", station="1", store=store)
     gate.apply_keys(document)
     return gate
 

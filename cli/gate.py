@@ -21,7 +21,6 @@ async def run(args: argparse.Namespace) -> None:
             base_url=args.api,
             token=token,
             gate_id=args.gate_id,
-            operator=args.operator or "",
             station=args.station,
             direction=args.direction,
             online=args.online,
@@ -43,7 +42,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--station", required=True, help="the station or route id the gate stands at")
     s.add_argument("--direction", choices=("in", "out"), default="in")
     s.add_argument("--gate-id", default="simulated-gate")
-    s.add_argument("--operator", help="for the record only; the token decides")
     s.add_argument("--online", action="store_true", help="ask the service instead of deciding offline")
     s.add_argument("--upload", action="store_true", help="offline: upload the tap afterwards")
     s.add_argument("--store", help="offline: the gate's memory file (SQLite); default a scratch file")

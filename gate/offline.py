@@ -23,6 +23,30 @@ FORGET_EVERY = 256  # decisions between two clean-ups of expired codes and old r
 
 
 @dataclass(frozen=True)
+class GateRules:
+    """What the gate decides by, from its operator's `rules` in the keys document.
+
+    `tap_out`: riders tap out (metro) or only in (bus); `max_journey_minutes`: a rider who
+    entered longer ago than this is no longer inside (the service closes such a journey as
+    unfinished); `tap_out_without_tap_in`: "deny" refuses an exit the station group knows to be a
+    second one (the rider's last tap here was an exit), "max_fare" lets it through (the service
+    charges its rule). Offline, a gate never knows of entries at other stations, so it never
+    refuses an exit for want of one.
+    """
+
+    operator: str
+    tap_out: bool
+    max_journey_minutes: int
+    tap_out_without_tap_in: str
+
+    @classmethod
+    def from_document(cls, rules: Mapping[str, Any]) -> GateRules:
+        return cls(
+            rules["operator"], rules["tap_out"], rules["max_journey_minutes"], rules["tap_out_without_tap_in"]
+        )
+
+
+@dataclass(frozen=True)
 class GateDecision:
     decision: str
     reason: str | None = None
@@ -37,10 +61,7 @@ class OfflineGate:
     gate_id: str
     station: str
     store: GateStore
-    operator: str | None = None
-    tap_out: bool = True
-    orphan_exit: str = "max_fare"
-    max_journey_minutes: int = 240
+    rules: GateRules | None = None
     scope: int = 0
     policy: Policy = field(default_factory=Policy)
     keys: KeySet = field(default_factory=lambda: KeySet(()))
@@ -106,6 +127,7 @@ class OfflineGate:
             policy = document["policy"]
             self.policy = Policy(policy["code_seconds"], policy["skew_seconds"])
             self.scope = policy["scope"]
+            self.rules = GateRules.from_document(document["rules"])
         self._denied_accounts = _raw(value for kind, value in state.denied if kind == "account")
         self._denied_credentials = _raw(value for kind, value in state.denied if kind == "credential")
 
@@ -120,7 +142,10 @@ class OfflineGate:
     def validate(self, payload: str, direction: str, now: int | None = None) -> GateDecision:
         now = unix_now(now)
         self.refresh()
-        if direction == "out" and not self.tap_out:
+        rules = self.rules
+        if rules is None:
+            return GateDecision("deny", "not_synced")
+        if direction == "out" and not rules.tap_out:
             return GateDecision("deny", "wrong_direction")
         try:
             verified = check(
@@ -137,23 +162,28 @@ class OfflineGate:
             return GateDecision("deny", "denied_account")
         if verified.credential_id is not None and verified.credential_id in self._denied_credentials:
             return GateDecision("deny", "revoked")
+        longest = rules.max_journey_minutes * 60
         with self.store.deciding() as memory:
             self._decisions += 1
             if self._decisions % FORGET_EVERY == 1:
-                memory.forget(now, now - self.max_journey_minutes * 60)
+                memory.forget(now, now - longest)
             code = verified.code.replay_key
             if memory.seen(code, direction):
                 return GateDecision("deny", "replayed")
-            last = memory.last_tap(verified.account) if self.tap_out else None
-            if last is not None and now - last.at > self.max_journey_minutes * 60:
-                last = None  # the service decides about journeys this old
-            inside = last is not None and last.direction == "in"
-            if direction == "in" and inside:
+            last = memory.last_tap(verified.account) if rules.tap_out else None
+            if last is not None and now - last.at > longest:
+                last = None  # the service closes a journey this old; it blocks nothing
+            if direction == "in" and last is not None and last.direction == "in":
                 return GateDecision("deny", "unfinished_journey")
-            if direction == "out" and not inside and self.orphan_exit == "deny":
+            if (
+                direction == "out"
+                and last is not None
+                and last.direction == "out"
+                and rules.tap_out_without_tap_in == "deny"
+            ):
                 return GateDecision("deny", "wrong_direction")
             memory.remember(code, direction, now + self.policy.code_seconds + 2 * self.policy.skew_seconds)
-            if self.tap_out:
+            if rules.tap_out:
                 memory.set_last_tap(verified.account, LastTap(direction, now, self.gate_id))
             tap_id = memory.queue(
                 self.gate_id,

@@ -41,7 +41,6 @@ async def simulate(
     base_url: str,
     token: str,
     gate_id: str,
-    operator: str,
     station: str,
     direction: str,
     online: bool,
@@ -69,7 +68,7 @@ async def simulate(
             memory = GateStore(store or Path(scratch) / "gate.sqlite3")
             try:
                 client = GateClient(session, base_url, token)
-                gate = OfflineGate(gate_id=gate_id, operator=operator, station=station, store=memory)
+                gate = OfflineGate(gate_id=gate_id, station=station, store=memory)
                 await client.sync(gate)
                 decision = gate.validate(payload, direction)
                 result: dict[str, Any] = {

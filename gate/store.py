@@ -121,7 +121,10 @@ class GateStore:
 
     def __init__(self, path: Path | str, *, durable: bool = True, timeout: float = 30.0) -> None:
         self.path = Path(path)
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        # One store object per gate (thread or process); made in one thread, used in another.
+        self._conn = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         with self._transaction() as conn:

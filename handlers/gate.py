@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 from marshmallow import ValidationError
 
+from bayaffairs.errors import Forbidden
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.etag import etagged
 from bayaffairs.handlers.jsonresp import json_response
@@ -133,11 +134,14 @@ def _load_tap(raw: Any) -> OfflineTap | str:
     tags=("gates",),
     auth=GATE,
     responses={200: GateKeysOut},
-    description="Several keys are valid at once during rotation. Cacheable: send If-None-Match.",
+    description="Several keys are valid at once during rotation. `rules`: the operator's rules a gate "
+    "decides by offline. Cacheable: send If-None-Match.",
 )
 async def gate_keys(call: Call) -> web.Response:
     transit = call.services.transit
     operator = transit.network.operator(call.scope)
+    if operator is None:  # an operator taken out of config since the token was issued
+        raise Forbidden("out_of_scope", scope_kind="operator")
     keys = [k for k in await transit.issuer_keys.published() if k.issuer == ISSUER]
     body = {
         "keys": [
@@ -155,8 +159,9 @@ async def gate_keys(call: Call) -> web.Response:
         "policy": {
             "code_seconds": transit.settings.code_seconds,
             "skew_seconds": transit.settings.skew_seconds,
-            "scope": operator.scope_code if operator else 0,
+            "scope": operator.scope_code,
         },
+        "rules": {"operator": operator.id, **vars(operator.rules)},
     }
     return etagged(call.request, orjson.dumps(dump(GateKeysOut, body)), {"Cache-Control": "no-cache"})
 

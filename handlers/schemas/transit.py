@@ -69,9 +69,25 @@ class CodePolicySchema(Schema):
     scope = fields.Integer(required=True, metadata={"description": "the gate's city scope code"})
 
 
+class GateRulesSchema(Schema):
+    """The operator's rules a gate decides by while offline."""
+
+    operator = fields.String(required=True)
+    tap_out = fields.Boolean(required=True, metadata={"description": "riders tap out (metro) or only in"})
+    max_journey_minutes = fields.Integer(
+        required=True, metadata={"description": "a rider who entered longer ago is no longer inside"}
+    )
+    tap_out_without_tap_in = fields.String(
+        required=True,
+        validate=validate.OneOf(["deny", "max_fare"]),
+        metadata={"description": "deny: a second exit is refused; max_fare: let through, charged the rule"},
+    )
+
+
 class GateKeysOut(Schema):
     keys = fields.List(fields.Nested(GateKeySchema), required=True)
     policy = fields.Nested(CodePolicySchema, required=True)
+    rules = fields.Nested(GateRulesSchema, required=True)
 
 
 class DenyListQuery(StrictSchema):

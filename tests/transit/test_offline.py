@@ -30,7 +30,7 @@ async def offline_gate(
     client: TestClient = ride.api.client
     assert gate_api.token is not None
     gate_client = GateClient(client.session, str(client.make_url("")), gate_api.token)
-    gate = OfflineGate(gate_id=gate_id, operator=METRO, station=station, store=GateStore(store))
+    gate = OfflineGate(gate_id=gate_id, station=station, store=GateStore(store))
     await gate_client.sync(gate, now(ride))
     return gate, gate_client
 
@@ -224,7 +224,8 @@ async def test_an_offline_gate_forgets_a_rider_inside_after_the_journey_limit(
 ) -> None:
     gate, _ = await offline_gate(ride, ride.stops(METRO)[0], tmp_path / "gate.sqlite3")
     assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
-    ride.clock.advance(minutes=gate.max_journey_minutes + 1)
+    assert gate.rules is not None
+    ride.clock.advance(minutes=gate.rules.max_journey_minutes + 1)
     assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now(ride)).decision == "open"
 
 
