@@ -12,17 +12,18 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import AuthSettings
 from bayaffairs.db.queries import credentials as q
-from bayaffairs.errors import InvalidInput, NotFound, Unauthenticated
+from bayaffairs.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from bayaffairs.ids import new_id
 from bayaffairs.storage import Database
 
@@ -36,6 +37,9 @@ _CACHE_MAX = 50_000
 
 # Given a credential kind, the scope ids that exist (operators, carriers, centres).
 ScopeCatalog = Callable[[str], Collection[str]]
+# Given an operator, the ids of its stations and routes (where its gates may stand).
+StationCatalog = Callable[[str], Collection[str]]
+GATE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # what a gate may send as its gate_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,16 @@ class Principal:
     expires_at: datetime
     issued_at: datetime | None = None
     label: str | None = None
+    gate_id: str | None = None  # a gate credential bound to one gate ...
+    stations: frozenset[str] | None = None  # ... and maybe to some of its operator's stations
+
+    def check_gate(self, gate_id: str, station: str) -> None:
+        """A gate-bound credential scans and uploads as its own gate, at its stations, only:
+        a leaked token cannot speak for the operator's other gates and stations."""
+        if self.gate_id is not None and gate_id != self.gate_id:
+            raise Forbidden("wrong_gate")
+        if self.stations is not None and station not in self.stations:
+            raise Forbidden("wrong_station")
 
     @property
     def key(self) -> str:
@@ -67,6 +81,13 @@ class Credential:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    gate_id: str | None = None
+    stations: tuple[str, ...] | None = None
+
+    @property
+    def operator_wide(self) -> bool:
+        """A gate credential any gate of the operator may use (tests, demos)."""
+        return self.kind == "gate" and self.gate_id is None
 
 
 @dataclass(frozen=True)
@@ -88,15 +109,33 @@ def parse_token(token: str) -> tuple[str, str]:
 
 
 def _credential(row: q.CredentialRow) -> Credential:
-    return Credential(row.id, row.kind, row.scope, row.label, row.created_at, row.expires_at, row.revoked_at)
+    return Credential(
+        row.id,
+        row.kind,
+        row.scope,
+        row.label,
+        row.created_at,
+        row.expires_at,
+        row.revoked_at,
+        row.gate_id,
+        None if row.stations is None else tuple(row.stations),
+    )
 
 
 class CredentialService:
-    def __init__(self, db: Database, clock: Clock, settings: AuthSettings, scopes: ScopeCatalog) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: AuthSettings,
+        scopes: ScopeCatalog,
+        stations: StationCatalog | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
         self.scopes = scopes
+        self.stations = stations
         self._cache: OrderedDict[str, tuple[Principal, datetime]] = OrderedDict()
         self._lookups: dict[str, asyncio.Future[Principal]] = {}
 
@@ -107,7 +146,10 @@ class CredentialService:
         *,
         label: str | None = None,
         ttl: timedelta | None = None,
+        gate_id: str | None = None,
+        stations: Collection[str] | None = None,
     ) -> IssuedCredential:
+        """`gate_id` (and `stations`) bind a gate credential to one gate (at those stations)."""
         if kind not in KINDS:
             raise InvalidInput({"kind": [f"must be one of {', '.join(ISSUABLE_KINDS)}"]})
         if kind == "admin" and scope != ADMIN_SCOPE:
@@ -115,6 +157,7 @@ class CredentialService:
         if kind not in ("rider", "admin") and scope not in self.scopes(kind):
             known = ", ".join(sorted(self.scopes(kind))) or "none configured"
             raise InvalidInput({"scope": [f"unknown {kind} scope {scope!r}; known: {known}"]})
+        binding = self._binding(kind, scope, gate_id, stations)
         if ttl is None:
             ttl = (
                 timedelta(hours=self.settings.session_ttl_hours)
@@ -122,7 +165,26 @@ class CredentialService:
                 else timedelta(days=self.settings.token_ttl_days[kind])
             )
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-        return await self._store(q.insert, new_id("crd"), kind, scope, secret, label, ttl)
+        return await self._store(q.insert, new_id("crd"), kind, scope, secret, label, ttl, **binding)
+
+    def _binding(
+        self, kind: str, operator: str, gate_id: str | None, stations: Collection[str] | None
+    ) -> dict[str, Any]:
+        if gate_id is None and stations is None:
+            return {}
+        if kind != "gate":
+            raise InvalidInput({"gate_id": ["only gate credentials are bound to a gate"]})
+        if gate_id is None or not GATE_ID.fullmatch(gate_id):
+            raise InvalidInput({"gate_id": ["a gate id (1 to 64 of A-Z a-z 0-9 . _ : -) is needed"]})
+        if stations is None:
+            return {"gate_id": gate_id}
+        known = set(self.stations(operator)) if self.stations else set(stations)
+        unknown = sorted(set(stations) - known)
+        if not stations or unknown:
+            raise InvalidInput(
+                {"stations": [f"not stations of {operator}: {', '.join(unknown) or 'none given'}"]}
+            )
+        return {"gate_id": gate_id, "stations": sorted(set(stations))}
 
     async def ensure_known(
         self, credential_id: str, kind: str, scope: str, secret: str, *, label: str, ttl: timedelta
@@ -140,6 +202,7 @@ class CredentialService:
         secret: str,
         label: str | None,
         ttl: timedelta,
+        **binding: Any,
     ) -> IssuedCredential:
         now = self.clock.now()
         async with self.db.acquire() as conn:
@@ -152,6 +215,7 @@ class CredentialService:
                 label=label,
                 created_at=now,
                 expires_at=now + ttl,
+                **binding,
             )
         return IssuedCredential(_credential(row), f"{TOKEN_PREFIX}.{credential_id}.{secret}")
 
@@ -209,7 +273,16 @@ class CredentialService:
             raise Unauthenticated("token_revoked")
         if row.expires_at <= now:
             raise Unauthenticated("token_expired")
-        principal = Principal(row.id, row.kind, row.scope, row.expires_at, row.created_at, row.label)
+        principal = Principal(
+            row.id,
+            row.kind,
+            row.scope,
+            row.expires_at,
+            row.created_at,
+            row.label,
+            gate_id=row.gate_id,
+            stations=None if row.stations is None else frozenset(row.stations),
+        )
         if self.settings.cache_seconds > 0:
             self._cache[token] = (principal, now + timedelta(seconds=self.settings.cache_seconds))
             if len(self._cache) > _CACHE_MAX:

@@ -60,6 +60,11 @@ class Directory:
             )
         return out
 
+    def stations(self, operator: str) -> Collection[str]:
+        """The ids of an operator's stations or routes (where its gates may stand)."""
+        adapter = self.adapters.get(operator, TransitOperator)
+        return () if adapter is None else {stop.id for stop in adapter.info().stops}
+
     def scopes(self, kind: str) -> Collection[str]:
         """The scope ids a credential of `kind` may be issued for."""
         if kind in ("gate", "operator"):

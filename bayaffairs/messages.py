@@ -43,6 +43,16 @@ MESSAGES: dict[str, Text] = {
         "此憑證屬於另一個{scope_kind}。",
         "此凭证属于另一个{scope_kind}。",
     ),
+    "wrong_gate": T(
+        "These gate credentials belong to another gate.",
+        "此閘機憑證屬於另一部閘機。",
+        "此闸机凭证属于另一台闸机。",
+    ),
+    "wrong_station": T(
+        "These gate credentials are not for this station.",
+        "此閘機憑證不適用於此車站。",
+        "此闸机凭证不适用于此车站。",
+    ),
     "not_found": T("Nothing was found here.", "找不到相關資源。", "找不到相关资源。"),
     "route_not_found": T("There is no such endpoint.", "沒有此端點。", "没有此端点。"),
     "method_not_allowed": T(

@@ -11,7 +11,7 @@ from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.cli.context import CommandError, config_or_exit, database
 from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config
-from bayaffairs.credentials import ISSUABLE_KINDS, CredentialService
+from bayaffairs.credentials import ISSUABLE_KINDS, Credential, CredentialService
 from bayaffairs.db.database import Database
 from bayaffairs.directory import Directory
 from bayaffairs.errors import DomainError, InvalidInput
@@ -20,7 +20,7 @@ from bayaffairs.errors import DomainError, InvalidInput
 async def _service(config: Config, db: Database) -> CredentialService:
     adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
     directory = Directory(config, adapters)
-    return CredentialService(db, SystemClock(), config.settings.auth, directory.scopes)
+    return CredentialService(db, SystemClock(), config.settings.auth, directory.scopes, directory.stations)
 
 
 def _explain(exc: DomainError) -> str:
@@ -36,7 +36,14 @@ async def issue(args: argparse.Namespace) -> None:
         service = await _service(config, db)
         ttl = timedelta(days=args.ttl_days) if args.ttl_days else None
         try:
-            issued = await service.issue(args.kind, args.scope, label=args.label, ttl=ttl)
+            issued = await service.issue(
+                args.kind,
+                args.scope,
+                label=args.label,
+                ttl=ttl,
+                gate_id=args.gate,
+                stations=args.stations.split(",") if args.stations is not None else None,
+            )
         except DomainError as exc:
             raise CommandError(_explain(exc), status=2) from exc
     c = issued.credential
@@ -49,11 +56,16 @@ async def issue(args: argparse.Namespace) -> None:
                     "kind": c.kind,
                     "scope": c.scope,
                     "expires_at": c.expires_at.isoformat(),
+                    "gate_id": c.gate_id,
+                    "stations": None if c.stations is None else list(c.stations),
                 }
             )
         )
     else:
-        print(f"issued {c.kind} credential {c.id} for {c.scope}, expires {c.expires_at:%Y-%m-%d %H:%M %Z}")
+        print(
+            f"issued {c.kind} credential {c.id} for {c.scope}{_binding(c, ' ')}, "
+            f"expires {c.expires_at:%Y-%m-%d %H:%M %Z}"
+        )
         print(f"token (shown once, store it now): {issued.token}")
 
 
@@ -67,21 +79,34 @@ async def list_(args: argparse.Namespace) -> None:
             json.dumps(
                 [
                     {
-                        **c.__dict__,
                         **{
                             k: (v.isoformat() if hasattr(v, "isoformat") else v)
                             for k, v in c.__dict__.items()
                         },
+                        "operator_wide": c.operator_wide,
                     }
                     for c in items
                 ]
             )
         )
         return
-    print(f"{'ID':32} {'KIND':9} {'SCOPE':24} {'EXPIRES':17} {'STATE':8} LABEL")
+    print(f"{'ID':32} {'KIND':9} {'SCOPE':24} {'EXPIRES':17} {'STATE':8} {'GATE':32} LABEL")
     for c in items:
         state = "revoked" if c.revoked_at else "active"
-        print(f"{c.id:32} {c.kind:9} {c.scope:24} {c.expires_at:%Y-%m-%d %H:%M} {state:8} {c.label or ''}")
+        gate = _binding(c) or "-"
+        expires = f"{c.expires_at:%Y-%m-%d %H:%M}"
+        print(f"{c.id:32} {c.kind:9} {c.scope:24} {expires:17} {state:8} {gate:32} {c.label or ''}")
+
+
+def _binding(c: Credential, before: str = "") -> str:
+    """What a gate credential may speak for: one gate (at some stations), or every gate of its
+    operator (OPERATOR-WIDE: for tests and demos; production gates get a token each)."""
+    if c.kind != "gate":
+        return ""
+    if c.gate_id is None:
+        return f"{before}OPERATOR-WIDE"
+    at = f" at {','.join(c.stations)}" if c.stations else ""
+    return f"{before}gate {c.gate_id}{at}"
 
 
 async def revoke(args: argparse.Namespace) -> None:
@@ -104,8 +129,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "scope", help='operator id (gate, operator), carrier id, centre id (counter), or "all" (admin)'
     )
     i.add_argument("--label", help="a note, e.g. the gate's location")
+    i.add_argument(
+        "--gate", metavar="GATE_ID", help="gate: bind the token to this gate id (else it serves every gate)"
+    )
+    i.add_argument("--stations", metavar="ID,...", help="gate: and to these stations of its operator")
     i.add_argument("--ttl-days", type=int, help="lifetime; default from config [auth.token_ttl_days]")
-    i.add_argument("--json", action="store_true", help='print {"id", "token", "kind", "scope", "expires_at"}')
+    i.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"id", "token", "kind", "scope", "expires_at", "gate_id", "stations"}',
+    )
     i.set_defaults(run=issue)
     ls = actions.add_parser("list", help="list credentials (never tokens)")
     ls.add_argument("--kind", choices=ISSUABLE_KINDS)

@@ -35,9 +35,21 @@ async def issue_credential(call: Call) -> web.Response:
     body = call.body
     ttl = timedelta(days=body["ttl_days"]) if "ttl_days" in body else None
     issued = await call.services.credentials.issue(
-        body["kind"], body["scope"], label=body.get("label"), ttl=ttl
+        body["kind"],
+        body["scope"],
+        label=body.get("label"),
+        ttl=ttl,
+        gate_id=body.get("gate_id"),
+        stations=body.get("stations"),
     )
-    out = dump(IssuedOut, {**issued.credential.__dict__, "token": issued.token})
+    out = dump(
+        IssuedOut,
+        {
+            **issued.credential.__dict__,
+            "token": issued.token,
+            "operator_wide": issued.credential.operator_wide,
+        },
+    )
     return json_response(out, status=201)
 
 

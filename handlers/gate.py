@@ -190,11 +190,15 @@ async def denylist(call: Call) -> web.Response:
     rate_class="scan",
     fast_body=_fast_scan,
     description="A bad code is a 200 deny with a reason: malformed, unknown_key, revoked, bad_signature, "
-    "expired, not_yet_valid, wrong_scope, replayed, denied_account, wrong_direction, unfinished_journey.",
+    "expired, not_yet_valid, wrong_scope, replayed, denied_account, wrong_direction, unfinished_journey. "
+    "A gate-bound credential scans as its own gate at its stations only (else 403 wrong_gate, "
+    "wrong_station).",
 )
 async def scan(call: Call) -> web.Response:
     transit = call.services.transit
     body = call.body
+    assert call.principal is not None
+    call.principal.check_gate(body["gate_id"], body["station"])
     payload = body["payload"] if isinstance(body["payload"], str) else ""
     decision = await transit.scans.scan(
         Scan(
@@ -219,7 +223,9 @@ async def scan(call: Call) -> web.Response:
     rate_class="scan",
     description="Good taps are stored even when others in the batch are not; rejected ones are listed "
     "by index with a reason, duplicates counted. Signatures are verified and journeys paired afterwards. "
-    "At most 2000 taps a batch (400), within the server's body limit (1 MiB by default, 413).",
+    "At most 2000 taps a batch (400), within the server's body limit (1 MiB by default, 413). A gate-bound "
+    "credential uploads its own gate's taps at its stations (else 403 wrong_gate, wrong_station), reaching "
+    "back at most gate_backlog_hours before the newest tap that gate delivered (else rejected too_old).",
 )
 async def upload_taps(call: Call) -> web.Response:
     transit = call.services.transit
@@ -231,7 +237,11 @@ async def upload_taps(call: Call) -> web.Response:
             rejected.append((index, loaded))
         else:
             taps.append((index, loaded))
-    result = await transit.uploads.upload(call.scope, [tap for _, tap in taps])
+    principal = call.principal
+    assert principal is not None
+    for _, tap in taps:
+        principal.check_gate(tap.gate_id, tap.station)  # one tap of another gate: the whole batch is 403
+    result = await transit.uploads.upload(principal.scope, [tap for _, tap in taps], principal.gate_id)
     rejected += [(taps[i][0], reason) for i, reason in result.rejected]
     body = {
         "accepted": result.accepted,

@@ -129,7 +129,7 @@ def build_services(
 ) -> Services:
     settings = config.settings
     directory = Directory(config, adapters)
-    credentials = CredentialService(db, clock, settings.auth, scopes or directory.scopes)
+    credentials = CredentialService(db, clock, settings.auth, scopes or directory.scopes, directory.stations)
     users = UserService(
         db,
         clock,

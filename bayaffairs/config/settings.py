@@ -94,6 +94,7 @@ class RideCodeSettings:
     repair_days: int = 7
     scan_batch_max: int = 256
     scan_writers: int = 4
+    gate_backlog_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ class RideCodesSchema(_Section):
     repair_days = fields.Integer(load_default=7, validate=validate.Range(1, 90))
     scan_batch_max = fields.Integer(load_default=256, validate=validate.Range(1, 5000))
     scan_writers = fields.Integer(load_default=4, validate=validate.Range(1, 32))
+    gate_backlog_hours = fields.Integer(load_default=24, validate=validate.Range(1, 7 * 24))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RideCodeSettings:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
+from bayaffairs.db.queries import gate_contacts
 from bayaffairs.db.queries import tap_uploads as q
 from bayaffairs.errors import InvalidInput
 from bayaffairs.storage import Database
@@ -89,14 +90,22 @@ class TapUploads:
             return "too_old"
         return None
 
-    async def upload(self, operator_id: str, taps: Sequence[OfflineTap]) -> UploadResult:
+    async def upload(
+        self, operator_id: str, taps: Sequence[OfflineTap], bound_gate: str | None = None
+    ) -> UploadResult:
+        """`bound_gate`: the gate a gate-bound credential speaks for (its taps name it, checked
+        before): its taps may reach back `gate_backlog_hours` before the newest tap it delivered
+        before, no further (a gate uploads oldest first, so what it still holds is newer)."""
         if operator_id not in self.network.operators:
             raise InvalidInput({"operator": ["unknown operator"]})
         now = self.clock.now()
+        floor = await self._floor(operator_id, bound_gate)
         result = UploadResult()
         valid: dict[str, q.Upload] = {}
         for index, tap in enumerate(taps):
             problem = self._problem(tap, operator_id, now)
+            if problem is None and floor is not None and tap.scanned_at < floor:
+                problem = "too_old"
             if problem is not None:
                 result.rejected.append((index, problem))
             elif tap.tap_id in valid:
@@ -114,9 +123,19 @@ class TapUploads:
         if valid:
             async with self.db.transaction() as conn:
                 new = await q.store(conn, list(valid.values()))
+                if bound_gate is not None:
+                    newest = max(u.scanned_at for u in valid.values())
+                    await gate_contacts.delivered(conn, operator_id, bound_gate, newest)
             result.accepted = len(new)
             result.duplicates += len(valid) - len(new)
         return result
+
+    async def _floor(self, operator_id: str, gate_id: str | None) -> datetime | None:
+        if gate_id is None:
+            return None
+        async with self.db.acquire() as conn:
+            newest = await gate_contacts.newest_tap(conn, operator_id, gate_id)
+        return None if newest is None else newest - timedelta(hours=self.settings.gate_backlog_hours)
 
     async def drain(self, limit: int = 500, rounds: int = 200, settle_seconds: int = SETTLE_SECONDS) -> int:
         """Process pending uploads until none are left (at most `rounds` batches per call)."""

@@ -11,7 +11,7 @@ from bayaffairs.storage import Connection, Record, returned
 if TYPE_CHECKING:  # bayaffairs.credentials imports this module
     from bayaffairs.credentials import CredentialKind
 
-_COLUMNS = "id, kind, scope, secret_hash, label, created_at, expires_at, revoked_at"
+_COLUMNS = "id, kind, scope, secret_hash, label, created_at, expires_at, revoked_at, gate_id, stations"
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class CredentialRow:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    gate_id: str | None = None  # a gate credential bound to one gate (and maybe stations)
+    stations: list[str] | None = None
 
 
 def _row(record: Record) -> CredentialRow:
@@ -40,11 +42,14 @@ async def insert(
     label: str | None,
     created_at: datetime,
     expires_at: datetime,
+    gate_id: str | None = None,
+    stations: list[str] | None = None,
 ) -> CredentialRow:
     record = await conn.fetchrow(
         f"""
-        INSERT INTO credentials (id, kind, scope, secret_hash, label, created_at, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO credentials
+            (id, kind, scope, secret_hash, label, created_at, expires_at, gate_id, stations)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         RETURNING {_COLUMNS}
         """,
         id,
@@ -54,6 +59,8 @@ async def insert(
         label,
         created_at,
         expires_at,
+        gate_id,
+        stations,
     )
     return _row(returned(record))
 
@@ -109,15 +116,19 @@ async def upsert(
     label: str | None,
     created_at: datetime,
     expires_at: datetime,
+    gate_id: str | None = None,
+    stations: list[str] | None = None,
 ) -> CredentialRow:
     """Insert or refresh a credential with a known id (demo seeding); revocation is kept."""
     record = await conn.fetchrow(
         f"""
-        INSERT INTO credentials (id, kind, scope, secret_hash, label, created_at, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO credentials
+            (id, kind, scope, secret_hash, label, created_at, expires_at, gate_id, stations)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (id) DO UPDATE
         SET kind = excluded.kind, scope = excluded.scope, secret_hash = excluded.secret_hash,
-            label = excluded.label, expires_at = greatest(credentials.expires_at, excluded.expires_at)
+            label = excluded.label, expires_at = greatest(credentials.expires_at, excluded.expires_at),
+            gate_id = excluded.gate_id, stations = excluded.stations
         RETURNING {_COLUMNS}
         """,
         id,
@@ -127,5 +138,7 @@ async def upsert(
         label,
         created_at,
         expires_at,
+        gate_id,
+        stations,
     )
     return _row(returned(record))

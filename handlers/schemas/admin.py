@@ -13,6 +13,14 @@ class CredentialIn(StrictSchema):
     scope = fields.String(required=True, validate=validate.Length(1, 64))
     label = fields.String(validate=validate.Length(1, 100))
     ttl_days = fields.Integer(validate=validate.Range(1, 3650))
+    gate_id = fields.String(
+        validate=validate.Length(1, 64), metadata={"description": "gate: bind the token to this gate id"}
+    )
+    stations = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        validate=validate.Length(1, 500),
+        metadata={"description": "gate (with gate_id): and to these stations of its operator"},
+    )
 
 
 class CredentialOut(StrictSchema):
@@ -23,6 +31,11 @@ class CredentialOut(StrictSchema):
     created_at = fields.AwareDateTime(required=True)
     expires_at = fields.AwareDateTime(required=True)
     revoked_at = fields.AwareDateTime(allow_none=True)
+    gate_id = fields.String(allow_none=True, metadata={"description": "a gate token bound to this gate"})
+    stations = fields.List(fields.String(), allow_none=True)
+    operator_wide = fields.Boolean(
+        metadata={"description": "a gate token that serves every gate of its operator (tests, demos)"}
+    )
 
 
 class IssuedOut(CredentialOut):

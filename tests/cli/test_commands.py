@@ -100,6 +100,25 @@ async def test_list_shows_the_issued_credential_and_never_a_token(cli: Cli, pg: 
     assert secret_of(issued["token"]) not in result.stdout + result.stderr
 
 
+async def test_a_gate_token_is_bound_to_one_gate_or_listed_as_operator_wide(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    bound = await issue(cli, "gate", "mtr", "--gate", "central-e3", "--stations", "central,admiralty")
+    wide = await issue(cli, "gate", "mtr")
+
+    assert (bound["gate_id"], bound["stations"]) == ("central-e3", ["admiralty", "central"])
+    assert (wide["gate_id"], wide["stations"]) == (None, None)
+    lines = (await cli("credentials", "list")).stdout.splitlines()
+    assert "gate central-e3 at admiralty,central" in next(line for line in lines if bound["id"] in line)
+    assert "OPERATOR-WIDE" in next(line for line in lines if wide["id"] in line)
+    listed = {c["id"]: c for c in json.loads((await cli("credentials", "list", "--json")).stdout)}
+    assert (listed[bound["id"]]["operator_wide"], listed[wide["id"]]["operator_wide"]) == (False, True)
+    refused = await cli("credentials", "issue", "gate", "mtr", "--stations", "central")
+    assert refused.status == 2 and "gate" in refused.stderr
+    refused = await cli("credentials", "issue", "gate", "mtr", "--gate", "g1", "--stations", "futian")
+    assert refused.status == 2 and "futian" in refused.stderr
+
+
 async def test_revoked_token_is_refused_by_the_app(
     cli: Cli, pg: asyncpg.Connection, api: Api, clock: MovableClock, config: Config
 ) -> None:

@@ -17,7 +17,7 @@ from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.signatures import sign
 
 SCOPE = 4
-T0 = int(datetime(2031, 3, 4, 8, 30, tzinfo=UTC).timestamp())  # a Tuesday morning, UTC
+T0 = int(datetime(2071, 3, 3, 8, 30, tzinfo=UTC).timestamp())  # a Tuesday morning (UTC), far ahead
 METRO_RULES = {
     "operator": "test_metro",
     "tap_out": True,

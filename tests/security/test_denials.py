@@ -77,6 +77,7 @@ async def _principals(api: Api, services: Any, pg: Any, carrier: str, centre: st
         "none": None,
         "garbage": "bya.crd_nope." + "x" * 43,
         "gate": await token("gate", OPERATOR),
+        "bound_gate": (await creds.issue("gate", OPERATOR, gate_id="g-bound", stations=["central"])).token,
         "operator": await token("operator", OPERATOR),
         "other_operator": await token("operator", OTHER_OPERATOR),
         "carrier": await token("carrier", carrier),
@@ -152,6 +153,7 @@ async def desk_world(desk: Desk, pg: Any) -> World:
         "appointment": booked["id"],
         "reference": booked["reference"],
         "qr": booked["qr"]["payload"],
+        "now": desk.clock.now().isoformat(),
         "document": doc["id"],
     }
     return world
@@ -330,6 +332,10 @@ APPOINTMENTS: list[Row] = [
     ],
 ]
 
+# A gate's scan and offline tap (the payload is no code: the answer is a 200 deny, or a tap
+# rejected by index; what the rows test is who may send them).
+SCAN = {"payload": "x", "gate_id": "g-bound", "station": "central", "direction": "in", "scanned_at": "{now}"}
+TAP = {**SCAN, "tap_id": "t-1"}
 TRANSIT: list[Row] = [
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "operator", 200),
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "admin", 200),
@@ -349,7 +355,39 @@ TRANSIT: list[Row] = [
         for w in ("rider_a", "operator", "carrier", "counter", "display", "admin")
     ],
     Row("GET", "/v1/gate/keys", "gate", 200),
+    Row("GET", "/v1/gate/keys", "bound_gate", 200),
     Row("GET", "/v1/gate/keys", "none", 401),
+    # A gate-bound credential scans and uploads as its own gate, at its own stations only; an
+    # operator-wide one (tests, demos) as any gate of its operator.
+    *[
+        Row("POST", "/v1/gate/scans", w, 403, SCAN, "wrong_credential_kind")
+        for w in ("rider_a", "operator", "carrier", "counter", "admin")
+    ],
+    Row("POST", "/v1/gate/scans", "none", 401, SCAN),
+    Row("POST", "/v1/gate/scans", "bound_gate", 200, SCAN),
+    Row("POST", "/v1/gate/scans", "gate", 200, SCAN),
+    Row("POST", "/v1/gate/scans", "bound_gate", 403, {**SCAN, "gate_id": "g-other"}, "wrong_gate"),
+    Row("POST", "/v1/gate/scans", "gate", 200, {**SCAN, "gate_id": "g-other"}),
+    Row("POST", "/v1/gate/scans", "bound_gate", 403, {**SCAN, "station": "admiralty"}, "wrong_station"),
+    Row("POST", "/v1/gate/scans", "gate", 200, {**SCAN, "station": "admiralty"}),
+    Row("POST", "/v1/gate/taps:batch", "bound_gate", 200, {"taps": [TAP]}),
+    Row(
+        "POST",
+        "/v1/gate/taps:batch",
+        "bound_gate",
+        403,
+        {"taps": [{**TAP, "gate_id": "g-other"}]},
+        "wrong_gate",
+    ),
+    Row("POST", "/v1/gate/taps:batch", "gate", 200, {"taps": [{**TAP, "gate_id": "g-other"}]}),
+    Row(
+        "POST",
+        "/v1/gate/taps:batch",
+        "bound_gate",
+        403,
+        {"taps": [{**TAP, "station": "admiralty"}]},
+        "wrong_station",
+    ),
     *[
         Row(m, p, w, 403, b, "wrong_credential_kind")
         for m, p, b in (
