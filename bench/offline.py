@@ -80,6 +80,8 @@ def keys_document(issuer: Issuer) -> dict[str, Any]:
             "tap_out": False,
             "max_journey_minutes": 240,
             "tap_out_without_tap_in": "max_fare",
+            "max_stale_hours": 24,
+            "stale_policy": "deny",
         },
     }
 
@@ -94,6 +96,7 @@ def bus_gate(document: dict[str, Any]) -> OfflineGate:
     store = GateStore(Path(tempfile.mkstemp(suffix=".sqlite3", dir=SCRATCH.name)[1]), durable=False)
     gate = OfflineGate(gate_id="bench-gate", station="1", store=store)
     gate.apply_keys(document)
+    gate.apply_denylist({"changes": [], "next_cursor": 0, "complete": True})
     return gate
 
 

@@ -31,18 +31,27 @@ class GateRules:
     unfinished); `tap_out_without_tap_in`: "deny" refuses an exit the station group knows to be a
     second one (the rider's last tap here was an exit), "max_fare" lets it through (the service
     charges its rule). Offline, a gate never knows of entries at other stations, so it never
-    refuses an exit for want of one.
+    refuses an exit for want of one. `max_stale_hours`: how long the gate may decide on the keys and
+    deny list it last synced (each counts); past it, `stale_policy` "deny" refuses everyone (reason
+    `stale`), "flag" opens as usual and flags the taps `stale` for the operator's review.
     """
 
     operator: str
     tap_out: bool
     max_journey_minutes: int
     tap_out_without_tap_in: str
+    max_stale_hours: int
+    stale_policy: str
 
     @classmethod
     def from_document(cls, rules: Mapping[str, Any]) -> GateRules:
         return cls(
-            rules["operator"], rules["tap_out"], rules["max_journey_minutes"], rules["tap_out_without_tap_in"]
+            rules["operator"],
+            rules["tap_out"],
+            rules["max_journey_minutes"],
+            rules["tap_out_without_tap_in"],
+            rules["max_stale_hours"],
+            rules["stale_policy"],
         )
 
 
@@ -88,6 +97,23 @@ class OfflineGate:
     @property
     def denied(self) -> frozenset[tuple[str, str]]:
         return self._state.denied if self._state else frozenset()
+
+    def synced_at(self) -> tuple[int | None, int | None]:
+        """When the group last synced (keys, the whole deny list), by the gate's clock."""
+        self.refresh()
+        state = self._state
+        return (state.keys_synced_at, state.deny_synced_at) if state else (None, None)
+
+    def stale(self, now: int) -> bool:
+        """Whether what the gate decides with is older than its operator allows."""
+        self.refresh()
+        return self._stale(now)
+
+    def _stale(self, now: int) -> bool:
+        state, rules = self._state, self.rules
+        if state is None or rules is None or state.keys_synced_at is None or state.deny_synced_at is None:
+            return True
+        return now - min(state.keys_synced_at, state.deny_synced_at) > rules.max_stale_hours * 3600
 
     def apply_keys(
         self, document: Mapping[str, Any], etag: str | None = None, now: int | None = None
@@ -147,6 +173,9 @@ class OfflineGate:
             return GateDecision("deny", "not_synced")
         if direction == "out" and not rules.tap_out:
             return GateDecision("deny", "wrong_direction")
+        stale = self._stale(now)
+        if stale and rules.stale_policy == "deny":
+            return GateDecision("deny", "stale")
         try:
             verified = check(
                 payload,
@@ -185,17 +214,17 @@ class OfflineGate:
             memory.remember(code, direction, now + self.policy.code_seconds + 2 * self.policy.skew_seconds)
             if rules.tap_out:
                 memory.set_last_tap(verified.account, LastTap(direction, now, self.gate_id))
-            tap_id = memory.queue(
-                self.gate_id,
-                {
-                    "payload": payload,
-                    "gate_id": self.gate_id,
-                    "station": self.station,
-                    "direction": direction,
-                    "scanned_at": self._scanned_at(now),
-                },
-            )
-        return GateDecision("open", None, tap_id)
+            tap: dict[str, Any] = {
+                "payload": payload,
+                "gate_id": self.gate_id,
+                "station": self.station,
+                "direction": direction,
+                "scanned_at": self._scanned_at(now),
+            }
+            if stale:
+                tap["flags"] = ["stale"]
+            tap_id = memory.queue(self.gate_id, tap)
+        return GateDecision("open", "stale" if stale else None, tap_id)
 
     def _scanned_at(self, now: int) -> str:
         if self._stamp[0] != now:

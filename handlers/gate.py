@@ -33,7 +33,7 @@ from bayaffairs.transit.uploads import OfflineTap
 routes = web.RouteTableDef()
 GATE = Auth(("gate",))
 _TAP_SCHEMA = OfflineTapIn()  # each tap is loaded on its own, so one bad tap rejects only itself
-_TAP_FIELDS = frozenset(OfflineTapIn._declared_fields)
+_TAP_FIELDS = frozenset(OfflineTapIn._declared_fields) - {"flags"}  # a flagged tap takes the schema
 _TAP_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _SCAN_FIELDS = frozenset(ScanIn._declared_fields)
 
@@ -122,10 +122,11 @@ def _load_tap(raw: Any) -> OfflineTap | str:
     if tap is not None:
         return tap
     try:
-        return OfflineTap(**_TAP_SCHEMA.load(raw))
+        loaded = _TAP_SCHEMA.load(raw)
     except ValidationError as exc:
         field = next(iter(exc.messages)) if isinstance(exc.messages, dict) else "tap"
         return f"invalid_{field}"
+    return OfflineTap(**{**loaded, "flags": tuple(sorted(set(loaded.get("flags", ()))))})
 
 
 @routes.get("/v1/gate/keys")

@@ -1,4 +1,4 @@
-"""What operators see: their daily settlement."""
+"""What operators see: their daily settlement, and the taps their gates flagged."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from aiohttp import web
 
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.schemas.transit import SettlementOut, SettlementQuery
+from bayaffairs.handlers.schemas.common import PageQuery
+from bayaffairs.handlers.schemas.transit import FlaggedTapList, SettlementOut, SettlementQuery
 
 routes = web.RouteTableDef()
 OPERATOR = Auth(("operator", "admin"), scope_from="operator")
@@ -47,3 +48,21 @@ async def settlement(call: Call) -> web.Response:
         ],
     }
     return json_response(dump(SettlementOut, body))
+
+
+@routes.get("/v1/operators/{operator}/flagged-taps")
+@endpoint(
+    summary="Offline taps the operator's gates flagged for review",
+    tags=("operators",),
+    auth=OPERATOR,
+    query=PageQuery,
+    responses={200: FlaggedTapList},
+    description="flags: stale (the gate opened past the operator's max_stale_hours without a fresh "
+    "sync of keys and deny list, under the flag stale policy). Each tap with what became of it: "
+    "pending, recorded (journey_id) or refused (reason). In tap id order; paginate with cursor.",
+)
+async def flagged_taps(call: Call) -> web.Response:
+    page = await call.services.transit.uploads.flagged(
+        call.path("operator"), cursor=call.query["cursor"], limit=call.query["limit"]
+    )
+    return json_response(dump(FlaggedTapList, page))

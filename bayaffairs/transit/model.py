@@ -73,12 +73,17 @@ class OperatorRules:
     `tap_out_without_tap_in`: "deny" at the gate, or "max_fare" from the exit station.
     `unfinished_fare`: what an unfinished journey costs: "max_fare" (the network's maximum from
     the entry station) or "entry_fare" (the fare of staying at the entry station).
+    `max_stale_hours`: how long an offline gate may decide on the keys and deny list it last
+    synced; past it, `stale_policy`: "deny" everyone, or "flag" (open, and flag the taps for the
+    operator's review).
     """
 
     tap_out: bool
     max_journey_minutes: int = 240
     tap_out_without_tap_in: str = "max_fare"
     unfinished_fare: str = "max_fare"
+    max_stale_hours: int = 24
+    stale_policy: str = "deny"
 
 
 @dataclass(frozen=True)

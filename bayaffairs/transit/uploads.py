@@ -20,6 +20,7 @@ from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import gate_contacts
 from bayaffairs.db.queries import tap_uploads as q
 from bayaffairs.errors import InvalidInput
+from bayaffairs.pages import Page
 from bayaffairs.storage import Database
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, check
@@ -35,6 +36,7 @@ SETTLE_SECONDS = 30  # the entry and exit of a journey, uploaded by two gates, a
 # under the server's 1 MiB body limit (server.max_body_bytes); the gate library sends batches
 # of at most UPLOAD_CHUNK taps and MAX_BATCH_BYTES of JSON.
 MAX_BATCH_TAPS = 2000
+TAP_FLAGS = ("stale",)  # what a gate may say of how it decided (it opened on a stale sync)
 MAX_BATCH_BYTES = 900_000
 
 
@@ -46,6 +48,7 @@ class OfflineTap:
     station: str
     direction: Direction
     scanned_at: datetime
+    flags: tuple[str, ...] = ()  # what the gate says of how it decided: "stale"
 
 
 @dataclass
@@ -119,6 +122,7 @@ class TapUploads:
                     tap.direction,
                     tap.payload,
                     tap.scanned_at,
+                    list(tap.flags),
                 )
         if valid:
             async with self.db.transaction() as conn:
@@ -129,6 +133,12 @@ class TapUploads:
             result.accepted = len(new)
             result.duplicates += len(valid) - len(new)
         return result
+
+    async def flagged(self, operator_id: str, *, cursor: str | None, limit: int) -> Page[q.FlaggedTap]:
+        """Taps gates flagged (validated on a stale sync), for the operator's review."""
+        async with self.db.acquire() as conn:
+            rows = await q.flagged(conn, operator_id, cursor, limit + 1)
+        return Page.from_rows(rows, limit, key=lambda t: t.tap_id)
 
     async def _floor(self, operator_id: str, gate_id: str | None) -> datetime | None:
         if gate_id is None:

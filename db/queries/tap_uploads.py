@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from bayaffairs.storage import Connection
 from bayaffairs.transit.model import Direction
 
-COLUMNS = ("tap_id", "operator", "gate_id", "station", "direction", "payload", "scanned_at")
+COLUMNS = ("tap_id", "operator", "gate_id", "station", "direction", "payload", "scanned_at", "flags")
 
 
 # What became of an upload: (operator, tap_id, state, reason, journey_id).
@@ -26,6 +26,21 @@ class Upload:
     direction: Direction
     payload: str
     scanned_at: datetime
+    flags: list[str] = field(default_factory=list)  # "stale": the gate decided on an old sync
+
+
+@dataclass(frozen=True)
+class FlaggedTap:
+    tap_id: str
+    gate_id: str
+    station: str
+    direction: str
+    scanned_at: datetime
+    received_at: datetime
+    flags: list[str]
+    state: str
+    reason: str | None
+    journey_id: str | None
 
 
 async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
@@ -39,7 +54,7 @@ async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
     await conn.copy_records_to_table(
         "tap_upload_batch",
         records=[
-            (u.tap_id, u.operator, u.gate_id, u.station, u.direction, u.payload, u.scanned_at)
+            (u.tap_id, u.operator, u.gate_id, u.station, u.direction, u.payload, u.scanned_at, u.flags)
             for u in uploads
         ],
         columns=list(COLUMNS),
@@ -87,3 +102,19 @@ async def mark(conn: Connection, results: Sequence[Processed]) -> None:
         [r[3] for r in results],
         [r[4] for r in results],
     )
+
+
+async def flagged(conn: Connection, operator: str, after: str | None, limit: int) -> list[FlaggedTap]:
+    """An operator's flagged taps in tap id order, after the cursor `after`."""
+    records = await conn.fetch(
+        """
+        SELECT tap_id, gate_id, station, direction, scanned_at, received_at, flags, state, reason, journey_id
+        FROM tap_uploads
+        WHERE operator = $1 AND flags <> '{}' AND ($2::text IS NULL OR tap_id > $2)
+        ORDER BY tap_id LIMIT $3
+        """,
+        operator,
+        after,
+        limit,
+    )
+    return [FlaggedTap(**dict(r)) for r in records]

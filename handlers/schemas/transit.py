@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from bayaffairs.handlers.schemas.common import MoneySchema, StrictSchema, page_of
 from bayaffairs.pages import MAX_LIMIT
-from bayaffairs.transit.uploads import MAX_BATCH_TAPS
+from bayaffairs.transit.uploads import MAX_BATCH_TAPS, TAP_FLAGS
 
 ID = validate.Length(1, 64)
 
@@ -81,6 +81,15 @@ class GateRulesSchema(Schema):
         required=True,
         validate=validate.OneOf(["deny", "max_fare"]),
         metadata={"description": "deny: a second exit is refused; max_fare: let through, charged the rule"},
+    )
+    max_stale_hours = fields.Integer(
+        required=True,
+        metadata={"description": "how long a gate may decide on the keys and deny list it last synced"},
+    )
+    stale_policy = fields.String(
+        required=True,
+        validate=validate.OneOf(["deny", "flag"]),
+        metadata={"description": "past max_stale_hours: deny everyone, or open and flag the taps"},
     )
 
 
@@ -169,6 +178,29 @@ class OfflineTapIn(StrictSchema):
     station = fields.String(required=True, validate=ID)
     direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
     scanned_at = fields.AwareDateTime(required=True)
+    flags = fields.List(
+        fields.String(validate=validate.OneOf(TAP_FLAGS)),
+        validate=validate.Length(max=len(TAP_FLAGS)),
+        metadata={"description": "stale: the gate validated it past its operator's max_stale_hours"},
+    )
+
+
+class FlaggedTapOut(Schema):
+    tap_id = fields.String(required=True)
+    gate_id = fields.String(required=True)
+    station = fields.String(required=True)
+    direction = fields.String(required=True)
+    scanned_at = fields.AwareDateTime(required=True)
+    received_at = fields.AwareDateTime(required=True)
+    flags = fields.List(fields.String(), required=True)
+    state = fields.String(
+        required=True, metadata={"description": "pending, recorded (a journey) or refused (with a reason)"}
+    )
+    reason = fields.String(allow_none=True, required=True)
+    journey_id = fields.String(allow_none=True, required=True)
+
+
+FlaggedTapList = page_of(FlaggedTapOut, "FlaggedTapList")
 
 
 class TapBatchIn(StrictSchema):

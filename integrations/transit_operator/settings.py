@@ -50,6 +50,8 @@ class RulesSchema(_Strict):
     unfinished_fare = fields.String(
         load_default="max_fare", validate=validate.OneOf(("max_fare", "entry_fare"))
     )
+    max_stale_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=7 * 24))
+    stale_policy = fields.String(load_default="deny", validate=validate.OneOf(("deny", "flag")))
 
 
 class ConcessionSchema(_Strict):
@@ -134,9 +136,10 @@ class Settings(_Strict):
 
     name, modes, currency, time_zone, fare_model; stops [{id, name}] (stations, or routes for
     tap-in modes); segments [[a, b, km or stations]] (distance_bands, station_count); rules {tap_out,
-    max_journey_minutes, tap_out_without_tap_in, unfinished_fare}; fares {the model's keys, see
-    FARE_SCHEMAS}; concessions {category: {kind, percent, amount, threshold, label}}; transfers
-    [{name, from, within_minutes, amount | percent}]; demo_tariff (default true).
+    max_journey_minutes, tap_out_without_tap_in, unfinished_fare, max_stale_hours, stale_policy};
+    fares {the model's keys, see FARE_SCHEMAS}; concessions {category: {kind, percent, amount,
+    threshold, label}}; transfers [{name, from, within_minutes, amount | percent}]; demo_tariff
+    (default true).
     """
 
     name = TextField(required=True)

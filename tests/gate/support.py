@@ -23,6 +23,8 @@ METRO_RULES = {
     "tap_out": True,
     "max_journey_minutes": 150,
     "tap_out_without_tap_in": "max_fare",
+    "max_stale_hours": 24,
+    "stale_policy": "deny",
 }
 
 

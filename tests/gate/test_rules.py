@@ -33,11 +33,14 @@ def gate_on(path: Path, gate_id: str, document: dict[str, object], station: str 
 async def test_the_keys_document_carries_the_operators_rules(ride: Ride, operator: str) -> None:
     status, document = await (await ride.gate(operator)).get("/v1/gate/keys")
     assert status == 200
+    rules = ride.operator(operator).rules
     assert document["rules"] == {
         "operator": operator,
         "tap_out": True,
         "max_journey_minutes": MAXIMUM_MINUTES[operator][1],
-        "tap_out_without_tap_in": ride.operator(operator).rules.tap_out_without_tap_in,
+        "tap_out_without_tap_in": rules.tap_out_without_tap_in,
+        "max_stale_hours": rules.max_stale_hours,
+        "stale_policy": rules.stale_policy,
     }
 
 

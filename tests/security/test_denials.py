@@ -345,6 +345,14 @@ TRANSIT: list[Row] = [
         for w in ("rider_a", "gate", "carrier", "counter", "display")
     ],
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "none", 401),
+    Row("GET", "/v1/operators/mtr/flagged-taps", "operator", 200),
+    Row("GET", "/v1/operators/mtr/flagged-taps", "admin", 200),
+    Row("GET", "/v1/operators/mtr/flagged-taps", "other_operator", 403, code="out_of_scope"),
+    *[
+        Row("GET", "/v1/operators/mtr/flagged-taps", w, 403, code="wrong_credential_kind")
+        for w in ("rider_a", "gate", "bound_gate", "carrier", "counter")
+    ],
+    Row("GET", "/v1/operators/mtr/flagged-taps", "none", 401),
     *[
         Row(m, p, w, 403, b, "wrong_credential_kind")
         for m, p, b in (
