@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bayaffairs.gate.store import GateStore, LastTap, SyncState
+from bayaffairs.gate.store import Decision, GateStore, LastTap, SeenCode, SyncState
 from bayaffairs.signing.keys import load_public_key
-from bayaffairs.transit.codes.verify import DeviceKeyCache, KeySet, Policy, Rejected, VerifyingKey, check
+from bayaffairs.transit.codes.verify import (
+    DeviceKeyCache,
+    KeySet,
+    Policy,
+    Rejected,
+    Verified,
+    VerifyingKey,
+    check,
+)
 
 FORGET_EVERY = 256  # decisions between two clean-ups of expired codes and old riders' taps
+REOPEN_SECONDS = 120  # after a restart, a gate opens again for a tap it recorded this recently
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class OfflineGate:
     _generation: int = -1
     _state: SyncState | None = None
     _decisions: int = 0
+    _opened: dict[str, int] = field(default_factory=dict)  # tap id -> when this instance opened it
     _device_keys: DeviceKeyCache = field(default_factory=DeviceKeyCache)
     _denied_accounts: set[bytes] = field(default_factory=set)
     _denied_credentials: set[bytes] = field(default_factory=set)
@@ -191,40 +201,67 @@ class OfflineGate:
             return GateDecision("deny", "denied_account")
         if verified.credential_id is not None and verified.credential_id in self._denied_credentials:
             return GateDecision("deny", "revoked")
-        longest = rules.max_journey_minutes * 60
         with self.store.deciding() as memory:
-            self._decisions += 1
-            if self._decisions % FORGET_EVERY == 1:
-                memory.forget(now, now - longest)
-            code = verified.code.replay_key
-            if memory.seen(code, direction):
-                return GateDecision("deny", "replayed")
-            last = memory.last_tap(verified.account) if rules.tap_out else None
-            if last is not None and now - last.at > longest:
-                last = None  # the service closes a journey this old; it blocks nothing
-            if direction == "in" and last is not None and last.direction == "in":
-                return GateDecision("deny", "unfinished_journey")
-            if (
-                direction == "out"
-                and last is not None
-                and last.direction == "out"
-                and rules.tap_out_without_tap_in == "deny"
-            ):
-                return GateDecision("deny", "wrong_direction")
-            memory.remember(code, direction, now + self.policy.code_seconds + 2 * self.policy.skew_seconds)
-            if rules.tap_out:
-                memory.set_last_tap(verified.account, LastTap(direction, now, self.gate_id))
-            tap: dict[str, Any] = {
-                "payload": payload,
-                "gate_id": self.gate_id,
-                "station": self.station,
-                "direction": direction,
-                "scanned_at": self._scanned_at(now),
-            }
-            if stale:
-                tap["flags"] = ["stale"]
-            tap_id = memory.queue(self.gate_id, tap)
+            return self._decide(memory, verified, payload, direction, now, rules, stale)
+
+    def _decide(
+        self,
+        memory: Decision,
+        verified: Verified,
+        payload: str,
+        direction: str,
+        now: int,
+        rules: GateRules,
+        stale: bool,
+    ) -> GateDecision:
+        """The checks that need the group's memory, and the tap, in one transaction."""
+        longest = rules.max_journey_minutes * 60
+        self._decisions += 1
+        if self._decisions % FORGET_EVERY == 1:
+            memory.forget(now, now - longest)
+            self._opened = {t: at for t, at in self._opened.items() if now - at <= REOPEN_SECONDS}
+        code = verified.code.replay_key
+        seen = memory.seen(code, direction)
+        if seen is not None:
+            if self._reopens(seen, now):
+                self._opened[seen.tap_id] = now
+                return GateDecision("open", "reopened", seen.tap_id)
+            return GateDecision("deny", "replayed")
+        last = memory.last_tap(verified.account) if rules.tap_out else None
+        if last is not None and now - last.at > longest:
+            last = None  # the service closes a journey this old; it blocks nothing
+        if direction == "in" and last is not None and last.direction == "in":
+            return GateDecision("deny", "unfinished_journey")
+        second_exit = direction == "out" and last is not None and last.direction == "out"
+        if second_exit and rules.tap_out_without_tap_in == "deny":
+            return GateDecision("deny", "wrong_direction")
+        tap: dict[str, Any] = {
+            "payload": payload,
+            "gate_id": self.gate_id,
+            "station": self.station,
+            "direction": direction,
+            "scanned_at": self._scanned_at(now),
+        }
+        if stale:
+            tap["flags"] = ["stale"]
+        tap_id = memory.queue(self.gate_id, tap)
+        until = now + self.policy.code_seconds + 2 * self.policy.skew_seconds
+        memory.remember(code, direction, until, SeenCode(self.gate_id, now, tap_id))
+        if rules.tap_out:
+            memory.set_last_tap(verified.account, LastTap(direction, now, self.gate_id))
+        self._opened[tap_id] = now
         return GateDecision("open", "stale" if stale else None, tap_id)
+
+    def _reopens(self, seen: SeenCode, now: int) -> bool:
+        """A gate that went down between recording a tap and opening its barrier (a power cut)
+        opens again for the same code, once, within REOPEN_SECONDS, without a second tap: the
+        rider is not left outside, recorded as inside. Only for a tap this gate decided before it
+        restarted; any other gate, or this one without a restart, refuses it as a replay."""
+        return (
+            seen.gate_id == self.gate_id
+            and seen.tap_id not in self._opened
+            and 0 <= now - seen.at <= REOPEN_SECONDS
+        )
 
     def _scanned_at(self, now: int) -> str:
         if self._stamp[0] != now:

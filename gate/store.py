@@ -30,11 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+LAYOUT = 1  # PRAGMA user_version of the files this library makes and reads
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS denied (kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, value));
 CREATE TABLE IF NOT EXISTS seen (
-    code BLOB NOT NULL, direction TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (code, direction)
+    code BLOB NOT NULL, direction TEXT NOT NULL, until INTEGER NOT NULL,
+    gate_id TEXT NOT NULL, at INTEGER NOT NULL, tap_id TEXT NOT NULL,
+    PRIMARY KEY (code, direction)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_until ON seen (until);
 CREATE TABLE IF NOT EXISTS riders (
@@ -58,6 +61,15 @@ class LastTap:
 
 
 @dataclass(frozen=True)
+class SeenCode:
+    """A code a gate of this group opened for (in one direction): which gate, when, its tap."""
+
+    gate_id: str
+    at: int
+    tap_id: str
+
+
+@dataclass(frozen=True)
 class SyncState:
     """What the gates decide with, as the last successful sync left it."""
 
@@ -77,15 +89,18 @@ class Decision:
         self._conn = conn
         self._store_id = store_id
 
-    def seen(self, code: bytes, direction: str) -> bool:
+    def seen(self, code: bytes, direction: str) -> SeenCode | None:
         row = self._conn.execute(
-            "SELECT 1 FROM seen WHERE code = ? AND direction = ?", (code, direction)
+            "SELECT gate_id, at, tap_id FROM seen WHERE code = ? AND direction = ?", (code, direction)
         ).fetchone()
-        return row is not None
+        return SeenCode(*row) if row else None
 
-    def remember(self, code: bytes, direction: str, until: int) -> None:
+    def remember(self, code: bytes, direction: str, until: int, seen: SeenCode) -> None:
+        """Refuse this code in this direction until `until` (when no gate could accept it)."""
         self._conn.execute(
-            "INSERT OR REPLACE INTO seen (code, direction, until) VALUES (?, ?, ?)", (code, direction, until)
+            "INSERT OR REPLACE INTO seen (code, direction, until, gate_id, at, tap_id)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (code, direction, until, seen.gate_id, seen.at, seen.tap_id),
         )
 
     def last_tap(self, account: bytes) -> LastTap | None:
@@ -128,6 +143,12 @@ class GateStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         with self._transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            made = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
+            if version != LAYOUT or not made:
+                if made:  # a layout of another version of this library: never guess at it
+                    raise ValueError(f"{self.path}: gate store layout {version}, this library reads {LAYOUT}")
+                conn.execute(f"PRAGMA user_version = {LAYOUT}")
             for statement in _statements(_SCHEMA):  # not executescript(): it would commit halfway
                 conn.execute(statement)
             conn.execute(

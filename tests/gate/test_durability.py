@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bayaffairs.gate.client import GateClient
-from bayaffairs.gate.offline import OfflineGate
+from bayaffairs.gate.offline import REOPEN_SECONDS, OfflineGate
 from bayaffairs.gate.store import GateStore
 from tests.support import Api
 from tests.transit.conftest import Ride
@@ -94,26 +94,36 @@ async def test_a_killed_gate_loses_no_tap_and_accepts_no_code_twice(ride: Ride, 
     entry = [(await ride.code("shenzhen", r))["payload"] for r in riders]
     second = [(await ride.code("shenzhen", r))["payload"] for r in riders]
     t = now(ride)
-    # Each rider taps in, and the same code is shown again at once (a replay).
-    entries = [tap for code in entry for tap in ({"payload": code, "direction": "in", "now": t},) * 2]
-    # Then a new code: refused while the rider is inside; the same code taps out.
-    inside = [{"payload": code, "direction": "in", "now": t + 60} for code in second]
-    outs = [{"payload": code, "direction": "out", "now": t + 120} for code in second]
+
+    def taps(codes: list[str], direction: str, at: int, times: int = 1) -> list[dict[str, Any]]:
+        return [
+            tap for code in codes for tap in ({"payload": code, "direction": direction, "now": at},) * times
+        ]
+
+    # Each rider taps in, and the same code is shown again at once (a replay). After each restart
+    # every code comes again, past the time in which a gate reopens for a tap it recorded before
+    # its restart (test_reopening.py); then a new code, refused while the rider is inside, and the
+    # same code taps out.
+    later = t + REOPEN_SECONDS + 1
+    entries = taps(entry, "in", t, times=2)
     first = await run_gate(store, station, entries, kill_after=9)
-    fed = entries + inside + outs
-    again = await run_gate(store, station, fed, kill_after=len(entries) + len(inside) + 7)
-    last = await run_gate(store, station, entries + outs, kill_after=None)
+    fed = taps(entry, "in", later, times=2) + taps(second, "in", later) + taps(second, "out", later)
+    again = await run_gate(store, station, fed, kill_after=len(entries) + RIDERS + 7)
+    final = later + REOPEN_SECONDS + 1
+    last_fed = taps(entry, "in", final, times=2) + taps(second, "out", final)
+    last = await run_gate(store, station, last_fed, kill_after=None)
     assert len(first) < len(entries) and len(again) < len(fed)  # both killed mid-stream
-    assert again[len(entries) : len(entries) + len(inside)] == [
-        {"decision": "deny", "reason": "unfinished_journey", "tap_id": None}
-    ] * len(inside)  # still inside after the restart
+    assert (
+        again[len(entries) : len(entries) + RIDERS]
+        == [{"decision": "deny", "reason": "unfinished_journey", "tap_id": None}] * RIDERS
+    )  # still inside after the restart
 
     answers = first + again + last
     opened = [a for a in answers if a["decision"] == "open"]
     opened_codes = Counter(
         (tap["payload"], tap["direction"])
-        for run, taps in ((first, entries), (again, fed), (last, entries + outs))
-        for tap, a in zip(taps, run, strict=False)
+        for run, given in ((first, entries), (again, fed), (last, last_fed))
+        for tap, a in zip(given, run, strict=False)
         if a["decision"] == "open"
     )
     assert max(opened_codes.values()) == 1  # no code accepted twice, whatever the restarts

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from bayaffairs.gate import store as store_module
 from bayaffairs.gate.client import GateClient
 from bayaffairs.gate.offline import OfflineGate
-from bayaffairs.gate.store import Decision, GateStore
+from bayaffairs.gate.store import Decision, GateStore, LastTap
 from tests.gate.support import T0, Issuer, rider
 from tests.transit.conftest import Ride
 
@@ -120,16 +120,17 @@ def test_two_gates_deciding_on_one_code_at_once_open_once(
         gate.apply_denylist({"changes": [], "next_cursor": 0, "complete": True}, T0)
         gates.append(gate)
     both_looked = threading.Barrier(2, timeout=1.0)
-    seen = store_module.Decision.seen
+    last_tap = store_module.Decision.last_tap
 
-    def seen_then_wait(self: Decision, code: bytes, direction: str) -> bool:
-        """Each gate waits for the other to have looked too (which a lock makes impossible)."""
-        found = seen(self, code, direction)
+    def look_then_wait(self: Decision, account: bytes) -> LastTap | None:
+        """After its last read, each gate waits for the other to have read too (which the lock
+        makes impossible: the other waits for it)."""
+        found = last_tap(self, account)
         with suppress(threading.BrokenBarrierError):
             both_looked.wait()
         return found
 
-    monkeypatch.setattr(store_module.Decision, "seen", seen_then_wait)
+    monkeypatch.setattr(store_module.Decision, "last_tap", look_then_wait)
     code = issuer.code(rider(), T0)
     decisions: list[str] = []
     threads = [
