@@ -39,7 +39,8 @@ _CACHE_MAX = 50_000
 ScopeCatalog = Callable[[str], Collection[str]]
 # Given an operator, the ids of its stations and routes (where its gates may stand).
 StationCatalog = Callable[[str], Collection[str]]
-GATE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # what a gate may send as its gate_id
+# A bound gate's id: its tap ids start with it and a colon (the gate library's, at most 64 long).
+GATE_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +57,14 @@ class Principal:
     gate_id: str | None = None  # a gate credential bound to one gate ...
     stations: frozenset[str] | None = None  # ... and maybe to some of its operator's stations
 
-    def check_gate(self, gate_id: str, station: str) -> None:
-        """A gate-bound credential scans and uploads as its own gate, at its stations, only:
-        a leaked token cannot speak for the operator's other gates and stations."""
-        if self.gate_id is not None and gate_id != self.gate_id:
+    def check_gate(self, gate_id: str, station: str, tap_id: str | None = None) -> None:
+        """A gate-bound credential scans and uploads as its own gate, at its stations, only,
+        and its offline taps' ids start with `<gate id>:`: a leaked token (or a stolen gate)
+        cannot speak for the operator's other gates and stations, nor take the tap ids they
+        will use (a taken id would make their taps duplicates)."""
+        if self.gate_id is not None and (
+            gate_id != self.gate_id or (tap_id is not None and not tap_id.startswith(f"{self.gate_id}:"))
+        ):
             raise Forbidden("wrong_gate")
         if self.stations is not None and station not in self.stations:
             raise Forbidden("wrong_station")
@@ -175,7 +180,7 @@ class CredentialService:
         if kind != "gate":
             raise InvalidInput({"gate_id": ["only gate credentials are bound to a gate"]})
         if gate_id is None or not GATE_ID.fullmatch(gate_id):
-            raise InvalidInput({"gate_id": ["a gate id (1 to 64 of A-Z a-z 0-9 . _ : -) is needed"]})
+            raise InvalidInput({"gate_id": ["a gate id (1 to 40 of A-Z a-z 0-9 . _ -) is needed"]})
         if stations is None:
             return {"gate_id": gate_id}
         known = set(self.stations(operator)) if self.stations else set(stations)

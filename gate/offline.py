@@ -9,6 +9,7 @@ answered. Measured against raw ECDSA verifies by bench/offline.py.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from bayaffairs.transit.codes.verify import (
 )
 
 FORGET_EVERY = 256  # decisions between two clean-ups of expired codes and old riders' taps
+GATE_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")  # tap ids start with it (`gate/store.py`)
 REOPEN_SECONDS = 120  # after a restart, a gate opens again for a tap it recorded this recently
 
 
@@ -94,6 +96,8 @@ class OfflineGate:
     _stamp: tuple[int, str] = (-1, "")
 
     def __post_init__(self) -> None:
+        if not GATE_ID.fullmatch(self.gate_id):
+            raise ValueError(f"gate id {self.gate_id!r}: 1 to 40 of A-Z a-z 0-9 . _ -")
         self.refresh()
 
     @property

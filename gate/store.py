@@ -14,9 +14,11 @@ a decision is one IMMEDIATE transaction, so two gates deciding on the same code 
 only one of them opens. A sync is one transaction too: a crash leaves the old state or the new,
 never a deny list ahead of its cursor.
 
-Tap ids are `<store id>-<sequence>`: the sequence is SQLite's AUTOINCREMENT (never reused, also
-after the rows are uploaded and deleted), the store id 64 random bits made with the file, so a
-gate whose file is lost and made anew cannot repeat an id the service already holds.
+Tap ids are `<gate id>:<store id>-<sequence>`: the sequence is SQLite's AUTOINCREMENT (never
+reused, also after the rows are uploaded and deleted), the store id 32 random bits made with the
+file, so a gate whose file is lost and made anew does not repeat an id the service already holds;
+the gate id first, because the service holds a gate-bound credential to tap ids of its own gate
+(a stolen gate cannot take the ids its neighbours will use next).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class Decision:
             (gate_id, json.dumps(tap, separators=(",", ":"))),
         )
         assert cursor.lastrowid is not None
-        return f"{self._store_id}-{cursor.lastrowid}"
+        return tap_id(gate_id, self._store_id, cursor.lastrowid)
 
     def forget(self, now: int, riders_before: int) -> None:
         """Drop codes no gate could accept any more and riders' taps too old to matter."""
@@ -153,7 +155,7 @@ class GateStore:
                 conn.execute(statement)
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?), ('generation', '0')",
-                (secrets.token_hex(8),),
+                (secrets.token_hex(4),),
             )
         self.store_id = self._meta("store_id") or ""
 
@@ -244,17 +246,24 @@ class GateStore:
         """The oldest `limit` queued taps (of one gate, or of every gate of the group), each as
         (sequence, the tap as `POST /v1/gate/taps:batch` takes it)."""
         if gate_id is None:
-            rows = self._conn.execute("SELECT seq, tap FROM queue ORDER BY seq LIMIT ?", (limit,))
+            rows = self._conn.execute("SELECT seq, gate_id, tap FROM queue ORDER BY seq LIMIT ?", (limit,))
         else:
             rows = self._conn.execute(
-                "SELECT seq, tap FROM queue WHERE gate_id = ? ORDER BY seq LIMIT ?", (gate_id, limit)
+                "SELECT seq, gate_id, tap FROM queue WHERE gate_id = ? ORDER BY seq LIMIT ?", (gate_id, limit)
             )
-        return [(seq, {"tap_id": f"{self.store_id}-{seq}", **json.loads(tap)}) for seq, tap in rows]
+        return [
+            (seq, {"tap_id": tap_id(gate, self.store_id, seq), **json.loads(tap)}) for seq, gate, tap in rows
+        ]
 
     def uploaded(self, seqs: Iterable[int]) -> None:
         """The service has these taps (or refused them for good): they leave the queue."""
         with self._transaction() as conn:
             conn.executemany("DELETE FROM queue WHERE seq = ?", ((s,) for s in seqs))
+
+
+def tap_id(gate_id: str, store_id: str, seq: int) -> str:
+    """`<gate id>:<store id>-<sequence>`, at most 64 characters for a gate id of up to 40."""
+    return f"{gate_id}:{store_id}-{seq}"
 
 
 def _int(value: str | None) -> int | None:

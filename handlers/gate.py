@@ -225,7 +225,8 @@ async def scan(call: Call) -> web.Response:
     description="Good taps are stored even when others in the batch are not; rejected ones are listed "
     "by index with a reason, duplicates counted. Signatures are verified and journeys paired afterwards. "
     "At most 2000 taps a batch (400), within the server's body limit (1 MiB by default, 413). A gate-bound "
-    "credential uploads its own gate's taps at its stations (else 403 wrong_gate, wrong_station), reaching "
+    "credential uploads its own gate's taps (tap ids `<gate_id>:...`) at its stations (else 403 wrong_gate, "
+    "wrong_station), reaching "
     "back at most gate_backlog_hours before the newest tap that gate delivered (else rejected too_old).",
 )
 async def upload_taps(call: Call) -> web.Response:
@@ -241,7 +242,7 @@ async def upload_taps(call: Call) -> web.Response:
     principal = call.principal
     assert principal is not None
     for _, tap in taps:
-        principal.check_gate(tap.gate_id, tap.station)  # one tap of another gate: the whole batch is 403
+        principal.check_gate(tap.gate_id, tap.station, tap.tap_id)  # one tap of another: the batch is 403
     result = await transit.uploads.upload(principal.scope, [tap for _, tap in taps], principal.gate_id)
     rejected += [(taps[i][0], reason) for i, reason in result.rejected]
     body = {

@@ -31,7 +31,7 @@ def tap(
     ride: Ride, tap_id: str, payload: str, gate_id: str, ago: timedelta, station: str = ""
 ) -> dict[str, Any]:
     return {
-        "tap_id": tap_id,
+        "tap_id": f"{gate_id}:{tap_id}",  # a bound gate's tap ids start with its id
         "payload": payload,
         "gate_id": gate_id,
         "station": station or ride.stops(METRO)[0],
@@ -49,6 +49,7 @@ async def test_issuing_checks_the_binding(ride: Ride) -> None:
         {"gate_id": "g-7", "stations": ["central"]},  # an MTR station, not Shenzhen Metro's
         {"stations": stops[:1]},  # stations without a gate
         {"gate_id": "g 7"},  # not an id a gate can send
+        {"gate_id": "g" * 41},  # too long to start tap ids of at most 64 characters
     ):
         with pytest.raises(InvalidInput):
             await issue("gate", METRO, **kwargs)
@@ -62,6 +63,20 @@ async def test_a_batch_naming_another_gate_is_refused_whole(ride: Ride, pg: asyn
     taps = [tap(ride, "t1", payload, "g-7", timedelta()), tap(ride, "t2", payload, "g-8", timedelta())]
     status, body = await gate.post("/v1/gate/taps:batch", {"taps": taps})
     assert (status, body["error"]["code"]) == (403, "wrong_gate")
+    assert await pg.fetchval("SELECT count(*) FROM tap_uploads") == 0
+
+
+async def test_a_bound_gates_tap_ids_start_with_its_gate_id(ride: Ride, pg: asyncpg.Connection) -> None:
+    """A stolen gate must not take the tap ids its neighbours will use: their taps would then be
+    duplicates, never charged."""
+    gate = await bound(ride, "g-7")
+    payload = (await ride.code("shenzhen"))["payload"]
+    for taken in ("g-8:ab12cd34-1", "ab12cd34-1"):
+        status, body = await gate.post(
+            "/v1/gate/taps:batch",
+            {"taps": [{**tap(ride, "x", payload, "g-7", timedelta()), "tap_id": taken}]},
+        )
+        assert (status, body["error"]["code"]) == (403, "wrong_gate")
     assert await pg.fetchval("SELECT count(*) FROM tap_uploads") == 0
 
 

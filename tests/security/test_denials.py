@@ -335,7 +335,7 @@ APPOINTMENTS: list[Row] = [
 # A gate's scan and offline tap (the payload is no code: the answer is a 200 deny, or a tap
 # rejected by index; what the rows test is who may send them).
 SCAN = {"payload": "x", "gate_id": "g-bound", "station": "central", "direction": "in", "scanned_at": "{now}"}
-TAP = {**SCAN, "tap_id": "t-1"}
+TAP = {**SCAN, "tap_id": "g-bound:t-1"}
 TRANSIT: list[Row] = [
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "operator", 200),
     Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "admin", 200),
@@ -388,6 +388,15 @@ TRANSIT: list[Row] = [
         "wrong_gate",
     ),
     Row("POST", "/v1/gate/taps:batch", "gate", 200, {"taps": [{**TAP, "gate_id": "g-other"}]}),
+    Row(
+        "POST",
+        "/v1/gate/taps:batch",
+        "bound_gate",
+        403,
+        {"taps": [{**TAP, "tap_id": "g-other:t-1"}]},
+        "wrong_gate",
+    ),
+    Row("POST", "/v1/gate/taps:batch", "gate", 200, {"taps": [{**TAP, "tap_id": "g-other:t-1"}]}),
     Row(
         "POST",
         "/v1/gate/taps:batch",
