@@ -166,6 +166,11 @@ OURS: dict[str, Text] = {
         "須為 P-256 公鑰(X9.62 點,base64)",
         "须为 P-256 公钥(X9.62 点,base64)",
     ),
+    "a gate id (1 to 40 of A-Z a-z 0-9 . _ -) is needed": T(
+        "a gate id (1 to 40 of A-Z a-z 0-9 . _ -) is needed",
+        "須有閘機編號(1 至 40 個 A-Z a-z 0-9 . _ - 字元)",
+        "须有闸机编号(1 至 40 个 A-Z a-z 0-9 . _ - 字符)",
+    ),
     "a {type} is issued by {issuer}": T(
         "a {type} is issued by {issuer}", "{type} 由 {issuer} 簽發", "{type} 由 {issuer} 签发"
     ),
@@ -219,6 +224,14 @@ OURS: dict[str, Text] = {
         "only an exit_entry_permit carries endorsements",
         "只有往來港澳通行證(exit_entry_permit)附有簽注",
         "只有往来港澳通行证(exit_entry_permit)附有签注",
+    ),
+    "not stations of {operator}: {stations}": T(
+        "not stations of {operator}: {stations}",
+        "不是 {operator} 的車站:{stations}",
+        "不是 {operator} 的车站:{stations}",
+    ),
+    "only gate credentials are bound to a gate": T(
+        "only gate credentials are bound to a gate", "只有閘機憑證可綁定閘機", "只有闸机凭证可绑定闸机"
     ),
     "outside the centre's opening hours": T(
         "outside the centre's opening hours", "不在中心的辦公時間內", "不在中心的办公时间内"
