@@ -120,3 +120,27 @@ async def test_the_gate_library_works_with_a_bound_token(ride: Ride, tmp_path: P
     await gate_client.sync(gate, now)
     assert gate.validate((await ride.code("shenzhen"))["payload"], "in", now).decision == "open"
     assert await gate_client.upload(gate) == {"accepted": 1, "duplicates": 0, "rejected": 0}
+
+
+async def test_admins_bind_gate_tokens_over_http_too(ride: Ride) -> None:
+    admin = ride.api.as_((await ride.services.credentials.issue("admin", "all")).token)
+    stop = ride.stops(METRO)[0]
+    status, bound_gate = await admin.post(
+        "/v1/admin/credentials", {"kind": "gate", "scope": METRO, "gate_id": "g-7", "stations": [stop]}
+    )
+    assert status == 201
+    assert (bound_gate["gate_id"], bound_gate["stations"], bound_gate["operator_wide"]) == (
+        "g-7",
+        [stop],
+        False,
+    )
+    status, refused = await admin.post(
+        "/v1/admin/credentials", {"kind": "gate", "scope": METRO, "gate_id": "g-8", "stations": ["central"]}
+    )
+    assert (status, list(refused["error"]["details"]["fields"])) == (400, ["stations"])
+    await admin.post("/v1/admin/credentials", {"kind": "gate", "scope": METRO})
+    _, listed = await admin.get("/v1/admin/credentials?kind=gate")
+    assert sorted((c["gate_id"] or "", c["operator_wide"]) for c in listed["items"]) == [
+        ("", True),
+        ("g-7", False),
+    ]
