@@ -114,6 +114,17 @@ MESSAGES: dict[str, Text] = {
     ),
     "document_not_found": T("No such document on file.", "找不到此證件。", "找不到此证件。"),
     "consent_not_found": T("No such consent.", "找不到此同意記錄。", "找不到此同意记录。"),
+    "export_not_found": T("No such export.", "找不到此匯出。", "找不到此导出。"),
+    "export_not_ready": T(
+        "The export is not ready yet ({status}); check its progress and try again.",
+        "匯出尚未完成({status}),請查看進度後再試。",
+        "导出尚未完成({status}),请查看进度后再试。",
+    ),
+    "export_expired": T(
+        "This export has expired; ask for a new one.",
+        "此匯出已過期,請重新申請。",
+        "此导出已过期,请重新申请。",
+    ),
     "ticket_cancelled": T(
         "This ticket was cancelled and will not board.",
         "此車票已取消，不能登乘。",

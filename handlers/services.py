@@ -25,6 +25,7 @@ from bayaffairs.documents.service import DocumentService
 from bayaffairs.fx import Converter
 from bayaffairs.idempotency import IdempotencyKeys
 from bayaffairs.privacy.access import AccessLog
+from bayaffairs.privacy.export import Exports, Sources
 from bayaffairs.privacy.recipients import RecipientDirectory, recipient_directory
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
@@ -82,6 +83,7 @@ class PrivacyServices:
 
     access_log: AccessLog
     recipients: RecipientDirectory
+    exports: Exports
 
 
 def build_transit(
@@ -159,17 +161,32 @@ def build_services(
         documents,
         adapters.lookup(Notifier),
     )
+    consents = ConsentService(db, clock)
+    transfers = DataTransfers(db, clock)
+    access_log = AccessLog(db, clock)
+    sources = Sources(
+        users=users,
+        documents=documents,
+        consents=consents,
+        transfers=transfers,
+        access_log=access_log,
+        journeys=transit.journeys,
+        bookings=travel.bookings,
+        appointments=appointments,
+        renderer=transit.renderer,
+    )
     privacy = PrivacyServices(
-        access_log=AccessLog(db, clock),
+        access_log=access_log,
         recipients=recipient_directory(travel.carriers, appointments.catalogue, config.adapter_blocks),
+        exports=Exports(db, clock, settings.privacy, sources, Sealer(settings.secrets.documents_keys)),
     )
     return Services(
         directory=directory,
         credentials=credentials,
         users=users,
         documents=documents,
-        consents=ConsentService(db, clock),
-        transfers=DataTransfers(db, clock),
+        consents=consents,
+        transfers=transfers,
         idempotency=IdempotencyKeys(db, settings.idempotency),
         transit=transit,
         travel=travel,

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 from bayaffairs.handlers.schemas.common import StrictSchema, page_of
 from bayaffairs.handlers.schemas.profile import ConsentOut
 from bayaffairs.privacy.access import PURPOSES, READER_KINDS
+from bayaffairs.privacy.export import FORMATS, NUMBERS
 
 
 class AccessRecordOut(StrictSchema):
@@ -66,4 +67,33 @@ class ConsentWithdrawalOut(ConsentOut):
         fields.Nested(SentToOut),
         required=True,
         metadata={"description": "what went to the destination before, per recipient, most recent first"},
+    )
+
+
+class ExportQuery(StrictSchema):
+    format = fields.String(load_default="json", validate=validate.OneOf(FORMATS))
+    document_numbers = fields.String(
+        load_default="masked",
+        validate=validate.OneOf(NUMBERS),
+        metadata={"description": "clear: needs a sign-in from the last few minutes (re-authentication)"},
+    )
+
+
+class ExportProgressOut(StrictSchema):
+    done = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    percent = fields.Integer(required=True)
+
+
+class ExportJobOut(StrictSchema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["queued", "running", "ready", "failed"]))
+    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    document_numbers = fields.String(required=True, validate=validate.OneOf(NUMBERS))
+    progress = fields.Nested(ExportProgressOut, required=True)
+    created_at = fields.AwareDateTime(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    download_url = fields.String(
+        allow_none=True,
+        metadata={"description": "once ready; needs the rider's token (a fresh one for clear numbers)"},
     )

@@ -16,6 +16,7 @@ from bayaffairs.handlers.keys import SERVICES
 from tests.appointments.conftest import HENGQIN, SOCIAL
 from tests.conftest import AppFactory
 from tests.support import Api, MovableClock, test_config
+from tests.transit.conftest import Ride
 from tests.travel.conftest import HKID, HZMB, Trip, signed_in_with_wallet
 
 # Monday 30 Nov 2026, 09:00 in the Bay Area (UTC+8): every date below is relative to it.
@@ -41,6 +42,10 @@ class World:
     @property
     def trip(self) -> Trip:
         return Trip(self.api, self.rider, self.services, self.clock, self.pg)
+
+    @property
+    def ride(self) -> Ride:
+        return Ride(self.api, self.rider, self.services, self.clock)
 
     async def user_id(self, rider: Api | None = None) -> str:
         status, me = await (rider or self.rider).get("/v1/me")

@@ -9,6 +9,7 @@ principal) show that each denial is the authorisation, not a broken path.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -119,10 +120,16 @@ async def travel_world(trip: Trip) -> World:
         "/v1/me/consents", {"destination": "MO", "purpose": "travel_booking"}
     )
     assert status in (200, 201), consent
+    exports = trip.services.privacy.exports
+    exports.settings = dataclasses.replace(exports.settings, export_inline_max_records=0)
+    status, export = await rider_a.get("/v1/me/export")
+    assert status == 202, export
+    await exports.build_pending()
     world = World(trip.api)
     world.tokens = await _principals(trip.api, trip.services, trip.pg, "hzmb_bus", HENGQIN)
     world.tokens |= {"rider_a": rider_a.token, "rider_b": rider_b.token}
     world.ids = {
+        "export": export["id"],
         "booking": paid["id"],
         "held": held["id"],
         "ticket": paid["tickets"][0]["id"],
@@ -233,6 +240,12 @@ TRAVEL: list[Row] = [
     *list_rows("/v1/me/consents", ("consent",)),
     *list_rows("/v1/me/data-transfers", ("booking",)),
     *list_rows("/v1/me/access-log", ("booking",)),  # the carrier read A's number for it
+    # A's background export: B gets 404 for its progress and its file; B's own export (nothing
+    # to build in the background: B has no records) names nothing of A's.
+    *rider_rows("GET", "/v1/me/exports/{export}", 200),
+    *rider_rows("GET", "/v1/me/exports/{export}/file", 200),
+    *[r for r in list_rows("/v1/me/export", ("export", "booking", "document")) if r.who != "rider_a"],
+    Row("GET", "/v1/me/export", "rider_a", 202),  # A has records: built in the background
     # Carrier devices board only their carrier's departures.
     Row("POST", "/v1/carrier/boardings", "carrier", 200, BOARD),
     Row("POST", "/v1/carrier/boardings", "admin", 200, BOARD),
