@@ -220,10 +220,10 @@ OURS: dict[str, Text] = {
         "{station} 不是 {operator} 的车站或线路",
     ),
     "not one of your documents": T("not one of your documents", "不是你的證件", "不是你的证件"),
-    "only an exit_entry_permit carries endorsements": T(
-        "only an exit_entry_permit carries endorsements",
-        "只有往來港澳通行證(exit_entry_permit)附有簽注",
-        "只有往来港澳通行证(exit_entry_permit)附有签注",
+    "only exit_entry_permit visit endorsements and passport visas (V), elsewhere": T(
+        "only exit_entry_permit visit endorsements and passport visas (V), elsewhere",
+        "只接受往來港澳通行證(exit_entry_permit)的簽注及護照的簽證(V),且須為前往其他地區",
+        "只接受往来港澳通行证(exit_entry_permit)的签注及护照的签证(V),且须为前往其他地区",
     ),
     "not stations of {operator}: {stations}": T(
         "not stations of {operator}: {stations}",

@@ -199,6 +199,17 @@ MESSAGES: dict[str, Text] = {
     "booking_not_found": T("No such booking.", "找不到此訂單。", "找不到此订单。"),
     "ticket_not_found": T("No such ticket.", "找不到此車票。", "找不到此车票。"),
     "sold_out": T("Not enough seats are left on this departure.", "此班次座位不足。", "此班次座位不足。"),
+    "sales_closed": T("Sales for this departure have closed.", "此班次已停止售票。", "此班次已停止售票。"),
+    "passenger_already_booked": T(
+        "Passenger {passenger} already has a seat on this departure.",
+        "第 {passenger} 位乘客已有此班次的座位。",
+        "第 {passenger} 位乘客已有此班次的座位。",
+    ),
+    "too_many_holds": T(
+        "You already have {limit} unpaid bookings; pay for or cancel one first.",
+        "你已有 {limit} 張未付款的訂單,請先付款或取消其中一張。",
+        "你已有 {limit} 张未付款的订单,请先付款或取消其中一张。",
+    ),
     "too_many_passengers": T(
         "Too many passengers for one booking.", "一張訂單的乘客人數過多。", "一张订单的乘客人数过多。"
     ),

@@ -22,7 +22,9 @@ CARRIER = Auth(("carrier", "admin"))
     rate_class="scan",
     errors=(403, 404),
     description="403 out_of_scope for another carrier's departure. Deny reasons: already_boarded, "
-    "wrong_departure, cancelled, bad_signature, malformed, unknown_key, revoked, unknown_ticket.",
+    "wrong_departure, cancelled, boarding_not_open, departed, bad_signature, malformed, unknown_key, "
+    "revoked, unknown_ticket. Boarding opens the carrier's boarding_opens_minutes before departure "
+    "and closes at departure.",
 )
 async def board(call: Call) -> web.Response:
     assert call.principal is not None

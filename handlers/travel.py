@@ -27,6 +27,7 @@ from bayaffairs.handlers.schemas.travel import (
 )
 from bayaffairs.i18n import localise
 from bayaffairs.travel.bookings import Booking
+from bayaffairs.travel.passengers import PassengerRequest, onward
 from bayaffairs.travel.search import DepartureView, Listing
 
 routes = web.RouteTableDef()
@@ -152,8 +153,10 @@ async def _wallet_currency(call: Call) -> str | None:
     errors=(400, 403, 404, 409, 502, 504),
     description="201 status held with expires_at. 400 document_not_accepted (details: passenger, "
     "document_id, reason), too_many_passengers, departure_departed; 403 consent_required; 404 "
-    "departure_not_found; 409 sold_out; 502/504 when the carrier fails (seats released; retry "
-    "with the same Idempotency-Key).",
+    "departure_not_found; 409 sold_out, sales_closed (inside the carrier's cutoff), "
+    "passenger_already_booked (a document holds one seat per departure; details: passenger), "
+    "too_many_holds (max_active_holds unpaid bookings); 502/504 when the carrier fails (seats "
+    "released; retry with the same Idempotency-Key).",
 )
 async def hold(call: Call) -> web.Response:
     b = call.body
@@ -161,7 +164,10 @@ async def hold(call: Call) -> web.Response:
         call.rider,
         b["departure_id"],
         b["fare_class"],
-        [p["document_id"] for p in b["passengers"]],
+        [
+            PassengerRequest(p["document_id"], onward(**p["onward_flight"]) if "onward_flight" in p else None)
+            for p in b["passengers"]
+        ],
         request_key=call.request.headers.get("Idempotency-Key"),
     )
     return json_response(_booking(booking), status=201)

@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from bayaffairs.config.errors import config_error_from, flatten_errors
+from bayaffairs.config.regions import DOCUMENT_TYPES
 
 CREDENTIAL_KINDS = ("gate", "operator", "carrier", "counter", "display", "admin")
 
@@ -104,14 +105,48 @@ class IdempotencySettings:
 
 
 @dataclass(frozen=True)
-class CrossingRule:
-    """Documents a passenger may cross with from one legal region into another (e.g. "HK->CN");
-    `endorsement`: those that also need a valid endorsement for the destination; passports
-    count only when issued outside CN, HK and MO if `passport_foreign_only`."""
+class DocumentRule:
+    """One document type that makes a crossing: `holders`, the residents it is accepted from
+    (CN, HK, MO, or `foreign` for passports of other countries; none: anyone), and for an
+    Exit-Entry Permit the endorsement types one of which must be valid for the destination,
+    with entries left."""
 
-    accept: tuple[str, ...]
+    document: str
+    holders: tuple[str, ...] = ()
     endorsement: tuple[str, ...] = ()
-    passport_foreign_only: bool = True
+
+
+@dataclass(frozen=True)
+class CrossingRule:
+    """The documents that cross from one legal region into another ("HK->CN"; "CN->HK:airside"
+    when the destination port is airside: no entry there). `onward_flight_hours`: every
+    passenger needs an onward flight leaving within that many hours of arrival (airside)."""
+
+    documents: tuple[DocumentRule, ...]
+    onward_flight_hours: int | None = None
+
+    def needs(self, row: DocumentRule) -> list[str]:
+        """What a document row needs besides itself, in words (docs/travel.md shows them)."""
+        out = []
+        if row.endorsement:
+            out.append(f"endorsement {'/'.join(row.endorsement)} for the destination, valid, entries left")
+        if self.onward_flight_hours is not None:
+            out.append(f"onward flight within {self.onward_flight_hours} h of arrival")
+        elif row.document == "passport" and (not row.holders or "foreign" in row.holders):
+            out.append("foreign: a visa, a visa-free stay or the transit rule ([travel.entry])")
+        return out
+
+
+@dataclass(frozen=True)
+class EntryRule:
+    """What a foreign passport needs to enter a region: a visa (a `V` endorsement for it), or a
+    visa-free stay (days by passport country), or where configured transit without a visa
+    (passport countries, hours until the onward flight, control points where it applies)."""
+
+    visa_free_days: Mapping[str, int] = field(default_factory=dict)
+    transit_hours: int = 0
+    transit_countries: tuple[str, ...] = ()
+    transit_control_points: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,7 +160,9 @@ class TravelSettings:
     payment_give_up_seconds: float = 900.0  # charged, carrier never answered: refund, let go
     refund_retry_seconds: float = 30.0  # first retry of a failed refund; doubles, at most an hour
     refund_retry_attempts: int = 8
+    max_active_holds: int = 5  # unpaid bookings (held or paying) a rider may have at once
     crossings: Mapping[str, CrossingRule] = field(default_factory=dict)
+    entry: Mapping[str, EntryRule] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -336,14 +373,48 @@ class IdempotencySchema(_Section):
         return IdempotencySettings(**data)
 
 
+_COUNTRY = validate.Regexp(r"^[A-Z]{2,3}$")
+
+
+class DocumentRuleSchema(_Section):
+    document = fields.String(required=True, validate=validate.OneOf(DOCUMENT_TYPES))
+    holders = fields.List(
+        fields.String(validate=validate.OneOf(["CN", "HK", "MO", "foreign"])), load_default=list
+    )
+    endorsement = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z]$")), load_default=list)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> DocumentRule:
+        return DocumentRule(data["document"], tuple(data["holders"]), tuple(data["endorsement"]))
+
+
 class CrossingSchema(_Section):
-    accept = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    endorsement = fields.List(fields.String(), load_default=list)
-    passport_foreign_only = fields.Boolean(load_default=True)
+    documents = fields.List(fields.Nested(DocumentRuleSchema), required=True, validate=validate.Length(min=1))
+    onward_flight_hours = fields.Integer(load_default=None, validate=validate.Range(1, 240))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> CrossingRule:
-        return CrossingRule(tuple(data["accept"]), tuple(data["endorsement"]), data["passport_foreign_only"])
+        return CrossingRule(tuple(data["documents"]), data["onward_flight_hours"])
+
+
+class EntrySchema(_Section):
+    visa_free_days = fields.Dict(
+        keys=fields.String(validate=_COUNTRY),
+        values=fields.Integer(validate=validate.Range(1, 366)),
+        load_default=dict,
+    )
+    transit_hours = fields.Integer(load_default=0, validate=validate.Range(0, 30 * 24))
+    transit_countries = fields.List(fields.String(validate=_COUNTRY), load_default=list)
+    transit_control_points = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> EntryRule:
+        return EntryRule(
+            dict(data["visa_free_days"]),
+            data["transit_hours"],
+            tuple(data["transit_countries"]),
+            tuple(data["transit_control_points"]),
+        )
 
 
 class TravelSchema(_Section):
@@ -356,9 +427,15 @@ class TravelSchema(_Section):
     payment_give_up_seconds = fields.Float(load_default=900.0, validate=validate.Range(1, 7 * 86400))
     refund_retry_seconds = fields.Float(load_default=30.0, validate=validate.Range(0, 86400))
     refund_retry_attempts = fields.Integer(load_default=8, validate=validate.Range(1, 100))
+    max_active_holds = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     crossings = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^(CN|HK|MO)->(CN|HK|MO)$")),
+        keys=fields.String(validate=validate.Regexp(r"^(CN|HK|MO)->(CN|HK|MO)(:airside)?$")),
         values=fields.Nested(CrossingSchema),
+        load_default=dict,
+    )
+    entry = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(["CN", "HK", "MO"])),
+        values=fields.Nested(EntrySchema),
         load_default=dict,
     )
 

@@ -17,7 +17,10 @@ ISSUER_OF = {
     "home_return_permit": "CN",
     "exit_entry_permit": "CN",
 }
-ENDORSEMENT_TYPES = ("G", "L", "T", "S", "F", "Q", "D")
+ENDORSEMENT_TYPES = ("G", "L", "T", "S", "F", "Q", "D", "V")
+# Which endorsements a document carries: an Exit-Entry Permit its visit endorsements (G
+# individual, L group, T family, S business, ...); a passport its visas (V).
+ENDORSEMENTS_OF = {"exit_entry_permit": ("G", "L", "T", "S", "F", "Q", "D"), "passport": ("V",)}
 
 _PATTERNS = {
     "hkid": re.compile(r"^([A-Z]{1,2})([0-9]{6})\(?([0-9A])\)?$"),

@@ -24,9 +24,13 @@ _BAY_AREA = timezone(timedelta(hours=8))
 
 @dataclass(frozen=True)
 class Endorsement:
+    """An endorsement on an Exit-Entry Permit (G individual, L group, T family, S business, ...)
+    or a visa on a passport (`V`): for one destination, until `expires`, with `entries` left
+    (None: multiple entries)."""
+
     type: str
     destination: str
-    valid_until: date
+    expires: date
     entries: int | None = None
 
 
@@ -52,6 +56,7 @@ class Document:
     date_of_birth: date | None
     endorsements: tuple[Endorsement, ...]
     created_at: datetime
+    fingerprint: bytes = b""  # keyed HMAC of type and number: the same document, whoever holds it
 
 
 def _document(row: q.DocumentRow) -> Document:
@@ -64,10 +69,11 @@ def _document(row: q.DocumentRow) -> Document:
         expires=row.expires,
         date_of_birth=row.date_of_birth,
         endorsements=tuple(
-            Endorsement(e["type"], e["destination"], date.fromisoformat(e["valid_until"]), e.get("entries"))
+            Endorsement(e["type"], e["destination"], date.fromisoformat(e["expires"]), e.get("entries"))
             for e in row.endorsements
         ),
         created_at=row.created_at,
+        fingerprint=bytes(row.number_fingerprint),
     )
 
 
@@ -88,7 +94,7 @@ class DocumentService:
             {
                 "type": e.type,
                 "destination": e.destination,
-                "valid_until": e.valid_until.isoformat(),
+                "expires": e.expires.isoformat(),
                 "entries": e.entries,
             }
             for e in new.endorsements
@@ -126,8 +132,12 @@ class DocumentService:
         today = self.clock.now().astimezone(_BAY_AREA).date()
         if new.date_of_birth and new.date_of_birth > today:
             errors["date_of_birth"] = ["must not be in the future"]
-        if new.endorsements and new.type != "exit_entry_permit":
-            errors["endorsements"] = ["only an exit_entry_permit carries endorsements"]
+        allowed = rules.ENDORSEMENTS_OF.get(new.type, ())
+        wrong = [e for e in new.endorsements if e.type not in allowed or e.destination == new.issuing]
+        if wrong:
+            errors["endorsements"] = [
+                "only exit_entry_permit visit endorsements and passport visas (V), elsewhere"
+            ]
         if errors:
             raise InvalidInput(errors)
         if new.expires < today:
@@ -181,4 +191,4 @@ class DocumentService:
 
 
 def endorsements_from(items: Sequence[Mapping[str, Any]]) -> tuple[Endorsement, ...]:
-    return tuple(Endorsement(i["type"], i["destination"], i["valid_until"], i.get("entries")) for i in items)
+    return tuple(Endorsement(i["type"], i["destination"], i["expires"], i.get("entries")) for i in items)

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from bayaffairs.adapters.protocols import CarrierHoldRequest
@@ -25,26 +25,35 @@ from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
 from bayaffairs.db.queries import travel_refunds as fq
 from bayaffairs.documents.service import Document, DocumentService
-from bayaffairs.errors import InvalidInput, NotFound, Unprocessable
+from bayaffairs.errors import InvalidInput, Unprocessable
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.pages import Page
 from bayaffairs.storage import Connection, Database
 from bayaffairs.transfers import Subject, plan
 from bayaffairs.travel.carriers import Carrier, Carriers
-from bayaffairs.travel.documents import TravelDocument, refusal
+from bayaffairs.travel.documents import OnwardFlight
 from bayaffairs.travel.errors import (
     BookingNotFound,
     CarrierDeclined,
     DepartureNotFound,
-    DocumentNotAccepted,
+    PassengerAlreadyBooked,
+    SalesClosed,
     SoldOut,
     TicketVoid,
-    invalid_passenger,
+    TooManyHolds,
 )
-from bayaffairs.travel.holding import HoldQueue
+from bayaffairs.travel.holding import HoldQueue, Refused
 from bayaffairs.travel.ledger import payment_status
 from bayaffairs.travel.model import BookingStatus, TicketStatus
+from bayaffairs.travel.passengers import (
+    PassengerRequest,
+    check_documents,
+    crossing_of,
+    documents_of,
+    onward,
+    passenger_rows,
+)
 
 log = logging.getLogger("bayaffairs.travel")
 PURPOSE = "travel_booking"
@@ -53,9 +62,12 @@ DEPARTURES_KEPT = 20_000  # departures a hold looks up, kept in the process (sta
 
 @dataclass(frozen=True)
 class Passenger:
+    id: str
     document_id: str
     name: str
     document_type: str
+    status: str  # active, or cancelled (on its own, or with its booking)
+    onward_flight: OnwardFlight | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,19 @@ def _booking(
         departure_id=row.departure_id,
         carrier=row.carrier,
         fare_class=row.fare_class,
-        passengers=tuple(Passenger(p.document_id, p.holder_name, p.document_type) for p in passengers),
+        passengers=tuple(
+            Passenger(
+                p.id,
+                p.document_id,
+                p.holder_name,
+                p.document_type,
+                "cancelled"
+                if p.cancelled_at is not None or row.status in ("cancelled", "released")
+                else "active",
+                onward(p.onward_flight, p.onward_departs_at),
+            )
+            for p in passengers
+        ),
         total=Money(row.total_amount, row.currency),
         expires_at=row.expires_at,
         created_at=row.created_at,
@@ -130,7 +154,7 @@ class TravelBookings:
         self.settings = settings
         self.carriers = carriers
         self.documents = documents
-        self.holds = HoldQueue(db, durable=settings.durable_holds)
+        self.holds = HoldQueue(db, durable=settings.durable_holds, max_active=settings.max_active_holds)
         self._departures: dict[str, dq.DepartureRow] = {}
 
     # -- holding ---------------------------------------------------------------------------
@@ -140,7 +164,7 @@ class TravelBookings:
         user_id: str,
         departure_id: str,
         fare_class: str,
-        document_ids: Sequence[str],
+        requests: Sequence[PassengerRequest],
         request_key: str | None = None,
     ) -> Booking:
         """Hold seats for the passengers. `request_key` (opaque: the rider's Idempotency-Key)
@@ -151,21 +175,20 @@ class TravelBookings:
         departure, carrier = await self._departure(departure_id)
         if departure.departs_at <= now:
             raise InvalidInput({"departure_id": ["this departure has left"]}, "departure_departed")
+        self.check_sales_open(carrier, departure.departs_at, now)
         fares = {c["fare_class"]: c for c in departure.classes}
         if fare_class not in fares:
             raise InvalidInput({"fare_class": [f"one of {', '.join(sorted(fares))}"]})
-        documents = await self._passengers(user_id, carrier, document_ids)
-        self._check_documents(carrier, departure, documents)
+        limit = min(self.settings.max_passengers, carrier.timetable.max_passengers)
+        documents = await documents_of(self.documents, user_id, requests, limit)
+        check_documents(self.settings, crossing_of(self.carriers, carrier, departure), documents, requests)
         async with self.db.acquire() as conn:
             await plan(
                 conn, user_id, [_subject(d) for d in documents], self.carriers.recipient(carrier), PURPOSE
             )
-        seats = len(documents)
         expires_at = now + timedelta(minutes=carrier.timetable.hold_minutes)
         if request_key is not None:
-            again = await self._retry(
-                user_id, request_key, departure.id, fare_class, document_ids, expires_at
-            )
+            again = await self._retry(user_id, request_key, departure.id, fare_class, requests, expires_at)
             if again is not None:
                 return again
         booking_id = new_id("bkg")
@@ -175,10 +198,10 @@ class TravelBookings:
             departure_id=departure.id,
             carrier=carrier.id,
             fare_class=fare_class,
-            seats=seats,
+            seats=len(documents),
             status="held",
             release_reason=None,
-            total_amount=fares[fare_class]["fare_amount"] * seats,
+            total_amount=0,  # priced under the group commit's lock
             currency=departure.currency,
             expires_at=expires_at,
             carrier_reference=None,
@@ -186,15 +209,28 @@ class TravelBookings:
             updated_at=now,
             request_key=request_key,
         )
-        passengers = [
-            q.PassengerRow(booking_id, i, d.id, d.type, d.holder_name) for i, d in enumerate(documents)
-        ]
-        fare = await self.holds.hold(row, passengers)
-        if fare is None:
-            raise SoldOut(details={"departure_id": departure.id, "fare_class": fare_class})
-        row = dataclasses.replace(row, total_amount=fare * seats)
-        row = await self._hold_at_carrier(carrier, row)
-        return _booking(row, passengers)
+        outcome = await self.holds.hold(row, passenger_rows(booking_id, documents, requests), _adult_fare)
+        if isinstance(outcome, Refused):
+            raise self._refusal(outcome, departure.id, fare_class, documents)
+        row = await self._hold_at_carrier(carrier, outcome.row)
+        return _booking(row, outcome.passengers)
+
+    def check_sales_open(self, carrier: Carrier, departs_at: datetime, now: datetime) -> None:
+        """409 `sales_closed` inside the carrier's cutoff before departure."""
+        closes_at = departs_at - timedelta(minutes=carrier.timetable.sales_close_minutes)
+        if now >= closes_at:
+            raise SalesClosed(
+                details={"closed_at": closes_at.isoformat(), "departs_at": departs_at.isoformat()}
+            )
+
+    def _refusal(
+        self, refused: Refused, departure_id: str, fare_class: str, documents: Sequence[Document]
+    ) -> Exception:
+        if refused.reason == "passenger_already_booked" and refused.position is not None:
+            return PassengerAlreadyBooked(refused.position, documents[refused.position].id)
+        if refused.reason == "too_many_holds":
+            return TooManyHolds(self.settings.max_active_holds)
+        return SoldOut(details={"departure_id": departure_id, "fare_class": fare_class})
 
     async def _retry(
         self,
@@ -202,7 +238,7 @@ class TravelBookings:
         request_key: str,
         departure_id: str,
         fare_class: str,
-        document_ids: Sequence[str],
+        requests: Sequence[PassengerRequest],
         expires_at: datetime,
     ) -> Booking | None:
         """The booking an earlier hold with this key made, held again if the carrier failed it;
@@ -212,16 +248,12 @@ class TravelBookings:
             if earlier is None:
                 return None
             riders = [p.document_id for p in await q.passengers(conn, [earlier.id])]
-        asked = (departure_id, fare_class, list(document_ids))
+        asked = (departure_id, fare_class, [r.document_id for r in requests])
         if (earlier.departure_id, earlier.fare_class, riders) != asked:
             raise Unprocessable("idempotency_key_reused")
         if (earlier.status, earlier.release_reason) != ("released", "carrier_hold_failed"):
             return await self.get(user_id, earlier.id)  # done already; its answer was lost
-        now = self.clock.now()
-        async with self.db.transaction() as conn:
-            row, outcome = await q.hold_again(conn, earlier.id, expires_at, now)
-        if outcome == "sold_out":
-            raise SoldOut(details={"departure_id": departure_id, "fare_class": fare_class})
+        row = await self._hold_again(earlier.id, expires_at)
         if row is None:
             return None  # the sweeper is letting go of its reference at the carrier
         carrier = self.carriers.get(row.carrier)
@@ -235,6 +267,31 @@ class TravelBookings:
                 await rq.mark_released_at_carrier(conn, row.id, self.clock.now())
             return None
         return await self.get(user_id, row.id)
+
+    async def _hold_again(self, booking_id: str, expires_at: datetime) -> q.BookingRow | None:
+        """Take a booking's seats again after the carrier failed its hold, under the same id and
+        the group commit's rules (the departure's seat rows and the rider locked, one seat per
+        document, `max_active_holds`); None when it is no longer one to retry."""
+        async with self.db.transaction() as conn:
+            earlier = await q.lock_retryable(conn, booking_id)
+            if earlier is None:
+                return None
+            seats = await q.lock_departure(conn, earlier.departure_id)
+            await q.lock_riders(conn, [earlier.user_id])
+            passengers = await q.passengers(conn, [earlier.id])
+            fingerprints = [p.fingerprint for p in passengers if p.fingerprint is not None]
+            booked, unpaid = await q.taken(conn, earlier.departure_id, fingerprints, [earlier.user_id])
+            clash = next((p for p in passengers if p.fingerprint in booked), None)
+            if clash is not None:
+                raise PassengerAlreadyBooked(clash.position, clash.document_id)
+            if unpaid.get(earlier.user_id, 0) >= self.settings.max_active_holds:
+                raise TooManyHolds(self.settings.max_active_holds)
+            fare = seats.get(earlier.fare_class, (0, 0))[1]
+            total = sum(_adult_fare(fare, p) for p in passengers)
+            row = await q.hold_again(conn, earlier, total, expires_at, self.clock.now())
+        if row is None:
+            raise SoldOut(details={"departure_id": earlier.departure_id, "fare_class": earlier.fare_class})
+        return row
 
     async def _hold_at_carrier(self, carrier: Carrier, row: q.BookingRow) -> q.BookingRow:
         """Ask the carrier to hold a booking our seats are held for (our booking id is its
@@ -281,53 +338,6 @@ class TravelBookings:
         if departure is None or carrier is None:
             raise DepartureNotFound(details={"departure_id": departure_id})
         return departure, carrier
-
-    async def _passengers(
-        self, user_id: str, carrier: Carrier, document_ids: Sequence[str]
-    ) -> list[Document]:
-        limit = min(self.settings.max_passengers, carrier.timetable.max_passengers)
-        if not document_ids:
-            raise InvalidInput({"passengers": ["at least one passenger"]})
-        if len(document_ids) > limit:
-            raise InvalidInput(
-                {"passengers": [f"at most {limit} passengers per booking"]}, "too_many_passengers"
-            )
-        seen: dict[str, int] = {}
-        for index, document_id in enumerate(document_ids):
-            if document_id in seen:
-                raise invalid_passenger(index, f"the same passenger as passengers.{seen[document_id]}")
-            seen[document_id] = index
-        documents = []
-        for index, document_id in enumerate(document_ids):
-            try:
-                documents.append(await self.documents.get(user_id, document_id))
-            except NotFound:
-                raise invalid_passenger(index, "not one of your documents") from None
-        return documents
-
-    def _check_documents(
-        self, carrier: Carrier, departure: dq.DepartureRow, documents: Sequence[Document]
-    ) -> None:
-        tt = carrier.timetable
-        origin = self.carriers.port_region(tt, departure.origin)
-        destination = self.carriers.port_region(tt, departure.destination)
-        travel_day: date = departure.departs_at.astimezone(tt.zone).date()
-        for index, doc in enumerate(documents):
-            reason = refusal(
-                self.settings.crossings,
-                origin,
-                destination,
-                TravelDocument(
-                    doc.id,
-                    doc.type,
-                    doc.issuing,
-                    doc.expires,
-                    tuple((e.type, e.destination, e.valid_until) for e in doc.endorsements),
-                ),
-                travel_day,
-            )
-            if reason:
-                raise DocumentNotAccepted(index, doc.id, reason)
 
     # -- releasing -------------------------------------------------------------------------
 
@@ -426,6 +436,11 @@ class _OfBooking(Protocol):
 
 
 _Row = TypeVar("_Row", bound=_OfBooking)
+
+
+def _adult_fare(fare: int, passenger: q.PassengerRow) -> int:
+    """Every passenger pays the fare class's fare."""
+    return fare
 
 
 def _group(rows: Sequence[_Row]) -> dict[str, list[_Row]]:

@@ -21,6 +21,7 @@ from bayaffairs.privacy.access import Access
 from bayaffairs.storage import Database
 from bayaffairs.travel.bookings import PURPOSE
 from bayaffairs.travel.carriers import Carrier, Carriers
+from bayaffairs.travel.errors import CarrierDeclined
 from bayaffairs.travel.tickets import SignedTicket, TicketKeys
 
 
@@ -78,9 +79,12 @@ class CarrierConfirming:
         self, claimed: q.BookingRow, carrier: Carrier, manifest: list[CarrierPassenger]
     ) -> tuple[CarrierConfirmation, list[SignedTicket]]:
         """Sell the held seats at the carrier (our booking id is its idempotency key) and sign
-        the tickets; nothing is written."""
-        confirmation = await self.carriers.call(carrier.adapter.confirm(claimed.id, manifest))
+        the tickets; nothing is written. Once the departure has left nothing is sold: the
+        carrier's `departed` no (CarrierDeclined), whatever the carrier would say."""
         departs_at = await self.departs_at(claimed.departure_id)
+        if self.clock.now() >= departs_at:
+            raise CarrierDeclined("departed")
+        confirmation = await self.carriers.call(carrier.adapter.confirm(claimed.id, manifest))
         signed = await self.tickets.sign(claimed.departure_id, int(departs_at.timestamp()), claimed.seats)
         return confirmation, signed
 

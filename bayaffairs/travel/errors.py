@@ -19,6 +19,30 @@ class SoldOut(Conflict):
     code = "sold_out"
 
 
+class SalesClosed(Conflict):
+    """409: inside the carrier's sales cutoff (`sales_close_minutes` before departure)."""
+
+    code = "sales_closed"
+
+
+class PassengerAlreadyBooked(Conflict):
+    """409: a document holds one seat per departure, across all bookings and riders."""
+
+    code = "passenger_already_booked"
+
+    def __init__(self, index: int, document_id: str) -> None:
+        super().__init__(details={"passenger": index, "document_id": document_id}, passenger=index + 1)
+
+
+class TooManyHolds(Conflict):
+    """409: the rider already has `max_active_holds` unpaid bookings (held or paying)."""
+
+    code = "too_many_holds"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(details={"max_active_holds": limit}, limit=limit)
+
+
 class HoldExpired(Gone):
     code = "hold_expired"
 

@@ -31,6 +31,7 @@ class Port:
     id: str
     name: Text
     jurisdiction: str
+    airside: bool = False  # transfer passengers only (SkyPier): no entry at this port
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from bayaffairs.travel.errors import (
     NotCancellable,
     PaymentInProgress,
     PaymentPending,
+    SalesClosed,
 )
 from bayaffairs.travel.ledger import open_charge
 from bayaffairs.travel.refunds import RefundOutbox, owe
@@ -53,7 +54,7 @@ log = logging.getLogger("bayaffairs.travel")
 
 
 # The carrier's no that also means its hold is gone: the seats cannot come back to `held`.
-HOLD_GONE = frozenset({"hold_expired", "hold_released", "unknown_hold"})
+HOLD_GONE = frozenset({"hold_expired", "hold_released", "unknown_hold", "departed"})
 
 
 class TravelPayments:
@@ -106,6 +107,11 @@ class TravelPayments:
             raise HoldExpired()
         carrier = self.carriers.get(row.carrier)
         assert carrier is not None
+        try:
+            self.bookings.check_sales_open(carrier, await self.confirming.departs_at(row.departure_id), now)
+        except SalesClosed:
+            await self.bookings.release(row.id, "sales_closed")
+            raise
         user = await self.users.get(user_id)
         if user.wallet is None:
             raise Forbidden("wallet_required")

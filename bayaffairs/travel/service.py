@@ -61,5 +61,5 @@ def build_travel(
         payments=payments,
         recovery=TravelRecovery(payments),
         tickets=tickets,
-        boarding=Boarding(db, clock, tickets),
+        boarding=Boarding(db, clock, tickets, carriers),
     )

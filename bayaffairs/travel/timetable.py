@@ -77,6 +77,7 @@ class PortSchema(_Strict):
     id = Id(required=True, validate=validate.Regexp(ID_PATTERN))
     name = TextField(required=True)
     jurisdiction = Id(required=True, validate=validate.Regexp(ID_PATTERN))
+    airside = fields.Boolean(load_default=False)  # transfer passengers only: no entry there
 
 
 class ControlPointSchema(_Strict):
@@ -151,8 +152,9 @@ class RefundTierSchema(_Strict):
 
 
 class TimetableSettings(_Strict):
-    """One border carrier: name, mode, currency, time_zone, hold_minutes, max_passengers;
-    ports [{id, name, jurisdiction}]; control_points [{id, name, hours}];
+    """One border carrier: name, mode, currency, time_zone, hold_minutes, max_passengers,
+    sales_close_minutes, boarding_opens_minutes; ports [{id, name, jurisdiction, airside}];
+    control_points [{id, name, hours}];
     fare_classes [{id, name, capacity}]; services [{id, days, start_date, end_date, added,
     removed}]; routes [{id, origin, destination, duration_minutes, service, control_point,
     departures | headways, fares {class: amount}, fare_periods [{days, from, to, fares}]}];
@@ -164,6 +166,8 @@ class TimetableSettings(_Strict):
     currency = fields.String(required=True, validate=validate.OneOf(sorted(MINOR_UNITS)))
     time_zone = fields.String(required=True)
     hold_minutes = fields.Integer(load_default=10, validate=validate.Range(min=1, max=60))
+    sales_close_minutes = fields.Integer(load_default=5, validate=validate.Range(min=0, max=24 * 60))
+    boarding_opens_minutes = fields.Integer(load_default=60, validate=validate.Range(min=1, max=24 * 60))
     max_passengers = fields.Integer(load_default=9, validate=validate.Range(min=1, max=50))
     demo_timetable = fields.Boolean(load_default=True)
     ports = fields.List(fields.Nested(PortSchema), required=True, validate=validate.Length(min=2))
@@ -230,6 +234,8 @@ class Timetable:
     routes: Mapping[str, Route]
     refund_tiers: tuple[RefundTier, ...]
     demo: bool = True
+    sales_close_minutes: int = 5  # holds and payments close this long before departure
+    boarding_opens_minutes: int = 60  # boarding opens this long before departure, closes at it
 
     def describe(self) -> dict[str, Any]:
         """The JSON-ready description every carrier adapter gives (names are `Text`)."""
@@ -257,7 +263,12 @@ class Timetable:
             hold_minutes=s.get("hold_minutes", 10),
             max_passengers=s.get("max_passengers", 9),
             demo=s.get("demo_timetable", True),
-            ports={p["id"]: Port(p["id"], p["name"], p["jurisdiction"]) for p in s["ports"]},
+            sales_close_minutes=s.get("sales_close_minutes", 5),
+            boarding_opens_minutes=s.get("boarding_opens_minutes", 60),
+            ports={
+                p["id"]: Port(p["id"], p["name"], p["jurisdiction"], p.get("airside", False))
+                for p in s["ports"]
+            },
             control_points={
                 c["id"]: ControlPoint(c["id"], c["name"], c.get("hours", "24h")) for c in s["control_points"]
             },
@@ -337,6 +348,10 @@ class Timetable:
             fares=fares,
             capacity={c: self.fare_classes[c].capacity for c in fares},
         )
+
+
+def _port(p: Mapping[str, Any]) -> Port:
+    return Port(p["id"], p["name"], p["jurisdiction"], p.get("airside", False))
 
 
 def _route(r: Mapping[str, Any]) -> Route:

@@ -10,7 +10,7 @@ from bayaffairs.storage import Connection, Record
 
 _COLUMNS = (
     "id, user_id, type, holder_name, number_ciphertext, number_masked, issuing, expires,"
-    " date_of_birth, endorsements, created_at"
+    " date_of_birth, endorsements, created_at, number_fingerprint"
 )
 
 
@@ -27,6 +27,7 @@ class DocumentRow:
     date_of_birth: date | None
     endorsements: list[dict[str, Any]]
     created_at: datetime
+    number_fingerprint: bytes
 
 
 def _row(record: Record) -> DocumentRow:

@@ -51,6 +51,25 @@ class PassengerRow:
     document_id: str
     document_type: str
     holder_name: str
+    fingerprint: bytes | None = None  # the document's (keyed HMAC of type and number)
+    number_masked: str = ""
+    category: str = "adult"
+    fare_amount: int = 0  # this passenger's fare, in the carrier's currency
+    onward_flight: str | None = None
+    onward_departs_at: datetime | None = None
+    active: bool = True  # holds a seat: its booking is held, paying or confirmed, itself not cancelled
+    cancelled_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        """The passenger's id: also what the carrier knows them by."""
+        return f"{self.booking_id}.{self.position}"
+
+
+_PASSENGER = (
+    "booking_id, position, document_id, document_type, holder_name, fingerprint, number_masked,"
+    " category, fare_amount, onward_flight, onward_departs_at, active, cancelled_at"
+)
 
 
 @dataclass(frozen=True)
@@ -94,73 +113,126 @@ def _booking(record: Record) -> BookingRow:
     return BookingRow(**dict(record))
 
 
-async def lock_seats(conn: Connection, departure_id: str, fare_class: str) -> tuple[int, int] | None:
-    """(free seats, fare per seat) of a departure's fare class, its row locked until the
-    transaction ends; None when there is no such row."""
-    record = await conn.fetchrow(
+async def lock_departure(conn: Connection, departure_id: str) -> dict[str, tuple[int, int]]:
+    """The departure's free seats and fare per fare class, its seat rows locked (in fare class
+    order) until the transaction ends; every change to who holds a seat on it waits."""
+    records = await conn.fetch(
         """
-        SELECT capacity - sold - held AS free, fare_amount FROM travel_inventory
-        WHERE departure_id = $1 AND fare_class = $2
+        SELECT fare_class, capacity - sold - held AS free, fare_amount FROM travel_inventory
+        WHERE departure_id = $1 ORDER BY fare_class
         FOR UPDATE
         """,
         departure_id,
-        fare_class,
     )
-    return (record["free"], record["fare_amount"]) if record else None
+    return {r["fare_class"]: (r["free"], r["fare_amount"]) for r in records}
+
+
+async def lock_riders(conn: Connection, user_ids: Sequence[str]) -> None:
+    """Take the transaction's advisory lock on each rider's holds, in one order (no deadlock);
+    after it, a rider's count of unpaid bookings cannot change under the caller. Take it after
+    the departure's seat rows, never before."""
+    await conn.execute(
+        """
+        SELECT pg_advisory_xact_lock(hashtextextended('travel-rider:' || u, 0))
+        FROM (SELECT DISTINCT unnest($1::text[]) AS u ORDER BY 1) riders
+        """,
+        list(user_ids),
+    )
+
+
+async def taken(
+    conn: Connection, departure_id: str, fingerprints: Sequence[bytes], user_ids: Sequence[str]
+) -> tuple[set[bytes], dict[str, int]]:
+    """Of these documents, those already holding a seat on the departure; and each rider's
+    unpaid bookings (held or paying). Read after the locks above, so both stay true until the
+    transaction ends."""
+    records = await conn.fetch(
+        """
+        SELECT 'seat' AS kind, fingerprint, NULL::text AS user_id, 0 AS n FROM travel_passengers
+        WHERE departure_id = $1 AND active AND fingerprint = ANY($2::bytea[])
+        UNION ALL
+        SELECT 'rider', NULL, user_id, count(*)::int FROM travel_bookings
+        WHERE user_id = ANY($3::text[]) AND status IN ('held', 'paying')
+        GROUP BY user_id
+        """,
+        departure_id,
+        list(fingerprints),
+        list(user_ids),
+    )
+    seats = {bytes(r["fingerprint"]) for r in records if r["kind"] == "seat"}
+    return seats, {r["user_id"]: r["n"] for r in records if r["kind"] == "rider"}
 
 
 async def hold_many(
-    conn: Connection,
-    departure_id: str,
-    fare_class: str,
-    bookings: Sequence[tuple[BookingRow, Sequence[PassengerRow]]],
+    conn: Connection, departure_id: str, bookings: Sequence[tuple[BookingRow, Sequence[PassengerRow]]]
 ) -> None:
-    """Take the seats of all `bookings` (of one departure and fare class) and insert them held,
-    each total the fare times its seats, with their passengers, in one statement. The seat
-    UPDATE is still conditional: if the seats are not free, nothing is written and this raises."""
+    """Take the seats of all `bookings` (of one departure, any fare classes) and insert them
+    held, with their totals as given, and their passengers, in one statement. The seat UPDATE
+    is still conditional per fare class: if the seats are not free, nothing is written and
+    this raises."""
     passengers = [p for _, ps in bookings for p in ps]
-    taken = await conn.fetchval(
+    wanted: dict[str, int] = {}
+    for b, _ in bookings:
+        wanted[b.fare_class] = wanted.get(b.fare_class, 0) + b.seats
+    taken_classes = await conn.fetchval(
         f"""
         WITH seat AS (
-            UPDATE travel_inventory SET held = held + $3
-            WHERE departure_id = $1 AND fare_class = $2 AND capacity - sold - held >= $3
-            RETURNING fare_amount
+            UPDATE travel_inventory i SET held = i.held + s.n
+            FROM unnest($2::text[], $3::int[]) AS s(fare_class, n)
+            WHERE i.departure_id = $1 AND i.fare_class = s.fare_class AND i.capacity - i.sold - i.held >= s.n
+            RETURNING 1
         ), booking AS (
             INSERT INTO travel_bookings ({_BOOKING})
-            SELECT b.id, b.user_id, $1, b.carrier, $2, b.seats, 'held', NULL, seat.fare_amount * b.seats,
-                b.currency, b.expires_at, NULL, b.created_at, b.created_at, b.request_key
-            FROM seat, unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
-                $9::timestamptz[], $10::timestamptz[], $16::text[])
-                AS b(id, user_id, carrier, seats, currency, expires_at, created_at, request_key)
+            SELECT b.id, b.user_id, $1, b.carrier, b.fare_class, b.seats, 'held', NULL, b.total, b.currency,
+                b.expires_at, NULL, b.created_at, b.created_at, b.request_key
+            FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::text[],
+                $11::timestamptz[], $12::timestamptz[], $13::text[])
+                AS b(id, user_id, carrier, fare_class, seats, total, currency, expires_at, created_at,
+                    request_key)
+            WHERE (SELECT count(*) FROM seat) = cardinality($2::text[])
             RETURNING id
         ), riders AS (
-            INSERT INTO travel_passengers (booking_id, position, document_id, document_type, holder_name)
-            SELECT p.booking_id, p.position, p.document_id, p.document_type, p.holder_name
-            FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[])
-                AS p(booking_id, position, document_id, document_type, holder_name)
+            INSERT INTO travel_passengers (booking_id, position, document_id, document_type, holder_name,
+                departure_id, fingerprint, number_masked, category, fare_amount, onward_flight,
+                onward_departs_at)
+            SELECT p.booking_id, p.position, p.document_id, p.document_type, p.holder_name, $1,
+                p.fingerprint, p.number_masked, p.category, p.fare_amount, p.onward_flight,
+                p.onward_departs_at
+            FROM unnest($14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bytea[],
+                $20::text[], $21::text[], $22::int[], $23::text[], $24::timestamptz[])
+                AS p(booking_id, position, document_id, document_type, holder_name, fingerprint,
+                    number_masked, category, fare_amount, onward_flight, onward_departs_at)
             JOIN booking ON booking.id = p.booking_id
         )
         SELECT count(*) FROM seat
         """,
         departure_id,
-        fare_class,
-        sum(b.seats for b, _ in bookings),
+        list(wanted),
+        list(wanted.values()),
         [b.id for b, _ in bookings],
         [b.user_id for b, _ in bookings],
         [b.carrier for b, _ in bookings],
+        [b.fare_class for b, _ in bookings],
         [b.seats for b, _ in bookings],
+        [b.total_amount for b, _ in bookings],
         [b.currency for b, _ in bookings],
         [b.expires_at for b, _ in bookings],
         [b.created_at for b, _ in bookings],
+        [b.request_key for b, _ in bookings],
         [p.booking_id for p in passengers],
         [p.position for p in passengers],
         [p.document_id for p in passengers],
         [p.document_type for p in passengers],
         [p.holder_name for p in passengers],
-        [b.request_key for b, _ in bookings],
+        [p.fingerprint for p in passengers],
+        [p.number_masked for p in passengers],
+        [p.category for p in passengers],
+        [p.fare_amount for p in passengers],
+        [p.onward_flight for p in passengers],
+        [p.onward_departs_at for p in passengers],
     )
-    if not taken:
-        raise RuntimeError(f"seats of {departure_id}/{fare_class} not free for a batch computed under lock")
+    if taken_classes != len(wanted):
+        raise RuntimeError(f"seats of {departure_id} not free for a batch computed under lock")
 
 
 async def get(conn: Connection, booking_id: str, user_id: str | None = None) -> BookingRow | None:
@@ -185,50 +257,52 @@ async def latest_for_key(conn: Connection, user_id: str, request_key: str) -> Bo
     return _booking(record) if record else None
 
 
-async def hold_again(
-    conn: Connection, booking_id: str, expires_at: datetime, at: datetime
-) -> tuple[BookingRow | None, str]:
-    """Take the seats of a booking released because the carrier's hold failed, again, under
-    the same id: (the held booking, "held"); (None, "sold_out") when its seats are gone;
-    (None, "gone") when it is no longer such a booking or the sweeper has taken its reference
-    to release at the carrier (`travel_carrier_releases`). The booking row is locked first, as
-    the sweeper's claim locks it, so the two never both win. Run it in a transaction."""
+async def lock_retryable(conn: Connection, booking_id: str) -> BookingRow | None:
+    """A booking released because the carrier's hold failed, whose reference the sweeper has not
+    taken to release at the carrier (`travel_carrier_releases`), locked (as the sweeper's claim
+    locks it, so the two never both win); None when it is no longer such a booking."""
     record = await conn.fetchrow(
-        """
-        SELECT departure_id, fare_class, seats FROM travel_bookings b
+        f"""
+        SELECT {_BOOKING} FROM travel_bookings b
         WHERE id = $1 AND status = 'released' AND release_reason = 'carrier_hold_failed'
           AND NOT EXISTS (SELECT 1 FROM travel_carrier_releases r WHERE r.booking_id = b.id)
         FOR UPDATE
         """,
         booking_id,
     )
-    if record is None:
-        return None, "gone"
-    fare = await conn.fetchval(
+    return _booking(record) if record else None
+
+
+async def hold_again(
+    conn: Connection, booking: BookingRow, total: int, expires_at: datetime, at: datetime
+) -> BookingRow | None:
+    """Take a locked, retryable booking's seats again under the same id: the booking held, or
+    None when its seats are gone (nothing written)."""
+    taken_seats = await conn.fetchval(
         """
         UPDATE travel_inventory SET held = held + $3
         WHERE departure_id = $1 AND fare_class = $2 AND capacity - sold - held >= $3
-        RETURNING fare_amount
+        RETURNING 1
         """,
-        record["departure_id"],
-        record["fare_class"],
-        record["seats"],
+        booking.departure_id,
+        booking.fare_class,
+        booking.seats,
     )
-    if fare is None:
-        return None, "sold_out"
+    if taken_seats is None:
+        return None
     held = await conn.fetchrow(
         f"""
         UPDATE travel_bookings SET status = 'held', release_reason = NULL, expires_at = $2,
-            total_amount = $3 * seats, updated_at = $4
+            total_amount = $3, updated_at = $4
         WHERE id = $1
         RETURNING {_BOOKING}
         """,
-        booking_id,
+        booking.id,
         expires_at,
-        fare,
+        total,
         at,
     )
-    return _booking(returned(held)), "held"
+    return _booking(returned(held))
 
 
 async def list_for_user(conn: Connection, user_id: str, *, after: str | None, limit: int) -> list[BookingRow]:
@@ -248,8 +322,8 @@ async def list_for_user(conn: Connection, user_id: str, *, after: str | None, li
 
 async def passengers(conn: Connection, booking_ids: Sequence[str]) -> list[PassengerRow]:
     records = await conn.fetch(
-        """
-        SELECT booking_id, position, document_id, document_type, holder_name
+        f"""
+        SELECT {_PASSENGER}
         FROM travel_passengers WHERE booking_id = ANY($1::text[]) ORDER BY booking_id, position
         """,
         list(booking_ids),
@@ -430,24 +504,32 @@ async def ticket_for_user(conn: Connection, ticket_id: str, user_id: str) -> Tic
     return TicketRow(**dict(record)) if record else None
 
 
-async def board(conn: Connection, ticket_id: str, departure_id: str, at: datetime) -> str | None:
-    """Board a valid ticket once. The ticket's status before the scan (`valid` when this scan
-    boarded it), or None when there is no such ticket for that departure."""
+async def board(
+    conn: Connection, ticket_id: str, departure_id: str, at: datetime, opens_at: datetime, closes_at: datetime
+) -> tuple[str, bool] | None:
+    """Board a valid ticket once, if `at` is in the boarding window [opens_at, closes_at): the
+    ticket's status before the scan and whether this scan boarded it; None when there is no
+    such ticket for that departure. The ticket row is locked: a cancellation holding it makes
+    the scan wait and then see `cancelled`."""
     record = await conn.fetchrow(
         """
         WITH before AS (
             SELECT id, status FROM travel_tickets WHERE id = $1 AND departure_id = $2 FOR UPDATE
         ), boarded AS (
-            UPDATE travel_tickets t SET status = 'boarded', boarded_at = $3
+            UPDATE travel_tickets t SET status = 'boarded', boarded_at = $3::timestamptz
             FROM before WHERE t.id = before.id AND before.status = 'valid'
+              AND $3::timestamptz >= $4::timestamptz AND $3::timestamptz < $5::timestamptz
+            RETURNING t.id
         )
-        SELECT status FROM before
+        SELECT before.status, EXISTS (SELECT 1 FROM boarded) AS boarded FROM before
         """,
         ticket_id,
         departure_id,
         at,
+        opens_at,
+        closes_at,
     )
-    return record["status"] if record else None
+    return (record["status"], record["boarded"]) if record else None
 
 
 async def lock_tickets(conn: Connection, booking_id: str) -> list[TicketRow]:

@@ -59,11 +59,16 @@ class EndorsementSchema(StrictSchema):
     type = fields.String(
         required=True,
         validate=validate.OneOf(ENDORSEMENT_TYPES),
-        metadata={"description": "G individual, L group, T family, S business, F/Q/D others"},
+        metadata={
+            "description": "on an exit_entry_permit: G individual, L group, T family, S business, "
+            "F/Q/D others; on a passport: V, a visa"
+        },
     )
-    destination = fields.String(required=True, validate=validate.OneOf(["HK", "MO"]))
-    valid_until = fields.Date(required=True)
-    entries = fields.Integer(allow_none=True, validate=validate.Range(0, 999))
+    destination = fields.String(required=True, validate=validate.OneOf(["CN", "HK", "MO"]))
+    expires = fields.Date(required=True, metadata={"description": "last day it is valid"})
+    entries = fields.Integer(
+        allow_none=True, validate=validate.Range(0, 999), metadata={"description": "left; null: multiple"}
+    )
 
 
 class DocumentIn(StrictSchema):

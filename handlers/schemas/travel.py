@@ -74,8 +74,22 @@ class DepartureSchema(Schema):
 DeparturePage = page_of(DepartureSchema, "DeparturePage")
 
 
+class OnwardFlightSchema(StrictSchema):
+    number = fields.String(
+        required=True, validate=validate.Length(3, 8), metadata={"description": "flight number, e.g. CX251"}
+    )
+    departs_at = fields.AwareDateTime(required=True)
+
+
 class PassengerIn(StrictSchema):
     document_id = fields.String(required=True, validate=_ID)
+    onward_flight = fields.Nested(
+        OnwardFlightSchema,
+        metadata={
+            "description": "the flight the passenger takes on: needed airside (Shekou -> SkyPier) and "
+            "for transit without a visa"
+        },
+    )
 
 
 class BookingIn(StrictSchema):
@@ -87,9 +101,12 @@ class BookingIn(StrictSchema):
 
 
 class PassengerOut(Schema):
+    id = fields.String(required=True, metadata={"description": "the passenger's id within the booking"})
     document_id = fields.String(required=True)
     name = fields.String(required=True)
     document_type = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "active or cancelled"})
+    onward_flight = fields.Nested(OnwardFlightSchema, allow_none=True)
 
 
 class TicketOut(Schema):
@@ -147,8 +164,9 @@ class BoardingOut(Schema):
     reason = fields.String(
         allow_none=True,
         metadata={
-            "description": "already_boarded, wrong_departure, cancelled, bad_signature, malformed, "
-            "unknown_key, revoked, unknown_ticket"
+            "description": "already_boarded, wrong_departure, cancelled, boarding_not_open (before the "
+            "carrier's boarding_opens_minutes), departed, bad_signature, malformed, unknown_key, revoked, "
+            "unknown_ticket"
         },
     )
     ticket_id = fields.String(allow_none=True)

@@ -24,7 +24,7 @@ PERMIT = {
     "issuing": "CN",
     "expires": "2030-03-01",
     "date_of_birth": "1990-04-02",
-    "endorsements": [{"type": "G", "destination": "HK", "valid_until": "2027-01-31", "entries": 1}],
+    "endorsements": [{"type": "G", "destination": "HK", "expires": "2027-01-31", "entries": 1}],
 }
 
 

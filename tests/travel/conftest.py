@@ -49,7 +49,7 @@ PERMIT = {
     "issuing": "CN",
     "expires": "2030-03-01",
     "date_of_birth": "1990-04-02",
-    "endorsements": [{"type": "G", "destination": "HK", "valid_until": "2030-01-31", "entries": 1}],
+    "endorsements": [{"type": "G", "destination": "HK", "expires": "2030-01-31", "entries": 1}],
 }
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 HZMB = "hzmb_bus"  # 50 standard seats per departure, HK Port -> Macao Port among its routes
@@ -84,6 +84,16 @@ class Trip:
             )
             for i in range(count)
         ]
+
+    async def crowd(self, people: int, per_rider: int = 5) -> list[tuple[Api, str]]:
+        """`people` different passengers, each a document of their own, held by as many riders
+        as `max_active_holds` (5 by default) asks for: (rider, document id) pairs."""
+        out: list[tuple[Api, str]] = []
+        for r in range((people + per_rider - 1) // per_rider):
+            rider = await signed_in_with_wallet(self.api, f"crowd-{r}")
+            count = min(per_rider, people - len(out))
+            out += [(rider, d) for d in await self.people(count, rider, first=1000 + len(out))]
+        return out
 
     async def departure(self, carrier: str = HZMB, route: str = "hk_macao", hours: float = 3) -> str:
         """A departure of `route` at least `hours` from now."""

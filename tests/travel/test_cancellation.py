@@ -128,7 +128,7 @@ async def test_a_refund_that_keeps_failing_is_listed_as_stuck_for_admins_and_nob
 
 async def test_boarding_racing_a_cancellation_ends_boarded_or_refunded_never_both(trip: Trip) -> None:
     device = await trip.carrier_device()
-    departure = await trip.departure()
+    departure = await trip.departure(hours=0.5)  # boarding is open
     docs = await trip.people(12)
     bookings = []
     for doc in docs:

@@ -16,7 +16,7 @@ from tests.conftest import AppFactory
 from tests.support import MovableClock, test_config
 from tests.travel.conftest import HKID, Trip, signed_in_with_wallet
 
-NO_WRITE_LIMIT = {"rate_limits": {"write": "0/1"}, "database": {"pool_max": 20}}
+NO_WRITE_LIMIT = {"rate_limits": {"write": "0/1", "auth": "0/1"}, "database": {"pool_max": 20}}
 
 
 async def unlocked_hold(pool: asyncpg.Pool, departure_id: str, user_id: str, doc_id: str) -> bool:
@@ -57,15 +57,23 @@ async def test_200_concurrent_holds_on_50_seats_sell_exactly_50_and_the_unlocked
     rider = await signed_in_with_wallet(api, "crowd")
     _, doc = await rider.post("/v1/me/documents", HKID)
     user_id = (await rider.get("/v1/me"))[1]["id"]
+    crowd = await Trip(api, rider, api.client.server.app[SERVICES], clock, pg).crowd(200)
     departures = await pg.fetch(
         "SELECT id FROM travel_departures WHERE carrier = 'hzmb_bus' AND route = 'hk_macao'"
         " AND departs_at > $1 ORDER BY departs_at LIMIT 2",
         clock.now() + timedelta(hours=2),
     )
     locked, unlocked = departures[0]["id"], departures[1]["id"]
-    body = {"departure_id": locked, "fare_class": "standard", "passengers": [{"document_id": doc["id"]}]}
 
-    answers = await asyncio.gather(*(rider.post("/v1/travel/bookings", body) for _ in range(200)))
+    answers = await asyncio.gather(  # 200 people, each holding one seat
+        *(
+            who.post(
+                "/v1/travel/bookings",
+                {"departure_id": locked, "fare_class": "standard", "passengers": [{"document_id": d}]},
+            )
+            for who, d in crowd
+        )
+    )
 
     statuses = [s for s, _ in answers]
     assert statuses.count(201) == 50
@@ -130,13 +138,14 @@ async def test_a_hold_expiring_while_its_payment_runs_is_confirmed_and_the_sweep
 
 
 async def test_paying_an_expired_hold_is_410_and_charges_nothing_even_racing_the_sweeper(trip: Trip) -> None:
-    doc = await trip.document(HKID)
     departure = await trip.departure()
-    bookings = [(await trip.hold(departure, [doc]))[1]["id"] for _ in range(20)]
+    bookings = [
+        (who, (await trip.hold(departure, [d], rider=who))[1]["id"]) for who, d in await trip.crowd(20)
+    ]
     trip.clock.advance(minutes=10, seconds=1)
     answers = await asyncio.gather(
         trip.services.travel.bookings.sweep(),
-        *(trip.rider.post(f"/v1/travel/bookings/{b}/payment") for b in bookings),
+        *(who.post(f"/v1/travel/bookings/{b}/payment") for who, b in bookings),
     )
     for status, body in answers[1:]:
         assert (status, body["error"]["code"]) == (410, "hold_expired")
@@ -149,9 +158,10 @@ async def test_paying_an_expired_hold_is_410_and_charges_nothing_even_racing_the
 async def test_expiry_against_payment_ends_in_exactly_one_outcome_each_time(trip: Trip) -> None:
     """Many holds at the edge of expiry, paid for while the sweeper runs with the clock moving
     past the expiry: every booking is confirmed with one charge or released with none."""
-    doc = await trip.document(HKID)
     departure = await trip.departure()
-    bookings = [(await trip.hold(departure, [doc]))[1]["id"] for _ in range(30)]
+    bookings = [
+        (who, (await trip.hold(departure, [d], rider=who))[1]["id"]) for who, d in await trip.crowd(30)
+    ]
     trip.clock.advance(minutes=9, seconds=59)
 
     async def sweep_soon() -> int:
@@ -159,9 +169,7 @@ async def test_expiry_against_payment_ends_in_exactly_one_outcome_each_time(trip
         trip.clock.advance(seconds=2)
         return await trip.services.travel.bookings.sweep()
 
-    await asyncio.gather(
-        sweep_soon(), *(trip.rider.post(f"/v1/travel/bookings/{b}/payment") for b in bookings)
-    )
+    await asyncio.gather(sweep_soon(), *(who.post(f"/v1/travel/bookings/{b}/payment") for who, b in bookings))
     rows = await trip.pg.fetch(
         "SELECT b.status, count(p.id) FILTER (WHERE p.kind = 'charge' AND p.succeeded) AS charges,"
         " count(p.id) FILTER (WHERE p.kind = 'refund') AS refunds"
@@ -174,10 +182,9 @@ async def test_expiry_against_payment_ends_in_exactly_one_outcome_each_time(trip
 
 
 async def test_the_sweeper_releases_expired_holds_once_even_with_several_workers(trip: Trip) -> None:
-    doc = await trip.document(HKID)
     departure = await trip.departure()
-    for _ in range(12):
-        await trip.hold(departure, [doc])
+    for who, doc in await trip.crowd(12):
+        await trip.hold(departure, [doc], rider=who)
     trip.clock.advance(minutes=5)
     assert await trip.services.travel.bookings.sweep() == 0
     trip.clock.advance(minutes=6)

@@ -6,23 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from bayaffairs.db.queries import travel_bookings as q
-from tests.travel.conftest import HKID, Trip
+from tests.travel.conftest import Trip
 
 
 async def test_the_listing_shows_each_booking_its_own_charge_and_refund_from_one_payments_query(
     trip: Trip, monkeypatch: Any
 ) -> None:
     departure = await trip.departure(hours=30)
-    doc = await trip.document(HKID)
+    docs = await trip.people(3)
     paid_ids = []
-    for _ in range(2):
+    for doc in docs[:2]:
         _, booking = await trip.hold(departure, [doc])
         status, paid = await trip.rider.post(f"/v1/travel/bookings/{booking['id']}/payment")
         assert status == 200, paid
         paid_ids.append(paid["id"])
     status, _ = await trip.rider.post(f"/v1/travel/bookings/{paid_ids[0]}/cancellation")
     assert status == 200
-    _, held = await trip.hold(departure, [doc])
+    _, held = await trip.hold(departure, [docs[2]])
     queries: list[int] = []
     original = q.payments_of
 

@@ -95,15 +95,24 @@ async def test_a_declined_charge_keeps_the_hold_and_charges_nothing(trip: Trip) 
     assert await trip.seats(departure) == (50, 1, 0)
 
 
-async def test_a_ticket_boards_once_and_every_denial_has_its_reason(trip: Trip) -> None:
-    departure = await trip.departure()
+async def test_a_ticket_boards_once_in_the_boarding_window_and_every_denial_has_its_reason(
+    trip: Trip,
+) -> None:
+    departure = await trip.departure()  # 3 hours from now
     other_departure = await trip.departure(hours=5)
-    ticket = (await paid_booking(trip, departure))["tickets"][0]["payload"]
+    ticket, late = (t["payload"] for t in (await paid_booking(trip, departure, passengers=2))["tickets"])
     device = await trip.carrier_device()
+    departs_at = await trip.pg.fetchval("SELECT departs_at FROM travel_departures WHERE id = $1", departure)
 
     async def scan(payload: str, dep: str = departure, who: Any = device) -> tuple[int, Any]:
         return await who.post("/v1/carrier/boardings", {"payload": payload, "departure_id": dep})
 
+    assert (await scan(ticket))[1] == {
+        "decision": "deny",
+        "reason": "boarding_not_open",  # boarding opens 60 minutes before departure
+        "ticket_id": ticket_id(ticket),
+    }
+    trip.clock._now = departs_at - timedelta(minutes=60)
     assert (await scan(ticket))[1]["decision"] == "board"
     assert (await scan(ticket))[1] == {
         "decision": "deny",
@@ -123,6 +132,9 @@ async def test_a_ticket_boards_once_and_every_denial_has_its_reason(trip: Trip) 
         assert status in (200, 400), body
         if status == 200:
             assert body["reason"] == "malformed"
+    trip.clock._now = departs_at  # boarding closes at departure
+    assert (await scan(late))[1] == {"decision": "deny", "reason": "departed", "ticket_id": ticket_id(late)}
+    assert (await scan(ticket))[1]["reason"] == "already_boarded"
 
 
 def ticket_id(payload: str) -> str:
@@ -200,7 +212,7 @@ async def test_cancelling_late_refunds_nothing_and_a_boarded_ticket_cannot_be_ca
     assert status == 200 and cancelled["refund"]["amount"] == 0
     assert (await trip.rider.get(paid["tickets"][0]["png_url"]))[0] == 410  # a void ticket's image
     second = await signed_in_with_wallet(trip.api, "second")
-    boarded = await paid_booking(trip, await trip.departure(), rider=second)
+    boarded = await paid_booking(trip, await trip.departure(hours=0.5), rider=second)
     await (await trip.carrier_device()).post(
         "/v1/carrier/boardings",
         {"payload": boarded["tickets"][0]["payload"], "departure_id": boarded["departure_id"]},
