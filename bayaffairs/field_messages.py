@@ -219,6 +219,9 @@ OURS: dict[str, Text] = {
         "{station} 不是 {operator} 的車站或路線",
         "{station} 不是 {operator} 的车站或线路",
     ),
+    "a flight number such as CX251": T(
+        "a flight number such as CX251", "航班編號,例如 CX251", "航班编号,例如 CX251"
+    ),
     "not one of your documents": T("not one of your documents", "不是你的證件", "不是你的证件"),
     "only exit_entry_permit visit endorsements and passport visas (V), elsewhere": T(
         "only exit_entry_permit visit endorsements and passport visas (V), elsewhere",
