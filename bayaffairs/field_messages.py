@@ -280,6 +280,9 @@ OURS: dict[str, Text] = {
     "{provider} takes {currencies}": T(
         "{provider} takes {currencies}", "{provider} 接受:{currencies}", "{provider} 接受:{currencies}"
     ),
+    "not a page token this service gave": T(
+        "not a page token this service gave", "不是本服務發出的分頁標記", "不是本服务发出的分页标记"
+    ),
 }
 
 TEMPLATES: dict[str, Text] = {**MARSHMALLOW, **OURS}

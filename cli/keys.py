@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+from datetime import datetime
 
 from bayaffairs.cli.context import CommandError, config_or_exit, database
 from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config
 from bayaffairs.errors import DomainError
 from bayaffairs.sealing import Sealer
-from bayaffairs.signing.keys import IssuerKeys
+from bayaffairs.signing.keys import IssuerKeys, PublishedKey
 from bayaffairs.storage import Database
 from bayaffairs.transit.denylist import DenyList
 
@@ -25,12 +26,18 @@ async def rotate(args: argparse.Namespace) -> None:
     config = config_or_exit()
     async with database(config) as db:
         try:
-            key = await _keys(config, db).rotate(args.issuer)
+            key = await _keys(config, db).rotate(args.issuer, now=args.now)
         except DomainError as exc:
             raise CommandError(
                 f"{args.issuer}: {exc.details.get('fields', {}).get('issuer', [exc.code])[0]}", 2
             ) from exc
-    print(f"{key.kid} now signs for {key.issuer} ({key.algorithm}); the key it replaced still verifies")
+    if key.signing:
+        print(f"{key.kid} now signs for {key.issuer} ({key.algorithm}); the key it replaced still verifies")
+    else:
+        print(
+            f"{key.kid} is published now and signs from {key.not_before:%Y-%m-%d %H:%M %Z} for {key.issuer}"
+            f" ({key.algorithm}); until then the current key signs (--now switches at once)"
+        )
     print(f"public key: {base64.b64encode(key.public_key).decode()}")
 
 
@@ -38,11 +45,23 @@ async def list_(args: argparse.Namespace) -> None:
     config = config_or_exit()
     async with database(config) as db:
         keys = await _keys(config, db).all()
-    print(f"{'KID':24} {'ALG':8} {'CREATED':17} {'VERIFIES UNTIL':17} STATE")
+    now = SystemClock().now()
+    print(f"{'KID':24} {'ALG':8} {'SIGNS FROM':17} {'VERIFIES UNTIL':17} STATE")
     for k in keys:
         until = f"{k.valid_until:%Y-%m-%d %H:%M}" if k.valid_until else "-"
-        state = "signing" if k.signing else "retired"
-        print(f"{k.kid:24} {k.algorithm:8} {k.valid_from:%Y-%m-%d %H:%M} {until:17} {state}")
+        starts = max(k.not_before or k.valid_from, k.valid_from)
+        print(f"{k.kid:24} {k.algorithm:8} {starts:%Y-%m-%d %H:%M} {until:17} {_state(k, now)}")
+
+
+def _state(key: PublishedKey, now: datetime) -> str:
+    if key.compromised:
+        return "compromised"
+    if key.signing:
+        return "signing"
+    starts = key.not_before or key.valid_from
+    if key.valid_until is not None and key.valid_until <= starts:
+        return "withdrawn"  # replaced before its turn: it never signed
+    return "staged" if starts > now else "retired"
 
 
 async def compromised(args: argparse.Namespace) -> None:
@@ -52,15 +71,24 @@ async def compromised(args: argparse.Namespace) -> None:
             key = await _keys(config, db).mark_compromised(args.kid)
         except DomainError as exc:
             raise CommandError(f"no key {args.kid}", 2) from exc
-        await DenyList(db).change("key", key.kid, "add", "compromised")  # gates learn it with the deny list
-    print(f"{key.kid} marked compromised: it verifies nothing from now on; run `keys rotate {key.issuer}`")
+        # gates learn it with the deny list
+        await DenyList(db, SystemClock()).change("key", key.kid, "add", "compromised")
+    print(
+        f"{key.kid} marked compromised: it verifies nothing from now on;"
+        f" run `keys rotate {key.issuer} --now` if it was signing"
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("keys", help="issuers' signing keys")
     actions = p.add_subparsers(dest="action", required=True)
-    r = actions.add_parser("rotate", help="create a new signing key for an issuer")
+    r = actions.add_parser("rotate", help="stage a new signing key for an issuer (published before it signs)")
     r.add_argument("issuer", help="e.g. ride_codes, tickets, appointments (config [signing] issuers)")
+    r.add_argument(
+        "--now",
+        action="store_true",
+        help="sign with the new key at once (a compromise) instead of [signing] key_lead_hours from now",
+    )
     r.set_defaults(run=rotate)
     ls = actions.add_parser("list", help="list keys and their state")
     ls.set_defaults(run=list_)

@@ -43,6 +43,8 @@ class GateClient:
             else:
                 resp.raise_for_status()
                 gate.apply_keys(await resp.json(), resp.headers.get("ETag"), now)
+        if gate.deny_cursor == 0:
+            await self._snapshot(gate, now)
         while True:
             async with self.session.get(
                 f"{self.base_url}/v1/gate/denylist", params={"since": gate.deny_cursor}, headers=self.headers
@@ -52,6 +54,22 @@ class GateClient:
             gate.apply_denylist(delta, now)
             if delta["complete"]:
                 break
+
+    async def _snapshot(self, gate: OfflineGate, now: int) -> None:
+        """A gate that has nothing starts from the current entries, not the whole history."""
+        entries: list[dict[str, Any]] = []
+        params = {"snapshot": "true"}
+        while True:
+            async with self.session.get(
+                f"{self.base_url}/v1/gate/denylist", params=params, headers=self.headers
+            ) as resp:
+                resp.raise_for_status()
+                page = await resp.json()
+            entries += page["entries"]
+            if page["complete"]:
+                break
+            params = {"page": page["next_page"]}
+        gate.apply_deny_snapshot(entries, page["next_cursor"], now)
 
     async def upload(self, gate: OfflineGate) -> dict[str, int]:
         """Send the gate's queued taps, oldest first; a tap leaves the queue once the service

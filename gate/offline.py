@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +147,14 @@ class OfflineGate:
         self.store.apply_deny_changes(changes, delta["next_cursor"], synced_at)
         self.refresh()
 
+    def apply_deny_snapshot(
+        self, entries: Sequence[Mapping[str, Any]], cursor: int, now: int | None = None
+    ) -> None:
+        """Store `GET /v1/gate/denylist?snapshot=true` (every page): the whole list as of `cursor`."""
+        changes = [(e["kind"], e["value"], "add") for e in entries]
+        self.store.apply_deny_changes(changes, cursor, unix_now(now), replace=True)
+        self.refresh()
+
     def refresh(self) -> None:
         """Reload what the group last synced, if a sync changed it since this gate looked."""
         if self.store.generation() == self._generation:
@@ -161,6 +169,7 @@ class OfflineGate:
                     k["key_number"],
                     self._public_key(k["algorithm"], k["public_key"]),
                     revoked=k["kid"] in revoked,
+                    not_before=_unix(k.get("not_before")),
                 )
                 for k in document["keys"]
             )
@@ -276,6 +285,11 @@ class OfflineGate:
 def unix_now(now: int | None) -> int:
     """`now` as given (tests, replays), else the gate's clock in Unix seconds."""
     return int(time.time()) if now is None else now
+
+
+def _unix(text: str | None) -> int:
+    """An RFC 3339 time of the keys document in Unix seconds (0 when absent)."""
+    return int(datetime.fromisoformat(text).timestamp()) if text else 0
 
 
 def _raw(values: Any) -> set[bytes]:

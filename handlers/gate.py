@@ -18,6 +18,7 @@ from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.transit import (
     DenyListOut,
     DenyListQuery,
+    DenySnapshotOut,
     GateKeysOut,
     OfflineTapIn,
     ScanIn,
@@ -135,8 +136,9 @@ def _load_tap(raw: Any) -> OfflineTap | str:
     tags=("gates",),
     auth=GATE,
     responses={200: GateKeysOut},
-    description="Several keys are valid at once during rotation. `rules`: the operator's rules a gate "
-    "decides by offline. Cacheable: send If-None-Match.",
+    description="Several keys are valid at once during rotation: a new key is listed `key_lead_hours` "
+    "before it signs (`not_before`), a replaced one while what it signed may still be presented. "
+    "`rules`: the operator's rules a gate decides by offline. Cacheable: send If-None-Match.",
 )
 async def gate_keys(call: Call) -> web.Response:
     transit = call.services.transit
@@ -152,6 +154,7 @@ async def gate_keys(call: Call) -> web.Response:
                 "algorithm": k.algorithm,
                 "public_key": base64.b64encode(k.public_key).decode(),
                 "valid_from": k.valid_from,
+                "not_before": k.not_before or k.valid_from,
                 "valid_until": k.valid_until,
                 "signing": k.signing,
             }
@@ -169,15 +172,22 @@ async def gate_keys(call: Call) -> web.Response:
 
 @routes.get("/v1/gate/denylist")
 @endpoint(
-    summary="Deny-list changes since a cursor",
+    summary="Deny-list changes since a cursor, or a snapshot of the current entries",
     tags=("gates",),
     auth=GATE,
     query=DenyListQuery,
     responses={200: DenyListOut},
-    description="Start with since=0; store next_cursor; apply changes in order (add, remove).",
+    description="A new gate starts with snapshot=true (the current entries, without credentials that "
+    "expired, and next_cursor; pages with page=next_page while complete is false), then asks "
+    "since=next_cursor and applies changes in order (add, remove). The snapshot answer is "
+    "DenySnapshotOut: {entries, next_cursor, complete, next_page}.",
 )
 async def denylist(call: Call) -> web.Response:
-    delta = await call.services.transit.deny_list.since(call.query["since"], call.query["limit"])
+    deny_list = call.services.transit.deny_list
+    if call.query["snapshot"] or call.query["page"]:
+        snapshot = await deny_list.snapshot(call.query["page"], call.query["limit"])
+        return json_response(dump(DenySnapshotOut, snapshot))
+    delta = await deny_list.since(call.query["since"], call.query["limit"])
     return json_response(dump(DenyListOut, delta))
 
 

@@ -95,7 +95,7 @@ def build_transit(
     keys = RideCodeKeys(issuer_keys)
     converter = Converter(next(iter(adapters.of_kind(FxRateSource)), None), clock)
     scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
-    deny_list = DenyList(db)
+    deny_list = DenyList(db, clock)
 
     return TransitServices(
         settings=settings.ride_codes,

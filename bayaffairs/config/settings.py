@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
@@ -75,12 +75,15 @@ class SecretSettings:
 
 @dataclass(frozen=True)
 class SigningSettings:
-    """Issuers sign codes and tickets; `verify_grace_hours` keeps a replaced key verifying long
-    enough for everything it signed to expire (the longest-lived signed thing)."""
+    """Issuers sign codes and tickets. A rotated key is published `key_lead_hours` before it
+    signs (gates download it first); a replaced key stays published and verifying for
+    `presentable_hours[issuer]` after it stopped signing: as long as anything it signed may still
+    be presented (see `presentable_minimum`)."""
 
     issuers: tuple[str, ...] = ("ride_codes", "tickets", "appointments")
     algorithm: str = "ES256"
-    verify_grace_hours: int = 96
+    key_lead_hours: int = 24
+    presentable_hours: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class RideCodeSettings:
     skew_seconds: int = 300
     refresh_after_seconds: int = 30
     credential_hours: int = 48
+    offline_window_days: int = 7  # how old an uploaded offline tap may be
     repair_days: int = 7
     scan_batch_max: int = 256
     scan_writers: int = 4
@@ -336,15 +340,55 @@ class SigningSchema(_Section):
         validate=validate.Length(min=1),
     )
     algorithm = fields.String(load_default="ES256", validate=validate.OneOf(["ES256", "Ed25519"]))
-    verify_grace_hours = fields.Integer(load_default=96, validate=validate.Range(1, 24 * 60))
+    key_lead_hours = fields.Integer(load_default=24, validate=validate.Range(0, 24 * 30))
+    presentable_hours = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{1,31}$")),
+        values=fields.Integer(validate=validate.Range(1, 24 * 800)),
+        load_default=dict,
+    )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SigningSettings:
         return SigningSettings(
             issuers=tuple(data["issuers"]),
             algorithm=data["algorithm"],
-            verify_grace_hours=data["verify_grace_hours"],
+            key_lead_hours=data["key_lead_hours"],
+            presentable_hours=dict(data["presentable_hours"]),
         )
+
+
+# The longest an appointment can be booked ahead (the catalogue's max_days_ahead allows 365).
+APPOINTMENT_DAYS_AHEAD_MAX = 365
+DEFAULT_PRESENTABLE_HOURS = 96  # an issuer the code does not know: its longest-lived thing, guessed
+
+
+def presentable_minimum(issuer: str, ride_codes: RideCodeSettings, travel: TravelSettings) -> int:
+    """Hours after a key stops signing during which something it signed may still be presented:
+    a ride credential lives up to 72 h and its taps are uploaded up to the offline window later;
+    a ticket is sold up to `days_ahead` before its travel date; an appointment code is made up to
+    a year before the appointment."""
+    if issuer == "ride_codes":
+        return 72 + ride_codes.offline_window_days * 24 + 1  # + the clock tolerance, rounded up
+    if issuer == "tickets":
+        return (travel.days_ahead + 1) * 24
+    if issuer == "appointments":
+        return (APPOINTMENT_DAYS_AHEAD_MAX + 1) * 24
+    return DEFAULT_PRESENTABLE_HOURS
+
+
+def with_presentable_hours(
+    signing: SigningSettings, ride_codes: RideCodeSettings, travel: TravelSettings
+) -> SigningSettings:
+    """Fill in each issuer's horizon (its minimum unless config sets a longer one); a configured
+    horizon shorter than the minimum would let a key vanish under valid codes: a ValidationError."""
+    hours = {}
+    for issuer in signing.issuers:
+        minimum = presentable_minimum(issuer, ride_codes, travel)
+        configured = signing.presentable_hours.get(issuer)
+        if configured is not None and configured < minimum:
+            raise ValidationError({"presentable_hours": {issuer: [f"must be at least {minimum} hours"]}})
+        hours[issuer] = configured or minimum
+    return replace(signing, presentable_hours=hours)
 
 
 class RideCodesSchema(_Section):
@@ -352,6 +396,7 @@ class RideCodesSchema(_Section):
     skew_seconds = fields.Integer(load_default=300, validate=validate.Range(0, 3600))
     refresh_after_seconds = fields.Integer(load_default=30, validate=validate.Range(1, 3600))
     credential_hours = fields.Integer(load_default=48, validate=validate.Range(24, 72))
+    offline_window_days = fields.Integer(load_default=7, validate=validate.Range(1, 30))
     repair_days = fields.Integer(load_default=7, validate=validate.Range(1, 90))
     scan_batch_max = fields.Integer(load_default=256, validate=validate.Range(1, 5000))
     scan_writers = fields.Integer(load_default=4, validate=validate.Range(1, 32))
@@ -549,6 +594,10 @@ def build_settings(data: Mapping[str, Any], source_of: Mapping[str, str], profil
             loaded[section] = schema().load(data.get(section, {}))
         except ValidationError as exc:
             fail(section, exc.messages)
+    try:
+        loaded["signing"] = with_presentable_hours(loaded["signing"], loaded["ride_codes"], loaded["travel"])
+    except ValidationError as exc:
+        fail("signing", exc.messages)
     limits: dict[str, RateLimit] = {}
     limit_field = RateLimitField()
     for route_class, raw in (data.get("rate_limits") or {}).items():

@@ -1,25 +1,29 @@
 """Issuer keys: rotation, the current signing key, and the keys that still verify.
 
-Rotating creates a new key that signs from now on; the key it replaces stops signing but keeps
-verifying for `verify_grace_hours`, so codes and credentials it signed stay good until they
-expire (several keys are valid at once during rotation). A compromised key verifies nothing.
+Rotating stages a new key: it is published at once and signs only from `not_before`,
+`key_lead_hours` later, so every gate has downloaded it before the first code it signs is shown
+(a switch at once, `now=True`, is for a compromised key; an issuer with no signing key switches
+at once anyway). The key it replaces stops signing then but stays published and verifying for its
+issuer's presentable horizon (`presentable_hours`): as long as anything it signed may still be
+presented. Several keys are valid at once during rotation. A compromised key verifies nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from bayaffairs.clock import Clock
-from bayaffairs.config.settings import SigningSettings
+from bayaffairs.config.settings import DEFAULT_PRESENTABLE_HOURS, SigningSettings
 from bayaffairs.db.queries import issuer_keys as q
 from bayaffairs.errors import InvalidInput, NotFound, Unavailable
 from bayaffairs.sealing import Sealer
 from bayaffairs.storage import Database
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
@@ -34,6 +38,8 @@ class PublishedKey:
     valid_until: datetime | None
     signing: bool
     compromised: bool = False
+    not_before: datetime | None = None  # signs from then (None: from valid_from)
+    compromised_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def load_public_key(algorithm: str, raw: bytes) -> PublicKey:
     return ed25519.Ed25519PublicKey.from_public_bytes(raw)
 
 
-def _published(row: q.IssuerKeyRow) -> PublishedKey:
+def _published(row: q.IssuerKeyRow, now: datetime) -> PublishedKey:
     return PublishedKey(
         row.kid,
         row.issuer,
@@ -73,8 +79,12 @@ def _published(row: q.IssuerKeyRow) -> PublishedKey:
         row.public_key,
         row.created_at,
         row.verifies_until,
-        row.retired_at is None,
+        row.compromised_at is None
+        and row.not_before <= now
+        and (row.retired_at is None or row.retired_at > now),
         row.compromised_at is not None,
+        row.not_before,
+        row.compromised_at,
     )
 
 
@@ -91,13 +101,26 @@ class IssuerKeys:
                 {"issuer": [f"unknown issuer; configured: {', '.join(self.settings.issuers)}"]}
             )
 
-    async def rotate(self, issuer: str) -> PublishedKey:
+    def horizon(self, issuer: str) -> timedelta:
+        return timedelta(hours=self.settings.presentable_hours.get(issuer, DEFAULT_PRESENTABLE_HOURS))
+
+    async def rotate(self, issuer: str, *, now: bool = False) -> PublishedKey:
+        """Stage a new key for `issuer` (it signs `key_lead_hours` from now), or with `now` switch
+        at once. A key staged before and not yet signing is replaced (it never signed anything)."""
         self._check_issuer(issuer)
-        now = self.clock.now()
+        at = self.clock.now()
         _, public, der = _generate(self.settings.algorithm)
         async with self.db.transaction() as conn:
             await q.lock_issuer(conn, issuer)
-            await q.retire_current(conn, issuer, now, now + timedelta(hours=self.settings.verify_grace_hours))
+            await q.withdraw_staged(conn, issuer, at)
+            current = await q.signing_key(conn, issuer, at)
+            if await q.next_number(conn, issuer) == 1:
+                starts = EPOCH  # an issuer's first key: nothing was signed before it, by any clock
+            elif now or current is None:
+                starts = at
+            else:
+                starts = at + timedelta(hours=self.settings.key_lead_hours)
+            await q.retire_signing(conn, issuer, at, starts, starts + self.horizon(issuer))
             number = await q.next_number(conn, issuer)
             kid = f"{issuer}-{number}"
             row = await q.insert(
@@ -108,15 +131,16 @@ class IssuerKeys:
                 algorithm=self.settings.algorithm,
                 public_key=public,
                 private_key_sealed=self.sealer.seal(der, f"issuer_key|{kid}"),
-                created_at=now,
+                created_at=at,
+                not_before=starts,
             )
-        return _published(row)
+        return _published(row, at)
 
     async def signing_key(self, issuer: str) -> SigningKey:
         """The key that signs for `issuer` now; NotFound until `keys rotate` made one."""
         self._check_issuer(issuer)
         async with self.db.acquire() as conn:
-            row = await q.signing_key(conn, issuer)
+            row = await q.signing_key(conn, issuer, self.clock.now())
         if row is None:
             raise Unavailable("no_signing_key", issuer=issuer)
         der = self.sealer.open(row.private_key_sealed, f"issuer_key|{row.kid}")
@@ -125,18 +149,20 @@ class IssuerKeys:
         return SigningKey(row.kid, row.algorithm, private)
 
     async def published(self) -> list[PublishedKey]:
-        """Every key that still verifies, for gates to download."""
+        """Every key that still verifies (staged ones too), for gates to download."""
+        now = self.clock.now()
         async with self.db.acquire() as conn:
-            rows = await q.verifying_keys(conn, self.clock.now())
-        return [_published(r) for r in rows]
+            rows = await q.verifying_keys(conn, now)
+        return [_published(r, now) for r in rows]
 
     async def all(self) -> list[PublishedKey]:
+        now = self.clock.now()
         async with self.db.acquire() as conn:
-            return [_published(r) for r in await q.all_keys(conn)]
+            return [_published(r, now) for r in await q.all_keys(conn)]
 
     async def mark_compromised(self, kid: str) -> PublishedKey:
         async with self.db.acquire() as conn:
             row = await q.mark_compromised(conn, kid, self.clock.now())
         if row is None:
             raise NotFound("no_such_key")
-        return _published(row)
+        return _published(row, self.clock.now())

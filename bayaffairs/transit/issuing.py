@@ -182,4 +182,6 @@ class RideCodeService:
         async with self.db.transaction() as conn:
             if len(raw) != 8 or not await accounts_q.revoke_credential(conn, raw, user_id, self.clock.now()):
                 raise NotFound("credential_not_found")
-            await deny_q.append(conn, "credential", credential_id, "add", "revoked by the rider")
+            await deny_q.append(
+                conn, "credential", credential_id, "add", "revoked by the rider", self.clock.now()
+            )

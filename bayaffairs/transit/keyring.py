@@ -42,8 +42,9 @@ class RideCodeKeys:
         async with self._lock:
             if self._keyset and self._fresh(self._keyset[1]):
                 return self._keyset[0]
-            # Compromised keys stay in the set as revoked, so a code signed with one is refused as
-            # "revoked" rather than "unknown_key"; keys past their grace period are gone.
+            # Compromised keys stay in the set, revoked from the instant of the compromise, so a
+            # code signed with one is refused as "revoked" rather than "unknown_key" and an offline
+            # tap scanned before it still verifies; keys past their presentable horizon are gone.
             now = self.keys.clock.now()
             keys = [
                 k
@@ -52,7 +53,10 @@ class RideCodeKeys:
             ]
             keyset = KeySet(
                 VerifyingKey(
-                    key_number(k.kid), load_public_key(k.algorithm, k.public_key), revoked=k.compromised
+                    key_number(k.kid),
+                    load_public_key(k.algorithm, k.public_key),
+                    not_before=int((k.not_before or k.valid_from).timestamp()),
+                    revoked_at=int(k.compromised_at.timestamp()) if k.compromised_at else None,
                 )
                 for k in keys
             )

@@ -18,18 +18,59 @@ class DenyChange:
     at: datetime
 
 
-async def append(conn: Connection, kind: str, value: str, action: str, reason: str | None) -> int:
+async def append(
+    conn: Connection, kind: str, value: str, action: str, reason: str | None, at: datetime
+) -> int:
     """Call in a transaction. Appends take turns (a transaction-scoped advisory lock), so they
-    commit in sequence order and a gate that has read up to N never misses an N-1 committed later."""
+    commit in sequence order and a gate that has read up to N never misses an N-1 committed later.
+    `at`: when the change takes effect (taps scanned before it are judged without it)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deny_list'))")
     seq: int = await conn.fetchval(
-        "INSERT INTO deny_list (kind, value, action, reason) VALUES ($1, $2, $3, $4) RETURNING seq",
+        "INSERT INTO deny_list (kind, value, action, reason, at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
         kind,
         value,
         action,
         reason,
+        at,
     )
     return seq
+
+
+async def last_seq(conn: Connection) -> int:
+    seq: int = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM deny_list")
+    return seq
+
+
+async def snapshot(
+    conn: Connection, as_of: int, after: tuple[str, str], limit: int, now: datetime
+) -> list[DenyChange]:
+    """Entries on the list as of change `as_of`, after (kind, value) in that order: the latest
+    change of each is an add. Left out: credentials that expired (their codes are refused as
+    expired anyway) and keys no longer published (their codes are unknown_key)."""
+    records = await conn.fetch(
+        """
+        SELECT l.seq, l.kind, l.value, l.action, l.reason, l.at FROM (
+            SELECT DISTINCT ON (kind, value) seq, kind, value, action, reason, at FROM deny_list
+            WHERE seq <= $1 AND (kind, value) > ($2, $3)
+            ORDER BY kind, value, seq DESC
+        ) l
+        WHERE l.action = 'add'
+          AND NOT (l.kind = 'credential' AND l.value ~ '^[0-9a-f]{16}$' AND EXISTS (
+              SELECT 1 FROM ride_credentials c
+              WHERE c.credential_id = decode(l.value, 'hex') AND c.valid_until < $5))
+          AND NOT (l.kind = 'key' AND EXISTS (
+              SELECT 1 FROM issuer_keys k WHERE k.kid = l.value AND k.verifies_until < $5
+                AND k.compromised_at IS NULL))
+        ORDER BY l.kind, l.value
+        LIMIT $4
+        """,
+        as_of,
+        after[0],
+        after[1],
+        limit,
+        now,
+    )
+    return [DenyChange(**dict(r)) for r in records]
 
 
 async def changes_since(conn: Connection, cursor: int, limit: int) -> list[DenyChange]:

@@ -59,7 +59,15 @@ class GateKeySchema(Schema):
     algorithm = fields.String(required=True)
     public_key = fields.String(required=True, metadata={"description": "base64, X9.62 uncompressed point"})
     valid_from = fields.AwareDateTime(required=True)
-    valid_until = fields.AwareDateTime(allow_none=True, required=True)
+    not_before = fields.AwareDateTime(
+        required=True,
+        metadata={"description": "the key signs from then: codes it signed earlier are not trusted"},
+    )
+    valid_until = fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "published and verifying until then (null: no successor yet)"},
+    )
     signing = fields.Boolean(required=True)
 
 
@@ -102,6 +110,15 @@ class GateKeysOut(Schema):
 class DenyListQuery(StrictSchema):
     since = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=5000, validate=validate.Range(1, 5000))
+    snapshot = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: the current entries and the cursor to continue with deltas"},
+    )
+    page = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 120),
+        metadata={"description": "a snapshot's next_page, for its following entries"},
+    )
 
 
 class DenyChangeSchema(Schema):
@@ -116,6 +133,21 @@ class DenyListOut(Schema):
     changes = fields.List(fields.Nested(DenyChangeSchema), required=True)
     next_cursor = fields.Integer(required=True)
     complete = fields.Boolean(required=True, metadata={"description": "false: call again with next_cursor"})
+
+
+class DenyEntrySchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["account", "credential", "key"]))
+    value = fields.String(required=True)
+    at = fields.AwareDateTime(required=True, metadata={"description": "on the list since"})
+
+
+class DenySnapshotOut(Schema):
+    entries = fields.List(fields.Nested(DenyEntrySchema), required=True)
+    next_cursor = fields.Integer(
+        required=True, metadata={"description": "the list's state these entries are; ask since= it next"}
+    )
+    complete = fields.Boolean(required=True, metadata={"description": "false: ask again with page=next_page"})
+    next_page = fields.String(allow_none=True, required=True)
 
 
 class ScanIn(StrictSchema):

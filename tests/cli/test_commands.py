@@ -184,16 +184,20 @@ async def test_check_config_passes_on_the_shipped_config(cli: Cli, config: Confi
     assert f"{len(config.jurisdictions)} jurisdictions, {len(config.cities)} cities" in result.stdout
 
 
-async def test_keys_rotate_creates_a_signing_key_and_list_shows_the_old_one_retired(
-    cli: Cli, pg: asyncpg.Connection
-) -> None:
+async def test_keys_rotate_stages_a_key_and_now_switches_at_once(cli: Cli, pg: asyncpg.Connection) -> None:
     first = await cli("keys", "rotate", "ride_codes")
     second = await cli("keys", "rotate", "ride_codes")
     assert (first.status, second.status) == (0, 0), first.stderr + second.stderr
-    assert "ride_codes-1" in first.stdout and "ride_codes-2" in second.stdout
+    assert "ride_codes-1 now signs" in first.stdout
+    assert "ride_codes-2 is published now and signs from" in second.stdout
     listing = await cli("keys", "list")
     rows = {line.split()[0]: line.split()[-1] for line in listing.stdout.splitlines()[1:]}
-    assert rows == {"ride_codes-1": "retired", "ride_codes-2": "signing"}
+    assert rows == {"ride_codes-1": "signing", "ride_codes-2": "staged"}
+    third = await cli("keys", "rotate", "ride_codes", "--now")
+    assert third.status == 0 and "ride_codes-3 now signs" in third.stdout
+    listing = await cli("keys", "list")
+    rows = {line.split()[0]: line.split()[-1] for line in listing.stdout.splitlines()[1:]}
+    assert rows == {"ride_codes-1": "retired", "ride_codes-2": "withdrawn", "ride_codes-3": "signing"}
 
 
 async def test_keys_rotate_refuses_an_unknown_issuer(cli: Cli, pg: asyncpg.Connection) -> None:

@@ -103,6 +103,23 @@ def test_port_out_of_range_is_an_error(config_dir: Path) -> None:
     assert_error(caught.value, "config/app.toml", "server.port", "65535")
 
 
+def test_a_key_horizon_shorter_than_what_its_issuer_signs_is_an_error(config_dir: Path) -> None:
+    """A ticket sold 14 days ahead must still verify on its travel date: 48 hours is too short."""
+    append(config_dir / "app.toml", "[signing.presentable_hours]\ntickets = 48\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load(config_dir)
+
+    assert_error(caught.value, "config/app.toml", "signing.presentable_hours.tickets", "at least")
+
+
+def test_each_issuer_gets_its_derived_key_horizon(config_dir: Path) -> None:
+    settings = load(config_dir).settings
+    hours = settings.signing.presentable_hours
+    assert hours["tickets"] >= settings.travel.days_ahead * 24
+    assert hours["ride_codes"] >= 72 + settings.ride_codes.offline_window_days * 24
+
+
 def test_unknown_section_is_named_as_the_key(config_dir: Path) -> None:
     append(config_dir / "app.toml", "[servr]\nport = 8081\n")
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+from datetime import datetime, timedelta
 
 import asyncpg
 import zxingcpp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
 from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.transit.codes import base45
+from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.codes.signatures import sign
+from bayaffairs.transit.keyring import key_number
 from tests.conftest import AppFactory
 from tests.support import MovableClock, test_config
 from tests.transit.conftest import Ride
@@ -282,10 +289,37 @@ async def test_gate_keys_are_cacheable_and_list_rotated_keys(ride: Ride) -> None
         assert resp.status == 304
     await ride.services.transit.issuer_keys.rotate("ride_codes")
     _, rotated = await gate.get("/v1/gate/keys")
+    lead = ride.services.transit.issuer_keys.settings.key_lead_hours
     assert [(k["kid"], k["signing"]) for k in rotated["keys"]] == [
+        ("ride_codes-1", True),
+        ("ride_codes-2", False),  # published now, signs from not_before
+    ]
+    staged = rotated["keys"][1]
+    assert datetime.fromisoformat(staged["not_before"]) >= ride.clock.now() + timedelta(hours=lead)
+    ride.clock.advance(hours=lead)
+    _, later = await gate.get("/v1/gate/keys")
+    assert [(k["kid"], k["signing"]) for k in later["keys"]] == [
         ("ride_codes-1", False),
         ("ride_codes-2", True),
     ]
+
+
+async def test_codes_signed_by_a_staged_key_before_its_turn_are_refused(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    """A staged key signs nothing before not_before: a code claiming otherwise is not trusted
+    (its private key leaking before its turn must not open gates early)."""
+    keys = ride.services.transit.issuer_keys
+    staged = await keys.rotate("ride_codes")
+    ride.services.transit.keys.forget()
+    sealed = await pg.fetchval("SELECT private_key_sealed FROM issuer_keys WHERE kid = $1", staged.kid)
+    private = serialization.load_der_private_key(keys.sealer.open(sealed, f"issuer_key|{staged.kid}"), None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    issued = int(ride.clock.now().timestamp())
+    body = fmt.issuer_code_body(key_number(staged.kid), issued, 60, 0, os.urandom(8), os.urandom(8))
+    payload = base45.encode(body + sign(private, body))
+    answer = await ride.scan(await ride.gate(METRO), payload, ride.stops(METRO)[0])
+    assert (answer["decision"], answer["reason"]) == ("deny", "not_yet_valid")
 
 
 async def test_a_compromised_key_is_revoked_at_the_gate(ride: Ride) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,12 +31,20 @@ async def operator_api(ride: Ride, operator: str):  # type: ignore[no-untyped-de
     return ride.api.as_(issued.token)
 
 
-def local_day(ride: Ride) -> str:
-    return ride.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+def local_day(ride: Ride, days: int = 0) -> str:
+    return (ride.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=days)).isoformat()
+
+
+def forward_to(ride: Ride, hour: int, minute: int = 0) -> None:
+    """Move the clock forward to the next hour:minute UTC (never back: keys sign from when they
+    were made)."""
+    now = ride.clock.now().astimezone(UTC)
+    target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    ride.clock._now = target if target > now else target + timedelta(days=1)
 
 
 async def test_lines_sum_to_the_total_in_the_operators_currency(ride: Ride) -> None:
-    ride.clock._now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shenzhen
+    forward_to(ride, 2)  # 10:00 in Shenzhen
     await journeys(ride, 4)
     api = await operator_api(ride, METRO)
     status, day = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}")
@@ -57,14 +65,15 @@ async def test_an_operator_sees_only_its_own_settlement(ride: Ride) -> None:
 
 async def test_the_day_is_the_operators_local_day(ride: Ride) -> None:
     # 15:50 UTC is 23:50 in Shenzhen; the metro exit ten minutes later falls on the next local day.
-    ride.clock._now = datetime(2026, 11, 20, 15, 50, tzinfo=UTC)
+    forward_to(ride, 15, 50)
+    today, tomorrow = local_day(ride), local_day(ride, 1)
     await journeys(ride, 1)
     api = await operator_api(ride, METRO)
-    _, first = await api.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20")
-    _, second = await api.get(f"/v1/operators/{METRO}/settlements?date=2026-11-21")
+    _, first = await api.get(f"/v1/operators/{METRO}/settlements?date={today}")
+    _, second = await api.get(f"/v1/operators/{METRO}/settlements?date={tomorrow}")
     assert (first["journeys"], second["journeys"]) == (0, 1)
     bus_api = await operator_api(ride, BUS)
-    _, bus_day = await bus_api.get(f"/v1/operators/{BUS}/settlements?date=2026-11-21")
+    _, bus_day = await bus_api.get(f"/v1/operators/{BUS}/settlements?date={tomorrow}")
     assert bus_day["journeys"] == 1
 
 
@@ -77,13 +86,13 @@ async def test_a_bad_date_is_400(ride: Ride) -> None:
 async def test_the_clearing_file_is_the_same_on_every_run(
     ride: Ride, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    ride.clock._now = datetime(2026, 11, 19, 4, 0, tzinfo=UTC)  # noon in Shenzhen
+    forward_to(ride, 4)  # noon in Shenzhen
     await journeys(ride, 3)
     day = local_day(ride)
     outputs = []
     for run in ("a", "b"):
         if run == "b":  # journeys of the next day must not change this day's file
-            ride.clock._now = datetime(2026, 11, 19, 17, 0, tzinfo=UTC)
+            forward_to(ride, 17)
             await journeys(ride, 2)
         process = await asyncio.create_subprocess_exec(
             sys.executable,

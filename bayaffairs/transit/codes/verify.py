@@ -33,9 +33,15 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class VerifyingKey:
+    """A published key. It signs from `not_before` (Unix seconds): a code it claims to have
+    signed earlier is not trusted. `revoked`: refuse everything; `revoked_at`: refuse what is
+    checked at or after that instant (a compromise, judged at the time of the scan)."""
+
     key_number: int
     public_key: PublicKey
     revoked: bool = False
+    not_before: int = 0
+    revoked_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +97,13 @@ def check(
     key = keys.by_number.get(key_number)
     if key is None:
         raise Rejected("unknown_key")
-    if key.revoked:
+    if key.revoked or (key.revoked_at is not None and now >= key.revoked_at):
         raise Rejected("revoked")
     skew = policy.skew_seconds
     if isinstance(code, fmt.IssuerCode):
         if not verify(key.public_key, code.signature, code.signed):
             raise Rejected("bad_signature")
-        if now < code.issued_at - skew:
+        if now < code.issued_at - skew or code.issued_at < key.not_before - skew:
             raise Rejected("not_yet_valid")
         if now > code.issued_at + code.valid_for + skew:
             raise Rejected("expired")
@@ -112,7 +118,11 @@ def check(
             raise Rejected("malformed") from None
         if not verify(device, code.signature, code.signed):
             raise Rejected("bad_signature")
-        if now < credential.valid_from - skew or now < code.code_time - skew:
+        if (
+            now < credential.valid_from - skew
+            or now < code.code_time - skew
+            or credential.valid_from < key.not_before - skew
+        ):
             raise Rejected("not_yet_valid")
         if now > credential.valid_until + skew or now > code.code_time + policy.code_seconds + skew:
             raise Rejected("expired")
