@@ -1,0 +1,28 @@
+"""The gate trusts a key the service staged (published ahead of its turn) only from its
+`not_before`: a code it claims to have signed earlier is refused, whoever made it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.gate.support import T0, Issuer, rider
+from tests.gate.test_rules import gate_on
+
+DAY = 86400
+
+
+def test_a_staged_key_is_trusted_from_its_not_before(tmp_path: Path) -> None:
+    current, staged = Issuer(key_number=1), Issuer(key_number=2)
+    document = current.document()
+    turn = T0 + DAY
+    document["keys"] += [
+        {**staged.document()["keys"][0], "not_before": datetime.fromtimestamp(turn, UTC).isoformat()}
+    ]
+    gate = gate_on(tmp_path / "g.sqlite3", "g1", document)
+    early = gate.validate(staged.code(rider(), T0), "in", T0)
+    assert (early.decision, early.reason) == ("deny", "not_yet_valid")
+    assert gate.validate(current.code(rider(), T0), "in", T0).decision == "open"
+    gate.apply_denylist({"changes": [], "next_cursor": 0, "complete": True}, turn)
+    gate.apply_keys(document, None, turn)
+    assert gate.validate(staged.code(rider(), turn), "in", turn).decision == "open"
