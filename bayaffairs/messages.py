@@ -325,6 +325,11 @@ MESSAGES: dict[str, Text] = {
         "你剛取消了此時段,可於 {until} 起再預約。",
         "你刚取消了此时段,可于 {until} 起再预约。",
     ),
+    "quota_exceeded": T(
+        "This person already has {limit} appointments with this department for that {window}.",
+        "此人在該{window}已有 {limit} 個此部門的預約。",
+        "此人在该{window}已有 {limit} 个此部门的预约。",
+    ),
     "no_show_too_early": T(
         "Too early for a no-show: the person still counts as on time until {time}.",
         "尚未可記為缺席:此人在 {time} 前仍算準時。",

@@ -37,6 +37,11 @@ class _Strict(Schema):
         unknown = "raise"
 
 
+class QuotaSchema(_Strict):
+    per_day = fields.Integer(load_default=None, validate=validate.Range(1, 100))
+    per_week = fields.Integer(load_default=None, validate=validate.Range(1, 500))
+
+
 class ServiceSchema(_Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     name = TextField(required=True)
@@ -46,6 +51,16 @@ class ServiceSchema(_Strict):
     min_days_ahead = fields.Integer(load_default=1, validate=validate.Range(0, 365))
     max_days_ahead = fields.Integer(load_default=60, validate=validate.Range(1, 365))
     per_rider_limit = fields.Integer(load_default=2, validate=validate.Range(1, 20))
+    department = fields.String(
+        load_default=None,
+        validate=validate.Regexp(ID_PATTERN),
+        metadata={"description": "whose quota the service counts against; default the agency"},
+    )
+    quota = fields.Nested(
+        QuotaSchema,
+        load_default=None,
+        metadata={"description": "per department and person; default the agency's quota"},
+    )
 
     @validates_schema
     def check_window(self, data: dict[str, Any], **_: Any) -> None:
@@ -121,6 +136,14 @@ class AgencySettings(_Strict):
             "canceller included, may book it (ZMS deallocationDuration); 0 frees it at once"
         },
     )
+    quota = fields.Nested(
+        QuotaSchema,
+        load_default=None,
+        metadata={
+            "description": "appointments per department and person (identified by the document) a day "
+            "and a week, for every service that sets none"
+        },
+    )
     services = fields.List(fields.Nested(ServiceSchema), required=True, validate=validate.Length(min=1))
     centres = fields.List(fields.Nested(CentreSchema), required=True, validate=validate.Length(min=1))
 
@@ -169,6 +192,9 @@ def build_agency(
             min_days_ahead=raw["min_days_ahead"],
             max_days_ahead=raw["max_days_ahead"],
             per_rider_limit=raw["per_rider_limit"],
+            department=raw["department"] or "",
+            quota_per_day=(raw["quota"] or s["quota"] or {}).get("per_day"),
+            quota_per_week=(raw["quota"] or s["quota"] or {}).get("per_week"),
         )
         for raw in s["services"]
     }

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bayaffairs import transfers
-from bayaffairs.appointments import capacity, qr
+from bayaffairs.appointments import capacity, qr, quotas
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.model import Agency, Appointment, Centre, Service, Slot
 from bayaffairs.appointments.slots import is_slot_start, slots, window
@@ -146,6 +146,7 @@ class AppointmentService:
         agency = self.catalogue.agency_of(service)
         self.check_start(centre, service, start)
         subject = await self._subject(user_id, service, agency, document_id)
+        person = await self._person(user_id, document_id)
         key = await self.keys.signing_key()  # before any write: no key, no booking
         now = self.clock.now()
         async with self.db.transaction() as conn:
@@ -155,6 +156,7 @@ class AppointmentService:
                 raise RiderLimitReached(
                     details={"limit": service.per_rider_limit}, limit=service.per_rider_limit
                 )
+            await quotas.check(conn, centre, service, person, start)
             await _not_cooling(conn, user_id, centre, service, start, now)
             appointment = await self._seat(
                 conn,
@@ -167,6 +169,7 @@ class AppointmentService:
                 now,
                 qr_version=1,
                 rescheduled_from=None,
+                person_key=person,
             )
             await transfers.record(conn, user_id, planned, appointment.id, now)
             await self._tell_agency(conn, agency, appointment, "booked", subject, now)
@@ -185,6 +188,7 @@ class AppointmentService:
         *,
         qr_version: int,
         rescheduled_from: str | None,
+        person_key: str,
     ) -> Appointment:
         """Take a desk for the time (409 slot_full) and write the appointment."""
         counter_id = await capacity.take_desk(conn, centre, service, start, now, leaving=rescheduled_from)
@@ -205,6 +209,8 @@ class AppointmentService:
             ends_at=start + timedelta(minutes=service.duration_minutes),
             local_date=start.astimezone(centre.zone).date(),
             counter_id=counter_id,
+            department=service.quota_department,
+            person_key=person_key,
             status="booked",
             document_id=None if subject.document_id.startswith("account:") else subject.document_id,
             holder_name=subject.name,
@@ -237,6 +243,12 @@ class AppointmentService:
             user = await users_q.get(conn, user_id)
         name = (user.display_name if user else None) or "-"
         return transfers.Subject(f"account:{user_id}", "account", agency.region, "", name)
+
+    async def _person(self, user_id: str, document_id: str | None) -> str:
+        """Whose quota a booking counts against: the document's holder, else the account's."""
+        if document_id is None:
+            return f"account:{user_id}"
+        return await self.documents.holder_key(user_id, document_id)
 
     async def _tell_agency(
         self,
@@ -283,9 +295,11 @@ class AppointmentService:
             raise InvalidInput({"start": ["that is the slot already booked"]}, "same_slot")
         self.check_start(centre, service, start)
         subject = await self._subject(user_id, service, agency, current.document_id)
+        person = await self._person(user_id, current.document_id)
         key = await self.keys.signing_key()
         now = self.clock.now()
         async with self.db.transaction() as conn:
+            await quotas.check(conn, centre, service, person, start, leaving=current.id)
             # The days' desk locks before the appointment's row lock: a booker holding a day's
             # lock may move this appointment to another desk, so the other order could deadlock.
             await q.lock_centre_days(
@@ -308,6 +322,7 @@ class AppointmentService:
                 now,
                 qr_version=old.qr_version + 1,
                 rescheduled_from=old.id,
+                person_key=person,
             )
             old = await q.update(
                 conn,

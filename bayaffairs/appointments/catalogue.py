@@ -89,6 +89,12 @@ def service_json(s: Service) -> dict[str, Any]:
         "required_documents": list(s.required_documents),
         "booking_window_days": {"min": s.min_days_ahead, "max": s.max_days_ahead},
         "per_rider_limit": s.per_rider_limit,
+        "department": s.quota_department,
+        "quota": (
+            {"per_day": s.quota_per_day, "per_week": s.quota_per_week}
+            if s.quota_per_day or s.quota_per_week
+            else None
+        ),
     }
 
 

@@ -30,7 +30,16 @@ class Service:
     required_documents: tuple[Text, ...]
     min_days_ahead: int
     max_days_ahead: int
-    per_rider_limit: int
+    per_rider_limit: int  # active appointments of one account for this service
+    # Per department and person (by document): at most this many appointments on one day of the
+    # centre's calendar, and in one calendar week (Monday to Sunday); None: no such limit.
+    department: str = ""  # "" is the agency itself
+    quota_per_day: int | None = None
+    quota_per_week: int | None = None
+
+    @property
+    def quota_department(self) -> str:
+        return self.department or self.agency_id
 
 
 @dataclass(frozen=True)

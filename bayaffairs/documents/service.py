@@ -156,6 +156,15 @@ class DocumentService:
             raise NotFound("document_not_found")
         return _document(row)
 
+    async def holder_key(self, user_id: str, document_id: str) -> str:
+        """Who the document's holder is, as a stable opaque key (`doc:` and the keyed fingerprint
+        of type and number): the same person's document on two accounts gives the same key."""
+        async with self.db.acquire() as conn:
+            fingerprint = await q.fingerprint_for_user(conn, user_id, document_id)
+        if fingerprint is None:
+            raise NotFound("document_not_found")
+        return "doc:" + fingerprint.hex()
+
     async def reveal_number(self, user_id: str, document_id: str, access: Access) -> str:
         """The clear number, for the reader `access` names (a partner that needs it, or the
         rider's own re-authenticated export); the read is recorded in the access log in the

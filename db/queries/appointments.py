@@ -326,3 +326,33 @@ async def display_calls(
             )
     calls["recent"].sort(key=lambda c: (c[2], c[0]), reverse=True)  # UNION ALL keeps no order
     return calls["recent"], calls["desk"], waiting
+
+
+async def lock_person(conn: Connection, department: str, person_key: str) -> None:
+    """Serialise one person's bookings with one department (their quota) for the transaction."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('quota|' || $1 || '|' || $2, 0))",
+        department,
+        person_key,
+    )
+
+
+async def person_days(
+    conn: Connection, department: str, person_key: str, first: date, last: date, leaving: str | None
+) -> dict[date, int]:
+    """How many appointments (not cancelled or rescheduled) the person holds with the department
+    on each day from `first` to `last`, leaving out `leaving` (a reschedule's old one)."""
+    records = await conn.fetch(
+        """
+        SELECT local_date, count(*) AS n FROM appointments
+        WHERE department = $1 AND person_key = $2 AND local_date BETWEEN $3 AND $4
+          AND status NOT IN ('cancelled', 'rescheduled') AND id IS DISTINCT FROM $5
+        GROUP BY local_date
+        """,
+        department,
+        person_key,
+        first,
+        last,
+        leaving,
+    )
+    return {r["local_date"]: r["n"] for r in records}

@@ -84,6 +84,14 @@ async def get_for_user(conn: Connection, user_id: str, document_id: str) -> Docu
     return _row(record) if record else None
 
 
+async def fingerprint_for_user(conn: Connection, user_id: str, document_id: str) -> bytes | None:
+    """The keyed fingerprint of the document's number: who the holder is, without the number."""
+    value: bytes | None = await conn.fetchval(
+        "SELECT number_fingerprint FROM documents WHERE user_id = $1 AND id = $2", user_id, document_id
+    )
+    return value
+
+
 async def delete_for_user(conn: Connection, user_id: str, document_id: str) -> bool:
     status = await conn.execute("DELETE FROM documents WHERE user_id = $1 AND id = $2", user_id, document_id)
     return status == "DELETE 1"

@@ -19,6 +19,11 @@ class ServicesQuery(StrictSchema):
     )
 
 
+class QuotaOut(Schema):
+    per_day = fields.Integer(allow_none=True, metadata={"description": "a calendar day of the centre"})
+    per_week = fields.Integer(allow_none=True, metadata={"description": "Monday to Sunday"})
+
+
 class ServiceOut(Schema):
     id = fields.String(required=True)
     agency = fields.String(required=True)
@@ -30,6 +35,12 @@ class ServiceOut(Schema):
     required_documents = fields.List(fields.String(), required=True)
     booking_window_days = fields.Dict(required=True)
     per_rider_limit = fields.Integer(required=True)
+    department = fields.String(required=True, metadata={"description": "whose quota it counts against"})
+    quota = fields.Nested(
+        QuotaOut,
+        allow_none=True,
+        metadata={"description": "per department and person (by document); null: none"},
+    )
     centres = fields.List(fields.String(), required=True)
     demo = fields.Boolean(required=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
-from tests.support import Api, MovableClock
+from tests.support import Api, MovableClock, test_config
 
 HENGQIN = "hengqin_gasc"
 COMMERCIAL = "mo_commercial_registration"  # three counters serve it at Hengqin: capacity 3
@@ -83,3 +84,18 @@ async def desk(make_api: AppFactory, clock: MovableClock) -> Desk:
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+@pytest.fixture
+async def unlimited(make_api: AppFactory, clock: MovableClock) -> Desk:
+    """The app with rate limits off: 200 riders sign in from one address."""
+    clock._now = NOW
+    api = await make_api(test_config({"rate_limits": {"auth": "0/1", "read": "0/1", "write": "0/1"}}))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("appointments")
+    rider = await api.sign_in("first")
+    return Desk(api, rider, services, clock)
+
+
+async def riders(desk: Desk, n: int) -> list[Api]:
+    return list(await asyncio.gather(*(desk.another_rider(f"racer-{i}") for i in range(n))))

@@ -7,29 +7,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import pytest
-
-from bayaffairs.handlers.keys import SERVICES
-from tests.appointments.conftest import COMMERCIAL, HENGQIN, NOW, SOCIAL, TUESDAY, WEDNESDAY, Desk, at
-from tests.conftest import AppFactory
-from tests.support import Api, MovableClock, test_config
+from tests.appointments.conftest import COMMERCIAL, HENGQIN, SOCIAL, TUESDAY, WEDNESDAY, Desk, at, riders
 
 RIDERS = 200
-
-
-@pytest.fixture
-async def unlimited(make_api: AppFactory, clock: MovableClock) -> Desk:
-    """The app with rate limits off: 200 riders sign in from one address."""
-    clock._now = NOW
-    api = await make_api(test_config({"rate_limits": {"auth": "0/1", "read": "0/1", "write": "0/1"}}))
-    services = api.client.server.app[SERVICES]
-    await services.transit.issuer_keys.rotate("appointments")
-    rider = await api.sign_in("first")
-    return Desk(api, rider, services, clock)
-
-
-async def riders(desk: Desk, n: int) -> list[Api]:
-    return list(await asyncio.gather(*(desk.another_rider(f"racer-{i}") for i in range(n))))
 
 
 async def naive_book(db: Any, table: str, user_id: str, starts_at: datetime, capacity: int) -> bool:
