@@ -122,6 +122,13 @@ DEMO_APPOINTMENTS = (
     ("mo_trademark_registration", 8),
     ("mo_food_premises_licence", 12),
 )
+# Whom they are for: the demo rider and two family members, each by a Macao ID (DEMO numbers),
+# two appointments a person (Macao's quota is 2 a day per department and person).
+DEMO_FAMILY = (
+    ("CHAN Tai Man", "1234567(8)"),
+    ("CHAN Siu Ming", "5234567(1)"),
+    ("WONG Mei Ling", "7234567(3)"),
+)
 
 
 async def _demo_appointments(ctx: SeedContext) -> None:
@@ -133,7 +140,7 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     from bayaffairs.appointments.slots import day_starts, local_today
     from bayaffairs.consents import ConsentService
     from bayaffairs.documents.cipher import DocumentCipher
-    from bayaffairs.documents.service import DocumentService
+    from bayaffairs.documents.service import DocumentService, NewDocument
     from bayaffairs.errors import DomainError
 
     async with ctx.db.acquire() as conn:
@@ -153,14 +160,21 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     mine = await appointments.booking.list(rider.id, cursor=None, limit=100)
     held = {(a.service_id, a.start) for a in mine.items}  # whatever became of them since
     await ConsentService(ctx.db, clock).give(rider.id, centre.region, "appointment")  # kept if given
+    family = {d.holder_name: d.id for d in (await documents.list(rider.id, cursor=None, limit=100)).items}
+    for name, number in DEMO_FAMILY:
+        if name not in family:
+            expires = clock.now().date().replace(month=1, day=1) + timedelta(days=5 * 366)
+            added = await documents.add(rider.id, NewDocument("macao_id", name, number, "MO", expires))
+            family[name] = added.id
     booked = 0
-    for service_id, index in DEMO_APPOINTMENTS:
+    for i, (service_id, index) in enumerate(DEMO_APPOINTMENTS):
+        applicant = family[DEMO_FAMILY[i // 2][0]]
         starts = list(day_starts(centre, appointments.catalogue.service(service_id), day))
         start = starts[min(index, len(starts) - 1)]
         if (service_id, start) in held:
             continue
         try:
-            await appointments.booking.book(rider.id, centre.id, service_id, start, None)
+            await appointments.booking.book(rider.id, centre.id, service_id, start, applicant)
         except DomainError as exc:  # full, or the rider's limit: a demo does without that one
             ctx.printed.append(f"(demo appointment {service_id} at {start:%H:%M} skipped: {exc.code})")
             continue
