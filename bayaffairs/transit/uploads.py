@@ -159,11 +159,12 @@ class TapUploads:
 
     async def process_pending(self, limit: int = 500, settle_seconds: int = SETTLE_SECONDS) -> int:
         """Verify and record what was uploaded; safe to run in several workers (SKIP LOCKED)."""
-        keyset = await self.keys.keyset()
         async with self.db.transaction() as conn:
             uploads = await q.claim_pending(conn, limit, settle_seconds)
             if not uploads:
                 return 0
+            # Only now: an idle drain must not fill the worker's key cache before the first key.
+            keyset = await self.keys.keyset()
             results: list[q.Processed] = []
             items, owners = [], []
             for upload in uploads:
