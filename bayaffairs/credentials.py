@@ -234,13 +234,19 @@ class CredentialService:
             row = await q.revoke(conn, credential_id, self.clock.now())
         if row is None:
             raise NotFound("credential_not_found")
+        self.forget([credential_id])
+        return _credential(row)
+
+    def forget(self, credential_ids: Collection[str]) -> None:
+        """Stop trusting these credentials in this worker at once (they were revoked in the
+        database; other workers re-read them within `cache_seconds`)."""
+        gone = set(credential_ids)
         for token, (principal, _) in list(self._cache.items()):
-            if principal.credential_id == credential_id:
+            if principal.credential_id in gone:
                 self._cache.pop(token, None)
         for token in list(self._lookups):
-            if token.split(".")[1:2] == [credential_id]:
+            if token.split(".")[1] in gone:
                 self._lookups.pop(token, None)  # a read begun before the revocation is not shared
-        return _credential(row)
 
     async def authenticate(self, token: str) -> Principal:
         now = self.clock.now()

@@ -114,6 +114,30 @@ MESSAGES: dict[str, Text] = {
     ),
     "document_not_found": T("No such document on file.", "找不到此證件。", "找不到此证件。"),
     "consent_not_found": T("No such consent.", "找不到此同意記錄。", "找不到此同意记录。"),
+    "debts_unpaid": T(
+        "Pay what is owed first ({count} unpaid fares; see GET /v1/me/debts and pay each with "
+        "POST /v1/me/debts/{{id}}/payment), then delete the account.",
+        "請先繳清欠款(共 {count} 筆未付車費;見 GET /v1/me/debts,逐筆以 "
+        "POST /v1/me/debts/{{id}}/payment 繳付),然後再刪除帳戶。",
+        "请先缴清欠款(共 {count} 笔未付车费;见 GET /v1/me/debts,逐笔以 "
+        "POST /v1/me/debts/{{id}}/payment 缴付),然后再删除账户。",
+    ),
+    "charges_pending": T(
+        "A fare is still being charged; try again once it is (GET /v1/journeys shows its status).",
+        "仍有車費正在收取;收取完成後請再試(GET /v1/journeys 顯示其狀態)。",
+        "仍有车费正在收取;收取完成后请再试(GET /v1/journeys 显示其状态)。",
+    ),
+    "journey_open": T(
+        "A journey is still open: tap out (or let it close) first.",
+        "仍有未結束的行程:請先拍卡出閘(或待其自動結束)。",
+        "仍有未结束的行程:请先刷码出闸(或待其自动结束)。",
+    ),
+    "deletion_not_confirmed": T(
+        "That confirmation code is not valid for this session (or has expired): ask again with "
+        "POST /v1/me/deletion.",
+        "此確認碼對本次登入無效(或已過期):請以 POST /v1/me/deletion 重新申請。",
+        "此确认码对本次登录无效(或已过期):请以 POST /v1/me/deletion 重新申请。",
+    ),
     "export_not_found": T("No such export.", "找不到此匯出。", "找不到此导出。"),
     "export_not_ready": T(
         "The export is not ready yet ({status}); check its progress and try again.",
@@ -390,6 +414,13 @@ SINGULAR: dict[str, tuple[str, Text]] = {
     "payload_too_large": ("limit", T("The request body is larger than {limit} byte.")),
     "rate_limited": ("retry_after", T("Too many requests; retry after {retry_after} second.")),
     "rider_limit_reached": ("limit", T("You already hold {limit} active appointment for this service.")),
+    "debts_unpaid": (
+        "count",
+        T(
+            "Pay what is owed first ({count} unpaid fare; see GET /v1/me/debts and pay it with "
+            "POST /v1/me/debts/{{id}}/payment), then delete the account."
+        ),
+    ),
 }
 
 

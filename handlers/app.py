@@ -176,6 +176,7 @@ async def _background_jobs(app: web.Application) -> AsyncIterator[None]:
         ("purge expired credentials", 3600.0, services.credentials.purge_expired),
         ("purge data-transfer records past retention", 3600.0, services.transfers.purge_expired),
         ("build data exports", 1.0, services.privacy.exports.build_pending),
+        ("finish account deletions", 30.0, services.privacy.deletion.resume_due),
         ("close journeys without tap-out", 60.0, services.transit.journeys.close_overdue),
         ("record offline taps", 2.0, services.transit.uploads.drain),
         ("charge riders for journeys", 5.0, services.transit.charges.charge_pending),

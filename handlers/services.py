@@ -25,6 +25,7 @@ from bayaffairs.documents.service import DocumentService
 from bayaffairs.fx import Converter
 from bayaffairs.idempotency import IdempotencyKeys
 from bayaffairs.privacy.access import AccessLog
+from bayaffairs.privacy.erasure import AccountDeletion
 from bayaffairs.privacy.export import Exports, Sources
 from bayaffairs.privacy.recipients import RecipientDirectory, recipient_directory
 from bayaffairs.sealing import Sealer
@@ -84,6 +85,7 @@ class PrivacyServices:
     access_log: AccessLog
     recipients: RecipientDirectory
     exports: Exports
+    deletion: AccountDeletion
 
 
 def build_transit(
@@ -179,6 +181,9 @@ def build_services(
         access_log=access_log,
         recipients=recipient_directory(travel.carriers, appointments.catalogue, config.adapter_blocks),
         exports=Exports(db, clock, settings.privacy, sources, Sealer(settings.secrets.documents_keys)),
+        deletion=AccountDeletion(
+            db, clock, settings.privacy, credentials, travel.bookings, travel.payments, appointments.booking
+        ),
     )
     return Services(
         directory=directory,

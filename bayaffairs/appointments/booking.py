@@ -337,7 +337,11 @@ class AppointmentService:
             await self._tell_agency(conn, agency, new, "booked", subject, now)
         return Booked(new, qr.encode(key, new.id, new.qr_version))
 
-    async def cancel(self, user_id: str, appointment_id: str) -> Appointment:
+    async def cancel(
+        self, user_id: str, appointment_id: str, *, closing_account: bool = False
+    ) -> Appointment:
+        """`closing_account`: the rider is deleting their account, so an appointment that has
+        started (booked, not checked in) is cancelled too: its QR must stop working at once."""
         await self.get(user_id, appointment_id)
         now = self.clock.now()
         async with self.db.transaction() as conn:
@@ -347,7 +351,7 @@ class AppointmentService:
                 return current
             if current.status != "booked":
                 raise _not_active(current)
-            if current.start <= now:
+            if current.start <= now and not closing_account:
                 raise Conflict("appointment_started")
             agency = self.catalogue.agencies.get(current.agency_id)
             cooldown = agency.cancellation_cooldown_minutes if agency is not None else 0

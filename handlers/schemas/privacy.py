@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import MoneySchema, StrictSchema, page_of
 from bayaffairs.handlers.schemas.profile import ConsentOut
 from bayaffairs.privacy.access import PURPOSES, READER_KINDS
 from bayaffairs.privacy.export import FORMATS, NUMBERS
@@ -96,4 +96,59 @@ class ExportJobOut(StrictSchema):
     download_url = fields.String(
         allow_none=True,
         metadata={"description": "once ready; needs the rider's token (a fresh one for clear numbers)"},
+    )
+
+
+class OpenBookingOut(StrictSchema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    departs_at = fields.AwareDateTime(required=True)
+
+
+class OpenAppointmentOut(StrictSchema):
+    id = fields.String(required=True)
+    start = fields.AwareDateTime(required=True, attribute="starts_at")
+
+
+class DeletionPlanOut(StrictSchema):
+    id = fields.String(required=True)
+    confirmation = fields.String(
+        required=True, metadata={"description": "send it back in DELETE /v1/me, from this session"}
+    )
+    expires_at = fields.AwareDateTime(required=True)
+    bookings_to_cancel = fields.List(
+        fields.Nested(OpenBookingOut),
+        required=True,
+        metadata={"description": "held, and confirmed ones still ahead: refunded by the carrier's rules"},
+    )
+    appointments_to_cancel = fields.List(fields.Nested(OpenAppointmentOut), required=True)
+    kept = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "records the law keeps, under a pseudonym and without names"},
+    )
+
+
+class DeletionIn(StrictSchema):
+    confirmation = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class CancelledBookingOut(StrictSchema):
+    id = fields.String(required=True, attribute="booking_id")
+    refund = fields.Nested(MoneySchema, allow_none=True)
+
+
+class DeletedOut(StrictSchema):
+    status = fields.String(required=True, validate=validate.OneOf(["deleted", "deleting"]))
+    reference = fields.String(
+        required=True,
+        metadata={"description": "the pseudonym kept records carry: quote it about a refund or a payment"},
+    )
+    bookings_cancelled = fields.List(fields.Nested(CancelledBookingOut), required=True)
+    appointments_cancelled = fields.List(fields.String(), required=True)
+    documents_destroyed = fields.Integer(required=True)
+    kept = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    retry_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "deleting: a carrier is being retried; nothing else to do"}
     )

@@ -246,6 +246,9 @@ TRAVEL: list[Row] = [
     *rider_rows("GET", "/v1/me/exports/{export}/file", 200),
     *[r for r in list_rows("/v1/me/export", ("export", "booking", "document")) if r.who != "rider_a"],
     Row("GET", "/v1/me/export", "rider_a", 202),  # A has records: built in the background
+    # Deleting: only a rider, for themselves (the confirmation is bound to the session asking).
+    *rider_rows("POST", "/v1/me/deletion", 201, own=False),
+    *rider_rows("DELETE", "/v1/me", 409, {"confirmation": "not-the-code"}, own=False),
     # Carrier devices board only their carrier's departures.
     Row("POST", "/v1/carrier/boardings", "carrier", 200, BOARD),
     Row("POST", "/v1/carrier/boardings", "admin", 200, BOARD),
