@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from bayaffairs.config import Config, ConfigError, load_config
 from bayaffairs.db.database import Database
@@ -37,3 +39,14 @@ async def database(config: Config) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.stop()
+
+
+def instant(text: str) -> datetime:
+    """An argparse type: an RFC 3339 time with its offset."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset (say +08:00 or Z)")
+    return value

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from bayaffairs.cli.context import CommandError
+from bayaffairs.cli.context import CommandError, instant
 from bayaffairs.gate.simulate import NoCode, simulate
 
 
@@ -26,6 +26,7 @@ async def run(args: argparse.Namespace) -> None:
             online=args.online,
             upload=args.upload,
             store=Path(args.store) if args.store else None,
+            at=args.at,
         )
     except (NoCode, FileNotFoundError) as exc:
         raise CommandError(str(exc), status=2) from exc
@@ -45,4 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--online", action="store_true", help="ask the service instead of deciding offline")
     s.add_argument("--upload", action="store_true", help="offline: upload the tap afterwards")
     s.add_argument("--store", help="offline: the gate's memory file (SQLite); default a scratch file")
+    s.add_argument(
+        "--at",
+        type=instant,
+        help="the gate's time, RFC 3339 with offset (default: now), to try a code as of then",
+    )
     s.set_defaults(run=run)
+

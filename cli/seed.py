@@ -19,8 +19,8 @@ from tqdm import tqdm
 from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.adapters.protocols import BorderCarrier, CounterAgency
-from bayaffairs.cli.context import CommandError, config_or_exit, database
-from bayaffairs.clock import SystemClock
+from bayaffairs.cli.context import CommandError, config_or_exit, database, instant
+from bayaffairs.clock import Clock, FixedClock, SystemClock
 from bayaffairs.config import Config
 from bayaffairs.credentials import CredentialService
 from bayaffairs.db.queries import users as users_q
@@ -34,6 +34,7 @@ from bayaffairs.storage import Database
 class SeedContext:
     config: Config
     db: Database
+    clock: Clock
     credentials: CredentialService
     printed: list[str] = field(default_factory=list)
 
@@ -78,7 +79,7 @@ async def _scoped_devices(ctx: SeedContext) -> None:
 async def _issuer_keys(ctx: SeedContext) -> None:
     """A signing key for every issuer that has none yet (ride codes, tickets, appointments)."""
     settings = ctx.config.settings
-    keys = IssuerKeys(ctx.db, SystemClock(), settings.signing, Sealer(settings.secrets.signing_keys))
+    keys = IssuerKeys(ctx.db, ctx.clock, settings.signing, Sealer(settings.secrets.signing_keys))
     signing = {k.issuer for k in await keys.all() if k.signing}
     for issuer in settings.signing.issuers:
         if issuer not in signing:
@@ -89,7 +90,7 @@ async def _demo_rider(ctx: SeedContext) -> None:
     """The rider `demo-rider` of the dev sign-in, with an HKD wallet, when dev sign-in is on."""
     if not any(b.module == "dev" and b.enabled for b in ctx.config.adapter_blocks):
         return
-    now = SystemClock().now()
+    now = ctx.clock.now()
     async with ctx.db.transaction() as conn:
         if await users_q.find_by_identity(conn, "dev", "demo-rider") is None:
             user = await users_q.insert(
@@ -109,7 +110,7 @@ async def _travel_departures(ctx: SeedContext) -> None:
     carriers = Carriers(
         adapters.of_kind(BorderCarrier), ctx.config.jurisdictions, travel.carrier_timeout_seconds
     )
-    await Departures(ctx.db, SystemClock(), carriers, travel.days_ahead).materialise()
+    await Departures(ctx.db, ctx.clock, carriers, travel.days_ahead).materialise()
 
 
 DEMO_CENTRE = "hengqin_gasc"
@@ -149,7 +150,7 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     agencies = adapters.of_kind(CounterAgency)
     if rider is None or not any(DEMO_CENTRE in a.catalog().centres for a in agencies):
         return
-    settings, clock = ctx.config.settings, SystemClock()
+    settings, clock = ctx.config.settings, ctx.clock
     keys = IssuerKeys(ctx.db, clock, settings.signing, Sealer(settings.secrets.signing_keys))
     documents = DocumentService(ctx.db, clock, DocumentCipher(settings.secrets.documents_keys))
     appointments = build_appointments(ctx.db, clock, agencies, keys, documents, lambda _: None)
@@ -199,9 +200,10 @@ async def run(args: argparse.Namespace) -> None:
     if not args.demo:
         raise CommandError("only demo data can be seeded: pass --demo", status=2)
     config = config_or_exit()
+    clock: Clock = FixedClock(args.at) if args.at else SystemClock()
     async with database(config) as db:
-        credentials = CredentialService(db, SystemClock(), config.settings.auth, lambda _kind: ())
-        ctx = SeedContext(config, db, credentials)
+        credentials = CredentialService(db, clock, config.settings.auth, lambda _kind: ())
+        ctx = SeedContext(config, db, clock, credentials)
         for step in tqdm(STEPS, desc="seed", unit="step", disable=args.quiet):
             await step(ctx)
     print("demo data ready. Demo credentials (Authorization: Bearer <token>):")
@@ -218,4 +220,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("seed", help="load demo data (idempotent)")
     p.add_argument("--demo", action="store_true", help="the demo data set")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--at",
+        type=instant,
+        help="seed as of this time, RFC 3339 with offset (default: now): the demo's departures and"
+        " appointments are those of the days after it",
+    )
     p.set_defaults(run=run)

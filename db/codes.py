@@ -15,9 +15,12 @@ class RedisCodeStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def put(self, code_id: str, user_id: str, payload: str, expires_at: int) -> None:
+    async def put(self, code_id: str, user_id: str, payload: str, expires_at: int, now: int) -> None:
+        # A time to live rather than Redis's absolute expiry: the times are the service's clock,
+        # which need not be Redis's (a test's clock is not).
         key = self.redis.key("code", user_id, code_id)
-        await self.redis.client.set(key, f"{expires_at}|{payload}", exat=expires_at + KEEP_AFTER_EXPIRY)
+        ttl = max(1, expires_at - now + KEEP_AFTER_EXPIRY)
+        await self.redis.client.set(key, f"{expires_at}|{payload}", ex=ttl)
 
     async def get(self, code_id: str, user_id: str) -> tuple[str, int] | None:
         value = await self.redis.client.get(self.redis.key("code", user_id, code_id))

@@ -46,9 +46,12 @@ async def simulate(
     online: bool,
     upload: bool,
     store: Path | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Without `store` the gate's memory is a scratch file, gone afterwards."""
+    """Without `store` the gate's memory is a scratch file, gone afterwards. `at` is the gate's
+    clock (default: now), for trying a code as of another time."""
     payload = read_qr(image)
+    at = at or datetime.now(UTC)
     async with aiohttp.ClientSession() as session:
         if online:
             body = {
@@ -56,7 +59,7 @@ async def simulate(
                 "gate_id": gate_id,
                 "station": station,
                 "direction": direction,
-                "scanned_at": datetime.now(UTC).isoformat(),
+                "scanned_at": at.isoformat(),
             }
             async with session.post(
                 f"{base_url.rstrip('/')}/v1/gate/scans",
@@ -70,7 +73,7 @@ async def simulate(
                 client = GateClient(session, base_url, token)
                 gate = OfflineGate(gate_id=gate_id, station=station, store=memory)
                 await client.sync(gate)
-                decision = gate.validate(payload, direction)
+                decision = gate.validate(payload, direction, now=int(at.timestamp()))
                 result: dict[str, Any] = {
                     "mode": "offline",
                     "decision": decision.decision,

@@ -18,7 +18,16 @@ from bayaffairs.config import Config
 from bayaffairs.db.migrate import migrate
 from bayaffairs.handlers.app import create_app
 from tests import support
-from tests.support import Api, MovableClock, create_database, drop_database, test_config, with_database
+from tests.support import (
+    INSTANTS,
+    START,
+    Api,
+    MovableClock,
+    create_database,
+    drop_database,
+    test_config,
+    with_database,
+)
 
 AppFactory = Callable[..., Awaitable[Api]]
 
@@ -105,9 +114,23 @@ async def redis_client(config: Config) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "at_two_instants: run each test that uses `clock` at both of tests.support.INSTANTS",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked `at_two_instants` run once per instant (tests/support.py)."""
+    if metafunc.definition.get_closest_marker("at_two_instants") and "clock" in metafunc.fixturenames:
+        metafunc.parametrize("clock", list(INSTANTS.values()), ids=list(INSTANTS), indirect=True)
+
+
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
+def clock(request: pytest.FixtureRequest) -> MovableClock:
+    """The test clock, at `START` or, in a module marked `at_two_instants`, at each instant."""
+    return MovableClock(getattr(request, "param", START))
 
 
 @pytest.fixture

@@ -34,7 +34,10 @@ from bayaffairs.transit.network import Network
 class CodeStore(Protocol):
     """Where issued codes wait to be rendered as images (short-lived, per rider)."""
 
-    async def put(self, code_id: str, user_id: str, payload: str, expires_at: int) -> None: ...
+    async def put(self, code_id: str, user_id: str, payload: str, expires_at: int, now: int) -> None:
+        """Keep `payload` until a while after `expires_at`; both times are our clock's."""
+        ...
+
     async def get(self, code_id: str, user_id: str) -> tuple[str, int] | None:
         """The payload and until when (Unix seconds, tolerance included) a gate takes it."""
         ...
@@ -115,7 +118,7 @@ class RideCodeService:
         payload = base45.encode(body + sign(key.private_key, body))
         code_id = nonce.hex()
         good_until = issued + self.settings.code_seconds + self.settings.skew_seconds
-        await self.store.put(code_id, user_id, payload, good_until)
+        await self.store.put(code_id, user_id, payload, good_until, issued)
         issued_at = datetime.fromtimestamp(issued, now.tzinfo)
         return IssuedCode(
             code_id=code_id,

@@ -34,6 +34,8 @@ class RideCodeKeys:
             return self._signing[0]
         key = await self.keys.signing_key(ISSUER)
         self._signing = (key, time.monotonic())
+        if self._keyset and key_number(key.kid) not in self._keyset[0].by_number:
+            self._keyset = None  # a rotation since: codes signed now must verify here at once
         return key
 
     async def keyset(self) -> KeySet:

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
-from tests.support import Api, MovableClock, test_config
+from tests.support import INSTANTS, START, Api, MovableClock, test_config
 
 HENGQIN = "hengqin_gasc"
 COMMERCIAL = "mo_commercial_registration"  # three counters serve it at Hengqin: capacity 3
 SOCIAL = "mo_social_insurance"  # capacity 2
-# Monday 30 Nov 2026, 09:00 in Hengqin (UTC+8): a fixed "now" keeps dates and windows stable.
-NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+HENGQIN_ZONE = ZoneInfo("Asia/Shanghai")
+# The clock's day in Hengqin, the same for both test instants (a Wednesday, 10:00 or 01:00), and
+# the two days after it that the tests book (Hengqin opens Monday to Saturday).
+TODAY = START.astimezone(HENGQIN_ZONE).date()
+assert {i.astimezone(HENGQIN_ZONE).date() for i in INSTANTS.values()} == {TODAY}
+TOMORROW = TODAY + timedelta(days=1)
+DAY_AFTER = TODAY + timedelta(days=2)
 
 
 @dataclass
@@ -60,9 +67,12 @@ class Desk:
         assert status == 201, body
         return body
 
-
-TUESDAY = date(2026, 12, 1)
-WEDNESDAY = date(2026, 12, 2)
+    def close(self, day: date, centre: str = HENGQIN) -> None:
+        """`day` a closed day of the centre, as if config said so (adapter blocks cannot be
+        overridden in tests)."""
+        catalogue = self.services.appointments.catalogue
+        found = catalogue.centres[centre]
+        catalogue.centres[centre] = dataclasses.replace(found, closed_days=found.closed_days | {day})
 
 
 def at(day: date, hhmm: str) -> str:
@@ -72,7 +82,6 @@ def at(day: date, hhmm: str) -> str:
 
 @pytest.fixture
 async def desk(make_api: AppFactory, clock: MovableClock) -> Desk:
-    clock._now = NOW
     api = await make_api()
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("appointments")
@@ -89,7 +98,6 @@ def days(n: int) -> timedelta:
 @pytest.fixture
 async def unlimited(make_api: AppFactory, clock: MovableClock) -> Desk:
     """The app with rate limits off: 200 riders sign in from one address."""
-    clock._now = NOW
     api = await make_api(test_config({"rate_limits": {"auth": "0/1", "read": "0/1", "write": "0/1"}}))
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("appointments")

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import COMMERCIAL, HENGQIN, SOCIAL, TUESDAY, WEDNESDAY, Desk, at
+from tests.appointments.conftest import (
+    COMMERCIAL,
+    DAY_AFTER,
+    HENGQIN,
+    SOCIAL,
+    TODAY,
+    TOMORROW,
+    Desk,
+    at,
+)
+from tests.support import next_weekday
+
+pytestmark = pytest.mark.at_two_instants
+
+SUNDAY = next_weekday(TODAY, "sun")
+CLOSED = next_weekday(TODAY + timedelta(days=14), "thu")  # closed by the test (Desk.close)
+BEYOND_WINDOW = next_weekday(TODAY + timedelta(days=61), "mon")  # more than 60 days ahead
 
 
 async def test_services_and_centres_come_from_config_in_three_languages(desk: Desk) -> None:
@@ -22,11 +39,11 @@ async def test_services_and_centres_come_from_config_in_three_languages(desk: De
 
 
 async def test_a_booking_has_a_reference_a_signed_qr_and_takes_a_place(desk: Desk) -> None:
-    before = await desk.slots(TUESDAY)
-    body = await desk.booked(at(TUESDAY, "09:30"))
+    before = await desk.slots(TOMORROW)
+    body = await desk.booked(at(TOMORROW, "09:30"))
     assert body["reference"].startswith("HQ-") and len(body["reference"]) == 10
     assert body["qr"]["png_url"] == f"/v1/appointments/{body['id']}.png"
-    after = await desk.slots(TUESDAY)
+    after = await desk.slots(TOMORROW)
     changed = [(b["remaining"], a["remaining"]) for b, a in zip(before, after, strict=True) if b != a]
     assert changed == [(3, 2)]
     status, png = await desk.rider.get(body["qr"]["png_url"])
@@ -35,13 +52,13 @@ async def test_a_booking_has_a_reference_a_signed_qr_and_takes_a_place(desk: Des
 
 async def test_the_same_idempotency_key_gives_the_first_answer_and_one_booking(desk: Desk, pg: Any) -> None:
     headers = {"Idempotency-Key": "book-1"}
-    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TUESDAY, "09:00")}
+    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00")}
     first = await desk.rider.post("/v1/appointments", body, headers=headers)
     again = await desk.rider.post("/v1/appointments", body, headers=headers)
     assert first == again and first[0] == 201
     assert await pg.fetchval("SELECT count(*) FROM appointments") == 1
     status, _ = await desk.rider.post(
-        "/v1/appointments", {**body, "start": at(TUESDAY, "09:30")}, headers=headers
+        "/v1/appointments", {**body, "start": at(TOMORROW, "09:30")}, headers=headers
     )
     assert status == 422
 
@@ -49,18 +66,19 @@ async def test_the_same_idempotency_key_gives_the_first_answer_and_one_booking(d
 @pytest.mark.parametrize(
     ("start", "code"),
     [
-        (at(TUESDAY, "09:10"), "not_slot_boundary"),
-        (at(TUESDAY, "07:00"), "outside_opening_hours"),
-        (at(TUESDAY, "12:30"), "outside_opening_hours"),
-        ("2026-12-06T09:00:00+08:00", "centre_closed"),  # a Sunday
-        ("2027-01-01T09:00:00+08:00", "centre_closed"),  # a closed day
-        ("2026-11-30T14:00:00+08:00", "outside_booking_window"),  # today
-        ("2027-02-15T09:00:00+08:00", "outside_booking_window"),  # more than 60 days ahead
+        (at(TOMORROW, "09:10"), "not_slot_boundary"),
+        (at(TOMORROW, "07:00"), "outside_opening_hours"),
+        (at(TOMORROW, "12:30"), "outside_opening_hours"),
+        (at(SUNDAY, "09:00"), "centre_closed"),
+        (at(CLOSED, "09:00"), "centre_closed"),
+        (at(TODAY, "14:00"), "outside_booking_window"),
+        (at(BEYOND_WINDOW, "09:00"), "outside_booking_window"),
     ],
 )
 async def test_a_start_that_cannot_be_booked_is_400_with_the_reason(
     desk: Desk, start: str, code: str
 ) -> None:
+    desk.close(CLOSED)
     status, body = await desk.book(start)
     assert status == 400, body
     assert body["error"]["code"] == code
@@ -71,12 +89,12 @@ async def test_a_start_that_cannot_be_booked_is_400_with_the_reason(
     [
         {},
         {"centre_id": HENGQIN, "service_id": COMMERCIAL},
-        {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": "2026-12-01T09:00:00"},  # no offset
+        {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00")[:-6]},  # no offset
         {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": "tomorrow"},
         {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": 12},
-        {"centre_id": ["x"], "service_id": COMMERCIAL, "start": at(TUESDAY, "09:00")},
-        {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TUESDAY, "09:00"), "extra": 1},
-        {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TUESDAY, "09:00"), "document_id": ""},
+        {"centre_id": ["x"], "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00")},
+        {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00"), "extra": 1},
+        {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00"), "document_id": ""},
     ],
 )
 async def test_malformed_bookings_are_400_never_500(desk: Desk, body: dict[str, Any]) -> None:
@@ -94,21 +112,21 @@ async def test_unknown_ids_are_404_and_a_service_elsewhere_is_400(desk: Desk) ->
             "document_not_found",
         ),
     ):
-        status, answer = await desk.rider.post("/v1/appointments", {"start": at(TUESDAY, "09:00"), **body})
+        status, answer = await desk.rider.post("/v1/appointments", {"start": at(TOMORROW, "09:00"), **body})
         assert (status, answer["error"]["code"]) == (404, code)
-    status, answer = await desk.book(at(TUESDAY, "09:00"), service="hk_tax_enquiry")
+    status, answer = await desk.book(at(TOMORROW, "09:00"), service="hk_tax_enquiry")
     assert (status, answer["error"]["code"]) == (400, "service_not_offered")
     for path in (
         "/v1/appointments/apt_00000000000000000000000000",
-        "/v1/centres/nowhere/slots?service=x&date=2026-12-01",
+        f"/v1/centres/nowhere/slots?service=x&date={TOMORROW}",
     ):
         status, answer = await desk.rider.get(path)
         assert status == 404, answer
 
 
 async def test_a_rider_holds_at_most_the_services_limit(desk: Desk) -> None:
-    await desk.booked(at(TUESDAY, "09:00"), SOCIAL)
-    status, body = await desk.book(at(TUESDAY, "09:15"), SOCIAL)
+    await desk.booked(at(TOMORROW, "09:00"), SOCIAL)
+    status, body = await desk.book(at(TOMORROW, "09:15"), SOCIAL)
     assert (status, body["error"]["code"]) == (400, "rider_limit_reached")
 
 
@@ -116,10 +134,10 @@ async def test_without_consent_nothing_is_booked_and_with_it_the_transfer_is_rec
     desk: Desk, pg: Any
 ) -> None:
     stranger = await desk.another_rider("no-consent", consent=None)
-    status, body = await desk.book(at(TUESDAY, "09:00"), rider=stranger)
+    status, body = await desk.book(at(TOMORROW, "09:00"), rider=stranger)
     assert (status, body["error"]["code"]) == (403, "consent_required")
     assert await pg.fetchval("SELECT count(*) FROM appointments") == 0
-    booked = await desk.booked(at(TUESDAY, "09:00"))
+    booked = await desk.booked(at(TOMORROW, "09:00"))
     status, transfers = await desk.rider.get("/v1/me/data-transfers")
     [record] = transfers["items"]
     assert (record["origin"], record["destination"], record["recipient"]) == (
@@ -131,7 +149,7 @@ async def test_without_consent_nothing_is_booked_and_with_it_the_transfer_is_rec
 
 
 async def test_another_rider_cannot_see_or_change_my_appointment(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     other = await desk.another_rider("someone-else")
     for method, path in (
         ("GET", f"/v1/appointments/{body['id']}"),
@@ -141,57 +159,61 @@ async def test_another_rider_cannot_see_or_change_my_appointment(desk: Desk) -> 
     ):
         status, answer = await other.call(method, path)
         assert status == 404, (path, answer)
-    status, _ = await other.post(f"/v1/appointments/{body['id']}/reschedule", {"start": at(TUESDAY, "10:00")})
+    status, _ = await other.post(
+        f"/v1/appointments/{body['id']}/reschedule", {"start": at(TOMORROW, "10:00")}
+    )
     assert status == 404
     status, page = await other.get("/v1/appointments")
     assert page["items"] == []
 
 
 async def test_reschedule_frees_the_old_slot_and_cancellation_frees_the_new(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     status, moved = await desk.rider.post(
-        f"/v1/appointments/{body['id']}/reschedule", {"start": at(WEDNESDAY, "10:00")}
+        f"/v1/appointments/{body['id']}/reschedule", {"start": at(DAY_AFTER, "10:00")}
     )
     assert status == 201, moved
     assert moved["rescheduled_from"] == body["id"] and moved["qr"]["payload"] != body["qr"]["payload"]
     status, old = await desk.rider.get(f"/v1/appointments/{body['id']}")
     assert (old["status"], old["rescheduled_to"], old["qr"]) == ("rescheduled", moved["id"], None)
-    assert (await desk.slots(TUESDAY))[0]["remaining"] == 3
+    assert (await desk.slots(TOMORROW))[0]["remaining"] == 3
     assert (
-        next(s for s in await desk.slots(WEDNESDAY) if s["start"] == at(WEDNESDAY, "10:00"))["remaining"] == 2
+        next(s for s in await desk.slots(DAY_AFTER) if s["start"] == at(DAY_AFTER, "10:00"))["remaining"] == 2
     )
     status, cancelled = await desk.rider.post(f"/v1/appointments/{moved['id']}/cancellation")
     assert (status, cancelled["status"]) == (200, "cancelled")
     desk.clock.advance(minutes=30)  # the cancellation cooldown (see test_cooldown.py)
-    assert all(s["remaining"] == 3 for s in await desk.slots(WEDNESDAY))
+    assert all(s["remaining"] == 3 for s in await desk.slots(DAY_AFTER))
     status, again = await desk.rider.post(
-        f"/v1/appointments/{moved['id']}/reschedule", {"start": at(WEDNESDAY, "11:00")}
+        f"/v1/appointments/{moved['id']}/reschedule", {"start": at(DAY_AFTER, "11:00")}
     )
     assert (status, again["error"]["code"]) == (409, "appointment_not_active")
 
 
 async def test_the_ics_file_is_a_proper_calendar(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     status, raw = await desk.rider.get(f"/v1/appointments/{body['id']}.ics")
     assert status == 200
     text = raw.decode()
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n") and text.endswith("END:VCALENDAR\r\n")
     assert f"UID:{body['id']}@" in text
-    assert "DTSTART:20261201T010000Z" in text and "DTEND:20261201T013000Z" in text
-    assert "DTSTAMP:20261130T010000Z" in text
+    assert f"DTSTART:{TOMORROW:%Y%m%d}T010000Z" in text and f"DTEND:{TOMORROW:%Y%m%d}T013000Z" in text
+    assert f"DTSTAMP:{desk.clock.now():%Y%m%dT%H%M%SZ}" in text
     unfolded = text.replace("\r\n ", "")
     assert "LOCATION:Hengqin Government Affairs Service Centre\\, Hengqin Government" in unfolded
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
 
 
 async def test_slots_for_sixty_days_come_back_at_once(desk: Desk) -> None:
+    desk.close(CLOSED)
     status, body = await desk.api.get(
-        f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}&from=2026-12-01&days=60"
+        f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}&from={TOMORROW}&days=60"
     )
     assert status == 200
     days = {s["start"][:10] for s in body["items"]}
-    assert "2026-12-06" not in days and "2027-01-01" not in days  # a Sunday, a closed day
+    assert {TOMORROW.isoformat(), (SUNDAY + timedelta(days=1)).isoformat()} <= days
+    assert SUNDAY.isoformat() not in days and CLOSED.isoformat() not in days
     assert len(body["items"]) > 400
-    for query in ("&from=2026-12-01&days=90", "", "&date=2026-12-01&days=3", "&date=yesterday"):
+    for query in (f"&from={TOMORROW}&days=90", "", f"&date={TOMORROW}&days=3", "&date=yesterday"):
         status, err = await desk.api.get(f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}{query}")
         assert (status, err["error"]["code"]) == (400, "invalid_request"), query

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayaffairs.appointments.capacity import Ledger, Occupant, overlaps
 from bayaffairs.appointments.model import Centre, Counter
+from tests.support import START
 
-T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+T0 = START
 SERVICES = ("s1", "s2", "s3")
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from tests.appointments.conftest import COMMERCIAL, HENGQIN, SOCIAL, TUESDAY, WEDNESDAY, Desk, at, riders
+from tests.appointments.conftest import COMMERCIAL, DAY_AFTER, HENGQIN, SOCIAL, TOMORROW, Desk, at, riders
 
 RIDERS = 200
 
@@ -44,7 +44,7 @@ async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_book_exactly_3(
     unlimited: Desk, pg: Any
 ) -> None:
     desk = unlimited
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     racers = await riders(desk, RIDERS)
 
     # Negative control: the same race through an unlocked read-then-insert path overbooks, so
@@ -71,7 +71,7 @@ async def test_200_concurrent_bookings_on_a_slot_of_capacity_3_book_exactly_3(
         datetime.fromisoformat(start),
     )
     assert sorted(r["counter_id"] for r in rows) == ["A1", "A2", "A4"]  # the desks doing it
-    slots = await desk.slots(TUESDAY)
+    slots = await desk.slots(TOMORROW)
     assert next(s for s in slots if s["start"] == start)["remaining"] == 0
 
 
@@ -112,7 +112,7 @@ async def test_200_concurrent_bookings_of_two_services_sharing_desks_never_excee
     unlimited: Desk, pg: Any
 ) -> None:
     desk = unlimited
-    start = at(TUESDAY, "09:00")
+    start = at(TOMORROW, "09:00")
     when = datetime.fromisoformat(start)
     centre = desk.services.appointments.catalogue.centre(HENGQIN)
     able = {s: [c.id for c in centre.counters if s in c.services] for s in (COMMERCIAL, SOCIAL)}
@@ -147,13 +147,13 @@ async def test_200_concurrent_bookings_of_two_services_sharing_desks_never_excee
     assert sorted(r["counter_id"] for r in rows) == ["A1", "A2", "A3", "A4"]
     assert all(r["counter_id"] in able[r["service_id"]] for r in rows)
     for service in (COMMERCIAL, SOCIAL):
-        slots = await desk.slots(TUESDAY, service)
+        slots = await desk.slots(TOMORROW, service)
         assert next(s for s in slots if s["start"] == start)["remaining"] == 0
 
 
 async def test_two_concurrent_reschedules_leave_exactly_one_active_booking(desk: Desk, pg: Any) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
-    targets = [at(TUESDAY, "14:00"), at(WEDNESDAY, "09:30")]
+    body = await desk.booked(at(TOMORROW, "09:00"))
+    targets = [at(TOMORROW, "14:00"), at(DAY_AFTER, "09:30")]
     answers = await asyncio.gather(
         *(desk.rider.post(f"/v1/appointments/{body['id']}/reschedule", {"start": t}) for t in targets)
     )
@@ -174,15 +174,15 @@ async def test_two_concurrent_reschedules_leave_exactly_one_active_booking(desk:
 async def test_the_since_cursor_misses_no_change_under_concurrent_writes(unlimited: Desk) -> None:
     desk = unlimited
     counter = await desk.counter()
-    racers = await riders(desk, 36)  # Tuesday has 13 slots of capacity 3
-    starts = [s["start"] for s in await desk.slots(TUESDAY)]
+    racers = await riders(desk, 36)  # a weekday has 13 slots of capacity 3
+    starts = [s["start"] for s in await desk.slots(TOMORROW)]
     seen: dict[str, int] = {}
     cursor = 0
     stop = asyncio.Event()
 
     async def pull() -> None:
         nonlocal cursor
-        status, body = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since={cursor}")
+        status, body = await counter.get(f"/v1/counter/appointments?date={TOMORROW}&since={cursor}")
         assert status == 200, body
         for item in body["items"]:
             seen[item["id"]] = max(seen.get(item["id"], 0), item["change"])
@@ -206,7 +206,7 @@ async def test_the_since_cursor_misses_no_change_under_concurrent_writes(unlimit
     stop.set()
     await poller
     await pull()  # once more after the writers finished
-    status, full = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    status, full = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     assert status == 200
     assert len(booked) == len(racers)
     assert all(s == 200 for s, _ in cancels)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from bayaffairs.appointments.agency_settings import AgencySettings
-from tests.appointments.conftest import COMMERCIAL, SOCIAL, TUESDAY, Desk, at
+from tests.appointments.conftest import COMMERCIAL, HENGQIN_ZONE, SOCIAL, TOMORROW, Desk, at
+
+pytestmark = pytest.mark.at_two_instants
 
 MINUTES = 30  # the default: Macao's agency sets none
 
 
 async def remaining(desk: Desk, start: str, service: str = COMMERCIAL) -> int:
-    return next(s for s in await desk.slots(TUESDAY, service) if s["start"] == start)["remaining"]
+    return next(s for s in await desk.slots(TOMORROW, service) if s["start"] == start)["remaining"]
 
 
 async def cancel(desk: Desk, appointment: dict[str, object], rider: object = None) -> None:
@@ -29,7 +33,7 @@ def set_cooldown(desk: Desk, minutes: int) -> None:
 
 
 async def test_a_cancelled_seat_is_not_rebookable_by_others_until_the_cooldown_ends(desk: Desk) -> None:
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     first, second = await desk.another_rider("first"), await desk.another_rider("second")
     await desk.booked(start, SOCIAL, first)
     mine = await desk.booked(start, SOCIAL)  # capacity 2: now full
@@ -50,14 +54,15 @@ async def test_a_cancelled_seat_is_not_rebookable_by_others_until_the_cooldown_e
 async def test_the_canceller_cannot_rebook_the_slot_during_the_cooldown_even_with_seats_free(
     desk: Desk,
 ) -> None:
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     mine = await desk.booked(start)  # capacity 3: two seats stay free
     await cancel(desk, mine)
     assert await remaining(desk, start) == 2
     status, err = await desk.book(start)
     assert (status, err["error"]["code"]) == (409, "cancellation_cooldown")
-    assert err["error"]["details"]["until"] == "2026-11-30T09:30:00+08:00"
-    other = await desk.booked(at(TUESDAY, "09:00"))  # another slot is fine
+    until = desk.clock.local(HENGQIN_ZONE) + timedelta(minutes=MINUTES)
+    assert err["error"]["details"]["until"] == until.isoformat(timespec="seconds")
+    other = await desk.booked(at(TOMORROW, "09:00"))  # another slot is fine
     status, err = await desk.rider.post(f"/v1/appointments/{other['id']}/reschedule", {"start": start})
     assert (status, err["error"]["code"]) == (409, "cancellation_cooldown")
     desk.clock.advance(minutes=MINUTES)
@@ -68,7 +73,7 @@ async def test_the_canceller_cannot_rebook_the_slot_during_the_cooldown_even_wit
 async def test_a_desk_held_by_a_cancellation_is_released_once_the_cooldown_ends(
     desk: Desk, pg: asyncpg.Connection
 ) -> None:
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     riders = [await desk.another_rider(f"r{i}") for i in range(3)]
     booked = [await desk.booked(start, SOCIAL, r) for r in riders[:2]]
     await cancel(desk, booked[0], riders[0])
@@ -85,7 +90,7 @@ async def test_a_desk_held_by_a_cancellation_is_released_once_the_cooldown_ends(
 
 async def test_a_cooldown_of_zero_frees_the_seat_at_once(desk: Desk) -> None:
     set_cooldown(desk, 0)
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     mine = await desk.booked(start)
     await cancel(desk, mine)
     assert await remaining(desk, start) == 3
@@ -95,7 +100,7 @@ async def test_a_cooldown_of_zero_frees_the_seat_at_once(desk: Desk) -> None:
 
 async def test_the_cooldown_is_the_agencys_setting(desk: Desk) -> None:
     set_cooldown(desk, 5)
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     mine = await desk.booked(start)
     await cancel(desk, mine)
     desk.clock.advance(minutes=4)
@@ -107,10 +112,10 @@ async def test_the_cooldown_is_the_agencys_setting(desk: Desk) -> None:
 
 
 async def test_a_reschedule_frees_the_old_seat_at_once(desk: Desk) -> None:
-    start = at(TUESDAY, "10:00")
+    start = at(TOMORROW, "10:00")
     mine = await desk.booked(start)
     status, moved = await desk.rider.post(
-        f"/v1/appointments/{mine['id']}/reschedule", {"start": at(TUESDAY, "11:00")}
+        f"/v1/appointments/{mine['id']}/reschedule", {"start": at(TOMORROW, "11:00")}
     )
     assert status == 201, moved
     assert await remaining(desk, start) == 3

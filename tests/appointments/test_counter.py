@@ -8,15 +8,18 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import SOCIAL, TUESDAY, Desk, at
+from tests.appointments.conftest import SOCIAL, TOMORROW, Desk, at
+from tests.support import FAR_AHEAD
+
+pytestmark = pytest.mark.at_two_instants
 
 
 async def booked_for_today(desk: Desk, n: int = 1, service: str = SOCIAL) -> list[dict[str, Any]]:
-    """Book `n` people on Tuesday, then move the clock to Tuesday morning."""
+    """Book `n` people for tomorrow, then move the clock a day on: their day has come."""
     out = []
     for i in range(n):
         rider = await desk.another_rider(f"visitor-{i}")
-        out.append(await desk.booked(at(TUESDAY, "09:00" if i < 2 else "09:15"), service, rider))
+        out.append(await desk.booked(at(TOMORROW, "09:00" if i < 2 else "09:15"), service, rider))
     desk.clock.advance(days=1)
     return out
 
@@ -29,14 +32,14 @@ async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(d
             "holder_name": "CHAN Tai Man",
             "number": "1234567(8)",
             "issuing": "MO",
-            "expires": "2030-01-01",
+            "expires": FAR_AHEAD,
         },
     )
     assert status == 201, doc
-    status, body = await desk.book(at(TUESDAY, "09:00"), document_id=doc["id"])
+    status, body = await desk.book(at(TOMORROW, "09:00"), document_id=doc["id"])
     assert status == 201, body
     counter = await desk.counter()
-    status, day = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    status, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     assert status == 200, day
     [item] = day["items"]
     assert item["holder_name"] == "CHAN Tai Man"
@@ -45,42 +48,42 @@ async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(d
 
 
 async def test_the_day_list_answers_304_until_something_changes(desk: Desk) -> None:
-    await desk.booked(at(TUESDAY, "09:00"))
+    await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
-    url = f"/v1/counter/appointments?date={TUESDAY}"
+    url = f"/v1/counter/appointments?date={TOMORROW}"
     async with counter.client.get(url, headers={"Authorization": f"Bearer {counter.token}"}) as resp:
         assert resp.status == 200
         etag = resp.headers["ETag"]
     headers = {"If-None-Match": etag}
     status, _ = await counter.get(url, headers=headers)
     assert status == 304
-    await desk.booked(at(TUESDAY, "09:30"))
+    await desk.booked(at(TOMORROW, "09:30"))
     status, body = await counter.get(url, headers=headers)
     assert status == 200 and len(body["items"]) == 2
 
 
 async def test_since_gives_only_what_changed_including_cancellations(desk: Desk) -> None:
-    first = await desk.booked(at(TUESDAY, "09:00"))
+    first = await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
-    status, day = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    status, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     cursor = day["cursor"]
-    second = await desk.booked(at(TUESDAY, "09:30"))
+    second = await desk.booked(at(TOMORROW, "09:30"))
     status, _ = await desk.rider.post(f"/v1/appointments/{first['id']}/cancellation")
     assert status == 200
-    status, changes = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since={cursor}")
+    status, changes = await counter.get(f"/v1/counter/appointments?date={TOMORROW}&since={cursor}")
     assert status == 200
     assert {(i["id"], i["status"]) for i in changes["items"]} == {
         (first["id"], "cancelled"),
         (second["id"], "booked"),
     }
-    status, none = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since={changes['cursor']}")
+    status, none = await counter.get(f"/v1/counter/appointments?date={TOMORROW}&since={changes['cursor']}")
     assert none["items"] == []
 
 
 async def test_a_counter_of_another_centre_never_sees_or_touches_the_appointment(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     other = await desk.counter("qianhai_hk_services")
-    status, day = await other.get(f"/v1/counter/appointments?date={TUESDAY}")
+    status, day = await other.get(f"/v1/counter/appointments?date={TOMORROW}")
     assert status == 200 and day["items"] == []
     for path, payload in (
         (f"/v1/counter/appointments/{body['id']}/check-in", {}),
@@ -114,7 +117,7 @@ async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(desk: Desk
 
 
 async def test_check_in_is_refused_on_another_day_and_with_a_forged_code(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
     status, err = await counter.post(f"/v1/counter/appointments/{body['id']}/check-in", {})
     assert (status, err["error"]["code"]) == (409, "not_today")
@@ -125,9 +128,9 @@ async def test_check_in_is_refused_on_another_day_and_with_a_forged_code(desk: D
 
 
 async def test_after_a_reschedule_the_old_qr_no_longer_checks_in(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     status, moved = await desk.rider.post(
-        f"/v1/appointments/{body['id']}/reschedule", {"start": at(TUESDAY, "10:00")}
+        f"/v1/appointments/{body['id']}/reschedule", {"start": at(TOMORROW, "10:00")}
     )
     assert status == 201, moved
     desk.clock.advance(days=1)
@@ -188,9 +191,9 @@ async def test_served_is_recorded_once_and_unknown_counters_are_404(desk: Desk) 
 
 
 async def full_pull(counter: Any, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
-    """(status, ETag, raw body) of the full day list of Tuesday."""
+    """(status, ETag, raw body) of the full day list of tomorrow."""
     async with counter.client.get(
-        f"/v1/counter/appointments?date={TUESDAY}",
+        f"/v1/counter/appointments?date={TOMORROW}",
         headers={"Authorization": f"Bearer {counter.token}", **(headers or {})},
     ) as resp:
         return resp.status, resp.headers["ETag"], await resp.read()
@@ -203,7 +206,7 @@ def statuses(raw: bytes) -> dict[str, str]:
 async def test_a_repeated_full_pull_is_answered_from_the_cached_body(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await desk.booked(at(TUESDAY, "09:00"))
+    await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
     loads = []
     day = desk.services.appointments.desk.day
@@ -233,27 +236,27 @@ async def test_a_repeated_full_pull_is_answered_from_the_cached_body(
         "called_by",
         "change",
     }
-    status, _ = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since=0")
+    status, _ = await counter.get(f"/v1/counter/appointments?date={TOMORROW}&since=0")
     assert status == 200 and len(loads) == 1  # since=0 is the full day
     for _ in range(2):
-        status, _ = await counter.get(f"/v1/counter/appointments?date={TUESDAY}&since=1")
+        status, _ = await counter.get(f"/v1/counter/appointments?date={TOMORROW}&since=1")
         assert status == 200
     assert len(loads) == 3  # deltas are computed every time
 
 
 async def test_a_booking_shows_in_the_next_full_pull_and_changes_the_etag(desk: Desk) -> None:
-    await desk.booked(at(TUESDAY, "09:00"))
+    await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
     _, etag, before = await full_pull(counter)
     assert (await full_pull(counter))[1] == etag  # cached
-    other = await desk.booked(at(TUESDAY, "09:30"), rider=await desk.another_rider("late"))
+    other = await desk.booked(at(TOMORROW, "09:30"), rider=await desk.another_rider("late"))
     status, new_etag, after = await full_pull(counter, {"If-None-Match": etag})
     assert status == 200 and new_etag != etag
     assert statuses(after) == {**statuses(before), other["id"]: "booked"}
 
 
 async def test_a_cancellation_shows_in_the_next_full_pull_and_changes_the_etag(desk: Desk) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
     _, etag, before = await full_pull(counter)
     assert (await full_pull(counter))[1] == etag

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 
 from bayaffairs.appointments.day_cache import DayBodies
+from tests.support import START
 
-DAY = date(2026, 12, 1)
+DAY = START.date()
 
 
 def test_a_body_is_served_only_for_the_change_number_it_was_kept_with() -> None:
@@ -15,7 +16,7 @@ def test_a_body_is_served_only_for_the_change_number_it_was_kept_with() -> None:
     assert bodies.get("hq", DAY, "en", 7) == b"seven"
     assert bodies.get("hq", DAY, "en", 8) is None
     assert bodies.get("hq", DAY, "zh-Hant", 7) is None
-    assert bodies.get("hq", date(2026, 12, 2), "en", 7) is None
+    assert bodies.get("hq", DAY + timedelta(days=1), "en", 7) is None
     assert bodies.get("qh", DAY, "en", 7) is None
 
 

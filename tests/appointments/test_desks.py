@@ -11,19 +11,20 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import COMMERCIAL, SOCIAL, TUESDAY, Desk, at
+from tests.appointments.conftest import COMMERCIAL, SOCIAL, TOMORROW, Desk, at
 
 TRADEMARK = "mo_trademark_registration"  # only A1
 NOTARISATION = "mo_notarisation"  # only A4
 
 
 async def remaining(desk: Desk, service: str, hhmm: str) -> int:
-    return next(s for s in await desk.slots(TUESDAY, service) if s["start"] == at(TUESDAY, hhmm))["remaining"]
+    offered = await desk.slots(TOMORROW, service)
+    return next(s for s in offered if s["start"] == at(TOMORROW, hhmm))["remaining"]
 
 
 async def book_as_new_rider(desk: Desk, service: str, hhmm: str, n: int) -> tuple[int, Any]:
     return await desk.book(
-        at(TUESDAY, hhmm), service, await desk.another_rider(f"{service}-{hhmm.replace(':', '')}-{n}")
+        at(TOMORROW, hhmm), service, await desk.another_rider(f"{service}-{hhmm.replace(':', '')}-{n}")
     )
 
 
@@ -72,7 +73,7 @@ async def test_every_active_appointment_holds_a_desk_that_serves_it(desk: Desk, 
 
 
 async def test_the_database_refuses_two_active_appointments_on_one_desk_at_once(desk: Desk, pg: Any) -> None:
-    body = await desk.booked(at(TUESDAY, "09:00"))
+    body = await desk.booked(at(TOMORROW, "09:00"))
     with pytest.raises(Exception, match="appointments_one_per_desk"):
         await pg.execute(
             """INSERT INTO appointments (id, reference, user_id, agency_id, centre_id, service_id, starts_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.appointments.conftest import HENGQIN, SOCIAL, TUESDAY, Desk, at
+from tests.appointments.conftest import DAY_AFTER, HENGQIN, SOCIAL, TOMORROW, Desk, at
 from tests.appointments.test_counter import booked_for_today
 from tests.support import Api
 
@@ -37,7 +37,7 @@ async def test_the_display_shows_called_numbers_and_desks_newest_first_without_n
     assert status == 200, empty
     assert (empty["centre_id"], empty["date"], empty["recent"], empty["waiting"]) == (
         HENGQIN,
-        TUESDAY.isoformat(),
+        TOMORROW.isoformat(),
         [],
         3,
     )
@@ -99,7 +99,7 @@ async def test_a_display_token_shows_only_its_own_centre_and_does_nothing_else(d
     assert status == 200 and other["centre_id"] == "qianhai_hk_services" and other["recent"] == []
     screen = await display_api(desk)
     for method, path, body in (
-        ("GET", f"/v1/counter/appointments?date={TUESDAY}", None),
+        ("GET", f"/v1/counter/appointments?date={TOMORROW}", None),
         ("POST", "/v1/counter/queue/next", {"counter": "A3"}),
         ("POST", f"/v1/counter/appointments/{people[0]['id']}/check-in", {}),
         ("POST", f"/v1/counter/appointments/{people[0]['id']}/outcome", {"outcome": "served"}),
@@ -114,6 +114,6 @@ async def test_a_booking_for_another_day_leaves_the_screen_as_it_was(desk: Desk)
     await checked_in(desk, counter, 1)
     screen = await display_api(desk)
     _, _, before = await pull(screen)
-    await desk.booked(at(TUESDAY.replace(day=3), "09:00"), SOCIAL)
+    await desk.booked(at(DAY_AFTER, "09:00"), SOCIAL)
     _, _, after = await pull(screen)
     assert after == before

@@ -4,22 +4,33 @@ Hengqin services (shared/domain/gba.md section 4), the person identified by the 
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from tests.appointments.conftest import COMMERCIAL, HENGQIN, SOCIAL, TUESDAY, WEDNESDAY, Desk, at, riders
+from tests.appointments.conftest import (
+    COMMERCIAL,
+    DAY_AFTER,
+    HENGQIN,
+    SOCIAL,
+    TODAY,
+    TOMORROW,
+    Desk,
+    at,
+    riders,
+)
 from tests.appointments.test_times import set_service
-from tests.support import Api
+from tests.support import FAR_AHEAD, Api
 
 NOTARISATION = "mo_notarisation"
 TRADEMARK = "mo_trademark_registration"
-THURSDAY = date(2026, 12, 3)
+THIRD_DAY = TODAY + timedelta(days=3)  # a Saturday: Hengqin opens in the morning
+MONDAY = TODAY - timedelta(days=TODAY.weekday())  # the centre's calendar week of today
 MACAO_ID = {
     "type": "macao_id",
     "holder_name": "CHAN Tai Man",
     "number": "1234567(8)",
     "issuing": "MO",
-    "expires": "2030-01-01",
+    "expires": FAR_AHEAD,
 }
 
 
@@ -41,62 +52,63 @@ async def test_macao_services_carry_the_remote_counters_quota(desk: Desk) -> Non
 async def test_a_person_books_at_most_two_a_day_with_a_department_from_any_account(desk: Desk) -> None:
     first = await desk.another_rider("first-account")
     doc = await document(first)
-    assert (await book_with(desk, first, doc, COMMERCIAL, at(TUESDAY, "09:00")))[0] == 201
-    assert (await book_with(desk, first, doc, NOTARISATION, at(TUESDAY, "10:00")))[0] == 201
+    assert (await book_with(desk, first, doc, COMMERCIAL, at(TOMORROW, "09:00")))[0] == 201
+    assert (await book_with(desk, first, doc, NOTARISATION, at(TOMORROW, "10:00")))[0] == 201
     # The same person's document on another account counts as the same person.
     second = await desk.another_rider("second-account")
     same = await document(second)
-    status, err = await book_with(desk, second, same, TRADEMARK, at(TUESDAY, "11:00"))
+    status, err = await book_with(desk, second, same, TRADEMARK, at(TOMORROW, "11:00"))
     assert (status, err["error"]["code"]) == (409, "quota_exceeded")
     assert err["error"]["details"] == {
         "limit": 2,
         "window": "day",
-        "from": TUESDAY.isoformat(),
-        "to": TUESDAY.isoformat(),
+        "from": TOMORROW.isoformat(),
+        "to": TOMORROW.isoformat(),
     }
-    assert (await book_with(desk, second, same, TRADEMARK, at(WEDNESDAY, "11:00")))[0] == 201
+    assert (await book_with(desk, second, same, TRADEMARK, at(DAY_AFTER, "11:00")))[0] == 201
     # Another person's document is another quota.
     other = await document(second, "7654321(0)")
-    assert (await book_with(desk, second, other, TRADEMARK, at(TUESDAY, "11:00")))[0] == 201
+    assert (await book_with(desk, second, other, TRADEMARK, at(TOMORROW, "11:00")))[0] == 201
 
 
 async def test_without_a_document_the_account_is_the_person(desk: Desk) -> None:
-    assert (await desk.book(at(TUESDAY, "09:00"), COMMERCIAL))[0] == 201
-    assert (await desk.book(at(TUESDAY, "10:00"), NOTARISATION))[0] == 201
-    status, err = await desk.book(at(TUESDAY, "11:00"), TRADEMARK)
+    assert (await desk.book(at(TOMORROW, "09:00"), COMMERCIAL))[0] == 201
+    assert (await desk.book(at(TOMORROW, "10:00"), NOTARISATION))[0] == 201
+    status, err = await desk.book(at(TOMORROW, "11:00"), TRADEMARK)
     assert (status, err["error"]["code"]) == (409, "quota_exceeded")
 
 
 async def test_the_week_is_the_centres_calendar_week(desk: Desk) -> None:
     for service in (COMMERCIAL, NOTARISATION, TRADEMARK):
         set_service(desk, service, quota_per_week=3)
-    assert (await desk.book(at(TUESDAY, "09:00"), COMMERCIAL))[0] == 201
-    assert (await desk.book(at(TUESDAY, "10:00"), NOTARISATION))[0] == 201
-    assert (await desk.book(at(WEDNESDAY, "10:00"), TRADEMARK))[0] == 201
-    status, err = await desk.book(at(THURSDAY, "10:00"), NOTARISATION)
+    assert (await desk.book(at(TOMORROW, "09:00"), COMMERCIAL))[0] == 201
+    assert (await desk.book(at(TOMORROW, "10:00"), NOTARISATION))[0] == 201
+    assert (await desk.book(at(DAY_AFTER, "10:00"), TRADEMARK))[0] == 201
+    status, err = await desk.book(at(THIRD_DAY, "10:00"), NOTARISATION)
     assert (status, err["error"]["code"]) == (409, "quota_exceeded")
-    assert err["error"]["details"] == {"limit": 3, "window": "week", "from": "2026-11-30", "to": "2026-12-06"}
-    status, body = await desk.book("2026-12-07T10:00:00+08:00", NOTARISATION)  # next Monday
+    sunday = MONDAY + timedelta(days=6)
+    assert err["error"]["details"] == {"limit": 3, "window": "week", "from": str(MONDAY), "to": str(sunday)}
+    status, body = await desk.book(at(MONDAY + timedelta(days=7), "10:00"), NOTARISATION)  # next Monday
     assert status == 201, body
 
 
 async def test_a_cancellation_gives_the_quota_back_and_a_reschedule_uses_none(desk: Desk) -> None:
-    first = await desk.booked(at(TUESDAY, "09:00"), COMMERCIAL)
-    await desk.booked(at(TUESDAY, "10:00"), NOTARISATION)
+    first = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL)
+    await desk.booked(at(TOMORROW, "10:00"), NOTARISATION)
     status, moved = await desk.rider.post(
-        f"/v1/appointments/{first['id']}/reschedule", {"start": at(TUESDAY, "14:00")}
+        f"/v1/appointments/{first['id']}/reschedule", {"start": at(TOMORROW, "14:00")}
     )
     assert status == 201, moved
     status, _ = await desk.rider.post(f"/v1/appointments/{moved['id']}/cancellation")
     assert status == 200
-    assert (await desk.book(at(TUESDAY, "11:00"), TRADEMARK))[0] == 201
+    assert (await desk.book(at(TOMORROW, "11:00"), TRADEMARK))[0] == 201
 
 
 async def test_services_of_another_department_have_their_own_quota(desk: Desk) -> None:
     set_service(desk, SOCIAL, department="hengqin_social_security")
-    assert (await desk.book(at(TUESDAY, "09:00"), COMMERCIAL))[0] == 201
-    assert (await desk.book(at(TUESDAY, "10:00"), NOTARISATION))[0] == 201
-    assert (await desk.book(at(TUESDAY, "11:00"), SOCIAL))[0] == 201
+    assert (await desk.book(at(TOMORROW, "09:00"), COMMERCIAL))[0] == 201
+    assert (await desk.book(at(TOMORROW, "10:00"), NOTARISATION))[0] == 201
+    assert (await desk.book(at(TOMORROW, "11:00"), SOCIAL))[0] == 201
 
 
 async def naive_quota_book(db: Any, i: int, person: str, when: datetime) -> bool:
@@ -128,8 +140,8 @@ async def test_20_accounts_booking_for_one_document_at_once_get_two(unlimited: D
     desk = unlimited
     accounts = await riders(desk, 20)
     docs = await asyncio.gather(*(document(a) for a in accounts))
-    tuesday = [s["start"] for s in await desk.slots(TUESDAY)]
-    starts = [tuesday[i % len(tuesday)] for i in range(20)]
+    tomorrow = [s["start"] for s in await desk.slots(TOMORROW)]
+    starts = [tomorrow[i % len(tomorrow)] for i in range(20)]
 
     # Negative control: counting then inserting without the person's lock lets more than two in.
     await pg.execute("CREATE TABLE naive_appointments (LIKE appointments INCLUDING DEFAULTS)")

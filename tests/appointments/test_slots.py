@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from bayaffairs.appointments.model import Centre, Counter, Service
 from bayaffairs.appointments.slots import day_starts, slots
+from tests.support import START, next_weekday
 
 
 def centre(
@@ -53,9 +54,9 @@ intervals = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(
     hours=st.dictionaries(st.integers(0, 6), intervals, max_size=7),
-    closed=st.frozensets(st.dates(date(2026, 1, 1), date(2026, 12, 31)), max_size=20),
+    closed=st.frozensets(st.dates(START.date(), START.date() + timedelta(days=365)), max_size=20),
     minutes=st.sampled_from([10, 15, 20, 30, 45, 60]),
-    first=st.dates(date(2026, 1, 1), date(2026, 12, 1)),
+    first=st.dates(START.date(), START.date() + timedelta(days=330)),
     zone=st.sampled_from(
         ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Macau", "Europe/London", "America/New_York"]
     ),
@@ -83,27 +84,28 @@ def test_no_slot_outside_opening_hours_none_on_closed_days_and_none_twice(
 def test_a_slot_in_the_spring_forward_gap_is_not_offered() -> None:
     # Europe/London, Sunday 29 March 2026: 01:00 to 02:00 does not exist.
     c = centre("Europe/London", {6: ((time(0, 0), time(3, 0)),)})
-    starts = [s.astimezone(c.zone).strftime("%H:%M") for s in day_starts(c, service(30), date(2026, 3, 29))]
+    spring_forward = date(2026, 3, 29)  # date under test
+    starts = [s.astimezone(c.zone).strftime("%H:%M") for s in day_starts(c, service(30), spring_forward)]
     assert starts == ["00:00", "00:30", "02:00", "02:30"]
 
 
 def test_a_wall_time_that_happens_twice_gives_one_slot_of_real_length() -> None:
     # Europe/London, Sunday 25 October 2026: 01:00 to 02:00 happens twice.
     c = centre("Europe/London", {6: ((time(0, 0), time(3, 0)),)})
-    found = slots(c, service(60), date(2026, 10, 25), date(2026, 10, 25))
+    found = slots(c, service(60), date(2026, 10, 25), date(2026, 10, 25))  # date under test
     assert [s.start.astimezone(UTC).strftime("%H:%M") for s in found] == ["23:00", "00:00", "02:00"]
     assert all(s.end.astimezone(UTC) - s.start.astimezone(UTC) == timedelta(hours=1) for s in found)
 
 
 def test_gba_zones_have_no_dst_every_weekday_looks_the_same() -> None:
     c = centre("Asia/Shanghai", {d: ((time(9, 0), time(12, 0)),) for d in range(7)})
-    for day in (date(2026, 3, 29), date(2026, 10, 25), date(2026, 7, 1)):
+    for day in (date(2026, 3, 29), date(2026, 10, 25), date(2026, 7, 1)):  # date under test: DST days
         assert len(list(day_starts(c, service(30), day))) == 6
 
 
 def test_remaining_is_what_the_desks_ledger_answers() -> None:
     c = centre("Asia/Macau", {1: ((time(9, 0), time(10, 0)),)})
-    day = date(2026, 12, 1)
+    day = next_weekday(START.date(), "tue")
     first = next(day_starts(c, service(30), day)).astimezone(UTC)
     asked = []
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ import asyncpg
 from bayaffairs.config import Config
 from bayaffairs.db.migrate import discover
 from tests.cli.conftest import Cli
-from tests.support import Api, MovableClock
+from tests.support import START, Api, MovableClock, next_weekday
 
 DEMO_ADMIN_TOKEN = re.compile(r"\bbya\.crd_demo_admin\.[A-Za-z0-9_-]+")
 
@@ -229,15 +229,16 @@ DEMO_DAY = re.compile(r"demo appointments at hengqin_gasc on (\d{4}-\d{2}-\d{2})
 async def test_seeded_demo_gives_a_counter_the_demo_riders_appointments_of_tomorrow_once(
     cli: Cli, pg: asyncpg.Connection, api: Api
 ) -> None:
-    first = await cli("seed", "--demo", "--quiet")
-    second = await cli("seed", "--demo", "--quiet")
+    saturday = next_weekday(START.date(), "sat")
+    at = datetime.combine(saturday, time(10), ZoneInfo("Asia/Shanghai")).isoformat()
+    first = await cli("seed", "--demo", "--quiet", "--at", at)
+    second = await cli("seed", "--demo", "--quiet", "--at", at)
     assert (first.status, second.status) == (0, 0), (first.stderr, second.stderr)
     [(day, new)] = DEMO_DAY.findall(first.stdout)
     assert DEMO_DAY.findall(second.stdout) == [(day, "0")]
     assert int(new) == 5
-    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date()
     shown = date.fromisoformat(day)
-    assert shown == tomorrow or (tomorrow.weekday() == 6 and shown == tomorrow + timedelta(days=1))
+    assert shown == saturday + timedelta(days=2)  # the next opening day: Monday, not Sunday
     rows = await pg.fetch("SELECT user_id, centre_id, local_date, status FROM appointments")
     assert [tuple(r) for r in rows] == [("usr_demo_rider", "hengqin_gasc", shown, "booked")] * 5
     [token] = DEMO_COUNTER_TOKEN.findall(second.stdout)

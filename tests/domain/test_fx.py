@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from bayaffairs.adapters.protocols import FxRate
 from bayaffairs.errors import PartnerError
 from bayaffairs.fx import Converter, convert
 from bayaffairs.money import Money
-from tests.support import MovableClock
+from tests.support import START, MovableClock
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ class FlakyFeed:
 
 async def test_the_same_currency_is_never_converted() -> None:
     feed = FlakyFeed()
-    charge = await Converter(feed, MovableClock()).charge(Money(600, "MOP"), "MOP", datetime.now(UTC))
+    charge = await Converter(feed, MovableClock()).charge(Money(600, "MOP"), "MOP", START)
     assert (charge.charge, charge.rate, feed.calls) == (Money(600, "MOP"), Decimal(1), 0)
 
 
@@ -62,5 +62,5 @@ async def test_rates_are_cached_so_a_scan_does_not_wait_on_the_feed() -> None:
     feed = FlakyFeed()
     converter = Converter(feed, MovableClock())
     for _ in range(5):
-        charge = await converter.charge(Money(1000, "HKD"), "MOP", datetime.now(UTC))
+        charge = await converter.charge(Money(1000, "HKD"), "MOP", START)
     assert charge.charge == Money(1030, "MOP") and feed.calls == 1

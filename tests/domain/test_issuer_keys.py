@@ -138,3 +138,17 @@ async def test_the_private_key_is_sealed_at_rest(keys: IssuerKeys, pg: asyncpg.C
 async def test_unknown_issuer_is_refused(keys: IssuerKeys) -> None:
     with pytest.raises(InvalidInput):
         await keys.rotate("lottery")
+
+
+async def test_a_key_this_process_signs_with_is_in_the_set_it_verifies_with(keys: IssuerKeys) -> None:
+    """The key set is cached (30 s): when the signing key read after a rotation is one the cached
+    set lacks, the set is read again, so this process never refuses its own fresh codes."""
+    from bayaffairs.transit.keyring import RideCodeKeys
+
+    await keys.rotate("ride_codes")
+    ride_codes = RideCodeKeys(keys)
+    assert set((await ride_codes.keyset()).by_number) == {1}  # cached, say by the tap-upload job
+    await keys.rotate("ride_codes", now=True)  # elsewhere: another worker, `keys rotate --now`
+    signing = await ride_codes.signing_key()
+    assert signing.kid == "ride_codes-2"
+    assert set((await ride_codes.keyset()).by_number) == {1, 2}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import pytest
@@ -11,10 +11,10 @@ from bayaffairs import transfers
 from bayaffairs.config import Config
 from bayaffairs.db.database import Database
 from bayaffairs.transfers import ConsentRequired, DataTransfers, Recipient, Subject
-from tests.support import Api, MovableClock
+from tests.support import START, Api, MovableClock
 
 FERRY_HK = Recipient("demo_ferry", "Demo Ferry", "HK", ("holder_name", "document_number"))
-AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+AT = START
 
 
 def subject(doc_type: str, issuing: str, masked: str = "X*****12", doc_id: str = "doc_1") -> Subject:
@@ -145,10 +145,10 @@ async def test_records_are_purged_only_after_three_years(
     db = Database(config.settings.database)
     await db.start()
     try:
-        clock = MovableClock(AT.replace(year=2029))
+        clock = MovableClock(AT.replace(year=AT.year + 3))
         purger = DataTransfers(db, clock)
         assert await purger.purge_expired() == 0  # three years to the day: kept
-        clock.advance(days=3, seconds=1)  # past 2029-12-02, the end of 3 x 366 days
+        clock.advance(days=3, seconds=1)  # past the end of 3 x 366 days
         assert await purger.purge_expired() == 1
     finally:
         await db.stop()

@@ -3,12 +3,14 @@ contract's error shape, never a 500."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.support import Api
+from tests.support import START, Api
 
+DAY = START.date() + timedelta(days=1)
 GARBAGE_BODIES: list[Any] = [None, [], "text", 7, {"unexpected": 1}]
 
 REQUESTS: list[tuple[str, str, Any]] = [
@@ -26,17 +28,17 @@ REQUESTS: list[tuple[str, str, Any]] = [
         "/v1/travel/bookings",
         {"departure_id": "d", "fare_class": "economy", "passengers": [{"document_id": 1}] * 50},
     ),
-    ("get", "/v1/centres/nowhere/slots?service=x&date=2026-12-01", None),
+    ("get", f"/v1/centres/nowhere/slots?service=x&date={DAY}", None),
     ("get", "/v1/centres/hengqin_gasc/slots?date=yesterday", None),
-    ("get", "/v1/centres/hengqin_gasc/slots?from=2026-12-10&to=2026-12-01", None),
-    ("get", "/v1/centres/hengqin_gasc/slots?from=2026-12-01&days=100000", None),
+    ("get", f"/v1/centres/hengqin_gasc/slots?from={DAY + timedelta(days=9)}&to={DAY}", None),
+    ("get", f"/v1/centres/hengqin_gasc/slots?from={DAY}&days=100000", None),
     (
         "post",
         "/v1/appointments",
-        {"centre_id": "hengqin_gasc", "service_id": "x", "start": "2026-12-01T09:00"},
+        {"centre_id": "hengqin_gasc", "service_id": "x", "start": f"{DAY}T09:00"},
     ),
     ("post", "/v1/appointments", {"centre_id": "nowhere", "service_id": "x", "start": "not a time"}),
-    ("post", "/v1/appointments/apt_nope/reschedule", {"start": "2026-12-01T09:00:00+08:00"}),
+    ("post", "/v1/appointments/apt_nope/reschedule", {"start": f"{DAY}T09:00:00+08:00"}),
     ("post", "/v1/appointments/apt_nope/cancellation", None),
     ("get", "/v1/appointments/apt_nope.ics", None),
     ("get", "/v1/me/data-transfers?limit=abc", None),

@@ -8,23 +8,23 @@ from cryptography.exceptions import InvalidTag
 
 from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.privacy.access import Access
-from tests.support import Api
+from tests.support import A_YEAR_AHEAD, FAR_AHEAD, Api
 
 HKID = {
     "type": "hkid",
     "holder_name": "Chan Tai Man",
     "number": "A123456(3)",
     "issuing": "HK",
-    "expires": "2031-05-01",
+    "expires": FAR_AHEAD,
 }
 PERMIT = {
     "type": "exit_entry_permit",
     "holder_name": "Li Na",
     "number": "C12345678",
     "issuing": "CN",
-    "expires": "2030-03-01",
+    "expires": FAR_AHEAD,
     "date_of_birth": "1990-04-02",
-    "endorsements": [{"type": "G", "destination": "HK", "expires": "2027-01-31", "entries": 1}],
+    "endorsements": [{"type": "G", "destination": "HK", "expires": A_YEAR_AHEAD, "entries": 1}],
 }
 
 

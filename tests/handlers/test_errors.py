@@ -7,14 +7,14 @@ from typing import Any
 import asyncpg
 
 from tests.conftest import AppFactory
-from tests.support import Api, test_config
+from tests.support import FAR_AHEAD, Api, test_config
 
 DOCUMENT = {
     "type": "hkid",
     "holder_name": "Chan Tai Man",
     "number": "A123456(3)",
     "issuing": "HK",
-    "expires": "2031-05-01",
+    "expires": FAR_AHEAD,
 }
 
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.idempotency import fingerprint
 from tests.conftest import AppFactory
-from tests.support import Api, test_config
+from tests.support import FAR_AHEAD, Api, test_config
 
 PATH = "/v1/ride-credentials"
 
@@ -108,7 +108,7 @@ async def test_a_conflict_is_not_kept_so_a_retry_does_the_work(api: Api, pg: asy
         "holder_name": "A",
         "number": "P1234567",
         "issuing": "FR",
-        "expires": "2033-01-01",
+        "expires": FAR_AHEAD,
     }
     assert (await who.post("/v1/me/documents", doc))[0] == 201
     status, _ = await who.post("/v1/me/documents", doc, headers={"Idempotency-Key": "dup"})

@@ -1,13 +1,11 @@
-"""Helpers for adapter tests: build adapters the way the registry does, a clock tests can set,
-and a base for fake partners served by a real local aiohttp server."""
+"""Helpers for adapter tests: build adapters the way the registry does (on the test clock), and
+a base for fake partners served by a real local aiohttp server."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -19,19 +17,12 @@ from aiohttp.test_utils import TestServer
 import bayaffairs.integrations
 from bayaffairs.adapters.base import Adapter, AdapterContext
 from bayaffairs.adapters.registry import adapter_class, read_manifest, validate_settings
-from bayaffairs.clock import Clock, SystemClock
+from bayaffairs.clock import Clock
 from bayaffairs.config.regions import AdapterBlock
+from tests.support import MovableClock
 
 INTEGRATIONS = Path(bayaffairs.integrations.__file__).parent
 PACKAGE = "bayaffairs.integrations"
-
-
-@dataclass
-class FixedClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def build_adapter(
@@ -46,7 +37,7 @@ def build_adapter(
     manifest = read_manifest(INTEGRATIONS / adapter_id)
     cls: type[Adapter] = adapter_class(PACKAGE, manifest)
     block = AdapterBlock(instance or adapter_id, adapter_id, True, dict(settings or {}), "tests")
-    context = AdapterContext(http=http, clock=clock or SystemClock())
+    context = AdapterContext(http=http, clock=clock or MovableClock())
     return cls(block.instance, manifest, validate_settings(cls, block), context)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -15,12 +15,12 @@ from bayaffairs.config import Config
 from bayaffairs.handlers.keys import SERVICES
 from tests.appointments.conftest import HENGQIN, SOCIAL
 from tests.conftest import AppFactory
-from tests.support import Api, MovableClock, test_config
+from tests.support import START, Api, MovableClock, test_config
 from tests.transit.conftest import Ride
 from tests.travel.conftest import HKID, HZMB, Trip, signed_in_with_wallet
 
-# Monday 30 Nov 2026, 09:00 in the Bay Area (UTC+8): every date below is relative to it.
-NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+# The test clock's start (a Wednesday, 10:00 in the Bay Area): every date below is relative to it.
+NOW = START
 MACAO_ID = {
     "type": "macao_id",
     "holder_name": "CHAN Tai Man",
@@ -75,7 +75,7 @@ class World:
         if status == 409:
             _, docs = await rider.get("/v1/me/documents")
             doc = next(d for d in docs["items"] if d["type"] == "macao_id")
-        day = (NOW + timedelta(hours=8, days=days)).date().isoformat()
+        day = (NOW.date() + timedelta(days=days)).isoformat()  # NOW is in Bay Area time
         status, booked = await rider.post(
             "/v1/appointments",
             {
@@ -95,7 +95,7 @@ MakeWorld = Callable[..., Awaitable[World]]
 @pytest.fixture
 async def make_world(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> MakeWorld:
     async def build(config: Config | None = None, **privacy: Any) -> World:
-        clock._now = NOW
+        clock.set(NOW)
         if privacy:
             config = test_config({"privacy": privacy})
         api = await make_api(config)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from bayaffairs.config.settings import PrivacySettings
 from bayaffairs.credentials import Principal
 from bayaffairs.privacy.reauth import ReauthenticationRequired, require_fresh
+from tests.support import START
 
-NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+NOW = START
 SETTINGS = PrivacySettings(reauth_minutes=5, reauth_minutes_by_provider={"iamsmart": 10})
 
 

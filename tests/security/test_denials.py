@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import HENGQIN, SOCIAL, TUESDAY, WEDNESDAY, Desk, at
-from tests.support import Api
+from tests.appointments.conftest import DAY_AFTER, HENGQIN, SOCIAL, TOMORROW, Desk, at
+from tests.support import FAR_AHEAD, START, Api
 from tests.travel.conftest import HKID, Trip, signed_in_with_wallet
 
 OTHER_CENTRE = "qianhai_hk_services"
@@ -29,7 +29,7 @@ MACAO_ID = {
     "holder_name": "CHAN Tai Man",
     "number": "1234567(8)",
     "issuing": "MO",
-    "expires": "2030-01-01",
+    "expires": FAR_AHEAD,
 }
 
 
@@ -144,15 +144,15 @@ async def travel_world(trip: Trip) -> World:
 
 @pytest.fixture
 async def desk_world(desk: Desk, pg: Any) -> World:
-    """Rider A's appointment at Hengqin today (booked yesterday for Tuesday; the clock moved on),
-    with its QR payload and reference."""
+    """Rider A's appointment at Hengqin today (booked yesterday for today 09:00; the clock moved on
+    to its start), with its QR payload and reference."""
     rider_a = await desk.another_rider("rider-a")
     rider_b = await desk.another_rider("rider-b")
     status, doc = await rider_a.post("/v1/me/documents", MACAO_ID)
     assert status == 201, doc
-    status, booked = await desk.book(at(TUESDAY, "09:00"), SOCIAL, rider_a, document_id=doc["id"])
+    status, booked = await desk.book(at(TOMORROW, "09:00"), SOCIAL, rider_a, document_id=doc["id"])
     assert status == 201, booked
-    desk.clock.advance(days=1)
+    desk.clock.set(datetime.fromisoformat(booked["start"]))
     world = World(desk.api)
     world.tokens = await _principals(desk.api, desk.services, pg, "hzmb_bus", HENGQIN)
     world.tokens |= {"rider_a": rider_a.token, "rider_b": rider_b.token}
@@ -282,7 +282,7 @@ APPOINTMENTS: list[Row] = [
     *rider_rows("GET", "/v1/appointments/{appointment}.png", 200),
     *rider_rows("POST", "/v1/appointments/{appointment}/cancellation", 409),  # it starts today
     # It started at 09:00, now: A is past authorisation, and refused by the appointment's time.
-    *rider_rows("POST", "/v1/appointments/{appointment}/reschedule", 409, {"start": at(WEDNESDAY, "10:00")}),
+    *rider_rows("POST", "/v1/appointments/{appointment}/reschedule", 409, {"start": at(DAY_AFTER, "10:00")}),
     *list_rows("/v1/appointments", ("appointment", "reference")),
     Row(
         "POST",
@@ -292,19 +292,19 @@ APPOINTMENTS: list[Row] = [
         {
             "centre_id": HENGQIN,
             "service_id": SOCIAL,
-            "start": at(WEDNESDAY, "10:00"),
+            "start": at(DAY_AFTER, "10:00"),
             "document_id": "{document}",
         },
         "document_not_found",
     ),
     Row(
         "GET",
-        "/v1/counter/appointments?date=" + TUESDAY.isoformat(),
+        "/v1/counter/appointments?date=" + TOMORROW.isoformat(),
         "other_counter",
         200,
         hides=("appointment", "reference"),
     ),
-    *counter_rows("GET", "/v1/counter/appointments?date=" + TUESDAY.isoformat(), None, 200, 200),
+    *counter_rows("GET", "/v1/counter/appointments?date=" + TOMORROW.isoformat(), None, 200, 200),
     *counter_rows("POST", CHECK_IN, {}, 200, 404, code="appointment_not_found"),
     *counter_rows("POST", CHECK_IN, {"payload": "{qr}"}, 200, 404, code="appointment_not_found"),
     *counter_rows(
@@ -352,15 +352,16 @@ APPOINTMENTS: list[Row] = [
 # rejected by index; what the rows test is who may send them).
 SCAN = {"payload": "x", "gate_id": "g-bound", "station": "central", "direction": "in", "scanned_at": "{now}"}
 TAP = {**SCAN, "tap_id": "g-bound:t-1"}
+SETTLEMENT = f"/v1/operators/mtr/settlements?date={START.date()}"
 TRANSIT: list[Row] = [
-    Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "operator", 200),
-    Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "admin", 200),
-    Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "other_operator", 403, code="out_of_scope"),
+    Row("GET", SETTLEMENT, "operator", 200),
+    Row("GET", SETTLEMENT, "admin", 200),
+    Row("GET", SETTLEMENT, "other_operator", 403, code="out_of_scope"),
     *[
-        Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", w, 403, code="wrong_credential_kind")
+        Row("GET", SETTLEMENT, w, 403, code="wrong_credential_kind")
         for w in ("rider_a", "gate", "carrier", "counter", "display")
     ],
-    Row("GET", "/v1/operators/mtr/settlements?date=2026-11-30", "none", 401),
+    Row("GET", SETTLEMENT, "none", 401),
     Row("GET", "/v1/operators/mtr/flagged-taps", "operator", 200),
     Row("GET", "/v1/operators/mtr/flagged-taps", "admin", 200),
     Row("GET", "/v1/operators/mtr/flagged-taps", "other_operator", 403, code="out_of_scope"),
@@ -523,7 +524,7 @@ async def test_counters_see_the_name_and_the_masked_number_only(desk_world: Worl
     assert (status, set(checked)) == (200, {"appointment_id", "queue_number", "status"})
     _, called = await counter.post("/v1/counter/queue/next", {"counter": "A3"})
     _, recalled = await counter.post(f"/v1/counter/appointments/{appointment}/recall")
-    _, day = await counter.get(f"/v1/counter/appointments?date={TUESDAY}")
+    _, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     for person in (called["appointment"], recalled, day["items"][0]):
         assert person["holder_name"] == MACAO_ID["holder_name"]
         assert person["number_masked"] and person["number_masked"] != MACAO_ID["number"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -55,7 +55,6 @@ class Ride:
 
 @pytest.fixture
 async def ride(make_api: AppFactory, clock: MovableClock) -> Ride:
-    clock._now = datetime.now(UTC)
     api = await make_api()
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("ride_codes")

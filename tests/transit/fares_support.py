@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bayaffairs.transit.fares import build_engine
 from bayaffairs.transit.model import FareEngine, PreviousLeg, Trip
+from tests.support import START
 
-NOON = datetime(2025, 3, 14, 4, 0, tzinfo=UTC)  # 12:00 in Hong Kong, Macao and the mainland
+NOON = START.replace(hour=12)  # a weekday, 12:00 in Hong Kong, Macao and the mainland
 
 # Guangzhou Metro (gba.md section 2): RMB 2 for 4 km, +1 per 4 km to 12, per 6 km to 24, per 8 beyond.
 GUANGZHOU_BANDS: dict[str, Any] = {

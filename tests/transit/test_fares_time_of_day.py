@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bayaffairs.transit.fares import InvalidFareSettings
 from bayaffairs.transit.model import FareEngine, UnknownStop
+from tests.support import START
 from tests.transit.fares_support import engine, trip
 
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -33,7 +34,7 @@ def shuttle(**extra: object) -> FareEngine:
 )
 def test_boundaries_in_local_time(local: str, dollars: int, rule: str) -> None:
     hour, minute = map(int, local.split(":"))
-    at = datetime(2025, 3, 14, hour, minute, tzinfo=HK)
+    at = datetime.combine(START.date(), time(hour, minute), HK)
     quote = shuttle().fare(trip("hk_port_zhuhai_port", at=at))
     assert (quote.amount.amount, quote.rule) == (dollars * 100, rule)
 
@@ -41,14 +42,14 @@ def test_boundaries_in_local_time(local: str, dollars: int, rule: str) -> None:
 def test_utc_times_are_converted_to_the_operators_zone() -> None:
     # 21:59 UTC is 05:59 in Hong Kong; 22:00 UTC is 06:00.
     fares = shuttle()
-    night = fares.fare(trip("hk_port_macao_port", at=datetime(2025, 3, 13, 21, 59, tzinfo=UTC)))
-    day = fares.fare(trip("hk_port_macao_port", at=datetime(2025, 3, 13, 22, 0, tzinfo=UTC)))
+    night = fares.fare(trip("hk_port_macao_port", at=datetime.combine(START.date(), time(21, 59), UTC)))
+    day = fares.fare(trip("hk_port_macao_port", at=datetime.combine(START.date(), time(22, 0), UTC)))
     assert (night.amount.amount, day.amount.amount) == (7000, 6500)
 
 
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        shuttle().fare(trip("hk_port_macao_port", at=datetime(2025, 3, 14, 5, 0)))  # noqa: DTZ001
+        shuttle().fare(trip("hk_port_macao_port", at=START.replace(tzinfo=None)))
 
 
 def test_unknown_stop() -> None:

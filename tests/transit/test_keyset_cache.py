@@ -13,7 +13,7 @@ from tests.support import MovableClock
 async def test_a_drain_with_nothing_to_do_does_not_cache_the_keys(
     make_api: AppFactory, clock: MovableClock
 ) -> None:
-    clock._now = datetime(2071, 3, 3, 8, 30, tzinfo=UTC)
+    clock.set(datetime(2071, 3, 3, 8, 30, tzinfo=UTC))
     api = await make_api()
     services = api.client.server.app[SERVICES]
     assert await services.transit.uploads.drain(settle_seconds=0) == 0  # before any key exists

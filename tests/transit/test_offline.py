@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -18,6 +19,8 @@ from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.signatures import sign
 from tests.transit.conftest import Ride
+
+pytestmark = pytest.mark.at_two_instants
 
 METRO = "shenzhen_metro"
 

@@ -8,6 +8,7 @@ import os
 from datetime import datetime, timedelta
 
 import asyncpg
+import pytest
 import zxingcpp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,6 +22,8 @@ from bayaffairs.transit.keyring import key_number
 from tests.conftest import AppFactory
 from tests.support import MovableClock, test_config
 from tests.transit.conftest import Ride
+
+pytestmark = pytest.mark.at_two_instants
 
 METRO = "shenzhen_metro"
 BUS = "shenzhen_bus"

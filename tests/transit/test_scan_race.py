@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import orjson
 import pytest
 
 from bayaffairs.db.queries import journeys as q
+from tests.support import START
 
 ACCOUNT = os.urandom(8)
 
@@ -35,7 +35,7 @@ def item(tap: str, journey: str, code_key: str = "1:00112233aabbccdd") -> dict[s
         "code_key": code_key,
         "account": ACCOUNT.hex(),
         "credential": None,
-        "scanned_at": datetime.now(UTC).isoformat(),
+        "scanned_at": START.isoformat(),
         "source": "online",
         "tap_out": True,
         "orphan_exit": "max_fare",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,20 +31,20 @@ async def operator_api(ride: Ride, operator: str):  # type: ignore[no-untyped-de
     return ride.api.as_(issued.token)
 
 
-def local_day(ride: Ride, days: int = 0) -> str:
-    return (ride.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=days)).isoformat()
+SHENZHEN = ZoneInfo("Asia/Shanghai")
 
 
-def forward_to(ride: Ride, hour: int, minute: int = 0) -> None:
-    """Move the clock forward to the next hour:minute UTC (never back: keys sign from when they
-    were made)."""
-    now = ride.clock.now().astimezone(UTC)
-    target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    ride.clock._now = target if target > now else target + timedelta(days=1)
+def local_day(ride: Ride) -> str:
+    return ride.clock.today(SHENZHEN).isoformat()
+
+
+def at_local(ride: Ride, hour: int, minute: int = 0, days: int = 0) -> datetime:
+    """`hour`:`minute` in Shenzhen, `days` after the clock's local day there."""
+    return datetime.combine(ride.clock.today(SHENZHEN) + timedelta(days=days), time(hour, minute), SHENZHEN)
 
 
 async def test_lines_sum_to_the_total_in_the_operators_currency(ride: Ride) -> None:
-    forward_to(ride, 2)  # 10:00 in Shenzhen
+    ride.clock.set(at_local(ride, 10))
     await journeys(ride, 4)
     api = await operator_api(ride, METRO)
     status, day = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}")
@@ -56,17 +56,18 @@ async def test_lines_sum_to_the_total_in_the_operators_currency(ride: Ride) -> N
 
 async def test_an_operator_sees_only_its_own_settlement(ride: Ride) -> None:
     api = await operator_api(ride, BUS)
-    status, body = await api.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20")
+    path = f"/v1/operators/{METRO}/settlements?date={local_day(ride)}"
+    status, body = await api.get(path)
     assert (status, body["error"]["code"]) == (403, "out_of_scope")
     gate = await ride.gate(METRO)
-    assert (await gate.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20"))[0] == 403
-    assert (await ride.rider.get(f"/v1/operators/{METRO}/settlements?date=2026-11-20"))[0] == 403
+    assert (await gate.get(path))[0] == 403
+    assert (await ride.rider.get(path))[0] == 403
 
 
 async def test_the_day_is_the_operators_local_day(ride: Ride) -> None:
-    # 15:50 UTC is 23:50 in Shenzhen; the metro exit ten minutes later falls on the next local day.
-    forward_to(ride, 15, 50)
-    today, tomorrow = local_day(ride), local_day(ride, 1)
+    # 23:50 in Shenzhen (15:50 UTC); the metro exit ten minutes later falls on the next local day.
+    ride.clock.set(at_local(ride, 23, 50))
+    today, tomorrow = local_day(ride), (ride.clock.today(SHENZHEN) + timedelta(days=1)).isoformat()
     await journeys(ride, 1)
     api = await operator_api(ride, METRO)
     _, first = await api.get(f"/v1/operators/{METRO}/settlements?date={today}")
@@ -86,13 +87,13 @@ async def test_a_bad_date_is_400(ride: Ride) -> None:
 async def test_the_clearing_file_is_the_same_on_every_run(
     ride: Ride, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    forward_to(ride, 4)  # noon in Shenzhen
+    ride.clock.set(at_local(ride, 12))
     await journeys(ride, 3)
     day = local_day(ride)
     outputs = []
     for run in ("a", "b"):
         if run == "b":  # journeys of the next day must not change this day's file
-            forward_to(ride, 17)
+            ride.clock.set(at_local(ride, 1, days=1))
             await journeys(ride, 2)
         process = await asyncio.create_subprocess_exec(
             sys.executable,

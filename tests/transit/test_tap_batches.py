@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -9,15 +10,16 @@ import pytest
 from bayaffairs.gate.client import UPLOAD_CHUNK, next_chunk
 from bayaffairs.handlers.gate import _fast_tap, _load_tap
 from bayaffairs.transit.uploads import MAX_BATCH_BYTES, MAX_BATCH_TAPS
+from tests.support import START
 from tests.transit.conftest import Ride
 
 GOOD = {
-    "tap_id": "g1-1795392000-1",
+    "tap_id": f"g1-{START.timestamp():.0f}-1",
     "payload": "NCF" * 45,
     "gate_id": "g1",
     "station": "S1",
     "direction": "in",
-    "scanned_at": "2026-11-22T10:00:00+00:00",
+    "scanned_at": START.astimezone(UTC).isoformat(),
 }
 BAD: list[tuple[dict[str, Any], str]] = [
     ({**GOOD, "tap_id": "t 4 bad id"}, "invalid_tap_id"),
@@ -26,7 +28,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({**GOOD, "gate_id": ""}, "invalid_gate_id"),
     ({**GOOD, "station": None}, "invalid_station"),
     ({**GOOD, "direction": "up"}, "invalid_direction"),
-    ({**GOOD, "scanned_at": "2026-11-22T10:00:00"}, "invalid_scanned_at"),
+    ({**GOOD, "scanned_at": START.replace(tzinfo=None).isoformat()}, "invalid_scanned_at"),
     ({**GOOD, "scanned_at": "yesterday"}, "invalid_scanned_at"),
     ({k: v for k, v in GOOD.items() if k != "station"}, "invalid_station"),
     ({**GOOD, "extra": 1}, "invalid_extra"),

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,33 +26,39 @@ from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
 from tests.integrations.turbojet.fake_carrier import FakeCarrier
 from tests.integrations.wallet_gateway.fake_gateway import FakeGateway
-from tests.support import Api, MovableClock, test_config
+from tests.support import A_YEAR_AHEAD, FAR_AHEAD, Api, MovableClock, test_config
 
 HKID = {
     "type": "hkid",
     "holder_name": "Chan Tai Man",
     "number": "A123456(3)",
     "issuing": "HK",
-    "expires": "2031-05-01",
+    "expires": FAR_AHEAD,
 }
 HRP = {
     "type": "home_return_permit",
     "holder_name": "Chan Tai Man",
     "number": "H12345678",
     "issuing": "CN",
-    "expires": "2031-05-01",
+    "expires": FAR_AHEAD,
 }
 PERMIT = {
     "type": "exit_entry_permit",
     "holder_name": "Li Na",
     "number": "C12345678",
     "issuing": "CN",
-    "expires": "2030-03-01",
+    "expires": FAR_AHEAD,
     "date_of_birth": "1990-04-02",
-    "endorsements": [{"type": "G", "destination": "HK", "expires": "2030-01-31", "entries": 1}],
+    "endorsements": [{"type": "G", "destination": "HK", "expires": A_YEAR_AHEAD, "entries": 1}],
 }
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 HZMB = "hzmb_bus"  # 50 standard seats per departure, HK Port -> Macao Port among its routes
+
+
+def hzmb_fare(departs_at: datetime) -> int:
+    """The HZMB bus's standard fare for a departure (config/cities/hong_kong.toml): HK$70 from
+    00:00 to 06:00 Hong Kong time, HK$65 by day."""
+    return 7000 if departs_at.astimezone(HONG_KONG).hour < 6 else 6500
 
 
 def hkid_number(n: int) -> str:
@@ -107,6 +113,11 @@ class Trip:
         assert row is not None, f"no departure of {carrier}.{route} materialised"
         return str(row["id"])
 
+    async def departs_at(self, departure_id: str) -> datetime:
+        found = await self.pg.fetchval("SELECT departs_at FROM travel_departures WHERE id = $1", departure_id)
+        assert isinstance(found, datetime)
+        return found
+
     async def hold(
         self,
         departure_id: str,
@@ -142,15 +153,8 @@ async def signed_in_with_wallet(api: Api, handle: str, currency: str = "HKD") ->
     return rider
 
 
-def daytime(now: datetime) -> datetime:
-    """10:00 in Hong Kong on `now`'s local day: day fares, no service gap, whatever the hour."""
-    local = now.astimezone(HONG_KONG)
-    return local.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
 @pytest.fixture
 async def trip(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> Trip:
-    clock._now = daytime(datetime.now(UTC))
     api = await make_api()
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("tickets")
@@ -216,8 +220,7 @@ def remote_config(carrier: FakeCarrier, gateway: FakeGateway, **travel: Any) -> 
 async def remote(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> AsyncIterator[Remote]:
     """Our seats' timeout (carrier_timeout_seconds 0.3) is shorter than the HTTP clients' own
     (2 s), so a slow partner is our timeout (504), not a client error (502)."""
-    clock._now = datetime.now(UTC)
-    async with FakeCarrier() as carrier, FakeGateway(now=lambda: clock.now().timestamp()) as gateway:
+    async with FakeCarrier(clock) as carrier, FakeGateway(clock) as gateway:
         api = await make_api(remote_config(carrier, gateway))
         services = api.client.server.app[SERVICES]
         await services.transit.issuer_keys.rotate("tickets")
@@ -271,7 +274,6 @@ class FlakyCarrier:
 
 @pytest.fixture
 async def flaky(make_api: AppFactory, clock: MovableClock, pg: Any) -> tuple[Trip, FlakyCarrier]:
-    clock._now = daytime(datetime.now(UTC))
     api = await make_api(test_config({"travel": {"carrier_timeout_seconds": 0.3}}))
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("tickets")

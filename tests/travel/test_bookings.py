@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from tests.support import Api
-from tests.travel.conftest import HKID, HRP, PERMIT, Trip, signed_in_with_wallet
+from tests.travel.conftest import HKID, HRP, PERMIT, Trip, hzmb_fare, signed_in_with_wallet
+
+pytestmark = pytest.mark.at_two_instants
 
 
 async def test_routes_list_ports_per_mode_and_carrier(trip: Trip) -> None:
@@ -40,7 +42,7 @@ async def test_departures_show_seats_and_fares_in_carrier_and_wallet_currency(tr
 
 
 async def test_departures_of_one_date_and_mode(trip: Trip) -> None:
-    day = (trip.clock.now() + timedelta(days=1)).astimezone().date().isoformat()
+    day = (trip.clock.today() + timedelta(days=1)).isoformat()  # a Hong Kong date
     status, body = await trip.api.get(f"/v1/travel/departures?date={day}&mode=rail&limit=200")
     assert status == 200 and body["items"]
     assert {d["mode"] for d in body["items"]} == {"rail"}
@@ -55,7 +57,8 @@ async def test_a_hold_answers_held_with_expiry_and_total_and_takes_the_seats(tri
     ]
     status, body = await trip.hold(departure, docs)
     assert status == 201, body
-    assert body["status"] == "held" and body["total"] == {"amount": 13000, "currency": "HKD"}
+    fare = hzmb_fare(await trip.departs_at(departure))  # by day, or at night from 01:00 (04:00)
+    assert body["status"] == "held" and body["total"] == {"amount": 2 * fare, "currency": "HKD"}
     assert [p["name"] for p in body["passengers"]] == ["Chan Tai Man", "Chan Siu Ming"]
     expires = body["expires_at"]
     assert expires > trip.clock.now().isoformat()

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from tests.support import A_YEAR_AHEAD, FAR_AHEAD
 from tests.travel.conftest import HRP, PERMIT, FlakyCarrier, Trip, signed_in_with_wallet
 
 CN_PASSPORT = {
@@ -17,7 +18,7 @@ CN_PASSPORT = {
     "holder_name": "Wang Fang",
     "number": "E12345678",
     "issuing": "CN",
-    "expires": "2034-05-01",
+    "expires": FAR_AHEAD,
 }
 US_PASSPORT = {**CN_PASSPORT, "holder_name": "Jane Doe", "number": "567890123", "issuing": "US"}
 
@@ -51,10 +52,10 @@ async def test_a_mainland_resident_needs_an_endorsement_for_the_destination_with
 ) -> None:
     await trip.rider.post("/v1/me/consents", {"destination": "HK", "purpose": "travel_booking"})
     departure = await trip.departure("xrl", "futian_wkl")
-    today = trip.clock.now().date()
+    today = trip.clock.today()  # in Hong Kong
     used_up = {
         **PERMIT,
-        "endorsements": [{"type": "G", "destination": "HK", "expires": "2030-01-31", "entries": 0}],
+        "endorsements": [{"type": "G", "destination": "HK", "expires": A_YEAR_AHEAD, "entries": 0}],
     }
     lapsed = {  # ends the day before travel
         **PERMIT,
@@ -253,7 +254,7 @@ async def test_holds_and_payments_close_at_the_carriers_cutoff(trip: Trip) -> No
     paid for after it, and is let go of."""
     departure = await trip.departure("xrl", "futian_wkl", hours=50 / 60)
     times = await departs_and_arrives(trip, departure)
-    trip.clock._now = times["departs_at"] - timedelta(minutes=46)
+    trip.clock.set(times["departs_at"] - timedelta(minutes=46))
     status, booking = await trip.hold(departure, [await trip.document(HRP)], "second")
     assert status == 201, booking
 
@@ -278,7 +279,7 @@ async def test_a_payment_resumed_after_the_departure_left_refunds_instead_of_sel
     path = f"/v1/travel/bookings/{booking['id']}/payment"
     assert (await trip.rider.post(path))[0] == 504  # charged; the carrier's answer is unknown
 
-    trip.clock._now = (await departs_and_arrives(trip, departure))["departs_at"]  # the bus has left
+    trip.clock.set((await departs_and_arrives(trip, departure))["departs_at"])  # the bus has left
     status, body = await trip.rider.post(path)
 
     assert (status, body["error"]["code"], body["error"]["details"]["reason"]) == (

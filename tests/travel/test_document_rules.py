@@ -5,23 +5,25 @@ shared/domain/gba.md section 3."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bayaffairs.travel.documents import Crossing, OnwardFlight, TravelDocument, refusal
+from tests.support import FAR_AHEAD, START
 
-TRAVEL = date(2031, 6, 2)
-ARRIVES = datetime(2031, 6, 2, 10, 0, tzinfo=UTC)
+TRAVEL = START.date() + timedelta(days=80)  # a travel day some weeks after the test clock's
+ARRIVES = datetime.combine(TRAVEL, time(10, 0), UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "travel.md"
+VALID = date.fromisoformat(FAR_AHEAD)
 
 
 def doc(
     type_: str,
     issuing: str = "CN",
-    expires: date = date(2035, 1, 1),
+    expires: date = VALID,
     number: str = "C1*****78",
     endorsements: tuple[tuple[str, str, date, int | None], ...] = (),
 ) -> TravelDocument:
@@ -51,8 +53,8 @@ def crossing(
     return Crossing(origin, destination, airside, point, TRAVEL, ARRIVES)
 
 
-SOON = date(2031, 12, 31)
-LAPSED = date(2031, 6, 1)
+SOON = TRAVEL + timedelta(days=212)
+LAPSED = TRAVEL - timedelta(days=1)
 
 
 @pytest.mark.parametrize(

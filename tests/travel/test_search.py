@@ -3,7 +3,11 @@ fresh every time, and an unchanged answer revalidates with 304."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.travel.conftest import HKID, Trip
+
+pytestmark = pytest.mark.at_two_instants
 
 QUERY = "/v1/travel/departures?origin=hzmb_hk_port&destination=hzmb_macao_port&limit=5"
 

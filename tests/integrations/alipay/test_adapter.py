@@ -16,7 +16,8 @@ from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.config.errors import ConfigError
 from bayaffairs.errors import PartnerError
 from tests.integrations.alipay.fake import FakeAlipay, rsa2_valid, signing_string
-from tests.integrations.support import FixedClock, build_adapter, unused_url
+from tests.integrations.support import build_adapter, unused_url
+from tests.support import MovableClock
 
 APP_ID = "2021000000000001"
 
@@ -115,9 +116,9 @@ async def test_request_carries_the_gateway_parameters(
 async def test_timestamp_is_beijing_time(
     http: aiohttp.ClientSession, gateway: FakeAlipay, settings: dict[str, Any]
 ) -> None:
-    clock = FixedClock(datetime(2025, 3, 14, 16, 30, 5, tzinfo=UTC))
+    clock = MovableClock(datetime(2025, 3, 14, 16, 30, 5, tzinfo=UTC))  # date under test
     await make(http, settings, clock=clock).exchange(gateway.issue(open_id="074a-erin"), {})
-    assert gateway.requests[-1].form["timestamp"] == "2025-03-15 00:30:05"
+    assert gateway.requests[-1].form["timestamp"] == "2025-03-15 00:30:05"  # date under test
 
 
 async def test_invalid_code_is_rejected(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,8 +9,9 @@ import pytest
 from bayaffairs.config.errors import ConfigError
 from bayaffairs.errors import PartnerError
 from tests.integrations.support import build_adapter
+from tests.support import START
 
-AT = datetime(2025, 3, 14, 8, 0, tzinfo=UTC)
+AT = START
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,13 +17,14 @@ from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.config.regions import AdapterBlock
 from bayaffairs.errors import PartnerError
-from tests.support import MovableClock
+from tests.support import START, MovableClock
 
 
 class Feed:
     """Plays the rate feed; tests change what it answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: MovableClock) -> None:
+        self.clock = clock
         self.calls = 0
         self.keys: list[str | None] = []
         self.answer: Any = None
@@ -41,15 +42,15 @@ class Feed:
         base = request.query["base"]
         body = self.answer or {
             "base": base,
-            "as_of": datetime.now(UTC).isoformat(),
+            "as_of": self.clock.now().isoformat(),
             "rates": {"CNY": "0.9201", "MOP": "1.0300"},
         }
         return web.json_response(body)
 
 
 @pytest.fixture
-async def feed() -> AsyncIterator[tuple[Feed, str]]:
-    fake = Feed()
+async def feed(clock: MovableClock) -> AsyncIterator[tuple[Feed, str]]:
+    fake = Feed(clock)
     app = web.Application()
     app.router.add_get("/rates", fake.rates)
     server = TestServer(app)
@@ -67,34 +68,36 @@ async def adapter(base_url: str, session: aiohttp.ClientSession, clock: MovableC
     )
 
 
-async def test_rates_come_from_the_feed_with_the_api_key(feed: tuple[Feed, str]) -> None:
+async def test_rates_come_from_the_feed_with_the_api_key(feed: tuple[Feed, str], clock: MovableClock) -> None:
     fake, url = feed
     async with aiohttp.ClientSession() as session:
-        fx = await adapter(url, session, MovableClock())
-        rate = await fx.rate("HKD", "CNY", datetime.now(UTC))
+        fx = await adapter(url, session, clock)
+        rate = await fx.rate("HKD", "CNY", clock.now())
     assert (rate.base, rate.quote, rate.rate, rate.source) == ("HKD", "CNY", Decimal("0.9201"), "fx")
     assert fake.keys == ["k-123"]
 
 
-async def test_one_request_serves_every_quote_until_refresh(feed: tuple[Feed, str]) -> None:
+async def test_one_request_serves_every_quote_until_refresh(
+    feed: tuple[Feed, str], clock: MovableClock
+) -> None:
     fake, url = feed
     async with aiohttp.ClientSession() as session:
-        fx = await adapter(url, session, MovableClock())
-        await asyncio.gather(*(fx.rate("HKD", q, datetime.now(UTC)) for q in ("CNY", "MOP", "CNY", "MOP")))
+        fx = await adapter(url, session, clock)
+        await asyncio.gather(*(fx.rate("HKD", q, clock.now()) for q in ("CNY", "MOP", "CNY", "MOP")))
     assert fake.calls == 1
 
 
-async def test_a_stale_feed_is_refused(feed: tuple[Feed, str]) -> None:
+async def test_a_stale_feed_is_refused(feed: tuple[Feed, str], clock: MovableClock) -> None:
     fake, url = feed
     fake.answer = {
         "base": "HKD",
-        "as_of": (datetime.now(UTC) - timedelta(days=3)).isoformat(),
+        "as_of": (clock.now() - timedelta(days=3)).isoformat(),
         "rates": {"CNY": "0.92"},
     }
     async with aiohttp.ClientSession() as session:
-        fx = await adapter(url, session, MovableClock())
+        fx = await adapter(url, session, clock)
         with pytest.raises(PartnerError) as caught:
-            await fx.rate("HKD", "CNY", datetime.now(UTC))
+            await fx.rate("HKD", "CNY", clock.now())
     assert caught.value.code == "fx_rate_unavailable"
 
 
@@ -102,46 +105,46 @@ async def test_a_stale_feed_is_refused(feed: tuple[Feed, str]) -> None:
     "answer",
     [
         "not json",
-        {"base": "CNY", "as_of": "2026-11-22T00:00:00+00:00", "rates": {"CNY": "1"}},
-        {"base": "HKD", "as_of": "2026-11-22T00:00:00", "rates": {"CNY": "0.92"}},
-        {"base": "HKD", "as_of": "2026-11-22T00:00:00+00:00", "rates": {"CNY": "-1"}},
-        {"base": "HKD", "as_of": "2026-11-22T00:00:00+00:00", "rates": {"CNY": "abc"}},
+        {"base": "CNY", "as_of": START.isoformat(), "rates": {"CNY": "1"}},
+        {"base": "HKD", "as_of": START.replace(tzinfo=None).isoformat(), "rates": {"CNY": "0.92"}},
+        {"base": "HKD", "as_of": START.isoformat(), "rates": {"CNY": "-1"}},
+        {"base": "HKD", "as_of": START.isoformat(), "rates": {"CNY": "abc"}},
         {"rates": {}},
     ],
 )
-async def test_a_malformed_answer_is_unavailable_not_a_crash(feed: tuple[Feed, str], answer: Any) -> None:
+async def test_a_malformed_answer_is_unavailable_not_a_crash(
+    feed: tuple[Feed, str], clock: MovableClock, answer: Any
+) -> None:
     fake, url = feed
     fake.answer = answer
     async with aiohttp.ClientSession() as session:
-        fx = await adapter(url, session, MovableClock())
+        fx = await adapter(url, session, clock)
         with pytest.raises(PartnerError):
-            await fx.rate("HKD", "CNY", datetime.now(UTC))
+            await fx.rate("HKD", "CNY", clock.now())
 
 
-async def test_a_float_rate_is_not_trusted(feed: tuple[Feed, str]) -> None:
+async def test_a_float_rate_is_not_trusted(feed: tuple[Feed, str], clock: MovableClock) -> None:
     fake, url = feed
-    fake.answer = {"base": "HKD", "as_of": datetime.now(UTC).isoformat(), "rates": {"CNY": 0.92}}
+    fake.answer = {"base": "HKD", "as_of": clock.now().isoformat(), "rates": {"CNY": 0.92}}
     async with aiohttp.ClientSession() as session:
-        fx = await adapter(url, session, MovableClock())
+        fx = await adapter(url, session, clock)
         with pytest.raises(PartnerError):
-            await fx.rate("HKD", "CNY", datetime.now(UTC))
+            await fx.rate("HKD", "CNY", clock.now())
 
 
-async def test_errors_and_timeouts_are_unavailable(feed: tuple[Feed, str]) -> None:
+async def test_errors_and_timeouts_are_unavailable(feed: tuple[Feed, str], clock: MovableClock) -> None:
     fake, url = feed
     async with aiohttp.ClientSession() as session:
         fake.status = 503
         with pytest.raises(PartnerError):
-            await (await adapter(url, session, MovableClock())).rate("HKD", "CNY", datetime.now(UTC))
+            await (await adapter(url, session, clock)).rate("HKD", "CNY", clock.now())
         fake.status, fake.delay = 200, 0.5
         with pytest.raises(PartnerError):
-            await (await adapter(url, session, MovableClock(), timeout_seconds=0.1)).rate(
-                "HKD", "CNY", datetime.now(UTC)
-            )
+            await (await adapter(url, session, clock, timeout_seconds=0.1)).rate("HKD", "CNY", clock.now())
 
 
-async def test_the_same_currency_needs_no_feed(feed: tuple[Feed, str]) -> None:
+async def test_the_same_currency_needs_no_feed(feed: tuple[Feed, str], clock: MovableClock) -> None:
     fake, url = feed
     async with aiohttp.ClientSession() as session:
-        rate = await (await adapter(url, session, MovableClock())).rate("MOP", "MOP", datetime.now(UTC))
+        rate = await (await adapter(url, session, clock)).rate("MOP", "MOP", clock.now())
     assert rate.rate == 1 and fake.calls == 0

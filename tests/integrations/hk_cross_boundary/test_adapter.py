@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -15,7 +15,7 @@ from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
 from tests.integrations.hk_cross_boundary.fake import FakeAgency
 from tests.integrations.support import build_adapter, unused_url
-from tests.support import MovableClock
+from tests.support import START, MovableClock, next_weekday
 
 CATALOGUE: dict[str, Any] = {
     "name": "HK services",
@@ -41,8 +41,8 @@ EVENT = AgencyEvent(
     reference="QH-ABC-DEF",
     centre_id="qianhai_hk_services",
     service_id="hk_tax_enquiry",
-    start=datetime(2026, 12, 1, 1, tzinfo=UTC),
-    end=datetime(2026, 12, 1, 1, 15, tzinfo=UTC),
+    start=START + timedelta(days=1),
+    end=START + timedelta(days=1, minutes=15),
     fields={"holder_name": "CHAN Tai Man"},
 )
 
@@ -93,7 +93,6 @@ async def test_without_a_base_url_nothing_is_sent(http: aiohttp.ClientSession) -
 async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outage(
     make_api: AppFactory, clock: MovableClock, config: Any, pg: Any
 ) -> None:
-    clock._now = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
     async with FakeAgency() as fake:
         blocks = tuple(
             dataclasses.replace(b, settings={**b.settings, "base_url": fake.url, "api_key": "agency-key"})
@@ -112,7 +111,7 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
             {
                 "centre_id": "qianhai_hk_services",
                 "service_id": "hk_tax_enquiry",
-                "start": "2026-12-01T09:00:00+08:00",
+                "start": f"{next_weekday(clock.today(), 'thu')}T09:00:00+08:00",
             },
         )
         assert status == 201, body  # the agency being down does not fail the booking

@@ -12,10 +12,11 @@ import pytest
 from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.errors import PartnerError
 from tests.integrations.iamsmart.fake import FakeIAmSmart, expected_signature
-from tests.integrations.support import FixedClock, build_adapter, unused_url
+from tests.integrations.support import build_adapter, unused_url
+from tests.support import MovableClock
 
-# 2025-03-14 17:00 UTC is already 2025-03-15 01:00 in Hong Kong.
-HK_JUST_AFTER_MIDNIGHT = FixedClock(datetime(2025, 3, 14, 17, 0, tzinfo=UTC))
+# 17:00 UTC is already 01:00 of the next day in Hong Kong: ages count by the Hong Kong date.
+HK_JUST_AFTER_MIDNIGHT = datetime(2025, 3, 14, 17, 0, tzinfo=UTC)  # date under test
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ async def iamsmart() -> AsyncIterator[FakeIAmSmart]:
 def make(
     http: aiohttp.ClientSession,
     base_url: str,
-    clock: FixedClock = HK_JUST_AFTER_MIDNIGHT,
+    at: datetime = HK_JUST_AFTER_MIDNIGHT,
     **overrides: Any,
 ) -> Any:
     settings = {
@@ -36,7 +37,7 @@ def make(
         "client_secret": "iam-secret",
         "timeout_seconds": 0.3,
     }
-    return build_adapter("iamsmart", settings | overrides, http=http, clock=clock)
+    return build_adapter("iamsmart", settings | overrides, http=http, clock=MovableClock(at))
 
 
 async def test_code_exchange_gives_open_id_and_english_name(
@@ -84,7 +85,7 @@ async def test_each_request_has_a_fresh_nonce_and_clock_timestamp(
     await make(http, iamsmart.url).exchange(iamsmart.issue("oid-erin"), {})
     nonces = {r.headers["nonce"] for r in iamsmart.requests}
     assert len(nonces) == 2 and all(len(n) >= 16 for n in nonces)
-    expected_ms = str(int(HK_JUST_AFTER_MIDNIGHT.at.timestamp() * 1000))
+    expected_ms = str(int(HK_JUST_AFTER_MIDNIGHT.timestamp() * 1000))
     assert {r.headers["timestamp"] for r in iamsmart.requests} == {expected_ms}
 
 

@@ -12,10 +12,11 @@ import pytest
 from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.errors import PartnerError
 from tests.integrations.macao_one_account.fake import FakeOneAccount
-from tests.integrations.support import FixedClock, build_adapter, unused_url
+from tests.integrations.support import build_adapter, unused_url
+from tests.support import MovableClock
 
-# 2025-03-14 16:30 UTC is already 2025-03-15 00:30 in Macao.
-MACAO_JUST_AFTER_MIDNIGHT = FixedClock(datetime(2025, 3, 14, 16, 30, tzinfo=UTC))
+# 16:30 UTC is already 00:30 of the next day in Macao: ages count by the Macao date.
+MACAO_JUST_AFTER_MIDNIGHT = MovableClock(datetime(2025, 3, 14, 16, 30, tzinfo=UTC))  # date under test
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ operator block meets at load."""
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,12 @@ from bayaffairs.transit.fares import ENGINES, PRICED_BY_EXIT
 from bayaffairs.transit.fares.concessions import CONCESSION_KINDS
 from bayaffairs.transit.model import FARE_MODELS, FareEngine, OperatorInfo, OperatorRules, Trip
 from tests.integrations.support import build_adapter
+from tests.support import START
 
 CONFIG = load_config(environ={})
 ADAPTERS = registry.load(CONFIG.adapter_blocks, registry.discover(), AdapterContext(http=None))
 OPERATORS = {a.id: a for a in ADAPTERS.of_kind(TransitOperator)}
-AT = datetime(2025, 3, 14, 4, 0, tzinfo=UTC)
+AT = START.replace(hour=12)  # a weekday noon in the Bay Area
 MTR_CSV = Path(__file__).resolve().parents[3] / "config" / "tariffs" / "mtr_od_fares.csv"
 
 
@@ -117,7 +118,7 @@ def test_shipped_fares_follow_the_published_shapes() -> None:
     assert fare("guangzhou_bus", "10") == 200
     assert fare("guangzhou_metro", "gongyuanqian", "ximenkou") == 200
     assert fare("macao_lrt", "barra", "taipa_ferry_terminal") == 1200
-    assert fare("hzmb_shuttle", "hk_port_macao_port", at=datetime(2025, 3, 14, 20, 0, tzinfo=UTC)) == 7000
+    assert fare("hzmb_shuttle", "hk_port_macao_port", at=START.replace(hour=4)) == 7000
     assert fare("dongguan_rail", "dongguan_railway_station", "humen_railway_station") == 800
     assert fare("mtr", "central", "admiralty") == 510
     assert fare("mtr", "lo_wu", "admiralty", "elderly") == 972  # HK $2 scheme: 20% of HK$48.60

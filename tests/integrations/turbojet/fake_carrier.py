@@ -3,7 +3,7 @@ on 127.0.0.1, with seats per sailing and fare class kept in memory.
 
 For the adapter's tests and for the travel tests that need a carrier to fail. How to use it:
 
-    async with FakeCarrier() as carrier:                  # or: await carrier.start() / stop()
+    async with FakeCarrier(clock) as carrier:             # or: await carrier.start() / stop()
         settings = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": 0.2}
         carrier.set_capacity(departure_id, economy=50)    # else any sailing has default_capacity
                                                           # (set it to None: only these exist)
@@ -13,7 +13,7 @@ For the adapter's tests and for the travel tests that need a carrier to fail. Ho
         carrier.refuse_next("hold", "sold_out")           # 409 {"error": {"code": "sold_out"}}
         carrier.garble_next("hold")     # holds, then answers 200 with a body that is not JSON
         carrier.stall_next("confirm")   # the next confirm hangs (doing nothing) until stop()
-        carrier.expire(reference)       # the hold's time is up now (or set `carrier.now`)
+        carrier.expire(reference)       # the hold's time is up now (or move the test's clock)
         ...
         assert carrier.seats_taken(departure_id) == 0     # no phantom seat at the carrier
         assert carrier.made["confirm"] == 0               # nothing was sold
@@ -31,11 +31,12 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
+from bayaffairs.clock import Clock
 from tests.integrations.faults import FaultyPartner
 
 VERBS = ("availability", "hold", "confirm", "release", "cancel")
@@ -74,19 +75,20 @@ class FakeCarrier(FaultyPartner):
 
     def __init__(
         self,
+        clock: Clock,
         *,
         api_key: str = "tj-test-key",
         default_capacity: Mapping[str, int] | None = None,
         max_hold_seconds: int = 1800,
-        now: Callable[[], datetime] | None = None,
     ) -> None:
+        """`clock` is the test's clock (the carrier's holds run out by it), never the wall clock."""
         super().__init__()
         self.api_key = api_key
         self.default_capacity: dict[str, int] | None = (
             {"economy": 100} if default_capacity is None else dict(default_capacity)
         )
         self.max_hold_seconds = max_hold_seconds
-        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        self.now = clock.now
         self.capacity: dict[str, dict[str, int]] = {}
         self.holds: dict[str, CarrierHoldState] = {}
         self.requests: list[Seen] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -17,8 +17,12 @@ from bayaffairs.config import load_config
 from bayaffairs.errors import PartnerError
 from tests.integrations.support import build_adapter, unused_url
 from tests.integrations.turbojet.fake_carrier import FakeCarrier
+from tests.support import START, MovableClock, next_weekday
 
-SAILING = "turbojet.sheung_wan_macao.20250314.0800"
+FRIDAY = next_weekday(START.date(), "fri")
+SATURDAY = FRIDAY + timedelta(days=1)
+LATER = START + timedelta(hours=1)
+SAILING = f"turbojet.sheung_wan_macao.{FRIDAY:%Y%m%d}.0800"
 TIMEOUT = 0.2
 
 
@@ -36,13 +40,14 @@ def make(http: aiohttp.ClientSession, base_url: str, **overrides: Any) -> Any:
 
 
 @pytest.fixture
-async def carrier() -> AsyncIterator[FakeCarrier]:
-    async with FakeCarrier() as fake:
+async def carrier(clock: MovableClock) -> AsyncIterator[FakeCarrier]:
+    async with FakeCarrier(clock) as fake:
         yield fake
 
 
 def hold_request(reference: str = "bkg_1", seats: int = 2, sailing: str = SAILING) -> CarrierHoldRequest:
-    expires = datetime.now(UTC) + timedelta(minutes=10)
+    """A hold until 10 minutes after START: the adapters and the fake here stay on START."""
+    expires = START + timedelta(minutes=10)
     return CarrierHoldRequest(reference, sailing, "economy", seats, expires)
 
 
@@ -78,7 +83,7 @@ async def test_the_carrier_may_keep_a_hold_shorter_than_asked(
 ) -> None:
     carrier.max_hold_seconds = 60
     hold = await make(http, carrier.url).hold(hold_request())
-    assert hold.expires_at < datetime.now(UTC) + timedelta(seconds=61)
+    assert hold.expires_at < START + timedelta(seconds=61)
 
 
 async def test_retrying_a_hold_with_the_same_reference_returns_the_same_hold(
@@ -360,9 +365,9 @@ async def test_an_answer_that_is_not_json_is_a_partner_error(
     "answer",
     [
         [],
-        {"hold_id": "TJH1", "reference": "bkg_other", "expires_at": "2030-01-01T00:00:00+08:00"},
-        {"hold_id": "", "reference": "bkg_1", "expires_at": "2030-01-01T00:00:00+08:00"},
-        {"hold_id": "TJH1", "reference": "bkg_1", "expires_at": "2030-01-01T00:00:00"},
+        {"hold_id": "TJH1", "reference": "bkg_other", "expires_at": LATER.isoformat()},
+        {"hold_id": "", "reference": "bkg_1", "expires_at": LATER.isoformat()},
+        {"hold_id": "TJH1", "reference": "bkg_1", "expires_at": LATER.replace(tzinfo=None).isoformat()},
         {"hold_id": "TJH1", "reference": "bkg_1", "expires_at": "soon"},
         {"hold_id": "TJH1", "reference": "bkg_1"},
     ],
@@ -401,7 +406,7 @@ async def test_other_answers_not_about_this_request_are_partner_errors(
 
 def test_the_shipped_timetable_runs_half_hourly_by_day_and_hourly_at_night() -> None:
     timetable = make(None, "http://127.0.0.1:1").timetable()  # type: ignore[arg-type]
-    friday = [d for d in timetable.materialise(date(2025, 3, 14), 1) if d.route == "sheung_wan_macao"]
+    friday = [d for d in timetable.materialise(FRIDAY, 1) if d.route == "sheung_wan_macao"]
     local = [d.departs_at.strftime("%H:%M") for d in friday]
     assert local[:3] == ["07:00", "07:30", "08:00"]
     assert local[-8:] == ["22:30", "23:30", "00:30", "01:30", "02:30", "03:30", "04:30", "05:30"]
@@ -411,10 +416,10 @@ def test_the_shipped_timetable_runs_half_hourly_by_day_and_hourly_at_night() -> 
 @pytest.mark.parametrize(
     ("day", "minute", "fare"),
     [
-        (date(2025, 3, 14), 8 * 60, 17500),  # Friday morning: weekday
-        (date(2025, 3, 15), 8 * 60, 19000),  # Saturday morning: weekend
-        (date(2025, 3, 14), 23 * 60 + 30, 22000),  # Friday night
-        (date(2025, 3, 15), 24 * 60 + 30, 22000),  # Saturday's service at 00:30 Sunday: night wins
+        (FRIDAY, 8 * 60, 17500),  # Friday morning: weekday
+        (SATURDAY, 8 * 60, 19000),  # Saturday morning: weekend
+        (FRIDAY, 23 * 60 + 30, 22000),  # Friday night
+        (SATURDAY, 24 * 60 + 30, 22000),  # Saturday's service at 00:30 Sunday: night wins
     ],
 )
 def test_the_shipped_fares_are_weekday_weekend_and_night(day: date, minute: int, fare: int) -> None:

@@ -1,7 +1,7 @@
 """The wallet gateway (integrations/wallet_gateway/README.md) played by a real aiohttp server on
 127.0.0.1, with a ledger a test can inspect.
 
-    async with FakeGateway() as gateway:                  # or: await gateway.start() / stop()
+    async with FakeGateway(clock) as gateway:             # or: await gateway.start() / stop()
         settings = {"base_url": gateway.url, "merchant_id": gateway.merchant_id,
                     "secret": gateway.secret, "timeout_seconds": 0.2}
         gateway.decline_next("insufficient_funds")        # or gateway.declined_customers.add(id)
@@ -22,14 +22,13 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from bayaffairs.clock import Clock
 from tests.integrations.faults import FaultyPartner
 
 SKEW_SECONDS = 300
@@ -75,14 +74,11 @@ class FakeGateway(FaultyPartner):
     VERBS = ("charge", "refund", "lookup")
 
     def __init__(
-        self,
-        *,
-        merchant_id: str = "m-test",
-        secret: str = "wg-test-secret-0123456789",
-        now: Callable[[], float] = time.time,
+        self, clock: Clock, *, merchant_id: str = "m-test", secret: str = "wg-test-secret-0123456789"
     ) -> None:
+        """`clock` is the test's clock: a request's timestamp is fresh by it, not by the wall clock."""
         super().__init__()
-        self.now = now  # Unix seconds, against which request timestamps are checked
+        self.clock = clock
         self.merchant_id = merchant_id
         self.secret = secret
         self.ledger: list[Entry] = []
@@ -142,7 +138,7 @@ class FakeGateway(FaultyPartner):
         """The signature over the raw path as sent; a good one uses up its nonce."""
         headers = request.headers
         try:
-            fresh = abs(self.now() - int(headers["X-Timestamp"])) <= SKEW_SECONDS
+            fresh = abs(self.clock.now().timestamp() - int(headers["X-Timestamp"])) <= SKEW_SECONDS
             valid = (
                 headers["X-Merchant-Id"] == self.merchant_id
                 and fresh

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -16,29 +16,33 @@ from bayaffairs.adapters.protocols import ChargeRequest, RefundRequest
 from bayaffairs.config import load_config
 from bayaffairs.errors import PartnerError
 from bayaffairs.money import Money
-from tests.integrations.support import FixedClock, build_adapter, unused_url
+from tests.integrations.support import build_adapter, unused_url
 from tests.integrations.wallet_gateway.fake_gateway import FakeGateway, expected_signature
+from tests.support import MovableClock
 
 TIMEOUT = 0.2
 FARE = Money(17500, "MOP")
 
 
 @pytest.fixture
-async def gateway() -> AsyncIterator[FakeGateway]:
-    async with FakeGateway() as fake:
+async def gateway(clock: MovableClock) -> AsyncIterator[FakeGateway]:
+    async with FakeGateway(clock) as fake:
         yield fake
 
 
 def make(
-    http: aiohttp.ClientSession, gateway: FakeGateway, clock: FixedClock | None = None, **overrides: Any
+    http: aiohttp.ClientSession, gateway: FakeGateway, clock: MovableClock | None = None, **overrides: Any
 ) -> Any:
+    """The adapter on the gateway's clock unless told otherwise."""
     settings = {
         "base_url": gateway.url + "v1",
         "merchant_id": gateway.merchant_id,
         "secret": gateway.secret,
         "timeout_seconds": TIMEOUT,
     }
-    return build_adapter("wallet_gateway", settings | overrides, http=http, clock=clock, instance="wallet")
+    return build_adapter(
+        "wallet_gateway", settings | overrides, http=http, clock=clock or gateway.clock, instance="wallet"
+    )
 
 
 def charge(reference: str = "bkg_1", amount: Money = FARE, account: str = "usr_1") -> ChargeRequest:
@@ -75,9 +79,9 @@ async def test_a_wrong_secret_is_refused_by_the_gateway_and_charges_nothing(
 
 
 async def test_a_request_signed_with_a_stale_clock_is_refused(
-    http: aiohttp.ClientSession, gateway: FakeGateway
+    http: aiohttp.ClientSession, gateway: FakeGateway, clock: MovableClock
 ) -> None:
-    an_hour_ago = FixedClock(datetime.now(UTC) - timedelta(hours=1))
+    an_hour_ago = MovableClock(clock.now() - timedelta(hours=1))
     with pytest.raises(PartnerError):
         await make(http, gateway, clock=an_hour_ago).charge(charge())
     assert gateway.ledger == []
