@@ -15,6 +15,7 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import consents as q
 from bayaffairs.db.queries import data_transfers as transfers_q
 from bayaffairs.errors import NotFound
+from bayaffairs.i18n import Text
 from bayaffairs.ids import new_id
 from bayaffairs.pages import Page
 from bayaffairs.privacy.withdrawal import SentTo, sent_to
@@ -23,6 +24,17 @@ from bayaffairs.storage import Database
 DESTINATIONS = ("CN", "HK", "MO")
 PURPOSES = ("travel_booking", "appointment", "ride_code")
 NOTICE_VERSION = "2026-11"
+# How messages name them (a rider reads "the Mainland", not "CN").
+DESTINATION_NAMES = {
+    "CN": Text("the Mainland", "內地", "内地"),
+    "HK": Text("Hong Kong", "香港", "香港"),
+    "MO": Text("Macao", "澳門", "澳门"),
+}
+PURPOSE_NAMES = {
+    "travel_booking": Text("travel bookings", "跨境出行預訂", "跨境出行预订"),
+    "appointment": Text("counter appointments", "辦事預約", "办事预约"),
+    "ride_code": Text("ride codes", "乘車碼", "乘车码"),
+}
 
 
 @dataclass(frozen=True)

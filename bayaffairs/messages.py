@@ -156,8 +156,8 @@ MESSAGES: dict[str, Text] = {
     ),
     "consent_required": T(
         "Personal data would be sent to {destination} for {purpose}: give that consent first.",
-        "個人資料將傳送至 {destination}（{purpose}）：請先給予同意。",
-        "个人信息将传送至 {destination}（{purpose}）：请先给予同意。",
+        "個人資料將傳送至{destination}（{purpose}）：請先給予同意。",
+        "个人信息将传送至{destination}（{purpose}）：请先给予同意。",
     ),
     "credential_not_found": T("No such credential.", "找不到此憑證。", "找不到此凭证。"),
     "user_not_found": T("No such user.", "找不到此用戶。", "找不到此用户。"),
@@ -432,7 +432,8 @@ def message_for(code: str, language: str, status: int = 400, /, **params: Any) -
     if singular and language == "en" and str(params.get(singular[0])) == "1":
         text = singular[1]
     template = text.get(language)
+    named = {k: v.get(language) if isinstance(v, Text) else v for k, v in params.items()}
     try:
-        return template.format(**params)
+        return template.format(**named)
     except (KeyError, IndexError, ValueError):
         return template

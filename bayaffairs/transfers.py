@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bayaffairs.clock import Clock
+from bayaffairs.consents import DESTINATION_NAMES, PURPOSE_NAMES
 from bayaffairs.db.queries import consents as consent_q
 from bayaffairs.db.queries import data_transfers as q
 from bayaffairs.errors import Forbidden
@@ -153,8 +154,8 @@ async def plan(
                     "recipient": recipient.id,
                     "document_id": subject.document_id,
                 },
-                destination=recipient.region,
-                purpose=purpose,
+                destination=DESTINATION_NAMES.get(recipient.region, recipient.region),
+                purpose=PURPOSE_NAMES.get(purpose, purpose),
             )
         planned.append(
             PlannedTransfer(subject, recipient, purpose, legal_basis(origin, recipient.region), consent_id)

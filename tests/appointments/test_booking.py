@@ -130,6 +130,24 @@ async def test_a_rider_holds_at_most_the_services_limit(desk: Desk) -> None:
     assert (status, body["error"]["code"]) == (400, "rider_limit_reached")
 
 
+async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_language(desk: Desk) -> None:
+    """A client shows the API's message as it is: codes like CN or appointment read badly."""
+    stranger = await desk.another_rider("no-consent-yet", consent=None)
+    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TUESDAY, "09:00")}
+    messages = {}
+    for language in ("en", "zh-Hant", "zh-Hans"):
+        status, answer = await stranger.post("/v1/appointments", body, headers={"Accept-Language": language})
+        assert status == 403, answer
+        assert answer["error"]["details"]["destination"] == "CN"  # codes stay in the details
+        messages[language] = answer["error"]["message"]
+    assert messages == {
+        "en": "Personal data would be sent to the Mainland for counter appointments: "
+        "give that consent first.",
+        "zh-Hant": "個人資料將傳送至內地（辦事預約）：請先給予同意。",
+        "zh-Hans": "个人信息将传送至内地（办事预约）：请先给予同意。",
+    }
+
+
 async def test_without_consent_nothing_is_booked_and_with_it_the_transfer_is_recorded(
     desk: Desk, pg: Any
 ) -> None:
