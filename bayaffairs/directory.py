@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from bayaffairs.adapters.protocols import BorderCarrier, CounterAgency, TransitOperator
+from bayaffairs.adapters.protocols import (
+    BorderCarrier,
+    CounterAgency,
+    IdentityProvider,
+    PaymentProvider,
+    TransitOperator,
+)
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.config import Config
 from bayaffairs.i18n import localise
@@ -64,6 +70,25 @@ class Directory:
         """The ids of an operator's stations or routes (where its gates may stand)."""
         adapter = self.adapters.get(operator, TransitOperator)
         return () if adapter is None else {stop.id for stop in adapter.info().stops}
+
+    def providers(self, language: str) -> dict[str, list[dict[str, Any]]]:
+        """The sign-in and payment providers this deployment enables, so a client builds its
+        sign-in and wallet screens from configuration instead of a list of its own."""
+        identity = [
+            {
+                "id": a.id,
+                "name": a.name.get(language),
+                # Only a provider that verifies nothing (dev) sets it: a client may then offer a
+                # handle, a name and a category.
+                "unverified": bool(getattr(a, "unverified", False)),
+            }
+            for a in self.adapters.of_kind(IdentityProvider)
+        ]
+        payment = [
+            {"id": a.id, "name": a.name.get(language), "currencies": sorted(a.currencies)}
+            for a in self.adapters.of_kind(PaymentProvider)
+        ]
+        return {"identity": identity, "payment": payment}
 
     def scopes(self, kind: str) -> Collection[str]:
         """The scope ids a credential of `kind` may be issued for."""

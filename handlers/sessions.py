@@ -9,7 +9,7 @@ from aiohttp import web
 from bayaffairs.credentials import KINDS
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.schemas.profile import PrincipalOut, SessionIn, SessionOut
+from bayaffairs.handlers.schemas.profile import PrincipalOut, ProvidersOut, SessionIn, SessionOut
 
 routes = web.RouteTableDef()
 ANY_CREDENTIAL = Auth(KINDS)
@@ -38,6 +38,18 @@ async def create_session(call: Call) -> web.Response:
         ),
         status=201,
     )
+
+
+@routes.get("/v1/auth/providers")
+@endpoint(
+    summary="The sign-in and payment providers this deployment enables",
+    tags=("auth",),
+    responses={200: ProvidersOut},
+    description="Names follow Accept-Language. A client's sign-in screen offers `identity`, its wallet "
+    "screen `payment` (with the currencies each accepts).",
+)
+async def list_providers(call: Call) -> web.Response:
+    return json_response(dump(ProvidersOut, call.services.directory.providers(call.language)))
 
 
 @routes.get("/v1/auth/whoami")

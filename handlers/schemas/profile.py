@@ -43,6 +43,27 @@ class SessionOut(StrictSchema):
     user = fields.Nested(UserSchema, required=True)
 
 
+class IdentityProviderOut(StrictSchema):
+    id = fields.String(required=True, metadata={"description": "the `provider` of POST /v1/auth/sessions"})
+    name = fields.String(required=True)
+    unverified = fields.Boolean(
+        required=True,
+        metadata={"description": "true: the code is a handle trusted as is, and display_name and "
+        "category are taken from the request (the dev provider)"},
+    )
+
+
+class PaymentProviderOut(StrictSchema):
+    id = fields.String(required=True, metadata={"description": "the `provider` of PUT /v1/me/wallet"})
+    name = fields.String(required=True)
+    currencies = fields.List(fields.String(), required=True)
+
+
+class ProvidersOut(StrictSchema):
+    identity = fields.List(fields.Nested(IdentityProviderOut), required=True)
+    payment = fields.List(fields.Nested(PaymentProviderOut), required=True)
+
+
 class PrincipalOut(StrictSchema):
     credential_id = fields.String(required=True)
     kind = fields.String(required=True)

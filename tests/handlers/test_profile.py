@@ -54,3 +54,15 @@ async def test_wallet_refuses_unknown_provider_and_currency(api: Api) -> None:
     assert status == 400 and "provider" in body["error"]["details"]["fields"]
     status, body = await rider.put("/v1/me/wallet", {"currency": "USD", "provider": "demo"})
     assert status == 400 and "currency" in body["error"]["details"]["fields"]
+
+
+async def test_providers_lists_what_config_enables_for_sign_in_and_wallets(api: Api) -> None:
+    """A client builds its sign-in and wallet screens from this, not from a hard-coded list."""
+    status, body = await api.get("/v1/auth/providers", headers={"Accept-Language": "zh-Hant"})
+    assert status == 200
+    identity = {p["id"]: p for p in body["identity"]}
+    assert "dev" in identity and "wechat" in identity
+    assert "alipay" not in identity  # disabled in the shipped config
+    assert identity["dev"] == {"id": "dev", "name": "開發者登入", "unverified": True}
+    assert identity["wechat"]["unverified"] is False
+    assert body["payment"] == [{"id": "demo", "name": "示範錢包", "currencies": ["CNY", "HKD", "MOP"]}]
