@@ -27,6 +27,7 @@ from bayaffairs.handlers import (
     counter,
     docs,
     documents,
+    frontends,
     gate,
     health,
     journeys,
@@ -74,6 +75,7 @@ ROUTE_MODULES = (
     carrier,
     appointments,
     counter,
+    frontends,
 )
 
 

@@ -124,13 +124,17 @@ def dump(schema_cls: type[Schema], obj: Any) -> Any:
 
 
 def documented(
-    summary: str, *, produces: str = "application/json", description: str = ""
+    summary: str,
+    *,
+    produces: str = "application/json",
+    description: str = "",
+    tags: tuple[str, ...] = ("operations",),
 ) -> Callable[[RequestHandler], RequestHandler]:
-    """List a plain operations handler (no body, no credentials) in the OpenAPI document."""
+    """List a plain handler (no body, no credentials: operations, pages) in the OpenAPI document."""
 
     def wrap(handler: RequestHandler) -> RequestHandler:
         _SPECS[handler] = Spec(
-            summary, ("operations",), None, None, None, {200: None}, False, None, description, produces
+            summary, tags, None, None, None, {200: None}, False, None, description, produces
         )
         return handler
 

@@ -695,3 +695,23 @@ private_services_status() {
         say "private Redis: not running"
     fi
 }
+
+# ---------------------------------------------------------------------------------------------
+# ensure_browser: Debian's headless Chromium and its driver for the browser tests of the rider
+# app and the counter console (tests/frontends/), installed like PostgreSQL when missing. The
+# tests drive it with Playwright's Python client pointed at this binary: no browser download.
+
+ensure_browser() {
+    local chromium="${BAYAFFAIRS_CHROMIUM:-/usr/bin/chromium}"
+    if [[ -x "$chromium" ]]; then
+        return 0
+    fi
+    if _can_apt; then
+        _lock
+        apt_install chromium chromium-driver
+        _unlock
+    fi
+    [[ -x "$chromium" ]] || die "no Chromium at $chromium for the browser tests" \
+        "(Debian: apt-get install chromium chromium-driver; or set BAYAFFAIRS_CHROMIUM)"
+    say "Chromium: $("$chromium" --version 2>/dev/null || echo "$chromium")"
+}

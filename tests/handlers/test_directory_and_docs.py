@@ -118,6 +118,9 @@ get /readyz
 get /metrics
 get /openapi.json
 get /docs
+get /app/
+get /console/
+get /console/display
 """
 
 

@@ -1,0 +1,365 @@
+// The counter console: one centre's day, kept current with the `since` cursor and ETag; check-in
+// by reference, by a pasted QR payload or by the camera (BarcodeDetector where the browser has
+// it); call next per desk, recall, served, no-show; a link to the hall display. The counter token
+// comes from the field or from #token= (wiped from the address) and lives in this tab only.
+
+import { createApi, newKey } from '/ui/api.js';
+import { busyButton, field, h, replace, select } from '/ui/dom.js';
+import { LANGUAGES, LANGUAGE_NAMES, initialLanguage, rememberLanguage, translator } from '/ui/i18n.js';
+import { localDate, timeIn } from '/ui/format.js';
+import { STRINGS } from '/console/strings.js';
+
+const TOKEN_KEY = 'bya.counter.token';
+const DESK_KEY = 'bya.counter.desk';
+const POLL_MS = 5000;
+
+const query = new URLSearchParams(location.search);
+const state = { language: initialLanguage(query.get('lang')), token: takeToken(), centre: null, desk: null, day: null, items: new Map(), cursor: 0, etag: null, timer: null };
+const t = translator(STRINGS, () => state.language);
+const api = createApi({
+  token: () => state.token,
+  language: () => state.language,
+  texts: () => ({ network: t('error.network'), http: t('error.http') }),
+  onUnauthorized: (error) => signOut(error.message),
+});
+
+function takeToken() {
+  const handed = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (handed) {
+    history.replaceState(null, '', location.pathname + location.search);
+    sessionStorage.setItem(TOKEN_KEY, handed);
+    return handed;
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+const root = h('main', { id: 'console', tabindex: '-1' });
+const header = h('header', { class: 'bar' });
+
+function drawHeader() {
+  const language = select(LANGUAGES.map((l) => ({ value: l, label: LANGUAGE_NAMES[l] })), { value: state.language, id: 'language', 'aria-label': t('language') });
+  language.addEventListener('change', () => {
+    state.language = language.value;
+    rememberLanguage(state.language);
+    start();
+  });
+  replace(
+    header,
+    h('h1', {}, t('title'), state.centre ? h('span', { class: 'centre-name' }, ` · ${state.centre.name}`) : null),
+    h('div', { class: 'bar-tools' }, language, state.token ? h('button', { type: 'button', class: 'link', onclick: () => signOut() }, t('sign_out')) : null),
+  );
+}
+
+function signOut(message) {
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(state.timer);
+  start(message);
+}
+
+function errorBox(error, retry) {
+  const box = h('div', { class: 'error', role: 'alert', dataset: { code: error.code || 'error' } }, h('p', {}, error.message || t('error.unknown')), error.code ? h('small', { class: 'code' }, error.code) : null);
+  if (retry) box.append(h('button', { type: 'button', onclick: retry }, t('retry')));
+  return box;
+}
+
+const loading = (text) => h('p', { class: 'loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text || t('loading'));
+
+function signInForm(message) {
+  const token = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const status = h('div', { 'aria-live': 'polite' }, message ? h('div', { class: 'error', role: 'alert' }, message) : null);
+  const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title' }, h('h2', { id: 'signin-title' }, t('signin.title')), field(t('signin.token'), token, t('signin.token_hint')), h('button', { type: 'submit', class: 'primary' }, t('signin.submit')), status);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.token = token.value.trim();
+    sessionStorage.setItem(TOKEN_KEY, state.token);
+    start();
+  });
+  return form;
+}
+
+async function start(message) {
+  document.documentElement.lang = state.language;
+  document.title = t('title');
+  clearTimeout(state.timer);
+  state.items.clear();
+  state.cursor = 0;
+  state.etag = null;
+  drawHeader();
+  if (!state.token) {
+    replace(root, signInForm(message));
+    return;
+  }
+  replace(root, loading());
+  try {
+    const who = await api.get('/v1/auth/whoami');
+    if (who.kind !== 'counter') {
+      signOut(t('signin.not_counter'));
+      return;
+    }
+    const centres = await api.get('/v1/centres');
+    state.centre = centres.items.find((c) => c.id === who.scope) || { id: who.scope, name: who.scope, counters: [] };
+  } catch (error) {
+    if (state.token) replace(root, errorBox(error, () => start()));
+    return;
+  }
+  const desks = state.centre.counters.map((c) => c.id);
+  state.desk = desks.includes(localStorage.getItem(DESK_KEY)) ? localStorage.getItem(DESK_KEY) : desks[0] || null;
+  drawHeader();
+  layout();
+  await poll();
+}
+
+const parts = {};
+
+function layout() {
+  const desk = select(state.centre.counters.map((c) => ({ value: c.id, label: c.id })), { value: state.desk, name: 'desk' });
+  desk.addEventListener('change', () => {
+    state.desk = desk.value;
+    localStorage.setItem(DESK_KEY, state.desk);
+    drawServing();
+  });
+  parts.serving = h('div', { class: 'serving', 'aria-live': 'polite' });
+  parts.deskStatus = h('div', { 'aria-live': 'polite' });
+  parts.checkin = checkInPanel();
+  parts.day = h('div', { class: 'day-list' });
+  parts.updated = h('p', { class: 'hint updated', 'aria-live': 'off' });
+  parts.dayTitle = h('h2', { id: 'day-title' }, t('day.title'));
+  const display = h('button', { type: 'button', class: 'secondary small', onclick: openDisplay }, t('display.open'));
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'columns' },
+      h(
+        'div',
+        { class: 'column' },
+        h('section', { class: 'card desk', 'aria-labelledby': 'desk-title' }, h('h2', { id: 'desk-title' }, t('desk.title')), field(t('desk.which'), desk), busyButton(t('desk.call_next'), callNext, { class: 'primary big', 'data-action': 'call-next' }), parts.deskStatus, parts.serving),
+        parts.checkin,
+      ),
+      h('section', { class: 'card column', 'aria-labelledby': 'day-title' }, h('div', { class: 'card-head' }, parts.dayTitle, display), parts.updated, parts.day),
+    ),
+  );
+}
+
+function openDisplay() {
+  const url = `/console/display?lang=${encodeURIComponent(state.language)}#token=${encodeURIComponent(state.token)}`;
+  window.open(url, '_blank', 'noopener');
+}
+
+// The day list: the first pull is the whole day, later pulls only what changed since the cursor;
+// an unchanged day answers 304 to If-None-Match.
+async function poll() {
+  clearTimeout(state.timer);
+  if (!state.token) return;
+  const params = new URLSearchParams();
+  if (state.cursor) params.set('since', String(state.cursor));
+  try {
+    const response = await api.send('GET', `/v1/counter/appointments?${params}`, { headers: state.etag ? { 'If-None-Match': state.etag } : {} });
+    if (response.status !== 304) {
+      const day = await response.json();
+      state.etag = response.headers.get('ETag');
+      if (state.day && day.date !== state.day) state.items.clear(); // a new day began
+      state.day = day.date;
+      for (const item of day.items) merge(item);
+      state.cursor = day.cursor;
+      parts.dayTitle.textContent = t('day.title_date', { date: localDate(day.date, state.language) });
+      drawDay();
+    }
+    parts.updated.textContent = t('day.updated', { time: new Date().toLocaleTimeString(state.language) });
+    parts.updated.classList.remove('stale');
+  } catch (error) {
+    if (!state.token) return;
+    parts.updated.replaceChildren(errorBox(error));
+    parts.updated.classList.add('stale');
+  }
+  state.timer = setTimeout(poll, POLL_MS);
+}
+
+function merge(item) {
+  const known = state.items.get(item.id);
+  if (!known || (known.change ?? 0) <= (item.change ?? 0)) state.items.set(item.id, { ...known, ...item });
+}
+
+const ORDER = { called: 0, checked_in: 1, booked: 2, served: 3, no_show: 4, cancelled: 5, rescheduled: 6 };
+
+function drawDay() {
+  const items = [...state.items.values()].filter((a) => a.status !== 'rescheduled').sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9) || a.start.localeCompare(b.start));
+  if (!items.length) {
+    replace(parts.day, h('p', { class: 'empty' }, t('day.none')));
+  } else {
+    replace(
+      parts.day,
+      h(
+        'table',
+        { class: 'appointments' },
+        h('thead', {}, h('tr', {}, [t('col.time'), t('col.number'), t('col.reference'), t('col.name'), t('col.service'), t('col.status'), ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h(
+          'tbody',
+          {},
+          items.map((a) =>
+            h(
+              'tr',
+              { dataset: { appointmentId: a.id, reference: a.reference, status: a.status } },
+              h('td', {}, timeIn(a.start, state.language, state.centre.time_zone)),
+              h('td', { class: 'number' }, a.queue_number ?? ''),
+              h('td', { class: 'mono' }, a.reference),
+              h('td', {}, a.holder_name, a.number_masked ? h('small', { class: 'hint' }, ` ${a.number_masked}`) : null),
+              h('td', {}, a.service_name),
+              h('td', {}, h('span', { class: `chip chip-${a.status}` }, t(`status.${a.status}`)), a.called_by ? h('small', { class: 'hint' }, ` ${a.called_by}`) : null),
+              h('td', {}, rowActions(a)),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  drawServing();
+}
+
+function rowActions(a) {
+  if (a.status === 'booked') return busyButton(t('action.check_in'), () => checkIn({ id: a.id }), { class: 'small', 'data-action': 'check-in' });
+  return null;
+}
+
+// Who this desk is serving now: the person it called last and who is not done yet.
+function drawServing() {
+  if (!parts.serving) return;
+  const called = [...state.items.values()].filter((a) => a.status === 'called' && a.called_by === state.desk);
+  if (!called.length) {
+    replace(parts.serving, h('p', { class: 'empty' }, t('desk.nobody')));
+    return;
+  }
+  const a = called[called.length - 1];
+  replace(
+    parts.serving,
+    h(
+      'article',
+      { class: 'now-serving', dataset: { appointmentId: a.id, reference: a.reference } },
+      h('p', { class: 'big-number' }, a.queue_number),
+      h('p', {}, h('strong', {}, a.holder_name), a.number_masked ? ` · ${a.number_masked}` : ''),
+      h('p', {}, a.service_name, ' · ', h('span', { class: 'mono' }, a.reference)),
+      h('p', { class: 'hint' }, t('desk.calls', { count: a.call_count })),
+      h(
+        'div',
+        { class: 'actions' },
+        busyButton(t('action.recall'), () => act(`/v1/counter/appointments/${encodeURIComponent(a.id)}/recall`, undefined), { 'data-action': 'recall' }),
+        busyButton(t('action.served'), () => act(`/v1/counter/appointments/${encodeURIComponent(a.id)}/outcome`, { outcome: 'served' }), { class: 'primary', 'data-action': 'served' }),
+        busyButton(t('action.no_show'), () => act(`/v1/counter/appointments/${encodeURIComponent(a.id)}/outcome`, { outcome: 'no_show' }), { class: 'danger', 'data-action': 'no-show' }),
+      ),
+    ),
+  );
+}
+
+async function act(path, body) {
+  replace(parts.deskStatus);
+  try {
+    const changed = await api.post(path, body);
+    merge(changed);
+    drawDay();
+  } catch (error) {
+    replace(parts.deskStatus, errorBox(error));
+  }
+}
+
+async function callNext() {
+  replace(parts.deskStatus, loading(t('desk.calling')));
+  try {
+    const answer = await api.post('/v1/counter/queue/next', { counter: state.desk }, { key: newKey() });
+    if (answer.appointment) {
+      merge(answer.appointment);
+      replace(parts.deskStatus, h('p', { class: 'called', role: 'status' }, t('desk.called', { number: answer.appointment.queue_number, desk: answer.counter })));
+    } else {
+      replace(parts.deskStatus, h('p', { class: 'empty', role: 'status' }, t('desk.queue_empty')));
+    }
+    drawDay();
+  } catch (error) {
+    replace(parts.deskStatus, errorBox(error));
+  }
+}
+
+function checkInPanel() {
+  const input = h('input', { name: 'checkin', required: true, autocomplete: 'off', spellcheck: 'false', maxlength: 300, autocapitalize: 'characters' });
+  const status = h('div', { 'aria-live': 'polite' });
+  parts.checkinStatus = status;
+  const form = h('form', { class: 'checkin-form' }, field(t('checkin.input'), input, t('checkin.hint')), h('button', { type: 'submit', class: 'primary' }, t('checkin.submit')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    // A reference is short (HQ1234-ish); anything longer is a QR payload read by a scanner.
+    const ok = await checkIn(text.length <= 20 && !/\s/.test(text) ? { reference: text.toUpperCase() } : { payload: text });
+    if (ok) input.value = '';
+    input.focus();
+  });
+  const panel = h('section', { class: 'card checkin', 'aria-labelledby': 'checkin-title' }, h('h2', { id: 'checkin-title' }, t('checkin.title')), form);
+  if ('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia) panel.append(cameraScanner((payload) => checkIn({ payload })));
+  else panel.append(h('p', { class: 'hint' }, t('checkin.no_camera')));
+  panel.append(status);
+  return panel;
+}
+
+async function checkIn({ id, reference, payload }) {
+  const status = parts.checkinStatus;
+  replace(status, loading(t('checkin.working')));
+  try {
+    const answer = id
+      ? await api.post(`/v1/counter/appointments/${encodeURIComponent(id)}/check-in`, {})
+      : await api.post('/v1/counter/check-ins', reference ? { reference } : { payload });
+    const known = state.items.get(answer.appointment_id);
+    replace(status, h('p', { class: 'checked-in', role: 'status', dataset: { queueNumber: answer.queue_number } }, t('checkin.done', { number: answer.queue_number, name: known?.holder_name || '' })));
+    poll();
+    return true;
+  } catch (error) {
+    replace(status, errorBox(error));
+    return false;
+  }
+}
+
+function cameraScanner(onPayload) {
+  const video = h('video', { class: 'camera', playsinline: true, muted: true, hidden: true });
+  const button = h('button', { type: 'button', class: 'secondary', 'data-action': 'scan' }, t('checkin.camera'));
+  let stream = null;
+  const stop = () => {
+    stream?.getTracks().forEach((track) => track.stop());
+    stream = null;
+    video.hidden = true;
+    button.textContent = t('checkin.camera');
+  };
+  button.addEventListener('click', async () => {
+    if (stream) return stop();
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+    } catch (error) {
+      replace(parts.checkinStatus, errorBox({ code: 'camera', message: t('checkin.camera_denied') }));
+      return undefined;
+    }
+    video.srcObject = stream;
+    video.hidden = false;
+    button.textContent = t('checkin.camera_stop');
+    await video.play();
+    const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
+    const look = async () => {
+      if (!stream) return;
+      const codes = await detector.detect(video).catch(() => []);
+      if (codes.length) {
+        stop();
+        onPayload(codes[0].rawValue);
+        return;
+      }
+      setTimeout(look, 250);
+    };
+    look();
+    return undefined;
+  });
+  return h('div', { class: 'scanner' }, button, video);
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && state.token && parts.day?.isConnected) poll();
+});
+
+document.addEventListener('DOMContentLoaded', () => {
+  document.body.append(header, root);
+  start();
+});

@@ -1,0 +1,95 @@
+"""A Hengqin appointment in the rider app, then the counter console checking it in and calling
+it, in Chromium; each in English and one Chinese variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from tests.frontends.conftest import DESKTOP, PHONE, Site
+
+TOMORROW_10 = "2026-12-02T10:00:00+08:00"  # Wednesday: bookings open one day ahead
+TOMORROW_1030 = "2026-12-02T10:30:00+08:00"
+# Markup in a name must stay text in both the app and the console.
+NAME = 'Chan <img src=x onerror="window.pwned=1">'
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans"])
+async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, language: str) -> None:
+    rider = await site.rider(f"applicant-{language}", wallet=None, display_name=NAME)
+    page = await site.page(language)
+    await page.goto(site.url(f"/app/?view=appointments&lang={language}#token={rider.token}"))
+    assert await page.locator("select[name=jurisdiction]").input_value() == "macao"
+    service = page.locator("li.service[data-service-id=mo_commercial_registration]")
+    await service.locator("[data-action=pick-service]").click()
+    assert await page.locator("select[name=centre]").input_value() == "hengqin_gasc"
+    await expect(page.locator(".day[aria-pressed=true]")).to_have_attribute("data-day", "2026-12-02")
+    await page.locator(".calendar").evaluate("e => e.scrollIntoView({block: 'start'})")
+    await site.shot(page, f"appointments-calendar-{language}")
+    await page.locator(f"button.slot[data-start='{TOMORROW_10}']").click()
+    # The applicant's data goes from Macao to the mainland centre: the consent prompt first.
+    await page.locator("dialog.dialog button.primary").click()
+    booked = page.locator(".booking-area article.appointment")
+    await expect(booked).to_have_attribute("data-status", "booked")
+    first = await booked.get_attribute("data-reference")
+    await expect(booked.locator("img.qr[src^='blob:']")).to_be_visible()
+
+    # The calendar file needs the token too: fetched, then saved.
+    async with page.expect_download() as waiting:
+        await booked.locator("[data-action=ics]").click()
+    download = await waiting.value
+    calendar = _read(await download.path())
+    assert "BEGIN:VCALENDAR" in calendar and first in calendar
+
+    # Rescheduled half an hour later: a new reference, the old one is moved.
+    await booked.locator("[data-action=reschedule]").click()
+    await page.locator(f"button.slot[data-start='{TOMORROW_1030}']").click()
+    moved = page.locator(".booking-area article.appointment")
+    await expect(moved).to_have_attribute("data-status", "booked")
+    reference = await moved.get_attribute("data-reference")
+    assert reference and reference != first
+    await expect(page.locator(f".appointments article[data-reference='{first}']")).to_have_attribute(
+        "data-status", "rescheduled"
+    )
+    await moved.locator("img.qr").evaluate("img => img.scrollIntoView({block: 'center'})")
+    await site.shot(page, f"appointment-{language}")
+
+    # The next morning, at the counter.
+    await site.jump(24 * 3600)
+    counter = await site.device("counter", "hengqin_gasc")
+    console = await site.page(language, viewport=DESKTOP if language == "en" else PHONE)
+    await console.goto(site.url(f"/console/?lang={language}#token={counter.token}"))
+    assert "token" not in console.url
+    row = console.locator(f"tr[data-reference='{reference}']")
+    await expect(row).to_have_attribute("data-status", "booked")
+    assert NAME in await row.inner_text()  # shown as text, not markup
+    await console.locator("input[name=checkin]").fill(reference.lower())
+    await console.locator("input[name=checkin]").press("Enter")
+    await expect(console.locator(".checked-in")).to_have_attribute("data-queue-number", "1")
+    await expect(row).to_have_attribute("data-status", "checked_in")
+
+    await console.locator("select[name=desk]").select_option("A1")
+    await console.locator("[data-action=call-next]").click()
+    serving = console.locator(".now-serving")
+    await expect(serving).to_have_attribute("data-reference", reference)
+    await expect(serving.locator(".big-number")).to_have_text("1")
+    await expect(row).to_have_attribute("data-status", "called")
+    await site.shot(console, f"console-{language}")
+
+    # The rider's app hears of the call on its next pull.
+    await page.locator("[data-action=refresh-mine]").click()
+    await expect(page.locator(f".appointments article[data-reference='{reference}']")).to_have_attribute(
+        "data-status", "called"
+    )
+
+    await serving.locator("[data-action=served]").click()
+    await expect(row).to_have_attribute("data-status", "served")
+    await expect(console.locator(".serving .empty")).to_be_visible()
+    for p in (page, console):
+        assert await p.evaluate("window.pwned") is None
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
