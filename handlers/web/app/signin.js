@@ -10,7 +10,7 @@ const CATEGORIES = ['adult', 'child', 'student', 'elderly'];
 export async function render(ctx, root) {
   const body = h('div', { class: 'signin' });
   replace(root, h('section', { class: 'card', 'aria-labelledby': 'signin-title' }, h('h2', { id: 'signin-title' }, ctx.t('signin.title')), h('p', { class: 'hint' }, ctx.t('signin.explain')), body));
-  await loadInto(ctx, body, () => ctx.cached('/v1/auth/providers'), (providers) => providers.identity.map((p) => providerForm(ctx, p)));
+  await loadInto(ctx, body, () => ctx.cached('/v1/auth/providers'), (providers) => [...providers.identity].sort((a, b) => Number(b.unverified) - Number(a.unverified)).map((p) => providerForm(ctx, p)));
 }
 
 function providerForm(ctx, provider) {

@@ -149,7 +149,7 @@ export async function render(ctx, root) {
           ctx.api.post('/v1/travel/bookings', { departure_id: departure.id, fare_class: fare.fare_class, passengers: chosen }, { key: newKey() }),
         );
         noteServerTime(booking.created_at);
-        replace(trip, h('h2', { id: 'trip-title', tabindex: '-1' }, ctx.t('travel.trip')), summary, bookingCard(booking, departure));
+        replace(trip, h('h2', { id: 'trip-title', tabindex: '-1' }, ctx.t('travel.trip')), summary, bookingCard(booking, departure, fare));
         trip.querySelector('h2').focus();
         loadBookings();
       } catch (error) {
@@ -160,7 +160,7 @@ export async function render(ctx, root) {
   }
 
   // A booking in any state: held (countdown, pay), confirmed (tickets), cancelled (refund).
-  function bookingCard(booking, departure) {
+  function bookingCard(booking, departure, fare = null) {
     const card = h('article', { class: 'booking', dataset: { bookingId: booking.id, status: booking.status } });
     const draw = (b) => {
       const status = h('div', { 'aria-live': 'polite' });
@@ -175,6 +175,8 @@ export async function render(ctx, root) {
       if (b.status === 'held') {
         const left = secondsUntil(b.expires_at);
         lines.push(h('p', { class: 'countdown', dataset: { expires: b.expires_at, seconds: String(left) }, 'aria-live': 'off' }, left > 0 ? ctx.t('hold.left', { time: clockText(left) }) : ctx.t('hold.expired')));
+        const wallet = fare?.wallet_fare && fare.wallet_fare.currency !== b.total.currency ? { amount: fare.wallet_fare.amount * b.passengers.length, currency: fare.wallet_fare.currency } : null;
+        if (wallet) lines.push(h('p', { class: 'hint' }, ctx.t('booking.from_wallet', { amount: money(wallet, ctx.language) })));
         actions.append(busyButton(ctx.t('booking.pay', { amount: money(b.total, ctx.language) }), () => act('payment', status), { class: 'primary', 'data-action': 'pay' }));
       }
       if (b.status === 'paying') {

@@ -142,9 +142,10 @@ function layout() {
   );
 }
 
+// The hall screen signs in with the centre's display token, which reads the display and nothing
+// else: a counter token is not handed to a screen the public can walk up to.
 function openDisplay() {
-  const url = `/console/display?lang=${encodeURIComponent(state.language)}#token=${encodeURIComponent(state.token)}`;
-  window.open(url, '_blank', 'noopener');
+  window.open(`/console/display?lang=${encodeURIComponent(state.language)}`, '_blank', 'noopener');
 }
 
 // The day list: the first pull is the whole day, later pulls only what changed since the cursor;

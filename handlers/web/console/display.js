@@ -1,6 +1,8 @@
-// The hall display: the numbers called most recently and the desk each goes to, large enough to
-// read across a hall, polled every few seconds. It holds the centre's counter token (from the
-// console's link, #token=..., wiped from the address) and shows no names.
+// The hall display: the number being called and the desk it goes to, large enough to read across
+// a hall, each desk's last number, and how many wait; polled every few seconds with If-None-Match.
+// It holds the centre's display token (which reads this and nothing else; a counter token works
+// too), handed in the fragment (#token=..., wiped from the address) or typed once, and it shows
+// queue numbers and desks only, never a name.
 
 import { createApi } from '/ui/api.js';
 import { h, replace } from '/ui/dom.js';
@@ -16,50 +18,49 @@ function takeToken() {
   const handed = new URLSearchParams(location.hash.slice(1)).get('token');
   if (handed) {
     history.replaceState(null, '', location.pathname + location.search);
-    sessionStorage.setItem(TOKEN_KEY, handed);
+    localStorage.setItem(TOKEN_KEY, handed); // a hall screen is left running: keep it across reloads
     return handed;
   }
-  return sessionStorage.getItem(TOKEN_KEY);
+  return localStorage.getItem(TOKEN_KEY);
 }
 
 let token = takeToken();
+let etag = null;
 const api = createApi({
   token: () => token,
   language: () => language,
   texts: () => ({ network: t('error.network'), http: t('error.http') }),
 });
-const board = h('main', { class: 'board', 'aria-live': 'polite' });
+const title = h('h1', {}, t('display.title'));
+const board = h('main', { class: 'board' });
 const status = h('p', { class: 'board-status', role: 'status' });
 
-function askToken() {
-  const input = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'off', 'aria-label': t('signin.token') });
-  const form = h('form', { class: 'board-signin' }, h('label', {}, t('signin.token'), input), h('button', { type: 'submit' }, t('signin.submit')));
+function askToken(message) {
+  const input = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'off' });
+  const form = h('form', { class: 'board-signin card' }, h('label', {}, t('display.token'), input), h('button', { type: 'submit', class: 'primary' }, t('signin.submit')));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     token = input.value.trim();
-    sessionStorage.setItem(TOKEN_KEY, token);
+    localStorage.setItem(TOKEN_KEY, token);
     poll();
   });
   replace(board, form);
+  status.textContent = message || '';
 }
 
-// Called numbers, newest first: [{queue_number, counter, called_at, ...}] under `items` (or `called`).
-function draw(answer) {
-  const items = answer.items || answer.called || [];
-  const number = (x) => x.queue_number ?? x.number ?? '';
-  const desk = (x) => x.counter ?? x.desk ?? '';
-  if (!items.length) {
-    replace(board, h('p', { class: 'board-empty' }, t('display.none')));
-    return;
-  }
-  const [latest, ...earlier] = items;
-  replace(
-    board,
-    h('section', { class: 'latest', dataset: { number: number(latest), desk: desk(latest) } }, h('p', { class: 'label' }, t('display.now')), h('p', { class: 'huge' }, number(latest)), h('p', { class: 'desk' }, t('display.go_to', { desk: desk(latest) }))),
-    earlier.length
-      ? h('table', { class: 'earlier' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('display.number')), h('th', { scope: 'col' }, t('display.desk')))), h('tbody', {}, earlier.slice(0, 8).map((x) => h('tr', { dataset: { number: number(x) } }, h('td', {}, number(x)), h('td', {}, desk(x))))))
-      : null,
+function draw(shown) {
+  replace(title, shown.centre_name, ' · ', t('display.title'));
+  const now = shown.recent.find((c) => c.status === 'called');
+  const latest = now
+    ? h('section', { class: 'latest', 'aria-live': 'assertive', dataset: { number: now.queue_number, desk: now.counter } }, h('p', { class: 'label' }, t('display.now')), h('p', { class: 'huge' }, now.queue_number), h('p', { class: 'desk' }, t('display.go_to', { desk: now.counter })))
+    : h('section', { class: 'latest' }, h('p', { class: 'board-empty' }, t('display.none')));
+  const desks = h(
+    'table',
+    { class: 'earlier' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('display.desk')), h('th', { scope: 'col' }, t('display.number')))),
+    h('tbody', {}, shown.desks.map((d) => h('tr', { dataset: { desk: d.counter, status: d.status || 'idle' } }, h('td', {}, d.counter), h('td', {}, d.queue_number ?? '—')))),
   );
+  replace(board, latest, h('section', {}, desks, h('p', { class: 'waiting', dataset: { waiting: shown.waiting } }, t('display.waiting', { count: shown.waiting }))));
 }
 
 async function poll() {
@@ -68,15 +69,20 @@ async function poll() {
     return;
   }
   try {
-    draw(await api.get('/v1/counter/display'));
+    const response = await api.send('GET', '/v1/counter/display', { headers: etag ? { 'If-None-Match': etag } : {} });
+    if (response.status !== 304) {
+      etag = response.headers.get('ETag');
+      draw(await response.json());
+    }
     status.textContent = '';
   } catch (error) {
     status.textContent = error.message;
     status.dataset.code = error.code;
-    if (error.status === 401) {
+    if (error.status === 401 || error.status === 403) {
       token = null;
-      sessionStorage.removeItem(TOKEN_KEY);
-      askToken();
+      etag = null;
+      localStorage.removeItem(TOKEN_KEY);
+      askToken(error.message);
       return;
     }
   }
@@ -86,6 +92,6 @@ async function poll() {
 document.addEventListener('DOMContentLoaded', () => {
   document.documentElement.lang = language;
   document.title = t('display.title');
-  document.body.append(h('header', { class: 'board-head' }, h('h1', {}, t('display.title'))), board, status);
+  document.body.append(h('header', { class: 'board-head' }, title), board, status);
   poll();
 });

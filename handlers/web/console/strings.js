@@ -60,6 +60,8 @@ const en = {
   'display.number': 'Number',
   'display.desk': 'Desk',
   'display.none': 'No numbers called yet.',
+  'display.waiting': '{count} waiting',
+  'display.token': 'Display token of this centre (bayaffairs credentials issue display CENTRE)',
 };
 
 const zhHant = {
@@ -122,6 +124,8 @@ const zhHant = {
   'display.number': '籌號',
   'display.desk': '櫃台',
   'display.none': '尚未叫號。',
+  'display.waiting': '{count} 人等候中',
+  'display.token': '本中心的顯示屏憑證（bayaffairs credentials issue display CENTRE）',
 };
 
 const zhHans = {
@@ -184,6 +188,8 @@ const zhHans = {
   'display.number': '号码',
   'display.desk': '窗口',
   'display.none': '尚未叫号。',
+  'display.waiting': '{count} 人等候中',
+  'display.token': '本中心的显示屏凭证（bayaffairs credentials issue display CENTRE）',
 };
 
 export const STRINGS = { en, 'zh-Hant': zhHant, 'zh-Hans': zhHans };
