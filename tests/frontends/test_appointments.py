@@ -78,6 +78,20 @@ async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, 
     await expect(row).to_have_attribute("data-status", "called")
     await site.shot(console, f"console-{language}")
 
+    # The hall screen, signed in with the centre's display token: the number and the desk only.
+    screen = await site.device("display", "hengqin_gasc")
+    hall = await site.page(language, viewport=DESKTOP)
+    await hall.goto(site.url(f"/console/display?lang={language}#token={screen.token}"))
+    assert "token" not in hall.url
+    latest = hall.locator(".latest[data-number]")
+    await expect(latest).to_have_attribute("data-number", "1")
+    await expect(latest).to_have_attribute("data-desk", "A1")
+    await expect(hall.locator("tr[data-desk=A1]")).to_have_attribute("data-status", "called")
+    assert "Chan" not in await hall.locator("body").inner_text() and reference not in await hall.content()
+    await site.shot(hall, f"display-{language}")
+    kept = await hall.evaluate("localStorage.getItem('bya.display.token')")
+    assert kept == screen.token  # a display token is kept across reloads of the hall screen
+
     # The rider's app hears of the call on its next pull.
     await page.locator("[data-action=refresh-mine]").click()
     await expect(page.locator(f".appointments article[data-reference='{reference}']")).to_have_attribute(
@@ -87,7 +101,10 @@ async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, 
     await serving.locator("[data-action=served]").click()
     await expect(row).to_have_attribute("data-status", "served")
     await expect(console.locator(".serving .empty")).to_be_visible()
-    for p in (page, console):
+    await site.advance(3)  # the hall screen's next pull
+    await expect(hall.locator("tr[data-desk=A1]")).to_have_attribute("data-status", "served")
+    await expect(hall.locator(".latest[data-number]")).to_have_count(0)
+    for p in (page, console, hall):
         assert await p.evaluate("window.pwned") is None
 
 

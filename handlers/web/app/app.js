@@ -179,6 +179,10 @@ async function render(message) {
       await ctx.refreshMe();
     } catch (error) {
       if (!ctx.token) return; // signed out by a 401 meanwhile
+      if (error.code === 'wrong_credential_kind') {
+        await signOut(error.message); // a device's token handed to the rider app: forget it
+        return;
+      }
       replace(shell.main, errorBox(ctx, error, () => render()));
       return;
     }

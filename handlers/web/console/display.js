@@ -18,13 +18,22 @@ function takeToken() {
   const handed = new URLSearchParams(location.hash.slice(1)).get('token');
   if (handed) {
     history.replaceState(null, '', location.pathname + location.search);
-    localStorage.setItem(TOKEN_KEY, handed); // a hall screen is left running: keep it across reloads
     return handed;
   }
-  return localStorage.getItem(TOKEN_KEY);
+  return localStorage.getItem(TOKEN_KEY) || sessionStorage.getItem(TOKEN_KEY);
+}
+
+// A hall screen is left running, so a display token (which reads this screen and nothing else)
+// is kept across reloads; a counter token used here is kept for this tab only.
+async function keep(candidate) {
+  const who = await api.get('/v1/auth/whoami');
+  localStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(TOKEN_KEY);
+  (who.kind === 'display' ? localStorage : sessionStorage).setItem(TOKEN_KEY, candidate);
 }
 
 let token = takeToken();
+let kept = false;
 let etag = null;
 const api = createApi({
   token: () => token,
@@ -41,7 +50,7 @@ function askToken(message) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     token = input.value.trim();
-    localStorage.setItem(TOKEN_KEY, token);
+    kept = false;
     poll();
   });
   replace(board, form);
@@ -69,6 +78,10 @@ async function poll() {
     return;
   }
   try {
+    if (!kept) {
+      await keep(token);
+      kept = true;
+    }
     const response = await api.send('GET', '/v1/counter/display', { headers: etag ? { 'If-None-Match': etag } : {} });
     if (response.status !== 304) {
       etag = response.headers.get('ETag');
@@ -82,6 +95,7 @@ async function poll() {
       token = null;
       etag = null;
       localStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(TOKEN_KEY);
       askToken(error.message);
       return;
     }

@@ -59,7 +59,7 @@ const en = {
   'display.go_to': 'Please go to desk {desk}',
   'display.number': 'Number',
   'display.desk': 'Desk',
-  'display.none': 'No numbers called yet.',
+  'display.none': 'No number is being called.',
   'display.waiting': '{count} waiting',
   'display.token': 'Display token of this centre (bayaffairs credentials issue display CENTRE)',
 };
@@ -123,7 +123,7 @@ const zhHant = {
   'display.go_to': '請到 {desk} 號櫃台',
   'display.number': '籌號',
   'display.desk': '櫃台',
-  'display.none': '尚未叫號。',
+  'display.none': '目前沒有叫號。',
   'display.waiting': '{count} 人等候中',
   'display.token': '本中心的顯示屏憑證（bayaffairs credentials issue display CENTRE）',
 };
@@ -187,7 +187,7 @@ const zhHans = {
   'display.go_to': '请到 {desk} 号窗口',
   'display.number': '号码',
   'display.desk': '窗口',
-  'display.none': '尚未叫号。',
+  'display.none': '目前没有叫号。',
   'display.waiting': '{count} 人等候中',
   'display.token': '本中心的显示屏凭证（bayaffairs credentials issue display CENTRE）',
 };
