@@ -4,6 +4,9 @@ the refund; then the record of the data sent, under My data."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 import pytest
 from playwright.async_api import expect
 
@@ -59,9 +62,12 @@ async def test_book_a_ferry_seat_through_the_consent_prompt_pay_and_cancel(site:
     booking = page.locator(".trip article.booking")
     await expect(booking).to_have_attribute("data-status", "held")
     countdown = booking.locator(".countdown")
-    await expect(countdown).to_have_attribute("data-seconds", "900")  # the carrier holds 15 minutes
+    _, held = await rider.get(f"/v1/travel/bookings/{await booking.get_attribute('data-booking-id')}")
+    left = math.ceil((datetime.fromisoformat(held["expires_at"]) - site.clock.now()).total_seconds())
+    assert 600 < left <= 900  # the carrier holds seats up to 15 minutes
+    await expect(countdown).to_have_attribute("data-seconds", str(left))
     await site.advance(61)
-    await expect(countdown).to_have_attribute("data-seconds", "839")
+    await expect(countdown).to_have_attribute("data-seconds", str(left - 61))
     await site.shot(page, f"travel-hold-{language}")
 
     await booking.locator("[data-action=pay]").click()
@@ -74,6 +80,7 @@ async def test_book_a_ferry_seat_through_the_consent_prompt_pay_and_cancel(site:
     await ticket.evaluate("img => img.scrollIntoView({block: 'center'})")  # clear of the tab bar
     assert decode_qr(await booking.locator("figure.ticket").screenshot()) == stored["tickets"][0]["payload"]
     assert shown(stored["charge"]) in await booking.inner_text()
+    await expect(booking.locator(".payment-status")).to_have_attribute("data-payment-status", "charged")
     await site.shot(page, f"travel-ticket-{language}")
 
     await booking.locator("[data-action=cancel]").click()
@@ -92,3 +99,11 @@ async def test_book_a_ferry_seat_through_the_consent_prompt_pay_and_cancel(site:
     assert "H12345678" not in await transfer.inner_text()
     await transfer.evaluate("li => li.scrollIntoView({block: 'center'})")
     await site.shot(page, f"mydata-{language}")
+
+    # Withdrawing the consent says what had already gone to the mainland, and to whom.
+    await consent.locator("[data-action=withdraw]").click()
+    await dialog.locator("button.primary").click()
+    sent = page.locator("dialog.dialog .already-sent li[data-recipient=shekou_ferry]")
+    await expect(sent).to_be_visible()
+    await page.locator("dialog.dialog button.primary").click()
+    await expect(page.locator("li.consent[data-status=withdrawn]")).to_have_count(1)

@@ -4,7 +4,7 @@
 import { newKey } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { instant, money, todayIn } from '/ui/format.js';
-import { confirm, documentForm, documentLine, errorBox, loadInto, statusChip, walletForm } from '/app/common.js';
+import { confirm, dialog, documentForm, documentLine, errorBox, loadInto, statusChip, walletForm } from '/app/common.js';
 
 const DESTINATIONS = ['CN', 'HK', 'MO'];
 const PURPOSES = ['travel_booking', 'appointment', 'ride_code'];
@@ -75,8 +75,9 @@ export async function render(ctx, root) {
             ? busyButton(ctx.t('consent.withdraw'), async () => {
               if (!(await confirm(ctx, ctx.t('consent.withdraw_title'), ctx.t('consent.withdraw_confirm'), ctx.t('consent.withdraw')))) return;
               try {
-                await ctx.api.del(`/v1/me/consents/${encodeURIComponent(c.id)}`);
+                const answer = await ctx.api.del(`/v1/me/consents/${encodeURIComponent(c.id)}`);
                 await loadConsents();
+                if (answer?.notice || answer?.already_sent?.length) await alreadySent(answer);
               } catch (error) {
                 consents.prepend(errorBox(ctx, error));
               }
@@ -106,6 +107,25 @@ export async function render(ctx, root) {
         )))
         : h('p', { class: 'empty' }, ctx.t('transfer.none')),
     );
+
+  // After a withdrawal: what had already gone to that destination, and whom to ask about it.
+  const alreadySent = (answer) =>
+    dialog(ctx, {
+      title: ctx.t('consent.withdrawn_title'),
+      body: [
+        answer.notice ? h('p', {}, answer.notice) : null,
+        (answer.already_sent || []).length
+          ? h('ul', { class: 'list already-sent' }, answer.already_sent.map((x) => h(
+            'li',
+            { dataset: { recipient: x.recipient } },
+            h('strong', {}, x.recipient_name),
+            h('p', { class: 'hint' }, x.fields.map((f) => ctx.t(`field.${f}`)).join(ctx.t('list_separator'))),
+            x.contact ? h('p', { class: 'contact' }, [x.contact.email, x.contact.phone, x.contact.url, x.contact.address].filter(Boolean).join(' · ')) : null,
+          )))
+          : null,
+      ],
+      actions: [{ label: ctx.t('ok'), value: true, primary: true }],
+    });
 
   // Month-to-date fare products, where the service offers them.
   const loadProducts = async () => {

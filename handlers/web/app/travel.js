@@ -186,6 +186,7 @@ export async function render(ctx, root) {
       if (b.status === 'held' || b.status === 'confirmed') {
         actions.append(busyButton(b.status === 'held' ? ctx.t('booking.release') : ctx.t('booking.cancel'), () => cancel(b, status), { class: 'danger', 'data-action': 'cancel' }));
       }
+      if (b.payment_status && b.payment_status !== 'unpaid') lines.push(h('p', { class: 'payment-status hint', dataset: { paymentStatus: b.payment_status } }, ctx.t(`payment.${b.payment_status}`)));
       if (b.status === 'cancelled' && b.refund) lines.push(h('p', { class: 'refund-note', role: 'status' }, ctx.t('booking.refunded', { amount: money(b.refund, ctx.language) })));
       if (b.status === 'released') lines.push(h('p', {}, ctx.t('booking.released')));
       const tickets = b.tickets.length ? h('div', { class: 'tickets' }, h('h3', {}, ctx.t('booking.tickets')), h('div', { class: 'ticket-list' }, b.tickets.map((tk, i) => ticket(tk, b.passengers[i])))) : null;

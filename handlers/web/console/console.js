@@ -14,7 +14,7 @@ const DESK_KEY = 'bya.counter.desk';
 const POLL_MS = 5000;
 
 const query = new URLSearchParams(location.search);
-const state = { language: initialLanguage(query.get('lang')), token: takeToken(), centre: null, desk: null, day: null, items: new Map(), cursor: 0, etag: null, timer: null };
+const state = { language: initialLanguage(query.get('lang')), token: takeToken(), centre: null, desk: null, day: null, items: new Map(), cursor: 0, etag: null, timer: null, generation: 0, polling: false, again: false };
 const t = translator(STRINGS, () => state.language);
 const api = createApi({
   token: () => state.token,
@@ -82,9 +82,11 @@ async function start(message) {
   document.documentElement.lang = state.language;
   document.title = t('title');
   clearTimeout(state.timer);
+  state.generation += 1; // a pull still in flight belongs to the old list: it is dropped
   state.items.clear();
   state.cursor = 0;
   state.etag = null;
+  state.day = null;
   drawHeader();
   if (!state.token) {
     replace(root, signInForm(message));
@@ -150,17 +152,48 @@ function openDisplay() {
 
 // The day list: the first pull is the whole day, later pulls only what changed since the cursor;
 // an unchanged day answers 304 to If-None-Match.
+// One pull at a time: a pull asked for meanwhile (after a check-in, say) runs right after it.
 async function poll() {
+  if (state.polling) {
+    state.again = true;
+    return;
+  }
+  state.polling = true;
+  const generation = state.generation;
+  try {
+    await pull(generation);
+  } finally {
+    state.polling = false;
+  }
+  if (!state.token) return;
   clearTimeout(state.timer);
+  if (state.again || generation !== state.generation) {
+    state.again = false;
+    poll();
+  } else {
+    state.timer = setTimeout(poll, POLL_MS);
+  }
+}
+
+async function pull(generation) {
   if (!state.token) return;
   const params = new URLSearchParams();
   if (state.cursor) params.set('since', String(state.cursor));
   try {
     const response = await api.send('GET', `/v1/counter/appointments?${params}`, { headers: state.etag ? { 'If-None-Match': state.etag } : {} });
+    if (generation !== state.generation) return;
     if (response.status !== 304) {
       const day = await response.json();
       state.etag = response.headers.get('ETag');
-      if (state.day && day.date !== state.day) state.items.clear(); // a new day began
+      if (state.day && day.date !== state.day) {
+        // A new day began: its whole list, not the changes since yesterday's cursor.
+        state.items.clear();
+        state.cursor = 0;
+        state.etag = null;
+        state.day = null;
+        state.again = true;
+        return;
+      }
       state.day = day.date;
       for (const item of day.items) merge(item);
       state.cursor = day.cursor;
@@ -174,7 +207,6 @@ async function poll() {
     parts.updated.replaceChildren(errorBox(error));
     parts.updated.classList.add('stale');
   }
-  state.timer = setTimeout(poll, POLL_MS);
 }
 
 function merge(item) {
