@@ -217,7 +217,7 @@ export function documentForm(ctx, onAdded, { today }) {
       expires: expires.value,
     };
     if (type.value === 'exit_entry_permit' && endorsementDest.value && endorsementUntil.value) {
-      body.endorsements = [{ type: 'G', destination: endorsementDest.value, valid_until: endorsementUntil.value, entries: 1 }];
+      body.endorsements = [{ type: 'G', destination: endorsementDest.value, expires: endorsementUntil.value, entries: 1 }];
     }
     replace(status, loadingBox(ctx, ctx.t('saving')));
     try {
