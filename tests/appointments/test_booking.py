@@ -133,7 +133,7 @@ async def test_a_rider_holds_at_most_the_services_limit(desk: Desk) -> None:
 async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_language(desk: Desk) -> None:
     """A client shows the API's message as it is: codes like CN or appointment read badly."""
     stranger = await desk.another_rider("no-consent-yet", consent=None)
-    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TUESDAY, "09:00")}
+    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00")}
     messages = {}
     for language in ("en", "zh-Hant", "zh-Hans"):
         status, answer = await stranger.post("/v1/appointments", body, headers={"Accept-Language": language})

@@ -12,7 +12,7 @@ import io
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from PIL import Image
 
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
-from tests.support import Api, MovableClock
+from tests.support import HONG_KONG, START, Api, MovableClock
 
 CHROMIUM = os.environ.get("BAYAFFAIRS_CHROMIUM", "/usr/bin/chromium")
 # What headless Chromium needs on these machines: no sandbox as root, and no calls home (the
@@ -39,9 +39,11 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 375, "height": 667}
 DESKTOP = {"width": 1280, "height": 800}
-# Tuesday 1 Dec 2026, 08:30 in the Bay Area (UTC+8): the centres open at 09:00, the Shekou
-# ferries leave through the day. Every date below is relative to it.
-NOW = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
+# The suite's instant (tests/support.py: a weekday, 10:00 in the Bay Area); every date below is
+# relative to it. TODAY and TOMORROW are the Bay Area's calendar days (UTC+8 everywhere here).
+NOW = START
+TODAY = START.astimezone(HONG_KONG).date()
+TOMORROW = TODAY + timedelta(days=1)
 # Set BAYAFFAIRS_SCREENSHOTS to a folder (docs/screenshots) to keep the screens the tests pass.
 GALLERY = os.environ.get("BAYAFFAIRS_SCREENSHOTS")
 LOCALES = {"en": "en-GB", "zh-Hant": "zh-HK", "zh-Hans": "zh-CN"}

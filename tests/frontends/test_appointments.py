@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.frontends.conftest import DESKTOP, PHONE, Site, decode_qr
+from tests.frontends.conftest import DESKTOP, PHONE, TOMORROW, Site, decode_qr
 
-TOMORROW_10 = "2026-12-02T10:00:00+08:00"  # Wednesday: bookings open one day ahead
-TOMORROW_1030 = "2026-12-02T10:30:00+08:00"
+TOMORROW_10 = f"{TOMORROW.isoformat()}T10:00:00+08:00"  # bookings open one day ahead
+TOMORROW_1030 = f"{TOMORROW.isoformat()}T10:30:00+08:00"
 # Markup in a name must stay text in both the app and the console.
 NAME = 'Chan <img src=x onerror="window.pwned=1">'
 
@@ -25,7 +25,7 @@ async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, 
     service = page.locator("li.service[data-service-id=mo_commercial_registration]")
     await service.locator("[data-action=pick-service]").click()
     assert await page.locator("select[name=centre]").input_value() == "hengqin_gasc"
-    await expect(page.locator(".day[aria-pressed=true]")).to_have_attribute("data-day", "2026-12-02")
+    await expect(page.locator(".day[aria-pressed=true]")).to_have_attribute("data-day", TOMORROW.isoformat())
     await page.locator(".calendar").evaluate("e => e.scrollIntoView({block: 'start'})")
     await site.shot(page, f"appointments-calendar-{language}")
     await page.locator(f"button.slot[data-start='{TOMORROW_10}']").click()

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from playwright.async_api import expect
 
-from tests.frontends.conftest import NOW, Site, days, decode_qr
+from tests.frontends.conftest import NOW, TODAY, Site, days, decode_qr
 
 CONSENT_MESSAGE = {"en": "give that consent first", "zh-Hant": "請先給予同意", "zh-Hans": "请先给予同意"}
 
@@ -28,9 +28,9 @@ async def test_book_a_ferry_seat_through_the_consent_prompt_pay_and_cancel(site:
     await page.locator("select[name=origin]").select_option("sheung_wan")
     await page.locator("select[name=destination]").select_option("shekou")
     await page.locator("select[name=mode]").select_option("ferry")
-    assert await page.locator("input[name=date]").input_value() == "2026-12-01"  # today, on the app's clock
+    assert await page.locator("input[name=date]").input_value() == TODAY.isoformat()  # on the app's clock
     await page.locator("form.search button[type=submit]").click()
-    departure = page.locator("li.departure[data-departure-id$='.20261201.1245']")
+    departure = page.locator(f"li.departure[data-departure-id$='.{TODAY:%Y%m%d}.1245']")
     await expect(departure).to_be_visible()
     await page.locator("#results-title").evaluate("e => e.scrollIntoView({block: 'start'})")
     await site.shot(page, f"travel-search-{language}")
