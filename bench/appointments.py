@@ -25,12 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 import aiohttp
 import asyncpg
 
-from bayaffairs.clock import SystemClock
-from bayaffairs.credentials import CredentialService
-from bayaffairs.db.database import Database
 from bayaffairs.errors import DomainError
-from bayaffairs.sealing import Sealer
-from bayaffairs.signing.keys import IssuerKeys
+from bayaffairs.wiring.root import assembled
 from bench import uploads
 from bench.service import Fixtures, Variant, bench_database_url
 from bench.transit import Assessment, bench_config
@@ -94,30 +90,17 @@ async def _seed_day() -> None:
 
 
 async def _counter_token() -> str:
-    config = bench_config()
-    db = Database(config.settings.database)
-    await db.start()
-    try:
-        credentials = CredentialService(db, SystemClock(), config.settings.auth, lambda kind: {CENTRE})
-        return (await credentials.issue("counter", CENTRE)).token
-    finally:
-        await db.stop()
+    async with assembled(bench_config(), scopes=lambda kind: {CENTRE}) as wiring:
+        return (await wiring.services.credentials.issue("counter", CENTRE)).token
 
 
 async def _appointments_key() -> None:
-    config = bench_config()
-    db = Database(config.settings.database)
-    await db.start()
-    try:
-        keys = IssuerKeys(
-            db, SystemClock(), config.settings.signing, Sealer(config.settings.secrets.signing_keys)
-        )
+    async with assembled(bench_config()) as wiring:
+        keys = wiring.services.transit.issuer_keys
         try:
             await keys.signing_key("appointments")
         except DomainError:
             await keys.rotate("appointments")
-    finally:
-        await db.stop()
 
 
 @functools.cache

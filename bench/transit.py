@@ -32,17 +32,14 @@ import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bayaffairs.clock import SystemClock
 from bayaffairs.config import Config, load_config
-from bayaffairs.db.database import Database
 from bayaffairs.errors import DomainError
-from bayaffairs.sealing import Sealer
-from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.signatures import sign
 from bayaffairs.transit.keyring import ISSUER, key_number
 from bayaffairs.transit.qr import render_png
+from bayaffairs.wiring.root import assembled
 from bench import ROOT
 from bench.processes import ProcessError, Processes
 from bench.service import PLAIN, bayaffairs_command, bench_database_url, service_env
@@ -100,12 +97,8 @@ def bench_config() -> Config:
 
 
 async def _issuer(config: Config) -> Issuer:
-    db = Database(config.settings.database)
-    await db.start()
-    try:
-        keys = IssuerKeys(
-            db, SystemClock(), config.settings.signing, Sealer(config.settings.secrets.signing_keys)
-        )
+    async with assembled(config) as wiring:
+        keys = wiring.services.transit.issuer_keys
         try:
             key = await keys.signing_key(ISSUER)
         except DomainError as exc:  # NotFound or Unavailable, depending on the version
@@ -113,8 +106,6 @@ async def _issuer(config: Config) -> Issuer:
                 raise
             await keys.rotate(ISSUER)
             key = await keys.signing_key(ISSUER)
-    finally:
-        await db.stop()
     der = key.private_key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

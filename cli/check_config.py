@@ -6,17 +6,16 @@ import argparse
 import sys
 from collections import Counter
 
-from bayaffairs.adapters import registry
-from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.cli.context import config_or_exit
 from bayaffairs.config import ConfigError
 from bayaffairs.db.database import redact
+from bayaffairs.wiring.root import load_adapters
 
 
 def run(args: argparse.Namespace) -> None:
     config = config_or_exit()
     try:
-        adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+        adapters = load_adapters(config)
     except ConfigError as exc:
         print(f"bayaffairs: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

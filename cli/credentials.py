@@ -6,21 +6,9 @@ import argparse
 import json
 from datetime import timedelta
 
-from bayaffairs.adapters import registry
-from bayaffairs.adapters.base import AdapterContext
-from bayaffairs.cli.context import CommandError, config_or_exit, database
-from bayaffairs.clock import SystemClock
-from bayaffairs.config import Config
-from bayaffairs.credentials import ISSUABLE_KINDS, Credential, CredentialService
-from bayaffairs.db.database import Database
-from bayaffairs.directory import Directory
+from bayaffairs.cli.context import CommandError, config_or_exit, wired
+from bayaffairs.credentials import ISSUABLE_KINDS, Credential
 from bayaffairs.errors import DomainError, InvalidInput
-
-
-async def _service(config: Config, db: Database) -> CredentialService:
-    adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    directory = Directory(config, adapters)
-    return CredentialService(db, SystemClock(), config.settings.auth, directory.scopes, directory.stations)
 
 
 def _explain(exc: DomainError) -> str:
@@ -32,8 +20,8 @@ def _explain(exc: DomainError) -> str:
 
 async def issue(args: argparse.Namespace) -> None:
     config = config_or_exit()
-    async with database(config) as db:
-        service = await _service(config, db)
+    async with wired(config) as wiring:
+        service = wiring.services.credentials
         ttl = timedelta(days=args.ttl_days) if args.ttl_days else None
         try:
             issued = await service.issue(
@@ -71,8 +59,8 @@ async def issue(args: argparse.Namespace) -> None:
 
 async def list_(args: argparse.Namespace) -> None:
     config = config_or_exit()
-    async with database(config) as db:
-        service = await _service(config, db)
+    async with wired(config) as wiring:
+        service = wiring.services.credentials
         items = await service.list(kind=args.kind, include_inactive=args.all)
     if args.json:
         print(
@@ -111,8 +99,8 @@ def _binding(c: Credential, before: str = "") -> str:
 
 async def revoke(args: argparse.Namespace) -> None:
     config = config_or_exit()
-    async with database(config) as db:
-        service = await _service(config, db)
+    async with wired(config) as wiring:
+        service = wiring.services.credentials
         try:
             c = await service.revoke(args.id)
         except DomainError as exc:

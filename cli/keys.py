@@ -6,27 +6,16 @@ import argparse
 import base64
 from datetime import datetime
 
-from bayaffairs.cli.context import CommandError, config_or_exit, database
-from bayaffairs.clock import SystemClock
-from bayaffairs.config import Config
+from bayaffairs.cli.context import CommandError, config_or_exit, wired
 from bayaffairs.errors import DomainError
-from bayaffairs.sealing import Sealer
-from bayaffairs.signing.keys import IssuerKeys, PublishedKey
-from bayaffairs.storage import Database
-from bayaffairs.transit.denylist import DenyList
-
-
-def _keys(config: Config, db: Database) -> IssuerKeys:
-    return IssuerKeys(
-        db, SystemClock(), config.settings.signing, Sealer(config.settings.secrets.signing_keys)
-    )
+from bayaffairs.signing.keys import PublishedKey
 
 
 async def rotate(args: argparse.Namespace) -> None:
     config = config_or_exit()
-    async with database(config) as db:
+    async with wired(config) as wiring:
         try:
-            key = await _keys(config, db).rotate(args.issuer, now=args.now)
+            key = await wiring.services.transit.issuer_keys.rotate(args.issuer, now=args.now)
         except DomainError as exc:
             raise CommandError(
                 f"{args.issuer}: {exc.details.get('fields', {}).get('issuer', [exc.code])[0]}", 2
@@ -43,9 +32,9 @@ async def rotate(args: argparse.Namespace) -> None:
 
 async def list_(args: argparse.Namespace) -> None:
     config = config_or_exit()
-    async with database(config) as db:
-        keys = await _keys(config, db).all()
-    now = SystemClock().now()
+    async with wired(config) as wiring:
+        keys = await wiring.services.transit.issuer_keys.all()
+        now = wiring.clock.now()
     print(f"{'KID':24} {'ALG':8} {'SIGNS FROM':17} {'VERIFIES UNTIL':17} STATE")
     for k in keys:
         until = f"{k.valid_until:%Y-%m-%d %H:%M}" if k.valid_until else "-"
@@ -66,13 +55,13 @@ def _state(key: PublishedKey, now: datetime) -> str:
 
 async def compromised(args: argparse.Namespace) -> None:
     config = config_or_exit()
-    async with database(config) as db:
+    async with wired(config) as wiring:
+        transit = wiring.services.transit
         try:
-            key = await _keys(config, db).mark_compromised(args.kid)
+            key = await transit.issuer_keys.mark_compromised(args.kid)
         except DomainError as exc:
             raise CommandError(f"no key {args.kid}", 2) from exc
-        # gates learn it with the deny list
-        await DenyList(db, SystemClock()).change("key", key.kid, "add", "compromised")
+        await transit.deny_list.change("key", key.kid, "add", "compromised")  # gates learn it so
     print(
         f"{key.kid} marked compromised: it verifies nothing from now on;"
         f" run `keys rotate {key.issuer} --now` if it was signing"

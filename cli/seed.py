@@ -16,27 +16,29 @@ from datetime import timedelta
 
 from tqdm import tqdm
 
-from bayaffairs.adapters import registry
-from bayaffairs.adapters.base import AdapterContext
-from bayaffairs.adapters.protocols import BorderCarrier, CounterAgency
-from bayaffairs.cli.context import CommandError, config_or_exit, database, instant
+from bayaffairs.appointments.slots import day_starts, local_today
+from bayaffairs.cli.context import CommandError, config_or_exit, instant, wired
 from bayaffairs.clock import Clock, FixedClock, SystemClock
 from bayaffairs.config import Config
-from bayaffairs.credentials import CredentialService
 from bayaffairs.db.queries import users as users_q
-from bayaffairs.directory import Directory
-from bayaffairs.sealing import Sealer
-from bayaffairs.signing.keys import IssuerKeys
-from bayaffairs.storage import Database
+from bayaffairs.documents.service import NewDocument
+from bayaffairs.errors import DomainError
+from bayaffairs.wiring.root import Wiring
+from bayaffairs.wiring.services import Services
 
 
 @dataclass
 class SeedContext:
-    config: Config
-    db: Database
-    clock: Clock
-    credentials: CredentialService
+    wiring: Wiring
     printed: list[str] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        return self.wiring.config
+
+    @property
+    def services(self) -> Services:
+        return self.wiring.services
 
     def demo_secret(self, credential_id: str) -> str:
         key = self.config.settings.secrets.documents_keys[0][1]
@@ -46,7 +48,7 @@ class SeedContext:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     async def demo_credential(self, credential_id: str, kind: str, scope: str, note: str) -> None:
-        issued = await self.credentials.ensure_known(
+        issued = await self.services.credentials.ensure_known(
             credential_id, kind, scope, self.demo_secret(credential_id), label="demo", ttl=timedelta(days=365)
         )
         self.printed.append(f"{kind:9} {scope:20} {issued.token}   ({note})")
@@ -66,10 +68,8 @@ PREFERRED = {"gate": "shenzhen_metro", "operator": "shenzhen_metro", "counter": 
 async def _scoped_devices(ctx: SeedContext) -> None:
     """A gate and an operator token for a transit operator, a carrier token for a carrier and a
     counter token for a centre, when the config has them."""
-    adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    directory = Directory(ctx.config, adapters)
     for kind in ("gate", "operator", "carrier", "counter"):
-        scopes = sorted(directory.scopes(kind))
+        scopes = sorted(ctx.services.directory.scopes(kind))
         if scopes:
             preferred = PREFERRED.get(kind)
             scope = preferred if preferred in scopes else scopes[0]
@@ -78,10 +78,9 @@ async def _scoped_devices(ctx: SeedContext) -> None:
 
 async def _issuer_keys(ctx: SeedContext) -> None:
     """A signing key for every issuer that has none yet (ride codes, tickets, appointments)."""
-    settings = ctx.config.settings
-    keys = IssuerKeys(ctx.db, ctx.clock, settings.signing, Sealer(settings.secrets.signing_keys))
+    keys = ctx.services.transit.issuer_keys
     signing = {k.issuer for k in await keys.all() if k.signing}
-    for issuer in settings.signing.issuers:
+    for issuer in ctx.config.settings.signing.issuers:
         if issuer not in signing:
             await keys.rotate(issuer)
 
@@ -90,8 +89,8 @@ async def _demo_rider(ctx: SeedContext) -> None:
     """The rider `demo-rider` of the dev sign-in, with an HKD wallet, when dev sign-in is on."""
     if not any(b.module == "dev" and b.enabled for b in ctx.config.adapter_blocks):
         return
-    now = ctx.clock.now()
-    async with ctx.db.transaction() as conn:
+    now = ctx.wiring.clock.now()
+    async with ctx.wiring.db.transaction() as conn:
         if await users_q.find_by_identity(conn, "dev", "demo-rider") is None:
             user = await users_q.insert(
                 conn, id="usr_demo_rider", display_name="Demo Rider", category="adult", at=now
@@ -103,14 +102,7 @@ async def _demo_rider(ctx: SeedContext) -> None:
 async def _travel_departures(ctx: SeedContext) -> None:
     """Departures of every border carrier for `travel.days_ahead` days (the app does the same
     at start; seeding first lets `GET /v1/travel/departures` answer before any server ran)."""
-    from bayaffairs.travel.carriers import Carriers, Departures
-
-    adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    travel = ctx.config.settings.travel
-    carriers = Carriers(
-        adapters.of_kind(BorderCarrier), ctx.config.jurisdictions, travel.carrier_timeout_seconds
-    )
-    await Departures(ctx.db, ctx.clock, carriers, travel.days_ahead).materialise()
+    await ctx.services.travel.departures.materialise()
 
 
 DEMO_CENTRE = "hengqin_gasc"
@@ -137,30 +129,19 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     (tomorrow, but for Sundays and closed days), booked as the API does (seats, change numbers,
     consent and transfer records), so a counter pulling that day sees them. Appointments the
     rider already holds there are left alone: a second run adds nothing."""
-    from bayaffairs.appointments.service import build_appointments
-    from bayaffairs.appointments.slots import day_starts, local_today
-    from bayaffairs.consents import ConsentService
-    from bayaffairs.documents.cipher import DocumentCipher
-    from bayaffairs.documents.service import DocumentService, NewDocument
-    from bayaffairs.errors import DomainError
-
-    async with ctx.db.acquire() as conn:
+    async with ctx.wiring.db.acquire() as conn:
         rider = await users_q.find_by_identity(conn, "dev", "demo-rider")
-    adapters = registry.load(ctx.config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    agencies = adapters.of_kind(CounterAgency)
-    if rider is None or not any(DEMO_CENTRE in a.catalog().centres for a in agencies):
+    appointments, clock = ctx.services.appointments, ctx.wiring.clock
+    if rider is None or DEMO_CENTRE not in appointments.catalogue.centres:
         return
-    settings, clock = ctx.config.settings, ctx.clock
-    keys = IssuerKeys(ctx.db, clock, settings.signing, Sealer(settings.secrets.signing_keys))
-    documents = DocumentService(ctx.db, clock, DocumentCipher(settings.secrets.documents_keys))
-    appointments = build_appointments(ctx.db, clock, agencies, keys, documents, lambda _: None)
     centre = appointments.catalogue.centre(DEMO_CENTRE)
     day = local_today(centre, clock.now()) + timedelta(days=1)
     while day in centre.closed_days or not centre.hours.get(day.weekday()):
         day += timedelta(days=1)
     mine = await appointments.booking.list(rider.id, cursor=None, limit=100)
     held = {(a.service_id, a.start) for a in mine.items}  # whatever became of them since
-    await ConsentService(ctx.db, clock).give(rider.id, centre.region, "appointment")  # kept if given
+    await ctx.services.consents.give(rider.id, centre.region, "appointment")  # kept if given
+    documents = ctx.services.documents
     family = {d.holder_name: d.id for d in (await documents.list(rider.id, cursor=None, limit=100)).items}
     for name, number in DEMO_FAMILY:
         if name not in family:
@@ -201,9 +182,8 @@ async def run(args: argparse.Namespace) -> None:
         raise CommandError("only demo data can be seeded: pass --demo", status=2)
     config = config_or_exit()
     clock: Clock = FixedClock(args.at) if args.at else SystemClock()
-    async with database(config) as db:
-        credentials = CredentialService(db, clock, config.settings.auth, lambda _kind: ())
-        ctx = SeedContext(config, db, clock, credentials)
+    async with wired(config, clock=clock) as wiring:
+        ctx = SeedContext(wiring)
         for step in tqdm(STEPS, desc="seed", unit="step", disable=args.quiet):
             await step(ctx)
     print("demo data ready. Demo credentials (Authorization: Bearer <token>):")

@@ -8,11 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bayaffairs.adapters import registry
-from bayaffairs.adapters.base import AdapterContext
-from bayaffairs.cli.context import CommandError, config_or_exit, database
-from bayaffairs.transit.network import Network
-from bayaffairs.transit.settlement import Settlements
+from bayaffairs.cli.context import CommandError, config_or_exit, wired
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -21,16 +17,14 @@ async def run(args: argparse.Namespace) -> None:
         day = date.fromisoformat(args.date)
     except ValueError:
         raise CommandError(f"--date: {args.date!r} is not YYYY-MM-DD", status=2) from None
-    adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
-    network = Network(config, adapters)
-    operators = args.operator or sorted(network.operators)
-    unknown = [o for o in operators if o not in network.operators]
-    if unknown:
-        raise CommandError(f"unknown operator(s): {', '.join(unknown)}", status=2)
-    async with database(config) as db:
-        settlements = Settlements(db, network)
+    async with wired(config) as wiring:
+        transit = wiring.services.transit
+        operators = args.operator or sorted(transit.network.operators)
+        unknown = [o for o in operators if o not in transit.network.operators]
+        if unknown:
+            raise CommandError(f"unknown operator(s): {', '.join(unknown)}", status=2)
         for operator in tqdm(operators, desc="settlement", unit="operator", disable=args.quiet):
-            result = await settlements.day(operator, day)
+            result = await transit.settlements.day(operator, day)
             path = _write(Path(args.out), f"{operator}-{day.isoformat()}.csv", result.csv())
             if args.quiet:
                 continue

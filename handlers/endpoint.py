@@ -20,8 +20,8 @@ from bayaffairs.credentials import Principal
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from bayaffairs.handlers.errors import render_domain_error
 from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
-from bayaffairs.handlers.services import Services
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
+from bayaffairs.wiring.services import Services
 
 SCOPE_KINDS = {
     "gate": "operator",

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bayaffairs.handlers.endpoint import documented
 from bayaffairs.handlers.errors import error_response
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.keys import DATABASE, METRICS, REDIS
+from bayaffairs.handlers.keys import METRICS, WIRING
 
 routes = web.RouteTableDef()
 
@@ -27,10 +27,11 @@ async def healthz(request: web.Request) -> web.Response:
 @documented("Readiness: PostgreSQL and Redis answer (503 when not)")
 async def readyz(request: web.Request) -> web.Response:
     """Ready to serve: PostgreSQL and Redis both answer within two seconds."""
+    wiring = request.app[WIRING]
     checks = dict(
         zip(
             ("postgres", "redis"),
-            await asyncio.gather(_check(request.app[DATABASE].ping()), _check(request.app[REDIS].ping())),
+            await asyncio.gather(_check(wiring.db.ping()), _check(wiring.redis.ping())),
             strict=True,
         )
     )

@@ -1,28 +1,20 @@
-"""Typed application keys: every shared resource of the app, by name."""
+"""Typed application keys: every shared resource of the app, by name, in this one module."""
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 
-from bayaffairs.adapters.registry import Adapters
-from bayaffairs.clock import Clock
 from bayaffairs.config import Config
 from bayaffairs.credentials import Principal
-from bayaffairs.db.database import Database
 from bayaffairs.db.ratelimit import RateLimiter
-from bayaffairs.db.redis import Redis
 from bayaffairs.handlers.metrics import Metrics
-from bayaffairs.handlers.services import Services
+from bayaffairs.wiring.root import Wiring
+from bayaffairs.wiring.services import Services
 
 CONFIG = web.AppKey("config", Config)
-CLOCK = web.AppKey("clock", Clock)
-DATABASE = web.AppKey("database", Database)
-REDIS = web.AppKey("redis", Redis)
-HTTP = web.AppKey("http", aiohttp.ClientSession)
-ADAPTERS = web.AppKey("adapters", Adapters)
+WIRING = web.AppKey("wiring", Wiring)  # database, Redis, HTTP session, adapters, services
+SERVICES = web.AppKey("services", Services)  # WIRING's services, one lookup away for every handler
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", Metrics)
 OPENAPI = web.AppKey("openapi", bytes)
 MAX_BODY = web.AppKey("max_body_bytes", int)

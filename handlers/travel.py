@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from bayaffairs.handlers import background
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.etag import etagged
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.handlers.schemas.common import PageQuery
 from bayaffairs.handlers.schemas.travel import (
     BookingIn,
@@ -255,22 +252,3 @@ async def ticket_image(call: Call) -> web.Response:
     return web.Response(
         body=image, content_type="image/png", headers={"Cache-Control": "private, max-age=300"}
     )
-
-
-async def jobs(app: web.Application) -> AsyncIterator[None]:
-    """Departures materialised at start and every half hour; expired holds released, abandoned
-    payments, failed refunds and holds given up on repaired often (bayaffairs/travel/recovery.py).
-    All are safe in several workers at once (ON CONFLICT DO NOTHING; SKIP LOCKED; leases)."""
-    travel = app[SERVICES].travel
-    try:
-        await travel.departures.materialise()
-    except Exception:  # the database may be down at start: the app still starts (503s), the job retries
-        log.exception("materialising departures failed; retrying on the next run")
-    jobs: list[background.Job] = [
-        ("release expired holds", travel.settings.sweep_seconds, travel.bookings.sweep),
-        ("recover payments, refunds and holds", travel.settings.sweep_seconds, travel.recovery.sweep),
-        ("materialise departures", 1800.0, travel.departures.materialise),
-        ("purge old departures", 24 * 3600.0, travel.departures.purge),
-    ]
-    async with background.running(jobs, log):
-        yield

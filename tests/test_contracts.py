@@ -80,7 +80,13 @@ def test_every_recipient_of_personal_data_names_its_contact(profile: str | None)
     assert not missing, "no privacy_contact: " + ", ".join(missing)
 
 
-def test_the_domain_imports_no_http_driver_or_adapter() -> None:
+def domain_files() -> Iterator[Path]:
+    """bayaffairs/ but the composition root, bayaffairs/wiring/ (see below)."""
+    wiring = ROOT / "bayaffairs" / "wiring"
+    yield from (p for p in python_files("bayaffairs") if wiring not in p.parents)
+
+
+def test_the_domain_imports_no_http_driver_or_adapter_nor_the_composition_root() -> None:
     banned = (
         "aiohttp",
         "asyncpg",
@@ -88,14 +94,28 @@ def test_the_domain_imports_no_http_driver_or_adapter() -> None:
         "bayaffairs.handlers",
         "bayaffairs.integrations",
         "bayaffairs.cli",
+        "bayaffairs.wiring",
     )
     offences = []
-    for path in python_files("bayaffairs"):
+    for path in domain_files():
         for name in imports_of(path):
             if name.startswith(banned) or (
                 name.startswith("bayaffairs.db") and not name.startswith("bayaffairs.db.queries")
             ):
                 offences.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offences == []
+
+
+def test_the_composition_root_imports_no_handler_command_or_adapter() -> None:
+    """bayaffairs/wiring/ is where the drivers (asyncpg, Redis, aiohttp) meet the domain: it may
+    import them and the db layer, unlike the rest of bayaffairs/. The web app and the commands
+    build on it, never the reverse; adapters come to it through the registry, by name."""
+    offences = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files("bayaffairs/wiring")
+        for name in imports_of(path)
+        if name.startswith(("bayaffairs.handlers", "bayaffairs.cli", "bayaffairs.integrations"))
+    ]
     assert offences == []
 
 

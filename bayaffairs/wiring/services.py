@@ -1,4 +1,4 @@
-"""The domain services of one app, built once the resources they need have started."""
+"""The domain services of one app or command, built once on the started resources (root.py)."""
 
 from __future__ import annotations
 
