@@ -1,4 +1,4 @@
-.PHONY: run test lint bench stop-services clean-data
+.PHONY: run test lint lock bench stop-services clean-data
 
 # Extra arguments: make run ARGS="--port 9000", make test ARGS="-x -k rides"
 ARGS ?=
@@ -12,6 +12,12 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+
+# Refresh requirements.lock from pyproject.toml (run dependencies and the dev extra): every
+# package pinned with its hashes. Commit it with the pyproject.toml change that asked for it.
+lock:
+	.venv/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --quiet --output-file requirements.lock
 
 bench:
 	.venv/bin/python -m bench

@@ -81,9 +81,10 @@ def test_every_recipient_of_personal_data_names_its_contact(profile: str | None)
 
 
 def domain_files() -> Iterator[Path]:
-    """bayaffairs/ but the composition root, bayaffairs/wiring/ (see below)."""
-    wiring = ROOT / "bayaffairs" / "wiring"
-    yield from (p for p in python_files("bayaffairs") if wiring not in p.parents)
+    """bayaffairs/ but the composition root, bayaffairs/wiring/ (see below), and
+    bayaffairs/__main__.py (`python -m bayaffairs`: the command's entry point)."""
+    wiring, entry = ROOT / "bayaffairs" / "wiring", ROOT / "bayaffairs" / "__main__.py"
+    yield from (p for p in python_files("bayaffairs") if wiring not in p.parents and p != entry)
 
 
 def test_the_domain_imports_no_http_driver_or_adapter_nor_the_composition_root() -> None:

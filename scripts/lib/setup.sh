@@ -198,7 +198,7 @@ ensure_python() {
     say "Python: $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 }
 
-# sha256 of the files that decide what `pip install -e .[dev]` installs.
+# sha256 of the files that decide what is installed (requirements.lock, else pyproject's lists).
 _install_inputs_hash() {
     local f files=()
     for f in pyproject.toml setup.cfg requirements.lock; do
@@ -242,11 +242,22 @@ ensure_venv() {
             die "upgrading pip failed (full log: ${log#"$BAYAFFAIRS_ROOT"/})"
         fi
     fi
-    say "installing bayaffairs[dev] into .venv (log: ${log#"$BAYAFFAIRS_ROOT"/})"
-    if ! (cd "$BAYAFFAIRS_ROOT" &&
-        "$VENV_PY" -m pip install --disable-pip-version-check -e '.[dev]') >>"$log" 2>&1; then
-        _show_log "$log" 60
-        die "pip install -e '.[dev]' failed (full log: ${log#"$BAYAFFAIRS_ROOT"/})"
+    if [[ -f "$BAYAFFAIRS_ROOT/requirements.lock" ]]; then
+        # Exactly the locked releases, each checked against its hash; then the project itself.
+        say "installing requirements.lock (hashes checked) and bayaffairs into .venv (log: ${log#"$BAYAFFAIRS_ROOT"/})"
+        if ! (cd "$BAYAFFAIRS_ROOT" &&
+            "$VENV_PY" -m pip install --disable-pip-version-check --require-hashes -r requirements.lock &&
+            "$VENV_PY" -m pip install --disable-pip-version-check --no-deps -e .) >>"$log" 2>&1; then
+            _show_log "$log" 60
+            die "installing requirements.lock failed (full log: ${log#"$BAYAFFAIRS_ROOT"/})"
+        fi
+    else
+        say "installing bayaffairs[dev] into .venv, unlocked (log: ${log#"$BAYAFFAIRS_ROOT"/})"
+        if ! (cd "$BAYAFFAIRS_ROOT" &&
+            "$VENV_PY" -m pip install --disable-pip-version-check -e '.[dev]') >>"$log" 2>&1; then
+            _show_log "$log" 60
+            die "pip install -e '.[dev]' failed (full log: ${log#"$BAYAFFAIRS_ROOT"/})"
+        fi
     fi
     printf '%s\n' "$want" >"$stamp"
     _unlock
