@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from bayaffairs.adapters.base import Adapter
 from bayaffairs.errors import PartnerError
@@ -36,6 +36,15 @@ class CallError(Exception):
 def timeout_field(default: float = 5.0) -> fields.Float:
     """The `timeout_seconds` setting: how long one request to the partner may take in all."""
     return fields.Float(load_default=default, validate=validate.Range(min=0, min_inclusive=False))
+
+
+class ClientCredentials(Schema):
+    """Settings of a partner reached at `base_url` as an OAuth-style client (id and secret)."""
+
+    base_url = fields.String(required=True, validate=validate.URL(require_tld=False))
+    client_id = fields.String(required=True, validate=validate.Length(min=1))
+    client_secret = fields.String(required=True, validate=validate.Length(min=1))
+    timeout_seconds = timeout_field()
 
 
 async def call(

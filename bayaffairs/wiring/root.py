@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import aiohttp
 
@@ -62,7 +63,7 @@ async def assembled(
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
         db = await stack.enter_async_context(database(config))
-        redis = await stack.enter_async_context(_redis(config))
+        redis = await stack.enter_async_context(_started(Redis(config.settings.redis)))
         http = await stack.enter_async_context(_http_session())
         adapters = await stack.enter_async_context(_adapters(config, http, clock))
         services = build_services(config, db, adapters, clock, RedisCodeStore(redis), scopes)
@@ -91,25 +92,26 @@ async def serving(wiring: Wiring) -> AsyncIterator[None]:
         transit.renderer.stop()
 
 
-@contextlib.asynccontextmanager
-async def database(config: Config) -> AsyncIterator[Database]:
+def database(config: Config) -> contextlib.AbstractAsyncContextManager[Database]:
     """The database alone, for what needs nothing else (migrations, the schema check)."""
-    db = Database(config.settings.database)
-    await db.start()
-    try:
-        yield db
-    finally:
-        await db.stop()
+    return _started(Database(config.settings.database))
+
+
+class _Resource(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+_R = TypeVar("_R", bound=_Resource)
 
 
 @contextlib.asynccontextmanager
-async def _redis(config: Config) -> AsyncIterator[Redis]:
-    redis = Redis(config.settings.redis)
-    await redis.start()
+async def _started(resource: _R) -> AsyncIterator[_R]:
+    await resource.start()
     try:
-        yield redis
+        yield resource
     finally:
-        await redis.stop()
+        await resource.stop()
 
 
 @contextlib.asynccontextmanager

@@ -13,8 +13,6 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import fields, validate
-
 from bayaffairs.adapters.protocols import (
     AgeCategorySettings,
     IdentityProvider,
@@ -23,17 +21,14 @@ from bayaffairs.adapters.protocols import (
     rider_category,
 )
 from bayaffairs.integrations.iamsmart.client import SUCCESS, Envelope, IAmSmartClient
-from bayaffairs.integrations.remote import CallError, RemotePartner, timeout_field
+from bayaffairs.integrations.remote import CallError, ClientCredentials, RemotePartner
 
 ZONE = ZoneInfo("Asia/Hong_Kong")
 _BIRTH_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
-class Settings(AgeCategorySettings):
-    base_url = fields.String(required=True, validate=validate.URL(require_tld=False))
-    client_id = fields.String(required=True, validate=validate.Length(min=1))
-    client_secret = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = timeout_field()
+class Settings(ClientCredentials, AgeCategorySettings):
+    pass
 
 
 class IAmSmartLogin(RemotePartner, IdentityProvider):

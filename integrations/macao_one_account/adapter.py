@@ -22,19 +22,15 @@ from bayaffairs.adapters.protocols import (
     VerifiedIdentity,
     rider_category,
 )
-from bayaffairs.integrations.remote import RemotePartner, timeout_field
+from bayaffairs.integrations.remote import ClientCredentials, RemotePartner
 
 ZONE = ZoneInfo("Asia/Macau")
 _BIRTHDATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class Settings(AgeCategorySettings):
-    base_url = fields.String(required=True, validate=validate.URL(require_tld=False))
-    client_id = fields.String(required=True, validate=validate.Length(min=1))
-    client_secret = fields.String(required=True, validate=validate.Length(min=1))
+class Settings(ClientCredentials, AgeCategorySettings):
     # Exactly as registered with the provider; app schemes are fine, so not URL-validated.
     redirect_uri = fields.String(required=True, validate=validate.Length(min=1))
-    timeout_seconds = timeout_field()
 
 
 class MacaoOneAccountLogin(RemotePartner, IdentityProvider):
