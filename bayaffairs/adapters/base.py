@@ -45,11 +45,10 @@ class Manifest:
 @dataclass(frozen=True)
 class AdapterContext:
     """What the core lends an adapter. `http` is an aiohttp ClientSession (typed loosely here
-    because the domain does not import aiohttp; adapters may)."""
+    because the domain does not import aiohttp; `RemotePartner.http` gives it its type)."""
 
     http: Any
     clock: Clock = field(default_factory=SystemClock)
-    jurisdictions: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Adapter:

@@ -50,7 +50,7 @@ def load_adapters(
     config: Config, *, http: aiohttp.ClientSession | None = None, clock: Clock | None = None
 ) -> Adapters:
     """The adapters config enables, built (their settings validated) but not started."""
-    context = AdapterContext(http=http, clock=clock or SystemClock(), jurisdictions=config.jurisdictions)
+    context = AdapterContext(http=http, clock=clock or SystemClock())
     return registry.load(config.adapter_blocks, registry.discover(), context)
 
 
