@@ -222,14 +222,14 @@ class ScanService:
 
     async def _write(self, batch: list[QueuedScan]) -> None:
         try:
-            rows = await self._commit([item for item, _ in batch])
+            decisions = await self._commit([item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting gate must get an answer
             log.warning("recording %d scans failed: %r", len(batch), exc)
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)  # the error middleware maps a database outage to 503
             return
-        for (_, future), decision in zip(batch, rows, strict=True):
+        for (_, future), decision in zip(batch, decisions, strict=True):
             if not future.done():
                 future.set_result(decision)
 
