@@ -223,6 +223,12 @@ MESSAGES: dict[str, Text] = {
     "booking_not_found": T("No such booking.", "找不到此訂單。", "找不到此订单。"),
     "ticket_not_found": T("No such ticket.", "找不到此車票。", "找不到此车票。"),
     "sold_out": T("Not enough seats are left on this departure.", "此班次座位不足。", "此班次座位不足。"),
+    "departure_cancelled": T("This departure has been cancelled.", "此班次已取消。", "此班次已取消。"),
+    "move_not_available": T(
+        "This booking cannot be moved: its refund is under way, or no departure with seats is left.",
+        "此訂單無法改期:退款已在處理,或已沒有尚有座位的班次。",
+        "此订单无法改期:退款已在处理,或已没有尚有座位的班次。",
+    ),
     "sales_closed": T("Sales for this departure have closed.", "此班次已停止售票。", "此班次已停止售票。"),
     "passenger_already_booked": T(
         "Passenger {passenger} already has a seat on this departure.",

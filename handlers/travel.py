@@ -19,6 +19,7 @@ from bayaffairs.handlers.schemas.travel import (
     BookingPage,
     DeparturePage,
     DeparturesQuery,
+    MoveIn,
     RouteList,
     RoutesQuery,
 )
@@ -237,6 +238,27 @@ async def cancel(call: Call) -> web.Response:
     if body["refund"] is None and body["charge"] is not None:
         body["refund"] = {"amount": 0, "currency": body["charge"]["currency"]}
     return json_response(body)
+
+
+@routes.post("/v1/travel/bookings/{booking_id}/move")
+@endpoint(
+    summary="Move a booking whose departure was cancelled to a later departure with seats",
+    tags=("travel",),
+    auth=RIDER,
+    body=MoveIn,
+    responses={200: BookingOut},
+    idempotent=True,
+    errors=(404, 409),
+    description="Instead of the full refund, while `disruption` shows an offer (until decide_by): "
+    "at no cost, the booking confirmed on the new departure with new tickets. 409 "
+    "move_not_available once the refund has started or when no departure has seats; "
+    "passenger_already_booked when a passenger already holds a seat there.",
+)
+async def move(call: Call) -> web.Response:
+    booking = await call.services.travel.disruptions.move(
+        call.rider, call.path("booking_id"), call.body.get("departure_id")
+    )
+    return json_response(_booking(booking))
 
 
 @routes.get(r"/v1/travel/tickets/{ticket_id:tkt_[0-9a-f]{20}}.png")

@@ -165,6 +165,8 @@ class TravelSettings:
     refund_retry_seconds: float = 30.0  # first retry of a failed refund; doubles, at most an hour
     refund_retry_attempts: int = 8
     max_active_holds: int = 5  # unpaid bookings (held or paying) a rider may have at once
+    disruption_decide_minutes: int = 30  # a cancelled departure's riders may move this long
+    notifier: str | None = "demo_notifier"  # tells riders of cancelled or changed departures
     crossings: Mapping[str, CrossingRule] = field(default_factory=dict)
     entry: Mapping[str, EntryRule] = field(default_factory=dict)
 
@@ -473,6 +475,8 @@ class TravelSchema(_Section):
     refund_retry_seconds = fields.Float(load_default=30.0, validate=validate.Range(0, 86400))
     refund_retry_attempts = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     max_active_holds = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
+    disruption_decide_minutes = fields.Integer(load_default=30, validate=validate.Range(0, 24 * 60))
+    notifier = fields.String(load_default="demo_notifier", allow_none=True, validate=validate.Length(1, 64))
     crossings = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^(CN|HK|MO)->(CN|HK|MO)(:airside)?$")),
         values=fields.Nested(CrossingSchema),

@@ -1,5 +1,12 @@
-"""Boarding: a carrier's device scans a ticket for one of its departures; it boards once, while
-boarding is open (from the carrier's `boarding_opens_minutes` before departure until it)."""
+"""What a carrier's staff see: boarding scans and the departure's manifest.
+
+A ticket of one of the carrier's departures boards once, while boarding is open (from the
+carrier's `boarding_opens_minutes` before departure until it). The answer names the passenger
+(their name, document type and masked number) so staff can check the face against the
+document; a ticket of another departure names no one. The manifest lists the passengers holding
+a paid seat, with the same three fields and their boarding status: a carrier sees only its own
+departures' (an admin any).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.errors import Forbidden
+from bayaffairs.pages import Page
 from bayaffairs.storage import Database
 from bayaffairs.travel.carriers import Carriers
 from bayaffairs.travel.errors import DepartureNotFound
@@ -17,10 +25,18 @@ from bayaffairs.travel.tickets import TicketKeys, TicketRejected
 
 
 @dataclass(frozen=True)
+class BoardedPassenger:
+    name: str
+    document_type: str
+    document_masked: str
+
+
+@dataclass(frozen=True)
 class BoardingDecision:
     decision: str  # board | deny
     reason: str | None = None
     ticket_id: str | None = None
+    passenger: BoardedPassenger | None = None
 
 
 class Boarding:
@@ -30,14 +46,27 @@ class Boarding:
         self.tickets = tickets
         self.carriers = carriers
 
-    async def scan(self, carrier_id: str | None, payload: str, departure_id: str) -> BoardingDecision:
-        """`carrier_id`: the device's carrier (None for an admin, who may scan for any)."""
+    async def _own(self, carrier_id: str | None, departure_id: str) -> dq.DepartureRow:
+        """The departure, if the caller's carrier runs it (`carrier_id` None: an admin)."""
         async with self.db.acquire() as conn:
             departure = await dq.get_departure(conn, departure_id)
         if departure is None:
             raise DepartureNotFound(details={"departure_id": departure_id})
         if carrier_id is not None and departure.carrier != carrier_id:
             raise Forbidden("out_of_scope", scope_kind="carrier")
+        return departure
+
+    async def manifest(
+        self, carrier_id: str | None, departure_id: str, *, cursor: str | None, limit: int
+    ) -> tuple[dq.DepartureRow, Page[q.ManifestRow]]:
+        departure = await self._own(carrier_id, departure_id)
+        async with self.db.acquire() as conn:
+            rows = await q.manifest(conn, departure_id, after=cursor, limit=limit + 1)
+        return departure, Page.from_rows(rows, limit, key=lambda r: r.passenger_id)
+
+    async def scan(self, carrier_id: str | None, payload: str, departure_id: str) -> BoardingDecision:
+        """`carrier_id`: the device's carrier (None for an admin, who may scan for any)."""
+        departure = await self._own(carrier_id, departure_id)
         try:
             ticket = await self.tickets.verify(payload)
         except TicketRejected as exc:
@@ -53,9 +82,11 @@ class Boarding:
             scanned = await q.board(conn, ticket.id, departure_id, now, opens_at, departure.departs_at)
         if scanned is None:
             return BoardingDecision("deny", "unknown_ticket", ticket.id)
-        before, boarded = scanned
-        if boarded:
-            return BoardingDecision("board", None, ticket.id)
-        if before != "valid":
-            return BoardingDecision("deny", "already_boarded" if before == "boarded" else before, ticket.id)
-        return BoardingDecision("deny", "boarding_not_open" if now < opens_at else "departed", ticket.id)
+        passenger = BoardedPassenger(scanned.name, scanned.document_type, scanned.document_masked)
+        if scanned.boarded:
+            return BoardingDecision("board", None, ticket.id, passenger)
+        if scanned.status != "valid":
+            reason = "already_boarded" if scanned.status == "boarded" else scanned.status
+            return BoardingDecision("deny", reason, ticket.id, passenger)
+        reason = "boarding_not_open" if now < opens_at else "departed"
+        return BoardingDecision("deny", reason, ticket.id, passenger)

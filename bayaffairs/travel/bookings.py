@@ -9,6 +9,7 @@ and the error is answered (502, 504, 409), so a retry with the same Idempotency-
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import logging
@@ -36,6 +37,7 @@ from bayaffairs.travel.documents import OnwardFlight
 from bayaffairs.travel.errors import (
     BookingNotFound,
     CarrierDeclined,
+    DepartureCancelled,
     DepartureNotFound,
     PassengerAlreadyBooked,
     SalesClosed,
@@ -57,6 +59,7 @@ from bayaffairs.travel.passengers import (
 
 log = logging.getLogger("bayaffairs.travel")
 PURPOSE = "travel_booking"
+DISRUPTED = "departure_cancelled"  # the release reason of a booking whose departure was cancelled
 DEPARTURES_KEPT = 20_000  # departures a hold looks up, kept in the process (static part only)
 
 
@@ -79,6 +82,15 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class Disruption:
+    """A booking cancelled with its departure that may still move instead of being refunded."""
+
+    reason: str
+    move_to: str  # the next departure of the route with seats
+    decide_by: datetime  # then the refund starts
+
+
+@dataclass(frozen=True)
 class Booking:
     id: str
     status: BookingStatus
@@ -95,6 +107,8 @@ class Booking:
     refund: Money | None = None
     payment_status: str = "unpaid"
     tickets: tuple[Ticket, ...] = field(default_factory=tuple)
+    disruption: Disruption | None = None
+    moved_from: str | None = None
 
 
 def _booking(
@@ -132,6 +146,7 @@ def _booking(
         refund=refund,
         payment_status=status,
         tickets=tuple(Ticket(t.id, t.position, t.payload, t.status) for t in tickets),
+        moved_from=row.moved_from,
     )
 
 
@@ -230,6 +245,8 @@ class TravelBookings:
             return PassengerAlreadyBooked(refused.position, documents[refused.position].id)
         if refused.reason == "too_many_holds":
             return TooManyHolds(self.settings.max_active_holds)
+        if refused.reason == "departure_cancelled":
+            return DepartureCancelled(details={"departure_id": departure_id})
         return SoldOut(details={"departure_id": departure_id, "fare_class": fare_class})
 
     async def _retry(
@@ -276,7 +293,9 @@ class TravelBookings:
             earlier = await q.lock_retryable(conn, booking_id)
             if earlier is None:
                 return None
-            seats = await q.lock_departure(conn, earlier.departure_id)
+            seats, cancelled = await q.lock_departure(conn, earlier.departure_id)
+            if cancelled:
+                raise DepartureCancelled(details={"departure_id": earlier.departure_id})
             await q.lock_riders(conn, [earlier.user_id])
             passengers = await q.passengers(conn, [earlier.id])
             fingerprints = [p.fingerprint for p in passengers if p.fingerprint is not None]
@@ -390,13 +409,49 @@ class TravelBookings:
             row = await q.get(conn, booking_id, user_id)
             if row is None:
                 raise BookingNotFound()
-            return (await _full(conn, [row]))[0]
+            bookings = await _full(conn, [row])
+        return (await self._with_offers([row], bookings))[0]
 
     async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[Booking]:
         async with self.db.acquire() as conn:
             rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
             bookings = await _full(conn, rows)
-        return Page.from_rows(bookings, limit, key=lambda b: b.id)
+        return Page.from_rows(await self._with_offers(rows, bookings), limit, key=lambda b: b.id)
+
+    async def _with_offers(
+        self, rows: Sequence[q.BookingRow], bookings: Sequence[Booking]
+    ) -> Sequence[Booking]:
+        """The bookings, those cancelled with their departure with the move they may still take."""
+        out: builtins.list[Booking] = []
+        for row, booking in zip(rows, bookings, strict=True):
+            offer = await self.offer(row) if row.release_reason == DISRUPTED else None
+            out.append(dataclasses.replace(booking, disruption=offer) if offer else booking)
+        return out
+
+    def sales_open_after(self, row: q.BookingRow, now: datetime) -> datetime:
+        """A departure a booking moves to must still be on sale after this."""
+        carrier = self.carriers.get(row.carrier)
+        return now + timedelta(minutes=carrier.timetable.sales_close_minutes if carrier else 0)
+
+    async def offer(self, row: q.BookingRow) -> Disruption | None:
+        """The move a booking cancelled with its departure may still take instead of its refund:
+        while the refund has not started and waits, and a departure with seats is left on the
+        route (local carriers only: a remote carrier's booking is refunded at once)."""
+        if (row.status, row.release_reason) != ("cancelled", DISRUPTED):
+            return None
+        now = self.clock.now()
+        async with self.db.acquire() as conn:
+            refund = await fq.offer_open(conn, row.id, DISRUPTED, now)
+            if refund is None:
+                return None
+            departure = await dq.get_departure(conn, row.departure_id)
+            assert departure is not None
+            target = await dq.next_with_seats(
+                conn, departure, row.fare_class, row.seats, self.sales_open_after(row, now)
+            )
+        if target is None:
+            return None
+        return Disruption(departure.cancel_reason or "", target, refund.next_attempt_at)
 
     async def ticket_payload(self, user_id: str, ticket_id: str) -> str:
         """The QR payload of the rider's ticket; 404 for another rider's, 410 once cancelled

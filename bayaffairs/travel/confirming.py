@@ -21,7 +21,7 @@ from bayaffairs.privacy.access import Access
 from bayaffairs.storage import Database
 from bayaffairs.travel.bookings import PURPOSE
 from bayaffairs.travel.carriers import Carrier, Carriers
-from bayaffairs.travel.errors import CarrierDeclined
+from bayaffairs.travel.errors import CarrierDeclined, DepartureCancelled
 from bayaffairs.travel.tickets import SignedTicket, TicketKeys
 
 
@@ -80,8 +80,14 @@ class CarrierConfirming:
     ) -> tuple[CarrierConfirmation, list[SignedTicket]]:
         """Sell the held seats at the carrier (our booking id is its idempotency key) and sign
         the tickets; nothing is written. Once the departure has left nothing is sold: the
-        carrier's `departed` no (CarrierDeclined), whatever the carrier would say."""
-        departs_at = await self.departs_at(claimed.departure_id)
+        carrier's `departed` no (CarrierDeclined), whatever the carrier would say; nor on a
+        cancelled departure (DepartureCancelled)."""
+        async with self.db.acquire() as conn:
+            departure = await dq.get_departure(conn, claimed.departure_id)
+        assert departure is not None
+        departs_at = departure.departs_at
+        if departure.cancelled_at is not None:
+            raise DepartureCancelled(details={"departure_id": departure.id})
         if self.clock.now() >= departs_at:
             raise CarrierDeclined("departed")
         confirmation = await self.carriers.call(carrier.adapter.confirm(claimed.id, manifest))
@@ -98,13 +104,17 @@ class CarrierConfirming:
     ) -> bool:
         """Record a carrier's confirmation: the booking confirmed, its seats sold, the transfers
         and the tickets written. False (nothing written) when the booking is no longer `paying`:
-        another driver confirmed it first, or it was released."""
+        another driver confirmed it first, or it was released. DepartureCancelled (nothing
+        written) when the departure was cancelled meanwhile: read after its seat row is locked,
+        so a cancellation either came first and is seen, or waits and then finds it confirmed."""
         at = self.clock.now()
         async with self.db.transaction() as conn:
             done = await q.move(conn, claimed.id, from_status=("paying",), to_status="confirmed", at=at)
             if done is None:
                 return False
             await dq.sell_held(conn, done.departure_id, done.fare_class, done.seats)
+            if await dq.is_cancelled(conn, done.departure_id):
+                raise DepartureCancelled(details={"departure_id": done.departure_id})
             if confirmation.carrier_reference != (claimed.carrier_reference or claimed.id):
                 await q.set_carrier_reference(conn, done.id, confirmation.carrier_reference)
             await transfers.record(conn, user_id, planned, done.id, at)

@@ -19,6 +19,19 @@ class SoldOut(Conflict):
     code = "sold_out"
 
 
+class DepartureCancelled(Conflict):
+    """409: the carrier (or an admin) cancelled the departure: nothing is held or sold on it."""
+
+    code = "departure_cancelled"
+
+
+class MoveNotAvailable(Conflict):
+    """409: the booking cannot be moved (not cancelled with its departure, its refund already
+    under way, or no departure with seats to move to)."""
+
+    code = "move_not_available"
+
+
 class SalesClosed(Conflict):
     """409: inside the carrier's sales cutoff (`sales_close_minutes` before departure)."""
 

@@ -45,7 +45,7 @@ class Held:
 @dataclass(frozen=True)
 class Refused:
     """The hold got nothing: `sold_out`, `passenger_already_booked` (with the passenger's
-    position) or `too_many_holds`."""
+    position), `too_many_holds` or `departure_cancelled`."""
 
     reason: str
     position: int | None = None
@@ -167,7 +167,9 @@ class HoldQueue:
         async with self.db.transaction() as conn:
             if not self.durable:
                 await dq.commit_without_waiting_for_flush(conn)
-            seats = await q.lock_departure(conn, departure_id)
+            seats, cancelled = await q.lock_departure(conn, departure_id)
+            if cancelled:
+                return [Refused("departure_cancelled")] * len(batch)
             if not seats:
                 return [Refused("sold_out")] * len(batch)
             riders = sorted({p.row.user_id for p in batch})

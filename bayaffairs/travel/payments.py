@@ -38,6 +38,7 @@ from bayaffairs.travel.errors import (
     BookingNotFound,
     CarrierDeclined,
     ConfirmationPending,
+    DepartureCancelled,
     HoldExpired,
     NotCancellable,
     PaymentInProgress,
@@ -107,8 +108,14 @@ class TravelPayments:
             raise HoldExpired()
         carrier = self.carriers.get(row.carrier)
         assert carrier is not None
+        async with self.db.acquire() as conn:
+            departure = await dq.get_departure(conn, row.departure_id)
+        assert departure is not None
+        if departure.cancelled_at is not None:
+            await self.bookings.release(row.id, "departure_cancelled")
+            raise DepartureCancelled(details={"departure_id": departure.id})
         try:
-            self.bookings.check_sales_open(carrier, await self.confirming.departs_at(row.departure_id), now)
+            self.bookings.check_sales_open(carrier, departure.departs_at, now)
         except SalesClosed:
             await self.bookings.release(row.id, "sales_closed")
             raise
@@ -138,6 +145,9 @@ class TravelPayments:
         )
         try:
             confirmation, signed = await self.confirming.confirm(claimed, carrier, manifest)
+        except DepartureCancelled:
+            await self.resumption.undo_for_cancelled_departure(claimed, charge, carrier_cancel=False)
+            raise
         except CarrierDeclined as exc:
             await self.refunds.refund(claimed.id, charge, "confirmation_failed")
             if exc.details.get("reason") in HOLD_GONE:
@@ -203,6 +213,9 @@ class TravelPayments:
             assert row is not None
         if row.status == "paying":
             raise PaymentInProgress(details={"retry_after": 1})
+        if (row.status, row.release_reason) == ("cancelled", "departure_cancelled"):
+            await self.refunds.bring_forward(row.id, "departure_cancelled")  # no move: the money now
+            return await self.bookings.get(user_id, booking_id)
         if row.status != "confirmed":
             raise NotCancellable(details={"status": row.status})
         carrier = self.carriers.get(row.carrier)

@@ -160,6 +160,13 @@ class RefundOutbox:
             )
         await self.work_all([refund_id])
 
+    async def bring_forward(self, booking_id: str, reason: str) -> None:
+        """Work off a booking's refund of `reason` now, if it was waiting for a later time (the
+        rider chose the money over a move)."""
+        async with self.db.acquire() as conn:
+            refund_ids = await rq.bring_forward(conn, booking_id, reason, self.clock.now())
+        await self.work_all(refund_ids)
+
     async def work_all(self, refund_ids: Sequence[str]) -> None:
         """Work off refunds just owed, now; what fails stays for the sweeper."""
         for refund_id in refund_ids:

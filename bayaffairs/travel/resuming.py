@@ -25,7 +25,13 @@ from bayaffairs.travel.carriers import Carriers
 from bayaffairs.travel.charges import Charges
 from bayaffairs.travel.claims import PaymentClaims
 from bayaffairs.travel.confirming import CarrierConfirming
-from bayaffairs.travel.errors import CarrierDeclined, CarrierFailed, CarrierTimeout, HoldExpired
+from bayaffairs.travel.errors import (
+    CarrierDeclined,
+    CarrierFailed,
+    CarrierTimeout,
+    DepartureCancelled,
+    HoldExpired,
+)
 from bayaffairs.travel.ledger import open_charge
 from bayaffairs.travel.refunds import RefundOutbox
 from bayaffairs.travel.tickets import SignedTicket
@@ -76,6 +82,16 @@ class PaymentResumption:
         reason = current.release_reason if current is not None else None
         raise HoldExpired(details={"reason": reason, "refunded": True})
 
+    async def undo_for_cancelled_departure(
+        self, claimed: q.BookingRow, charge: q.PaymentRow, *, carrier_cancel: bool
+    ) -> None:
+        """A payment whose departure was cancelled: its charge owed back (with the carrier's
+        cancellation when the carrier had confirmed), its booking released."""
+        await self.refunds.refund(claimed.id, charge, "departure_cancelled", carrier_cancel=carrier_cancel)
+        await self.bookings.release(
+            claimed.id, "departure_cancelled", tell_carrier=not carrier_cancel, from_status=("paying",)
+        )
+
     async def resume(self, row: q.BookingRow) -> tuple[str, DomainError | None]:
         """Finish or undo one `paying` booking whose lease the caller holds. `confirmed`;
         `refunded` with the carrier's no (the charge refunded, the seats released); `given_back`
@@ -98,6 +114,9 @@ class PaymentResumption:
             confirmation, signed = await self.confirming.confirm(row, carrier, manifest)
         except (CarrierFailed, CarrierTimeout):
             return "waiting", None
+        except DepartureCancelled as exc:
+            await self.undo_for_cancelled_departure(row, charge, carrier_cancel=False)
+            return "refunded", exc
         except DomainError as exc:  # the carrier said no, or consent was withdrawn meanwhile
             log.info("booking %s: not confirmed (%s); refunding", row.id, exc.code)
             await self.refunds.refund(row.id, charge, "recovery")
@@ -113,6 +132,6 @@ class PaymentResumption:
             return "waiting", None
         try:
             await self.finish(row, planned, confirmation, signed, charge)
-        except HoldExpired as exc:
+        except (HoldExpired, DepartureCancelled) as exc:
             return "refunded", exc
         return "confirmed", None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from bayaffairs.adapters.protocols import BorderCarrier, PaymentProvider
+from bayaffairs.adapters.protocols import BorderCarrier, Notifier, PaymentProvider
 from bayaffairs.clock import Clock
 from bayaffairs.config.regions import Jurisdiction
 from bayaffairs.config.settings import TravelSettings
@@ -16,6 +16,7 @@ from bayaffairs.storage import Database
 from bayaffairs.travel.boarding import Boarding
 from bayaffairs.travel.bookings import TravelBookings
 from bayaffairs.travel.carriers import Carriers, Departures
+from bayaffairs.travel.disruption import Disruptions
 from bayaffairs.travel.payments import TravelPayments
 from bayaffairs.travel.recovery import TravelRecovery
 from bayaffairs.travel.search import TravelSearch
@@ -34,6 +35,7 @@ class TravelServices:
     recovery: TravelRecovery
     tickets: TicketKeys
     boarding: Boarding
+    disruptions: Disruptions
 
 
 def build_travel(
@@ -47,6 +49,7 @@ def build_travel(
     providers: Callable[[str], PaymentProvider | None],
     converter: Converter,
     issuer_keys: IssuerKeys,
+    notifier: Callable[[str], Notifier | None] = lambda _id: None,
 ) -> TravelServices:
     carriers = Carriers(carrier_adapters, jurisdictions, settings.carrier_timeout_seconds)
     tickets = TicketKeys(issuer_keys)
@@ -62,4 +65,5 @@ def build_travel(
         recovery=TravelRecovery(payments),
         tickets=tickets,
         boarding=Boarding(db, clock, tickets, carriers),
+        disruptions=Disruptions(db, clock, settings, carriers, bookings, payments.refunds, tickets, notifier),
     )

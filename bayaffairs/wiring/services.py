@@ -154,6 +154,7 @@ def build_services(
         adapters.lookup(PaymentProvider),
         transit.converter,
         transit.issuer_keys,
+        adapters.lookup(Notifier),
     )
     appointments = build_appointments(
         db,

@@ -29,6 +29,8 @@ class DepartureRow:
     arrives_at: datetime
     currency: str
     classes: list[dict[str, Any]]  # [{fare_class, capacity, held, sold, fare_amount}]
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ _SELECT = """
         coalesce((SELECT json_agg(json_build_object('fare_class', i.fare_class,
                 'capacity', i.capacity, 'held', i.held, 'sold', i.sold,
                 'fare_amount', i.fare_amount) ORDER BY i.fare_class)
-            FROM travel_inventory i WHERE i.departure_id = d.id), '[]'::json)::text AS classes
+            FROM travel_inventory i WHERE i.departure_id = d.id), '[]'::json)::text AS classes,
+        d.cancelled_at, d.cancel_reason
     FROM travel_departures d
 """
 
@@ -140,7 +143,7 @@ async def search_seats(
         SELECT d.id, i.fare_class, i.capacity - i.sold - i.held AS free
         FROM (
             SELECT id, departs_at FROM travel_departures
-            WHERE departs_at >= $1 AND departs_at < $2
+            WHERE departs_at >= $1 AND departs_at < $2 AND cancelled_at IS NULL
               AND ($3::text IS NULL OR origin = $3)
               AND ($4::text IS NULL OR destination = $4)
               AND ($5::text IS NULL OR mode = $5)
@@ -234,6 +237,22 @@ async def sell_held(conn: Connection, departure_id: str, fare_class: str, seats:
     )
 
 
+async def sell(conn: Connection, departure_id: str, fare_class: str, seats: int) -> None:
+    """Sell seats outright (a booking moved here); raises when they are not free."""
+    done = await conn.fetchval(
+        """
+        UPDATE travel_inventory SET sold = sold + $3
+        WHERE departure_id = $1 AND fare_class = $2 AND capacity - sold - held >= $3
+        RETURNING 1
+        """,
+        departure_id,
+        fare_class,
+        seats,
+    )
+    if done is None:
+        raise RuntimeError(f"seats of {departure_id}/{fare_class} not free for a move checked under lock")
+
+
 async def return_sold(conn: Connection, departure_id: str, fare_class: str, seats: int) -> None:
     await conn.execute(
         "UPDATE travel_inventory SET sold = sold - $3 WHERE departure_id = $1 AND fare_class = $2",
@@ -259,7 +278,57 @@ async def purge_departed(conn: Connection, before: datetime) -> int:
         """
         DELETE FROM travel_departures d WHERE d.departs_at < $1
           AND NOT EXISTS (SELECT 1 FROM travel_bookings b WHERE b.departure_id = d.id)
+          AND NOT EXISTS (SELECT 1 FROM travel_bookings b WHERE b.moved_from = d.id)
         """,
         before,
     )
     return int(result.split()[-1])
+
+
+async def cancel(
+    conn: Connection, departure_id: str, at: datetime, reason: str, by: str
+) -> DepartureRow | None:
+    """Mark the departure cancelled (the first cancellation's time, reason and author stay);
+    None when there is no such departure. Lock its seat rows first (`lock_departure`), so that no
+    hold or sale of it commits after this without seeing it."""
+    await conn.execute(
+        """
+        UPDATE travel_departures SET cancelled_at = $2, cancel_reason = $3, cancelled_by = $4
+        WHERE id = $1 AND cancelled_at IS NULL
+        """,
+        departure_id,
+        at,
+        reason,
+        by,
+    )
+    return await get_departure(conn, departure_id)
+
+
+async def is_cancelled(conn: Connection, departure_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT cancelled_at IS NOT NULL FROM travel_departures WHERE id = $1", departure_id
+        )
+    )
+
+
+async def next_with_seats(
+    conn: Connection, departure: DepartureRow, fare_class: str, seats: int, after: datetime
+) -> str | None:
+    """The next departure of the same carrier and route leaving after `after`, not cancelled,
+    with `seats` free in `fare_class`."""
+    found = await conn.fetchval(
+        """
+        SELECT d.id FROM travel_departures d JOIN travel_inventory i ON i.departure_id = d.id
+        WHERE d.carrier = $1 AND d.route = $2 AND d.departs_at > $3 AND d.cancelled_at IS NULL
+          AND d.id <> $4 AND i.fare_class = $5 AND i.capacity - i.sold - i.held >= $6
+        ORDER BY d.departs_at LIMIT 1
+        """,
+        departure.carrier,
+        departure.route,
+        after,
+        departure.id,
+        fare_class,
+        seats,
+    )
+    return str(found) if found is not None else None

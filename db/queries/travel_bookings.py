@@ -16,7 +16,7 @@ from bayaffairs.travel.model import BookingStatus, PaymentKind, TicketStatus
 
 _BOOKING = (
     "id, user_id, departure_id, carrier, fare_class, seats, status, release_reason, total_amount,"
-    " currency, expires_at, carrier_reference, created_at, updated_at, request_key"
+    " currency, expires_at, carrier_reference, created_at, updated_at, request_key, moved_from"
 )
 _PAYMENT = (
     "id, booking_id, kind, succeeded, amount, currency, fare_amount, fare_currency, fx_rate,"
@@ -42,6 +42,7 @@ class BookingRow:
     created_at: datetime
     updated_at: datetime
     request_key: str | None = None  # the rider's Idempotency-Key of the hold, if one was given
+    moved_from: str | None = None  # the cancelled departure the rider moved it from
 
 
 @dataclass(frozen=True)
@@ -113,18 +114,22 @@ def _booking(record: Record) -> BookingRow:
     return BookingRow(**dict(record))
 
 
-async def lock_departure(conn: Connection, departure_id: str) -> dict[str, tuple[int, int]]:
-    """The departure's free seats and fare per fare class, its seat rows locked (in fare class
-    order) until the transaction ends; every change to who holds a seat on it waits."""
+async def lock_departure(conn: Connection, departure_id: str) -> tuple[dict[str, tuple[int, int]], bool]:
+    """The departure's free seats and fare per fare class, and whether it is cancelled; its seat
+    rows locked (in fare class order) until the transaction ends: every change to who holds a
+    seat on it, and its cancellation, waits."""
     records = await conn.fetch(
         """
-        SELECT fare_class, capacity - sold - held AS free, fare_amount FROM travel_inventory
-        WHERE departure_id = $1 ORDER BY fare_class
-        FOR UPDATE
+        SELECT i.fare_class, i.capacity - i.sold - i.held AS free, i.fare_amount,
+            d.cancelled_at IS NOT NULL AS cancelled
+        FROM travel_inventory i JOIN travel_departures d ON d.id = i.departure_id
+        WHERE i.departure_id = $1 ORDER BY i.fare_class
+        FOR UPDATE OF i
         """,
         departure_id,
     )
-    return {r["fare_class"]: (r["free"], r["fare_amount"]) for r in records}
+    seats = {r["fare_class"]: (r["free"], r["fare_amount"]) for r in records}
+    return seats, any(r["cancelled"] for r in records)
 
 
 async def lock_riders(conn: Connection, user_ids: Sequence[str]) -> None:
@@ -184,7 +189,7 @@ async def hold_many(
         ), booking AS (
             INSERT INTO travel_bookings ({_BOOKING})
             SELECT b.id, b.user_id, $1, b.carrier, b.fare_class, b.seats, 'held', NULL, b.total, b.currency,
-                b.expires_at, NULL, b.created_at, b.created_at, b.request_key
+                b.expires_at, NULL, b.created_at, b.created_at, b.request_key, NULL
             FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::text[],
                 $11::timestamptz[], $12::timestamptz[], $13::text[])
                 AS b(id, user_id, carrier, fare_class, seats, total, currency, expires_at, created_at,
@@ -504,24 +509,40 @@ async def ticket_for_user(conn: Connection, ticket_id: str, user_id: str) -> Tic
     return TicketRow(**dict(record)) if record else None
 
 
+@dataclass(frozen=True)
+class Scanned:
+    """A boarding scan: the ticket's status before it, whether it boarded, and its passenger."""
+
+    status: str
+    boarded: bool
+    name: str
+    document_type: str
+    document_masked: str
+
+
 async def board(
     conn: Connection, ticket_id: str, departure_id: str, at: datetime, opens_at: datetime, closes_at: datetime
-) -> tuple[str, bool] | None:
-    """Board a valid ticket once, if `at` is in the boarding window [opens_at, closes_at): the
-    ticket's status before the scan and whether this scan boarded it; None when there is no
-    such ticket for that departure. The ticket row is locked: a cancellation holding it makes
-    the scan wait and then see `cancelled`."""
+) -> Scanned | None:
+    """Board a valid ticket once, if `at` is in the boarding window [opens_at, closes_at); None
+    when there is no such ticket for that departure. The ticket row is locked: a cancellation
+    holding it makes the scan wait and then see `cancelled`."""
     record = await conn.fetchrow(
         """
         WITH before AS (
-            SELECT id, status FROM travel_tickets WHERE id = $1 AND departure_id = $2 FOR UPDATE
+            SELECT t.id, t.status, p.holder_name, p.document_type, p.number_masked
+            FROM travel_tickets t
+            JOIN travel_passengers p ON p.booking_id = t.booking_id AND p.position = t.position
+            WHERE t.id = $1 AND t.departure_id = $2
+            FOR UPDATE OF t
         ), boarded AS (
             UPDATE travel_tickets t SET status = 'boarded', boarded_at = $3::timestamptz
             FROM before WHERE t.id = before.id AND before.status = 'valid'
               AND $3::timestamptz >= $4::timestamptz AND $3::timestamptz < $5::timestamptz
             RETURNING t.id
         )
-        SELECT before.status, EXISTS (SELECT 1 FROM boarded) AS boarded FROM before
+        SELECT status, EXISTS (SELECT 1 FROM boarded) AS boarded, holder_name AS name, document_type,
+            number_masked AS document_masked
+        FROM before
         """,
         ticket_id,
         departure_id,
@@ -529,7 +550,98 @@ async def board(
         opens_at,
         closes_at,
     )
-    return (record["status"], record["boarded"]) if record else None
+    return Scanned(**dict(record)) if record else None
+
+
+async def of_departure(conn: Connection, departure_id: str, statuses: Sequence[str]) -> list[BookingRow]:
+    records = await conn.fetch(
+        f"""
+        SELECT {_BOOKING} FROM travel_bookings WHERE departure_id = $1 AND status = ANY($2::text[])
+        ORDER BY created_at, id
+        """,
+        departure_id,
+        list(statuses),
+    )
+    return [_booking(r) for r in records]
+
+
+async def moved_from(conn: Connection, departure_id: str) -> int:
+    return int(
+        await conn.fetchval("SELECT count(*) FROM travel_bookings WHERE moved_from = $1", departure_id)
+    )
+
+
+async def move_to_departure(conn: Connection, booking_id: str, old: str, new: str, at: datetime) -> None:
+    """Put a booking cancelled with its departure, and its passengers, on `new`, confirmed again
+    (its passengers take their seats back, by the booking's status trigger)."""
+    await conn.execute(
+        "UPDATE travel_passengers SET departure_id = $2 WHERE booking_id = $1", booking_id, new
+    )
+    await conn.execute(
+        """
+        UPDATE travel_bookings SET departure_id = $3, moved_from = $2, status = 'confirmed',
+            release_reason = NULL, updated_at = $4
+        WHERE id = $1 AND status = 'cancelled'
+        """,
+        booking_id,
+        old,
+        new,
+        at,
+    )
+
+
+async def count_by_outcome(conn: Connection, departure_id: str) -> dict[str, int]:
+    """A cancelled departure's bookings: cancelled or released by its cancellation, still paying."""
+    records = await conn.fetch(
+        """
+        SELECT status, count(*)::int AS n FROM travel_bookings
+        WHERE departure_id = $1 AND (release_reason = 'departure_cancelled' OR status = 'paying')
+        GROUP BY status
+        """,
+        departure_id,
+    )
+    return {r["status"]: r["n"] for r in records}
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    passenger_id: str
+    booking_id: str
+    name: str
+    document_type: str
+    document_masked: str
+    fare_class: str
+    category: str
+    ticket_id: str | None
+    boarding: str  # the ticket's status: valid or boarded
+    boarded_at: datetime | None
+
+
+async def manifest(
+    conn: Connection, departure_id: str, *, after: str | None, limit: int
+) -> list[ManifestRow]:
+    """The passengers holding a paid seat on the departure, with their live ticket, in passenger
+    id order (`after`: the last passenger id seen)."""
+    records = await conn.fetch(
+        """
+        SELECT p.booking_id || '.' || p.position AS passenger_id, p.booking_id, p.holder_name AS name,
+            p.document_type, p.number_masked AS document_masked, b.fare_class, p.category,
+            t.id AS ticket_id, coalesce(t.status, 'valid') AS boarding, t.boarded_at
+        FROM travel_passengers p
+        JOIN travel_bookings b ON b.id = p.booking_id AND b.status = 'confirmed'
+        LEFT JOIN travel_tickets t ON t.booking_id = p.booking_id AND t.position = p.position
+            AND t.status <> 'cancelled'
+        WHERE p.departure_id = $1 AND p.active
+          AND ($2::text IS NULL
+               OR (p.booking_id, p.position) > (split_part($2, '.', 1), split_part($2, '.', 2)::int))
+        ORDER BY p.booking_id, p.position
+        LIMIT $3
+        """,
+        departure_id,
+        after,
+        limit,
+    )
+    return [ManifestRow(**dict(r)) for r in records]
 
 
 async def lock_tickets(conn: Connection, booking_id: str) -> list[TicketRow]:

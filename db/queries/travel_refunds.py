@@ -170,13 +170,15 @@ async def failed_attempt(
 
 
 async def supersede(conn: Connection, booking_id: str, reason: str, now: datetime) -> bool:
-    """Drop a booking's refund of `reason` that has not been started (never attempted, not
-    leased): the rider took another remedy. False when it has started or is done."""
+    """Drop a booking's refund of `reason` that has not started and still waits for a later
+    time (never attempted, not leased, not due): the rider took another remedy. False when it
+    has started, is due or is done."""
     done = await conn.fetchval(
         """
         UPDATE travel_refunds SET status = 'superseded', done_at = $3
         WHERE booking_id = $1 AND reason = $2 AND status = 'pending' AND attempts = 0
-          AND carrier_done_at IS NULL AND (leased_until IS NULL OR leased_until <= $3)
+          AND carrier_done_at IS NULL AND next_attempt_at > $3
+          AND (leased_until IS NULL OR leased_until <= $3)
         RETURNING id
         """,
         booking_id,
@@ -200,3 +202,35 @@ async def listing(conn: Connection, status: str, *, after: str | None, limit: in
         limit,
     )
     return [_row(r) for r in records]
+
+
+async def bring_forward(conn: Connection, booking_id: str, reason: str, now: datetime) -> list[str]:
+    """Make a booking's pending refunds of `reason` due now; their ids."""
+    records = await conn.fetch(
+        """
+        UPDATE travel_refunds SET next_attempt_at = $3
+        WHERE booking_id = $1 AND reason = $2 AND status = 'pending' AND next_attempt_at > $3
+        RETURNING id
+        """,
+        booking_id,
+        reason,
+        now,
+    )
+    return [r["id"] for r in records]
+
+
+async def offer_open(conn: Connection, booking_id: str, reason: str, now: datetime) -> RefundRow | None:
+    """A booking's refund of `reason` that has not started and waits for a later time: while it
+    does, the rider may take a move instead."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {_REFUND} FROM travel_refunds
+        WHERE booking_id = $1 AND reason = $2 AND status = 'pending' AND attempts = 0
+          AND carrier_done_at IS NULL AND next_attempt_at > $3
+          AND (leased_until IS NULL OR leased_until <= $3)
+        """,
+        booking_id,
+        reason,
+        now,
+    )
+    return _row(record) if record else None

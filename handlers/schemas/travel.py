@@ -116,6 +116,12 @@ class TicketOut(Schema):
     status = fields.String(required=True, metadata={"description": "valid, boarded or cancelled"})
 
 
+class DisruptionOut(Schema):
+    reason = fields.String(required=True)
+    move_to = fields.String(required=True, metadata={"description": "the next departure with seats"})
+    decide_by = fields.DateTime(required=True, metadata={"description": "then the refund starts"})
+
+
 class BookingOut(Schema):
     id = fields.String(required=True)
     status = fields.String(
@@ -149,14 +155,82 @@ class BookingOut(Schema):
         },
     )
     tickets = fields.List(fields.Nested(TicketOut), required=True)
+    disruption = fields.Nested(
+        DisruptionOut,
+        allow_none=True,
+        metadata={
+            "description": "its departure was cancelled: it may move instead of the refund, until decide_by"
+        },
+    )
+    moved_from = fields.String(
+        allow_none=True, metadata={"description": "the cancelled departure it moved from"}
+    )
 
 
 BookingPage = page_of(BookingOut, "BookingPage")
 
 
+class MoveIn(StrictSchema):
+    departure_id = fields.String(
+        validate=_ID,
+        metadata={"description": "a later departure of the same route; default: the one offered"},
+    )
+
+
+class DepartureCancellationIn(StrictSchema):
+    reason = fields.String(
+        required=True, validate=validate.Length(1, 200), metadata={"description": "told to riders"}
+    )
+
+
+class CancelledBookingsOut(Schema):
+    cancelled = fields.Integer(required=True, metadata={"description": "paid: refunded in full, or moved"})
+    released = fields.Integer(required=True, metadata={"description": "held: let go of"})
+    paying = fields.Integer(required=True, metadata={"description": "in payment: refunded when it ends"})
+
+
+class DepartureCancellationOut(Schema):
+    departure_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "cancelled"})
+    reason = fields.String(required=True)
+    cancelled_at = fields.DateTime(required=True)
+    bookings = fields.Nested(CancelledBookingsOut, required=True)
+
+
+class ManifestQuery(PageQuery):
+    pass
+
+
+class ManifestPassengerOut(Schema):
+    passenger_id = fields.String(required=True)
+    booking_id = fields.String(required=True)
+    name = fields.String(required=True)
+    document_type = fields.String(required=True)
+    document_masked = fields.String(required=True)
+    fare_class = fields.String(required=True)
+    category = fields.String(required=True)
+    ticket_id = fields.String(allow_none=True)
+    boarding = fields.String(required=True, metadata={"description": "valid (not boarded yet) or boarded"})
+    boarded_at = fields.DateTime(allow_none=True)
+
+
+class ManifestOut(Schema):
+    departure_id = fields.String(required=True)
+    departs_at = fields.DateTime(required=True)
+    cancelled = fields.Boolean(required=True)
+    items = fields.List(fields.Nested(ManifestPassengerOut), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
 class BoardingIn(StrictSchema):
     payload = fields.String(required=True, validate=validate.Length(1, 1000))
     departure_id = fields.String(required=True, validate=_ID)
+
+
+class BoardedPassengerOut(Schema):
+    name = fields.String(required=True)
+    document_type = fields.String(required=True)
+    document_masked = fields.String(required=True, metadata={"description": "never the clear number"})
 
 
 class BoardingOut(Schema):
@@ -170,6 +244,13 @@ class BoardingOut(Schema):
         },
     )
     ticket_id = fields.String(allow_none=True)
+    passenger = fields.Nested(
+        BoardedPassengerOut,
+        allow_none=True,
+        metadata={
+            "description": "the ticket's passenger, to check against their document (this departure's only)"
+        },
+    )
 
 
 class RefundQuery(PageQuery):

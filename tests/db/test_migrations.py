@@ -48,6 +48,7 @@ def write(directory: Path, files: dict[str, str]) -> Path:
 
 async def test_fresh_database_gets_every_migration_and_its_tables(conn: asyncpg.Connection) -> None:
     migrations = discover()
+
     def named(statement: str) -> set[str]:
         return {n for m in migrations for n in re.findall(rf"^{statement} (\w+)", m.sql, flags=re.MULTILINE)}
 

@@ -100,6 +100,8 @@ get /v1/travel/bookings/{}
 post /v1/travel/bookings/{}/payment
 post /v1/travel/bookings/{}/cancellation
 post /v1/carrier/boardings
+get /v1/carrier/departures/{}/manifest
+post /v1/carrier/departures/{}/cancellation
 get /v1/services
 get /v1/centres
 get /v1/centres/{}/slots

@@ -200,6 +200,23 @@ def list_rows(path: str, hides: tuple[str, ...]) -> list[Row]:
 
 
 BOARD = {"payload": "{payload}", "departure_id": "{departure}"}
+
+
+def carrier_rows(method: str, path: str, body: Any, hides: tuple[str, ...] = ()) -> list[Row]:
+    """A carrier endpoint on rider A's departure: its carrier and admins get 200, another
+    carrier 403 out_of_scope, other kinds 403, no or dead credentials 401."""
+    return [
+        Row(method, path, "carrier", 200, body, hides=hides),
+        Row(method, path, "admin", 200, body, hides=hides),
+        Row(method, path, "other_carrier", 403, body, "out_of_scope"),
+        *[Row(method, path, w, 401, body) for w in ("none", "garbage", "revoked_carrier", "expired_carrier")],
+        *[
+            Row(method, path, w, 403, body, "wrong_credential_kind")
+            for w in ("rider_a", "rider_b", "gate", "operator", "counter", "display")
+        ],
+    ]
+
+
 TRAVEL: list[Row] = [
     *rider_rows("GET", "/v1/travel/bookings/{booking}", 200),
     *list_rows("/v1/travel/bookings", ("booking", "held", "ticket", "payload")),
@@ -259,6 +276,10 @@ TRAVEL: list[Row] = [
         Row("POST", "/v1/carrier/boardings", w, 403, BOARD, "wrong_credential_kind")
         for w in ("rider_a", "gate", "operator", "counter", "display")
     ],
+    # A carrier reads only its own departures' manifests and cancels only its own departures.
+    *carrier_rows("GET", "/v1/carrier/departures/{departure}/manifest", None, hides=("document",)),
+    *carrier_rows("POST", "/v1/carrier/departures/{departure}/cancellation", {"reason": "Typhoon signal 8"}),
+    *rider_rows("POST", "/v1/travel/bookings/{booking}/move", 409, {}),  # not disrupted: nothing to move
 ]
 
 CHECK_IN = "/v1/counter/appointments/{appointment}/check-in"
@@ -532,12 +553,18 @@ async def test_counters_see_the_name_and_the_masked_number_only(desk_world: Worl
         assert "234567" not in str(person)
 
 
-async def test_a_boarding_answer_carries_no_personal_data(travel_world: World) -> None:
+async def test_a_boarding_answer_names_its_passenger_masked_and_nothing_more(travel_world: World) -> None:
+    """Staff check the face against the document (issue 10): the name, the document's type and
+    its masked number, for the carrier's own departure; never the clear number or our ids."""
     world = travel_world
     body = {"payload": world.ids["payload"], "departure_id": world.ids["departure"]}
     status, answer = await world.as_("carrier").post("/v1/carrier/boardings", body)
-    assert status == 200 and set(answer) == {"decision", "reason", "ticket_id"}
-    assert "Chan" not in str(answer) and world.ids["document"] not in str(answer)
+    assert status == 200 and set(answer) == {"decision", "reason", "ticket_id", "passenger"}
+    assert set(answer["passenger"]) == {"name", "document_type", "document_masked"}
+    assert answer["passenger"]["document_masked"] == "A*****6(3)"
+    assert "123456" not in str(answer) and world.ids["document"] not in str(answer)
+    status, _ = await world.as_("other_carrier").post("/v1/carrier/boardings", body)
+    assert status == 403
 
 
 async def test_another_riders_object_is_404_like_one_that_does_not_exist(travel_world: World) -> None:

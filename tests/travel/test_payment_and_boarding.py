@@ -111,10 +111,12 @@ async def test_a_ticket_boards_once_in_the_boarding_window_and_every_denial_has_
     async def scan(payload: str, dep: str = departure, who: Any = device) -> tuple[int, Any]:
         return await who.post("/v1/carrier/boardings", {"payload": payload, "departure_id": dep})
 
+    first = {"name": "Passenger 0", "document_type": "hkid", "document_masked": "A*****6(3)"}
     assert (await scan(ticket))[1] == {
         "decision": "deny",
         "reason": "boarding_not_open",  # boarding opens 60 minutes before departure
         "ticket_id": ticket_id(ticket),
+        "passenger": first,
     }
     trip.clock.set(departs_at - timedelta(minutes=60))
     assert (await scan(ticket))[1]["decision"] == "board"
@@ -122,14 +124,17 @@ async def test_a_ticket_boards_once_in_the_boarding_window_and_every_denial_has_
         "decision": "deny",
         "reason": "already_boarded",
         "ticket_id": ticket_id(ticket),
+        "passenger": first,
     }
-    assert (await scan(ticket, other_departure))[1]["reason"] == "wrong_departure"
+    wrong = (await scan(ticket, other_departure))[1]
+    assert (wrong["reason"], wrong["passenger"]) == ("wrong_departure", None)  # names nobody
     raw = bytearray(base45.decode(ticket))
     raw[10] ^= 1
     assert (await scan(base45.encode(bytes(raw))))[1] == {
         "decision": "deny",
         "reason": "bad_signature",
         "ticket_id": None,
+        "passenger": None,
     }
     for garbage in ["", "hello", ticket[:-3], "%%%" * 10]:
         status, body = await scan(garbage)
@@ -137,7 +142,12 @@ async def test_a_ticket_boards_once_in_the_boarding_window_and_every_denial_has_
         if status == 200:
             assert body["reason"] == "malformed"
     trip.clock.set(departs_at)  # boarding closes at departure
-    assert (await scan(late))[1] == {"decision": "deny", "reason": "departed", "ticket_id": ticket_id(late)}
+    assert (await scan(late))[1] == {
+        "decision": "deny",
+        "reason": "departed",
+        "ticket_id": ticket_id(late),
+        "passenger": {**first, "name": "Passenger 1", "document_masked": "B*****1(1)"},
+    }
     assert (await scan(ticket))[1]["reason"] == "already_boarded"
 
 
