@@ -229,6 +229,9 @@ MESSAGES: dict[str, Text] = {
         "此訂單無法改期:退款已在處理,或已沒有尚有座位的班次。",
         "此订单无法改期:退款已在处理,或已没有尚有座位的班次。",
     ),
+    "passenger_not_found": T(
+        "No such passenger on this booking.", "此訂單沒有此乘客。", "此订单没有此乘客。"
+    ),
     "sales_closed": T("Sales for this departure have closed.", "此班次已停止售票。", "此班次已停止售票。"),
     "passenger_already_booked": T(
         "Passenger {passenger} already has a seat on this departure.",

@@ -233,11 +233,32 @@ async def pay(call: Call) -> web.Response:
     description="refund is in the currency charged, through the same provider.",
 )
 async def cancel(call: Call) -> web.Response:
-    booking = await call.services.travel.payments.cancel(call.rider, call.path("booking_id"))
+    booking = await call.services.travel.cancellations.cancel(call.rider, call.path("booking_id"))
     body = _booking(booking)
     if body["refund"] is None and body["charge"] is not None:
         body["refund"] = {"amount": 0, "currency": body["charge"]["currency"]}
     return json_response(body)
+
+
+@routes.post("/v1/travel/bookings/{booking_id}/passengers/{passenger_id}/cancellation")
+@endpoint(
+    summary="Cancel one passenger of a paid booking; their part refunded by the carrier's tiers",
+    tags=("travel",),
+    auth=RIDER,
+    responses={200: BookingOut},
+    idempotent=True,
+    errors=(404, 409),
+    description="The passenger's ticket is voided and their seat goes back on sale; the others "
+    "travel. The refund is the tier's share of what that passenger's fare stands for in the "
+    "charge; the carrier is told. The last passenger cancels the booking. 409 "
+    "booking_not_cancellable (boarded, departed, already cancelled), payment_in_progress; 404 "
+    "passenger_not_found.",
+)
+async def cancel_passenger(call: Call) -> web.Response:
+    booking = await call.services.travel.cancellations.cancel_passenger(
+        call.rider, call.path("booking_id"), call.path("passenger_id")
+    )
+    return json_response(_booking(booking))
 
 
 @routes.post("/v1/travel/bookings/{booking_id}/move")

@@ -274,6 +274,12 @@ class BorderCarrier(Adapter):
         """Cancel confirmed seats (the rider cancelled); the refund is ours to make."""
         raise NotImplementedError
 
+    async def cancel_passengers(self, reference: str, passenger_ids: Sequence[str]) -> None:
+        """Cancel some passengers' seats of a confirmed booking (by the ids of the manifest
+        `confirm` handed over), the others still travel; idempotent per passenger. A passenger
+        already cancelled there is fine."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class AgencyEvent:

@@ -51,3 +51,6 @@ class LocalCarrier(ConfiguredCarrier):
 
     async def cancel(self, reference: str) -> None:
         return None
+
+    async def cancel_passengers(self, reference: str, passenger_ids: Sequence[str]) -> None:
+        return None

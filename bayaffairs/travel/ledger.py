@@ -13,12 +13,29 @@ PAYMENT_STATUSES = ("unpaid", "pending", "charged", "refund_pending", "refunded"
 
 
 def open_charge(payments: Sequence[q.PaymentRow], refunds: Sequence[fq.RefundRow]) -> q.PaymentRow | None:
-    """The latest succeeded charge no refund (owed, made or stuck) names, if any."""
-    refunded = {r.charge_id for r in refunds if r.status != "superseded"}
+    """The latest succeeded charge not yet owed back in full (refunds owed, made or stuck count;
+    a passenger's partial refund leaves the rest standing), if any."""
+    owed: dict[str, int] = {}
+    for r in refunds:
+        if r.status != "superseded":
+            owed[r.charge_id] = owed.get(r.charge_id, 0) + r.amount
     for row in reversed(payments):
-        if row.kind == "charge" and row.succeeded and row.id not in refunded:
+        if row.kind == "charge" and row.succeeded and owed.get(row.id, 0) < max(row.amount, 1):
             return row
     return None
+
+
+def shares(charged: int, passengers: Sequence[q.PassengerRow]) -> dict[int, int]:
+    """Each passenger's part of a charge, by position: in proportion to their fares (equal
+    parts when the fares are not known), rounded down, the last passenger taking what rounding
+    left, so the parts add up to the charge."""
+    total = sum(p.fare_amount for p in passengers)
+    out: dict[int, int] = {}
+    for p in passengers[:-1]:
+        out[p.position] = charged * p.fare_amount // total if total else charged // len(passengers)
+    if passengers:
+        out[passengers[-1].position] = charged - sum(out.values())
+    return out
 
 
 def unknown_charges(payments: Sequence[q.PaymentRow]) -> list[q.PaymentRow]:

@@ -24,12 +24,11 @@ from bayaffairs.adapters.protocols import PaymentProvider
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
-from bayaffairs.db.queries import travel_refunds as fq
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.errors import Conflict, Forbidden, PartnerError
 from bayaffairs.fx import Converter
 from bayaffairs.storage import Database
-from bayaffairs.travel.bookings import Booking, TravelBookings, refund_amount
+from bayaffairs.travel.bookings import Booking, TravelBookings
 from bayaffairs.travel.carriers import Carriers
 from bayaffairs.travel.charges import Charges
 from bayaffairs.travel.claims import PaymentClaims
@@ -40,13 +39,11 @@ from bayaffairs.travel.errors import (
     ConfirmationPending,
     DepartureCancelled,
     HoldExpired,
-    NotCancellable,
     PaymentInProgress,
     PaymentPending,
     SalesClosed,
 )
-from bayaffairs.travel.ledger import open_charge
-from bayaffairs.travel.refunds import RefundOutbox, owe
+from bayaffairs.travel.refunds import RefundOutbox
 from bayaffairs.travel.resuming import PaymentResumption
 from bayaffairs.travel.tickets import TicketKeys
 from bayaffairs.users import UserService
@@ -191,54 +188,3 @@ class TravelPayments:
             raise Conflict("booking_cancelled")
         if row.status == "released":
             raise HoldExpired(details={"reason": row.release_reason})
-
-    # -- cancelling ------------------------------------------------------------------------
-
-    async def cancel(self, user_id: str, booking_id: str) -> Booking:
-        """Cancel the rider's booking. A held one is released. A paid one is cancelled on our
-        side in one transaction (booking, tickets, seats, the refund owed by the carrier's
-        tiers), then the carrier's cancellation and the refund are worked off through the
-        outbox. A booking being paid for is 409 `payment_in_progress`: the payment ends it
-        first, confirmed (then cancel it) or released."""
-        now = self.clock.now()
-        async with self.db.acquire() as conn:
-            row = await q.get(conn, booking_id, user_id)
-        if row is None:
-            raise BookingNotFound()
-        if row.status == "held":
-            if await self.bookings.release(row.id, "cancelled_by_rider"):
-                return await self.bookings.get(user_id, booking_id)
-            async with self.db.acquire() as conn:  # a payment claimed it meanwhile
-                row = await q.get(conn, booking_id, user_id)
-            assert row is not None
-        if row.status == "paying":
-            raise PaymentInProgress(details={"retry_after": 1})
-        if (row.status, row.release_reason) == ("cancelled", "departure_cancelled"):
-            await self.refunds.bring_forward(row.id, "departure_cancelled")  # no move: the money now
-            return await self.bookings.get(user_id, booking_id)
-        if row.status != "confirmed":
-            raise NotCancellable(details={"status": row.status})
-        carrier = self.carriers.get(row.carrier)
-        assert carrier is not None
-        departs_at = await self.confirming.departs_at(row.departure_id)
-        if departs_at <= now:
-            raise NotCancellable(details={"status": row.status, "reason": "departed"})
-        percent = carrier.timetable.refund_percent((departs_at - now).total_seconds() / 60)
-        async with self.db.transaction() as conn:
-            if any(t.status == "boarded" for t in await q.lock_tickets(conn, row.id)):
-                raise NotCancellable(details={"status": row.status, "reason": "boarded"})
-            done = await q.move(conn, row.id, from_status=("confirmed",), to_status="cancelled", at=now)
-            if done is None:
-                raise NotCancellable(details={"status": "cancelled"})
-            await q.cancel_tickets(conn, done.id)
-            charge = open_charge(await q.payments(conn, done.id), await fq.of_bookings(conn, [done.id]))
-            refund_id = ""
-            if charge is not None:
-                amount = refund_amount(charge.amount, percent)
-                refund_id = await owe(conn, done.id, charge, amount, "cancellation", now, carrier_cancel=True)
-            else:
-                log.error("booking %s: confirmed without a charge standing; nothing to refund", done.id)
-            # Last: the departure's seat row is shared by every booking on it; hold it briefly.
-            await dq.return_sold(conn, done.departure_id, done.fare_class, done.seats)
-        await self.refunds.work_all([refund_id])
-        return await self.bookings.get(user_id, booking_id)

@@ -38,7 +38,9 @@ log = logging.getLogger("bayaffairs.travel")
 MAX_BACKOFF = timedelta(hours=1)
 LEASE = timedelta(minutes=2)  # longer than a carrier call and a provider call together
 # The carrier's no that means there is nothing (left) to cancel there: done, not stuck.
-NOTHING_TO_CANCEL = frozenset({"not_confirmed", "unknown_booking", "unknown_hold", "already_cancelled"})
+NOTHING_TO_CANCEL = frozenset(
+    {"not_confirmed", "unknown_booking", "unknown_hold", "unknown_passenger", "already_cancelled"}
+)
 STATUSES = ("pending", "done", "stuck", "superseded")
 
 
@@ -228,7 +230,11 @@ class RefundOutbox:
         carrier = self.carriers.get(booking.carrier)
         if carrier is not None:
             try:
-                await self.carriers.call(carrier.adapter.cancel(booking.id))
+                if refund.passengers is None:
+                    await self.carriers.call(carrier.adapter.cancel(booking.id))
+                else:
+                    ids = [f"{booking.id}.{p}" for p in refund.passengers]
+                    await self.carriers.call(carrier.adapter.cancel_passengers(booking.id, ids))
             except (CarrierFailed, CarrierTimeout) as exc:
                 return exc.code
             except CarrierDeclined as exc:

@@ -15,6 +15,7 @@ from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
 from bayaffairs.travel.boarding import Boarding
 from bayaffairs.travel.bookings import TravelBookings
+from bayaffairs.travel.cancelling import Cancellations
 from bayaffairs.travel.carriers import Carriers, Departures
 from bayaffairs.travel.disruption import Disruptions
 from bayaffairs.travel.payments import TravelPayments
@@ -36,6 +37,7 @@ class TravelServices:
     tickets: TicketKeys
     boarding: Boarding
     disruptions: Disruptions
+    cancellations: Cancellations
 
 
 def build_travel(
@@ -66,4 +68,5 @@ def build_travel(
         tickets=tickets,
         boarding=Boarding(db, clock, tickets, carriers),
         disruptions=Disruptions(db, clock, settings, carriers, bookings, payments.refunds, tickets, notifier),
+        cancellations=Cancellations(db, clock, bookings, carriers, payments.confirming, payments.refunds),
     )

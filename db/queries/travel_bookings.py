@@ -654,6 +654,41 @@ async def lock_tickets(conn: Connection, booking_id: str) -> list[TicketRow]:
     return [TicketRow(**dict(r)) for r in records]
 
 
+async def cancel_passenger(
+    conn: Connection, booking_id: str, position: int, at: datetime
+) -> BookingRow | None:
+    """One passenger of a confirmed booking cancelled on its own: its seat let go of, its live
+    ticket void, the booking one seat smaller; None when it was not active."""
+    done = await conn.fetchval(
+        """
+        UPDATE travel_passengers SET cancelled_at = $3, active = false
+        WHERE booking_id = $1 AND position = $2 AND cancelled_at IS NULL
+        RETURNING 1
+        """,
+        booking_id,
+        position,
+        at,
+    )
+    if done is None:
+        return None
+    await conn.execute(
+        "UPDATE travel_tickets SET status = 'cancelled'"
+        " WHERE booking_id = $1 AND position = $2 AND status = 'valid'",
+        booking_id,
+        position,
+    )
+    record = await conn.fetchrow(
+        f"""
+        UPDATE travel_bookings SET seats = seats - 1, updated_at = $2
+        WHERE id = $1 AND status = 'confirmed' AND seats > 1
+        RETURNING {_BOOKING}
+        """,
+        booking_id,
+        at,
+    )
+    return _booking(returned(record))
+
+
 async def cancel_tickets(conn: Connection, booking_id: str) -> None:
     await conn.execute(
         "UPDATE travel_tickets SET status = 'cancelled' WHERE booking_id = $1 AND status = 'valid'",

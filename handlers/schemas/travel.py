@@ -111,6 +111,7 @@ class PassengerOut(Schema):
 
 class TicketOut(Schema):
     id = fields.String(required=True)
+    position = fields.Integer(required=True, metadata={"description": "its passenger's place in the booking"})
     payload = fields.String(required=True, metadata={"description": "Base45 text the QR encodes"})
     png_url = fields.String(required=True)
     status = fields.String(required=True, metadata={"description": "valid, boarded or cancelled"})

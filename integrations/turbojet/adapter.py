@@ -87,6 +87,10 @@ class TurboJet(RemotePartner, ConfiguredCarrier):
     async def cancel(self, reference: str) -> None:
         await self._call("cancel", self.client.cancel(reference))
 
+    async def cancel_passengers(self, reference: str, passenger_ids: Sequence[str]) -> None:
+        for passenger_id in passenger_ids:
+            await self._call("cancel_passengers", self.client.cancel_passenger(reference, passenger_id))
+
     async def _call(self, verb: str, call: Awaitable[T]) -> T:
         try:
             return await call

@@ -38,6 +38,7 @@ KNOWN_CODES = frozenset(
         "invalid_seats",
         "invalid_passengers",
         "idempotency_key_reused",
+        "unknown_passenger",
     }
 )
 
@@ -108,6 +109,16 @@ class TurboJetClient:
         answer = await self._call("POST", path, body=body, key=reference, not_found="unknown_booking")
         if answer.get("reference") != reference:
             raise CallError("cancellation answer for another reference")
+
+    async def cancel_passenger(self, reference: str, passenger_id: str) -> None:
+        """One passenger off a confirmed booking; its Idempotency-Key is `<reference>/<passenger>`,
+        so each passenger's cancellation is its own request at the carrier."""
+        path = f"/bookings/{quote(reference, safe='')}/passengers/{quote(passenger_id, safe='')}/cancellation"
+        key = f"{reference}/{passenger_id}"
+        body = {"reference": reference, "passenger_id": passenger_id}
+        answer = await self._call("POST", path, body=body, key=key, not_found="unknown_passenger")
+        if (answer.get("reference"), answer.get("passenger_id")) != (reference, passenger_id):
+            raise CallError("passenger cancellation answer for another passenger")
 
     async def _call(
         self,

@@ -99,6 +99,7 @@ get /v1/travel/bookings
 get /v1/travel/bookings/{}
 post /v1/travel/bookings/{}/payment
 post /v1/travel/bookings/{}/cancellation
+post /v1/travel/bookings/{}/passengers/{}/cancellation
 post /v1/carrier/boardings
 get /v1/carrier/departures/{}/manifest
 post /v1/carrier/departures/{}/cancellation

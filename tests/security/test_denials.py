@@ -280,6 +280,7 @@ TRAVEL: list[Row] = [
     *carrier_rows("GET", "/v1/carrier/departures/{departure}/manifest", None, hides=("document",)),
     *carrier_rows("POST", "/v1/carrier/departures/{departure}/cancellation", {"reason": "Typhoon signal 8"}),
     *rider_rows("POST", "/v1/travel/bookings/{booking}/move", 409, {}),  # not disrupted: nothing to move
+    *rider_rows("POST", "/v1/travel/bookings/{booking}/passengers/{booking}.0/cancellation", 200),
 ]
 
 CHECK_IN = "/v1/counter/appointments/{appointment}/check-in"

@@ -39,7 +39,7 @@ from aiohttp import web
 from bayaffairs.clock import Clock
 from tests.integrations.faults import FaultyPartner
 
-VERBS = ("availability", "hold", "confirm", "release", "cancel")
+VERBS = ("availability", "hold", "confirm", "release", "cancel", "cancel_passengers")
 REQUIRED_PASSENGER_FIELDS = ("holder_name", "document_type", "document_number")
 MAX_SEATS_PER_HOLD = 9
 _REFUSAL_STATUS = {"sold_out": 409, "already_confirmed": 409, "not_confirmed": 409}
@@ -68,6 +68,7 @@ class CarrierHoldState:
     state: str = "held"
     booking_id: str | None = None
     passengers: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # passenger ids cancelled on their own
 
 
 class FakeCarrier(FaultyPartner):
@@ -99,6 +100,9 @@ class FakeCarrier(FaultyPartner):
         app.router.add_post("/holds/{reference}/confirmation", self._confirm)
         app.router.add_post("/holds/{reference}/release", self._release_hold)
         app.router.add_post("/bookings/{reference}/cancellation", self._cancel)
+        app.router.add_post(
+            "/bookings/{reference}/passengers/{passenger_id}/cancellation", self._cancel_passenger
+        )
 
     # -- knobs ----------------------------------------------------------------------------
 
@@ -160,9 +164,17 @@ class FakeCarrier(FaultyPartner):
                 return self.error(401, "unauthorized")
             if request.method == "POST":
                 reference = request.match_info.get("reference")
-                if not isinstance(body, dict) or key is None or body.get("reference") != key:
+                passenger = request.match_info.get("passenger_id")
+                expected = (
+                    f"{reference}/{passenger}"
+                    if passenger
+                    else body.get("reference")
+                    if isinstance(body, dict)
+                    else None
+                )
+                if not isinstance(body, dict) or key is None or key != expected:
                     return self.error(400, "idempotency_key_missing")
-                if reference is not None and reference != key:
+                if reference is not None and body.get("reference") != reference:
                     return self.error(400, "idempotency_key_mismatch")
             return work(body)
 
@@ -270,6 +282,25 @@ class FakeCarrier(FaultyPartner):
             return web.json_response({"reference": hold.reference, "status": "cancelled"})
 
         return await self._serve("cancel", request, work)
+
+    async def _cancel_passenger(self, request: web.Request) -> web.Response:
+        reference, passenger = request.match_info["reference"], request.match_info["passenger_id"]
+
+        def work(_: Any) -> web.Response:
+            hold = self.holds.get(reference)
+            if hold is None or passenger not in {p.get("passenger_id") for p in hold.passengers}:
+                return self.error(404, "unknown_passenger")
+            if self._state(hold) != "confirmed":
+                return self.error(409, "not_confirmed")
+            if passenger not in hold.cancelled:
+                hold.cancelled.append(passenger)
+                hold.seats -= 1
+                self.made["cancel_passengers"] += 1
+            return web.json_response(
+                {"reference": reference, "passenger_id": passenger, "status": "cancelled"}
+            )
+
+        return await self._serve("cancel_passengers", request, work)
 
 
 def _valid_passengers(passengers: Any, seats: int) -> bool:
