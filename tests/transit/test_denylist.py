@@ -89,9 +89,7 @@ async def test_a_new_gate_starts_from_a_snapshot(ride: Ride, tmp_path: Path) -> 
     trace.on_request_start.append(on_request)
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
         client = GateClient(session, str(ride.api.client.make_url("")), gate_api.token)
-        gate = OfflineGate(
-            gate_id="new-1", station=ride.stops(METRO)[0], store=GateStore(tmp_path / "g.db")
-        )
+        gate = OfflineGate(gate_id="new-1", station=ride.stops(METRO)[0], store=GateStore(tmp_path / "g.db"))
         now = int(ride.clock.now().timestamp())
         await client.sync(gate, now)
         assert gate.denied == {("account", "ee" * 8)}
