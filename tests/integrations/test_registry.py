@@ -93,7 +93,7 @@ def test_a_class_that_leaves_verbs_of_its_kind_unimplemented_is_refused_naming_t
         """,
     )
     manifest = Manifest("half_carrier", "border_carrier", Text("Half"), "HalfCarrier")
-    with pytest.raises(ConfigError, match=r"HalfCarrier lacks cancel, confirm, release$"):
+    with pytest.raises(ConfigError, match=r"HalfCarrier lacks cancel, cancel_passengers, confirm, release$"):
         adapter_class(package, manifest)
 
 

@@ -294,7 +294,10 @@ async def test_a_payment_retried_while_the_first_still_runs_is_409_in_progress(r
     carrier.delay("confirm", 0.2)  # answered in time, but slowly
 
     first = asyncio.create_task(trip.rider.post(path))
-    await asyncio.sleep(0.1)  # charged by now; the carrier answers at 0.2 s
+    for _ in range(500):  # until charged; the carrier then answers 0.2 s later
+        if gateway.made["charge"]:
+            break
+        await asyncio.sleep(0.01)
     assert (gateway.made["charge"], first.done()) == (1, False)
     got, body = await trip.rider.post(path)
 
