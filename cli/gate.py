@@ -52,4 +52,3 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the gate's time, RFC 3339 with offset (default: now), to try a code as of then",
     )
     s.set_defaults(run=run)
-

@@ -29,6 +29,7 @@ from bayaffairs.errors import Conflict, Forbidden, PartnerError
 from bayaffairs.fx import Converter
 from bayaffairs.storage import Database
 from bayaffairs.travel.bookings import Booking, TravelBookings
+from bayaffairs.travel.cancelling import Cancellations
 from bayaffairs.travel.carriers import Carriers
 from bayaffairs.travel.charges import Charges
 from bayaffairs.travel.claims import PaymentClaims
@@ -81,6 +82,7 @@ class TravelPayments:
         self.charges = Charges(db, clock, self._provider, converter, self.claims)
         self.confirming = CarrierConfirming(db, clock, carriers, documents, tickets)
         self.refunds = RefundOutbox(db, clock, bookings.settings, carriers, self._provider)
+        self.cancellations = Cancellations(db, clock, bookings, carriers, self.confirming, self.refunds)
         self.resumption = PaymentResumption(
             db, bookings, carriers, self._provider, self.claims, self.charges, self.confirming, self.refunds
         )
@@ -160,6 +162,10 @@ class TravelPayments:
             raise ConfirmationPending() from exc
         await self.resumption.finish(claimed, planned, confirmation, signed, charge)
         return await self.bookings.get(user_id, booking_id)
+
+    async def cancel(self, user_id: str, booking_id: str) -> Booking:
+        """The rider's cancellation of the whole booking (`cancelling.py`)."""
+        return await self.cancellations.cancel(user_id, booking_id)
 
     async def _pay_again(self, row: q.BookingRow) -> Booking:
         """A payment retried while its booking is `paying`: take its lease (409 while another

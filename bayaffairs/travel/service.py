@@ -68,5 +68,5 @@ def build_travel(
         tickets=tickets,
         boarding=Boarding(db, clock, tickets, carriers),
         disruptions=Disruptions(db, clock, settings, carriers, bookings, payments.refunds, tickets, notifier),
-        cancellations=Cancellations(db, clock, bookings, carriers, payments.confirming, payments.refunds),
+        cancellations=payments.cancellations,
     )

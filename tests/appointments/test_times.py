@@ -43,9 +43,7 @@ def set_service(desk: Desk, service_id: str, **changes: object) -> None:
 
 async def test_slots_are_offered_only_inside_the_booking_window(desk: Desk) -> None:
     assert await desk.slots(TODAY) == []  # today: bookable from tomorrow
-    status, body = await desk.api.get(
-        f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}&from={TODAY}&days=3"
-    )
+    status, body = await desk.api.get(f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}&from={TODAY}&days=3")
     assert status == 200
     assert {s["start"][:10] for s in body["items"]} == {TOMORROW.isoformat(), DAY_AFTER.isoformat()}
     # A window whose last day and the day after are opening days, so the edge shows.

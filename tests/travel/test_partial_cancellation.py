@@ -74,7 +74,7 @@ async def test_a_boarded_passenger_is_not_cancelled_and_nobody_else_cancels_anyo
     departs_at = await trip.pg.fetchval(
         "SELECT departs_at FROM travel_departures WHERE id = $1", paid["departure_id"]
     )
-    trip.clock._now = departs_at - timedelta(minutes=50)  # boarding is open
+    trip.clock.set(departs_at - timedelta(minutes=50))  # boarding is open
     device = await trip.carrier_device("xrl")
     body = {"payload": paid["tickets"][0]["payload"], "departure_id": paid["departure_id"]}
     assert (await device.post("/v1/carrier/boardings", body))[1]["decision"] == "board"

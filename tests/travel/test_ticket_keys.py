@@ -31,7 +31,7 @@ async def test_a_ticket_for_the_furthest_departure_boards_after_its_key_was_repl
     assert status == 200, paid
     assert int.from_bytes(base45.decode(paid["tickets"][0]["payload"])[2:4]) == 1  # signed by the first key
 
-    trip.clock._now = departs_at - timedelta(minutes=30)  # days later: boarding opens
+    trip.clock.set(departs_at - timedelta(minutes=30))  # days later: boarding opens
     services.travel.tickets.forget()
     device = await trip.carrier_device("huanggang_coach")
     status, scan = await device.post(
