@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from bayaffairs.adapters.protocols import Notifier
-from bayaffairs.handlers.keys import ADAPTERS
+from bayaffairs.handlers.keys import WIRING
 from tests.travel.conftest import HRP, Trip, signed_in_with_wallet
 from tests.travel.test_money_races import SlowWallet
 
@@ -16,7 +16,7 @@ TYPHOON = {"reason": "Typhoon signal 8: services suspended"}
 
 
 def sent(trip: Trip) -> list[Any]:
-    notifier = trip.api.client.server.app[ADAPTERS].get("demo_notifier", Notifier)
+    notifier = trip.api.client.server.app[WIRING].adapters.get("demo_notifier", Notifier)
     return list(notifier.sent)  # type: ignore[union-attr]
 
 
