@@ -200,6 +200,19 @@ async def test_keys_rotate_stages_a_key_and_now_switches_at_once(cli: Cli, pg: a
     assert rows == {"ride_codes-1": "retired", "ride_codes-2": "withdrawn", "ride_codes-3": "signing"}
 
 
+async def test_a_compromised_key_is_listed_as_compromised_and_denied_to_gates(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    assert (await cli("keys", "rotate", "ride_codes")).status == 0
+    result = await cli("keys", "compromised", "ride_codes-1")
+    assert result.status == 0, result.stderr
+    listing = await cli("keys", "list")
+    rows = {line.split()[0]: line.split()[-1] for line in listing.stdout.splitlines()[1:]}
+    assert rows == {"ride_codes-1": "compromised"}  # not "retired": one word, as gates answer
+    entries = await pg.fetch("SELECT kind, value, action FROM deny_list")
+    assert [tuple(e) for e in entries] == [("key", "ride_codes-1", "add")]
+
+
 async def test_keys_rotate_refuses_an_unknown_issuer(cli: Cli, pg: asyncpg.Connection) -> None:
     result = await cli("keys", "rotate", "lottery")
     assert result.status == 2

@@ -26,3 +26,14 @@ def test_a_staged_key_is_trusted_from_its_not_before(tmp_path: Path) -> None:
     gate.apply_denylist({"changes": [], "next_cursor": 0, "complete": True}, turn)
     gate.apply_keys(document, None, turn)
     assert gate.validate(staged.code(rider(), turn), "in", turn).decision == "open"
+
+
+def test_a_key_on_the_deny_list_is_refused_as_revoked_not_unknown(tmp_path: Path) -> None:
+    issuer = Issuer(key_number=1)
+    gate = gate_on(tmp_path / "g.sqlite3", "g1", issuer.document())
+    code = issuer.code(rider(), T0)
+    gate.apply_denylist(
+        {"changes": [{"kind": "key", "value": "ride_codes-1", "action": "add"}], "next_cursor": 1}, T0
+    )
+    decision = gate.validate(code, "in", T0)
+    assert (decision.decision, decision.reason) == ("deny", "revoked")  # as the online scan answers
