@@ -1,4 +1,4 @@
-.PHONY: run test lint lock bench stop-services clean-data
+.PHONY: run test lint lock bench api-docs stop-services clean-data
 
 # Extra arguments: make run ARGS="--port 9000", make test ARGS="-x -k rides"
 ARGS ?=
@@ -21,6 +21,10 @@ lock:
 
 bench:
 	.venv/bin/python -m bench
+
+# docs/api.md from the OpenAPI document (a test fails while the committed file differs)
+api-docs:
+	.venv/bin/python -m bayaffairs.handlers.api_reference > docs/api.md
 
 stop-services:
 	./scripts/services stop

@@ -30,14 +30,16 @@ routes = web.RouteTableDef()
 APPOINTMENT = "{appointment_id:apt_[0-9A-Z]{26}}"
 
 
-def view(appointment: Appointment, qr_payload: str | None = None) -> dict[str, Any]:
+def view(call: Call, appointment: Appointment, qr_payload: str | None = None) -> dict[str, Any]:
+    """The appointment with its times in the centre's zone, as its slots were listed."""
     base = f"/v1/appointments/{appointment.id}"
     qr = {"payload": qr_payload, "png_url": f"{base}.png"} if qr_payload else None
-    return {**appointment.__dict__, "qr": qr, "ics_url": f"{base}.ics"}
+    local = appointment.in_zone(call.services.appointments.catalogue.zone_of(appointment.centre_id))
+    return {**local.__dict__, "qr": qr, "ics_url": f"{base}.ics"}
 
 
-def booked_view(booked: Booked) -> dict[str, Any]:
-    return view(booked.appointment, booked.qr_payload)
+def booked_view(call: Call, booked: Booked) -> dict[str, Any]:
+    return view(call, booked.appointment, booked.qr_payload)
 
 
 @routes.get("/v1/services")
@@ -100,7 +102,7 @@ async def book(call: Call) -> web.Response:
     booked = await call.services.appointments.booking.book(
         call.rider, b["centre_id"], b["service_id"], b["start"], b["document_id"]
     )
-    return json_response(dump(AppointmentOut, booked_view(booked)), status=201)
+    return json_response(dump(AppointmentOut, booked_view(call, booked)), status=201)
 
 
 @routes.get("/v1/appointments")
@@ -116,7 +118,7 @@ async def list_appointments(call: Call) -> web.Response:
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
     return json_response(
-        dump(AppointmentPage, {"items": [view(a) for a in page.items], "next_cursor": page.next_cursor})
+        dump(AppointmentPage, {"items": [view(call, a) for a in page.items], "next_cursor": page.next_cursor})
     )
 
 
@@ -132,7 +134,7 @@ async def get_appointment(call: Call) -> web.Response:
     booking = call.services.appointments.booking
     appointment = await booking.get(call.rider, call.path("appointment_id"))
     payload = await booking.qr_payload(appointment) if appointment.active else None
-    return json_response(dump(AppointmentOut, view(appointment, payload)))
+    return json_response(dump(AppointmentOut, view(call, appointment, payload)))
 
 
 @routes.post(f"/v1/appointments/{APPOINTMENT}/reschedule")
@@ -152,7 +154,7 @@ async def reschedule(call: Call) -> web.Response:
     booked = await call.services.appointments.booking.reschedule(
         call.rider, call.path("appointment_id"), call.body["start"]
     )
-    return json_response(dump(AppointmentOut, booked_view(booked)), status=201)
+    return json_response(dump(AppointmentOut, booked_view(call, booked)), status=201)
 
 
 @routes.post(f"/v1/appointments/{APPOINTMENT}/cancellation")
@@ -167,7 +169,7 @@ async def reschedule(call: Call) -> web.Response:
 )
 async def cancel(call: Call) -> web.Response:
     appointment = await call.services.appointments.booking.cancel(call.rider, call.path("appointment_id"))
-    return json_response(dump(AppointmentOut, view(appointment)))
+    return json_response(dump(AppointmentOut, view(call, appointment)))
 
 
 @routes.get(f"/v1/appointments/{APPOINTMENT}.ics")

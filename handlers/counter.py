@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from bayaffairs.appointments.desk import DayList
+from bayaffairs.appointments.model import Appointment
 from bayaffairs.errors import Conflict
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import CONTENT_TYPE, json_response
@@ -35,9 +36,9 @@ SCREEN = Auth(("counter", "display"))
 APPOINTMENT = "{appointment_id:apt_[0-9A-Z]{26}}"
 
 
-def counter_view(call: Call, appointment: object) -> dict[str, object]:
+def counter_view(call: Call, appointment: Appointment) -> dict[str, object]:
     catalogue = call.services.appointments.catalogue
-    data = dict(appointment.__dict__)
+    data = dict(appointment.in_zone(catalogue.zone_of(appointment.centre_id)).__dict__)
     service = catalogue.services.get(data["service_id"])
     data["service_name"] = service.name.get(call.language) if service else data["service_id"]
     return data
@@ -83,9 +84,9 @@ async def day_list(call: Call) -> web.Response:
 def _day_body(call: Call, listing: DayList) -> dict[str, object]:
     """CounterDay, shaped by hand: a centre-day is thousands of rows (marshmallow takes ~50 us a
     row; orjson writes the datetimes as RFC 3339 itself). Only the name and masked number."""
-    names = {
-        sid: s.name.get(call.language) for sid, s in call.services.appointments.catalogue.services.items()
-    }
+    catalogue = call.services.appointments.catalogue
+    names = {sid: s.name.get(call.language) for sid, s in catalogue.services.items()}
+    zone = catalogue.zone_of(listing.centre_id)  # wall times of the centre, as its slots
     return {
         "centre_id": listing.centre_id,
         "date": listing.date,
@@ -97,8 +98,8 @@ def _day_body(call: Call, listing: DayList) -> dict[str, object]:
                 "reference": reference,
                 "service_id": service_id,
                 "service_name": names.get(service_id, service_id),
-                "start": start,
-                "end": end,
+                "start": start.astimezone(zone),
+                "end": end.astimezone(zone),
                 "status": status,
                 "holder_name": holder_name,
                 "number_masked": number_masked,

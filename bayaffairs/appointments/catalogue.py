@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Service
 from bayaffairs.errors import NotFound
@@ -32,6 +33,11 @@ class Catalogue:
         if centre is None:
             raise NotFound("centre_not_found")
         return centre
+
+    def zone_of(self, centre_id: str) -> ZoneInfo:
+        """The centre's time zone (UTC for a centre no longer configured)."""
+        centre = self.centres.get(centre_id)
+        return centre.zone if centre is not None else ZoneInfo("UTC")
 
     def agency_of(self, service: Service) -> Agency:
         return self.agencies[service.agency_id]

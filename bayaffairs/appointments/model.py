@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
@@ -149,6 +149,20 @@ class Appointment:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    def in_zone(self, zone: ZoneInfo) -> Appointment:
+        """The same appointment with its instants as wall times of `zone` (the centre's), as
+        riders and counters read them; the instants themselves do not change."""
+        return replace(
+            self,
+            start=self.start.astimezone(zone),
+            end=self.end.astimezone(zone),
+            checked_in_at=self.checked_in_at and self.checked_in_at.astimezone(zone),
+            called_at=self.called_at and self.called_at.astimezone(zone),
+            finished_at=self.finished_at and self.finished_at.astimezone(zone),
+            created_at=self.created_at.astimezone(zone),
+            updated_at=self.updated_at.astimezone(zone),
+        )
 
 
 # One appointment as a counter's day list shows it: id, reference, service_id, start, end, status,

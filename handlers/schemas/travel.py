@@ -19,7 +19,13 @@ class RoutesQuery(StrictSchema):
 class DeparturesQuery(PageQuery):
     origin = fields.String(load_default=None, validate=_ID)
     destination = fields.String(load_default=None, validate=_ID)
-    date = fields.Date(load_default=None, metadata={"description": "local service date, YYYY-MM-DD"})
+    date = fields.Date(
+        load_default=None,
+        metadata={
+            "description": "YYYY-MM-DD: the calendar day a departure leaves, in Bay Area time "
+            "(UTC+08:00); a run after midnight is listed under the day it leaves"
+        },
+    )
     mode = fields.String(load_default=None, validate=validate.OneOf(TRAVEL_MODES))
 
 

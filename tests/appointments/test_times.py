@@ -102,3 +102,23 @@ async def test_no_show_is_refused_before_the_start_plus_the_grace(desk: Desk) ->
     desk.clock.advance(minutes=1)
     status, done = await counter.post(path, {"outcome": "no_show"})
     assert (status, done["status"]) == (200, "no_show")
+
+
+async def test_appointment_times_are_answered_in_the_centres_zone(desk: Desk) -> None:
+    """Slots are listed as Hengqin wall times (+08:00); the booking, the rider's list, the
+    reschedule and the counter's day list answer the same wall times, never UTC."""
+    body = await desk.booked(at(TOMORROW, "09:30"))
+    assert (body["start"], body["end"]) == (at(TOMORROW, "09:30"), at(TOMORROW, "10:00"))
+    _, fetched = await desk.rider.get(f"/v1/appointments/{body['id']}")
+    assert fetched["start"] == at(TOMORROW, "09:30")
+    assert fetched["created_at"].endswith("+08:00")
+    _, listed = await desk.rider.get("/v1/appointments")
+    assert [a["start"] for a in listed["items"]] == [at(TOMORROW, "09:30")]
+    status, moved = await desk.rider.post(
+        f"/v1/appointments/{body['id']}/reschedule", {"start": at(TOMORROW, "10:30")}
+    )
+    assert status == 201, moved
+    assert moved["start"] == at(TOMORROW, "10:30")
+    counter = await desk.counter()
+    _, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW.isoformat()}")
+    assert {a["start"] for a in day["items"]} == {at(TOMORROW, "09:30"), at(TOMORROW, "10:30")}

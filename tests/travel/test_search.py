@@ -3,9 +3,11 @@ fresh every time, and an unchanged answer revalidates with 304."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
-from tests.travel.conftest import HKID, Trip
+from tests.travel.conftest import HKID, HONG_KONG, Trip
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -40,3 +42,17 @@ async def test_names_follow_the_language_of_each_search(trip: Trip) -> None:
     _, chinese = await trip.api.get(QUERY, headers={"Accept-Language": "zh-Hant"})
     assert english["items"][0]["id"] == chinese["items"][0]["id"]
     assert english["items"][0]["carrier_name"] != chinese["items"][0]["carrier_name"]
+
+
+async def test_the_date_filter_is_the_calendar_day_a_departure_leaves_in_bay_area_time(trip: Trip) -> None:
+    """A run after midnight (timetable 24:00-29:00, the evening's service) is listed under the day
+    it leaves, as its departs_at says and as the description of `date` states."""
+    day = (trip.clock.now().astimezone(HONG_KONG) + timedelta(days=1)).date()
+    status, body = await trip.api.get(
+        f"/v1/travel/departures?origin=austin_road&destination=huanggang&date={day}&limit=100"
+    )
+    assert status == 200
+    times = [datetime.fromisoformat(d["departs_at"]).astimezone(HONG_KONG) for d in body["items"]]
+    assert {t.date() for t in times} == {day}
+    assert min(times).strftime("%H:%M") == "00:00"  # the previous evening's service, leaving on `day`
+    assert max(times).strftime("%H:%M") == "23:20"  # `day`'s own night runs leave the next day
