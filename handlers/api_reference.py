@@ -94,7 +94,7 @@ def _schema_lines(name: str, schema: dict[str, Any]) -> list[str]:
     lines = [f"### {name}", ""]
     properties = schema.get("properties", {})
     if not properties:
-        return lines + [_cell(schema.get("description", "(no fields)")), ""]
+        return [*lines, _cell(schema.get("description", "(no fields)")), ""]
     required = set(schema.get("required", []))
     lines += ["| field | type | required | description |", "| --- | --- | --- | --- |"]
     for field, prop in properties.items():
@@ -104,7 +104,7 @@ def _schema_lines(name: str, schema: dict[str, Any]) -> list[str]:
         lines.append(
             f"| `{field}` | {_cell(_type_of(prop))} | {'yes' if field in required else ''} | {_cell(note)} |"
         )
-    return lines + [""]
+    return [*lines, ""]
 
 
 def markdown(spec: dict[str, Any]) -> str:
