@@ -714,14 +714,18 @@ private_services_status() {
 
 ensure_browser() {
     local chromium="${BAYAFFAIRS_CHROMIUM:-/usr/bin/chromium}"
-    if [[ -x "$chromium" ]]; then
+    # A Chinese font too: without one the zh-Hant and zh-Hans pages (and their screenshots in
+    # docs/screenshots) show empty boxes.
+    if [[ -x "$chromium" ]] && [[ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]]; then
         return 0
     fi
     if _can_apt; then
         _lock
-        apt_install chromium chromium-driver
+        apt_install chromium chromium-driver fonts-wqy-microhei
         _unlock
     fi
+    [[ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]] ||
+        warn "no Chinese font (Debian: apt-get install fonts-wqy-microhei): zh pages show boxes"
     [[ -x "$chromium" ]] || die "no Chromium at $chromium for the browser tests" \
         "(Debian: apt-get install chromium chromium-driver; or set BAYAFFAIRS_CHROMIUM)"
     say "Chromium: $("$chromium" --version 2>/dev/null || echo "$chromium")"
