@@ -258,11 +258,15 @@ OURS: dict[str, Text] = {
         "this centre does not offer the service", "此中心不提供該服務", "此中心不提供该服务"
     ),
     "this departure has left": T("this departure has left", "此班次已開出", "此班次已开出"),
-    "this payment provider is not enabled": T(
-        "this payment provider is not enabled", "此付款服務未啟用", "此支付服务未启用"
+    "this payment provider is not enabled; GET /v1/auth/providers lists those that are": T(
+        "this payment provider is not enabled; GET /v1/auth/providers lists those that are",
+        "此付款服務未啟用;已啟用的見 GET /v1/auth/providers",
+        "此支付服务未启用;已启用的见 GET /v1/auth/providers",
     ),
-    "this sign-in provider is not enabled": T(
-        "this sign-in provider is not enabled", "此登入方式未啟用", "此登录方式未启用"
+    "this sign-in provider is not enabled; GET /v1/auth/providers lists those that are": T(
+        "this sign-in provider is not enabled; GET /v1/auth/providers lists those that are",
+        "此登入方式未啟用;已啟用的見 GET /v1/auth/providers",
+        "此登录方式未启用;已启用的见 GET /v1/auth/providers",
     ),
     "this service accepts {documents}": T(
         "this service accepts {documents}", "此服務接受:{documents}", "此服务接受:{documents}"

@@ -70,7 +70,15 @@ class UserService:
         """Exchange the provider's code, find or create the user, open a rider session."""
         provider = self.identity_providers(provider_id)
         if provider is None:
-            raise InvalidInput({"provider": ["this sign-in provider is not enabled"]}, "unknown_provider")
+            raise InvalidInput(
+                {
+                    "provider": [
+                        "this sign-in provider is not enabled; "
+                        "GET /v1/auth/providers lists those that are"
+                    ]
+                },
+                "unknown_provider",
+            )
         try:
             identity = await provider.exchange(code, claims)
         except LoginRejected as exc:
@@ -118,7 +126,14 @@ class UserService:
     async def set_wallet(self, user_id: str, currency: str, provider_id: str) -> User:
         provider = self.payment_providers(provider_id)
         if provider is None:
-            raise InvalidInput({"provider": ["this payment provider is not enabled"]})
+            raise InvalidInput(
+                {
+                    "provider": [
+                        "this payment provider is not enabled; "
+                        "GET /v1/auth/providers lists those that are"
+                    ]
+                }
+            )
         if currency not in provider.currencies:
             raise InvalidInput(
                 {"currency": [f"{provider_id} takes {', '.join(sorted(provider.currencies))}"]},

@@ -50,8 +50,9 @@ async def test_wallet_can_be_set_and_changed(api: Api) -> None:
 
 async def test_wallet_refuses_unknown_provider_and_currency(api: Api) -> None:
     rider = await api.sign_in("wallet-bad")
-    status, body = await rider.put("/v1/me/wallet", {"currency": "CNY", "provider": "cash"})
-    assert status == 400 and "provider" in body["error"]["details"]["fields"]
+    status, body = await rider.put("/v1/me/wallet", {"currency": "CNY", "provider": "demo_payment"})
+    assert status == 400
+    assert "GET /v1/auth/providers" in body["error"]["details"]["fields"]["provider"][0]  # where the ids are
     status, body = await rider.put("/v1/me/wallet", {"currency": "USD", "provider": "demo"})
     assert status == 400 and "currency" in body["error"]["details"]["fields"]
 
