@@ -85,8 +85,9 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, retry_after: int, **params: Any) -> None:
-        super().__init__(details={"retry_after": retry_after}, **params)
+    def __init__(self, retry_after: int) -> None:
+        """The message names the seconds (its template says `{retry_after}`)."""
+        super().__init__(details={"retry_after": retry_after}, retry_after=retry_after)
         self.retry_after = retry_after
 
 

@@ -214,7 +214,7 @@ async def _limit(request: web.Request, spec: Spec, principal: Principal | None) 
     who = principal.key if principal else f"ip:{request.remote}"
     retry_after = await request.app[RATE_LIMITER].hit(route_class, who)
     if retry_after is not None:
-        raise RateLimited(retry_after, retry_after_seconds=retry_after)
+        raise RateLimited(retry_after)
 
 
 def _parse_json(raw: bytes) -> Any:

@@ -57,3 +57,20 @@ async def test_a_class_set_to_zero_is_not_limited(make_api: AppFactory) -> None:
         rider = await api.sign_in(f"unlimited-{setting[0]}")
         results[setting] = {(await rider.get("/v1/me"))[0] for _ in range(10)}
     assert results == {"5/60": {200, 429}, "0/1": {200}}
+
+
+async def test_a_429_names_the_seconds_in_its_message_and_header(make_api: AppFactory) -> None:
+    api = await make_api(test_config({"rate_limits": {"auth": "1/60"}}))
+    await api.sign_in("once")
+    for language, words in (("en", "retry after {n} second"), ("zh-Hant", "請於 {n} 秒後重試")):
+        async with api.client.post(
+            "/v1/auth/sessions",
+            json={"provider": "dev", "code": "twice"},
+            headers={"Accept-Language": language},
+        ) as resp:
+            assert resp.status == 429
+            seconds = int(resp.headers["Retry-After"])
+            error = (await resp.json())["error"]
+        assert error["details"]["retry_after"] == seconds
+        assert words.format(n=seconds) in error["message"]
+        assert "{" not in error["message"]
