@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError
 
 from bayaffairs.credentials import Principal
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
+from bayaffairs.handlers.client import client_address
 from bayaffairs.handlers.errors import render_domain_error
 from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
@@ -211,7 +212,7 @@ async def _authenticate(request: web.Request, auth: Auth | None) -> Principal | 
 
 async def _limit(request: web.Request, spec: Spec, principal: Principal | None) -> None:
     route_class = spec.rate_class or ("read" if request.method in ("GET", "HEAD") else "write")
-    who = principal.key if principal else f"ip:{request.remote}"
+    who = principal.key if principal else f"ip:{client_address(request)}"
     retry_after = await request.app[RATE_LIMITER].hit(route_class, who)
     if retry_after is not None:
         raise RateLimited(retry_after)

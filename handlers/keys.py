@@ -23,3 +23,4 @@ MAX_BODY = web.AppKey("max_body_bytes", int)
 REQUEST_ID = web.RequestKey("request_id", str)
 LANGUAGE = web.RequestKey("language", str)
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+CLIENT = web.RequestKey("client_address", str)  # handlers/client.py

@@ -10,6 +10,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bayaffairs.handlers.client import client_address
 from bayaffairs.handlers.errors import render_exception
 from bayaffairs.handlers.keys import CONFIG, LANGUAGE, METRICS, PRINCIPAL, REQUEST_ID
 from bayaffairs.handlers.logs import CURRENT_REQUEST_ID
@@ -66,7 +67,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                         "status": response.status,
                         "ms": round(elapsed * 1000, 2),
                         "principal": getattr(request.get(PRINCIPAL), "key", None),
-                        "remote": request.remote,
+                        "remote": client_address(request),
                     }
                 },
             )

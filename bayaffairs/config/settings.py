@@ -10,6 +10,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
@@ -28,6 +29,8 @@ class ServerSettings:
     max_body_bytes: int = 1024 * 1024
     public_base_url: str = "http://localhost:8080"
     shutdown_timeout: float = 10.0
+    # Peers whose X-Forwarded-For is believed (reverse proxies): addresses or networks.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,10 +251,20 @@ class ServerSchema(_Section):
     max_body_bytes = fields.Integer(load_default=1024 * 1024, validate=validate.Range(1024))
     public_base_url = fields.Url(load_default="http://localhost:8080", require_tld=False)
     shutdown_timeout = fields.Float(load_default=10.0, validate=validate.Range(0, 300))
+    trusted_proxies = fields.List(fields.String(), load_default=list)
+
+    @validates("trusted_proxies")
+    def check_trusted_proxies(self, value: list[str], **_: Any) -> None:
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValidationError(f"{entry!r} is not an IP address or network (CIDR)") from None
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
         data["public_base_url"] = data["public_base_url"].rstrip("/")
+        data["trusted_proxies"] = tuple(ip_network(e, strict=False) for e in data["trusted_proxies"])
         return ServerSettings(**data)
 
 
