@@ -3,7 +3,10 @@
 Every bearer token is `bya.<credential id>.<secret>`; the database keeps only SHA-256 of the
 secret (the secret is 256 random bits, so a fast hash is enough). Tokens expire and can be
 revoked. A worker trusts a verified token for `cache_seconds`; revoking through this service
-drops it from that worker's cache at once, other workers notice within `cache_seconds`.
+drops it from that worker's cache at once, other workers notice within `cache_seconds`. A
+credential id that does not exist is remembered as unknown for `negative_cache_seconds`, so a
+made-up token sent again and again is read once (ids are random: a real one is never guessed
+into that memory, and one this worker issues is taken out of it).
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ class CredentialService:
         self.stations = stations
         self._cache: OrderedDict[str, tuple[Principal, datetime]] = OrderedDict()
         self._lookups: dict[str, asyncio.Future[Principal]] = {}
+        self._unknown: OrderedDict[str, datetime] = OrderedDict()  # credential id -> until
 
     async def issue(
         self,
@@ -210,6 +214,7 @@ class CredentialService:
         **binding: Any,
     ) -> IssuedCredential:
         now = self.clock.now()
+        self._unknown.pop(credential_id, None)
         async with self.db.acquire() as conn:
             row = await write(
                 conn,
@@ -248,17 +253,31 @@ class CredentialService:
             if token.split(".")[1] in gone:
                 self._lookups.pop(token, None)  # a read begun before the revocation is not shared
 
-    async def authenticate(self, token: str) -> Principal:
-        now = self.clock.now()
+    def trusted(self, token: str) -> Principal | None:
+        """The principal of a token verified less than `cache_seconds` ago, without a read."""
         cached = self._cache.get(token)
-        if cached is not None:
-            principal, trusted_until = cached
-            if now < trusted_until and now < principal.expires_at:
-                return principal
-            self._cache.pop(token, None)
+        if cached is None:
+            return None
+        principal, trusted_until = cached
+        now = self.clock.now()
+        if now < trusted_until and now < principal.expires_at:
+            return principal
+        self._cache.pop(token, None)
+        return None
+
+    async def authenticate(self, token: str) -> Principal:
+        principal = self.trusted(token)
+        if principal is not None:
+            return principal
+        now = self.clock.now()
         # Requests with a token not (or no longer) cached share one read: else every request in
         # flight when a gate's cache time runs out reads the credential, all at once.
         credential_id, secret = parse_token(token)
+        unknown_until = self._unknown.get(credential_id)
+        if unknown_until is not None:
+            if now < unknown_until:
+                raise Unauthenticated()
+            del self._unknown[credential_id]
         lookup = self._lookups.get(token)
         if lookup is None:
             lookup = asyncio.ensure_future(self._lookup(token, credential_id, secret, now))
@@ -278,7 +297,10 @@ class CredentialService:
     async def _lookup(self, token: str, credential_id: str, secret: str, now: datetime) -> Principal:
         async with self.db.acquire() as conn:
             row = await q.get(conn, credential_id)
-        if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
+        if row is None:
+            self._remember_unknown(credential_id, now)
+            raise Unauthenticated()
+        if not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
             raise Unauthenticated()
         if row.revoked_at is not None:
             raise Unauthenticated("token_revoked")
@@ -299,6 +321,14 @@ class CredentialService:
             if len(self._cache) > _CACHE_MAX:
                 self._cache.popitem(last=False)
         return principal
+
+    def _remember_unknown(self, credential_id: str, now: datetime) -> None:
+        if self.settings.negative_cache_seconds <= 0:
+            return
+        self._unknown[credential_id] = now + timedelta(seconds=self.settings.negative_cache_seconds)
+        self._unknown.move_to_end(credential_id)
+        if len(self._unknown) > _CACHE_MAX:
+            self._unknown.popitem(last=False)
 
     async def purge_expired(self, older_than: timedelta = timedelta(days=30)) -> int:
         async with self.db.acquire() as conn:

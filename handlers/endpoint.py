@@ -7,7 +7,9 @@ for creating requests. The same declaration feeds the OpenAPI document.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,8 @@ from aiohttp import web
 from marshmallow import Schema, ValidationError
 
 from bayaffairs.credentials import Principal
+from bayaffairs.db.ratelimit import Attempt
+from bayaffairs.db.redis import UNAVAILABLE_ERRORS as REDIS_DOWN
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from bayaffairs.handlers.client import client_address
 from bayaffairs.handlers.errors import render_domain_error
@@ -24,6 +28,7 @@ from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
 from bayaffairs.wiring.services import Services
 
+log = logging.getLogger("bayaffairs.http")
 SCOPE_KINDS = {
     "gate": "operator",
     "operator": "operator",
@@ -200,13 +205,38 @@ async def _authenticate(request: web.Request, auth: Auth | None) -> Principal | 
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated()
-    principal = await request.app[SERVICES].credentials.authenticate(token.strip())
+    principal = await authenticate_token(request, token.strip())
     if principal.kind not in auth.kinds:
         raise Forbidden("wrong_credential_kind", details={"allowed": list(auth.kinds)})
     if auth.scope_from and principal.kind != "admin":
         wanted = request.match_info.get(auth.scope_from)
         if wanted != principal.scope:
             raise Forbidden("out_of_scope", scope_kind=SCOPE_KINDS.get(principal.kind, auth.scope_from))
+    return principal
+
+
+async def authenticate_token(request: web.Request, token: str) -> Principal:
+    """A bearer token's principal. A token this worker verified lately costs nothing. Any other
+    lookup is an attempt on the client's `auth` limit (the sign-ins' one), given back when the
+    token is good: a client trying made-up tokens gets 429 after `auth` failures a window, before
+    its tokens reach the database, and other clients (other addresses) are unaffected. With
+    Redis down, tokens are still checked (a gate keeps opening), without the limit."""
+    credentials = request.app[SERVICES].credentials
+    principal = credentials.trusted(token)
+    if principal is not None:
+        return principal
+    limiter = request.app[RATE_LIMITER]
+    try:
+        attempt: Attempt | None = await limiter.attempt("auth", f"ip:{client_address(request)}")
+    except REDIS_DOWN as exc:
+        log.warning("authentication without its rate limit (Redis unavailable): %r", exc)
+        attempt = None
+    if attempt is not None and attempt.retry_after is not None:
+        raise RateLimited(attempt.retry_after)
+    principal = await credentials.authenticate(token)
+    if attempt is not None:
+        with contextlib.suppress(*REDIS_DOWN):
+            await limiter.refund(attempt)
     return principal
 
 

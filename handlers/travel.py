@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
+from bayaffairs.handlers.endpoint import RIDER, Call, authenticate_token, dump, endpoint
 from bayaffairs.handlers.etag import etagged
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.common import PageQuery
@@ -137,7 +137,7 @@ async def _wallet_currency(call: Call) -> str | None:
     scheme, _, token = call.request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    principal = await call.services.credentials.authenticate(token.strip())
+    principal = await authenticate_token(call.request, token.strip())
     if principal.kind != "rider":
         return None
     user = await call.services.users.get(principal.scope)

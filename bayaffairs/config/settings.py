@@ -63,6 +63,7 @@ class AuthSettings:
     session_ttl_hours: int = 720
     token_ttl_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_TOKEN_TTL_DAYS))
     cache_seconds: float = 5.0
+    negative_cache_seconds: float = 60.0  # how long a worker remembers a credential id as unknown
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,7 @@ class AuthSchema(_Section):
         load_default=dict,
     )
     cache_seconds = fields.Float(load_default=5.0, validate=validate.Range(0, 300))
+    negative_cache_seconds = fields.Float(load_default=60.0, validate=validate.Range(0, 3600))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> AuthSettings:
@@ -306,6 +308,7 @@ class AuthSchema(_Section):
             session_ttl_hours=data["session_ttl_hours"],
             token_ttl_days=ttl,
             cache_seconds=data["cache_seconds"],
+            negative_cache_seconds=data["negative_cache_seconds"],
         )
 
 
