@@ -18,6 +18,7 @@ from bayaffairs.handlers import (
     counter,
     docs,
     documents,
+    headers,
     frontends,
     gate,
     health,
@@ -74,6 +75,7 @@ def create_app(
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     docs.setup(app)
+    headers.setup(app)
     return app
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bayaffairs.credentials import KINDS
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
+from bayaffairs.handlers.headers import NO_STORE
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.profile import PrincipalOut, ProvidersOut, SessionIn, SessionOut
 
@@ -37,6 +38,7 @@ async def create_session(call: Call) -> web.Response:
             {"token": issued.token, "expires_at": issued.credential.expires_at, "user": session.user},
         ),
         status=201,
+        headers=NO_STORE,
     )
 
 

@@ -142,8 +142,10 @@ async def test_docs_page_and_its_assets_are_served_locally(api: Api) -> None:
     status, page = await api.get("/docs")
     assert status == 200
     text = page.decode()
-    assert "/openapi.json" in text
+    assert "/docs/assets/docs.js" in text
     assert "http://" not in text and "https://" not in text
+    status, start_up = await api.get("/docs/assets/docs.js")
+    assert status == 200 and "/openapi.json" in start_up.decode()
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         status, body = await api.get(f"/docs/assets/{asset}")
         assert status == 200 and len(body) > 1000, asset

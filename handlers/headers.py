@@ -1,0 +1,27 @@
+"""Headers on every answer, set as it is sent (whoever built it: a handler, the error renderer,
+a file response or aiohttp itself).
+
+- `X-Content-Type-Options: nosniff`: a browser takes each answer as the type it is declared.
+- `Cache-Control: no-store` on every answer to a request made with a credential (personal data,
+  scoped device data, their errors too): no shared or browser cache keeps it. An answer holding a
+  token without a credential (signing in) sets it itself.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bayaffairs.handlers.keys import PRINCIPAL
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def setup(app: web.Application) -> None:
+    app.on_response_prepare.append(_secure)
+
+
+async def _secure(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.get(PRINCIPAL) is not None:
+        headers["Cache-Control"] = "no-store"
