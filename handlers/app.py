@@ -72,6 +72,7 @@ def create_app(
     app[MAX_BODY] = settings.server.max_body_bytes
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_wired(clock, scopes))
+    app.cleanup_ctx.append(health.metrics_site)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     docs.setup(app)

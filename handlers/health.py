@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import hmac
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bayaffairs.config.settings import MetricsSettings
 from bayaffairs.handlers.endpoint import documented
 from bayaffairs.handlers.errors import error_response
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.keys import METRICS, WIRING
+from bayaffairs.handlers.keys import CONFIG, METRICS, WIRING
+from bayaffairs.handlers.metrics import Metrics
 
 routes = web.RouteTableDef()
 
@@ -49,7 +52,51 @@ async def _check(ping: Awaitable[None]) -> str:
 
 
 @routes.get("/metrics")
-@documented("Prometheus metrics of this worker", produces="text/plain")
+@documented(
+    "Prometheus metrics of this worker",
+    produces="text/plain",
+    description="Per [metrics]: may need `Authorization: Bearer <metrics token>`, or be served on "
+    "an address of its own (then 404 here), or be off (404).",
+)
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[METRICS].render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    settings = request.app[CONFIG].settings.metrics
+    if not settings.enabled or settings.port is not None:
+        raise web.HTTPNotFound()
+    return _metrics(request, request.app[METRICS], settings)
+
+
+def _metrics(request: web.Request, metrics: Metrics, settings: MetricsSettings) -> web.Response:
+    if settings.token is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), settings.token.encode()
+        ):
+            return error_response(request, 401, "unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+    return web.Response(
+        body=metrics.render(),
+        headers={"Content-Type": CONTENT_TYPE_LATEST, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def metrics_site(app: web.Application) -> AsyncIterator[None]:
+    """With `[metrics] port`, /metrics (and nothing else) is served at `host:port`, apart from
+    the API: a private interface for scrapers. Workers share it (SO_REUSEPORT) as they share
+    the API's socket."""
+    settings = app[CONFIG].settings.metrics
+    if not settings.enabled or settings.port is None:
+        yield
+        return
+    metrics = app[METRICS]
+
+    async def scrape(request: web.Request) -> web.Response:
+        return _metrics(request, metrics, settings)
+
+    site_app = web.Application()
+    site_app.router.add_get("/metrics", scrape)
+    runner = web.AppRunner(site_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port, reuse_port=True).start()
+        yield
+    finally:
+        await runner.cleanup()

@@ -223,6 +223,17 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """/metrics: on by default; `token` makes it need `Authorization: Bearer <token>`; a `port`
+    serves it on `host:port` only (not on the API's port)."""
+
+    enabled: bool = True
+    token: str | None = None
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
@@ -237,6 +248,7 @@ class Settings:
     profile: str | None = None
     travel: TravelSettings = field(default_factory=TravelSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 class _Section(Schema):
@@ -562,6 +574,22 @@ class LoggingSchema(_Section):
         return LoggingSettings(**data)
 
 
+class MetricsSchema(_Section):
+    enabled = fields.Boolean(load_default=True)
+    token = fields.String(load_default="", validate=validate.Length(max=256))
+    host = fields.String(load_default="127.0.0.1", validate=validate.Length(1, 255))
+    port = fields.Integer(load_default=0, validate=validate.Range(0, 65535))
+
+    @validates("token")
+    def check_token(self, value: str, **_: Any) -> None:
+        if value and len(value) < 24:
+            raise ValidationError("at least 24 characters (or empty: no token)")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> MetricsSettings:
+        return MetricsSettings(data["enabled"], data["token"] or None, data["host"], data["port"] or None)
+
+
 class RateLimitField(fields.Field[RateLimit]):
     """ "120/60" means 120 requests per 60 seconds; "0/1" switches the class off."""
 
@@ -585,6 +613,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "logging": LoggingSchema,
     "travel": TravelSchema,
     "privacy": PrivacySchema,
+    "metrics": MetricsSchema,
 }
 # Sections holding open-ended tables rather than fixed keys.
 OPEN_SECTIONS = ("rate_limits", "adapters")
