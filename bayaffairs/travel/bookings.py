@@ -13,10 +13,10 @@ import builtins
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bayaffairs.adapters.protocols import CarrierHoldRequest
 from bayaffairs.clock import Clock
@@ -71,6 +71,8 @@ class Passenger:
     document_type: str
     status: str  # active, or cancelled (on its own, or with its booking)
     onward_flight: OnwardFlight | None = None
+    category: str = "adult"  # by the age the document's date of birth gives on the travel date
+    fare: Money | None = None  # this passenger's part of the total
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,35 @@ class Disruption:
     reason: str
     move_to: str  # the next departure of the route with seats
     decide_by: datetime  # then the refund starts
+
+
+@dataclass(frozen=True)
+class ScheduleChange:
+    """The carrier's timetable changed what the booking's departure is: it arrives at another
+    time (`retimed`) or it left the timetable (`withdrawn`, with the route's next run)."""
+
+    kind: str
+    changed_at: datetime
+    departs_at: datetime | None
+    arrives_at: datetime | None
+    booked_arrives_at: datetime
+    alternative: str | None
+
+
+def _schedule_change(data: dict[str, Any] | None) -> ScheduleChange | None:
+    if data is None:
+        return None
+
+    def at(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    booked = at("booked_arrives_at")
+    changed = at("changed_at")
+    assert booked is not None and changed is not None
+    return ScheduleChange(
+        data["kind"], changed, at("departs_at"), at("arrives_at"), booked, data.get("alternative")
+    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +140,7 @@ class Booking:
     tickets: tuple[Ticket, ...] = field(default_factory=tuple)
     disruption: Disruption | None = None
     moved_from: str | None = None
+    schedule_change: ScheduleChange | None = None
 
 
 def _booking(
@@ -117,8 +149,10 @@ def _booking(
     tickets: Sequence[q.TicketRow] = (),
     payments: Sequence[q.PaymentRow] = (),
     refunds: Sequence[fq.RefundRow] = (),
+    changes: Mapping[str, dict[str, Any]] | None = None,
 ) -> Booking:
     status, charge, refund = payment_status(payments, refunds)
+    live = row.status in ("held", "paying", "confirmed")
     return Booking(
         id=row.id,
         status=row.status,
@@ -135,6 +169,8 @@ def _booking(
                 if p.cancelled_at is not None or row.status in ("cancelled", "released")
                 else "active",
                 onward(p.onward_flight, p.onward_departs_at),
+                p.category,
+                Money(p.fare_amount, row.currency),
             )
             for p in passengers
         ),
@@ -147,6 +183,7 @@ def _booking(
         payment_status=status,
         tickets=tuple(Ticket(t.id, t.position, t.payload, t.status) for t in tickets),
         moved_from=row.moved_from,
+        schedule_change=_schedule_change((changes or {}).get(row.departure_id)) if live else None,
     )
 
 
@@ -224,7 +261,11 @@ class TravelBookings:
             updated_at=now,
             request_key=request_key,
         )
-        outcome = await self.holds.hold(row, passenger_rows(booking_id, documents, requests), _adult_fare)
+        travel_day = departure.departs_at.astimezone(carrier.timetable.zone).date()
+        categories = [carrier.timetable.category_of(d.date_of_birth, travel_day) for d in documents]
+        outcome = await self.holds.hold(
+            row, passenger_rows(booking_id, documents, requests, categories), _pricing(carrier)
+        )
         if isinstance(outcome, Refused):
             raise self._refusal(outcome, departure.id, fare_class, documents)
         row = await self._hold_at_carrier(carrier, outcome.row)
@@ -306,7 +347,9 @@ class TravelBookings:
             if unpaid.get(earlier.user_id, 0) >= self.settings.max_active_holds:
                 raise TooManyHolds(self.settings.max_active_holds)
             fare = seats.get(earlier.fare_class, (0, 0))[1]
-            total = sum(_adult_fare(fare, p) for p in passengers)
+            carrier = self.carriers.get(earlier.carrier)
+            assert carrier is not None
+            total = sum(_pricing(carrier)(fare, p) for p in passengers)
             row = await q.hold_again(conn, earlier, total, expires_at, self.clock.now())
         if row is None:
             raise SoldOut(details={"departure_id": earlier.departure_id, "fare_class": earlier.fare_class})
@@ -337,6 +380,11 @@ class TravelBookings:
                 row, expires_at=expires_at, carrier_reference=reference or row.carrier_reference
             )
         return row
+
+    def forget(self, departure_ids: Iterable[str]) -> None:
+        """Drop what is kept of departures a new timetable changed."""
+        for departure_id in departure_ids:
+            self._departures.pop(departure_id, None)
 
     async def _departure(self, departure_id: str) -> tuple[dq.DepartureRow, Carrier]:
         """The departure as a hold needs it: what never changes once materialised (its classes
@@ -473,6 +521,8 @@ async def _full(conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]
     payment_rows = await q.payments_of(conn, paid) if paid else []
     payments = _group(payment_rows)
     refunds = _group(await fq.of_bookings(conn, paid) if payment_rows else [])
+    live = [r.departure_id for r in rows if r.status in ("held", "paying", "confirmed")]
+    changes = await dq.schedule_changes(conn, live) if live else {}
     return [
         _booking(
             row,
@@ -480,6 +530,7 @@ async def _full(conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]
             tickets.get(row.id, []),
             payments.get(row.id, []),
             refunds.get(row.id, []),
+            changes,
         )
         for row in rows
     ]
@@ -493,9 +544,10 @@ class _OfBooking(Protocol):
 _Row = TypeVar("_Row", bound=_OfBooking)
 
 
-def _adult_fare(fare: int, passenger: q.PassengerRow) -> int:
-    """Every passenger pays the fare class's fare."""
-    return fare
+def _pricing(carrier: Carrier) -> Callable[[int, q.PassengerRow], int]:
+    """A passenger's fare from the fare class's, by their category (child, senior) where the
+    carrier has category fares: the category comes from the document, never from the account."""
+    return lambda fare, passenger: carrier.timetable.category_fare(fare, passenger.category)
 
 
 def _group(rows: Sequence[_Row]) -> dict[str, list[_Row]]:

@@ -2,7 +2,7 @@
 
 A departure id is `<carrier>.<route>.<yyyymmdd>.<hhmm>`: carrier and route ids, the service date
 and the local departure time (GTFS-style, may pass 24:00 for services after midnight). It is
-stable across re-materialisation, so the daily job can insert with ON CONFLICT DO NOTHING.
+stable across re-materialisation: a new timetable's run at the same minute is the same departure.
 """
 
 from __future__ import annotations
@@ -66,6 +66,30 @@ class FarePeriod:
         if self.start_minute <= self.end_minute:
             return self.start_minute <= minute_of_day < self.end_minute
         return minute_of_day >= self.start_minute or minute_of_day < self.end_minute
+
+
+@dataclass(frozen=True)
+class PassengerCategory:
+    """A fare of its own for an age band (`below_age` or `from_age`, in whole years on the
+    travel date), as a percentage of the fare class's fare, rounded down to the minor unit."""
+
+    id: str
+    percent: int
+    below_age: int | None = None
+    from_age: int | None = None
+
+    def includes(self, age: int) -> bool:
+        if self.below_age is not None and age >= self.below_age:
+            return False
+        return not (self.from_age is not None and age < self.from_age)
+
+
+ADULT = "adult"
+
+
+def age_on(birth: date, day: date) -> int:
+    """Whole years from `birth` to `day` (a 29 February birthday falls on 1 March)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 @dataclass(frozen=True)

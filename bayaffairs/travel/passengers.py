@@ -94,12 +94,15 @@ def check_documents(
 
 
 def passenger_rows(
-    booking_id: str, docs: Sequence[Document], requests: Sequence[PassengerRequest]
+    booking_id: str,
+    docs: Sequence[Document],
+    requests: Sequence[PassengerRequest],
+    categories: Sequence[str],
 ) -> list[q.PassengerRow]:
-    """The passengers as written with the booking (fares are set under the group commit's
-    lock, from the fare class's)."""
+    """The passengers as written with the booking, each in their category (fares are set under
+    the group commit's lock, from the fare class's and the category)."""
     rows = []
-    for index, (doc, request) in enumerate(zip(docs, requests, strict=True)):
+    for index, (doc, request, category) in enumerate(zip(docs, requests, categories, strict=True)):
         flight = request.onward_flight
         rows.append(
             q.PassengerRow(
@@ -110,6 +113,7 @@ def passenger_rows(
                 holder_name=doc.holder_name,
                 fingerprint=doc.fingerprint or None,
                 number_masked=doc.number_masked,
+                category=category,
                 onward_flight=flight.number if flight else None,
                 onward_departs_at=flight.departs_at if flight else None,
             )

@@ -4,7 +4,7 @@ signed-in rider with a wallet, in the wallet's currency too (at the FX source's 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -128,7 +128,7 @@ class TravelSearch:
         limit: int,
     ) -> Page[Listing]:
         """One lean query for the seats; everything else comes from the in-process cache
-        (departures never change once materialised, nor do the timetables while we run)."""
+        (a departure changes only with a new timetable, whose run drops it from the cache)."""
         now = self.clock.now()
         if day is None:
             after, before = now, now + timedelta(days=1)
@@ -161,6 +161,14 @@ class TravelSearch:
                 view = self._in_wallet(view, wallet_currency, rates[currency])
             listings.append(Listing(view, tuple(free.get(f.fare_class, 0) for f in view.fares)))
         return Page.from_rows(listings, limit, key=lambda item: item.departure.id)
+
+    def forget(self, departure_ids: Iterable[str]) -> None:
+        """Drop what is kept of departures a new timetable changed."""
+        ids = set(departure_ids)
+        for departure_id in ids:
+            self._static.pop(departure_id, None)
+        for key in [k for k in self._wallet_views if k[0] in ids]:
+            del self._wallet_views[key]
 
     async def _load(self, conn: Connection, ids: Sequence[str]) -> None:
         if len(self._static) > STATIC_CACHE_MAX:

@@ -57,11 +57,20 @@ def build_travel(
     tickets = TicketKeys(issuer_keys)
     bookings = TravelBookings(db, clock, settings, carriers, documents)
     payments = TravelPayments(db, clock, bookings, carriers, documents, users, providers, converter, tickets)
+    search = TravelSearch(db, clock, carriers, converter)
+    departures = Departures(
+        db,
+        clock,
+        carriers,
+        settings.days_ahead,
+        lambda: notifier(settings.notifier) if settings.notifier else None,
+    )
+    departures.forget += [search.forget, bookings.forget]
     return TravelServices(
         settings=settings,
         carriers=carriers,
-        departures=Departures(db, clock, carriers, settings.days_ahead),
-        search=TravelSearch(db, clock, carriers, converter),
+        departures=departures,
+        search=search,
         bookings=bookings,
         payments=payments,
         recovery=TravelRecovery(payments),

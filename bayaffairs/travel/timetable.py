@@ -25,16 +25,19 @@ from bayaffairs.config.regions import ID_PATTERN, TextField
 from bayaffairs.i18n import Text
 from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.travel.model import (
+    ADULT,
     TRAVEL_MODES,
     WEEKDAYS,
     ControlPoint,
     Departure,
     FareClass,
     FarePeriod,
+    PassengerCategory,
     Port,
     RefundTier,
     Route,
     Service,
+    age_on,
     departure_id,
 )
 
@@ -151,6 +154,20 @@ class RefundTierSchema(_Strict):
     percent = fields.Integer(required=True, validate=validate.Range(min=0, max=100))
 
 
+class PassengerCategorySchema(_Strict):
+    id = Id(required=True, validate=validate.Regexp(ID_PATTERN))
+    percent = fields.Integer(required=True, validate=validate.Range(min=0, max=100))
+    below_age = fields.Integer(validate=validate.Range(min=1, max=150))
+    from_age = fields.Integer(validate=validate.Range(min=1, max=150))
+
+    @validates_schema
+    def check_band(self, data: dict[str, Any], **_: Any) -> None:
+        if ("below_age" in data) == ("from_age" in data):
+            raise ValidationError("give below_age or from_age", "below_age")
+        if data["id"] == ADULT:
+            raise ValidationError("adult is everyone no category takes", "id")
+
+
 class TimetableSettings(_Strict):
     """One border carrier: name, mode, currency, time_zone, hold_minutes, max_passengers,
     sales_close_minutes, boarding_opens_minutes; ports [{id, name, jurisdiction, airside}];
@@ -158,7 +175,9 @@ class TimetableSettings(_Strict):
     fare_classes [{id, name, capacity}]; services [{id, days, start_date, end_date, added,
     removed}]; routes [{id, origin, destination, duration_minutes, service, control_point,
     departures | headways, fares {class: amount}, fare_periods [{days, from, to, fares}]}];
-    refund_tiers [{before_minutes, percent}]; demo_timetable (default true).
+    refund_tiers [{before_minutes, percent}]; passenger_categories [{id, below_age | from_age,
+    percent}] (child and senior fares, by the passenger's age; default none); demo_timetable
+    (default true).
     """
 
     name = TextField(required=True)
@@ -180,6 +199,7 @@ class TimetableSettings(_Strict):
     refund_tiers = fields.List(
         fields.Nested(RefundTierSchema), load_default=lambda: [{"before_minutes": 0, "percent": 0}]
     )
+    passenger_categories = fields.List(fields.Nested(PassengerCategorySchema), load_default=list)
 
     @validates("time_zone")
     def check_zone(self, value: str, **_: Any) -> None:
@@ -190,7 +210,7 @@ class TimetableSettings(_Strict):
 
     @validates_schema
     def check_references(self, data: dict[str, Any], **_: Any) -> None:
-        for key in ("ports", "control_points", "fare_classes", "services", "routes"):
+        for key in ("ports", "control_points", "fare_classes", "services", "routes", "passenger_categories"):
             ids = [item["id"] for item in data.get(key, [])]
             for dup in sorted({i for i in ids if ids.count(i) > 1}):
                 raise ValidationError(f"{dup!r} is listed twice", key)
@@ -236,6 +256,7 @@ class Timetable:
     demo: bool = True
     sales_close_minutes: int = 5  # holds and payments close this long before departure
     boarding_opens_minutes: int = 60  # boarding opens this long before departure, closes at it
+    categories: tuple[PassengerCategory, ...] = ()  # child and senior fares, first match wins
 
     def describe(self) -> dict[str, Any]:
         """The JSON-ready description every carrier adapter gives (names are `Text`)."""
@@ -285,6 +306,10 @@ class Timetable:
                 for v in s["services"]
             },
             routes={r["id"]: _route(r) for r in s["routes"]},
+            categories=tuple(
+                PassengerCategory(c["id"], c["percent"], c.get("below_age"), c.get("from_age"))
+                for c in s.get("passenger_categories", ())
+            ),
             refund_tiers=tuple(
                 sorted(
                     (RefundTier(t["before_minutes"], t["percent"]) for t in s.get("refund_tiers", ())),
@@ -320,6 +345,19 @@ class Timetable:
         if route is None or minute not in route.minutes or not self.services[route.service].runs_on(day):
             return None
         return self._departure(route, day, datetime.combine(day, time(0), self.zone), minute)
+
+    def category_of(self, birth: date | None, travel_day: date) -> str:
+        """The passenger category a date of birth falls in on the travel date: the first of the
+        carrier's categories whose age band holds it, else adult (also without a birth date)."""
+        if birth is None:
+            return ADULT
+        age = age_on(birth, travel_day)
+        return next((c.id for c in self.categories if c.includes(age)), ADULT)
+
+    def category_fare(self, fare: int, category: str) -> int:
+        """A passenger's fare from the fare class's: the category's percentage, rounded down."""
+        found = next((c for c in self.categories if c.id == category), None)
+        return fare if found is None else fare * found.percent // 100
 
     def refund_percent(self, minutes_before: float) -> int:
         """The refund tier for a cancellation this long before departure (0 when none fits)."""

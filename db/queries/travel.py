@@ -31,6 +31,7 @@ class DepartureRow:
     classes: list[dict[str, Any]]  # [{fare_class, capacity, held, sold, fare_amount}]
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    withdrawn_at: datetime | None = None  # gone from the carrier's timetable: off sale
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ _SELECT = """
                 'capacity', i.capacity, 'held', i.held, 'sold', i.sold,
                 'fare_amount', i.fare_amount) ORDER BY i.fare_class)
             FROM travel_inventory i WHERE i.departure_id = d.id), '[]'::json)::text AS classes,
-        d.cancelled_at, d.cancel_reason
+        d.cancelled_at, d.cancel_reason, d.withdrawn_at
     FROM travel_departures d
 """
 
@@ -109,6 +110,163 @@ async def insert_departures(conn: Connection, departures: Sequence[NewDeparture]
 
 
 @dataclass(frozen=True)
+class MaterialisedDeparture:
+    """A departure already in the database, as a new timetable is compared with it."""
+
+    id: str
+    route: str
+    origin: str
+    destination: str
+    service_date: date
+    departs_at: datetime
+    arrives_at: datetime
+    withdrawn_at: datetime | None
+    schedule_change: dict[str, Any] | None
+    classes: tuple[tuple[str, int, int], ...]  # (fare class, capacity, fare amount), by fare class
+
+
+async def materialised(conn: Connection, carrier: str, after: datetime) -> list[MaterialisedDeparture]:
+    """The carrier's departures leaving after `after` that it has not cancelled."""
+    records = await conn.fetch(
+        """
+        SELECT d.id, d.route, d.origin, d.destination, d.service_date, d.departs_at, d.arrives_at,
+            d.withdrawn_at, d.schedule_change,
+            coalesce(array_agg(i.fare_class ORDER BY i.fare_class)
+                FILTER (WHERE i.fare_class IS NOT NULL), '{}') AS fare_classes,
+            coalesce(array_agg(i.capacity ORDER BY i.fare_class)
+                FILTER (WHERE i.fare_class IS NOT NULL), '{}') AS capacities,
+            coalesce(array_agg(i.fare_amount ORDER BY i.fare_class)
+                FILTER (WHERE i.fare_class IS NOT NULL), '{}') AS fare_amounts
+        FROM travel_departures d LEFT JOIN travel_inventory i ON i.departure_id = d.id
+        WHERE d.carrier = $1 AND d.departs_at > $2 AND d.cancelled_at IS NULL
+        GROUP BY d.id
+        """,
+        carrier,
+        after,
+    )
+    return [
+        MaterialisedDeparture(
+            id=r["id"],
+            route=r["route"],
+            origin=r["origin"],
+            destination=r["destination"],
+            service_date=r["service_date"],
+            departs_at=r["departs_at"],
+            arrives_at=r["arrives_at"],
+            withdrawn_at=r["withdrawn_at"],
+            schedule_change=r["schedule_change"],
+            classes=tuple(zip(r["fare_classes"], r["capacities"], r["fare_amounts"], strict=True)),
+        )
+        for r in records
+    ]
+
+
+async def lock_sales(conn: Connection, departure_id: str) -> int | None:
+    """Lock the departure's seat rows (fare class order, as holds do), then its row (as a
+    cancellation does), and count its seats held or sold; None when it is gone or cancelled."""
+    records = await conn.fetch(
+        """
+        SELECT held + sold AS taken FROM travel_inventory
+        WHERE departure_id = $1 ORDER BY fare_class FOR UPDATE
+        """,
+        departure_id,
+    )
+    found = await conn.fetchval(
+        "SELECT 1 FROM travel_departures WHERE id = $1 AND cancelled_at IS NULL FOR UPDATE", departure_id
+    )
+    if found is None:
+        return None
+    return sum(int(r["taken"]) for r in records)
+
+
+async def delete_unbooked(conn: Connection, departure_id: str) -> bool:
+    """Delete a departure (and its seats) that no booking ever named; False when one did."""
+    result = await conn.execute(
+        """
+        DELETE FROM travel_departures d WHERE d.id = $1
+          AND NOT EXISTS (SELECT 1 FROM travel_bookings b WHERE b.departure_id = d.id)
+          AND NOT EXISTS (SELECT 1 FROM travel_bookings b WHERE b.moved_from = d.id)
+        """,
+        departure_id,
+    )
+    return result.split()[-1] != "0"
+
+
+async def withdraw(conn: Connection, departure_id: str, change: dict[str, Any] | None, at: datetime) -> None:
+    """Take the departure off sale (it left the timetable), with what its riders are told."""
+    await conn.execute(
+        """
+        UPDATE travel_departures SET withdrawn_at = coalesce(withdrawn_at, $3),
+            schedule_changed_at = CASE WHEN schedule_change IS DISTINCT FROM $2::jsonb THEN $3
+                ELSE schedule_changed_at END,
+            schedule_change = $2::jsonb
+        WHERE id = $1
+        """,
+        departure_id,
+        change,
+        at,
+    )
+
+
+async def retime(
+    conn: Connection, departure: NewDeparture, change: dict[str, Any] | None, at: datetime
+) -> None:
+    """Give the departure the timetable's times, fares and seats (back on sale if it was off):
+    fare classes nobody holds a seat of go when the timetable drops them; a class's capacity
+    never falls below the seats held and sold."""
+    await conn.execute(
+        """
+        UPDATE travel_departures SET origin = $2, destination = $3, service_date = $4,
+            departs_at = $5, arrives_at = $6, withdrawn_at = NULL,
+            schedule_changed_at = CASE WHEN schedule_change IS DISTINCT FROM $7::jsonb THEN $8
+                ELSE schedule_changed_at END,
+            schedule_change = $7::jsonb
+        WHERE id = $1
+        """,
+        departure.id,
+        departure.origin,
+        departure.destination,
+        departure.service_date,
+        departure.departs_at,
+        departure.arrives_at,
+        change,
+        at,
+    )
+    await conn.execute(
+        """
+        DELETE FROM travel_inventory
+        WHERE departure_id = $1 AND NOT (fare_class = ANY($2::text[])) AND held = 0 AND sold = 0
+        """,
+        departure.id,
+        [c for c, _, _ in departure.classes],
+    )
+    await conn.execute(
+        """
+        INSERT INTO travel_inventory AS i (departure_id, fare_class, capacity, fare_amount)
+        SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[])
+        ON CONFLICT (departure_id, fare_class) DO UPDATE
+        SET capacity = greatest(excluded.capacity, i.held + i.sold), fare_amount = excluded.fare_amount
+        """,
+        departure.id,
+        [c for c, _, _ in departure.classes],
+        [cap for _, cap, _ in departure.classes],
+        [fare for _, _, fare in departure.classes],
+    )
+
+
+async def schedule_changes(conn: Connection, departure_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What changed for the riders of these departures (those with a change only), with when."""
+    records = await conn.fetch(
+        """
+        SELECT id, schedule_change AS change, schedule_changed_at FROM travel_departures
+        WHERE id = ANY($1::text[]) AND schedule_change IS NOT NULL
+        """,
+        list(set(departure_ids)),
+    )
+    return {r["id"]: {**r["change"], "changed_at": r["schedule_changed_at"].isoformat()} for r in records}
+
+
+@dataclass(frozen=True)
 class StaticDeparture:
     """What never changes once a departure is materialised: all of it but the seats."""
 
@@ -143,7 +301,7 @@ async def search_seats(
         SELECT d.id, i.fare_class, i.capacity - i.sold - i.held AS free
         FROM (
             SELECT id, departs_at FROM travel_departures
-            WHERE departs_at >= $1 AND departs_at < $2 AND cancelled_at IS NULL
+            WHERE departs_at >= $1 AND departs_at < $2 AND cancelled_at IS NULL AND withdrawn_at IS NULL
               AND ($3::text IS NULL OR origin = $3)
               AND ($4::text IS NULL OR destination = $4)
               AND ($5::text IS NULL OR mode = $5)
@@ -321,6 +479,7 @@ async def next_with_seats(
         """
         SELECT d.id FROM travel_departures d JOIN travel_inventory i ON i.departure_id = d.id
         WHERE d.carrier = $1 AND d.route = $2 AND d.departs_at > $3 AND d.cancelled_at IS NULL
+          AND d.withdrawn_at IS NULL
           AND d.id <> $4 AND i.fare_class = $5 AND i.capacity - i.sold - i.held >= $6
         ORDER BY d.departs_at LIMIT 1
         """,

@@ -115,13 +115,14 @@ def _booking(record: Record) -> BookingRow:
 
 
 async def lock_departure(conn: Connection, departure_id: str) -> tuple[dict[str, tuple[int, int]], bool]:
-    """The departure's free seats and fare per fare class, and whether it is cancelled; its seat
+    """The departure's free seats and fare per fare class, and whether it is off sale (cancelled,
+    or withdrawn from the carrier's timetable); its seat
     rows locked (in fare class order) until the transaction ends: every change to who holds a
     seat on it, and its cancellation, waits."""
     records = await conn.fetch(
         """
         SELECT i.fare_class, i.capacity - i.sold - i.held AS free, i.fare_amount,
-            d.cancelled_at IS NOT NULL AS cancelled
+            d.cancelled_at IS NOT NULL OR d.withdrawn_at IS NOT NULL AS cancelled
         FROM travel_inventory i JOIN travel_departures d ON d.id = i.departure_id
         WHERE i.departure_id = $1 ORDER BY i.fare_class
         FOR UPDATE OF i

@@ -113,6 +113,14 @@ class PassengerOut(Schema):
     document_type = fields.String(required=True)
     status = fields.String(required=True, metadata={"description": "active or cancelled"})
     onward_flight = fields.Nested(OnwardFlightSchema, allow_none=True)
+    category = fields.String(
+        required=True,
+        metadata={
+            "description": "adult, or a category the carrier prices (child, senior), by the age the "
+            "document's date of birth gives on the travel date"
+        },
+    )
+    fare = fields.Nested(MoneySchema, required=True, metadata={"description": "this passenger's fare"})
 
 
 class TicketOut(Schema):
@@ -127,6 +135,23 @@ class DisruptionOut(Schema):
     reason = fields.String(required=True)
     move_to = fields.String(required=True, metadata={"description": "the next departure with seats"})
     decide_by = fields.DateTime(required=True, metadata={"description": "then the refund starts"})
+
+
+class ScheduleChangeOut(Schema):
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "retimed (it arrives at another time) or withdrawn (the carrier's timetable "
+            "no longer has it: off sale; the booking stands and may be cancelled)"
+        },
+    )
+    changed_at = fields.DateTime(required=True)
+    departs_at = fields.DateTime(allow_none=True, metadata={"description": "as the timetable now says"})
+    arrives_at = fields.DateTime(allow_none=True, metadata={"description": "as the timetable now says"})
+    booked_arrives_at = fields.DateTime(required=True, metadata={"description": "when it was booked"})
+    alternative = fields.String(
+        allow_none=True, metadata={"description": "withdrawn: the route's next run in the new timetable"}
+    )
 
 
 class BookingOut(Schema):
@@ -171,6 +196,11 @@ class BookingOut(Schema):
     )
     moved_from = fields.String(
         allow_none=True, metadata={"description": "the cancelled departure it moved from"}
+    )
+    schedule_change = fields.Nested(
+        ScheduleChangeOut,
+        allow_none=True,
+        metadata={"description": "the carrier's timetable changed its departure since it was booked"},
     )
 
 
