@@ -3,7 +3,9 @@
 Mainland law (PIPL art. 39) asks for a separate consent for each export, after telling the
 person who receives the data and why; so a consent is per destination and purpose, records the
 version of the notice the rider saw, and can be withdrawn at any time. Giving the same consent
-twice keeps the one already active.
+twice keeps the one already active. Consent is the data subject's: the account holder's own
+covers their own documents; a family member's document (`holder` other) goes abroad only on a
+consent the rider records on that person's behalf, for that document (`document_id`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from datetime import datetime
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import consents as q
 from bayaffairs.db.queries import data_transfers as transfers_q
-from bayaffairs.errors import NotFound
+from bayaffairs.db.queries import documents as documents_q
+from bayaffairs.errors import InvalidInput, NotFound
 from bayaffairs.i18n import Text
 from bayaffairs.ids import new_id
 from bayaffairs.pages import Page
@@ -45,6 +48,7 @@ class Consent:
     notice_version: str
     given_at: datetime
     withdrawn_at: datetime | None
+    document_id: str | None = None  # given on behalf of this document's holder; None: the rider's own
 
     @property
     def status(self) -> str:
@@ -58,7 +62,15 @@ class Withdrawal:
 
 
 def _consent(row: q.ConsentRow) -> Consent:
-    return Consent(row.id, row.destination, row.purpose, row.notice_version, row.given_at, row.withdrawn_at)
+    return Consent(
+        row.id,
+        row.destination,
+        row.purpose,
+        row.notice_version,
+        row.given_at,
+        row.withdrawn_at,
+        row.document_id,
+    )
 
 
 class ConsentService:
@@ -66,8 +78,14 @@ class ConsentService:
         self.db = db
         self.clock = clock
 
-    async def give(self, user_id: str, destination: str, purpose: str) -> tuple[Consent, bool]:
+    async def give(
+        self, user_id: str, destination: str, purpose: str, document_id: str | None = None
+    ) -> tuple[Consent, bool]:
+        """The rider's own consent, or with `document_id` one given on behalf of that document's
+        holder (a family member travelling with the rider): 400 for a document not the rider's."""
         async with self.db.acquire() as conn:
+            if document_id is not None and await documents_q.get_for_user(conn, user_id, document_id) is None:
+                raise InvalidInput({"document_id": ["not one of your documents"]})
             row, created = await q.give(
                 conn,
                 id=new_id("cns"),
@@ -76,6 +94,7 @@ class ConsentService:
                 purpose=purpose,
                 notice_version=NOTICE_VERSION,
                 at=self.clock.now(),
+                document_id=document_id,
             )
         return _consent(row), created
 

@@ -5,7 +5,9 @@ The rules encoded here (shared/domain/gba.md section 5):
 - Whose data it is decides where it comes from: a data subject's origin is the legal region
   (CN, HK, MO) of the document they travel or apply with. A passport of another country has
   origin `XX`: none of the three regimes claims it, and it is sent on the contract alone.
-- Data leaving its origin needs the rider's consent for that destination and purpose; for
+- Data leaving its origin needs its subject's consent for that destination and purpose (the
+  rider's own for their documents; for a family member's document, the consent the rider
+  recorded on that person's behalf for it, never the account holder's); for
   mainland data that consent is the separate consent PIPL art. 39 asks for (the consents
   table holds one per destination and purpose, so every consent there is separate).
 - Only the fields the recipient's manifest declares are sent (`minimal_fields`).
@@ -66,6 +68,7 @@ class Subject:
     document_issuing: str
     number_masked: str
     name: str
+    holder: str = "self"  # the rider's own document, or `other`: a family member's
 
     @property
     def origin(self) -> str:
@@ -131,10 +134,11 @@ async def plan(
     recipient: Recipient,
     purpose: str,
 ) -> list[PlannedTransfer]:
-    """What would cross a border, and on what basis; raises `ConsentRequired` when the rider
-    has not consented to a destination the data would go to."""
+    """What would cross a border, and on what basis; raises `ConsentRequired` when the data
+    subject has not consented to a destination their data would go to: the rider for their own
+    documents, a family member (through the rider, per document) for theirs."""
     planned = []
-    consents: dict[str, str | None] = {}
+    consents: dict[str | None, str | None] = {}
     for subject in subjects:
         origin = subject.origin
         if origin == recipient.region:
@@ -142,10 +146,11 @@ async def plan(
         if origin == FOREIGN:
             planned.append(PlannedTransfer(subject, recipient, purpose, "contract_performance", None))
             continue
-        if recipient.region not in consents:
-            row = await consent_q.active(conn, user_id, recipient.region, purpose)
-            consents[recipient.region] = row.id if row else None
-        consent_id = consents[recipient.region]
+        on_behalf = subject.document_id if subject.holder == "other" else None
+        if on_behalf not in consents:
+            row = await consent_q.active(conn, user_id, recipient.region, purpose, on_behalf)
+            consents[on_behalf] = row.id if row else None
+        consent_id = consents[on_behalf]
         if consent_id is None:
             raise ConsentRequired(
                 details={
@@ -153,6 +158,7 @@ async def plan(
                     "purpose": purpose,
                     "recipient": recipient.id,
                     "document_id": subject.document_id,
+                    "data_subject": subject.holder,
                 },
                 destination=DESTINATION_NAMES.get(recipient.region, recipient.region),
                 purpose=PURPOSE_NAMES.get(purpose, purpose),

@@ -29,7 +29,7 @@ routes = web.RouteTableDef()
 )
 async def give_consent(call: Call) -> web.Response:
     consent, created = await call.services.consents.give(
-        call.rider, call.body["destination"], call.body["purpose"]
+        call.rider, call.body["destination"], call.body["purpose"], call.body.get("document_id")
     )
     return json_response(dump(ConsentOut, consent), status=201 if created else 200)
 

@@ -33,6 +33,7 @@ async def add_document(call: Call) -> web.Response:
         expires=body["expires"],
         date_of_birth=body.get("date_of_birth"),
         endorsements=endorsements_from(body["endorsements"]),
+        holder=body["holder"],
     )
     document = await call.services.documents.add(call.rider, new)
     return json_response(dump(DocumentOut, document), status=201)

@@ -237,7 +237,12 @@ class AppointmentService:
                     "id_document_not_accepted",
                 )
             return transfers.Subject(
-                document.id, document.type, document.issuing, document.number_masked, document.holder_name
+                document.id,
+                document.type,
+                document.issuing,
+                document.number_masked,
+                document.holder_name,
+                document.holder,
             )
         async with self.db.acquire() as conn:
             user = await users_q.get(conn, user_id)

@@ -43,6 +43,7 @@ class NewDocument:
     expires: date
     date_of_birth: date | None = None
     endorsements: Sequence[Endorsement] = field(default_factory=tuple)
+    holder: str = "self"  # or `other`: a family member's, whose data goes abroad on their consent
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Document:
     endorsements: tuple[Endorsement, ...]
     created_at: datetime
     fingerprint: bytes = b""  # keyed HMAC of type and number: the same document, whoever holds it
+    holder: str = "self"  # the rider's own, or `other`: a family member's
 
 
 def _document(row: q.DocumentRow) -> Document:
@@ -74,6 +76,7 @@ def _document(row: q.DocumentRow) -> Document:
         ),
         created_at=row.created_at,
         fingerprint=bytes(row.number_fingerprint),
+        holder=row.holder,
     )
 
 
@@ -114,6 +117,7 @@ class DocumentService:
                 date_of_birth=new.date_of_birth,
                 endorsements=endorsements,
                 created_at=self.clock.now(),
+                holder=new.holder,
             )
         if row is None:
             raise Conflict("document_exists")

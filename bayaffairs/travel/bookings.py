@@ -559,4 +559,4 @@ def _group(rows: Sequence[_Row]) -> dict[str, list[_Row]]:
 
 
 def _subject(doc: Document) -> Subject:
-    return Subject(doc.id, doc.type, doc.issuing, doc.number_masked, doc.holder_name)
+    return Subject(doc.id, doc.type, doc.issuing, doc.number_masked, doc.holder_name, doc.holder)

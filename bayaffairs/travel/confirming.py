@@ -48,7 +48,10 @@ class CarrierConfirming:
             planned = await transfers.plan(
                 conn,
                 user_id,
-                [transfers.Subject(d.id, d.type, d.issuing, d.number_masked, d.holder_name) for d in docs],
+                [
+                    transfers.Subject(d.id, d.type, d.issuing, d.number_masked, d.holder_name, d.holder)
+                    for d in docs
+                ],
                 recipient,
                 PURPOSE,
             )

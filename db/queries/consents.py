@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bayaffairs.storage import Connection, Record, returned
+from bayaffairs.storage import Connection, Record
 
-_COLUMNS = "id, user_id, destination, purpose, notice_version, given_at, withdrawn_at"
+_COLUMNS = "id, user_id, destination, purpose, notice_version, given_at, withdrawn_at, document_id"
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class ConsentRow:
     notice_version: str
     given_at: datetime
     withdrawn_at: datetime | None
+    document_id: str | None = None  # given on behalf of this document's holder; None: the rider's own
 
 
 def _row(record: Record) -> ConsentRow:
@@ -34,13 +35,16 @@ async def give(
     purpose: str,
     notice_version: str,
     at: datetime,
+    document_id: str | None = None,
 ) -> tuple[ConsentRow, bool]:
-    """The active consent for (user, destination, purpose), and whether this call created it."""
+    """The active consent for (user, destination, purpose, on behalf of `document_id`'s holder
+    or the rider's own), and whether this call created it."""
     record = await conn.fetchrow(
         f"""
-        INSERT INTO consents (id, user_id, destination, purpose, notice_version, given_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        ON CONFLICT (user_id, destination, purpose) WHERE withdrawn_at IS NULL DO NOTHING
+        INSERT INTO consents (id, user_id, destination, purpose, notice_version, given_at, document_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (user_id, destination, purpose, coalesce(document_id, '')) WHERE withdrawn_at IS NULL
+        DO NOTHING
         RETURNING {_COLUMNS}
         """,
         id,
@@ -49,19 +53,14 @@ async def give(
         purpose,
         notice_version,
         at,
+        document_id,
     )
     if record:
         return _row(record), True
-    existing = await conn.fetchrow(
-        f"""
-        SELECT {_COLUMNS} FROM consents
-        WHERE user_id = $1 AND destination = $2 AND purpose = $3 AND withdrawn_at IS NULL
-        """,
-        user_id,
-        destination,
-        purpose,
-    )
-    return _row(returned(existing)), False
+    existing = await active(conn, user_id, destination, purpose, document_id)
+    if existing is None:
+        raise LookupError("neither inserted nor found: withdrawn meanwhile")
+    return existing, False
 
 
 async def list_for_user(conn: Connection, user_id: str, *, after: str | None, limit: int) -> list[ConsentRow]:
@@ -92,14 +91,19 @@ async def withdraw(conn: Connection, user_id: str, consent_id: str, at: datetime
     return _row(record) if record else None
 
 
-async def active(conn: Connection, user_id: str, destination: str, purpose: str) -> ConsentRow | None:
+async def active(
+    conn: Connection, user_id: str, destination: str, purpose: str, document_id: str | None = None
+) -> ConsentRow | None:
+    """The active consent of the rider's own (`document_id` None) or on behalf of a document's holder."""
     record = await conn.fetchrow(
         f"""
         SELECT {_COLUMNS} FROM consents
         WHERE user_id = $1 AND destination = $2 AND purpose = $3 AND withdrawn_at IS NULL
+          AND document_id IS NOT DISTINCT FROM $4
         """,
         user_id,
         destination,
         purpose,
+        document_id,
     )
     return _row(record) if record else None

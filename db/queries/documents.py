@@ -10,7 +10,7 @@ from bayaffairs.storage import Connection, Record
 
 _COLUMNS = (
     "id, user_id, type, holder_name, number_ciphertext, number_masked, issuing, expires,"
-    " date_of_birth, endorsements, created_at, number_fingerprint"
+    " date_of_birth, endorsements, created_at, number_fingerprint, holder"
 )
 
 
@@ -28,6 +28,7 @@ class DocumentRow:
     endorsements: list[dict[str, Any]]
     created_at: datetime
     number_fingerprint: bytes
+    holder: str = "self"  # the rider's own document, or `other`: a family member's
 
 
 def _row(record: Record) -> DocumentRow:
@@ -39,8 +40,9 @@ async def insert(conn: Connection, *, fingerprint: bytes, **values: Any) -> Docu
     record = await conn.fetchrow(
         f"""
         INSERT INTO documents (id, user_id, type, holder_name, number_ciphertext, number_fingerprint,
-                               number_masked, issuing, expires, date_of_birth, endorsements, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                               number_masked, issuing, expires, date_of_birth, endorsements, created_at,
+                               holder)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (user_id, type, number_fingerprint) DO NOTHING
         RETURNING {_COLUMNS}
         """,
@@ -56,6 +58,7 @@ async def insert(conn: Connection, *, fingerprint: bytes, **values: Any) -> Docu
         values["date_of_birth"],
         values["endorsements"],
         values["created_at"],
+        values.get("holder", "self"),
     )
     return _row(record) if record else None
 

@@ -94,6 +94,13 @@ class EndorsementSchema(StrictSchema):
     )
 
 
+HOLDERS = ("self", "other")
+_HOLDER = {
+    "description": "self: the rider's own document; other: a family member's (or anyone's travelling "
+    "with the rider), whose data goes abroad only on a consent given on their behalf for this document"
+}
+
+
 class DocumentIn(StrictSchema):
     type = fields.String(required=True, validate=validate.OneOf(DOCUMENT_TYPES))
     holder_name = fields.String(required=True, validate=validate.Length(1, 100))
@@ -108,6 +115,7 @@ class DocumentIn(StrictSchema):
     endorsements = fields.List(
         fields.Nested(EndorsementSchema), load_default=list, validate=validate.Length(max=20)
     )
+    holder = fields.String(load_default="self", validate=validate.OneOf(HOLDERS), metadata=_HOLDER)
 
 
 class DocumentOut(StrictSchema):
@@ -120,6 +128,7 @@ class DocumentOut(StrictSchema):
     date_of_birth = fields.Date(allow_none=True)
     endorsements = fields.List(fields.Nested(EndorsementSchema), required=True)
     created_at = fields.AwareDateTime(required=True)
+    holder = fields.String(required=True, metadata=_HOLDER)
 
 
 DocumentPage = page_of(DocumentOut, "DocumentPage")
@@ -128,6 +137,13 @@ DocumentPage = page_of(DocumentOut, "DocumentPage")
 class ConsentIn(StrictSchema):
     destination = fields.String(required=True, validate=validate.OneOf(DESTINATIONS))
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+    document_id = fields.String(
+        validate=validate.Length(1, 64),
+        metadata={
+            "description": "given on behalf of this document's holder (a family member): their data "
+            "goes abroad on it; without it, the account holder's own consent"
+        },
+    )
 
 
 class ConsentOut(StrictSchema):
@@ -138,6 +154,10 @@ class ConsentOut(StrictSchema):
     notice_version = fields.String(required=True)
     given_at = fields.AwareDateTime(required=True)
     withdrawn_at = fields.AwareDateTime(allow_none=True)
+    document_id = fields.String(
+        allow_none=True,
+        metadata={"description": "on behalf of this document's holder; null: the rider's own"},
+    )
 
 
 ConsentPage = page_of(ConsentOut, "ConsentPage")
