@@ -89,6 +89,7 @@ def _wired(
             app[SERVICES] = wiring.services
             app[RATE_LIMITER] = RateLimiter(wiring.redis, dict(app[CONFIG].settings.rate_limits))
             app[METRICS].watch_pool(wiring.db.stats)
+            app[METRICS].watch_retention(wiring.services.privacy.retention.stats)
             async with serving(wiring):
                 yield
 

@@ -30,7 +30,12 @@ def periodic(services: Services) -> list[Job]:
     return [
         Job("purge idempotency keys", 600.0, services.idempotency.purge_expired),
         Job("purge expired credentials", 3600.0, services.credentials.purge_expired),
-        Job("purge data-transfer records past retention", 3600.0, services.transfers.purge_expired),
+        # Data-transfer records (3 years) are one kind of the retention table.
+        Job(
+            "apply retention",
+            services.privacy.retention.settings.run_seconds,
+            services.privacy.retention.run_job,
+        ),
         Job("build data exports", 1.0, services.privacy.exports.build_pending),
         Job("finish account deletions", 30.0, services.privacy.deletion.resume_due),
         Job("close journeys without tap-out", 60.0, transit.journeys.close_overdue),

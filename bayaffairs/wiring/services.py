@@ -28,6 +28,7 @@ from bayaffairs.privacy.access import AccessLog
 from bayaffairs.privacy.erasure import AccountDeletion
 from bayaffairs.privacy.export import Exports, Sources
 from bayaffairs.privacy.recipients import RecipientDirectory, recipient_directory
+from bayaffairs.privacy.retention import Retention
 from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
@@ -86,6 +87,7 @@ class PrivacyServices:
     recipients: RecipientDirectory
     exports: Exports
     deletion: AccountDeletion
+    retention: Retention
 
 
 def build_transit(
@@ -185,6 +187,7 @@ def build_services(
         deletion=AccountDeletion(
             db, clock, settings.privacy, credentials, travel.bookings, travel.payments, appointments.booking
         ),
+        retention=Retention(db, clock, settings.privacy.retention),
     )
     return Services(
         directory=directory,
