@@ -2,7 +2,11 @@
 
 - `travel_holds`: a Python driver. CONCURRENCY requests at a time POST /v1/travel/bookings for
   one passenger on the same departure (its capacity raised in the bench database so that holds
-  succeed for the whole run). In the same run and at the same concurrency, a raw asyncpg
+  succeed for the whole run). One document holds one seat per departure, and a rider at most
+  `max_active_holds` unpaid bookings: so each of the CONCURRENCY connections is a rider of its
+  own (the server runs with max_active_holds 1000, the most config allows) holding a different
+  document each time (its first added through the API, the rest copied from it in the database
+  with fingerprints of their own). In the same run and at the same concurrency, a raw asyncpg
   transaction (the conditional single-row UPDATE of the seats plus the booking INSERT, nothing
   else) is measured on another departure: the row's `raw_tx_per_s` and `vs_raw` say what the
   endpoint costs over the bare database work. Like with like: `vs_raw` is against the raw
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -65,8 +70,11 @@ async def _departures(conn: asyncpg.Connection) -> tuple[str, str]:
     return rows[0]["id"], rows[1]["id"]
 
 
-async def _rider(session: aiohttp.ClientSession, base: str) -> tuple[str, str, str]:
-    handle = f"bench-traveller-{int(time.time() * 1000)}"
+DOCUMENTS_PER_RIDER = 1000  # = the server's max_active_holds: each a seat on the hot departure
+
+
+async def _rider(session: aiohttp.ClientSession, base: str, n: int = 0) -> tuple[str, str, str]:
+    handle = f"bench-traveller-{int(time.time() * 1000)}-{n}"
     async with session.post(f"{base}/v1/auth/sessions", json={"provider": "dev", "code": handle}) as r:
         token = (await r.json())["token"]
     auth = {"Authorization": f"Bearer {token}"}
@@ -80,6 +88,44 @@ async def _rider(session: aiohttp.ClientSession, base: str) -> tuple[str, str, s
     async with session.get(f"{base}/v1/me", headers=auth) as r:
         user_id = (await r.json())["id"]
     return token, document["id"], user_id
+
+
+async def _more_documents(conn: asyncpg.Connection, document_id: str, count: int) -> list[str]:
+    """`count` copies of a rider's document, each another person's (its own fingerprint)."""
+    row = await conn.fetchrow("SELECT * FROM documents WHERE id = $1", document_id)
+    assert row is not None
+    ids = [new_id("doc") for _ in range(count)]
+    await conn.copy_records_to_table(
+        "documents",
+        columns=[
+            "id",
+            "user_id",
+            "type",
+            "holder_name",
+            "number_ciphertext",
+            "number_fingerprint",
+            "number_masked",
+            "issuing",
+            "expires",
+            "created_at",
+        ],
+        records=[
+            (
+                i,
+                row["user_id"],
+                row["type"],
+                row["holder_name"],
+                row["number_ciphertext"],
+                os.urandom(32),
+                row["number_masked"],
+                row["issuing"],
+                row["expires"],
+                row["created_at"],
+            )
+            for i in ids
+        ],
+    )
+    return ids
 
 
 def _pick(latencies: list[float], q: float) -> float:
@@ -155,15 +201,25 @@ async def _holds(port: int, timing: uploads.Timing, window: uploads.Window) -> t
         hot, raw_departure = await _departures(conn)
         connector = aiohttp.TCPConnector(limit=CONCURRENCY)
         async with aiohttp.ClientSession(connector=connector) as session:
-            token, document, user_id = await _rider(session, base)
-            headers = {"Authorization": f"Bearer {token}"}
-            body = {"departure_id": hot, "fare_class": "standard", "passengers": [{"document_id": document}]}
+            riders = [await _rider(session, base, n) for n in range(CONCURRENCY)]
+            user_id = riders[0][2]
+            documents = [
+                [document, *await _more_documents(conn, document, DOCUMENTS_PER_RIDER - 1)]
+                for _, document, _ in riders
+            ]
             latencies: list[float] = []
             statuses: dict[int, int] = {}
 
-            async def worker(end: float) -> int:
+            async def worker(end: float, rider: int) -> int:
                 n = 0
-                while time.monotonic() < end:
+                headers = {"Authorization": f"Bearer {riders[rider][0]}"}
+                mine = documents[rider]
+                while time.monotonic() < end and mine:
+                    body = {
+                        "departure_id": hot,
+                        "fare_class": "standard",
+                        "passengers": [{"document_id": mine.pop()}],
+                    }
                     began = time.perf_counter()
                     async with session.post(f"{base}/v1/travel/bookings", json=body, headers=headers) as r:
                         await r.read()
@@ -174,7 +230,7 @@ async def _holds(port: int, timing: uploads.Timing, window: uploads.Window) -> t
 
             async def load(seconds: float) -> tuple[int, float]:
                 began = time.monotonic()
-                counts = await asyncio.gather(*(worker(began + seconds) for _ in range(CONCURRENCY)))
+                counts = await asyncio.gather(*(worker(began + seconds, r) for r in range(CONCURRENCY)))
                 return sum(counts), time.monotonic() - began
 
             await load(timing.warmup)
