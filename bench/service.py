@@ -28,7 +28,8 @@ from bench.processes import ProcessError, Processes
 if TYPE_CHECKING:
     from bench.transit import Transit
 
-BENCH_DATABASE = "bayaffairs_bench"
+# Another name (BAYAFFAIRS_BENCH_DATABASE) keeps branches with different migrations apart.
+BENCH_DATABASE = os.environ.get("BAYAFFAIRS_BENCH_DATABASE", "bayaffairs_bench")
 BENCH_REDIS_DB = 14
 RIDER_HANDLE = "bench-rider"
 CODE_RIDER_HANDLE = "bench-code-rider"  # asks for ride codes and their images
