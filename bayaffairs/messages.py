@@ -207,6 +207,16 @@ MESSAGES: dict[str, Text] = {
         "此行程状态为 {status},只有未完成的行程可以补登。",
     ),
     "operator_not_found": T("No such operator.", "找不到此營運商。", "找不到此运营商。"),
+    "settlement_day_not_over": T(
+        "The day {date} is not over yet in the operator's time zone; it cannot be closed.",
+        "營運商所在時區的 {date} 尚未結束,不能結算。",
+        "运营商所在时区的 {date} 尚未结束,不能结算。",
+    ),
+    "settlement_cursor_stale": T(
+        "This settlement day closed while it was being read; read it again from the start.",
+        "此結算日在讀取期間已結算,請從頭再讀。",
+        "此结算日在读取期间已结算,请从头再读。",
+    ),
     "operator_unavailable": T(
         "That operator is not available now.", "該營運商暫時無法使用。", "该运营商暂时无法使用。"
     ),

@@ -11,6 +11,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from datetime import time
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
@@ -104,6 +105,18 @@ class RideCodeSettings:
     scan_batch_max: int = 256
     scan_writers: int = 4
     gate_backlog_hours: int = 24
+
+
+@dataclass(frozen=True)
+class SettlementSettings:
+    """Settlement files: a local day closes at `settlement_close` ("HH:MM") of the next local day
+    in the operator's time zone; the close looks for journeys changed since the previous close
+    less `late_margin_minutes` (longer than any transaction that writes journeys)."""
+
+    settlement_close: time = time(4, 0)
+    late_margin_minutes: int = 60
+    page_size: int = 1000
+    close_days_per_run: int = 31
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,7 @@ class Settings:
     travel: TravelSettings = field(default_factory=TravelSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    settlement: SettlementSettings = field(default_factory=SettlementSettings)
 
 
 class _Section(Schema):
@@ -419,6 +433,17 @@ def with_presentable_hours(
             raise ValidationError({"presentable_hours": {issuer: [f"must be at least {minimum} hours"]}})
         hours[issuer] = configured or minimum
     return replace(signing, presentable_hours=hours)
+
+
+class SettlementSchema(_Section):
+    settlement_close = fields.Time(load_default=time(4, 0), format="%H:%M")
+    late_margin_minutes = fields.Integer(load_default=60, validate=validate.Range(1, 24 * 60))
+    page_size = fields.Integer(load_default=1000, validate=validate.Range(1, 10000))
+    close_days_per_run = fields.Integer(load_default=31, validate=validate.Range(1, 366))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SettlementSettings:
+        return SettlementSettings(**data)
 
 
 class RideCodesSchema(_Section):
@@ -614,6 +639,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "travel": TravelSchema,
     "privacy": PrivacySchema,
     "metrics": MetricsSchema,
+    "settlement": SettlementSchema,
 }
 # Sections holding open-ended tables rather than fixed keys.
 OPEN_SECTIONS = ("rate_limits", "adapters")

@@ -41,6 +41,7 @@ def periodic(services: Services) -> list[Job]:
         Job("close journeys without tap-out", 60.0, transit.journeys.close_overdue),
         Job("record offline taps", 2.0, transit.uploads.drain),
         Job("charge riders for journeys", 5.0, transit.charges.charge_pending),
+        Job("close settlement days", 300.0, transit.settlements.close_due),
         Job("send appointment reminders", 30.0, appointments.reminders.send_due),
         Job("push appointments to agencies", 5.0, appointments.outbox.drain),
         Job("release expired holds", sweep, travel.bookings.sweep),

@@ -112,7 +112,7 @@ def build_transit(
         journeys=Journeys(db, clock, network, converter),
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
-        settlements=Settlements(db, network),
+        settlements=Settlements(db, clock, network, settings.settlement),
         charges=RideCharges(
             db,
             clock,

@@ -261,25 +261,82 @@ class SettlementQuery(StrictSchema):
         validate=validate.Range(date(2000, 1, 1), date(2100, 12, 31)),
         metadata={"description": "the operator's local day, YYYY-MM-DD"},
     )
+    limit = fields.Integer(
+        load_default=None, validate=validate.Range(1, 10000), metadata={"description": "lines per page"}
+    )
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 400))
+
+
+class SettlementDay(StrictSchema):
+    date = fields.Date(required=True, validate=validate.Range(date(2000, 1, 1), date(2100, 12, 31)))
+
+
+class Discount(Schema):
+    product = fields.String(required=True)
+    amount = fields.Integer(required=True)
 
 
 class SettlementLine(Schema):
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "journey; for adjustments: reversal (what was settled, negated) or restatement"
+        },
+    )
     journey_id = fields.String(required=True)
+    original_date = fields.Date(required=True, metadata={"description": "the day the journey belongs to"})
     status = fields.String(required=True)
     category = fields.String(required=True)
     entry_station = fields.String(allow_none=True)
     entry_at = fields.AwareDateTime(allow_none=True)
     exit_station = fields.String(allow_none=True)
     exit_at = fields.AwareDateTime(allow_none=True)
-    fare = fields.Nested(MoneySchema, required=True)
-    rule = fields.String(allow_none=True)
+    base_fare = fields.Integer(required=True, metadata={"description": "minor units of `currency`"})
+    concession = fields.Integer(required=True)
+    discounts = fields.List(fields.Nested(Discount), required=True)
+    fare = fields.Integer(required=True)
+    share = fields.Integer(required=True, metadata={"description": "this operator's part of the fare"})
+    currency = fields.String(required=True)
+    charge_status = fields.String(required=True, validate=validate.OneOf(["charged", "failed", "pending"]))
+    rider_amount = fields.Nested(
+        MoneySchema, allow_none=True, metadata={"description": "in the rider's currency"}
+    )
+    fx_rate = fields.String(allow_none=True)
+
+
+class FareTotal(Schema):
+    currency = fields.String(required=True)
+    charge_status = fields.String(required=True)
+    lines = fields.Integer(required=True)
+    base_fare = fields.Integer(required=True)
+    concession = fields.Integer(required=True)
+    fare = fields.Integer(required=True)
+    share = fields.Integer(required=True)
+
+
+class RiderTotal(Schema):
+    currency = fields.String(required=True)
+    charge_status = fields.String(required=True)
+    lines = fields.Integer(required=True)
+    amount = fields.Integer(required=True)
+
+
+class SettlementTotals(Schema):
+    fare = fields.List(fields.Nested(FareTotal), required=True)
+    rider = fields.List(fields.Nested(RiderTotal), required=True)
 
 
 class SettlementOut(Schema):
     operator = fields.String(required=True)
     date = fields.Date(required=True)
     currency = fields.String(required=True)
-    journeys = fields.Integer(required=True)
-    total = fields.Nested(MoneySchema, required=True)
-    totals_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    items = fields.List(fields.Nested(SettlementLine), required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["open", "closed"]))
+    closes_at = fields.AwareDateTime(required=True)
+    closed_at = fields.AwareDateTime(allow_none=True, required=True)
+    checksum = fields.String(
+        allow_none=True, required=True, metadata={"description": "SHA-256 of the CSV, hex"}
+    )
+    lines = fields.List(fields.Nested(SettlementLine), required=True)
+    adjustments = fields.List(fields.Nested(SettlementLine), required=True)
+    totals = fields.Nested(SettlementTotals, required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

@@ -1,18 +1,26 @@
-"""Daily settlement per operator: its currency, its local day, lines that sum to the total."""
+"""Daily settlement files per operator: its currency, its local day, open until the day's close,
+then closed for good; late arrivals are adjustments of the next day to close."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+from multidict import CIMultiDict
+
+from tests.support import Api
 from tests.transit.conftest import Ride
 
 METRO = "shenzhen_metro"
 BUS = "shenzhen_bus"
+SHENZHEN = ZoneInfo("Asia/Shanghai")
 
 
 async def journeys(ride: Ride, count: int) -> None:
@@ -26,21 +34,41 @@ async def journeys(ride: Ride, count: int) -> None:
         ride.clock.advance(minutes=3)
 
 
-async def operator_api(ride: Ride, operator: str):  # type: ignore[no-untyped-def]
+async def operator_api(ride: Ride, operator: str) -> Api:
     issued = await ride.services.credentials.issue("operator", operator)
     return ride.api.as_(issued.token)
 
 
-SHENZHEN = ZoneInfo("Asia/Shanghai")
-
-
-def local_day(ride: Ride) -> str:
-    return ride.clock.today(SHENZHEN).isoformat()
+def local_day(ride: Ride, days: int = 0) -> str:
+    return (ride.clock.today(SHENZHEN) + timedelta(days=days)).isoformat()
 
 
 def at_local(ride: Ride, hour: int, minute: int = 0, days: int = 0) -> datetime:
     """`hour`:`minute` in Shenzhen, `days` after the clock's local day there."""
     return datetime.combine(ride.clock.today(SHENZHEN) + timedelta(days=days), time(hour, minute), SHENZHEN)
+
+
+async def csv_of(api: Api, operator: str, day: str) -> tuple[int, bytes, CIMultiDict[str]]:
+    async with api.client.get(
+        f"/v1/operators/{operator}/settlements/{day}.csv", headers={"Authorization": f"Bearer {api.token}"}
+    ) as resp:
+        return resp.status, await resp.read(), resp.headers.copy()
+
+
+async def all_pages(api: Api, operator: str, day: str, limit: int) -> list[dict[str, Any]]:
+    pages, cursor = [], None
+    while True:
+        path = f"/v1/operators/{operator}/settlements?date={day}&limit={limit}"
+        status, page = await api.get(path + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200, page
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def fare_total(day: dict[str, Any], status: str | None = None) -> int:
+    return sum(t["fare"] for t in day["totals"]["fare"] if status in (None, t["charge_status"]))
 
 
 async def test_lines_sum_to_the_total_in_the_operators_currency(ride: Ride) -> None:
@@ -49,39 +77,180 @@ async def test_lines_sum_to_the_total_in_the_operators_currency(ride: Ride) -> N
     api = await operator_api(ride, METRO)
     status, day = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}")
     assert status == 200
-    assert day["currency"] == "CNY" and day["journeys"] == 4 == len(day["items"])
-    assert sum(item["fare"]["amount"] for item in day["items"]) == day["total"]["amount"] > 0
-    assert {item["fare"]["currency"] for item in day["items"]} == {"CNY"}
+    assert (day["status"], day["closed_at"], day["checksum"]) == ("open", None, None)
+    assert day["currency"] == "CNY" and len(day["lines"]) == 4 and day["adjustments"] == []
+    assert sum(line["fare"] for line in day["lines"]) == fare_total(day) > 0
+    assert {line["currency"] for line in day["lines"]} == {"CNY"}
+    assert {line["rider_amount"]["currency"] for line in day["lines"]} == {"HKD"}
+    assert sum(t["lines"] for t in day["totals"]["fare"]) == 4
+    rider_total = sum(t["amount"] for t in day["totals"]["rider"])
+    assert rider_total == sum(line["rider_amount"]["amount"] for line in day["lines"])
 
 
 async def test_an_operator_sees_only_its_own_settlement(ride: Ride) -> None:
     api = await operator_api(ride, BUS)
-    path = f"/v1/operators/{METRO}/settlements?date={local_day(ride)}"
-    status, body = await api.get(path)
-    assert (status, body["error"]["code"]) == (403, "out_of_scope")
-    gate = await ride.gate(METRO)
-    assert (await gate.get(path))[0] == 403
-    assert (await ride.rider.get(path))[0] == 403
+    for path in (
+        f"/v1/operators/{METRO}/settlements?date={local_day(ride)}",
+        f"/v1/operators/{METRO}/settlements/{local_day(ride)}.csv",
+    ):
+        status, body = await api.get(path)
+        assert (status, body["error"]["code"]) == (403, "out_of_scope")
+        gate = await ride.gate(METRO)
+        assert (await gate.get(path))[0] == 403
+        assert (await ride.rider.get(path))[0] == 403
 
 
 async def test_the_day_is_the_operators_local_day(ride: Ride) -> None:
     # 23:50 in Shenzhen (15:50 UTC); the metro exit ten minutes later falls on the next local day.
     ride.clock.set(at_local(ride, 23, 50))
-    today, tomorrow = local_day(ride), (ride.clock.today(SHENZHEN) + timedelta(days=1)).isoformat()
+    today, tomorrow = local_day(ride), local_day(ride, 1)
     await journeys(ride, 1)
     api = await operator_api(ride, METRO)
     _, first = await api.get(f"/v1/operators/{METRO}/settlements?date={today}")
     _, second = await api.get(f"/v1/operators/{METRO}/settlements?date={tomorrow}")
-    assert (first["journeys"], second["journeys"]) == (0, 1)
+    assert (len(first["lines"]), len(second["lines"])) == (0, 1)
     bus_api = await operator_api(ride, BUS)
     _, bus_day = await bus_api.get(f"/v1/operators/{BUS}/settlements?date={tomorrow}")
-    assert bus_day["journeys"] == 1
+    assert len(bus_day["lines"]) == 1
 
 
-async def test_a_bad_date_is_400(ride: Ride) -> None:
+async def test_a_bad_date_or_cursor_is_400(ride: Ride) -> None:
     api = await operator_api(ride, METRO)
     status, body = await api.get(f"/v1/operators/{METRO}/settlements?date=20-11-2026")
     assert status == 400 and "date" in body["error"]["details"]["fields"]
+    status, body = await api.get(f"/v1/operators/{METRO}/settlements/20-11-2026.csv")
+    assert status == 400 and "date" in body["error"]["details"]["fields"]
+    status, body = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}&cursor=%25%25")
+    assert status == 400 and "cursor" in body["error"]["details"]["fields"]
+
+
+async def test_a_day_stays_open_until_its_close_then_closes_with_the_checksum_of_its_csv(ride: Ride) -> None:
+    ride.clock.set(at_local(ride, 10))
+    day = local_day(ride)
+    await journeys(ride, 3)
+    api = await operator_api(ride, METRO)
+    settlements = ride.services.transit.settlements
+    ride.clock.set(at_local(ride, 3, 59, days=1))
+    await settlements.close_due()
+    _, still_open = await api.get(f"/v1/operators/{METRO}/settlements?date={day}")
+    assert still_open["status"] == "open"
+    assert still_open["closes_at"] == at_local(ride, 4).isoformat()
+
+    ride.clock.set(at_local(ride, 4))
+    assert await settlements.close_due() >= 1
+    _, closed = await api.get(f"/v1/operators/{METRO}/settlements?date={day}")
+    assert closed["status"] == "closed" and closed["closed_at"] == ride.clock.now().isoformat()
+    status, body, headers = await csv_of(api, METRO, day)
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert hashlib.sha256(body).hexdigest() == closed["checksum"] == headers["ETag"].strip('"')
+    rows = body.decode().splitlines()
+    assert rows[0].split(",")[:5] == ["# settlement", METRO, day, "CNY", "closed"]
+    assert len([r for r in rows if r.startswith("journey,")]) == 3
+    assert (await settlements.close_due()) == 0  # nothing left to close; closing again changes nothing
+    assert (await csv_of(api, METRO, day))[1] == body
+
+
+async def test_late_arrivals_are_adjustments_of_the_next_day_and_a_closed_day_never_changes(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    ride.clock.set(at_local(ride, 10))
+    day, next_day = local_day(ride), local_day(ride, 1)
+    await journeys(ride, 2)
+    metro = await ride.gate(METRO)
+    forgotten = await ride.scan(metro, (await ride.code("shenzhen"))["payload"], ride.stops(METRO)[0])
+    api = await operator_api(ride, METRO)
+    settlements = ride.services.transit.settlements
+    ride.clock.set(at_local(ride, 4, days=1))
+    await settlements.close_due()
+    _, closed = await api.get(f"/v1/operators/{METRO}/settlements?date={day}")
+    _, before, _ = await csv_of(api, METRO, day)
+    assert {line["charge_status"] for line in closed["lines"]} == {"pending"}
+    assert forgotten["journey_id"] not in {line["journey_id"] for line in closed["lines"]}  # still open
+
+    # After the close: the charges go through, and the journey never tapped out is closed unfinished.
+    assert await ride.services.transit.charges.charge_pending() >= 2
+    assert await ride.services.transit.journeys.close_overdue() == 1
+
+    assert await api.get(f"/v1/operators/{METRO}/settlements?date={day}") == (200, closed)
+    assert (await csv_of(api, METRO, day))[1] == before
+    _, pending = await api.get(f"/v1/operators/{METRO}/settlements?date={next_day}")
+    assert pending["status"] == "open" and pending["lines"] == []
+    kinds = [(a["kind"], a["journey_id"], a["charge_status"]) for a in pending["adjustments"]]
+    charged = [line["journey_id"] for line in closed["lines"]]
+    for journey_id in charged:
+        assert ("reversal", journey_id, "pending") in kinds
+        assert ("restatement", journey_id, "charged") in kinds
+    assert ("restatement", forgotten["journey_id"], "pending") in kinds
+    assert {a["original_date"] for a in pending["adjustments"]} == {day}
+    reversal = next(a for a in pending["adjustments"] if a["kind"] == "reversal")
+    assert reversal["fare"] < 0 and reversal["rider_amount"]["amount"] < 0
+
+    ride.clock.set(at_local(ride, 4, days=2))
+    await settlements.close_due()
+    _, adjusted = await api.get(f"/v1/operators/{METRO}/settlements?date={next_day}")
+    assert adjusted["status"] == "closed" and adjusted["adjustments"] == pending["adjustments"]
+    moved = sum(line["fare"] for line in closed["lines"])
+    assert fare_total(adjusted, "charged") == moved
+    unfinished = next(
+        a["fare"] for a in adjusted["adjustments"] if a["journey_id"] == forgotten["journey_id"]
+    )
+    assert fare_total(adjusted, "pending") == unfinished - moved
+    # Nothing changed since: the day after has nothing to adjust.
+    _, quiet = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride, 2)}")
+    assert quiet["adjustments"] == []
+    today = ride.clock.today(SHENZHEN)
+    assert await pg.fetchval("SELECT count(*) FROM settlement_lines WHERE day = $1", today) == 0
+
+
+async def test_pages_cover_every_line_once_open_or_closed(ride: Ride) -> None:
+    ride.clock.set(at_local(ride, 10))
+    day = local_day(ride)
+    await journeys(ride, 5)
+    api = await operator_api(ride, METRO)
+    open_pages = await all_pages(api, METRO, day, limit=2)
+    assert [len(p["lines"]) for p in open_pages] == [2, 2, 1]
+    ids = [line["journey_id"] for p in open_pages for line in p["lines"]]
+    ride.clock.set(at_local(ride, 4, days=1))
+    await ride.services.transit.settlements.close_due()
+    closed_pages = await all_pages(api, METRO, day, limit=2)
+    assert [line["journey_id"] for p in closed_pages for line in p["lines"]] == ids
+    assert len(set(ids)) == 5
+    status, body = await api.get(
+        f"/v1/operators/{METRO}/settlements?date={day}&limit=2&cursor={open_pages[0]['next_cursor']}"
+    )
+    assert (status, body["error"]["code"]) == (409, "settlement_cursor_stale")
+
+
+async def run_cli(cli_env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bayaffairs.cli.main",
+        "settlement",
+        *args,
+        env={**os.environ, **cli_env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_close_command_closes_a_day_that_is_over_and_nothing_else(
+    ride: Ride, cli_env: dict[str, str]
+) -> None:
+    """The command runs on the wall clock, so it closes a day long over and refuses one ahead."""
+    past, future = "2020-01-15", (ride.clock.today(SHENZHEN) + timedelta(days=3650)).isoformat()
+    code, out, err = await run_cli(cli_env, "close", "--date", past, "--operator", METRO)
+    assert code == 0, err
+    assert f"{METRO} {past}: closed, 0 lines, 0 adjustments, sha256 " in out
+    code, out, _ = await run_cli(cli_env, "close", "--date", past, "--operator", METRO)
+    assert (code, out.strip()) == (0, f"{METRO}: {past} was closed already")
+    code, _, err = await run_cli(cli_env, "close", "--date", future, "--operator", METRO)
+    assert code == 2 and "is not over yet" in err
+    code, _, err = await run_cli(cli_env, "close", "--date", past, "--operator", "nowhere")
+    assert code == 2 and "unknown operator" in err
 
 
 async def test_the_clearing_file_is_the_same_on_every_run(
@@ -90,32 +259,22 @@ async def test_the_clearing_file_is_the_same_on_every_run(
     ride.clock.set(at_local(ride, 12))
     await journeys(ride, 3)
     day = local_day(ride)
+    ride.clock.set(at_local(ride, 4, days=1))
+    await ride.services.transit.settlements.close_due()
     outputs = []
     for run in ("a", "b"):
         if run == "b":  # journeys of the next day must not change this day's file
-            ride.clock.set(at_local(ride, 1, days=1))
             await journeys(ride, 2)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bayaffairs.cli.main",
-            "settlement",
-            "run",
-            "--date",
-            day,
-            "--operator",
-            METRO,
-            "--out",
-            str(tmp_path / run),
-            "--quiet",
-            env={**os.environ, **cli_env},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        code, _, err = await run_cli(
+            cli_env, "run", "--date", day, "--operator", METRO, "--out", str(tmp_path / run), "--quiet"
         )
-        _, err = await process.communicate()
-        assert process.returncode == 0, err.decode()
-        outputs.append((tmp_path / run / f"{METRO}-{day}.csv").read_text())
+        assert code == 0, err
+        outputs.append((tmp_path / run / f"{METRO}-{day}.csv").read_bytes())
     assert outputs[0] == outputs[1]
-    lines = [line.split(",") for line in outputs[0].splitlines()]
-    fares = [int(row[7]) for row in lines[2:-1]]
-    assert len(fares) == 3 and lines[-1][3] == str(sum(fares))
+    api = await operator_api(ride, METRO)
+    _, closed = await api.get(f"/v1/operators/{METRO}/settlements?date={day}")
+    assert hashlib.sha256(outputs[0]).hexdigest() == closed["checksum"]
+    rows = [line.split(",") for line in outputs[0].decode().splitlines()]
+    fares = [int(row[12]) for row in rows if row[0] == "journey"]
+    totals = [row for row in rows if row[0] == "# total" and row[1] == "fare"]
+    assert len(fares) == 3 and sum(int(row[7]) for row in totals) == sum(fares)
