@@ -8,7 +8,7 @@ import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -77,8 +77,6 @@ async def add_journeys(pg: asyncpg.Connection, ride: Ride, day: datetime, trips:
 
 
 async def file_of(ride: Ride, day: str) -> bytes:
-    from datetime import date
-
     chunks = [c async for c in ride.services.transit.settlements.csv(METRO, date.fromisoformat(day))]
     return b"".join(chunks)
 
@@ -134,7 +132,8 @@ async def test_closed_days_never_change_and_lines_sum_to_totals(
         if ids:
             journey_id = ids[change.index % len(ids)]
             await pg.execute(
-                "UPDATE journeys SET charge_status = $2, fare_amount = coalesce($3, fare_amount) WHERE id = $1",
+                "UPDATE journeys SET charge_status = $2, fare_amount = coalesce($3, fare_amount)"
+                " WHERE id = $1",
                 journey_id,
                 change.charge_status,
                 change.fare,
