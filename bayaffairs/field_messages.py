@@ -155,6 +155,7 @@ MARSHMALLOW: dict[str, Text] = {
 
 # The project's own field messages (the domain's InvalidInput, the request schemas).
 OURS: dict[str, Text] = {
+    "not a cursor of this list": T("not a cursor of this list", "不是此清單的游標", "不是此列表的游标"),
     "the body must be a JSON object": T(
         "the body must be a JSON object", "請求內容必須是 JSON 物件", "请求内容必须是 JSON 对象"
     ),

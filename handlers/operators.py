@@ -80,7 +80,7 @@ def _day(text: str) -> date:
     try:
         day: date = SettlementDay().load({"date": text})["date"]
     except ValidationError as exc:
-        raise InvalidInput({"date": ["a day YYYY-MM-DD"]}) from exc
+        raise InvalidInput(exc.normalized_messages()) from exc
     return day
 
 
