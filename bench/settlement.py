@@ -137,10 +137,12 @@ def main() -> None:
         out = subprocess.run(
             [sys.executable, "-m", "bench.settlement", "--phase", name, "--day", day.isoformat()],
             cwd=ROOT,
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if out.returncode != 0:
+            raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(
             f"{name:12} {result['seconds']:8.2f} s  {result['bytes_or_lines']:>12}"

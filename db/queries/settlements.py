@@ -33,6 +33,9 @@ _COMPARED = (
     " discounts, fare, share, currency, charge_status, rider_amount, rider_currency, fx_rate"
 )
 _SETTLES_AT = "coalesce(j.exit_at, j.entry_at)"
+# Statements over a whole day (a million journeys) run longer than the pool's command_timeout,
+# which is sized for requests; closing and totalling a day are batch work.
+BATCH_TIMEOUT = 3600.0
 LINE_COLUMNS = (
     "kind, journey_id, original_date, status, category, entry_station, entry_at, exit_station,"
     " exit_at, base_fare, concession, discounts, fare, share, currency, charge_status, rider_amount,"
@@ -213,6 +216,7 @@ async def day_journey_totals(conn: Connection, operator: str, start: datetime, e
             operator,
             start,
             end,
+            timeout=BATCH_TIMEOUT,
         )
     )
 
@@ -231,6 +235,7 @@ async def insert_day_journeys(
         start,
         end,
         day,
+        timeout=BATCH_TIMEOUT,
     )
     return int(status.split()[-1])
 
@@ -268,6 +273,7 @@ async def changes(
         zone,
         since,
         before,
+        timeout=BATCH_TIMEOUT,
     )
     out = []
     for r in records:
@@ -337,6 +343,7 @@ async def totals_of_closed(conn: Connection, operator: str, day: date) -> list[R
             """,
             operator,
             day,
+            timeout=BATCH_TIMEOUT,
         )
     )
 
