@@ -10,8 +10,8 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Network, IPv6Network, ip_network
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
