@@ -53,7 +53,7 @@ async def settlement(call: Call) -> web.Response:
     auth=OPERATOR,
     responses={200: None},
     produces="text/csv",
-    errors=(404,),
+    errors=(400, 404),
     description="A header row (operator, date, currency, status, closed_at), the columns, the "
     "lines then the adjustments, and '# total' rows per currency and charge status. A closed "
     "day's bytes never change; their SHA-256 is the ETag and the JSON's checksum.",
