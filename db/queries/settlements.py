@@ -1,5 +1,5 @@
 """Settlement lines: an open day's, read from journeys as they are now; a closed day's, as written
-when it closed (0022_settlement_files.sql)."""
+when it closed (0025_settlement_files.sql)."""
 
 from __future__ import annotations
 
