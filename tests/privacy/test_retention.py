@@ -29,7 +29,7 @@ async def ride_metro(world: World, trips: int) -> None:
 
 
 async def settlement(world: World, day: Any) -> str:
-    return str((await world.services.transit.settlements.day(METRO, day)).csv())
+    return b"".join([chunk async for chunk in world.services.transit.settlements.csv(METRO, day)]).decode()
 
 
 async def counts(world: World, user_id: str) -> dict[str, int]:
