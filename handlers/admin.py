@@ -1,5 +1,5 @@
-"""Admin endpoints: credentials (the same operations as `bayaffairs credentials`), and the
-travel refunds outbox."""
+"""Admin endpoints: credentials (the same operations as `bayaffairs credentials`), the travel
+refunds outbox and the audit log."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from aiohttp import web
 from bayaffairs.handlers.endpoint import ADMIN, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.admin import (
+    AuditPage,
+    AuditQuery,
     CredentialIn,
     CredentialList,
     CredentialOut,
@@ -42,6 +44,7 @@ async def issue_credential(call: Call) -> web.Response:
         gate_id=body.get("gate_id"),
         stations=body.get("stations"),
     )
+    call.audit_target(issued.credential.id)
     out = dump(
         IssuedOut,
         {
@@ -101,3 +104,21 @@ async def list_refunds(call: Call) -> web.Response:
         q["status"], cursor=q["cursor"], limit=q["limit"]
     )
     return json_response(dump(RefundPage, {"items": page.items, "next_cursor": page.next_cursor}))
+
+
+@routes.get("/v1/admin/audit")
+@endpoint(
+    summary="The audit log: what admins and counters changed, oldest first",
+    tags=("admin",),
+    auth=ADMIN,
+    query=AuditQuery,
+    responses={200: AuditPage},
+    rate_class="admin",
+    description="Every change (not a read) an admin or counter credential made through the API, "
+    "refusals included: who (the credential), what (method and route), target, when, request id and "
+    "status. Append-only: the database refuses to change or delete an entry.",
+)
+async def audit_log(call: Call) -> web.Response:
+    q = call.query
+    page = await call.services.audit.since(q["since"], cursor=q["cursor"], limit=q["limit"])
+    return json_response(dump(AuditPage, {"items": page.items, "next_cursor": page.next_cursor}))

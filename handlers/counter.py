@@ -169,6 +169,7 @@ async def check_in(call: Call) -> web.Response:
     appointment_id, version = await desk.resolve(
         centre, payload=call.body["payload"], reference=call.body["reference"]
     )
+    call.audit_target(appointment_id)
     appointment = await desk.check_in(centre, appointment_id, version)
     return json_response(dump(CheckInOut, _checked_in(appointment)))
 
@@ -186,6 +187,8 @@ async def check_in(call: Call) -> web.Response:
 )
 async def queue_next(call: Call) -> web.Response:
     called = await call.services.appointments.desk.call_next(call.scope, call.body["counter"])
+    if called.appointment:
+        call.audit_target(called.appointment.id)
     appointment = counter_view(call, called.appointment) if called.appointment else None
     return json_response(dump(QueueNextOut, {"counter": called.counter, "appointment": appointment}))
 

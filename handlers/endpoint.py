@@ -18,13 +18,14 @@ import orjson
 from aiohttp import web
 from marshmallow import Schema, ValidationError
 
+from bayaffairs.audit import AUDITED_KINDS, Action
 from bayaffairs.credentials import Principal
 from bayaffairs.db.ratelimit import Attempt
 from bayaffairs.db.redis import UNAVAILABLE_ERRORS as REDIS_DOWN
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from bayaffairs.handlers.client import client_address
 from bayaffairs.handlers.errors import render_domain_error
-from bayaffairs.handlers.keys import LANGUAGE, PRINCIPAL, RATE_LIMITER, SERVICES
+from bayaffairs.handlers.keys import AUDIT_TARGET, LANGUAGE, PRINCIPAL, RATE_LIMITER, REQUEST_ID, SERVICES
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
 from bayaffairs.wiring.services import Services
 
@@ -89,6 +90,10 @@ class Call:
 
     def path(self, name: str) -> str:
         return self.request.match_info[name]
+
+    def audit_target(self, target: str) -> None:
+        """What this action acted on, for the audit log when no path parameter names it."""
+        self.request[AUDIT_TARGET] = target
 
     @property
     def rider(self) -> str:
@@ -189,8 +194,14 @@ def endpoint(
             call = Call(request, principal, body_data, query_data)
             key = request.headers.get("Idempotency-Key")
             if spec.idempotent and key is not None and principal is not None:
-                return await _idempotently(call, handler, principal, check_key(key), raw)
-            return await handler(call)
+                answer: Awaitable[web.StreamResponse] = _idempotently(
+                    call, handler, principal, check_key(key), raw
+                )
+            else:
+                answer = handler(call)
+            if principal is None or principal.kind not in AUDITED_KINDS or request.method in ("GET", "HEAD"):
+                return await answer
+            return await _audited(request, principal, answer)
 
         _SPECS[run] = spec
         return run
@@ -246,6 +257,37 @@ async def _limit(request: web.Request, spec: Spec, principal: Principal | None) 
     retry_after = await request.app[RATE_LIMITER].hit(route_class, who)
     if retry_after is not None:
         raise RateLimited(retry_after)
+
+
+async def _audited(
+    request: web.Request, principal: Principal, answer: Awaitable[web.StreamResponse]
+) -> web.StreamResponse:
+    """An admin's or counter's change, answered, then written to the audit log (refusals too)."""
+    try:
+        response = await answer
+    except DomainError as exc:
+        await _record(request, principal, exc.status)
+        raise
+    await _record(request, principal, response.status)
+    return response
+
+
+async def _record(request: web.Request, principal: Principal, status: int) -> None:
+    route = request.match_info.route.resource
+    target = request.get(AUDIT_TARGET) or ",".join(request.match_info.values()) or request.path
+    action = Action(
+        actor=principal.key,
+        actor_kind=principal.kind,
+        scope=principal.scope,
+        action=f"{request.method} {route.canonical if route else request.path}",
+        target=target,
+        status=status,
+        request_id=request[REQUEST_ID],
+    )
+    try:
+        await request.app[SERVICES].audit.record(action)
+    except Exception:
+        log.exception("audit entry not written: %s", action)
 
 
 def _parse_json(raw: bytes) -> Any:

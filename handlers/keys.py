@@ -24,3 +24,4 @@ REQUEST_ID = web.RequestKey("request_id", str)
 LANGUAGE = web.RequestKey("language", str)
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 CLIENT = web.RequestKey("client_address", str)  # handlers/client.py
+AUDIT_TARGET = web.RequestKey("audit_target", str)  # what an audited action acted on

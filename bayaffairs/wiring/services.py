@@ -14,6 +14,7 @@ from bayaffairs.adapters.protocols import (
 )
 from bayaffairs.adapters.registry import Adapters
 from bayaffairs.appointments.service import Appointments, build_appointments
+from bayaffairs.audit import AuditLog
 from bayaffairs.clock import Clock
 from bayaffairs.config import Config
 from bayaffairs.config.settings import RideCodeSettings
@@ -77,6 +78,7 @@ class Services:
     travel: TravelServices
     appointments: Appointments
     privacy: PrivacyServices
+    audit: AuditLog
 
 
 @dataclass
@@ -201,4 +203,5 @@ def build_services(
         travel=travel,
         appointments=appointments,
         privacy=privacy,
+        audit=AuditLog(db, clock),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bayaffairs.credentials import ISSUABLE_KINDS, KINDS
-from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import PageQuery, StrictSchema, page_of
 
 
 class CredentialIn(StrictSchema):
@@ -48,3 +48,24 @@ class CredentialQuery(StrictSchema):
 
 
 CredentialList = page_of(CredentialOut, "CredentialList")
+
+
+class AuditQuery(PageQuery):
+    since = fields.AwareDateTime(
+        load_default=None, metadata={"description": "entries at or after this instant (RFC 3339)"}
+    )
+
+
+class AuditEntryOut(StrictSchema):
+    id = fields.Integer(required=True)
+    at = fields.AwareDateTime(required=True)
+    actor = fields.String(required=True, metadata={"description": "the credential: <kind>:<credential id>"})
+    actor_kind = fields.String(required=True)
+    scope = fields.String(required=True)
+    action = fields.String(required=True, metadata={"description": "method and route"})
+    target = fields.String(required=True, metadata={"description": "what it acted on: an id, else the path"})
+    status = fields.Integer(required=True, metadata={"description": "how it was answered"})
+    request_id = fields.String(required=True)
+
+
+AuditPage = page_of(AuditEntryOut, "AuditPage")
