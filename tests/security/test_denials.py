@@ -451,11 +451,14 @@ TRANSIT: list[Row] = [
             ("POST", "/v1/admin/credentials", {"kind": "admin", "scope": "all"}),
             ("DELETE", "/v1/admin/credentials/crd_x", None),
             ("GET", "/v1/admin/refunds?status=stuck", None),
+            ("GET", "/v1/admin/audit", None),
         )
         for w in ("rider_a", "gate", "operator", "carrier", "counter", "display")
     ],
     Row("GET", "/v1/admin/refunds?status=stuck", "admin", 200),
     Row("GET", "/v1/admin/refunds?status=stuck", "none", 401),
+    Row("GET", "/v1/admin/audit", "admin", 200),
+    Row("GET", "/v1/admin/audit", "none", 401),
     *[Row("GET", p, "rider_b", 404) for p in ("/v1/ride-codes/0123456789abcdef.png",)],
     *rider_rows("POST", "/v1/journeys/jny_none/repair", 404, {"exit_station": "x"}, own=False),
     *rider_rows("GET", "/v1/me", 200, own=False),
