@@ -126,3 +126,9 @@ async def test_the_audit_table_refuses_update_delete_and_truncate(
             await pg.execute(statement)
     assert await pg.fetchval("SELECT actor FROM audit_log") != "someone-else"
     assert await pg.fetchval("SELECT count(*) FROM audit_log") == 1
+
+
+async def test_a_cursor_from_elsewhere_is_a_400_in_the_callers_language(make_api: AppFactory) -> None:
+    admin, _ = await _admin(await make_api())
+    status, err = await admin.get("/v1/admin/audit?cursor=abc", headers={"Accept-Language": "zh-Hant"})
+    assert status == 400 and err["error"]["details"]["fields"]["cursor"] == ["不是此清單的游標"]
