@@ -1,7 +1,7 @@
 """The audit log of admin and counter actions: who (the credential), what (method and route),
 to what (an id, else the path), when, under which request id, and how it was answered.
 
-It is append-only in the database (db/migrations/0025_audit_log.sql: triggers refuse UPDATE,
+It is append-only in the database (db/migrations/0026_audit_log.sql: triggers refuse UPDATE,
 DELETE and TRUNCATE), so a credential that can act cannot also wipe the trace of it through this
 service or the SQL it runs. An entry is written when the answer is known, in its own statement.
 """
