@@ -167,14 +167,25 @@ class CredentialService:
             known = ", ".join(sorted(self.scopes(kind))) or "none configured"
             raise InvalidInput({"scope": [f"unknown {kind} scope {scope!r}; known: {known}"]})
         binding = self._binding(kind, scope, gate_id, stations)
-        if ttl is None:
-            ttl = (
-                timedelta(hours=self.settings.session_ttl_hours)
-                if kind == "rider"
-                else timedelta(days=self.settings.token_ttl_days[kind])
-            )
+        ttl = self._lifetime(kind, ttl)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         return await self._store(q.insert, new_id("crd"), kind, scope, secret, label, ttl, **binding)
+
+    def _lifetime(self, kind: str, ttl: timedelta | None) -> timedelta:
+        """`ttl`, or the kind's lifetime: a rider session's, else `[auth.token_ttl_days]` of the
+        kind, which is also the longest a device or staff token may live."""
+        if kind == "rider":
+            return ttl or timedelta(hours=self.settings.session_ttl_hours)
+        limit = self.settings.token_ttl_days[kind]
+        if ttl is None:
+            return timedelta(days=limit)
+        if ttl < timedelta(days=1):
+            raise InvalidInput({"ttl_days": ["must be at least 1 day"]})
+        if ttl > timedelta(days=limit):
+            raise InvalidInput(
+                {"ttl_days": [f"at most {limit} days for a {kind} credential ([auth.token_ttl_days] {kind})"]}
+            )
+        return ttl
 
     def _binding(
         self, kind: str, operator: str, gate_id: str | None, stations: Collection[str] | None

@@ -22,7 +22,9 @@ async def issue(args: argparse.Namespace) -> None:
     config = config_or_exit()
     async with wired(config) as wiring:
         service = wiring.services.credentials
-        ttl = timedelta(days=args.ttl_days) if args.ttl_days else None
+        # Clamped only so that timedelta takes it: the service refuses anything beyond the kind's limit.
+        days = None if args.ttl_days is None else max(-1, min(args.ttl_days, 100_000))
+        ttl = timedelta(days=days) if days is not None else None
         try:
             issued = await service.issue(
                 args.kind,
@@ -121,7 +123,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--gate", metavar="GATE_ID", help="gate: bind the token to this gate id (else it serves every gate)"
     )
     i.add_argument("--stations", metavar="ID,...", help="gate: and to these stations of its operator")
-    i.add_argument("--ttl-days", type=int, help="lifetime; default from config [auth.token_ttl_days]")
+    i.add_argument(
+        "--ttl-days",
+        type=int,
+        help="lifetime in days, 1 up to the kind's [auth.token_ttl_days] (the default)",
+    )
     i.add_argument(
         "--json",
         action="store_true",

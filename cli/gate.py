@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from bayaffairs.cli.context import CommandError, instant
-from bayaffairs.gate.simulate import NoCode, simulate
+from bayaffairs.gate.simulate import SimulationError, simulate
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -28,7 +28,7 @@ async def run(args: argparse.Namespace) -> None:
             store=Path(args.store) if args.store else None,
             at=args.at,
         )
-    except (NoCode, FileNotFoundError) as exc:
+    except SimulationError as exc:
         raise CommandError(str(exc), status=2) from exc
     print(json.dumps(result, ensure_ascii=False))
 

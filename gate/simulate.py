@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import zxingcpp
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from bayaffairs.gate.client import GateClient
 from bayaffairs.gate.offline import OfflineGate
@@ -23,16 +23,43 @@ from bayaffairs.gate.store import GateStore
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
-class NoCode(Exception):
+class SimulationError(Exception):
+    """What stopped the simulation, said in one line for a person (no traceback)."""
+
+
+class NoCode(SimulationError):
     pass
 
 
 def read_qr(path: Path) -> str:
-    with Image.open(path) as image:
-        codes = zxingcpp.read_barcodes(image.convert("L"), formats=QR_ONLY)
+    try:
+        with Image.open(path) as image:
+            codes = zxingcpp.read_barcodes(image.convert("L"), formats=QR_ONLY)
+    except FileNotFoundError:
+        raise SimulationError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise SimulationError(f"{path}: not an image the gate can read (a PNG or JPEG)") from None
+    except OSError as exc:
+        raise SimulationError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not codes:
         raise NoCode(f"no QR code found in {path}")
     return codes[0].text
+
+
+def _refused(base_url: str, status: int, code: str | None = None) -> SimulationError:
+    said = f" ({code})" if code else ""
+    if status in (401, 403):
+        return SimulationError(f"the service at {base_url} refused the gate token: {status}{said}")
+    return SimulationError(f"the service at {base_url} answered {status}{said}")
+
+
+async def _error_code(resp: aiohttp.ClientResponse) -> str | None:
+    try:
+        body = await resp.json()
+    except (aiohttp.ContentTypeError, ValueError):
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code")) if isinstance(error, dict) else None
 
 
 async def simulate(
@@ -52,7 +79,31 @@ async def simulate(
     clock (default: now), for trying a code as of another time."""
     payload = read_qr(image)
     at = at or datetime.now(UTC)
-    async with aiohttp.ClientSession() as session:
+    base_url = base_url.rstrip("/")
+    try:
+        return await _simulate(
+            payload, base_url, token, gate_id, station, direction, online, upload, store, at
+        )
+    except aiohttp.ClientResponseError as exc:
+        raise _refused(base_url, exc.status) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        why = str(exc) or type(exc).__name__
+        raise SimulationError(f"cannot reach the service at {base_url} ({why})") from None
+
+
+async def _simulate(
+    payload: str,
+    base_url: str,
+    token: str,
+    gate_id: str,
+    station: str,
+    direction: str,
+    online: bool,
+    upload: bool,
+    store: Path | None,
+    at: datetime,
+) -> dict[str, Any]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         if online:
             body = {
                 "payload": payload,
@@ -62,10 +113,12 @@ async def simulate(
                 "scanned_at": at.isoformat(),
             }
             async with session.post(
-                f"{base_url.rstrip('/')}/v1/gate/scans",
+                f"{base_url}/v1/gate/scans",
                 json=body,
                 headers={"Authorization": f"Bearer {token}"},
             ) as resp:
+                if resp.status in (401, 403) or resp.status >= 500:
+                    raise _refused(base_url, resp.status, await _error_code(resp))
                 return {"mode": "online", "status": resp.status, **(await resp.json())}
         with tempfile.TemporaryDirectory(prefix="bayaffairs-gate-") as scratch:
             memory = GateStore(store or Path(scratch) / "gate.sqlite3")
