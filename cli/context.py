@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
 
+from bayaffairs.adapters import registry
 from bayaffairs.clock import Clock
 from bayaffairs.config import Config, ConfigError, load_config
+from bayaffairs.config.production import Report, check
 from bayaffairs.db.database import Database
 from bayaffairs.wiring import root
 from bayaffairs.wiring.root import Wiring
@@ -27,12 +30,46 @@ class CommandError(Exception):
         self.status = status
 
 
-def config_or_exit() -> Config:
+def config_or_exit(*, announce: bool = True) -> Config:
+    """The configuration, or one line and exit status 2. `announce`: say on stderr which profile
+    it is (stdout stays the command's own output, JSON included)."""
     try:
-        return load_config()
+        config = load_config()
     except ConfigError as exc:
         print(f"bayaffairs: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if announce:
+        print(f"bayaffairs: {profile_said(config)}", file=sys.stderr, flush=True)
+    return config
+
+
+def profile_said(config: Config) -> str:
+    """Which profile, and why: "profile demo (BAYAFFAIRS_PROFILE=demo)"."""
+    named = os.environ.get("BAYAFFAIRS_PROFILE")
+    why = f"BAYAFFAIRS_PROFILE={named}" if named else "BAYAFFAIRS_PROFILE is not set"
+    return f"profile {config.settings.profile_name} ({why})"
+
+
+def production_report(config: Config) -> Report:
+    """What production refuses in `config` (nothing outside production)."""
+    demo = {m.id for m in registry.discover().values() if m.demo_only}
+    return check(config, demo)
+
+
+def refuse_unsafe(config: Config, report: Report | None = None) -> None:
+    """In production, stop with one line per demo secret, fallback or demo adapter (status 2)."""
+    report = report or production_report(config)
+    if not report.problems:
+        return
+    for problem in report.problems:
+        print(f"bayaffairs: production refuses {problem}", file=sys.stderr)
+    print(
+        f"bayaffairs: {len(report.problems)} problem(s) above: production does not start with demo"
+        " secrets, fallbacks or demo adapters (the demo runs with BAYAFFAIRS_PROFILE=demo, as"
+        " scripts/run does)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
 
 
 def wired(config: Config, *, clock: Clock | None = None) -> AbstractAsyncContextManager[Wiring]:

@@ -1,10 +1,12 @@
-"""`bayaffairs keys rotate|list|compromised`: the issuers' signing keys."""
+"""`bayaffairs keys rotate|list|compromised`: the issuers' signing keys; `keys generate`: a key for
+[secrets]."""
 
 from __future__ import annotations
 
 import argparse
 import base64
-from datetime import datetime
+import secrets
+from datetime import UTC, datetime
 
 from bayaffairs.cli.context import CommandError, config_or_exit, wired
 from bayaffairs.errors import DomainError
@@ -68,6 +70,15 @@ async def compromised(args: argparse.Namespace) -> None:
     )
 
 
+def generate(args: argparse.Namespace) -> None:
+    """A new key for `[secrets] documents_keys` or `signing_keys`: 32 random bytes, printed as
+    "keyid:base64" (nothing else is read or written)."""
+    key_id = args.id or f"k{datetime.now(UTC):%Y%m%d}"
+    if not key_id.isalnum() or len(key_id) > 16:
+        raise CommandError(f"--id {key_id!r}: 1 to 16 letters and digits", 2)
+    print(f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("keys", help="issuers' signing keys")
     actions = p.add_subparsers(dest="action", required=True)
@@ -84,3 +95,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = actions.add_parser("compromised", help="stop a key verifying anything, at once")
     c.add_argument("kid")
     c.set_defaults(run=compromised)
+    g = actions.add_parser(
+        "generate",
+        help="print a new random key for [secrets] documents_keys or signing_keys (keyid:base64)",
+    )
+    g.add_argument("--id", help="the key id: up to 16 letters and digits (default k<today, UTC>)")
+    g.set_defaults(run=generate)

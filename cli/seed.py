@@ -55,6 +55,7 @@ class SeedContext:
 
 
 SeedStep = Callable[[SeedContext], Awaitable[None]]
+DEMO_PROFILES = ("demo", "test")
 
 
 async def _admin(ctx: SeedContext) -> None:
@@ -181,6 +182,12 @@ async def run(args: argparse.Namespace) -> None:
     if not args.demo:
         raise CommandError("only demo data can be seeded: pass --demo", status=2)
     config = config_or_exit()
+    if config.settings.profile not in DEMO_PROFILES:
+        raise CommandError(
+            f"seed --demo runs only in the demo or test profile, not in {config.settings.profile_name}"
+            " (BAYAFFAIRS_PROFILE=demo, as scripts/run sets it)",
+            status=2,
+        )
     clock: Clock = FixedClock(args.at) if args.at else SystemClock()
     async with wired(config, clock=clock) as wiring:
         ctx = SeedContext(wiring)

@@ -12,7 +12,7 @@ import sys
 
 from aiohttp import web
 
-from bayaffairs.cli.context import CommandError, config_or_exit, database
+from bayaffairs.cli.context import CommandError, config_or_exit, database, refuse_unsafe
 from bayaffairs.config import Config
 from bayaffairs.db.migrate import current_version, discover
 from bayaffairs.handlers.app import create_app
@@ -53,6 +53,7 @@ def _serve_on(config: Config, sock: socket.socket) -> None:
 
 def run(args: argparse.Namespace) -> None:
     config = config_or_exit()
+    refuse_unsafe(config)  # production: no demo secrets, fallbacks or demo adapters
     server = config.settings.server
     host = args.host or server.host
     port = args.port or server.port

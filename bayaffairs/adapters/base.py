@@ -40,6 +40,7 @@ class Manifest:
     codeowners: tuple[str, ...] = ()
     personal_data: tuple[str, ...] = ()
     description: str = ""
+    demo_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ class ManifestSchema(Schema):
     codeowners = fields.List(fields.String(), load_default=list)
     personal_data = fields.List(fields.String(), load_default=list)
     description = fields.String(load_default="")
+    # Demos and tests only (a wallet that moves no money, a sign-in that trusts any handle, ...):
+    # enabled by the demo and test profiles alone; production refuses to start with one enabled.
+    demo_only = fields.Boolean(load_default=False)
 
 
 def read_manifest(folder: Path) -> Manifest:

@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,25 @@ from bayaffairs.config.errors import ConfigError
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 
-def read_toml(path: Path, display: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Fallback:
+    """A `${variable:-value}` reference whose variable was unset or empty, so `value` was used,
+    at `key` (dotted) of the file `source`."""
+
+    source: str
+    key: str
+    variable: str
+    value: str
+
+
+def read_toml(
+    path: Path,
+    display: str,
+    environ: Mapping[str, str] | None = None,
+    fallbacks: list[Fallback] | None = None,
+) -> dict[str, Any]:
+    """The file's tables with `${NAME}` references expanded; each fallback used is appended to
+    `fallbacks` when given."""
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
@@ -23,16 +42,18 @@ def read_toml(path: Path, display: str, environ: Mapping[str, str] | None = None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(display, "", f"not valid TOML: {exc}") from None
     environ = os.environ if environ is None else environ
-    return {key: _expand(value, display, key, environ) for key, value in data.items()}
+    used = [] if fallbacks is None else fallbacks
+    return {key: _expand(value, display, key, environ, used) for key, value in data.items()}
 
 
-def _expand(value: Any, display: str, key: str, environ: Mapping[str, str]) -> Any:
+def _expand(value: Any, display: str, key: str, environ: Mapping[str, str], used: list[Fallback]) -> Any:
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             value = environ.get(name)
             if default is not None and not value:
+                used.append(Fallback(display, key, name, default))
                 return default  # as in the shell: ${NAME:-default} covers unset and empty
             if value is not None:
                 return value
@@ -40,9 +61,9 @@ def _expand(value: Any, display: str, key: str, environ: Mapping[str, str]) -> A
 
         return _ENV_REF.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _expand(v, display, f"{key}.{k}" if key else k, environ) for k, v in value.items()}
+        return {k: _expand(v, display, f"{key}.{k}" if key else k, environ, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, display, f"{key}[{i}]", environ) for i, v in enumerate(value)]
+        return [_expand(v, display, f"{key}[{i}]", environ, used) for i, v in enumerate(value)]
     return value
 
 

@@ -6,14 +6,14 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError
 
 from bayaffairs.config.errors import ConfigError, config_error_from
-from bayaffairs.config.files import deep_merge, read_toml
+from bayaffairs.config.files import Fallback, deep_merge, read_toml
 from bayaffairs.config.regions import (
     ID_PATTERN,
     AdapterBlock,
@@ -28,15 +28,24 @@ from bayaffairs.config.settings import OPEN_SECTIONS, SECTIONS, Settings, build_
 
 _ID = re.compile(ID_PATTERN)
 ENV_PREFIX = "BAYAFFAIRS_"
+# The profile that runs when none is named: no overlay, and `bayaffairs serve` refuses demo
+# secrets and demo adapters (bayaffairs/config/production.py).
+PRODUCTION = "production"
 
 
 @dataclass(frozen=True)
 class Config:
+    """`sources` maps "section.key" of the settings (and "adapters.<instance>") to where its
+    value was set last; `fallbacks` are the `${NAME:-value}` references that used their value and
+    were not overridden by a later layer."""
+
     directory: Path
     settings: Settings
     jurisdictions: Mapping[str, Jurisdiction]
     cities: Mapping[str, City]
     adapter_blocks: tuple[AdapterBlock, ...]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 def default_config_dir() -> Path:
@@ -55,14 +64,19 @@ def load_config(
 ) -> Config:
     """Read app.toml, the profile overlay, BAYAFFAIRS_* variables, jurisdictions and cities.
 
-    `overrides` (tests) is merged last, on top of everything.
+    `overrides` (tests) is merged last, on top of everything. No profile, or the profile named
+    "production", is production: no overlay.
     """
     environ = os.environ if environ is None else environ
     directory = directory or default_config_dir()
     profile = profile if profile is not None else environ.get("BAYAFFAIRS_PROFILE") or None
-    data, source_of = _settings_tables(directory, profile, environ)
+    if profile == PRODUCTION:
+        profile = None
+    fallbacks: list[Fallback] = []
+    data, source_of = _settings_tables(directory, profile, environ, fallbacks)
     if overrides:
         data = deep_merge(data, overrides)
+        _forget_fallbacks(fallbacks, overrides)
     settings = build_settings(data, source_of, profile)
 
     jurisdictions = {
@@ -77,7 +91,7 @@ def load_config(
         blocks.extend(_blocks({instance: table}, source))
     for kind in ("jurisdictions", "cities"):
         for path in sorted((directory / kind).glob("*.toml")):
-            raw = read_toml(path, f"config/{kind}/{path.name}", environ)
+            raw = read_toml(path, f"config/{kind}/{path.name}", environ, fallbacks)
             place = raw.get("id")
             for block in _blocks(raw.get("adapters", {}), f"config/{kind}/{path.name}"):
                 if kind == "cities":
@@ -104,14 +118,32 @@ def load_config(
                 block.source, f"adapters.{block.instance}", f"already declared in {seen[block.instance]}"
             )
         seen[block.instance] = block.source
-    return Config(directory, settings, jurisdictions, cities, tuple(blocks))
+    return Config(
+        directory, settings, jurisdictions, cities, tuple(blocks), dict(source_of), tuple(fallbacks)
+    )
+
+
+def _leaf_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in table.items():
+        path = f"{prefix}.{key}" if prefix else key
+        out.extend(_leaf_keys(value, path) if isinstance(value, Mapping) else [path])
+    return out
+
+
+def _forget_fallbacks(fallbacks: list[Fallback], overlay: Mapping[str, Any]) -> None:
+    """A value a later layer sets replaces the fallback an earlier layer used there."""
+    replaced = _leaf_keys(overlay)
+    fallbacks[:] = [
+        f for f in fallbacks if not any(f.key == k or f.key.startswith((f"{k}.", f"{k}[")) for k in replaced)
+    ]
 
 
 def _settings_tables(
-    directory: Path, profile: str | None, environ: Mapping[str, str]
+    directory: Path, profile: str | None, environ: Mapping[str, str], fallbacks: list[Fallback]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     source_of: dict[str, str] = {}
-    data = read_toml(directory / "app.toml", "config/app.toml", environ)
+    data = read_toml(directory / "app.toml", "config/app.toml", environ, fallbacks)
     for section, table in data.items():
         source_of[section] = "config/app.toml"
         if isinstance(table, dict):
@@ -125,7 +157,10 @@ def _settings_tables(
     if (directory / "local.toml").exists():
         layers.append((directory / "local.toml", "config/local.toml"))
     for path, display in layers:
-        overlay = read_toml(path, display, environ)
+        used: list[Fallback] = []
+        overlay = read_toml(path, display, environ, used)
+        _forget_fallbacks(fallbacks, overlay)
+        fallbacks.extend(used)
         for section, table in overlay.items():
             source_of[section] = display
             if isinstance(table, dict):
@@ -144,6 +179,7 @@ def _settings_tables(
             current = table.get(key)
             table[key] = [v.strip() for v in value.split(",")] if isinstance(current, list) else value
             source_of[f"{section}.{key}"] = f"environment variable {name}"
+            _forget_fallbacks(fallbacks, {section: {key: value}})
             break
     return data, source_of
 

@@ -264,6 +264,11 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     settlement: SettlementSettings = field(default_factory=SettlementSettings)
 
+    @property
+    def profile_name(self) -> str:
+        """The profile by name: "production" when none is named."""
+        return self.profile or "production"
+
 
 class _Section(Schema):
     class Meta:
@@ -338,7 +343,7 @@ class AuthSchema(_Section):
         )
 
 
-def _parse_key(entry: str) -> tuple[str, bytes]:
+def parse_key(entry: str) -> tuple[str, bytes]:
     key_id, sep, encoded = entry.partition(":")
     if not sep or not key_id.isalnum() or len(key_id) > 16:
         raise ValidationError('each entry must look like "keyid:base64key" (alphanumeric key id)')
@@ -352,7 +357,7 @@ def _parse_key(entry: str) -> tuple[str, bytes]:
 
 
 def _check_key_list(value: list[str]) -> None:
-    ids = [_parse_key(v)[0] for v in value]
+    ids = [parse_key(v)[0] for v in value]
     if len(set(ids)) != len(ids):
         raise ValidationError("key ids must be unique")
 
@@ -372,8 +377,8 @@ class SecretsSchema(_Section):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SecretSettings:
         return SecretSettings(
-            documents_keys=tuple(_parse_key(v) for v in data["documents_keys"]),
-            signing_keys=tuple(_parse_key(v) for v in data["signing_keys"]),
+            documents_keys=tuple(parse_key(v) for v in data["documents_keys"]),
+            signing_keys=tuple(parse_key(v) for v in data["signing_keys"]),
         )
 
 

@@ -1,0 +1,133 @@
+"""What production refuses: secrets committed to the repository, `${NAME:-fallback}` values of
+secrets and of enabled adapters' settings, and demo adapters.
+
+Production is the configuration that runs when no profile is named. `bayaffairs serve` and
+`bayaffairs check-config` stop there with one line per problem (the key and where it was set);
+the demo and test profiles allow all of it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import tomllib
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError
+
+from bayaffairs.config.loader import Config
+from bayaffairs.config.settings import parse_key
+
+SECRET_KEYS = ("documents_keys", "signing_keys")
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
+GENERATE = "bayaffairs keys generate"
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    key: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.problem}"
+
+
+@dataclass
+class Report:
+    """`checked`: what was looked at, in words; `problems`: what production refuses."""
+
+    checked: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def check(config: Config, demo_adapters: Collection[str]) -> Report:
+    """`demo_adapters`: the adapter folders whose manifests say `demo_only`."""
+    report = Report()
+    if config.settings.profile is not None:
+        report.checked.append(
+            f"profile {config.settings.profile} is not production: demo secrets and demo adapters are"
+            " allowed (production, with no BAYAFFAIRS_PROFILE, refuses them)"
+        )
+        return report
+    committed = committed_key_material([config.directory, SHIPPED_CONFIG])
+    for name in SECRET_KEYS:
+        key = f"secrets.{name}"
+        entries: tuple[tuple[str, bytes], ...] = getattr(config.settings.secrets, name)
+        demo = [kid for kid, material in entries if material in committed]
+        source = config.sources.get(key, "config/app.toml")
+        variable = f"BAYAFFAIRS_SECRETS_{name.upper()}"
+        report.checked.append(
+            f"{key}: {len(entries)} key(s) from {source}, compared with the keys committed to the repository"
+        )
+        if demo:
+            report.problems.append(
+                Problem(
+                    source,
+                    key,
+                    f"{', '.join(repr(k) for k in demo)} is a demo key committed to the repository: make one"
+                    f" with `{GENERATE}` and set {variable} from your secret store",
+                )
+            )
+    enabled = {b.instance: b for b in config.adapter_blocks if b.enabled}
+    names = ", ".join(sorted(demo_adapters)) or "none"
+    report.checked.append(f"demo adapters ({names}): whether any is enabled")
+    for block in enabled.values():
+        if block.module in demo_adapters:
+            report.problems.append(
+                Problem(
+                    config.sources.get(f"adapters.{block.instance}", block.source),
+                    f"adapters.{block.instance}",
+                    f"enables {block.module}, a demo adapter (demo and test profiles only): remove the"
+                    " block or set enabled = false",
+                )
+            )
+    report.checked.append(
+        "${NAME:-fallback} values of secrets and of enabled adapters' settings: whether a fallback is"
+        " used (an empty fallback means not set and is allowed)"
+    )
+    for used in config.fallbacks:
+        section, _, rest = used.key.partition(".")
+        instance = rest.split(".", 1)[0].split("[", 1)[0]
+        relevant = section == "secrets" or (section == "adapters" and instance in enabled)
+        if relevant and used.value:
+            report.problems.append(
+                Problem(
+                    used.source,
+                    used.key,
+                    f"{used.variable} is not set, so the fallback {used.value!r} is used:"
+                    f" set {used.variable}",
+                )
+            )
+    return report
+
+
+def committed_key_material(directories: Collection[Path]) -> set[bytes]:
+    """The key material of every `[secrets]` entry in app.toml and the profiles of these folders
+    (the repository's own config/ among them): keys anyone with the repository has."""
+    material: set[bytes] = set()
+    for directory in set(directories):
+        for path in [directory / "app.toml", *sorted((directory / "profiles").glob("*.toml"))]:
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+            for entry in _strings(data.get("secrets", {})):
+                try:
+                    material.add(parse_key(entry)[1])
+                except (ValidationError, binascii.Error):
+                    continue
+    return material
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
