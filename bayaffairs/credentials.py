@@ -35,6 +35,8 @@ CredentialKind = Literal["rider", "gate", "operator", "carrier", "counter", "dis
 KINDS: tuple[CredentialKind, ...] = get_args(CredentialKind)
 ISSUABLE_KINDS: tuple[CredentialKind, ...] = ("gate", "operator", "carrier", "counter", "display", "admin")
 ADMIN_SCOPE = "all"
+# Ids of the demo data's credentials (`seed --demo`): crd_demo_<kind>_<random>, random tokens.
+DEMO_ID_PREFIX = "crd_demo"
 TOKEN_PREFIX = "bya"  # noqa: S105 - a marker, not a secret
 _CACHE_MAX = 50_000
 
@@ -157,8 +159,10 @@ class CredentialService:
         ttl: timedelta | None = None,
         gate_id: str | None = None,
         stations: Collection[str] | None = None,
+        id_prefix: str = "crd",
     ) -> IssuedCredential:
-        """`gate_id` (and `stations`) bind a gate credential to one gate (at those stations)."""
+        """`gate_id` (and `stations`) bind a gate credential to one gate (at those stations).
+        `id_prefix`: the demo data's credentials take DEMO_ID_PREFIX and their kind."""
         if kind not in KINDS:
             raise InvalidInput({"kind": [f"must be one of {', '.join(ISSUABLE_KINDS)}"]})
         if kind == "admin" and scope != ADMIN_SCOPE:
@@ -169,7 +173,7 @@ class CredentialService:
         binding = self._binding(kind, scope, gate_id, stations)
         ttl = self._lifetime(kind, ttl)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-        return await self._store(q.insert, new_id("crd"), kind, scope, secret, label, ttl, **binding)
+        return await self._store(q.insert, new_id(id_prefix), kind, scope, secret, label, ttl, **binding)
 
     def _lifetime(self, kind: str, ttl: timedelta | None) -> timedelta:
         """`ttl`, or the kind's lifetime: a rider session's, else `[auth.token_ttl_days]` of the
@@ -205,13 +209,6 @@ class CredentialService:
                 {"stations": [f"not stations of {operator}: {', '.join(unknown) or 'none given'}"]}
             )
         return {"gate_id": gate_id, "stations": sorted(set(stations))}
-
-    async def ensure_known(
-        self, credential_id: str, kind: str, scope: str, secret: str, *, label: str, ttl: timedelta
-    ) -> IssuedCredential:
-        """Create or refresh a credential whose secret is chosen by the caller (demo seeding only:
-        the same seed run prints the same token every time)."""
-        return await self._store(q.upsert, credential_id, kind, scope, secret, label, ttl)
 
     async def _store(
         self,

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from bayaffairs.cli.context import CommandError, config_or_exit, wired
-from bayaffairs.credentials import ISSUABLE_KINDS, Credential
+from bayaffairs.credentials import DEMO_ID_PREFIX, ISSUABLE_KINDS, Credential
 from bayaffairs.errors import DomainError, InvalidInput
 
 
@@ -64,6 +64,8 @@ async def list_(args: argparse.Namespace) -> None:
     async with wired(config) as wiring:
         service = wiring.services.credentials
         items = await service.list(kind=args.kind, include_inactive=args.all)
+    if args.demo:
+        items = [c for c in items if c.id.startswith(f"{DEMO_ID_PREFIX}_")]
     if args.json:
         print(
             json.dumps(
@@ -80,12 +82,17 @@ async def list_(args: argparse.Namespace) -> None:
             )
         )
         return
-    print(f"{'ID':32} {'KIND':9} {'SCOPE':24} {'EXPIRES':17} {'STATE':8} {'GATE':32} LABEL")
+    print(f"{'ID':44} {'KIND':9} {'SCOPE':24} {'EXPIRES':17} {'STATE':8} {'GATE':32} LABEL")
     for c in items:
         state = "revoked" if c.revoked_at else "active"
         gate = _binding(c) or "-"
         expires = f"{c.expires_at:%Y-%m-%d %H:%M}"
-        print(f"{c.id:32} {c.kind:9} {c.scope:24} {expires:17} {state:8} {gate:32} {c.label or ''}")
+        print(f"{c.id:44} {c.kind:9} {c.scope:24} {expires:17} {state:8} {gate:32} {c.label or ''}")
+    if args.demo:
+        print(
+            "Tokens are printed only when made (`seed --demo`); the database keeps their hashes."
+            " New tokens for these: bayaffairs seed --demo --reissue (revokes them)."
+        )
 
 
 def _binding(c: Credential, before: str = "") -> str:
@@ -137,6 +144,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls = actions.add_parser("list", help="list credentials (never tokens)")
     ls.add_argument("--kind", choices=ISSUABLE_KINDS)
     ls.add_argument("--all", action="store_true", help="include revoked and expired ones")
+    ls.add_argument(
+        "--demo", action="store_true", help="only the demo data's (seed --demo), and how to re-issue them"
+    )
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(run=list_)
     r = actions.add_parser("revoke", help="revoke a credential by id")

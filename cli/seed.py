@@ -1,35 +1,42 @@
 """`bayaffairs seed --demo`: demo data for trying the service; safe to run again.
 
-Demo tokens are derived from the configured document key (HMAC), so every run of the same
-deployment prints the same tokens, and no token is stored in clear anywhere.
+Demo credentials are random, made once per database: the run that makes them prints their tokens
+(the database keeps only hashes), a later run names them by id, and `--reissue` revokes them and
+prints new ones. Nothing about them can be derived from the repository.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from tqdm import tqdm
 
+from bayaffairs.appointments.model import Centre
 from bayaffairs.appointments.slots import day_starts, local_today
 from bayaffairs.cli.context import CommandError, config_or_exit, instant, wired
 from bayaffairs.clock import Clock, FixedClock, SystemClock
 from bayaffairs.config import Config
+from bayaffairs.credentials import DEMO_ID_PREFIX
 from bayaffairs.db.queries import users as users_q
 from bayaffairs.documents.service import NewDocument
 from bayaffairs.errors import DomainError
 from bayaffairs.wiring.root import Wiring
 from bayaffairs.wiring.services import Services
 
+REISSUE = "bayaffairs seed --demo --reissue"
+
 
 @dataclass
 class SeedContext:
+    """`made`: credentials made by this run, with their tokens; `kept`: those made before (ids)."""
+
     wiring: Wiring
+    reissue: bool = False
+    made: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
     printed: list[str] = field(default_factory=list)
 
     @property
@@ -40,18 +47,25 @@ class SeedContext:
     def services(self) -> Services:
         return self.wiring.services
 
-    def demo_secret(self, credential_id: str) -> str:
-        key = self.config.settings.secrets.documents_keys[0][1]
-        digest = hmac.new(
-            key, f"bayaffairs demo credential {credential_id}".encode(), hashlib.sha256
-        ).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-    async def demo_credential(self, credential_id: str, kind: str, scope: str, note: str) -> None:
-        issued = await self.services.credentials.ensure_known(
-            credential_id, kind, scope, self.demo_secret(credential_id), label="demo", ttl=timedelta(days=365)
-        )
-        self.printed.append(f"{kind:9} {scope:20} {issued.token}   ({note})")
+    async def demo_credential(self, kind: str, scope: str, note: str) -> None:
+        """The demo credential of `kind` for `scope`: kept when there is an active one (unless
+        reissuing, which revokes it), else made with a random secret and the kind's lifetime."""
+        credentials = self.services.credentials
+        prefix = f"{DEMO_ID_PREFIX}_{kind}"
+        listed = await credentials.list(kind=kind)
+        for legacy in (c for c in listed if c.id == prefix):
+            # Seeded by an older version, with a token derived from the committed demo key.
+            await credentials.revoke(legacy.id)
+            self.printed.append(f"(revoked {legacy.id}: its token could be derived from the repository)")
+        active = [c for c in listed if c.id.startswith(f"{prefix}_") and c.scope == scope]
+        if active and not self.reissue:
+            for c in active:
+                self.kept.append(f"{kind:9} {scope:20} {c.id}   ({note}; expires {c.expires_at:%Y-%m-%d})")
+            return
+        for c in active:
+            await credentials.revoke(c.id)
+        issued = await credentials.issue(kind, scope, label="demo", id_prefix=prefix)
+        self.made.append(f"{kind:9} {scope:20} {issued.token}   ({note})")
 
 
 SeedStep = Callable[[SeedContext], Awaitable[None]]
@@ -59,7 +73,7 @@ DEMO_PROFILES = ("demo", "test")
 
 
 async def _admin(ctx: SeedContext) -> None:
-    await ctx.demo_credential("crd_demo_admin", "admin", "all", "admin endpoints /v1/admin/*")
+    await ctx.demo_credential("admin", "all", "admin endpoints /v1/admin/*")
 
 
 # Scopes the demo prefers when the config has them (else the first there is).
@@ -74,7 +88,7 @@ async def _scoped_devices(ctx: SeedContext) -> None:
         if scopes:
             preferred = PREFERRED.get(kind)
             scope = preferred if preferred in scopes else scopes[0]
-            await ctx.demo_credential(f"crd_demo_{kind}", kind, scope, f"{kind} of {scope}")
+            await ctx.demo_credential(kind, scope, f"{kind} of {scope}")
 
 
 async def _issuer_keys(ctx: SeedContext) -> None:
@@ -125,20 +139,42 @@ DEMO_FAMILY = (
 )
 
 
+def demo_day(centre: Centre, services: list[str], now: datetime, starts: StartsOf) -> tuple[date, str]:
+    """Today in the centre's zone while a demo service still has a slot ahead today (a working
+    day, before its opening hours end), else the next working day; and which it is, in words."""
+    today = local_today(centre, now)
+    if any(s > now for service in services for s in starts(service, today)):
+        return today, "today"
+    day = today + timedelta(days=1)
+    while day in centre.closed_days or not centre.hours.get(day.weekday()):
+        day += timedelta(days=1)
+    open_today = today not in centre.closed_days and centre.hours.get(today.weekday())
+    why = "today's opening hours are over" if open_today else "the centre is closed today"
+    return day, f"the next working day: {why}"
+
+
+StartsOf = Callable[[str, date], list[datetime]]
+
+
 async def _demo_appointments(ctx: SeedContext) -> None:
-    """The demo rider's appointments at the Hengqin centre on its next opening day after today
-    (tomorrow, but for Sundays and closed days), booked as the API does (seats, change numbers,
-    consent and transfer records), so a counter pulling that day sees them. Appointments the
-    rider already holds there are left alone: a second run adds nothing."""
+    """The demo rider's appointments at the Hengqin centre today (its zone), at slots still ahead
+    within its opening hours, or on its next working day when today has none left; booked as
+    the API does (seats, change numbers, consent and transfer records), so a counter pulling that
+    day sees them and can check them in at once. Appointments the rider already holds there are
+    left alone: a second run adds nothing."""
     async with ctx.wiring.db.acquire() as conn:
         rider = await users_q.find_by_identity(conn, "dev", "demo-rider")
     appointments, clock = ctx.services.appointments, ctx.wiring.clock
     if rider is None or DEMO_CENTRE not in appointments.catalogue.centres:
         return
     centre = appointments.catalogue.centre(DEMO_CENTRE)
-    day = local_today(centre, clock.now()) + timedelta(days=1)
-    while day in centre.closed_days or not centre.hours.get(day.weekday()):
-        day += timedelta(days=1)
+    now = clock.now()
+
+    def starts(service_id: str, day: date) -> list[datetime]:
+        service = appointments.catalogue.service(service_id)
+        return [s for s in day_starts(centre, service, day) if s > now]
+
+    day, which = demo_day(centre, [service for service, _ in DEMO_APPOINTMENTS], now, starts)
     mine = await appointments.booking.list(rider.id, cursor=None, limit=100)
     held = {(a.service_id, a.start) for a in mine.items}  # whatever became of them since
     await ctx.services.consents.give(rider.id, centre.region, "appointment")  # kept if given
@@ -146,25 +182,28 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     family = {d.holder_name: d.id for d in (await documents.list(rider.id, cursor=None, limit=100)).items}
     for name, number in DEMO_FAMILY:
         if name not in family:
-            expires = clock.now().date().replace(month=1, day=1) + timedelta(days=5 * 366)
+            expires = now.date().replace(month=1, day=1) + timedelta(days=5 * 366)
             added = await documents.add(rider.id, NewDocument("macao_id", name, number, "MO", expires))
             family[name] = added.id
     booked = 0
     for i, (service_id, index) in enumerate(DEMO_APPOINTMENTS):
         applicant = family[DEMO_FAMILY[i // 2][0]]
-        starts = list(day_starts(centre, appointments.catalogue.service(service_id), day))
-        start = starts[min(index, len(starts) - 1)]
-        if (service_id, start) in held:
+        free = starts(service_id, day)
+        if not free:
+            ctx.printed.append(f"(demo appointment {service_id} skipped: no slot left on {day.isoformat()})")
+            continue
+        start = free[min(index, len(free) - 1)]
+        if any(service == service_id and s.astimezone(centre.zone).date() == day for service, s in held):
             continue
         try:
-            await appointments.booking.book(rider.id, centre.id, service_id, start, applicant)
+            await appointments.booking.book(rider.id, centre.id, service_id, start, applicant, same_day=True)
         except DomainError as exc:  # full, or the rider's limit: a demo does without that one
             ctx.printed.append(f"(demo appointment {service_id} at {start:%H:%M} skipped: {exc.code})")
             continue
         booked += 1
     ctx.printed.append(
-        f"demo appointments at {centre.id} on {day.isoformat()} ({booked} new): "
-        f"GET /v1/counter/appointments?date={day.isoformat()} with the counter token"
+        f"demo appointments at {centre.id} on {day.isoformat()} ({which}): {booked} new; the counter"
+        f" sees them at GET /v1/counter/appointments?date={day.isoformat()} (or in /console/)"
     )
 
 
@@ -190,10 +229,24 @@ async def run(args: argparse.Namespace) -> None:
         )
     clock: Clock = FixedClock(args.at) if args.at else SystemClock()
     async with wired(config, clock=clock) as wiring:
-        ctx = SeedContext(wiring)
+        ctx = SeedContext(wiring, reissue=args.reissue)
         for step in tqdm(STEPS, desc="seed", unit="step", disable=args.quiet):
             await step(ctx)
-    print("demo data ready. Demo credentials (Authorization: Bearer <token>):")
+    print("demo data ready.")
+    if ctx.made:
+        print(
+            "Demo credentials made now, for this database only (Authorization: Bearer <token>); shown"
+            " this once, the database keeps only their hashes:"
+        )
+        for line in ctx.made:
+            print("  " + line)
+    if ctx.kept:
+        print("Demo credentials made before (their tokens were printed then and are kept nowhere):")
+        for line in ctx.kept:
+            print("  " + line)
+        print(
+            f"  new tokens for them: {REISSUE} (revokes these); their ids: bayaffairs credentials list --demo"
+        )
     for line in ctx.printed:
         print("  " + line)
     if any(b.module == "dev" and b.enabled for b in config.adapter_blocks):
@@ -208,9 +261,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true", help="the demo data set")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
+        "--reissue",
+        action="store_true",
+        help="revoke the demo credentials and print new tokens (a run without it prints only their ids)",
+    )
+    p.add_argument(
         "--at",
         type=instant,
-        help="seed as of this time, RFC 3339 with offset (default: now): the demo's departures and"
-        " appointments are those of the days after it",
+        help="seed as of this time, RFC 3339 with offset (default: now): the demo's departures are"
+        " those of the days after it, its appointments those of that day (or the next working day)",
     )
     p.set_defaults(run=run)

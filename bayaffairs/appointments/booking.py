@@ -26,7 +26,7 @@ from bayaffairs import transfers
 from bayaffairs.appointments import capacity, qr, quotas
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.model import Agency, Appointment, Centre, Service, Slot
-from bayaffairs.appointments.slots import is_slot_start, slots, window
+from bayaffairs.appointments.slots import is_slot_start, local_today, slots, window
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import agency_outbox as outbox_q
 from bayaffairs.db.queries import appointments as q
@@ -105,8 +105,11 @@ class AppointmentService:
 
         return [s for s in slots(centre, service, first, last, remaining) if s.start > now]
 
-    def check_start(self, centre: Centre, service: Service, start: datetime) -> None:
-        """400 with the reason when `start` cannot be booked now, whatever the capacity."""
+    def check_start(
+        self, centre: Centre, service: Service, start: datetime, *, same_day: bool = False
+    ) -> None:
+        """400 with the reason when `start` cannot be booked now, whatever the capacity.
+        `same_day` (demo data only): today's later slots too, whatever `min_days_ahead` says."""
         if not centre.serves(service.id):
             raise InvalidInput(
                 {"service_id": ["this centre does not offer the service"]}, "service_not_offered"
@@ -115,6 +118,8 @@ class AppointmentService:
         day = local.date()
         now = self.clock.now()
         first, last = window(service, centre, now)
+        if same_day:
+            first = min(first, local_today(centre, now))
         if day < first or day > last or start <= now:
             raise InvalidInput(
                 {"start": [f"bookable from {first.isoformat()} to {last.isoformat()}"]},
@@ -139,12 +144,20 @@ class AppointmentService:
     # -- booking -----------------------------------------------------------------------------
 
     async def book(
-        self, user_id: str, centre_id: str, service_id: str, start: datetime, document_id: str | None
+        self,
+        user_id: str,
+        centre_id: str,
+        service_id: str,
+        start: datetime,
+        document_id: str | None,
+        *,
+        same_day: bool = False,
     ) -> Booked:
+        """`same_day`: see `check_start` (the demo data's appointments of today)."""
         centre = self.catalogue.centre(centre_id)
         service = self.catalogue.service(service_id)
         agency = self.catalogue.agency_of(service)
-        self.check_start(centre, service, start)
+        self.check_start(centre, service, start, same_day=same_day)
         subject = await self._subject(user_id, service, agency, document_id)
         person = await self._person(user_id, document_id)
         key = await self.keys.signing_key()  # before any write: no key, no booking

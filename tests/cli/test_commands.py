@@ -5,7 +5,9 @@ Every test requests `pg`, so the tables are empty when it starts.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import re
 from datetime import date, datetime, time, timedelta
@@ -19,7 +21,7 @@ from bayaffairs.db.migrate import discover
 from tests.cli.conftest import Cli
 from tests.support import START, Api, MovableClock, next_weekday
 
-DEMO_ADMIN_TOKEN = re.compile(r"\bbya\.crd_demo_admin\.[A-Za-z0-9_-]+")
+DEMO_ADMIN_TOKEN = re.compile(r"\bbya\.crd_demo_admin_[0-9A-Z]+\.[A-Za-z0-9_-]+")
 
 
 async def issue(cli: Cli, *args: str) -> dict[str, Any]:
@@ -139,30 +141,104 @@ async def test_revoked_token_is_refused_by_the_app(
 # seed
 
 
-async def test_seed_demo_twice_prints_the_same_admin_token_and_keeps_one_row(
-    cli: Cli, pg: asyncpg.Connection
+async def test_seed_demo_prints_random_tokens_once_and_a_rerun_names_them_and_how_to_reissue(
+    cli: Cli, pg: asyncpg.Connection, api: Api
 ) -> None:
     first = await cli("seed", "--demo", "--quiet")
     rows_after_first = await pg.fetchval("SELECT count(*) FROM credentials")
     second = await cli("seed", "--demo", "--quiet")
 
     assert (first.status, second.status) == (0, 0), (first, second)
-    tokens = [DEMO_ADMIN_TOKEN.findall(r.stdout) for r in (first, second)]
-    assert len(tokens[0]) == 1
-    assert tokens[0] == tokens[1]
+    [token] = DEMO_ADMIN_TOKEN.findall(first.stdout)
+    assert DEMO_ADMIN_TOKEN.findall(second.stdout) == []
+    admin_id = token.split(".")[1]
+    assert admin_id in second.stdout
+    assert "seed --demo --reissue" in second.stdout
     assert await pg.fetchval("SELECT count(*) FROM credentials") == rows_after_first
-    assert await pg.fetchval("SELECT count(*) FROM credentials WHERE id = 'crd_demo_admin'") == 1
+    status, body = await api.as_(token).get("/v1/auth/whoami")  # the first token still works
+    assert (status, body["credential_id"]) == (200, admin_id)
 
 
-async def test_seeded_admin_token_is_accepted_by_the_app(cli: Cli, pg: asyncpg.Connection, api: Api) -> None:
+async def test_demo_tokens_are_random_per_database_and_not_derived_from_the_repository(
+    cli: Cli, pg: asyncpg.Connection, config: Config
+) -> None:
+    first = await cli("seed", "--demo", "--quiet")
+    await pg.execute("DELETE FROM credentials")  # as a new database would be
+    second = await cli("seed", "--demo", "--quiet")
+
+    [one], [two] = DEMO_ADMIN_TOKEN.findall(first.stdout), DEMO_ADMIN_TOKEN.findall(second.stdout)
+    assert one != two and secret_of(one) != secret_of(two)
+    # What the repository alone gave before: an HMAC under the committed documents key.
+    key = config.settings.secrets.documents_keys[0][1]
+    for credential_id in (one.split(".")[1], "crd_demo_admin"):
+        digest = hmac.new(
+            key, f"bayaffairs demo credential {credential_id}".encode(), hashlib.sha256
+        ).digest()
+        assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() not in (secret_of(one), secret_of(two))
+
+
+async def test_seed_revokes_a_demo_credential_an_older_version_derived_from_the_repository(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    await pg.execute(
+        "INSERT INTO credentials (id, kind, scope, secret_hash, label, created_at, expires_at)"
+        " VALUES ('crd_demo_admin', 'admin', 'all', '\\x00', 'demo', now(), now() + interval '1 day')"
+    )
+
     result = await cli("seed", "--demo", "--quiet")
+
     assert result.status == 0, result
-    (token,) = DEMO_ADMIN_TOKEN.findall(result.stdout)
+    assert await pg.fetchval("SELECT revoked_at IS NOT NULL FROM credentials WHERE id = 'crd_demo_admin'")
+    assert "revoked crd_demo_admin" in result.stdout
 
-    status, body = await api.as_(token).get("/v1/auth/whoami")
 
-    assert status == 200, body
-    assert (body["credential_id"], body["kind"], body["scope"]) == ("crd_demo_admin", "admin", "all")
+async def test_seed_reissue_replaces_the_demo_tokens_and_the_old_ones_stop_working(
+    cli: Cli, pg: asyncpg.Connection, api: Api, clock: MovableClock, config: Config
+) -> None:
+    first = await cli("seed", "--demo", "--quiet")
+    reissued = await cli("seed", "--demo", "--quiet", "--reissue")
+
+    assert (first.status, reissued.status) == (0, 0), reissued
+    [old], [new] = DEMO_ADMIN_TOKEN.findall(first.stdout), DEMO_ADMIN_TOKEN.findall(reissued.stdout)
+    assert old != new
+    clock.advance(seconds=config.settings.auth.cache_seconds + 1)
+    assert (await api.as_(new).get("/v1/auth/whoami"))[0] == 200
+    status, body = await api.as_(old).get("/v1/auth/whoami")
+    assert (status, body["error"]["code"]) == (401, "token_revoked")
+
+
+async def test_credentials_list_demo_shows_the_demo_ids_and_how_to_reissue_never_a_token(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    seeded = await cli("seed", "--demo", "--quiet")
+    other = await issue(cli, "admin", "all", "--label", "demo")  # labels do not make a demo credential
+
+    listed = await cli("credentials", "list", "--demo")
+
+    assert listed.status == 0, listed
+    tokens = re.findall(r"\bbya\.(crd_demo_[a-z]+_[0-9A-Z]+)\.([A-Za-z0-9_-]+)", seeded.stdout)
+    assert {kind for kind in ("admin", "gate", "operator", "carrier", "counter")} == {
+        credential_id.split("_")[2] for credential_id, _ in tokens
+    }
+    for credential_id, secret in tokens:
+        assert credential_id in listed.stdout
+        assert secret not in listed.stdout + listed.stderr
+    assert other["id"] not in listed.stdout
+    assert "seed --demo --reissue" in listed.stdout
+
+
+async def test_demo_tokens_live_no_longer_than_their_kinds_limit(
+    cli: Cli, pg: asyncpg.Connection, config: Config
+) -> None:
+    assert (await cli("seed", "--demo", "--quiet")).status == 0
+
+    rows = await pg.fetch(
+        "SELECT kind, expires_at - created_at AS ttl FROM credentials WHERE id LIKE 'crd_demo_%'"
+    )
+
+    assert rows
+    for row in rows:
+        assert row["ttl"] <= timedelta(days=config.settings.auth.token_ttl_days[row["kind"]]), row
 
 
 async def test_seed_without_demo_fails_with_status_2(cli: Cli, pg: asyncpg.Connection) -> None:
@@ -235,29 +311,54 @@ async def test_seeded_demo_lets_a_demo_rider_get_a_ride_code_at_once(
     assert status == 201, body
 
 
-DEMO_COUNTER_TOKEN = re.compile(r"\bbya\.crd_demo_counter\.[A-Za-z0-9_-]+")
-DEMO_DAY = re.compile(r"demo appointments at hengqin_gasc on (\d{4}-\d{2}-\d{2}) \((\d+) new\)")
+DEMO_COUNTER_TOKEN = re.compile(r"\bbya\.crd_demo_counter_[0-9A-Z]+\.[A-Za-z0-9_-]+")
+DEMO_DAY = re.compile(r"demo appointments at hengqin_gasc on (\d{4}-\d{2}-\d{2}) \(([^)]*)\): (\d+) new")
+HENGQIN = ZoneInfo("Asia/Shanghai")
 
 
-async def test_seeded_demo_gives_a_counter_the_demo_riders_appointments_of_tomorrow_once(
-    cli: Cli, pg: asyncpg.Connection, api: Api
+async def seed_at(cli: Cli, at: datetime) -> tuple[str, date, str, int]:
+    result = await cli("seed", "--demo", "--quiet", "--at", at.isoformat())
+    assert result.status == 0, result.stderr
+    [(day, which, new)] = DEMO_DAY.findall(result.stdout)
+    return result.stdout, date.fromisoformat(day), which, int(new)
+
+
+async def test_seeded_demo_appointments_are_today_during_opening_hours_and_can_be_checked_in_at_once(
+    cli: Cli, pg: asyncpg.Connection, api: Api, clock: MovableClock
 ) -> None:
-    saturday = next_weekday(START.date(), "sat")
-    at = datetime.combine(saturday, time(10), ZoneInfo("Asia/Shanghai")).isoformat()
-    first = await cli("seed", "--demo", "--quiet", "--at", at)
-    second = await cli("seed", "--demo", "--quiet", "--at", at)
-    assert (first.status, second.status) == (0, 0), (first.stderr, second.stderr)
-    [(day, new)] = DEMO_DAY.findall(first.stdout)
-    assert DEMO_DAY.findall(second.stdout) == [(day, "0")]
-    assert int(new) == 5
-    shown = date.fromisoformat(day)
-    assert shown == saturday + timedelta(days=2)  # the next opening day: Monday, not Sunday
-    rows = await pg.fetch("SELECT user_id, centre_id, local_date, status FROM appointments")
-    assert [tuple(r) for r in rows] == [("usr_demo_rider", "hengqin_gasc", shown, "booked")] * 5
-    [token] = DEMO_COUNTER_TOKEN.findall(second.stdout)
-    status, listing = await api.as_(token).get(f"/v1/counter/appointments?date={day}")
-    assert status == 200, listing
-    assert len(listing["items"]) == 5
+    stdout, day, which, new = await seed_at(cli, clock.now())
+    again = await seed_at(cli, clock.now())
+
+    today = clock.now().astimezone(HENGQIN).date()
+    assert (day, new) == (today, 5)
+    assert "today" in which
+    assert again[1:] == (today, again[2], 0)  # a second run adds nothing
+    rows = await pg.fetch("SELECT id, user_id, local_date, status, starts_at FROM appointments")
+    assert {(r["user_id"], r["local_date"], r["status"]) for r in rows} == {
+        ("usr_demo_rider", today, "booked")
+    }
+    assert len(rows) == 5
+    assert all(r["starts_at"] > clock.now() for r in rows)  # still ahead, within opening hours
+    [token] = DEMO_COUNTER_TOKEN.findall(stdout)
+    counter = api.as_(token)
+    status, listing = await counter.get(f"/v1/counter/appointments?date={today.isoformat()}")
+    assert status == 200 and len(listing["items"]) == 5, listing
     # For the rider and two family members, two each at most (Macao's quota per person and day).
     assert {i["holder_name"] for i in listing["items"]} == {"CHAN Tai Man", "CHAN Siu Ming", "WONG Mei Ling"}
     assert len({i["service_id"] for i in listing["items"]}) == 5
+    first = min(listing["items"], key=lambda i: i["start"])
+    status, checked = await counter.post(f"/v1/counter/appointments/{first['id']}/check-in")
+    assert status == 200, checked  # not `not_today`
+    assert checked["queue_number"] >= 1
+
+
+async def test_seeded_demo_appointments_go_to_the_next_working_day_after_closing_and_say_so(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    saturday = next_weekday(START.date(), "sat")  # open 09:00-12:00; Sunday closed
+
+    _, day, which, new = await seed_at(cli, datetime.combine(saturday, time(13), HENGQIN))
+
+    assert day == saturday + timedelta(days=2)  # Monday, not Sunday
+    assert "next working day" in which
+    assert new == 5
