@@ -187,7 +187,7 @@ class CredentialService:
             raise InvalidInput({"ttl_days": ["must be at least 1 day"]})
         if ttl > timedelta(days=limit):
             raise InvalidInput(
-                {"ttl_days": [f"at most {limit} days for a {kind} credential ([auth.token_ttl_days] {kind})"]}
+                {"ttl_days": [f"at most {limit} days for a {kind} credential ([auth.token_ttl_days])"]}
             )
         return ttl
 

@@ -237,6 +237,12 @@ OURS: dict[str, Text] = {
     "only gate credentials are bound to a gate": T(
         "only gate credentials are bound to a gate", "只有閘機憑證可綁定閘機", "只有闸机凭证可绑定闸机"
     ),
+    "must be at least 1 day": T("must be at least 1 day", "最少須為 1 日", "最少须为 1 天"),
+    "at most {limit} days for a {kind} credential ([auth.token_ttl_days])": T(
+        "at most {limit} days for a {kind} credential ([auth.token_ttl_days])",
+        "{kind} 憑證最長 {limit} 日([auth.token_ttl_days])",
+        "{kind} 凭证最长 {limit} 天([auth.token_ttl_days])",
+    ),
     "outside the centre's opening hours": T(
         "outside the centre's opening hours", "不在中心的辦公時間內", "不在中心的办公时间内"
     ),
