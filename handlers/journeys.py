@@ -25,6 +25,9 @@ def shape(row: Journey) -> dict[str, Any]:
         else None
     )
     out["fx_rate"] = str(row.fx_rate.normalize()) if row.fx_rate is not None else None
+    base = row.product_spend if row.product_spend is not None else row.fare_amount
+    out["base_fare"] = {"amount": base, "currency": row.fare_currency} if base is not None else None
+    out["discounts"] = [{"product": p, "amount": a} for p, a in row.discounts or ()]
     return out
 
 

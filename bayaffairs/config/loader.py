@@ -210,6 +210,7 @@ def _jurisdiction(d: dict[str, Any]) -> Jurisdiction:
         time_zone=d["time_zone"],
         languages=tuple(d["languages"]),
         resident_documents=tuple(d["resident_documents"]),
+        fare_products=d["fare_products"],
     )
 
 

@@ -7,11 +7,12 @@ A city belongs to a jurisdiction and is where most adapters (transit operators) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from bayaffairs.i18n import LANGUAGES, Text
 from bayaffairs.money import MINOR_UNITS
@@ -37,6 +38,8 @@ class Jurisdiction:
     time_zone: str
     languages: tuple[str, ...]
     resident_documents: tuple[str, ...]
+    # Fare products over the jurisdiction's operators, by id (bayaffairs/transit/products.py).
+    fare_products: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -116,6 +119,43 @@ class ContactSchema(_Strict):
         return Contact(**data)
 
 
+class TierSchema(_Strict):
+    above = fields.Integer(required=True, validate=validate.Range(0, 10**9))
+    percent = fields.Integer(required=True, validate=validate.Range(1, 100))
+
+
+class FareProductSchema(_Strict):
+    """A fare product (bayaffairs/transit/products.py): `monthly_spend_discount` takes `tiers`
+    (percent off the month's spend above each threshold, rising); `monthly_subsidy` credits
+    `share` ([numerator, denominator]) of the month's spend above `threshold`, up to `cap`.
+    Amounts in the jurisdiction's currency, minor units."""
+
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["monthly_spend_discount", "monthly_subsidy"])
+    )
+    name = TextField(required=True)
+    operators = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    tiers = fields.List(fields.Nested(TierSchema), load_default=list)
+    threshold = fields.Integer(load_default=0, validate=validate.Range(0, 10**9))
+    share = fields.List(
+        fields.Integer(validate=validate.Range(1, 1000)),
+        load_default=lambda: [1, 3],
+        validate=validate.Length(2, 2),
+    )
+    cap = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 10**9))
+
+    @validates_schema
+    def check_kind(self, data: dict[str, Any], **_: Any) -> None:
+        if data["kind"] == "monthly_spend_discount":
+            tiers = data["tiers"]
+            if not tiers:
+                raise ValidationError("a spend discount needs tiers", "tiers")
+            if [t["above"] for t in tiers] != sorted({t["above"] for t in tiers}):
+                raise ValidationError("tiers must rise", "tiers")
+        elif data["share"][0] > data["share"][1]:
+            raise ValidationError("a share is at most the whole spend", "share")
+
+
 class JurisdictionSchema(_Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     region = fields.String(required=True, validate=validate.OneOf(LEGAL_REGIONS))
@@ -129,6 +169,11 @@ class JurisdictionSchema(_Strict):
         fields.String(validate=validate.OneOf(DOCUMENT_TYPES)), load_default=list
     )
     adapters = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    fare_products = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(ID_PATTERN)),
+        values=fields.Nested(FareProductSchema),
+        load_default=dict,
+    )
 
     @validates("time_zone")
     def check_zone(self, value: str, **_: Any) -> None:

@@ -25,6 +25,7 @@ from bayaffairs.fx import Converter
 from bayaffairs.money import Money
 from bayaffairs.storage import Database
 from bayaffairs.transit.denylist import DenyList
+from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.charging")
 
@@ -37,6 +38,7 @@ class RideCharges:
         providers: Callable[[str], PaymentProvider | None],
         converter: Converter,
         deny_list: DenyList,
+        products: FareProducts,
         *,
         hold_seconds: int,
         stale_seconds: int = 300,
@@ -46,6 +48,7 @@ class RideCharges:
         self.providers = providers
         self.converter = converter
         self.deny_list = deny_list
+        self.products = products
         self.hold_seconds = hold_seconds
         self.stale_seconds = stale_seconds
 
@@ -53,6 +56,7 @@ class RideCharges:
         async with self.db.transaction() as conn:
             jobs = await q.claim_charges(conn, limit, self.stale_seconds, self.hold_seconds)
         for job in jobs:
+            job = await self.products.price(job)
             outcome, reference = await self._charge(job)
             async with self.db.acquire() as conn:
                 if outcome == "retry":

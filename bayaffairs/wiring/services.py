@@ -40,6 +40,7 @@ from bayaffairs.transit.issuing import CodeStore, RideCodeService
 from bayaffairs.transit.journeys import Journeys
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.network import Network
+from bayaffairs.transit.products import FareProducts, products_of
 from bayaffairs.transit.qr import QrRenderer
 from bayaffairs.transit.scans import ScanService
 from bayaffairs.transit.settlement import Settlements
@@ -62,6 +63,7 @@ class TransitServices:
     uploads: TapUploads
     settlements: Settlements
     charges: RideCharges
+    products: FareProducts
     renderer: QrRenderer
 
 
@@ -102,6 +104,7 @@ def build_transit(
     converter = Converter(next(iter(adapters.of_kind(FxRateSource)), None), clock)
     scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
     deny_list = DenyList(db, clock)
+    products = FareProducts(db, clock, products_of(config.jurisdictions.values()))
 
     return TransitServices(
         settings=settings.ride_codes,
@@ -121,8 +124,10 @@ def build_transit(
             adapters.lookup(PaymentProvider),
             converter,
             deny_list,
+            products,
             hold_seconds=settings.ride_codes.repair_days * 86400,
         ),
+        products=products,
         renderer=QrRenderer(),
     )
 

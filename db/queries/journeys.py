@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import orjson
 
@@ -16,7 +16,7 @@ from bayaffairs.transit.model import ChargeStatus, Direction, JourneyStatus, Sca
 _COLUMNS = (
     "id, user_id, operator, category, status, entry_station, entry_at, exit_station, exit_at,"
     " fare_amount, fare_currency, fare_rule, charge_amount, charge_currency, fx_rate, fx_source,"
-    " charge_status, created_at"
+    " charge_status, created_at, product_spend, discounts"
 )
 
 
@@ -40,6 +40,8 @@ class JourneyRow:
     fx_source: str | None
     charge_status: ChargeStatus
     created_at: datetime
+    product_spend: int | None = None  # the fare before fare products, once they were priced in
+    discounts: list[list[Any]] | None = None  # [[product, amount], ...] taken off by them
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ SettledStatus = Literal["charged", "failed", "pending"]
 # journey's price parts and charge status are to settlement.
 _STATE = """
     j.id AS journey_id, j.status, j.category, j.entry_station, j.entry_at, j.exit_station, j.exit_at,
-    j.fare_amount AS base_fare, 0 AS concession, '[]'::jsonb AS discounts, j.fare_amount AS fare,
+    coalesce(j.product_spend, j.fare_amount) AS base_fare, 0 AS concession,
+    coalesce(j.discounts, '[]'::jsonb) AS discounts, j.fare_amount AS fare,
     j.fare_amount AS share, j.fare_currency AS currency,
     CASE j.charge_status WHEN 'charged' THEN 'charged' WHEN 'failed' THEN 'failed' ELSE 'pending' END
         AS charge_status,

@@ -172,6 +172,11 @@ class ScanOut(Schema):
     charge = fields.Nested(MoneySchema, allow_none=True, metadata={"description": "rider's wallet currency"})
 
 
+class JourneyDiscount(Schema):
+    product = fields.String(required=True)
+    amount = fields.Integer(required=True)
+
+
 class JourneyOut(Schema):
     id = fields.String(required=True)
     operator = fields.String(required=True)
@@ -189,9 +194,40 @@ class JourneyOut(Schema):
     fx_source = fields.String(allow_none=True)
     fare_rule = fields.String(allow_none=True)
     charge_status = fields.String(required=True)
+    base_fare = fields.Nested(
+        MoneySchema, allow_none=True, metadata={"description": "the fare before fare products"}
+    )
+    discounts = fields.List(
+        fields.Nested(JourneyDiscount),
+        metadata={"description": "fare products taken off, in the fare's currency"},
+    )
 
 
 JourneyPage = page_of(JourneyOut, "JourneyPage")
+
+
+class NextTier(Schema):
+    above = fields.Nested(MoneySchema, required=True)
+    percent = fields.Integer(required=True)
+
+
+class FareProductOut(Schema):
+    product = fields.String(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["monthly_spend_discount", "monthly_subsidy"])
+    )
+    name = fields.String(required=True)
+    month = fields.String(required=True, metadata={"description": "YYYY-MM, the product's calendar"})
+    journeys = fields.Integer(required=True)
+    spent = fields.Nested(MoneySchema, required=True)
+    discount = fields.Nested(MoneySchema, allow_none=True, required=True)
+    credit = fields.Nested(MoneySchema, allow_none=True, required=True)
+    cap = fields.Nested(MoneySchema, allow_none=True, required=True)
+    next_tier = fields.Nested(NextTier, allow_none=True, required=True)
+
+
+class FareProductList(Schema):
+    items = fields.List(fields.Nested(FareProductOut), required=True)
 
 
 class JourneyQuery(StrictSchema):
