@@ -21,6 +21,7 @@ from bayaffairs.transit.model import FARE_MODELS, MODES
 STOP_ID = r"^[a-z0-9][a-z0-9_]{0,47}$"
 USES_SEGMENTS = ("distance_bands", "station_count")
 Minor = fields.Integer  # amounts are integer minor units (fen, cents, avos)
+NEEDS = ("height", "card")
 # Concession kind: (keys it needs, keys it may take).
 CONCESSION_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "percent_off": ({"percent"}, set()),
@@ -60,6 +61,9 @@ class ConcessionSchema(_Strict):
     amount = Minor(validate=validate.Range(min=0))
     threshold = Minor(validate=validate.Range(min=0))
     label = fields.String(validate=validate.Length(min=1, max=80))
+    # What really decides the concession when a ride code cannot prove it (a child's height at
+    # the gate, a registered card): such a concession is listed, and not granted to code riders.
+    needs = fields.String(validate=validate.OneOf(NEEDS))
 
     @validates_schema
     def check_kind(self, data: dict[str, Any], **_: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from bayaffairs.money import Money
 from bayaffairs.transit.fares import InvalidFareSettings, percent_of
 from bayaffairs.transit.fares.concessions import CONCESSION_KINDS, Concession, Pricing
-from bayaffairs.transit.model import PreviousLeg
+from bayaffairs.transit.model import PreviousLeg, Trip
 from tests.transit.fares_support import NOON, engine, trip
 
 TWO_DOLLAR = Concession.from_settings("elderly", {"kind": "hk_two_dollar"})
@@ -187,3 +188,35 @@ def test_percent_transfer_discount() -> None:
 def test_unknown_fare_model() -> None:
     with pytest.raises(ValueError, match="unknown fare model"):
         engine("zones", {"stops": ["a"]})
+
+
+def test_a_concession_that_rests_on_height_or_a_card_is_not_granted_to_a_ride_code() -> None:
+    pricing = Pricing.from_settings(
+        {
+            "concessions": {
+                "child": {"kind": "percent_off", "percent": 50, "needs": "height"},
+                "student": {"kind": "percent_off", "percent": 50},
+            }
+        },
+        "CNY",
+    )
+    child, student = pricing.quote(600, "child", "r"), pricing.quote(600, "student", "r")
+    assert (child.amount.amount, child.concession) == (600, None)
+    assert (student.amount.amount, student.concession) == (300, "student: 50% off")
+    assert pricing.quote(600, "child", "r", published=300).amount.amount == 600
+
+
+async def test_children_pay_full_fare_where_height_decides(ride: Any) -> None:
+    """Shenzhen Metro (1.2-1.5 m half), Macao LRT (under 1 m free), Guangzhou Metro: by height."""
+    network = ride.services.transit.network
+    for operator_id in ("shenzhen_metro", "macao_lrt", "guangzhou_metro"):
+        operator = network.operators[operator_id]
+        stops = [s.id for s in operator.info.stops]
+        trip = Trip(stops[0], stops[-1], ride.clock.now(), category="child")
+        adult = operator.fares.fare(Trip(stops[0], stops[-1], ride.clock.now()))
+        assert operator.fares.fare(trip).amount == adult.amount, operator_id
+    shenzhen_bus = network.operators["shenzhen_bus"]  # by age: still half fare
+    stop = shenzhen_bus.info.stops[0].id
+    assert shenzhen_bus.fares.fare(Trip(stop, None, ride.clock.now(), category="child")).amount.amount < (
+        shenzhen_bus.fares.fare(Trip(stop, None, ride.clock.now())).amount.amount
+    )

@@ -60,6 +60,12 @@ class Concession:
     percent: Fraction = Fraction(0)
     amount: int = 0
     threshold: int = 0
+    needs: str | None = None  # "height", "card": decided by what a ride code cannot prove
+
+    @property
+    def granted(self) -> bool:
+        """Whether a ride code earns it: not when it rests on a height or a card."""
+        return self.needs is None
 
     def apply(self, fare: int) -> int:
         if self.kind == "percent_off":
@@ -99,6 +105,7 @@ class Concession:
             percent,
             int(s.get("amount", 200 if two_dollar else 0)),
             int(s.get("threshold", 1000)) if two_dollar else 0,
+            s.get("needs"),
         )
 
 
@@ -170,6 +177,9 @@ class Pricing:
         (an MTR child fare) applies; otherwise the full fare.
         """
         concession = self.concessions.get(category)
+        if concession is not None and not concession.granted:
+            concession = None
+            published = None  # the tariff's own fare for the category rests on the same proof
         if concession is not None:
             amount, label = concession.apply(base), concession.label
         elif published is not None:
