@@ -1,5 +1,5 @@
 """Fare products: a rider's month of spend, and the discounts priced into journeys
-(0026_fare_products.sql)."""
+(0027_fare_products.sql)."""
 
 from __future__ import annotations
 
