@@ -10,18 +10,22 @@ departures' (an admin any).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import travel as dq
 from bayaffairs.db.queries import travel_bookings as q
-from bayaffairs.errors import Forbidden
+from bayaffairs.errors import Forbidden, InvalidInput
 from bayaffairs.pages import Page
 from bayaffairs.storage import Database
 from bayaffairs.travel.carriers import Carriers
 from bayaffairs.travel.errors import DepartureNotFound
 from bayaffairs.travel.tickets import TicketKeys, TicketRejected
+
+# A manifest cursor is the last passenger id seen: `<booking id>.<position>`.
+_CURSOR = re.compile(r"[A-Za-z0-9_-]+\.[0-9]{1,3}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Boarding:
     async def manifest(
         self, carrier_id: str | None, departure_id: str, *, cursor: str | None, limit: int
     ) -> tuple[dq.DepartureRow, Page[q.ManifestRow]]:
+        if cursor is not None and not _CURSOR.fullmatch(cursor):
+            raise InvalidInput({"cursor": ["the next_cursor of a page of this manifest"]})
         departure = await self._own(carrier_id, departure_id)
         async with self.db.acquire() as conn:
             rows = await q.manifest(conn, departure_id, after=cursor, limit=limit + 1)

@@ -214,3 +214,20 @@ async def test_the_manifest_lists_the_departures_passengers_with_masked_document
     assert (status, body["error"]["code"]) == (403, "out_of_scope")
     status, body = await trip.rider.get(f"/v1/carrier/departures/{departure}/manifest")
     assert status == 403
+
+
+async def test_the_manifest_pages_by_passenger_and_a_made_up_cursor_is_a_400_not_a_500(trip: Trip) -> None:
+    departure = await trip.departure(hours=0.75)
+    await paid(trip, departure, await trip.people(3), fare_class="standard")
+    device = await trip.carrier_device()
+    base = f"/v1/carrier/departures/{departure}/manifest"
+
+    status, first = await device.get(f"{base}?limit=2")
+    assert status == 200, first
+    status, rest = await device.get(f"{base}?limit=2&cursor={first['next_cursor']}")
+    assert status == 200, rest
+    assert [p["name"] for p in first["items"] + rest["items"]] == ["Person 0", "Person 1", "Person 2"]
+
+    for cursor in ("abc", "bkg_x.", "bkg_x.99999999999", "bkg_x.-1"):
+        status, body = await device.get(f"{base}?cursor={cursor}")
+        assert (status, body["error"]["code"]) == (400, "invalid_request"), (cursor, body)
