@@ -49,7 +49,13 @@ class Cutoffs:
 
 # Each kind: the rows due (a SELECT of ids), then what is done to a batch of them.
 _DUE = {
-    "documents": "SELECT id FROM documents WHERE expires < $1",
+    # A document an appointment not yet over was booked with (a renewal is booked with the one
+    # that ran out) stays until the visit; anonymising the appointment lets it go at the latest.
+    "documents": """
+        SELECT d.id FROM documents d WHERE d.expires < $1
+          AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.document_id = d.id
+                          AND a.status IN ('booked', 'checked_in', 'called'))
+    """,
     "bookings": f"""
         SELECT b.id FROM travel_bookings b JOIN travel_departures d ON d.id = b.departure_id
         WHERE d.departs_at < $1 AND b.user_id <> '{ANONYMOUS}'

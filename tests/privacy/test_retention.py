@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.privacy.conftest import DOCUMENT, NOW, World
+from tests.privacy.conftest import DOCUMENT, MACAO_ID, NOW, World
 from tests.support import Api
 from tests.travel.conftest import hkid_number
 
@@ -156,3 +156,35 @@ async def test_the_job_is_declared_and_its_figures_reach_metrics(world: World) -
 async def _metrics(api: Api) -> tuple[int, str]:
     response = await api.client.get("/metrics")
     return response.status, await response.text()
+
+
+async def test_a_document_an_appointment_to_come_was_booked_with_stays_until_none_needs_it(
+    world: World,
+) -> None:
+    """A renewal is booked with the document that has run out: retention keeps it while the
+    appointment is still to come (the rider reschedules with it), and deletes it once none is."""
+    retention = world.services.privacy.retention
+    status, doc = await world.rider.post(
+        "/v1/me/documents", {**MACAO_ID, "expires": (NOW + timedelta(days=2)).date().isoformat()}
+    )
+    assert status == 201, doc
+    weekdays = [d for d in range(40, 55) if (NOW.date() + timedelta(days=d)).weekday() < 5]
+    visit, later = weekdays[0], weekdays[1]
+    booked = await world.appointment(days=visit)  # with the Macao ID that expires in two days
+
+    world.clock.set(NOW + timedelta(days=36))  # the document 34 days past its expiry
+    done = {k.kind: k.count for k in (await retention.run()).kinds if k.count}
+    assert "documents" not in done, done
+    assert await world.pg.fetchval("SELECT count(*) FROM documents WHERE id = $1", doc["id"]) == 1
+    rider = await world.api.sign_in("privacy-rider")
+    day = (NOW.date() + timedelta(days=later)).isoformat()
+    status, moved = await rider.post(
+        f"/v1/appointments/{booked['id']}/reschedule", {"start": f"{day}T10:00:00+08:00"}
+    )
+    assert status in (200, 201), moved
+
+    # Once no appointment needs it (the rider cancels the renewal) it goes: the negative control.
+    status, cancelled = await rider.post(f"/v1/appointments/{moved['id']}/cancellation", {})
+    assert status == 200, cancelled
+    await retention.run()
+    assert await world.pg.fetchval("SELECT count(*) FROM documents WHERE id = $1", doc["id"]) == 0
