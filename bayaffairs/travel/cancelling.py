@@ -93,11 +93,18 @@ class Cancellations:
             tickets = await q.lock_tickets(conn, row.id)
             if any(t.position == position and t.status == "boarded" for t in tickets):
                 raise NotCancellable(details={"status": row.status, "reason": "boarded"})
-            done = await q.cancel_passenger(conn, row.id, position, now)
-            if done is None:
-                raise NotCancellable(details={"status": row.status, "reason": "passenger_cancelled"})
-            refund_id = await self._owe(conn, done, passengers, [position], percent, now)
-            await dq.return_sold(conn, done.departure_id, done.fare_class, 1)
+            # Read again under the tickets' lock: another passenger's cancellation may have
+            # finished meanwhile, leaving this one the last (then the booking goes, below).
+            passengers = await q.passengers(conn, [row.id])
+            last = [p.position for p in passengers if p.cancelled_at is None] == [position]
+            if not last:
+                done = await q.cancel_passenger(conn, row.id, position, now)
+                if done is None:
+                    raise NotCancellable(details={"status": row.status, "reason": "passenger_cancelled"})
+                refund_id = await self._owe(conn, done, passengers, [position], percent, now)
+                await dq.return_sold(conn, done.departure_id, done.fare_class, 1)
+        if last:
+            return await self.cancel(user_id, booking_id)
         await self.refunds.work_all([refund_id])
         return await self.bookings.get(user_id, booking_id)
 

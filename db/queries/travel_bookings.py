@@ -687,7 +687,7 @@ async def cancel_passenger(
         booking_id,
         at,
     )
-    return _booking(returned(record))
+    return _booking(record) if record else None  # the booking cancelled meanwhile: the caller's 409
 
 
 async def cancel_tickets(conn: Connection, booking_id: str) -> None:

@@ -3,6 +3,7 @@ share refunded by the carrier's tiers, the carrier told; the others travel."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -109,3 +110,39 @@ async def test_the_remote_carrier_is_told_which_passenger_goes(remote: Remote) -
     assert (carrier.made["cancel_passengers"], carrier.seats_sold(departure)) == (1, 1)
     assert carrier.holds[paid["id"]].cancelled == [paid["passengers"][0]["id"]]
     assert await remote.seats(departure) == (400, 0, 1)
+
+
+async def test_two_passengers_cancelled_at_once_cancel_the_booking_once_with_no_error(trip: Trip) -> None:
+    """Both passengers of a booking cancelled in two requests at the same moment: each request
+    saw the other passenger still travelling; the second must end the booking, not fail."""
+    paid = await two_passengers(trip)
+    lock = trip.pg.transaction()
+    await lock.start()
+    await trip.pg.execute("SELECT 1 FROM travel_tickets WHERE booking_id = $1 FOR UPDATE", paid["id"])
+    both = asyncio.gather(trip.rider.post(cancel_path(paid, 0)), trip.rider.post(cancel_path(paid, 1)))
+    waiting = 0
+    for _ in range(500):  # both past their first look and waiting on the tickets: the race is on
+        await trip.pg.execute("SELECT pg_stat_clear_snapshot()")  # a fresh look, in this transaction
+        waiting = await trip.pg.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"
+        )
+        if waiting == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert waiting == 2, "\n".join(
+        str(tuple(r)).replace("\n", " ")
+        for r in await trip.pg.fetch(
+            "SELECT state, wait_event_type, wait_event, left(query, 100) AS q FROM pg_stat_activity"
+            " WHERE datname = current_database()"
+        )
+    )
+    await lock.rollback()
+    answers = await both
+
+    assert [status for status, _ in answers] == [200, 200], answers
+    _, after = await trip.rider.get(f"/v1/travel/bookings/{paid['id']}")
+    assert (after["status"], {t["status"] for t in after["tickets"]}) == ("cancelled", {"cancelled"})
+    assert await trip.seats(after["departure_id"], "second") == (500, 0, 0)
+    rows = await trip.pg.fetch("SELECT amount FROM travel_payments WHERE kind = 'refund' AND succeeded")
+    assert sorted(r["amount"] for r in rows) == [7200, 7200]  # each share once, by the tier
