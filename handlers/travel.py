@@ -273,7 +273,9 @@ async def cancel_passenger(call: Call) -> web.Response:
     description="Instead of the full refund, while `disruption` shows an offer (until decide_by): "
     "at no cost, the booking confirmed on the new departure with new tickets. 409 "
     "move_not_available once the refund has started or when no departure has seats; "
-    "passenger_already_booked when a passenger already holds a seat there.",
+    "passenger_already_booked when a passenger already holds a seat there; 400 "
+    "document_not_accepted when a passenger's document does not make the crossing on the new "
+    "departure's date (expiry, endorsement, onward flight), as a hold would check it.",
 )
 async def move(call: Call) -> web.Response:
     booking = await call.services.travel.disruptions.move(

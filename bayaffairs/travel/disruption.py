@@ -32,6 +32,7 @@ from bayaffairs.i18n import Text
 from bayaffairs.storage import Database
 from bayaffairs.travel.bookings import DISRUPTED, Booking, TravelBookings
 from bayaffairs.travel.carriers import Carriers
+from bayaffairs.travel.documents import OnwardFlight
 from bayaffairs.travel.errors import (
     BookingNotFound,
     DepartureNotFound,
@@ -39,6 +40,7 @@ from bayaffairs.travel.errors import (
     PassengerAlreadyBooked,
 )
 from bayaffairs.travel.ledger import open_charge
+from bayaffairs.travel.passengers import PassengerRequest, check_documents, crossing_of, documents_of
 from bayaffairs.travel.refunds import RefundOutbox, owe
 from bayaffairs.travel.tickets import TicketKeys
 
@@ -184,6 +186,26 @@ class Disruptions:
 
     # -- the rider's choice ------------------------------------------------------------------
 
+    async def _documents_fit(self, user_id: str, booking_id: str, target: dq.DepartureRow) -> None:
+        """Moving is travelling on the target's date: each passenger's document (expiry,
+        endorsements, onward flight) must make that crossing as a hold would check it; 400
+        `document_not_accepted` otherwise."""
+        carrier = self.carriers.get(target.carrier)
+        assert carrier is not None
+        async with self.db.acquire() as conn:
+            people = [p for p in await q.passengers(conn, [booking_id]) if p.cancelled_at is None]
+        requests = [
+            PassengerRequest(
+                p.document_id,
+                OnwardFlight(p.onward_flight, p.onward_departs_at)
+                if p.onward_flight and p.onward_departs_at
+                else None,
+            )
+            for p in people
+        ]
+        docs = await documents_of(self.bookings.documents, user_id, requests, len(requests))
+        check_documents(self.settings, crossing_of(self.carriers, carrier, target), docs, requests)
+
     async def move(self, user_id: str, booking_id: str, to: str | None) -> Booking:
         """Move a booking cancelled with its departure to `to` (by default the next departure
         with seats) instead of refunding it: its refund superseded, its passengers, seats and
@@ -209,6 +231,7 @@ class Disruptions:
             or target.departs_at <= self.bookings.sales_open_after(row, now)
         ):
             raise MoveNotAvailable(details={"booking_id": booking_id, "departure_id": target_id})
+        await self._documents_fit(user_id, row.id, target)
         signed = await self.tickets.sign(target.id, int(target.departs_at.timestamp()), row.seats)
         async with self.db.transaction() as conn:
             if not await fq.supersede(conn, row.id, REASON, now):

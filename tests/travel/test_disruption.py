@@ -5,13 +5,15 @@ manifest and the boarding answer let staff check faces against documents."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta, timezone
 from typing import Any
 
 from bayaffairs.adapters.protocols import Notifier
 from bayaffairs.handlers.keys import WIRING
-from tests.travel.conftest import HRP, Trip, signed_in_with_wallet
+from tests.travel.conftest import HKID, HRP, Trip, hkid_number, signed_in_with_wallet
 from tests.travel.test_money_races import SlowWallet
 
+BAY_AREA = timezone(timedelta(hours=8))
 TYPHOON = {"reason": "Typhoon signal 8: services suspended"}
 
 
@@ -231,3 +233,25 @@ async def test_the_manifest_pages_by_passenger_and_a_made_up_cursor_is_a_400_not
     for cursor in ("abc", "bkg_x.", "bkg_x.99999999999", "bkg_x.-1"):
         status, body = await device.get(f"{base}?cursor={cursor}")
         assert (status, body["error"]["code"]) == (400, "invalid_request"), (cursor, body)
+
+
+async def test_a_move_to_a_later_day_checks_the_passengers_documents_for_that_day(trip: Trip) -> None:
+    """Moving is travelling on another date: a document that runs out before it cannot be
+    moved there (the hold would refuse it), while the next run the same day still takes it."""
+    departure = await trip.departure(hours=3)
+    expires = (await trip.departs_at(departure)).astimezone(BAY_AREA).date()  # its last day
+    short = {**HKID, "number": hkid_number(5), "expires": expires.isoformat()}
+    booking = await paid(trip, departure, [await trip.document(short)], fare_class="standard")
+    admin = trip.api.as_((await trip.services.credentials.issue("admin", "all")).token)
+    status, _ = await admin.post(f"/v1/carrier/departures/{departure}/cancellation", TYPHOON)
+    assert status == 200
+    later = await trip.departure(hours=3 + 24)  # the next day
+    move = f"/v1/travel/bookings/{booking['id']}/move"
+
+    status, body = await trip.rider.post(move, {"departure_id": later})
+
+    assert (status, body["error"]["code"]) == (400, "document_not_accepted"), body
+    assert body["error"]["details"]["reason"] == "document_expires_before_travel"
+    assert await trip.seats(later, "standard") == (50, 0, 0)
+    status, moved = await trip.rider.post(move, {})  # the control: the next run today takes it
+    assert (status, moved["status"]) == (200, "confirmed"), moved
