@@ -64,7 +64,7 @@ class Boarding:
         self, carrier_id: str | None, departure_id: str, *, cursor: str | None, limit: int
     ) -> tuple[dq.DepartureRow, Page[q.ManifestRow]]:
         if cursor is not None and not _CURSOR.fullmatch(cursor):
-            raise InvalidInput({"cursor": ["the next_cursor of a page of this manifest"]})
+            raise InvalidInput({"cursor": ["not a cursor of this list"]})
         departure = await self._own(carrier_id, departure_id)
         async with self.db.acquire() as conn:
             rows = await q.manifest(conn, departure_id, after=cursor, limit=limit + 1)
