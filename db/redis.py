@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -18,12 +20,22 @@ class Redis:
         self._client: aioredis.Redis | None = None
 
     async def start(self) -> None:
-        self._client = aioredis.from_url(
-            self.settings.url,
-            max_connections=64,
-            socket_connect_timeout=2,
-            socket_timeout=2,
-            health_check_interval=30,
+        self._client = aioredis.Redis.from_pool(self._pool())  # the client closes its pool
+
+    def _pool(self) -> aioredis.ConnectionPool:
+        """A burst waits for a free connection, up to `pool_timeout_seconds` (then the request is
+        a 503, like Redis down); 0 means "do not wait" (redis-py's default pool, which fails at
+        once with MaxConnectionsError when all `max_connections` are in use)."""
+        options: dict[str, Any] = {
+            "max_connections": self.settings.max_connections,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+            "health_check_interval": 30,
+        }
+        if self.settings.pool_timeout_seconds <= 0:
+            return aioredis.ConnectionPool.from_url(self.settings.url, **options)
+        return aioredis.BlockingConnectionPool.from_url(
+            self.settings.url, timeout=self.settings.pool_timeout_seconds, **options
         )
 
     async def stop(self) -> None:

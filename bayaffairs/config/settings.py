@@ -46,6 +46,8 @@ class DatabaseSettings:
 class RedisSettings:
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "bya:"
+    max_connections: int = 64
+    pool_timeout_seconds: float = 5.0  # a request waits this long for a connection, then 503
 
 
 # Device tokens' lifetime per credential kind, unless [auth.token_ttl_days] says otherwise.
@@ -316,6 +318,8 @@ class DatabaseSchema(_Section):
 class RedisSchema(_Section):
     url = fields.String(required=True, validate=validate.Regexp(r"^rediss?://|^unix://"))
     key_prefix = fields.String(load_default="bya:", validate=validate.Length(1, 32))
+    max_connections = fields.Integer(load_default=64, validate=validate.Range(1, 10000))
+    pool_timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(0, 60))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RedisSettings:
