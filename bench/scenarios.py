@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bench import appointments, travel, uploads
+from bench import appointments, burst, travel, uploads
 from bench.service import PLAIN, Fixtures, Variant
 from bench.transit import DENY, OPEN, Assessment, ScanLoad, render_rate
 from bench.wrk import Follow, Request, WrkResult
@@ -296,6 +296,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         variant=MANY_HOLDS,
         driver=travel.holds,
         aim=Aim(max_p99_ms=50.0),
+    ),
+    Scenario(
+        "burst",
+        "1,000 connections at once: sign-ins, seat holds, gate scans, slot bookings in turn (Python load)",
+        lambda fx: Request("POST", "/v1/auth/sessions"),
+        driver=burst.burst,
+        variant=burst.BURST,
     ),
 )
 

@@ -1,14 +1,29 @@
-"""`bayaffairs serve`: the web service, in one process or several sharing one socket."""
+"""`bayaffairs serve`: the web service, in one process or several sharing one socket.
+
+With `--workers N` (N > 1) this process is a supervisor: it forks N workers on the socket, forks
+a new one within a second when one dies (its live metrics removed, its counters kept), and on
+SIGTERM or SIGINT passes the signal on and waits. Each worker drains: it stops accepting, lets
+requests in flight finish (and with them their group commits), stops its jobs, scan writers and
+QR renderer, and exits. Whatever is still running `[server] shutdown_seconds` after the signal is
+killed, so the whole server is gone by then. /metrics reports every worker (prometheus_client's
+multiprocess mode, in a directory of this run's own, removed at exit).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+import threading
+import time
+import traceback
 
 from aiohttp import web
 
@@ -17,6 +32,12 @@ from bayaffairs.config import Config
 from bayaffairs.db.migrate import current_version, discover
 from bayaffairs.handlers.app import create_app
 from bayaffairs.handlers.logs import setup_logging
+from bayaffairs.handlers.metrics import forget_process, use_multiprocess
+
+log = logging.getLogger("bayaffairs.serve")
+
+RESTART_PAUSE = 0.5  # a worker that keeps dying at start is forked again at most twice a second
+CLEANUP_SECONDS = 2.0  # of shutdown_seconds, kept for stopping jobs, scan writers, renderer, pools
 
 
 def _use_uvloop() -> None:
@@ -39,16 +60,49 @@ async def _check_schema(config: Config) -> None:
         )
 
 
+def drain_seconds(shutdown_seconds: float) -> float:
+    """How long requests in flight may take after SIGTERM: what the shutdown leaves after cleanup."""
+    return max(0.5, shutdown_seconds - min(CLEANUP_SECONDS, shutdown_seconds / 3))
+
+
 def _serve_on(config: Config, sock: socket.socket) -> None:
+    """Serve until the first SIGTERM or SIGINT, then drain. Later signals (a supervisor passing
+    one on, a process group signalled as a whole, Ctrl-C twice) do not cut the drain short."""
     _use_uvloop()
+    loop = asyncio.new_event_loop()
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            _exit_by(config.settings.server.shutdown_seconds)
+            raise web.GracefulExit()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
     web.run_app(
         create_app(config),
         sock=sock,
         access_log=None,
         print=None,
-        shutdown_timeout=config.settings.server.shutdown_timeout,
-        handle_signals=True,
+        shutdown_timeout=drain_seconds(config.settings.server.shutdown_seconds),
+        handle_signals=False,
+        loop=loop,
     )
+
+
+def _exit_by(seconds: float) -> None:
+    """The drain's hard limit: a process still draining `seconds` after the signal ends then."""
+
+    def too_late() -> None:
+        log.error("still stopping %.1f s after the signal ([server] shutdown_seconds): exiting now", seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, too_late)
+    timer.daemon = True
+    timer.start()
 
 
 def run(args: argparse.Namespace) -> None:
@@ -69,33 +123,128 @@ def run(args: argparse.Namespace) -> None:
     if workers == 1:
         _serve_on(config, sock)
         return
-    children: list[int] = []
-    for _ in range(workers):
+    metrics_dir = tempfile.mkdtemp(prefix="bayaffairs-metrics-")
+    try:
+        sys.exit(Supervisor(config, sock, workers, metrics_dir).run())
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+class Supervisor:
+    """Keeps `count` workers serving on `sock` until SIGTERM or SIGINT, then stops them all
+    within `[server] shutdown_seconds`."""
+
+    def __init__(self, config: Config, sock: socket.socket, count: int, metrics_dir: str) -> None:
+        self.config = config
+        self.sock = sock
+        self.count = count
+        self.metrics_dir = metrics_dir
+        self.children: dict[int, float] = {}  # pid -> when it was forked
+        self.stop_signal: int | None = None
+        self.deadline = 0.0
+        self.last_fork = 0.0
+        self.status = 0
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for _ in range(self.count):
+            self._fork()
+        while self.stop_signal is None:
+            self._reap()
+            replace = len(self.children) < self.count and time.monotonic() - self.last_fork >= RESTART_PAUSE
+            if replace and self.stop_signal is None:
+                self._fork()
+            time.sleep(0.05)
+        return self._stop()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = signum
+            self.deadline = time.monotonic() + self.config.settings.server.shutdown_seconds
+            self._signal_all(signum)
+            self.sock.close()  # with the workers' copies closed too, new connections are refused
+
+    def _signal_all(self, signum: int) -> None:
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def _stop(self) -> int:
+        while self.children and time.monotonic() < self.deadline:
+            self._reap()
+            time.sleep(0.02)
+        if self.children:
+            log.error(
+                "workers %s still running %.1f s after the signal ([server] shutdown_seconds): killing them",
+                sorted(self.children),
+                self.config.settings.server.shutdown_seconds,
+            )
+            self._signal_all(signal.SIGKILL)
+            while self.children:
+                self._reap(block=True)
+            return 1
+        return self.status
+
+    def _reap(self, *, block: bool = False) -> None:
+        while self.children:
+            try:
+                pid, wait_status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            if self.children.pop(pid, None) is None:
+                continue
+            forget_process(pid)
+            code = os.waitstatus_to_exitcode(wait_status)
+            if self.stop_signal is None:
+                cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+                log.error("worker %d %s: restarting it", pid, cause)
+            elif code != 0:
+                self.status = self.status or 1
+            if block:
+                return
+
+    def _fork(self) -> None:
         pid = os.fork()
         if pid == 0:
-            try:
-                _serve_on(config, sock)
-            finally:
-                os._exit(0)
-        children.append(pid)
+            self._worker()
+        self.children[pid] = self.last_fork = time.monotonic()
 
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
+    def _worker(self) -> None:
+        """In the forked child: serve until told to stop, then leave without running the
+        supervisor's exit handlers."""
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            use_multiprocess(self.metrics_dir)
+            threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
+            _serve_on(self.config, self.sock)
+        except BaseException:  # noqa: BLE001 - a worker reports and exits, the supervisor forks another
+            traceback.print_exc()
+            code = 1
+        finally:
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
-    sys.exit(status)
+
+def _stop_with(supervisor: int) -> None:
+    """A worker whose supervisor was killed outright drains and stops, as on SIGTERM."""
+    while os.getppid() == supervisor:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the web service")
     p.add_argument("--host", help="default from config [server] host")
     p.add_argument("--port", type=int, help="default from config [server] port (8080)")
-    p.add_argument("--workers", type=int, help="processes sharing the socket (default 1)")
+    p.add_argument(
+        "--workers", type=int, help="processes sharing the socket, supervised and restarted (default 1)"
+    )
     p.set_defaults(run=run, sync=True)

@@ -78,6 +78,15 @@ class Database:
             server_settings={"timezone": "UTC", "application_name": "bayaffairs"},
         )
 
+    async def connect_alone(self, purpose: str) -> asyncpg.Connection:
+        """A connection outside the pool, for session state that must last (job owners' locks)."""
+        return await asyncpg.connect(
+            self.settings.url,
+            timeout=5,
+            command_timeout=self.settings.command_timeout,
+            server_settings={"timezone": "UTC", "application_name": f"bayaffairs {purpose}"},
+        )
+
     async def stop(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None

@@ -92,7 +92,7 @@ def _wired(
             app[RATE_LIMITER] = RateLimiter(wiring.redis, dict(app[CONFIG].settings.rate_limits))
             app[METRICS].watch_pool(wiring.db.stats)
             app[METRICS].watch_retention(wiring.services.privacy.retention.stats)
-            async with serving(wiring):
+            async with serving(wiring), app[METRICS].refreshing():
                 yield
 
     return wired

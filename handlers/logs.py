@@ -19,6 +19,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,  # which worker of `serve --workers N`
         }
         request_id = CURRENT_REQUEST_ID.get()
         if request_id:

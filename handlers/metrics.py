@@ -1,31 +1,52 @@
-"""Prometheus metrics: request counts and latency per route, database pool usage."""
+"""Prometheus metrics: request counts and latency per route, database pool usage.
+
+Under `serve --workers N` every worker writes its figures to files in one directory
+(prometheus_client's multiprocess mode, switched on in each worker by `use_multiprocess`), and
+/metrics, whichever worker answers it, sums them: the whole server, not one worker. Counters of
+a worker that died are kept; its pool gauges are dropped (`forget_process`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 
 
-class _PoolCollector(Collector):
-    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
-        self.stats = stats
+def use_multiprocess(directory: str) -> None:
+    """In a worker process, before its app is built: metrics made from now on live in files
+    under `directory`, shared with the other workers (prometheus_client picks its value class
+    when it is imported, which happened before the workers were forked)."""
+    os.environ[_DIRECTORY] = directory
+    values.ValueClass = values.MultiProcessValue()
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        stats = self.stats()
-        size, idle, maximum = stats.get("size", 0), stats.get("idle", 0), stats.get("max", 0)
-        yield GaugeMetricFamily("bayaffairs_db_pool_size", "Open database connections", value=size)
-        yield GaugeMetricFamily("bayaffairs_db_pool_in_use", "Database connections in use", value=size - idle)
-        yield GaugeMetricFamily("bayaffairs_db_pool_max", "Database pool maximum", value=maximum)
+
+def forget_process(pid: int) -> None:
+    """A worker ended: its live gauges (database pool) no longer count."""
+    if os.environ.get(_DIRECTORY):
+        multiprocess.mark_process_dead(pid)
 
 
 class _RetentionCollector(Collector):
-    """The retention job's own figures (bayaffairs/privacy/retention.py), per worker."""
+    """The retention job's own figures (bayaffairs/privacy/retention.py), of this worker (under
+    several workers, of the one that owns the retention job and answers the scrape)."""
 
     def __init__(self, stats: Any) -> None:
         self.stats = stats
@@ -58,6 +79,7 @@ class Metrics:
     """One registry per app, so several apps in one process (tests) do not collide."""
 
     def __init__(self) -> None:
+        self.multiprocess = bool(getattr(values.ValueClass, "_multiprocess", False))
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "bayaffairs_http_requests",
@@ -72,13 +94,51 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        pool = {"registry": self.registry, "multiprocess_mode": "livesum"}
+        self.pool_size = Gauge("bayaffairs_db_pool_size", "Open database connections", **pool)  # type: ignore[arg-type]
+        self.pool_in_use = Gauge("bayaffairs_db_pool_in_use", "Database connections in use", **pool)  # type: ignore[arg-type]
+        self.pool_max = Gauge("bayaffairs_db_pool_max", "Database pool maximum", **pool)  # type: ignore[arg-type]
+        self._pool_stats: Callable[[], dict[str, Any]] | None = None
+        self._own: list[Collector] = []  # this worker's figures, not shared through the files
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def watch_pool(self, stats: Callable[[], dict[str, Any]]) -> None:
-        self.registry.register(_PoolCollector(stats))
+        self._pool_stats = stats
+        self.refresh()
 
     def watch_retention(self, stats: Any) -> None:
-        self.registry.register(_RetentionCollector(stats))
+        collector = _RetentionCollector(stats)
+        self.registry.register(collector)
+        self._own.append(collector)
+
+    def refresh(self) -> None:
+        """Read the pool's figures into the gauges (at each scrape; in every worker every
+        second when several share the metrics)."""
+        if self._pool_stats is None:
+            return
+        stats = self._pool_stats()
+        size, idle, maximum = stats.get("size", 0), stats.get("idle", 0), stats.get("max", 0)
+        self.pool_size.set(size)
+        self.pool_in_use.set(size - idle)
+        self.pool_max.set(maximum)
+
+    @contextlib.asynccontextmanager
+    async def refreshing(self) -> AsyncIterator[None]:
+        """While serving: with workers sharing the metrics, the pool gauges of each stay fresh."""
+
+        async def every_second() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                self.refresh()
+
+        task = asyncio.create_task(every_second()) if self.multiprocess else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         children = self._children.get((method, route, status))
@@ -91,4 +151,11 @@ class Metrics:
         children[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        self.refresh()
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        everyone = CollectorRegistry()
+        multiprocess.MultiProcessCollector(everyone)
+        for collector in self._own:
+            everyone.register(collector)
+        return generate_latest(everyone)

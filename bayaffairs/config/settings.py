@@ -29,7 +29,7 @@ class ServerSettings:
     workers: int = 1
     max_body_bytes: int = 1024 * 1024
     public_base_url: str = "http://localhost:8080"
-    shutdown_timeout: float = 10.0
+    shutdown_seconds: float = 10.0  # SIGTERM: drain, then exit within this
     # Peers whose X-Forwarded-For is believed (reverse proxies): addresses or networks.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
@@ -284,7 +284,7 @@ class ServerSchema(_Section):
     workers = fields.Integer(load_default=1, validate=validate.Range(1, 64))
     max_body_bytes = fields.Integer(load_default=1024 * 1024, validate=validate.Range(1024))
     public_base_url = fields.Url(load_default="http://localhost:8080", require_tld=False)
-    shutdown_timeout = fields.Float(load_default=10.0, validate=validate.Range(0, 300))
+    shutdown_seconds = fields.Float(load_default=10.0, validate=validate.Range(1, 300))
     trusted_proxies = fields.List(fields.String(), load_default=list)
 
     @validates("trusted_proxies")

@@ -1,9 +1,14 @@
 """Every periodic job of the service, declared in one place, and the timer that runs them.
 
 A job returns how much it did (logged when non-zero); one that raises is logged and tried again
-at its next period, so a database down for a while stops no job for good. Every job is safe to
-run in several workers at once (ON CONFLICT DO NOTHING, SKIP LOCKED, leases), so each worker of
-`bayaffairs serve` runs them all.
+at its next period, so a database down for a while stops no job for good.
+
+Each job has one owner at a time across every worker of every host on the database (`Owners`:
+a PostgreSQL session advisory lock per job, held on a connection of the owner's own): every
+worker's timer fires, and only the owner's runs the job. An owner that dies, or loses its
+connection, lets go of its jobs at once; another worker takes each at its next period. The jobs
+stay safe to run twice (ON CONFLICT DO NOTHING, SKIP LOCKED, leases): ownership saves the work and
+the contention, it is not what keeps the data right.
 """
 
 from __future__ import annotations
@@ -11,9 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+import asyncpg
+
+from bayaffairs.db.database import UNAVAILABLE_ERRORS, Database
+from bayaffairs.db.queries import job_owners as q
 from bayaffairs.wiring.services import Services
 
 
@@ -51,10 +61,70 @@ def periodic(services: Services) -> list[Job]:
     ]
 
 
+_DOWN: tuple[type[BaseException], ...] = (TimeoutError, *UNAVAILABLE_ERRORS)
+
+
+class Owners:
+    """The jobs this process owns: one advisory lock per job on one connection of its own."""
+
+    def __init__(self, db: Database, log: logging.Logger) -> None:
+        self.db = db
+        self.log = log
+        self._conn: asyncpg.Connection | None = None
+        self._held: set[str] = set()
+        self._turn = asyncio.Lock()
+        self._down = False
+
+    async def owns(self, job: str) -> bool:
+        """Whether this process runs `job` now: it holds the job's lock, or just took it."""
+        async with self._turn:
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    self._let_go()
+                    self._conn = await self.db.connect_alone(f"jobs of pid {os.getpid()}")
+                if job in self._held:
+                    await q.still_connected(self._conn)
+                    return True
+                if not await q.try_own(self._conn, job):
+                    return False
+            except _DOWN as exc:
+                if not self._down:
+                    self.log.warning(
+                        "job owners: database unreachable (%r); running none until it is back", exc
+                    )
+                self._down = True
+                await self.close()
+                return False
+            self._down = False
+            self._held.add(job)
+            self.log.info("job owner: pid %d runs %r now", os.getpid(), job, extra={"fields": {"job": job}})
+            return True
+
+    def _let_go(self) -> None:
+        if self._held:
+            self.log.warning(
+                "job owners: connection lost, pid %d no longer runs %s", os.getpid(), sorted(self._held)
+            )
+            self._held.clear()
+
+    async def close(self) -> None:
+        """Let go of every job (closing the session releases its locks)."""
+        self._let_go()
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), timeout=2)
+            except Exception:  # noqa: BLE001 - the session ends with the socket anyway
+                conn.terminate()
+
+
 @contextlib.asynccontextmanager
-async def running(jobs: Iterable[Job], log: logging.Logger) -> AsyncIterator[None]:
-    """Each job every `period` seconds until the block ends; then all are cancelled and awaited."""
-    tasks = [asyncio.create_task(_every(job, log)) for job in jobs]
+async def running(
+    jobs: Iterable[Job], log: logging.Logger, owners: Owners | None = None
+) -> AsyncIterator[None]:
+    """Each job every `period` seconds (where `owners` says this process owns it) until the
+    block ends; then all are cancelled and awaited, and the jobs let go."""
+    tasks = [asyncio.create_task(_every(job, log, owners)) for job in jobs]
     try:
         yield
     finally:
@@ -63,11 +133,15 @@ async def running(jobs: Iterable[Job], log: logging.Logger) -> AsyncIterator[Non
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if owners is not None:
+            await owners.close()
 
 
-async def _every(job: Job, log: logging.Logger) -> None:
+async def _every(job: Job, log: logging.Logger, owners: Owners | None) -> None:
     while True:
         await asyncio.sleep(job.period)
+        if owners is not None and not await owners.owns(job.name):
+            continue
         try:
             done = await job.work()
             if done:

@@ -84,7 +84,7 @@ async def serving(wiring: Wiring) -> AsyncIterator[None]:
             await travel.departures.materialise()
         except Exception:  # the database may be down at start: the app still starts (503s)
             log.exception("materialising departures failed; retrying on the next run")
-        async with jobs.running(jobs.periodic(wiring.services), log):
+        async with jobs.running(jobs.periodic(wiring.services), log, jobs.Owners(wiring.db, log)):
             yield
     finally:
         warming.cancel()

@@ -1,0 +1,322 @@
+"""`bayaffairs serve --workers N` as an operator runs it: a dead worker comes back, SIGTERM drains
+and stops quietly within `[server] shutdown_seconds`, and /metrics counts every worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import orjson
+import pytest
+
+from bayaffairs.db.queries.job_owners import NAMESPACE
+from tests.cli.conftest import Cli
+from tests.cli.test_serve import child_pids, free_port, wait_until_up
+
+SHUTDOWN_SECONDS = 10.0  # the machine may be loaded: a renderer's start can take seconds
+
+
+@dataclass
+class Served:
+    """A running `bayaffairs serve` and everything it wrote on stderr so far."""
+
+    process: asyncio.subprocess.Process
+    port: int
+    stderr: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[int]:
+        return [int(p) for p in child_pids(self.process.pid) if _is_worker(int(p))]
+
+    def answering_pids(self) -> set[int]:
+        return {
+            line["pid"]
+            for line in self.json_lines()
+            if line.get("logger") == "bayaffairs.access" and "pid" in line
+        }
+
+    def noise(self) -> list[str]:
+        """What stderr holds besides the banner and JSON log lines below error (tracebacks,
+        warnings printed by Python, errors logged)."""
+        out = []
+        for raw in self.stderr:
+            try:
+                line = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                if not raw.startswith("bayaffairs serving on"):
+                    out.append(raw)
+                continue
+            if line.get("level") in ("error", "critical") or "exc" in line:
+                out.append(raw)
+        return out
+
+    def json_lines(self) -> list[dict[str, object]]:
+        out = []
+        for raw in self.stderr:
+            try:
+                out.append(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                continue
+        return out
+
+    async def stop(self) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds it took)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), timeout=SHUTDOWN_SECONDS + 10)
+        return code, time.monotonic() - started
+
+
+def _is_worker(pid: int) -> bool:
+    """Forked workers run `bayaffairs serve`; the QR renderers they spawn run multiprocessing."""
+    try:
+        return b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
+async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
+    while line := await stream.readline():
+        into.append(line.decode(errors="replace").rstrip("\n"))
+
+
+@pytest.fixture
+async def serve(cli_env: dict[str, str], pg: asyncpg.Connection) -> AsyncIterator[object]:
+    started: list[tuple[Served, asyncio.Task[None]]] = []
+
+    async def start(workers: int, **env: str) -> Served:
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bayaffairs.cli.main",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            env={
+                **cli_env,
+                "BAYAFFAIRS_SERVER_SHUTDOWN_SECONDS": str(SHUTDOWN_SECONDS),
+                "BAYAFFAIRS_RATE_LIMITS_AUTH": "0/1",
+                "BAYAFFAIRS_RATE_LIMITS_READ": "0/1",
+                "BAYAFFAIRS_RATE_LIMITS_WRITE": "0/1",
+                **env,
+            },
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        served = Served(process, port)
+        assert process.stderr is not None
+        started.append((served, asyncio.create_task(_collect(process.stderr, served.stderr))))
+        await wait_until_up(f"{served.url}/readyz")
+        return served
+
+    yield start
+    for served, reader in started:
+        if served.process.returncode is None:
+            served.process.kill()
+            await served.process.wait()
+        await reader
+
+
+async def test_a_killed_worker_is_replaced_within_two_seconds(serve: object) -> None:
+    served: Served = await serve(2)  # type: ignore[operator]
+    before = served.workers()
+    assert len(before) == 2
+    os.kill(before[0], signal.SIGKILL)
+    killed_at = time.monotonic()
+    while time.monotonic() - killed_at < 2.0:
+        now = served.workers()
+        if len(now) == 2 and before[0] not in now:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"workers {served.workers()} 2 s after killing {before[0]} (were {before})")
+    await wait_until_up(f"{served.url}/readyz")
+    async with aiohttp.ClientSession() as session:
+        for _ in range(20):  # new connections, spread over both workers
+            async with session.get(f"{served.url}/healthz", headers={"Connection": "close"}) as resp:
+                assert resp.status == 200
+    code, _ = await served.stop()
+    assert code == 0
+    assert any("restart" in line for line in served.stderr), served.stderr[-5:]
+
+
+async def _rider(session: aiohttp.ClientSession, url: str) -> dict[str, str]:
+    """Headers of a signed-in rider with a wallet."""
+    async with session.post(f"{url}/v1/auth/sessions", json={"provider": "dev", "code": "png"}) as resp:
+        headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    async with session.put(
+        f"{url}/v1/me/wallet", json={"currency": "HKD", "provider": "demo"}, headers=headers
+    ) as resp:
+        assert resp.status == 200
+    return headers
+
+
+async def test_sigterm_finishes_a_request_in_flight_and_refuses_new_connections(
+    serve: object, cli: Cli
+) -> None:
+    assert (await cli("keys", "rotate", "ride_codes", "--now")).status == 0
+    served: Served = await serve(1, BAYAFFAIRS_SERVER_SHUTDOWN_SECONDS="20")  # type: ignore[operator]
+    async with aiohttp.ClientSession() as session:
+        headers = await _rider(session, served.url)
+        async with session.post(
+            f"{served.url}/v1/ride-codes", json={"city": "shenzhen"}, headers=headers
+        ) as resp:
+            png_url = (await resp.json())["png_url"]
+        # The first image of a worker waits for its renderer process to start (well over 0.2 s).
+        image = asyncio.create_task(session.get(f"{served.url}{png_url}", headers=headers))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        with pytest.raises(OSError):  # no longer accepting
+            await asyncio.open_connection("127.0.0.1", served.port)
+        async with await image as resp:
+            assert resp.status == 200
+            assert (await resp.read()).startswith(b"\x89PNG")
+    code = await asyncio.wait_for(served.process.wait(), timeout=30)
+    assert code == 0
+    assert time.monotonic() - started <= 20
+    assert served.noise() == [], "\n".join(served.noise())
+
+
+async def _png_load(url: str, seconds: float) -> int:
+    """Ride codes and their PNGs on 8 connections for `seconds`; how many PNGs came back."""
+    done = 0
+    async with aiohttp.ClientSession() as session:
+        headers = await _rider(session, url)
+
+        async def one() -> None:
+            nonlocal done
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    async with session.post(
+                        f"{url}/v1/ride-codes", json={"city": "shenzhen"}, headers=headers
+                    ) as resp:
+                        png_url = (await resp.json())["png_url"]
+                    async with session.get(f"{url}{png_url}", headers=headers) as resp:
+                        done += resp.status == 200
+                except (aiohttp.ClientError, KeyError):
+                    return  # the server stopped taking requests
+
+        await asyncio.gather(*(one() for _ in range(8)))
+    return done
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sigterm_under_png_load_stops_quietly_within_shutdown_seconds(
+    serve: object, cli: Cli, workers: int
+) -> None:
+    assert (await cli("keys", "rotate", "ride_codes", "--now")).status == 0
+    served: Served = await serve(workers)  # type: ignore[operator]
+    load = asyncio.create_task(_png_load(served.url, 8.0))
+    await asyncio.sleep(3.0)  # renderers starting and rendering
+    code, seconds = await served.stop()
+    pngs = await load
+    assert code == 0
+    assert seconds <= SHUTDOWN_SECONDS
+    assert pngs > 0  # control: images were rendered
+    assert served.noise() == [], "\n".join(served.noise())
+
+
+async def test_metrics_count_the_requests_of_every_worker(serve: object) -> None:
+    served: Served = await serve(2, BAYAFFAIRS_LOGGING_LEVEL="INFO", BAYAFFAIRS_LOGGING_ACCESS_LOG="true")  # type: ignore[operator]
+    sent = 0
+    async with aiohttp.ClientSession() as session:
+
+        async def healthz() -> None:
+            async with session.get(f"{served.url}/healthz", headers={"Connection": "close"}) as resp:
+                assert resp.status == 200
+
+        for _ in range(20):  # until both workers have answered some (each connection goes to one)
+            await asyncio.gather(*(healthz() for _ in range(20)))
+            sent += 20
+            await asyncio.sleep(0.1)
+            if len(served.answering_pids()) == 2:
+                break
+        assert len(served.answering_pids()) == 2, "one worker answered everything"
+        counts = set()
+        for _ in range(10):  # scrapes, answered by one worker or the other
+            async with session.get(f"{served.url}/metrics", headers={"Connection": "close"}) as resp:
+                text = await resp.text()
+            found = re.search(
+                r'^bayaffairs_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)$',
+                text,
+                re.MULTILINE,
+            )
+            assert found, text[:2000]
+            counts.add(float(found.group(1)))
+    assert counts == {sent}
+    await served.stop()
+
+
+QUICK_JOBS = {"build data exports", "record offline taps"}  # periods of 1 s and 2 s
+OWNED = """
+    SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objsubid = 2 AND l.granted
+      AND a.datname = current_database()
+"""
+
+
+def taken(served: Served) -> list[tuple[int, str]]:
+    """(pid, job) for each "runs <job> now" line the server logged."""
+    return [
+        (int(str(line["pid"])), str(line["job"]))
+        for line in served.json_lines()
+        if "job" in line and "runs" in str(line.get("msg", ""))
+    ]
+
+
+async def test_each_periodic_job_has_one_owner_across_two_servers_on_one_database(
+    serve: object, pg: asyncpg.Connection
+) -> None:
+    info = {"BAYAFFAIRS_LOGGING_LEVEL": "INFO"}
+    first: Served = await serve(2, **info)  # type: ignore[operator]
+    second: Served = await serve(2, **info)  # type: ignore[operator]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        owned = {job for _, job in taken(first) + taken(second)}
+        if owned >= QUICK_JOBS:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(3)  # every worker's timer of the quick jobs has fired again meanwhile
+    claims = taken(first) + taken(second)
+    jobs = [job for _, job in claims]
+    assert set(jobs) >= QUICK_JOBS, claims
+    assert len(jobs) == len(set(jobs)), f"a job taken twice while its owner lives: {claims}"
+    # Control: the lock is what the others meet; a job nobody runs is free to take.
+    assert await pg.fetchval(OWNED, NAMESPACE) == len(jobs)
+    for job in QUICK_JOBS:
+        assert not await pg.fetchval("SELECT pg_try_advisory_lock($1::int, hashtext($2))", NAMESPACE, job)
+    assert await pg.fetchval("SELECT pg_try_advisory_lock($1::int, hashtext('no such job'))", NAMESPACE)
+
+    # The owner of the exports goes away: the other server takes the job over.
+    owner = next(pid for pid, job in claims if job == "build data exports")
+    leaving, staying = (first, second) if owner in first.workers() else (second, first)
+    code, _ = await leaving.stop()
+    assert code == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if "build data exports" in {job for _, job in taken(staying)}:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError(f"nobody took the exports over: {taken(staying)}")
+    await staying.stop()
