@@ -37,7 +37,8 @@ from bayaffairs.handlers.metrics import forget_process, use_multiprocess
 log = logging.getLogger("bayaffairs.serve")
 
 RESTART_PAUSE = 0.5  # a worker that keeps dying at start is forked again at most twice a second
-CLEANUP_SECONDS = 2.0  # of shutdown_seconds, kept for stopping jobs, scan writers, renderer, pools
+DRAIN_SHARE = 0.6  # of shutdown_seconds, for requests in flight; the rest is for the cleanup
+KILL_MARGIN = 0.3  # processes still running this long before shutdown_seconds are killed
 
 
 def _use_uvloop() -> None:
@@ -61,8 +62,9 @@ async def _check_schema(config: Config) -> None:
 
 
 def drain_seconds(shutdown_seconds: float) -> float:
-    """How long requests in flight may take after SIGTERM: what the shutdown leaves after cleanup."""
-    return max(0.5, shutdown_seconds - min(CLEANUP_SECONDS, shutdown_seconds / 3))
+    """How long requests in flight may take after SIGTERM: 60 % of the time to stop, the rest is
+    for the cleanup after it (jobs, renderer, pools, on a machine that may be busy)."""
+    return max(0.5, shutdown_seconds * DRAIN_SHARE)
 
 
 def _serve_on(config: Config, sock: socket.socket) -> None:
@@ -76,7 +78,7 @@ def _serve_on(config: Config, sock: socket.socket) -> None:
         nonlocal stopping
         if not stopping:
             stopping = True
-            _exit_by(config.settings.server.shutdown_seconds)
+            _exit_by(max(0.5, config.settings.server.shutdown_seconds - 2 * KILL_MARGIN))
             raise web.GracefulExit()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -161,7 +163,7 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self.stop_signal is None:
             self.stop_signal = signum
-            self.deadline = time.monotonic() + self.config.settings.server.shutdown_seconds
+            self.deadline = time.monotonic() + self.config.settings.server.shutdown_seconds - KILL_MARGIN
             self._signal_all(signum)
             self.sock.close()  # with the workers' copies closed too, new connections are refused
 
