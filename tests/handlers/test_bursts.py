@@ -77,8 +77,13 @@ async def burst(api: Api, clock: MovableClock, pg: asyncpg.Connection) -> Counte
         *(
             gate.post(
                 "/v1/gate/scans",
-                {"payload": code, "gate_id": f"g{n}", "station": station, "direction": "in",
-                 "scanned_at": scanned_at},
+                {
+                    "payload": code,
+                    "gate_id": f"g{n}",
+                    "station": station,
+                    "direction": "in",
+                    "scanned_at": scanned_at,
+                },
             )
             for n, code in enumerate(codes)
         ),

@@ -79,4 +79,3 @@ async def test_stop_waits_for_the_renderer_and_leaves_no_process() -> None:
         os.kill(pid, 0)
     with pytest.raises(RuntimeError):
         await renderer.render("png", "AFTER")
-
