@@ -199,7 +199,7 @@ class Supervisor:
                 return
             if self.children.pop(pid, None) is None:
                 continue
-            forget_process(pid)
+            forget_process(pid, self.metrics_dir)
             code = os.waitstatus_to_exitcode(wait_status)
             if self.stop_signal is None:
                 cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"

@@ -38,10 +38,9 @@ def use_multiprocess(directory: str) -> None:
     values.ValueClass = values.MultiProcessValue()
 
 
-def forget_process(pid: int) -> None:
+def forget_process(pid: int, directory: str) -> None:
     """A worker ended: its live gauges (database pool) no longer count."""
-    if os.environ.get(_DIRECTORY):
-        multiprocess.mark_process_dead(pid)
+    multiprocess.mark_process_dead(pid, directory)
 
 
 class _RetentionCollector(Collector):
