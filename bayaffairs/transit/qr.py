@@ -86,19 +86,20 @@ def prepare_renderer() -> None:
     os.nice(RENDER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
 
 
-def _end_with(parent: int) -> None:
+def _end_with(server: int) -> None:
     """A worker killed outright cannot stop its renderer, which would wait for work forever."""
-    while os.getppid() == parent:
+    while os.getppid() == server:
         time.sleep(0.5)
     os._exit(0)
 
 
-def _boot(report: Any, prepare: Callable[[], None]) -> None:
-    """Runs `prepare` in the new renderer; if it fails (a bad install, no memory), says why to
-    the server and ends the process."""
+def _boot(report: Any, prepare: Callable[[], None], server: int) -> None:
+    """In the new renderer: ends it when the server process `server` is gone (even one killed
+    while this one was starting), then runs `prepare`; if that fails (a bad install, no
+    memory), says why to the server and ends the process."""
+    threading.Thread(target=_end_with, args=(server,), daemon=True).start()
     try:
         prepare()
     except BaseException as exc:  # noqa: BLE001 - whatever it was, the server must hear it
@@ -125,7 +126,10 @@ class QrRenderer:
         # A fresh interpreter, not a fork of this one with its event loop and threads.
         self._report = self._context.SimpleQueue()
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=self._context, initializer=_boot, initargs=(self._report, self.prepare)
+            max_workers=1,
+            mp_context=self._context,
+            initializer=_boot,
+            initargs=(self._report, self.prepare, os.getpid()),
         )
 
     def stop(self) -> None:
