@@ -131,7 +131,10 @@ async def serve(cli_env: dict[str, str], pg: asyncpg.Connection) -> AsyncIterato
         if served.process.returncode is None:
             served.process.kill()
             await served.process.wait()
-        await reader
+        try:  # stderr ends when the last process holding it ends
+            await asyncio.wait_for(reader, timeout=10)
+        except TimeoutError:
+            raise AssertionError(f"a process of server pid {served.process.pid} outlived it") from None
 
 
 async def test_a_killed_worker_is_replaced_within_two_seconds(serve: object) -> None:
