@@ -93,6 +93,7 @@ class Owners:
                         "job owners: database unreachable (%r); running none until it is back", exc
                     )
                 self._down = True
+                self._let_go()
                 await self.close()
                 return False
             self._down = False
@@ -100,16 +101,16 @@ class Owners:
             self.log.info("job owner: pid %d runs %r now", os.getpid(), job, extra={"fields": {"job": job}})
             return True
 
-    def _let_go(self) -> None:
-        if self._held:
+    def _let_go(self, lost: bool = True) -> None:
+        if self._held and lost:
             self.log.warning(
                 "job owners: connection lost, pid %d no longer runs %s", os.getpid(), sorted(self._held)
             )
-            self._held.clear()
+        self._held.clear()
 
     async def close(self) -> None:
         """Let go of every job (closing the session releases its locks)."""
-        self._let_go()
+        self._let_go(lost=False)
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             try:
