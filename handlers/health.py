@@ -53,7 +53,7 @@ async def _check(ping: Awaitable[None]) -> str:
 
 @routes.get("/metrics")
 @documented(
-    "Prometheus metrics of this worker",
+    "Prometheus metrics of the whole server (every worker of `serve --workers N`)",
     produces="text/plain",
     description="Per [metrics]: may need `Authorization: Bearer <metrics token>`, or be served on "
     "an address of its own (then 404 here), or be off (404).",
