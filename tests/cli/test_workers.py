@@ -228,13 +228,14 @@ async def test_sigterm_under_png_load_stops_quietly_within_shutdown_seconds(
     serve: object, cli: Cli, workers: int
 ) -> None:
     assert (await cli("keys", "rotate", "ride_codes", "--now")).status == 0
-    served: Served = await serve(workers)  # type: ignore[operator]
+    # 20 s: renders in flight at the signal may wait seconds for a renderer on a loaded machine
+    served: Served = await serve(workers, BAYAFFAIRS_SERVER_SHUTDOWN_SECONDS="20")  # type: ignore[operator]
     load = asyncio.create_task(_png_load(served.url, 8.0))
     await asyncio.sleep(3.0)  # renderers starting and rendering
     code, seconds = await served.stop()
     pngs = await load
     assert code == 0
-    assert seconds <= SHUTDOWN_SECONDS
+    assert seconds <= 20
     assert pngs > 0  # control: images were rendered
     assert served.noise() == [], "\n".join(served.noise())
 
