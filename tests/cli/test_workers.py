@@ -55,7 +55,7 @@ class Served:
             try:
                 line = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                if not raw.startswith("bayaffairs serving on"):
+                if not raw.startswith(("bayaffairs serving on", "bayaffairs: profile ")):
                     out.append(raw)
                 continue
             if line.get("level") in ("error", "critical") or "exc" in line:
