@@ -48,8 +48,10 @@ class IdentityProviderOut(StrictSchema):
     name = fields.String(required=True)
     unverified = fields.Boolean(
         required=True,
-        metadata={"description": "true: the code is a handle trusted as is, and display_name and "
-        "category are taken from the request (the dev provider)"},
+        metadata={
+            "description": "true: the code is a handle trusted as is, and display_name and "
+            "category are taken from the request (the dev provider)"
+        },
     )
 
 
