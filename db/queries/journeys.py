@@ -135,18 +135,9 @@ WITH it AS (
 ), judged AS (
     SELECT it.*, a.uid, a.cat, a.wallet,
         CASE
-            WHEN a.uid IS NULL OR coalesce((
-                SELECT d.action = 'add' FROM deny_list d
-                WHERE d.kind = 'account' AND d.value = it.account ORDER BY d.seq DESC LIMIT 1), false)
-                THEN 'denied_account'
-            WHEN it.credential IS NOT NULL AND (
-                coalesce((SELECT d.action = 'add' FROM deny_list d
-                          WHERE d.kind = 'credential' AND d.value = it.credential
-                          ORDER BY d.seq DESC LIMIT 1), false)
-                OR NOT EXISTS (SELECT 1 FROM ride_credentials c
-                               WHERE c.credential_id = decode(it.credential, 'hex')
-                                 AND c.account_token = it.acct AND c.revoked_at IS NULL))
-                THEN 'revoked'
+            WHEN a.uid IS NULL THEN 'denied_account'
+            -- judged by the deny list and the credential as they stood at the scan (0022)
+            WHEN r.why IS NOT NULL THEN r.why
             WHEN (SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
                 THEN 'replayed'
             WHEN (SELECT true FROM journeys x WHERE x.account_token = it.acct AND x.status = 'open' LIMIT 1)
@@ -161,6 +152,7 @@ WITH it AS (
         FROM ride_accounts a JOIN users u ON u.id = a.user_id
         WHERE a.account_token = it.acct AND a.retired_at IS NULL LIMIT 1
     ) a ON true
+    CROSS JOIN LATERAL (SELECT tap_refusal(it.account, it.credential, it.scanned_at) AS why) r
 ), priced AS (
     SELECT j.*, j.fares -> j.cat AS fare, j.charges -> j.wallet -> j.cat AS charge
     FROM judged j WHERE j.refused IS NULL
