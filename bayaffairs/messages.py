@@ -182,6 +182,11 @@ MESSAGES: dict[str, Text] = {
         "此帳戶的乘車碼已被停用,請聯絡客戶服務。",
         "此账户的乘车码已被停用,请联系客户服务。",
     ),
+    "tap_id_reused": T(
+        "This gate already used this tap id for another scan.",
+        "此閘機已將此拍卡編號用於另一次掃描。",
+        "此闸机已将此刷卡编号用于另一次扫描。",
+    ),
     "unfinished_journey": T(
         "A journey is not finished: tap out or repair it first.",
         "有未完成的行程:請先出閘或補登。",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -70,6 +71,43 @@ class GateClient:
                 break
             params = {"page": page["next_page"]}
         gate.apply_deny_snapshot(entries, page["next_cursor"], now)
+
+    async def scan(
+        self,
+        gate: OfflineGate,
+        payload: str,
+        direction: str,
+        now: int | None = None,
+        *,
+        tap_id: str | None = None,
+        attempts: int = 3,
+    ) -> dict[str, Any]:
+        """Ask the service (`POST /v1/gate/scans`) while online. The tap gets an id of this gate
+        (`tap_id`, else a new one from the store), so when an answer is lost (a dropped
+        connection, a timeout, a 5xx) the same scan is sent again, up to `attempts` times, and
+        gets the first decision again: never `replayed`, never a second journey."""
+        body = {
+            "payload": payload,
+            "gate_id": gate.gate_id,
+            "station": gate.station,
+            "direction": direction,
+            "scanned_at": gate.scanned_at(unix_now(now)),
+            "tap_id": tap_id or gate.store.online_tap_id(gate.gate_id),
+        }
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.session.post(
+                    f"{self.base_url}/v1/gate/scans", json=body, headers=self.headers
+                ) as resp:
+                    if resp.status < 500 or attempt == attempts:
+                        resp.raise_for_status()
+                        answer: dict[str, Any] = await resp.json()
+                        return answer
+            except (TimeoutError, aiohttp.ClientConnectionError):
+                if attempt == attempts:
+                    raise
+            await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def upload(self, gate: OfflineGate) -> dict[str, int]:
         """Send the gate's queued taps, oldest first; a tap leaves the queue once the service

@@ -276,6 +276,10 @@ class OfflineGate:
             and 0 <= now - seen.at <= REOPEN_SECONDS
         )
 
+    def scanned_at(self, now: int) -> str:
+        """`now` (Unix seconds) as the RFC 3339 text the service takes."""
+        return self._scanned_at(now)
+
     def _scanned_at(self, now: int) -> str:
         if self._stamp[0] != now:
             self._stamp = (now, datetime.fromtimestamp(now, UTC).isoformat())

@@ -256,6 +256,15 @@ class GateStore:
             (seq, {"tap_id": tap_id(gate, self.store_id, seq), **json.loads(tap)}) for seq, gate, tap in rows
         ]
 
+    def online_tap_id(self, gate_id: str) -> str:
+        """A new id for an online scan (`<gate id>:<store id>-o<n>`), on disk before it is used, so
+        a retry after a lost answer names the same tap and a restart never repeats one."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('online_taps', '0')")
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'online_taps'")
+            n = conn.execute("SELECT value FROM meta WHERE key = 'online_taps'").fetchone()[0]
+        return f"{gate_id}:{self.store_id}-o{n}"
+
     def uploaded(self, seqs: Iterable[int]) -> None:
         """The service has these taps (or refused them for good): they leave the queue."""
         with self._transaction() as conn:

@@ -30,11 +30,12 @@ from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.errors import DomainError, Forbidden, InvalidInput
+from bayaffairs.errors import Conflict, DomainError, Forbidden, InvalidInput
 from bayaffairs.fx import Converter, convert
 from bayaffairs.ids import new_id
 from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.storage import Connection, Database
+from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import (
@@ -65,6 +66,20 @@ class Scan:
     direction: Direction
     payload: str
     scanned_at: datetime
+    tap_id: str | None = None  # the gate's own id of this tap (a retry names it again)
+
+
+def gate_tap_key(operator: str, gate_id: str, tap_id: str) -> str:
+    """`taps.tap_id` of an online scan its gate named: unique per gate (a tap id has no "|", an
+    operator id neither, so the gate id between them is unambiguous)."""
+    return f"{operator}|{gate_id}|{tap_id}"
+
+
+def code_key_of(payload: str) -> str | None:
+    try:
+        return fmt.decode_text(payload).code_key
+    except fmt.MalformedCode:
+        return None
 
 
 @dataclass(frozen=True)
@@ -97,8 +112,14 @@ def fixed_at_tap_in(operator: Operator) -> bool:
 
 
 def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
-    """(tap-ins priced in advance whose riders have no other kind of tap in the batch, the rest)."""
+    """(tap-ins priced in advance whose riders have no other tap in the batch, the rest: those
+    are decided one after the other, each seeing what the one before wrote)."""
+    seen: set[str] = set()
     looped = {i["account"] for i in items if "fares" not in i}
+    for i in items:
+        if i["account"] in seen:
+            looped.add(i["account"])
+        seen.add(i["account"])
     fixed = [i for i in items if "fares" in i and i["account"] not in looped]
     others = [i for i in items if "fares" not in i or i["account"] in looped]
     return fixed, others
@@ -175,6 +196,7 @@ class ScanService:
             raise InvalidInput({"station": [f"{scan.station!r} is not a station or route of {operator.id}"]})
         if scan.direction == "out" and not operator.rules.tap_out:
             return Decision.deny("wrong_direction")
+        tap_key = None if scan.tap_id is None else gate_tap_key(operator.id, scan.gate_id, scan.tap_id)
         try:
             verified = check(
                 scan.payload,
@@ -185,7 +207,9 @@ class ScanService:
                 device_keys=self.device_keys,
             )
         except Rejected as exc:
-            return Decision.deny(exc.reason)
+            # A retry after the code expired (or a key was revoked) still gets its first answer.
+            again = None if tap_key is None else await self._again(tap_key, scan, code_key_of(scan.payload))
+            return again or Decision.deny(exc.reason)
         item = self.recorder.item(
             # An online tap happens now, by our clock: a gate whose clock is wrong must not move a
             # journey to another day. The time a gate reports counts only for offline taps.
@@ -197,9 +221,41 @@ class ScanService:
             self.clock.now(),
             "online",
         )
+        if tap_key is not None:
+            item["tap_id"] = tap_key  # a second recording of this gate's tap conflicts on it
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
-        return await future
+        decision = await future
+        if tap_key is not None and decision.decision == "deny":
+            # The gate may be retrying a tap it had its answer to (then it is `replayed`, or an
+            # `unfinished_journey` of the journey it opened): the first answer, not a refusal.
+            return await self._again(tap_key, scan, verified.code_key) or decision
+        return decision
+
+    async def _again(self, tap_key: str, scan: Scan, code_key: str | None) -> Decision | None:
+        """The first answer to the gate's tap `tap_key`, if it was recorded (raises
+        tap_id_reused when that tap was another code, station or direction)."""
+        async with self.db.acquire() as conn:
+            tap = await q.gate_tap(conn, tap_key)
+        if tap is None:
+            return None
+        if (tap["code_key"], tap["station"], tap["direction"]) != (code_key, scan.station, scan.direction):
+            raise Conflict("tap_id_reused", details={"tap_id": scan.tap_id})
+        journey_id = tap["journey_id"]
+        if journey_id is None:
+            return None
+        # A tap-out, or a tap-in that completed its journey (a flat fare), answered with the fare.
+        completed_here = tap["direction"] == "out" or (
+            tap["journey_status"] == "completed" and tap["exit_station"] is None
+        )
+        fare_amount, fare_currency = tap["fare_amount"], tap["fare_currency"]
+        if not completed_here or fare_amount is None or fare_currency is None:
+            return Decision("open", None, journey_id)
+        fare = Money(fare_amount, fare_currency)
+        charge_amount, charge_currency = tap["charge_amount"], tap["charge_currency"]
+        if charge_amount is None or charge_currency is None:
+            return Decision("open", None, journey_id, fare)
+        return Decision("open", None, journey_id, fare, Money(charge_amount, charge_currency))
 
     async def _dispatch(self) -> None:
         while True:

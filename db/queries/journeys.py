@@ -162,7 +162,7 @@ WITH it AS (
     SELECT tap_id, operator, gate_id, station, 'in', code_key, acct, scanned_at, source, journey_id
     FROM priced ORDER BY idx
     ON CONFLICT DO NOTHING
-    RETURNING tap_id
+    RETURNING tap_id, journey_id  -- journey ids are the items' own (two items may share a tap id)
 ), written AS (
     INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station,
                           entry_at, fare_amount, fare_currency, fare_rule, charge_amount,
@@ -172,7 +172,7 @@ WITH it AS (
            (p.charge ->> 0)::int, CASE WHEN p.charge IS NOT NULL THEN p.wallet END,
            (p.charge ->> 1)::numeric, p.charge ->> 2,
            CASE WHEN p.fare IS NULL THEN 'none' ELSE 'pending' END
-    FROM priced p WHERE p.tap_id IN (SELECT tap_id FROM tapped)
+    FROM priced p WHERE p.journey_id IN (SELECT journey_id FROM tapped)
     RETURNING id
 )
 SELECT j.idx,
@@ -189,8 +189,8 @@ SELECT j.idx,
        CASE WHEN p.charge IS NOT NULL THEN p.wallet END AS charge_currency,
        (p.charge ->> 1)::numeric AS fx_rate, p.charge ->> 2 AS fx_source
 FROM judged j
-LEFT JOIN tapped t ON t.tap_id = j.tap_id
-LEFT JOIN priced p ON p.tap_id = j.tap_id AND t.tap_id IS NOT NULL
+LEFT JOIN tapped t ON t.journey_id = j.journey_id
+LEFT JOIN priced p ON p.journey_id = j.journey_id AND t.tap_id IS NOT NULL
 ORDER BY j.idx
 """
 
@@ -395,3 +395,32 @@ async def release_charge(conn: Connection, journey_id: str) -> None:
         "UPDATE journeys SET charge_status = 'pending' WHERE id = $1 AND charge_status = 'charging'",
         journey_id,
     )
+
+
+class GateTap(TypedDict):
+    """A tap as its gate's retry finds it again, with what the first answer was made of."""
+
+    code_key: str
+    station: str
+    direction: Direction
+    journey_id: str | None
+    journey_status: JourneyStatus | None
+    exit_station: str | None
+    fare_amount: int | None
+    fare_currency: str | None
+    charge_amount: int | None
+    charge_currency: str | None
+
+
+async def gate_tap(conn: Connection, tap_id: str) -> GateTap | None:
+    """The recorded tap with this id (an online scan's `taps.tap_id` made of its gate's tap id)."""
+    record = await conn.fetchrow(
+        """
+        SELECT t.code_key, t.station, t.direction, t.journey_id, j.status AS journey_status,
+               j.exit_station, j.fare_amount, j.fare_currency, j.charge_amount, j.charge_currency
+        FROM taps t LEFT JOIN journeys j ON j.id = t.journey_id
+        WHERE t.tap_id = $1
+        """,
+        tap_id,
+    )
+    return None if record is None else cast(GateTap, dict(record))

@@ -11,6 +11,7 @@ from bayaffairs.pages import MAX_LIMIT
 from bayaffairs.transit.uploads import MAX_BATCH_TAPS, TAP_FLAGS
 
 ID = validate.Length(1, 64)
+TAP_ID = r"^[A-Za-z0-9._:-]{1,64}$"  # a gate's own id of a tap
 
 
 class RideCodeIn(StrictSchema):
@@ -160,6 +161,13 @@ class ScanIn(StrictSchema):
     station = fields.String(required=True, validate=ID)
     direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
     scanned_at = fields.AwareDateTime(required=True)
+    tap_id = fields.String(
+        validate=validate.Regexp(TAP_ID),
+        metadata={
+            "description": "the gate's own id of this tap, unique per gate: a retry with it gets the first "
+            "decision again; the same tap_id with another payload is 409 tap_id_reused"
+        },
+    )
 
 
 class ScanOut(Schema):
@@ -240,7 +248,7 @@ class RepairIn(StrictSchema):
 
 
 class OfflineTapIn(StrictSchema):
-    tap_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$"))
+    tap_id = fields.String(required=True, validate=validate.Regexp(TAP_ID))
     payload = fields.String(required=True, validate=validate.Length(max=1000))
     gate_id = fields.String(required=True, validate=ID)
     station = fields.String(required=True, validate=ID)
