@@ -210,7 +210,10 @@ async def denylist(call: Call) -> web.Response:
     rate_class="scan",
     fast_body=_fast_scan,
     description="A bad code is a 200 deny with a reason: malformed, unknown_key, revoked, bad_signature, "
-    "expired, not_yet_valid, wrong_scope, replayed, denied_account, wrong_direction, unfinished_journey. "
+    "expired, not_yet_valid, wrong_scope, replayed, denied_account, wrong_direction, unfinished_journey, "
+    "riders_not_accepted (a group code where riders tap out). An open with reason double_tap: the same "
+    "rider again at the same stop within the operator's double_tap_seconds, let through on the journey "
+    "already paid (no fare). "
     "A gate-bound credential scans as its own gate at its stations only (else 403 wrong_gate, "
     "wrong_station). With a tap_id, a retry gets the first decision again (same journey_id), and the "
     "same tap_id with another payload is 409 tap_id_reused.",

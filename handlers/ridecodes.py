@@ -29,7 +29,7 @@ routes = web.RouteTableDef()
     "while a journey elsewhere is open or one is unfinished.",
 )
 async def create_code(call: Call) -> web.Response:
-    code = await call.services.transit.codes.issue_code(call.rider, call.body["city"])
+    code = await call.services.transit.codes.issue_code(call.rider, call.body["city"], call.body["riders"])
     base = f"/v1/ride-codes/{code.code_id}"
     body = {**code.__dict__, "png_url": f"{base}.png", "svg_url": f"{base}.svg"}
     return json_response(dump(RideCodeOut, body), status=201)

@@ -105,7 +105,10 @@ class RideCodeService:
             raise InvalidInput({"city": [f"unknown city {city!r}"]})
         return scope
 
-    async def issue_code(self, user_id: str, city: str) -> IssuedCode:
+    async def issue_code(self, user_id: str, city: str, riders: int = 1) -> IssuedCode:
+        """`riders` 2-3: a group code (one scan, one fare per rider), asked for explicitly."""
+        if not 1 <= riders <= fmt.MAX_RIDERS:
+            raise InvalidInput({"riders": [f"1 to {fmt.MAX_RIDERS}"]})
         scope = self._scope(city)
         account = await self._account(user_id, city)
         key = await self.keys.signing_key()
@@ -113,7 +116,7 @@ class RideCodeService:
         issued = int(now.timestamp())
         nonce = os.urandom(8)
         body = fmt.issuer_code_body(
-            key_number(key.kid), issued, self.settings.code_seconds, scope, account, nonce
+            key_number(key.kid), issued, self.settings.code_seconds, scope, account, nonce, riders
         )
         payload = base45.encode(body + sign(key.private_key, body))
         code_id = nonce.hex()

@@ -76,6 +76,8 @@ class OperatorRules:
     `max_stale_hours`: how long an offline gate may decide on the keys and deny list it last
     synced; past it, `stale_policy`: "deny" everyone, or "flag" (open, and flag the taps for the
     operator's review).
+    `double_tap_seconds`: on an operator without tap-out, the same rider tapping in again at the
+    same stop or vehicle this soon is let through on the journey already paid (0: never).
     """
 
     tap_out: bool
@@ -84,6 +86,7 @@ class OperatorRules:
     unfinished_fare: str = "max_fare"
     max_stale_hours: int = 24
     stale_policy: str = "deny"
+    double_tap_seconds: int = 60
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -109,6 +109,26 @@ def fixed_at_tap_in(operator: Operator) -> bool:
     """A journey that completes at tap-in and whose fare no previous leg changes."""
     pricing = getattr(operator.fares, "pricing", None)
     return not operator.rules.tap_out and pricing is not None and not pricing.transfers
+
+
+def riders_of(verified: Verified) -> int:
+    return getattr(verified.code, "riders", 1)
+
+
+def group_refusal(operator: Operator, verified: Verified) -> str | None:
+    """A group code (2-3 riders) is for operators whose fare is fixed at tap-in (one scan, one
+    fare per rider); elsewhere the group would have to tap out together with one code."""
+    if riders_of(verified) > 1 and not fixed_at_tap_in(operator):
+        return "riders_not_accepted"
+    return None
+
+
+def for_riders(quote: FareQuote, adult: FareQuote, riders: int) -> FareQuote:
+    """The fare of a group: the rider's own, and an adult fare for each companion."""
+    if riders == 1:
+        return quote
+    amount = Money(quote.amount.amount + (riders - 1) * adult.amount.amount, quote.amount.currency)
+    return replace(quote, amount=amount, rule=f"{quote.rule} x {riders} riders")
 
 
 def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
@@ -206,10 +226,13 @@ class ScanService:
                 policy=self.policy,
                 device_keys=self.device_keys,
             )
+            refused = group_refusal(operator, verified)
         except Rejected as exc:
             # A retry after the code expired (or a key was revoked) still gets its first answer.
             again = None if tap_key is None else await self._again(tap_key, scan, code_key_of(scan.payload))
             return again or Decision.deny(exc.reason)
+        if refused is not None:
+            return Decision.deny(refused)
         item = self.recorder.item(
             # An online tap happens now, by our clock: a gate whose clock is wrong must not move a
             # journey to another day. The time a gate reports counts only for offline taps.
@@ -333,6 +356,8 @@ class TapRecorder:
             "source": source,
             "tap_out": operator.rules.tap_out,
             "orphan_exit": operator.rules.tap_out_without_tap_in,
+            "double_tap": 0 if operator.rules.tap_out else operator.rules.double_tap_seconds,
+            "riders": riders_of(verified),
         }
 
     async def prepare(self, items: list[q.ScanItem]) -> bool:
@@ -355,6 +380,8 @@ class TapRecorder:
                     category: operator.fares.fare(Trip(item["station"], None, entered_at, category))
                     for category in RIDER_CATEGORIES
                 }
+                riders = item.get("riders", 1)
+                quotes = {c: for_riders(quote, quotes["adult"], riders) for c, quote in quotes.items()}
             except UnknownStop:
                 later = True  # logged when it is priced after recording
                 continue
@@ -432,6 +459,9 @@ class TapRecorder:
             journey_id = row["journey_id"]
             if row["decision"] != "open" or journey_id is None:  # an open tap names its journey
                 decisions.append(Decision.deny(row["reason"]))
+                continue
+            if row["reason"] == "double_tap":  # let through on the journey already paid
+                decisions.append(Decision("open", "double_tap", journey_id))
                 continue
             if row["fare_amount"] is not None and row["fare_currency"] is not None:  # priced as inserted
                 price: q.Price | None = q.Price(

@@ -27,7 +27,7 @@ from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, ch
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import Direction
 from bayaffairs.transit.network import Network
-from bayaffairs.transit.scans import TapRecorder
+from bayaffairs.transit.scans import TapRecorder, group_refusal
 
 log = logging.getLogger("bayaffairs.uploads")
 MAX_AGE = timedelta(days=7)
@@ -183,6 +183,10 @@ class TapUploads:
                     )
                 except Rejected as exc:
                     results.append((upload.operator, upload.tap_id, "refused", exc.reason, None))
+                    continue
+                not_accepted = group_refusal(operator, verified)
+                if not_accepted is not None:
+                    results.append((upload.operator, upload.tap_id, "refused", not_accepted, None))
                     continue
                 item = self.recorder.item(
                     operator,

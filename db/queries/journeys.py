@@ -78,6 +78,8 @@ class ScanItem(TypedDict):
     source: TapSource
     tap_out: bool  # the operator's riders tap out
     orphan_exit: str  # what a tap-out without a tap-in gets
+    double_tap: int  # seconds within which a tap-in-only rider's second tap at a stop is free
+    riders: NotRequired[int]  # a group code's riders (one fare each); 1 when left out
     idx: NotRequired[int]  # position in the batch, set by the recorder
     # A tap-in priced before recording (its journey completes at once): {category: [amount, rule]}
     # in `currency`, and {wallet currency: {category: [charge, rate, source]}}.
@@ -131,9 +133,9 @@ WITH it AS (
     SELECT x.*, decode(x.account, 'hex') AS acct FROM jsonb_to_recordset($1::text::jsonb) AS x(
         idx int, tap_id text, journey_id text, operator text, gate_id text, station text,
         direction text, code_key text, account text, credential text, scanned_at timestamptz,
-        source text, fares jsonb, currency text, charges jsonb)
+        source text, double_tap int, fares jsonb, currency text, charges jsonb)
 ), judged AS (
-    SELECT it.*, a.uid, a.cat, a.wallet,
+    SELECT it.*, a.uid, a.cat, a.wallet, dbl.id AS dbl,
         CASE
             WHEN a.uid IS NULL THEN 'denied_account'
             -- judged by the deny list and the credential as they stood at the scan (0022)
@@ -153,13 +155,24 @@ WITH it AS (
         WHERE a.account_token = it.acct AND a.retired_at IS NULL LIMIT 1
     ) a ON true
     CROSS JOIN LATERAL (SELECT tap_refusal(it.account, it.credential, it.scanned_at) AS why) r
+    -- a double tap (0023_double_taps.sql): the journey this rider already paid at this stop
+    LEFT JOIN LATERAL (
+        SELECT x.id FROM journeys x
+        WHERE it.double_tap > 0 AND x.user_id = a.uid AND x.status IN ('completed', 'repaired')
+          AND coalesce(x.exit_at, x.entry_at)
+              BETWEEN it.scanned_at - make_interval(secs => it.double_tap)
+                  AND it.scanned_at + make_interval(secs => it.double_tap)
+          AND x.operator = it.operator AND x.entry_station = it.station AND x.exit_station IS NULL
+        ORDER BY x.entry_at LIMIT 1
+    ) dbl ON true
 ), priced AS (
     SELECT j.*, j.fares -> j.cat AS fare, j.charges -> j.wallet -> j.cat AS charge
     FROM judged j WHERE j.refused IS NULL
 ), tapped AS (
     INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key, account_token,
                       scanned_at, source, journey_id)
-    SELECT tap_id, operator, gate_id, station, 'in', code_key, acct, scanned_at, source, journey_id
+    SELECT tap_id, operator, gate_id, station, 'in', code_key, acct, scanned_at, source,
+           coalesce(dbl, journey_id)
     FROM priced ORDER BY idx
     ON CONFLICT DO NOTHING
     RETURNING tap_id, journey_id  -- journey ids are the items' own (two items may share a tap id)
@@ -172,13 +185,14 @@ WITH it AS (
            (p.charge ->> 0)::int, CASE WHEN p.charge IS NOT NULL THEN p.wallet END,
            (p.charge ->> 1)::numeric, p.charge ->> 2,
            CASE WHEN p.fare IS NULL THEN 'none' ELSE 'pending' END
-    FROM priced p WHERE p.journey_id IN (SELECT journey_id FROM tapped)
+    FROM priced p WHERE p.dbl IS NULL AND p.journey_id IN (SELECT journey_id FROM tapped)
     RETURNING id
 )
 SELECT j.idx,
        CASE WHEN t.tap_id IS NULL THEN 'deny' ELSE 'open' END AS decision,
-       CASE WHEN t.tap_id IS NULL THEN coalesce(j.refused, 'replayed') END AS reason,
-       CASE WHEN t.tap_id IS NOT NULL THEN j.journey_id END AS journey_id,
+       CASE WHEN t.tap_id IS NULL THEN coalesce(j.refused, 'replayed')
+            WHEN j.dbl IS NOT NULL THEN 'double_tap' END AS reason,
+       CASE WHEN t.tap_id IS NOT NULL THEN coalesce(j.dbl, j.journey_id) END AS journey_id,
        CASE WHEN t.tap_id IS NOT NULL THEN 'completed' END AS journey_status,
        j.uid AS user_id, j.cat AS category, j.wallet AS wallet_currency,
        CASE WHEN t.tap_id IS NOT NULL THEN j.station END AS entry_station,
@@ -189,8 +203,8 @@ SELECT j.idx,
        CASE WHEN p.charge IS NOT NULL THEN p.wallet END AS charge_currency,
        (p.charge ->> 1)::numeric AS fx_rate, p.charge ->> 2 AS fx_source
 FROM judged j
-LEFT JOIN tapped t ON t.journey_id = j.journey_id
-LEFT JOIN priced p ON p.journey_id = j.journey_id AND t.tap_id IS NOT NULL
+LEFT JOIN tapped t ON t.tap_id = j.tap_id AND t.journey_id = coalesce(j.dbl, j.journey_id)
+LEFT JOIN priced p ON p.journey_id = j.journey_id AND t.tap_id IS NOT NULL AND j.dbl IS NULL
 ORDER BY j.idx
 """
 

@@ -16,6 +16,14 @@ TAP_ID = r"^[A-Za-z0-9._:-]{1,64}$"  # a gate's own id of a tap
 
 class RideCodeIn(StrictSchema):
     city = fields.String(required=True, validate=ID, metadata={"description": "a city id from /v1/regions"})
+    riders = fields.Integer(
+        load_default=1,
+        strict=True,
+        validate=validate.Range(1, 3),
+        metadata={
+            "description": "2-3: a multi-rider code (one scan, one fare per rider; tap-in-only operators)"
+        },
+    )
 
 
 class RideCodeOut(Schema):

@@ -53,6 +53,7 @@ class RulesSchema(_Strict):
     )
     max_stale_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=7 * 24))
     stale_policy = fields.String(load_default="deny", validate=validate.OneOf(("deny", "flag")))
+    double_tap_seconds = fields.Integer(load_default=60, validate=validate.Range(min=0, max=3600))
 
 
 class ConcessionSchema(_Strict):
@@ -140,7 +141,8 @@ class Settings(_Strict):
 
     name, modes, currency, time_zone, fare_model; stops [{id, name}] (stations, or routes for
     tap-in modes); segments [[a, b, km or stations]] (distance_bands, station_count); rules {tap_out,
-    max_journey_minutes, tap_out_without_tap_in, unfinished_fare, max_stale_hours, stale_policy};
+    max_journey_minutes, tap_out_without_tap_in, unfinished_fare, max_stale_hours, stale_policy,
+    double_tap_seconds};
     fares {the model's keys, see FARE_SCHEMAS}; concessions {category: {kind, percent, amount,
     threshold, label}}; transfers [{name, from, within_minutes, amount | percent}]; demo_tariff
     (default true).

@@ -20,6 +20,15 @@ version 6-M:
     19     8    nonce: random per code; with the type it identifies the code
     27     64   issuer signature over bytes 0..26
 
+Group code (type 3), 92 bytes: an issuer code for several riders (a Macao multi-rider code
+covers up to 3 fares), asked for explicitly; bytes 0..26 as type 1 (type = 3), then
+
+    27     1    riders, 2 or 3
+    28     64   issuer signature over bytes 0..27
+
+One scan lets the group through and charges one fare per rider; a code for one rider is always
+type 1.
+
 Device code (type 2), 198 bytes: an issuer-signed credential binding the rider's device key
 (valid 24-72 h), then a part the phone signs itself for each code, offline; 297 Base45
 characters, QR version 10-M:
@@ -51,13 +60,17 @@ from bayaffairs.transit.codes import base45
 VERSION = 1
 ISSUER_CODE = 1
 DEVICE_CODE = 2
+GROUP_CODE = 3
+MAX_RIDERS = 3
 SIGNATURE_SIZE = 64
 ISSUER_CODE_SIZE = 91
 DEVICE_CODE_SIZE = 198
+GROUP_CODE_SIZE = 92
 CREDENTIAL_SIZE = 126  # the issuer-signed part of a device code
 MAX_PAYLOAD_TEXT = 300  # anything longer is refused before decoding
 
 _ISSUER_BODY = struct.Struct(">BBHIHB8s8s")  # 27 bytes
+_GROUP_BODY = struct.Struct(">BBHIHB8s8sB")  # 28 bytes
 _CREDENTIAL_BODY = struct.Struct(">BBHIIB8s8s33s")  # 62 bytes
 _DYNAMIC = struct.Struct(">II")  # 8 bytes
 
@@ -76,6 +89,7 @@ class IssuerCode:
     nonce: bytes
     signed: bytes
     signature: bytes
+    riders: int = 1  # a group code (type 3) covers 2 or 3
 
     @property
     def code_key(self) -> str:
@@ -126,9 +140,24 @@ RideCode = IssuerCode | DeviceCode
 
 
 def issuer_code_body(
-    key_number: int, issued_at: int, valid_for: int, scope: int, account: bytes, nonce: bytes
+    key_number: int,
+    issued_at: int,
+    valid_for: int,
+    scope: int,
+    account: bytes,
+    nonce: bytes,
+    riders: int = 1,
 ) -> bytes:
-    return _ISSUER_BODY.pack(VERSION, ISSUER_CODE, key_number, issued_at, valid_for, scope, account, nonce)
+    """The signed part of an issuer code (type 1), or of a group code (type 3) for 2-3 riders."""
+    if riders == 1:
+        return _ISSUER_BODY.pack(
+            VERSION, ISSUER_CODE, key_number, issued_at, valid_for, scope, account, nonce
+        )
+    if not 2 <= riders <= MAX_RIDERS:
+        raise ValueError(f"a code covers 1 to {MAX_RIDERS} riders")
+    return _GROUP_BODY.pack(
+        VERSION, GROUP_CODE, key_number, issued_at, valid_for, scope, account, nonce, riders
+    )
 
 
 def credential_body(
@@ -157,6 +186,15 @@ def parse(data: bytes) -> RideCode:
             raise MalformedCode("wrong length for an issuer code")
         _, _, key_number, issued_at, valid_for, scope, account, nonce = _ISSUER_BODY.unpack_from(data)
         return IssuerCode(key_number, issued_at, valid_for, scope, account, nonce, data[:27], data[27:])
+    if data[1] == GROUP_CODE:
+        if len(data) != GROUP_CODE_SIZE:
+            raise MalformedCode("wrong length for a group code")
+        _, _, key_number, issued_at, valid_for, scope, account, nonce, riders = _GROUP_BODY.unpack_from(data)
+        if not 2 <= riders <= MAX_RIDERS:
+            raise MalformedCode("a group code covers 2 or 3 riders")
+        return IssuerCode(
+            key_number, issued_at, valid_for, scope, account, nonce, data[:28], data[28:], riders
+        )
     if data[1] == DEVICE_CODE:
         if len(data) != DEVICE_CODE_SIZE:
             raise MalformedCode("wrong length for a device code")
