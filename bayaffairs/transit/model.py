@@ -21,7 +21,7 @@ MODES = ("metro", "rail", "light_rail", "bus", "tram", "ferry", "shuttle")
 # The states and values of taps and journeys, as the database constrains them (0003_transit.sql).
 Direction = Literal["in", "out"]
 TapSource = Literal["online", "offline"]  # scanned with the server, or validated at the gate
-ScanDecision = Literal["open", "deny"]
+ScanDecision = Literal["open", "deny", "wait"]  # wait: an uploaded exit whose entry is not here yet
 JourneyStatus = Literal["open", "completed", "unfinished", "repaired"]
 # none: no fare yet; held: waiting for the rider's repair; then pending -> charging -> charged|failed
 ChargeStatus = Literal["none", "held", "pending", "charging", "charged", "failed"]

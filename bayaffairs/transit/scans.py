@@ -187,7 +187,7 @@ class ScanService:
         self.settings = settings
         self.network = network
         self.keys = keys
-        self.recorder = TapRecorder(network, converter, clock)
+        self.recorder = TapRecorder(network, converter, clock, settings.skew_seconds)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
         self._queue: asyncio.Queue[QueuedScan] = asyncio.Queue()
@@ -325,15 +325,16 @@ class TapRecorder:
     """Records taps through record_scans() and prices the journeys they complete, inside the
     caller's transaction (online scans and offline uploads alike)."""
 
-    def __init__(self, network: Network, converter: Converter, clock: Clock) -> None:
+    def __init__(self, network: Network, converter: Converter, clock: Clock, skew_seconds: int = 300) -> None:
         self.network = network
         self.converter = converter
         self.clock = clock
         self._charges: dict[tuple[int, str, str, Decimal], int] = {}
         self._charge_sets: dict[tuple[object, ...], Charges] = {}
+        self.skew_seconds = skew_seconds
 
-    @staticmethod
     def item(
+        self,
         operator: Operator,
         gate_id: str,
         station: str,
@@ -358,6 +359,7 @@ class TapRecorder:
             "orphan_exit": operator.rules.tap_out_without_tap_in,
             "double_tap": 0 if operator.rules.tap_out else operator.rules.double_tap_seconds,
             "riders": riders_of(verified),
+            "skew": self.skew_seconds,
         }
 
     async def prepare(self, items: list[q.ScanItem]) -> bool:
@@ -457,6 +459,9 @@ class TapRecorder:
         decisions: list[Decision] = []
         for item, row in zip(items, rows, strict=True):
             journey_id = row["journey_id"]
+            if row["decision"] == "wait":  # an uploaded exit whose entry is not here yet
+                decisions.append(Decision("wait", row["reason"]))
+                continue
             if row["decision"] != "open" or journey_id is None:  # an open tap names its journey
                 decisions.append(Decision.deny(row["reason"]))
                 continue

@@ -19,6 +19,7 @@ from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
 from bayaffairs.db.queries import gate_contacts
 from bayaffairs.db.queries import tap_uploads as q
+from bayaffairs.db.queries.journeys import ScanItem
 from bayaffairs.errors import InvalidInput
 from bayaffairs.pages import Page
 from bayaffairs.storage import Database
@@ -151,22 +152,28 @@ class TapUploads:
         """Process pending uploads until none are left (at most `rounds` batches per call)."""
         done = 0
         for _ in range(rounds):
-            processed = await self.process_pending(limit, settle_seconds)
+            processed, more = await self._process(limit, settle_seconds)
             done += processed
-            if processed < limit:
+            if processed < limit and not more:
                 break
         return done
 
     async def process_pending(self, limit: int = 500, settle_seconds: int = SETTLE_SECONDS) -> int:
-        """Verify and record what was uploaded; safe to run in several workers (SKIP LOCKED)."""
+        """Verify and record what was uploaded; safe to run in several workers (SKIP LOCKED, and
+        one worker at a time per rider). Returns how many uploads it decided."""
+        return (await self._process(limit, settle_seconds))[0]
+
+    async def _process(self, limit: int, settle_seconds: int) -> tuple[int, bool]:
+        """(uploads decided, whether some went back to pending or were left to another worker)."""
         async with self.db.transaction() as conn:
-            uploads = await q.claim_pending(conn, limit, settle_seconds)
+            uploads = await q.claim_pending(conn, limit, settle_seconds, self.clock.now() - MAX_AGE)
             if not uploads:
-                return 0
+                return 0, False
             # Only now: an idle drain must not fill the worker's key cache before the first key.
             keyset = await self.keys.keyset()
             results: list[q.Processed] = []
-            items, owners = [], []
+            items: list[ScanItem] = []
+            owners: list[q.Upload] = []
             for upload in uploads:
                 operator = self.network.operator(upload.operator)
                 if operator is None:
@@ -198,17 +205,36 @@ class TapUploads:
                     "offline",
                 )
                 item["tap_id"] = f"{upload.operator}:{upload.tap_id}"  # gate ids are unique per operator
+                # An exit whose entry is not here yet waits for it, until the offline window closes.
+                item["wait_for_entry"] = upload.direction == "out" and not upload.waiting
                 items.append(item)
-                owners.append((upload.operator, upload.tap_id))
+                owners.append(upload)
+            # One worker at a time decides a rider's taps: another worker's window may hold this
+            # rider's entry, uncommitted. Taps of a rider locked elsewhere stay for a later round.
+            mine = await q.lock_riders(conn, [i["account"] for i in items])
+            left = sum(1 for i in items if i["account"] not in mine)
+            owners = [u for u, i in zip(owners, items, strict=True) if i["account"] in mine]
+            items = [i for i in items if i["account"] in mine]
+            waiting: list[tuple[str, str, str]] = []
+            entered: list[tuple[str, str]] = []
             if items:
                 decisions = await self.recorder.record(conn, items)
-                for (operator_id, tap_id), decision in zip(owners, decisions, strict=True):
+                for upload, item, decision in zip(owners, items, decisions, strict=True):
                     if decision.decision == "open":
-                        results.append((operator_id, tap_id, "recorded", None, decision.journey_id))
+                        results.append(
+                            (upload.operator, upload.tap_id, "recorded", None, decision.journey_id)
+                        )
+                        if upload.direction == "in":
+                            entered.append((upload.operator, item["account"]))
+                    elif decision.decision == "wait":
+                        waiting.append((upload.operator, upload.tap_id, item["account"]))
                     else:
-                        results.append((operator_id, tap_id, "refused", decision.reason, None))
+                        results.append((upload.operator, upload.tap_id, "refused", decision.reason, None))
             await q.mark(conn, results)
+            if waiting:
+                await q.park(conn, waiting)
+            woken = await q.wake(conn, entered) if entered else 0
         refused = sum(1 for r in results if r[2] == "refused")
         if refused:
             log.warning("%d of %d offline taps refused", refused, len(results))
-        return len(results)
+        return len(results) + len(waiting), bool(woken or left)

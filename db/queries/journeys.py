@@ -80,6 +80,8 @@ class ScanItem(TypedDict):
     orphan_exit: str  # what a tap-out without a tap-in gets
     double_tap: int  # seconds within which a tap-in-only rider's second tap at a stop is free
     riders: NotRequired[int]  # a group code's riders (one fare each); 1 when left out
+    skew: int  # seconds two gates' clocks may be apart (an exit pairs with an entry up to this later)
+    wait_for_entry: NotRequired[bool]  # an uploaded exit without its entry waits (`wait`), not priced
     idx: NotRequired[int]  # position in the batch, set by the recorder
     # A tap-in priced before recording (its journey completes at once): {category: [amount, rule]}
     # in `currency`, and {wallet currency: {category: [charge, rate, source]}}.

@@ -27,6 +27,7 @@ class Upload:
     payload: str
     scanned_at: datetime
     flags: list[str] = field(default_factory=list)  # "stale": the gate decided on an old sync
+    waiting: bool = False  # a tap-out that waited for its entry until the offline window closed
 
 
 @dataclass(frozen=True)
@@ -70,20 +71,67 @@ async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
     return {r["tap_id"] for r in records}
 
 
-async def claim_pending(conn: Connection, limit: int, settle_seconds: int) -> list[Upload]:
-    """Pending uploads in scan order, once they have rested `settle_seconds` (so the entry and
-    exit of one journey, uploaded by different gates, are paired in the order they happened)."""
+async def claim_pending(
+    conn: Connection, limit: int, settle_seconds: int, window_closed_before: datetime
+) -> list[Upload]:
+    """Pending uploads in scan order, once they have rested `settle_seconds` (the entry and exit
+    of one journey, uploaded by different gates, mostly arrive in the order they happened), and
+    waiting exits scanned before `window_closed_before` (their entry can no longer come)."""
     records = await conn.fetch(
         f"""
-        SELECT {", ".join(COLUMNS)} FROM tap_uploads
-        WHERE state = 'pending' AND received_at < now() - make_interval(secs => $2)
+        SELECT {", ".join(COLUMNS)}, state = 'waiting' AS waiting FROM tap_uploads
+        WHERE (state = 'pending' AND received_at < now() - make_interval(secs => $2))
+           OR (state = 'waiting' AND scanned_at < $3)
         ORDER BY scanned_at, operator, tap_id LIMIT $1
         FOR UPDATE SKIP LOCKED
         """,
         limit,
         settle_seconds,
+        window_closed_before,
     )
     return [Upload(**dict(r)) for r in records]
+
+
+async def lock_riders(conn: Connection, accounts: Sequence[str]) -> set[str]:
+    """The accounts (hex) whose taps this transaction may decide: a transaction-scoped advisory
+    lock each, taken without waiting (another worker holding one is deciding that rider)."""
+    records = await conn.fetch(
+        """
+        SELECT a FROM unnest($1::text[]) AS a
+        WHERE pg_try_advisory_xact_lock(hashtextextended('tap_uploads:' || a, 0))
+        """,
+        sorted(set(accounts)),
+    )
+    return {r["a"] for r in records}
+
+
+async def park(conn: Connection, waiting: Sequence[tuple[str, str, str]]) -> None:
+    """(operator, tap_id, account) of tap-outs that wait for their entry."""
+    await conn.execute(
+        """
+        UPDATE tap_uploads u SET state = 'waiting', account = w.account, processed_at = now()
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS w(operator, tap_id, account)
+        WHERE u.operator = w.operator AND u.tap_id = w.tap_id
+        """,
+        [w[0] for w in waiting],
+        [w[1] for w in waiting],
+        [w[2] for w in waiting],
+    )
+
+
+async def wake(conn: Connection, riders: Sequence[tuple[str, str]]) -> int:
+    """The waiting tap-outs of these (operator, account) go back to pending: an entry of theirs
+    has arrived. Returns how many."""
+    status = await conn.execute(
+        """
+        UPDATE tap_uploads u SET state = 'pending', account = NULL
+        FROM unnest($1::text[], $2::text[]) AS r(operator, account)
+        WHERE u.state = 'waiting' AND u.account = r.account AND u.operator = r.operator
+        """,
+        [r[0] for r in riders],
+        [r[1] for r in riders],
+    )
+    return int(status.split()[-1])
 
 
 async def mark(conn: Connection, results: Sequence[Processed]) -> None:
