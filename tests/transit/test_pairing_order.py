@@ -108,7 +108,7 @@ async def test_an_online_entry_later_than_a_waiting_exit_does_not_take_it(
     ride: Ride, pg: asyncpg.Connection
 ) -> None:
     gate = await ride.gate(METRO)
-    entry, exit_ = await a_trip(ride)
+    _, exit_ = await a_trip(ride)
     await upload(gate, exit_)
     uploads = ride.services.transit.uploads
     await uploads.drain(settle_seconds=0)
