@@ -172,6 +172,7 @@ OURS: dict[str, Text] = {
         "須有閘機編號(1 至 40 個 A-Z a-z 0-9 . _ - 字元)",
         "须有闸机编号(1 至 40 个 A-Z a-z 0-9 . _ - 字符)",
     ),
+    "from 1 to {most} riders": T("from 1 to {most} riders", "1 至 {most} 位乘客", "1 至 {most} 位乘客"),
     "a {type} is issued by {issuer}": T(
         "a {type} is issued by {issuer}", "{type} 由 {issuer} 簽發", "{type} 由 {issuer} 签发"
     ),

@@ -108,7 +108,7 @@ class RideCodeService:
     async def issue_code(self, user_id: str, city: str, riders: int = 1) -> IssuedCode:
         """`riders` 2-3: a group code (one scan, one fare per rider), asked for explicitly."""
         if not 1 <= riders <= fmt.MAX_RIDERS:
-            raise InvalidInput({"riders": [f"1 to {fmt.MAX_RIDERS}"]})
+            raise InvalidInput({"riders": [f"from 1 to {fmt.MAX_RIDERS} riders"]})
         scope = self._scope(city)
         account = await self._account(user_id, city)
         key = await self.keys.signing_key()
