@@ -140,7 +140,7 @@ WITH it AS (
     SELECT it.*, a.uid, a.cat, a.wallet, dbl.id AS dbl,
         CASE
             WHEN a.uid IS NULL THEN 'denied_account'
-            -- judged by the deny list and the credential as they stood at the scan (0022)
+            -- judged by the deny list and the credential as they stood at the scan (0028)
             WHEN r.why IS NOT NULL THEN r.why
             WHEN (SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
                 THEN 'replayed'
@@ -157,7 +157,7 @@ WITH it AS (
         WHERE a.account_token = it.acct AND a.retired_at IS NULL LIMIT 1
     ) a ON true
     CROSS JOIN LATERAL (SELECT tap_refusal(it.account, it.credential, it.scanned_at) AS why) r
-    -- a double tap (0023_double_taps.sql): the journey this rider already paid at this stop
+    -- a double tap (0029_double_taps.sql): the journey this rider already paid at this stop
     LEFT JOIN LATERAL (
         SELECT x.id FROM journeys x
         WHERE it.double_tap > 0 AND x.user_id = a.uid AND x.status IN ('completed', 'repaired')

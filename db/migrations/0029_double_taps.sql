@@ -3,7 +3,7 @@
 -- `double_tap_seconds` (item `double_tap`; 0 for operators with tap-out) is let through on the
 -- journey they already paid for: the tap is recorded against it, with the reason `double_tap`,
 -- and nothing is charged twice. Judged by scan time both ways, so an offline pair uploaded in
--- any order is one journey. Otherwise record_scans() is as in 0022_scan_time_validity.sql.
+-- any order is one journey. Otherwise record_scans() is as in 0028_scan_time_validity.sql.
 
 DROP FUNCTION record_scans(jsonb);
 

@@ -10,7 +10,7 @@
 --   waiting tap-out is processed as before: the operator's rule for an exit without entry.
 -- Workers serialise per rider (a transaction-scoped advisory lock on the account), so two
 -- workers never decide one rider's taps from two snapshots. Otherwise record_scans() is as in
--- 0023_double_taps.sql.
+-- 0029_double_taps.sql.
 
 ALTER TABLE tap_uploads DROP CONSTRAINT tap_uploads_state_check;
 ALTER TABLE tap_uploads ADD CONSTRAINT tap_uploads_state_check
