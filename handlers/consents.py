@@ -96,10 +96,17 @@ def _contact(info: RecipientInfo | None, language: str) -> dict[str, Any] | None
     auth=RIDER,
     query=PageQuery,
     responses={200: DataTransferPage},
-    description="What fields went to which carrier or agency, on what legal basis and when; newest first.",
+    description="What fields went to which carrier or agency, on what legal basis and when; newest first. "
+    "recipient_name is in the caller's language (the name recorded when sent, for a recipient no "
+    "longer configured).",
 )
 async def list_data_transfers(call: Call) -> web.Response:
     page = await call.services.transfers.list(
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
-    return json_response(dump(DataTransferPage, page))
+    directory = call.services.privacy.recipients
+    items = [
+        {**r.__dict__, "recipient_name": directory.name(r.recipient, call.language, r.recipient_name)}
+        for r in page.items
+    ]
+    return json_response(dump(DataTransferPage, {"items": items, "next_cursor": page.next_cursor}))

@@ -65,3 +65,14 @@ async def test_the_list_is_in_english_by_default_and_names_only_this_riders_data
     assert status == 200, body
     assert body["already_sent"] == []
     assert "the mainland" in body["notice"]
+
+
+async def test_the_data_transfer_records_name_the_recipient_in_the_riders_language(world: World) -> None:
+    await world.appointment()
+    status, page = await world.rider.get("/v1/me/data-transfers", headers={"Accept-Language": "zh-Hant"})
+    assert status == 200, page
+    [record] = page["items"]
+    assert record["recipient"] == AGENCY
+    assert record["recipient_name"] == "橫琴政務服務(澳門居民預約)"
+    _, page = await world.rider.get("/v1/me/data-transfers", headers={"Accept-Language": "en"})
+    assert page["items"][0]["recipient_name"] != "橫琴政務服務(澳門居民預約)"
