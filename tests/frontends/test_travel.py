@@ -12,6 +12,10 @@ from playwright.async_api import expect
 
 from tests.frontends.conftest import NOW, TODAY, Site, days, decode_qr
 
+TRANSFER = {
+    "en": ("Shekou cross-boundary ferry", "Hong Kong → Mainland"),
+    "zh-Hant": ("蛇口跨境客輪", "香港 → 內地"),
+}
 CONSENT_MESSAGE = {"en": "give that consent first", "zh-Hant": "請先給予同意", "zh-Hans": "请先给予同意"}
 
 
@@ -97,6 +101,9 @@ async def test_book_a_ferry_seat_through_the_consent_prompt_pay_and_cancel(site:
     transfer = page.locator("li.transfer")
     await expect(transfer).to_have_count(1)
     assert "H12345678" not in await transfer.inner_text()
+    # Whom it went to and from where to where, in the page's language.
+    await expect(transfer).to_contain_text(TRANSFER[language][0])
+    await expect(transfer).to_contain_text(TRANSFER[language][1])
     await transfer.evaluate("li => li.scrollIntoView({block: 'center'})")
     await site.shot(page, f"mydata-{language}")
 

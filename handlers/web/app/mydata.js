@@ -94,7 +94,7 @@ export async function render(ctx, root) {
         ? h('ul', { class: 'list' }, page.items.map((x) => h(
           'li',
           { class: 'transfer', dataset: { transferId: x.id } },
-          h('div', { class: 'row' }, h('strong', {}, x.recipient_name), h('span', { class: 'chip' }, `${x.origin} → ${x.destination}`)),
+          h('div', { class: 'row' }, h('strong', {}, x.recipient_name), h('span', { class: 'chip' }, `${ctx.t(`region.${x.origin}`)} → ${ctx.t(`region.${x.destination}`)}`)),
           h('dl', { class: 'facts' },
             h('dt', {}, ctx.t('transfer.whose')), h('dd', {}, x.subject_name),
             h('dt', {}, ctx.t('transfer.fields')), h('dd', {}, x.fields.map((f) => ctx.t(`field.${f}`)).join(ctx.t('list_separator'))),
