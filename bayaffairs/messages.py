@@ -383,6 +383,16 @@ MESSAGES: dict[str, Text] = {
         "尚未可記為缺席:此人在 {time} 前仍算準時。",
         "尚未可记为缺席:此人在 {time} 前仍算准时。",
     ),
+    "arrived_late": T(
+        "Too late to check in: this centre takes people until {time}; please book again.",
+        "已過報到時間:本中心只接待至 {time},請重新預約。",
+        "已过报到时间:本中心只接待至 {time},请重新预约。",
+    ),
+    "centre_closed_now": T(
+        "The centre is closed now; walk-ins are taken during opening hours.",
+        "中心現已關閉;現場排隊只在開放時間內受理。",
+        "中心现已关闭;现场排队只在开放时间内受理。",
+    ),
     "same_slot": T("That is the slot already booked.", "這是已預約的時段。", "这是已预约的时段。"),
     "invalid_code": T(
         "This is not a valid appointment code ({reason}).",

@@ -28,6 +28,8 @@ from bayaffairs.handlers.schemas.appointments import (
     OutcomeIn,
     QueueNextIn,
     QueueNextOut,
+    WalkInIn,
+    WalkInOut,
 )
 
 routes = web.RouteTableDef()
@@ -106,6 +108,7 @@ def _day_body(call: Call, listing: DayList) -> dict[str, object]:
                 "queue_number": queue_number,
                 "call_count": call_count,
                 "called_by": called_by,
+                "walk_in": walk_in,
                 "change": change,
             }
             for (
@@ -120,6 +123,7 @@ def _day_body(call: Call, listing: DayList) -> dict[str, object]:
                 queue_number,
                 call_count,
                 called_by,
+                walk_in,
                 change,
             ) in listing.items
         ],
@@ -174,6 +178,31 @@ async def check_in(call: Call) -> web.Response:
     return json_response(dump(CheckInOut, _checked_in(appointment)))
 
 
+@routes.post("/v1/counter/walk-ins")
+@endpoint(
+    summary="A queue number for someone without an appointment",
+    tags=("counter",),
+    auth=COUNTER,
+    body=WalkInIn,
+    responses={201: WalkInOut},
+    idempotent=True,
+    errors=(404, 409),
+    description="While the centre is open (409 centre_closed_now). A walk-in is called by "
+    "`queue/next` only when nobody with an appointment is due at that desk and the desk can serve "
+    "the walk-in's service now, for its whole length, without taking a booked person's time.",
+)
+async def walk_in(call: Call) -> web.Response:
+    a = await call.services.appointments.desk.walk_in(call.scope, call.body["service_id"])
+    body = {
+        "appointment_id": a.id,
+        "reference": a.reference,
+        "service_id": a.service_id,
+        "queue_number": a.queue_number,
+        "status": a.status,
+    }
+    return json_response(dump(WalkInOut, body), status=201)
+
+
 @routes.post("/v1/counter/queue/next")
 @endpoint(
     summary="Call the next checked-in person to a counter",
@@ -182,8 +211,11 @@ async def check_in(call: Call) -> web.Response:
     body=QueueNextIn,
     responses={200: QueueNextOut},
     errors=(404,),
-    description="Two counters calling at once never get the same person. `appointment` is null "
-    "when nobody is waiting for the counter's services.",
+    description="Two counters calling at once never get the same person. The queue is in "
+    "appointment-time order: a checked-in person is called from the centre's `early_minutes` "
+    "before their time; one who checked in after `late_grace_minutes` comes after everyone on time "
+    "(or was refused at check-in, by the centre's rule); walk-ins fill the gaps. `appointment` is "
+    "null when nobody is waiting for the counter's services.",
 )
 async def queue_next(call: Call) -> web.Response:
     called = await call.services.appointments.desk.call_next(call.scope, call.body["counter"])

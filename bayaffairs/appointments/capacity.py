@@ -69,13 +69,18 @@ class Ledger:
     def able(self, service_id: str) -> list[str]:
         return self._able.get(service_id, [])
 
-    def place(self, service_id: str, start: datetime, end: datetime, key: str = "new") -> Placement | None:
-        """A desk for a new appointment `key` of `service_id` from `start` to `end`, with the
-        moves of other appointments that make room for it; None when there is none."""
+    def place(
+        self, service_id: str, start: datetime, end: datetime, key: str = "new", *, only: str | None = None
+    ) -> Placement | None:
+        """A desk for a new appointment `key` of `service_id` from `start` to `end` (the desk
+        `only` when given), with the moves of other appointments that make room for it; None when
+        there is none."""
         assign = {k: o.counter for k, o in self.occupants.items()}
         new = Occupant(key, "", start, end, service_id)
         everyone = {**self.occupants, key: new}
         for counter in self.able(service_id):
+            if only is not None and counter != only:
+                continue
             found = _fit(self, everyone, new, counter, assign, MAX_DEPTH, frozenset({key}))
             if found is not None:
                 moves = {k: c for k, c in found.items() if k != key and assign.get(k) != c}
@@ -204,3 +209,22 @@ async def take_desk(
     if found.moves:
         await q.move_desks(conn, found.moves)
     return found.counter
+
+
+async def gap(
+    conn: Connection, centre: Centre, counter: str, candidates: Sequence[tuple[str, str, int]], now: datetime
+) -> str | None:
+    """The first of `candidates` (key, service id, minutes) that desk `counter` can serve from
+    `now` for its length without taking time the ledger gives to anyone else (after moving others
+    between desks if that makes room); its key, or None. Takes the centre-day lock."""
+    day = now.astimezone(centre.zone).date()
+    await q.lock_centre_days(conn, centre.id, [day])
+    await q.release_expired_holds(conn, centre.id, day, now)
+    ledger = Ledger(centre, (_occupant(h) for h in await q.holdings(conn, centre.id, day, day, now)))
+    for key, service_id, minutes in candidates:
+        found = ledger.place(service_id, now, now + timedelta(minutes=minutes), key, only=counter)
+        if found is not None:
+            if found.moves:
+                await q.move_desks(conn, found.moves)
+            return key
+    return None

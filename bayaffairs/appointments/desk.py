@@ -9,18 +9,21 @@ the list never skips a change that was still committing (it may repeat one, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from bayaffairs.appointments import qr
+from bayaffairs.appointments import capacity, qr
+from bayaffairs.appointments.booking import new_reference
 from bayaffairs.appointments.catalogue import Catalogue
-from bayaffairs.appointments.model import Appointment, DayRow
+from bayaffairs.appointments.model import Appointment, Centre, Counter, DayRow
 from bayaffairs.appointments.slots import local_today
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import appointments as q
 from bayaffairs.errors import Conflict, InvalidInput, NotFound
+from bayaffairs.ids import new_id
 from bayaffairs.storage import Connection, Database
 
 MAX_CALLS = 3  # called this often without showing up: no-show (ZMS callCountMax)
+WALK_IN_CANDIDATES = 20  # walk-ins looked at per call for one that fits a gap
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,13 @@ class CounterDesk:
                     details={"status": appointment.status},
                     status=appointment.status,
                 )
-            if appointment.local_date != local_today(self.catalogue.centre(centre_id), now):
+            centre = self.catalogue.centre(centre_id)
+            if appointment.local_date != local_today(centre, now):
                 raise Conflict("not_today", details={"date": appointment.local_date.isoformat()})
+            late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
+            if now > late_from and centre.queue.late_arrivals == "refused":
+                when = late_from.astimezone(centre.zone).isoformat()
+                raise Conflict("arrived_late", details={"late_from": when}, time=when)
             number = await q.next_queue_number(conn, centre_id, appointment.local_date)
             return await q.update(
                 conn,
@@ -119,28 +127,108 @@ class CounterDesk:
             )
 
     async def call_next(self, centre_id: str, counter_id: str) -> Called:
+        """The next person for this desk: checked-in appointments by their time, from the
+        centre's `early_minutes` before it (late arrivals after everyone on time); when none is
+        due, the first walk-in the desk can serve now without taking booked time."""
         centre = self.catalogue.centre(centre_id)
         counter = centre.counter(counter_id)
         if counter is None:
             raise NotFound("counter_not_found")
         now = self.clock.now()
+        rules = centre.queue
         async with self.db.transaction() as conn:
             waiting = await q.pick_next_waiting(
-                conn, centre_id, local_today(centre, now), sorted(counter.services)
-            )
-            if waiting is None:
-                return Called(counter_id, None)
-            called = await q.update(
                 conn,
-                waiting.id,
-                status="called",
-                call_count=waiting.call_count + 1,
-                called_at=now,
-                called_by=counter_id,
-                updated_at=now,
-                change_seq=await q.next_change(conn, centre_id),
+                centre_id,
+                local_today(centre, now),
+                sorted(counter.services),
+                now,
+                timedelta(minutes=rules.early_minutes),
+                timedelta(minutes=rules.late_grace_minutes),
             )
-        return Called(counter_id, called)
+            if waiting is not None:
+                called = await q.update(
+                    conn,
+                    waiting.id,
+                    status="called",
+                    call_count=waiting.call_count + 1,
+                    called_at=now,
+                    called_by=counter_id,
+                    updated_at=now,
+                    change_seq=await q.next_change(conn, centre_id),
+                )
+                return Called(counter_id, called)
+            walk_in = await self._walk_in_for(conn, centre, counter, now)
+        return Called(counter_id, walk_in)
+
+    async def _walk_in_for(
+        self, conn: Connection, centre: Centre, counter: Counter, now: datetime
+    ) -> Appointment | None:
+        """Call the first waiting walk-in that fits a gap of this desk, giving it the desk from
+        now for its service's length."""
+        waiting = await q.waiting_walk_ins(
+            conn, centre.id, local_today(centre, now), sorted(counter.services), WALK_IN_CANDIDATES
+        )
+        if not waiting:
+            return None
+        candidates = [
+            (w.id, w.service_id, self.catalogue.service(w.service_id).duration_minutes) for w in waiting
+        ]
+        chosen = await capacity.gap(conn, centre, counter.id, candidates, now)
+        if chosen is None:
+            return None
+        walk_in = next(w for w in waiting if w.id == chosen)
+        return await q.update(
+            conn,
+            walk_in.id,
+            status="called",
+            counter_id=counter.id,
+            starts_at=now,
+            ends_at=now + (walk_in.end - walk_in.start),
+            call_count=walk_in.call_count + 1,
+            called_at=now,
+            called_by=counter.id,
+            updated_at=now,
+            change_seq=await q.next_change(conn, centre.id),
+        )
+
+    async def walk_in(self, centre_id: str, service_id: str) -> Appointment:
+        """A queue number for someone without an appointment, while the centre is open."""
+        centre = self.catalogue.centre(centre_id)
+        service = self.catalogue.service(service_id)
+        if not centre.serves(service.id):
+            raise InvalidInput(
+                {"service_id": ["this centre does not offer the service"]}, "service_not_offered"
+            )
+        now = self.clock.now()
+        if not _open_at(centre, now):
+            raise Conflict("centre_closed_now")
+        today = local_today(centre, now)
+        async with self.db.transaction() as conn:
+            reference = new_reference(centre.reference_prefix)
+            while await q.reference_taken(conn, reference):
+                reference = new_reference(centre.reference_prefix)
+            return await q.insert(
+                conn,
+                id=new_id("apt"),
+                reference=reference,
+                user_id=None,
+                agency_id=centre.agency_id,
+                centre_id=centre.id,
+                service_id=service.id,
+                starts_at=now,
+                ends_at=now + timedelta(minutes=service.duration_minutes),
+                local_date=today,
+                counter_id=None,
+                status="checked_in",
+                holder_name="",
+                queue_number=await q.next_queue_number(conn, centre.id, today),
+                checked_in_at=now,
+                walk_in=True,
+                created_at=now,
+                updated_at=now,
+                change_seq=await q.next_change(conn, centre.id),
+            )
 
     async def recall(self, centre_id: str, appointment_id: str) -> Appointment:
         """Call the person again; after the third call without showing up, a no-show."""
@@ -179,7 +267,7 @@ class CounterDesk:
                     status=appointment.status,
                     outcome=outcome,
                 )
-            if outcome == "no_show":
+            if outcome == "no_show" and not appointment.walk_in:
                 centre = self.catalogue.centre(centre_id)
                 late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
                 if now < late_from:
@@ -193,3 +281,11 @@ class CounterDesk:
                 updated_at=now,
                 change_seq=await q.next_change(conn, centre_id),
             )
+
+
+def _open_at(centre: Centre, now: datetime) -> bool:
+    local = now.astimezone(centre.zone)
+    if local.date() in centre.closed_days:
+        return False
+    wall = local.time().replace(tzinfo=None)
+    return any(opens <= wall < closes for opens, closes in centre.hours.get(local.weekday(), ()))

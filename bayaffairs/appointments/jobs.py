@@ -53,7 +53,7 @@ class Reminders:
             service = self.catalogue.services.get(appointment.service_id)
             agency = self.catalogue.agencies.get(appointment.agency_id)
             notifier = self.notifier(agency.notifier) if agency and agency.notifier else None
-            if centre is None or service is None or notifier is None:
+            if centre is None or service is None or notifier is None or appointment.user_id is None:
                 continue
             local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
             notification = Notification(

@@ -121,7 +121,7 @@ class Slot:
 class Appointment:
     id: str
     reference: str
-    user_id: str
+    user_id: str | None  # None: a walk-in
     agency_id: str
     centre_id: str
     service_id: str
@@ -145,6 +145,7 @@ class Appointment:
     created_at: datetime
     updated_at: datetime
     change_seq: int
+    walk_in: bool = False  # someone without an appointment, given a queue number at the desk
 
     @property
     def active(self) -> bool:
@@ -166,6 +167,9 @@ class Appointment:
 
 
 # One appointment as a counter's day list shows it: id, reference, service_id, start, end, status,
-# holder_name, number_masked, queue_number, call_count, called_by, change (the change number, last).
-# A plain tuple: a centre-day is thousands of rows, read straight from the query into the answer.
-DayRow = tuple[str, str, str, datetime, datetime, str, str, str | None, int | None, int, str | None, int]
+# holder_name, number_masked, queue_number, call_count, called_by, walk_in, change (the change
+# number, last). A plain tuple: a centre-day is thousands of rows, read straight from the query
+# into the answer.
+DayRow = tuple[
+    str, str, str, datetime, datetime, str, str, str | None, int | None, int, str | None, bool, int
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bayaffairs.appointments.model import Appointment, DayRow
@@ -14,7 +14,7 @@ _COLUMNS = (
     "id, reference, user_id, agency_id, centre_id, service_id, starts_at AS start, ends_at AS end,"
     " local_date, counter_id, status, document_id, holder_name, number_masked, qr_version, rescheduled_from,"
     " rescheduled_to, queue_number, checked_in_at, call_count, called_at, called_by, finished_at,"
-    " created_at, updated_at, change_seq"
+    " created_at, updated_at, change_seq, walk_in"
 )
 _ACTIVE = "('booked', 'checked_in', 'called')"
 
@@ -50,13 +50,14 @@ class Holding:
 
 async def holdings(conn: Connection, centre_id: str, first: date, last: date, now: datetime) -> list[Holding]:
     """What holds the centre's desks on the days `first` to `last`; cancellation holds count
-    until they end, even before a booker clears them."""
+    until they end, even before a booker clears them. A walk-in waiting holds no desk."""
     records = await conn.fetch(
         f"""
         SELECT id, service_id, counter_id, starts_at, ends_at, local_date FROM appointments
         WHERE centre_id = $1 AND local_date BETWEEN $2 AND $3
           AND (status IN {_ACTIVE} OR seat_held_until IS NOT NULL)
           AND (status IN {_ACTIVE} OR seat_held_until > $4)
+          AND counter_id IS NOT NULL
         """,
         centre_id,
         first,
@@ -210,7 +211,7 @@ async def update(conn: Connection, appointment_id: str, **values: Any) -> Appoin
 # What a counter's day view shows, in DayRow's order (bayaffairs.appointments.model).
 _DAY_COLUMNS = (
     "id, reference, service_id, starts_at, ends_at, status, holder_name, number_masked, queue_number,"
-    " call_count, called_by, change_seq"
+    " call_count, called_by, walk_in, change_seq"
 )
 
 
@@ -245,22 +246,57 @@ async def next_queue_number(conn: Connection, centre_id: str, day: date) -> int:
 
 
 async def pick_next_waiting(
-    conn: Connection, centre_id: str, day: date, services: Sequence[str]
+    conn: Connection,
+    centre_id: str,
+    day: date,
+    services: Sequence[str],
+    now: datetime,
+    early: timedelta,
+    grace: timedelta,
 ) -> Appointment | None:
-    """The checked-in person first in the queue for these services; rows another counter is
-    calling right now are skipped, never waited for."""
+    """The checked-in person with an appointment first in the queue for these services: by
+    appointment time, from `early` before it; those who checked in more than `grace` after their
+    time come after everyone on time, in the order they arrived. Rows another counter is calling
+    right now are skipped, never waited for. Walk-ins are not in this queue (`waiting_walk_ins`)."""
     record = await conn.fetchrow(
         f"""
         SELECT {_COLUMNS} FROM appointments
         WHERE centre_id = $1 AND local_date = $2 AND status = 'checked_in' AND service_id = ANY($3::text[])
-        ORDER BY queue_number
+          AND NOT walk_in AND starts_at <= $4::timestamptz + $5::interval
+        ORDER BY checked_in_at > starts_at + $6::interval,
+                 CASE WHEN checked_in_at > starts_at + $6::interval THEN checked_in_at ELSE starts_at END,
+                 queue_number
         LIMIT 1 FOR UPDATE SKIP LOCKED
         """,
         centre_id,
         day,
         list(services),
+        now,
+        early,
+        grace,
     )
     return _row(record) if record else None
+
+
+async def waiting_walk_ins(
+    conn: Connection, centre_id: str, day: date, services: Sequence[str], limit: int
+) -> list[Appointment]:
+    """The walk-ins waiting for these services, first come first; locked, skipping those another
+    counter is calling."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM appointments
+        WHERE centre_id = $1 AND local_date = $2 AND status = 'checked_in' AND service_id = ANY($3::text[])
+          AND walk_in
+        ORDER BY queue_number
+        LIMIT $4 FOR UPDATE SKIP LOCKED
+        """,
+        centre_id,
+        day,
+        list(services),
+        limit,
+    )
+    return [_row(r) for r in records]
 
 
 async def claim_due_reminders(conn: Connection, now: datetime, limit: int) -> list[Appointment]:

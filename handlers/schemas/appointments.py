@@ -169,6 +169,9 @@ class CounterAppointmentOut(Schema):
     queue_number = fields.Integer(allow_none=True)
     call_count = fields.Integer(required=True)
     called_by = fields.String(allow_none=True)
+    walk_in = fields.Boolean(
+        required=True, metadata={"description": "someone without an appointment (no name, no document)"}
+    )
     change = fields.Integer(required=True, attribute="change_seq")
 
 
@@ -198,6 +201,18 @@ class CheckInByIdIn(StrictSchema):
 
 class CheckInOut(Schema):
     appointment_id = fields.String(required=True)
+    queue_number = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class WalkInIn(StrictSchema):
+    service_id = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class WalkInOut(Schema):
+    appointment_id = fields.String(required=True)
+    reference = fields.String(required=True)
+    service_id = fields.String(required=True)
     queue_number = fields.Integer(required=True)
     status = fields.String(required=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -15,12 +16,13 @@ pytestmark = pytest.mark.at_two_instants
 
 
 async def booked_for_today(desk: Desk, n: int = 1, service: str = SOCIAL) -> list[dict[str, Any]]:
-    """Book `n` people for tomorrow, then move the clock a day on: their day has come."""
+    """Book `n` people for tomorrow, then move the clock to 09:00 that day: their morning has come
+    (the queue calls each from 30 minutes before their time)."""
     out = []
     for i in range(n):
         rider = await desk.another_rider(f"visitor-{i}")
         out.append(await desk.booked(at(TOMORROW, "09:00" if i < 2 else "09:15"), service, rider))
-    desk.clock.advance(days=1)
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:00")))
     return out
 
 
@@ -234,6 +236,7 @@ async def test_a_repeated_full_pull_is_answered_from_the_cached_body(
         "queue_number",
         "call_count",
         "called_by",
+        "walk_in",
         "change",
     }
     status, _ = await counter.get(f"/v1/counter/appointments?date={TOMORROW}&since=0")

@@ -347,6 +347,10 @@ APPOINTMENTS: list[Row] = [
         code="appointment_not_found",
     ),
     *counter_rows("POST", "/v1/counter/queue/next", {"counter": "A3"}, 200, 404, code="counter_not_found"),
+    # A walk-in for a service of the centre; another centre's counter does not offer it.
+    *counter_rows(
+        "POST", "/v1/counter/walk-ins", {"service_id": SOCIAL}, 201, 400, code="service_not_offered"
+    ),
     # The hall display: the centre's counter or display credential; each other centre's sees its own.
     *[Row("GET", "/v1/counter/display", w, 200) for w in ("counter", "display")],
     *[

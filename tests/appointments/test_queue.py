@@ -1,0 +1,148 @@
+"""The queue in slot order, the centre's rules for early and late arrivals, and walk-ins served
+in the gaps (issue 11, items 5 and 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from tests.appointments.conftest import COMMERCIAL, HENGQIN, TOMORROW, Desk, at
+from tests.support import Api
+
+TRADEMARK = "mo_trademark_registration"  # 20 minutes, served only at A1
+
+
+def set_clock(desk: Desk, hhmm: str) -> None:
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, hhmm)))
+
+
+def set_queue(desk: Desk, **rules: Any) -> None:
+    catalogue = desk.services.appointments.catalogue
+    centre = catalogue.centres[HENGQIN]
+    catalogue.centres[HENGQIN] = dataclasses.replace(centre, queue=dataclasses.replace(centre.queue, **rules))
+
+
+async def book_people(desk: Desk, times: list[str], service: str = COMMERCIAL) -> dict[str, dict[str, Any]]:
+    out = {}
+    for hhmm in times:
+        rider = await desk.another_rider(f"person-{hhmm.replace(':', '')}-{service[-5:]}")
+        out[hhmm] = await desk.booked(at(TOMORROW, hhmm), service, rider)
+    return out
+
+
+async def check_in(counter: Api, person: dict[str, Any]) -> dict[str, Any]:
+    status, body = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+    assert status == 200, body
+    return body
+
+
+async def call(counter: Api, desk_id: str) -> dict[str, Any] | None:
+    status, body = await counter.post("/v1/counter/queue/next", {"counter": desk_id})
+    assert status == 200, body
+    appointment: dict[str, Any] | None = body["appointment"]
+    return appointment
+
+
+async def test_people_are_called_by_appointment_time_not_arrival_and_not_too_early(desk: Desk) -> None:
+    people = await book_people(desk, ["09:00", "10:00", "14:00"])
+    counter = await desk.counter()
+    set_clock(desk, "08:40")
+    for hhmm in ("14:00", "10:00", "09:00"):  # the afternoon booking arrives first
+        await check_in(counter, people[hhmm])
+    first = await call(counter, "A1")
+    assert first is not None and first["id"] == people["09:00"]["id"]
+    # 10:00 and 14:00 wait until 30 minutes before their time (early_minutes), even with a desk free.
+    assert await call(counter, "A2") is None
+    set_clock(desk, "09:30")
+    second = await call(counter, "A2")
+    assert second is not None and second["id"] == people["10:00"]["id"]
+    assert await call(counter, "A4") is None
+    set_clock(desk, "13:30")
+    third = await call(counter, "A4")
+    assert third is not None and third["id"] == people["14:00"]["id"]
+
+
+async def test_late_arrivals_go_to_the_end_of_the_queue(desk: Desk) -> None:
+    people = await book_people(desk, ["10:00", "10:30", "11:00"])
+    counter = await desk.counter()
+    set_clock(desk, "10:05")
+    await check_in(counter, people["10:30"])  # early, on time
+    set_clock(desk, "10:11")
+    await check_in(counter, people["10:00"])  # 11 minutes late: past the 10-minute grace
+    set_clock(desk, "10:31")
+    await check_in(counter, people["11:00"])  # early, on time
+    order = [await call(counter, d) for d in ("A1", "A2", "A4")]
+    assert [p["id"] if p else None for p in order] == [
+        people["10:30"]["id"],
+        people["11:00"]["id"],
+        people["10:00"]["id"],  # late: after everyone on time
+    ]
+
+
+async def test_a_centre_that_refuses_late_arrivals_refuses_their_check_in(desk: Desk) -> None:
+    set_queue(desk, late_arrivals="refused")
+    people = await book_people(desk, ["10:00", "10:30"])
+    counter = await desk.counter()
+    set_clock(desk, "10:10")  # exactly the grace: still on time
+    await check_in(counter, people["10:00"])
+    set_clock(desk, "10:41")
+    status, err = await counter.post(f"/v1/counter/appointments/{people['10:30']['id']}/check-in", {})
+    assert (status, err["error"]["code"]) == (409, "arrived_late")
+    assert err["error"]["details"]["late_from"].startswith(f"{TOMORROW.isoformat()}T10:40:00+08:00")
+
+
+async def walk_in(counter: Api, service: str = TRADEMARK) -> dict[str, Any]:
+    status, body = await counter.post("/v1/counter/walk-ins", {"service_id": service})
+    assert status == 201, body
+    return body
+
+
+async def test_walk_ins_get_a_number_and_are_served_only_in_the_gaps(desk: Desk) -> None:
+    # The three desks that do commercial registration (A1, A2, A4) are all booked 10:00-10:30.
+    people = await book_people(desk, ["10:00"])
+    for i in range(2):
+        rider = await desk.another_rider(f"commercial-{i}")
+        await desk.booked(at(TOMORROW, "10:00"), COMMERCIAL, rider)
+    counter = await desk.counter()
+    set_clock(desk, "09:30")
+    first = await walk_in(counter)
+    assert first["status"] == "checked_in" and first["queue_number"] == 1
+    assert await call(counter, "A3") is None  # A3 does no trademarks
+    called = await call(counter, "A1")  # 09:30-09:50 is free at A1
+    assert called is not None and called["id"] == first["appointment_id"] and called["walk_in"]
+    assert called["holder_name"] == "" and called["number_masked"] is None
+    status, _ = await counter.post(
+        f"/v1/counter/appointments/{called['id']}/outcome", {"outcome": "served"}
+    )
+    assert status == 200
+
+    set_clock(desk, "09:45")
+    second = await walk_in(counter)
+    assert second["queue_number"] == 2
+    # 09:45-10:05 would take the time of a 10:00 booking, and no other desk can take it over.
+    assert await call(counter, "A1") is None
+    # Someone with an appointment who is due goes before any walk-in.
+    await check_in(counter, people["10:00"])
+    due = await call(counter, "A1")
+    assert due is not None and due["id"] == people["10:00"]["id"]
+    set_clock(desk, "10:30")  # the 10:00 bookings' time is over: a gap
+    later = await call(counter, "A1")
+    assert later is not None and later["id"] == second["appointment_id"]
+    status, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
+    walk_ins = [i for i in day["items"] if i["walk_in"]]
+    assert [(i["queue_number"], i["status"]) for i in walk_ins] == [(1, "served"), (2, "called")]
+
+
+async def test_walk_ins_only_while_open_and_for_a_service_of_the_centre(desk: Desk) -> None:
+    counter = await desk.counter()
+    set_clock(desk, "12:30")  # lunch
+    status, err = await counter.post("/v1/counter/walk-ins", {"service_id": TRADEMARK})
+    assert (status, err["error"]["code"]) == (409, "centre_closed_now")
+    set_clock(desk, "14:00")
+    status, err = await counter.post("/v1/counter/walk-ins", {"service_id": "hk_tax_enquiry"})
+    assert (status, err["error"]["code"]) == (400, "service_not_offered")
+    status, err = await counter.post("/v1/counter/walk-ins", {})
+    assert status == 400
+    status, _ = await desk.rider.post("/v1/counter/walk-ins", {"service_id": TRADEMARK})
+    assert status in (401, 403)
