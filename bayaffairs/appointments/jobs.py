@@ -1,7 +1,8 @@
 """Background work: reminders before appointments, and pushing changes to remote agencies.
 
 Both are safe with several workers: a reminder is claimed by a conditional UPDATE of rows
-locked with SKIP LOCKED (`reminded_at IS NULL`), and outbox events are leased the same way.
+locked with SKIP LOCKED (`reminded_at IS NULL`) in the transaction that writes its notice, and
+notices and outbox events are leased the same way.
 
 A push failure never fails or undoes a booking: the booking is ours (capacity is counted here),
 and the agency hears of it from the outbox, retried with backoff (1 min doubling to 1 h) for up
@@ -15,7 +16,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
+from bayaffairs.appointments import notices
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.notices import Notices
 from bayaffairs.backoff import doubling
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import agency_outbox as outbox_q
@@ -31,54 +34,69 @@ MAX_ATTEMPTS = 12
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)  # the longest wait between two pushes of one event
 LEASE = timedelta(minutes=2)
-REMINDER_RETRY = timedelta(minutes=5)
 
 
 class Reminders:
+    """A reminder at the agency's lead time: the appointment is marked reminded and its notice
+    written in one transaction (`notices.py` sends it, on time or not at all)."""
+
     def __init__(
-        self, db: Database, clock: Clock, catalogue: Catalogue, notifier: Callable[[str], Notifier | None]
+        self,
+        db: Database,
+        clock: Clock,
+        catalogue: Catalogue,
+        notifier: Callable[[str], Notifier | None],
+        notices: Notices | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.catalogue = catalogue
         self.notifier = notifier
+        self.notices = notices or Notices(db, clock, notifier)
 
     async def send_due(self) -> int:
+        """Write the reminders that fell due, then send every due notice; how many were sent."""
+        await self.enqueue_due()
+        return await self.notices.drain()
+
+    async def enqueue_due(self) -> int:
         now = self.clock.now()
-        async with self.db.acquire() as conn:
-            due = await q.claim_due_reminders(conn, now, BATCH)
-        sent = 0
-        for appointment in due:
-            centre = self.catalogue.centres.get(appointment.centre_id)
-            service = self.catalogue.services.get(appointment.service_id)
-            agency = self.catalogue.agencies.get(appointment.agency_id)
-            notifier = self.notifier(agency.notifier) if agency and agency.notifier else None
-            if centre is None or service is None or notifier is None or appointment.user_id is None:
-                continue
-            local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
-            notification = Notification(
-                recipient=appointment.user_id,
-                channel="app",
-                subject=Text(
-                    f"Appointment reminder: {service.name.en}",
-                    f"預約提醒:{service.name.get('zh-Hant')}",
-                    f"预约提醒:{service.name.get('zh-Hans')}",
-                ),
-                body=Text(
-                    f"{local} at {centre.name.en}, reference {appointment.reference}.",
-                    f"{local} 於{centre.name.get('zh-Hant')},預約編號 {appointment.reference}。",
-                    f"{local} 于{centre.name.get('zh-Hans')},预约编号 {appointment.reference}。",
-                ),
-                dedupe_key=f"reminder:{appointment.id}",
-            )
-            try:
-                await notifier.send(notification)
-                sent += 1
-            except Exception:
-                log.exception("reminder for %s failed; retrying later", appointment.id)
-                async with self.db.acquire() as conn:
-                    await q.unclaim_reminder(conn, appointment.id, now + REMINDER_RETRY)
-        return sent
+        written = 0
+        async with self.db.transaction() as conn:
+            for appointment in await q.claim_due_reminders(conn, now, BATCH):
+                centre = self.catalogue.centres.get(appointment.centre_id)
+                service = self.catalogue.services.get(appointment.service_id)
+                agency = self.catalogue.agencies.get(appointment.agency_id)
+                if centre is None or service is None or agency is None or appointment.user_id is None:
+                    continue
+                if appointment.start <= now:
+                    continue  # found too late (the job was down): no reminder after the start
+                local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
+                notification = Notification(
+                    recipient=appointment.user_id,
+                    channel="app",
+                    subject=Text(
+                        f"Appointment reminder: {service.name.en}",
+                        f"預約提醒:{service.name.get('zh-Hant')}",
+                        f"预约提醒:{service.name.get('zh-Hans')}",
+                    ),
+                    body=Text(
+                        f"{local} at {centre.name.en}, reference {appointment.reference}.",
+                        f"{local} 於{centre.name.get('zh-Hant')},預約編號 {appointment.reference}。",
+                        f"{local} 于{centre.name.get('zh-Hans')},预约编号 {appointment.reference}。",
+                    ),
+                    dedupe_key=f"reminder:{appointment.id}",
+                )
+                written += await notices.enqueue(
+                    conn,
+                    kind="reminder",
+                    notifier=agency.notifier,
+                    appointment_id=appointment.id,
+                    notification=notification,
+                    not_after=appointment.start,
+                    now=now,
+                )
+        return written
 
 
 class AgencyOutbox:

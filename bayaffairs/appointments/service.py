@@ -13,6 +13,7 @@ from bayaffairs.appointments.day_cache import DayBodies
 from bayaffairs.appointments.desk import CounterDesk
 from bayaffairs.appointments.display import HallDisplay
 from bayaffairs.appointments.jobs import AgencyOutbox, Reminders
+from bayaffairs.appointments.notices import Notices
 from bayaffairs.appointments.qr import AppointmentKeys
 from bayaffairs.clock import Clock
 from bayaffairs.documents.service import DocumentService
@@ -26,6 +27,7 @@ class Appointments:
     booking: AppointmentService
     desk: CounterDesk
     reminders: Reminders
+    notices: Notices
     outbox: AgencyOutbox
     display: HallDisplay
     host: str = "bayaffairs"
@@ -54,11 +56,13 @@ def build_appointments(
         demo=[a.id for a in adapters.values() if a.settings.get("demo")],
     )
     keys = AppointmentKeys(issuer_keys)
+    notices = Notices(db, clock, notifier)
     return Appointments(
         catalogue=catalogue,
         booking=AppointmentService(db, clock, catalogue, keys, documents),
         desk=CounterDesk(db, clock, catalogue, keys),
-        reminders=Reminders(db, clock, catalogue, notifier),
+        reminders=Reminders(db, clock, catalogue, notifier, notices),
+        notices=notices,
         outbox=AgencyOutbox(db, clock, adapters.get),
         display=HallDisplay(db, clock, catalogue),
         host=host,

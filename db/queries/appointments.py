@@ -300,7 +300,8 @@ async def waiting_walk_ins(
 
 
 async def claim_due_reminders(conn: Connection, now: datetime, limit: int) -> list[Appointment]:
-    """Mark due reminders as sent and return them: a row is claimed by one worker only."""
+    """Mark due reminders as reminded and return them: a row is claimed by one worker only (call
+    in the transaction that writes their notices)."""
     records = await conn.fetch(
         f"""
         UPDATE appointments SET reminded_at = $1
@@ -315,12 +316,6 @@ async def claim_due_reminders(conn: Connection, now: datetime, limit: int) -> li
         limit,
     )
     return [_row(r) for r in records]
-
-
-async def unclaim_reminder(conn: Connection, appointment_id: str, retry_at: datetime) -> None:
-    await conn.execute(
-        "UPDATE appointments SET reminded_at = NULL, remind_at = $2 WHERE id = $1", appointment_id, retry_at
-    )
 
 
 # One call as a hall display shows it: queue number, counter, called at, status, call count.

@@ -112,9 +112,7 @@ async def test_walk_ins_get_a_number_and_are_served_only_in_the_gaps(desk: Desk)
     called = await call(counter, "A1")  # 09:30-09:50 is free at A1
     assert called is not None and called["id"] == first["appointment_id"] and called["walk_in"]
     assert called["holder_name"] == "" and called["number_masked"] is None
-    status, _ = await counter.post(
-        f"/v1/counter/appointments/{called['id']}/outcome", {"outcome": "served"}
-    )
+    status, _ = await counter.post(f"/v1/counter/appointments/{called['id']}/outcome", {"outcome": "served"})
     assert status == 200
 
     set_clock(desk, "09:45")

@@ -1,0 +1,125 @@
+"""Notices to riders about their appointments, written with their cause and sent later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bayaffairs.storage import Connection
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    id: int
+    dedupe_key: str
+    kind: str
+    notifier: str
+    appointment_id: str
+    notification: dict[str, Any]
+    not_after: datetime | None
+    attempts: int
+
+
+_COLUMNS = "id, dedupe_key, kind, notifier, appointment_id, notification, not_after, attempts"
+
+
+async def enqueue(
+    conn: Connection,
+    *,
+    dedupe_key: str,
+    kind: str,
+    notifier: str,
+    appointment_id: str,
+    notification: dict[str, Any],
+    not_after: datetime | None,
+    at: datetime,
+) -> bool:
+    """False when a notice with this key exists already (it is told once)."""
+    status: str = await conn.execute(
+        """
+        INSERT INTO appointment_notices (dedupe_key, kind, notifier, appointment_id, notification,
+            not_after, next_attempt_at, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING
+        """,
+        dedupe_key,
+        kind,
+        notifier,
+        appointment_id,
+        notification,
+        not_after,
+        at,
+    )
+    return status.endswith(" 1")
+
+
+async def drop_stale(conn: Connection, now: datetime) -> int:
+    """Give up the unsent notices that may no longer go: past `not_after`, or reminders of an
+    appointment no longer booked. How many."""
+    status: str = await conn.execute(
+        """
+        UPDATE appointment_notices n
+        SET dropped_at = $1,
+            last_error = CASE WHEN n.not_after IS NOT NULL AND n.not_after <= $1 THEN 'too late'
+                              ELSE 'appointment no longer booked' END
+        WHERE n.sent_at IS NULL AND n.dropped_at IS NULL
+          AND ((n.not_after IS NOT NULL AND n.not_after <= $1)
+               OR (n.kind = 'reminder' AND NOT EXISTS (
+                   SELECT 1 FROM appointments a WHERE a.id = n.appointment_id AND a.status = 'booked')))
+        """,
+        now,
+    )
+    return int(status.split()[-1])
+
+
+async def claim_due(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[NoticeRow]:
+    """Due notices, leased to this worker until `lease_until` (sent again after it if the worker
+    dies before recording the send: the notifier's idempotency key makes that one message)."""
+    records = await conn.fetch(
+        f"""
+        UPDATE appointment_notices SET next_attempt_at = $3, attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM appointment_notices
+            WHERE sent_at IS NULL AND dropped_at IS NULL AND next_attempt_at <= $1
+              AND (not_after IS NULL OR not_after > $1)
+            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING {_COLUMNS}
+        """,
+        now,
+        limit,
+        lease_until,
+    )
+    return [NoticeRow(**dict(r)) for r in records]
+
+
+async def mark_sent(conn: Connection, notice_id: int, at: datetime, message_id: str) -> None:
+    await conn.execute(
+        "UPDATE appointment_notices SET sent_at = $2, message_id = $3, last_error = NULL WHERE id = $1",
+        notice_id,
+        at,
+        message_id,
+    )
+
+
+async def mark_failed(
+    conn: Connection, notice_id: int, error: str, retry_at: datetime | None, at: datetime
+) -> None:
+    """Try again at `retry_at`, or drop it (None: a retry would be too late)."""
+    await conn.execute(
+        """
+        UPDATE appointment_notices SET last_error = $2, next_attempt_at = coalesce($3, next_attempt_at),
+            dropped_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz END
+        WHERE id = $1
+        """,
+        notice_id,
+        error[:500],
+        retry_at,
+        at,
+    )
+
+
+async def for_appointment(conn: Connection, appointment_id: str) -> list[dict[str, Any]]:
+    records = await conn.fetch(
+        "SELECT * FROM appointment_notices WHERE appointment_id = $1 ORDER BY id", appointment_id
+    )
+    return [dict(r) for r in records]
