@@ -393,6 +393,10 @@ MESSAGES: dict[str, Text] = {
         "中心現已關閉;現場排隊只在開放時間內受理。",
         "中心现已关闭;现场排队只在开放时间内受理。",
     ),
+    "block_not_found": T("No such block at this centre.", "此中心沒有此暫停時段。", "此中心没有此暂停时段。"),
+    "block_in_past": T(
+        "That time has passed; nothing to block.", "該時間已過,無需暫停。", "该时间已过,无需暂停。"
+    ),
     "same_slot": T("That is the slot already booked.", "這是已預約的時段。", "这是已预约的时段。"),
     "invalid_code": T(
         "This is not a valid appointment code ({reason}).",

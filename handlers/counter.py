@@ -12,12 +12,17 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from bayaffairs.appointments.blocks import Blocked
 from bayaffairs.appointments.desk import DayList
 from bayaffairs.appointments.model import Appointment
+from bayaffairs.db.queries.appointments import Block
 from bayaffairs.errors import Conflict
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import CONTENT_TYPE, json_response
 from bayaffairs.handlers.schemas.appointments import (
+    BlockIn,
+    BlockList,
+    BlockOut,
     CheckInByIdIn,
     CheckInIn,
     CheckInOut,
@@ -36,6 +41,7 @@ routes = web.RouteTableDef()
 COUNTER = Auth(("counter",))
 SCREEN = Auth(("counter", "display"))
 APPOINTMENT = "{appointment_id:apt_[0-9A-Z]{26}}"
+BLOCK = "{block_id:blk_[0-9A-Z]{26}}"
 
 
 def counter_view(call: Call, appointment: Appointment) -> dict[str, object]:
@@ -201,6 +207,82 @@ async def walk_in(call: Call) -> web.Response:
         "status": a.status,
     }
     return json_response(dump(WalkInOut, body), status=201)
+
+
+def _block_view(block: Block, blocked: Blocked | None = None) -> dict[str, object]:
+    def item(a: Appointment) -> dict[str, object]:
+        return {
+            "appointment_id": a.id,
+            "reference": a.reference,
+            "service_id": a.service_id,
+            "start": a.start,
+            "end": a.end,
+            "status": a.status,
+        }
+
+    view: dict[str, object] = {
+        "id": block.id,
+        "centre_id": block.centre_id,
+        "counter": block.counter_id,
+        "start": block.starts_at,
+        "end": block.ends_at,
+        "reason": block.reason,
+        "created_at": block.created_at,
+        "removed_at": block.removed_at,
+    }
+    if blocked is not None:
+        view["affected"] = [item(a) for a in blocked.affected]
+        view["moved"] = [{"appointment_id": a, "counter": c} for a, c in blocked.moved.items()]
+    return view
+
+
+@routes.post("/v1/counter/blocks")
+@endpoint(
+    summary="Close a desk, or the whole centre, for a time",
+    tags=("counter",),
+    auth=COUNTER,
+    body=BlockIn,
+    responses={201: BlockOut},
+    idempotent=True,
+    errors=(404,),
+    description="From then on no booking, reschedule or walk-in takes the time (the slot list "
+    "shows it). Appointments already there: on a closed desk each is moved to another desk that "
+    "can serve it for its whole length where one is free (`moved`); the rest stay booked, are "
+    "listed in `affected`, and their riders are told once, before their time, and offered a "
+    "reschedule. At most 31 days; 400 block_in_past.",
+)
+async def add_block(call: Call) -> web.Response:
+    b = call.body
+    blocked = await call.services.appointments.blocks.add(
+        call.scope, b["counter"], b["start"], b["end"], b["reason"]
+    )
+    return json_response(dump(BlockOut, _block_view(blocked.block, blocked)), status=201)
+
+
+@routes.get("/v1/counter/blocks")
+@endpoint(
+    summary="The centre's blocks that are not over yet",
+    tags=("counter",),
+    auth=COUNTER,
+    responses={200: BlockList},
+)
+async def list_blocks(call: Call) -> web.Response:
+    blocks = await call.services.appointments.blocks.current(call.scope)
+    return json_response(dump(BlockList, {"items": [_block_view(b) for b in blocks]}))
+
+
+@routes.delete(f"/v1/counter/blocks/{BLOCK}")
+@endpoint(
+    summary="Open a blocked time again",
+    tags=("counter",),
+    auth=COUNTER,
+    responses={200: BlockOut},
+    errors=(404,),
+    description="The time can be booked again; appointments are left where they are.",
+)
+async def remove_block(call: Call) -> web.Response:
+    block = await call.services.appointments.blocks.remove(call.scope, call.path("block_id"))
+    return json_response(dump(BlockOut, _block_view(block)))
 
 
 @routes.post("/v1/counter/queue/next")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from bayaffairs.appointments.model import Centre, Service
 from bayaffairs.db.queries import appointments as q
@@ -173,6 +173,21 @@ def _occupant(h: q.Holding) -> Occupant:
     return Occupant(h.id, h.counter_id, h.starts_at, h.ends_at, h.service_id)
 
 
+def block_occupants(centre: Centre, block: q.Block) -> list[Occupant]:
+    """A block takes its desk, or every desk of the centre, for its time; nobody moves it."""
+    desks = [block.counter_id] if block.counter_id else [c.id for c in centre.counters]
+    return [Occupant(f"block:{block.id}:{d}", d, block.starts_at, block.ends_at) for d in desks]
+
+
+def day_bounds(centre: Centre, first: date, last: date) -> tuple[datetime, datetime]:
+    """From the start of `first` to the end of `last`, in the centre's zone."""
+    zone = centre.zone
+    return (
+        datetime.combine(first, time(0), tzinfo=zone),
+        datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
 async def ledgers(
     conn: Connection, centre: Centre, first: date, last: date, now: datetime
 ) -> dict[date, Ledger]:
@@ -181,7 +196,27 @@ async def ledgers(
     by_day: dict[date, list[Occupant]] = {}
     for h in await q.holdings(conn, centre.id, first, last, now):
         by_day.setdefault(h.local_date, []).append(_occupant(h))
+    for block in await q.blocks_between(conn, centre.id, *day_bounds(centre, first, last)):
+        day = max(first, block.starts_at.astimezone(centre.zone).date())
+        end = min(last, block.ends_at.astimezone(centre.zone).date())
+        while day <= end:
+            by_day.setdefault(day, []).extend(block_occupants(centre, block))
+            day += timedelta(days=1)
     return {day: Ledger(centre, occupants) for day, occupants in by_day.items()}
+
+
+async def day_ledger(
+    conn: Connection, centre: Centre, day: date, now: datetime, *, leaving: str | None = None
+) -> Ledger:
+    """The day's ledger for placing on it: takes the centre-day lock (held to the end of the
+    transaction) and clears the day's ended cancellation holds first. `leaving` gives up its desk."""
+    await q.lock_centre_days(conn, centre.id, [day])
+    await q.release_expired_holds(conn, centre.id, day, now)
+    holding = await q.holdings(conn, centre.id, day, day, now)
+    occupants = [_occupant(h) for h in holding if h.id != leaving]
+    for block in await q.blocks_between(conn, centre.id, *day_bounds(centre, day, day)):
+        occupants.extend(block_occupants(centre, block))
+    return Ledger(centre, occupants)
 
 
 async def take_desk(
@@ -199,10 +234,7 @@ async def take_desk(
     centre-day lock, which the transaction holds to its end."""
     day = start.astimezone(centre.zone).date()
     end = start + timedelta(minutes=service.duration_minutes)
-    await q.lock_centre_days(conn, centre.id, [day])
-    await q.release_expired_holds(conn, centre.id, day, now)
-    holding = await q.holdings(conn, centre.id, day, day, now)
-    ledger = Ledger(centre, (_occupant(h) for h in holding if h.id != leaving))
+    ledger = await day_ledger(conn, centre, day, now, leaving=leaving)
     found = ledger.place(service.id, start, end)
     if found is None:
         raise Conflict("slot_full")
@@ -217,10 +249,7 @@ async def gap(
     """The first of `candidates` (key, service id, minutes) that desk `counter` can serve from
     `now` for its length without taking time the ledger gives to anyone else (after moving others
     between desks if that makes room); its key, or None. Takes the centre-day lock."""
-    day = now.astimezone(centre.zone).date()
-    await q.lock_centre_days(conn, centre.id, [day])
-    await q.release_expired_holds(conn, centre.id, day, now)
-    ledger = Ledger(centre, (_occupant(h) for h in await q.holdings(conn, centre.id, day, day, now)))
+    ledger = await day_ledger(conn, centre, now.astimezone(centre.zone).date(), now)
     for key, service_id, minutes in candidates:
         found = ledger.place(service_id, now, now + timedelta(minutes=minutes), key, only=counter)
         if found is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bayaffairs.adapters.protocols import CounterAgency, Notifier
 from bayaffairs.appointments import ics as ics_file
+from bayaffairs.appointments.blocks import CounterBlocks
 from bayaffairs.appointments.booking import AppointmentService
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.day_cache import DayBodies
@@ -26,6 +27,7 @@ class Appointments:
     catalogue: Catalogue
     booking: AppointmentService
     desk: CounterDesk
+    blocks: CounterBlocks
     reminders: Reminders
     notices: Notices
     outbox: AgencyOutbox
@@ -61,6 +63,7 @@ def build_appointments(
         catalogue=catalogue,
         booking=AppointmentService(db, clock, catalogue, keys, documents),
         desk=CounterDesk(db, clock, catalogue, keys),
+        blocks=CounterBlocks(db, clock, catalogue),
         reminders=Reminders(db, clock, catalogue, notifier, notices),
         notices=notices,
         outbox=AgencyOutbox(db, clock, adapters.get),

@@ -387,3 +387,99 @@ async def person_days(
         leaving,
     )
     return {r["local_date"]: r["n"] for r in records}
+
+
+@dataclass(frozen=True)
+class Block:
+    """A desk (`counter_id`), or the whole centre (None), closed from `starts_at` to `ends_at`."""
+
+    id: str
+    centre_id: str
+    counter_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_at: datetime
+    removed_at: datetime | None
+
+
+_BLOCK_COLUMNS = "id, centre_id, counter_id, starts_at, ends_at, reason, created_at, removed_at"
+
+
+async def insert_block(
+    conn: Connection,
+    *,
+    id: str,
+    centre_id: str,
+    counter_id: str | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    at: datetime,
+) -> Block:
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO counter_blocks (id, centre_id, counter_id, starts_at, ends_at, reason, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_BLOCK_COLUMNS}
+        """,
+        id,
+        centre_id,
+        counter_id,
+        starts_at,
+        ends_at,
+        reason,
+        at,
+    )
+    return Block(*returned(record))
+
+
+async def blocks_between(conn: Connection, centre_id: str, start: datetime, end: datetime) -> list[Block]:
+    """The centre's blocks (not removed) overlapping `start` to `end`."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_BLOCK_COLUMNS} FROM counter_blocks
+        WHERE centre_id = $1 AND removed_at IS NULL AND starts_at < $3 AND ends_at > $2
+        ORDER BY starts_at, id
+        """,
+        centre_id,
+        start,
+        end,
+    )
+    return [Block(*r) for r in records]
+
+
+async def remove_block(conn: Connection, centre_id: str, block_id: str, at: datetime) -> Block | None:
+    """Remove the centre's block (again: the same answer); None when it has no such block."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE counter_blocks SET removed_at = coalesce(removed_at, $3)
+        WHERE id = $1 AND centre_id = $2 RETURNING {_BLOCK_COLUMNS}
+        """,
+        block_id,
+        centre_id,
+        at,
+    )
+    return Block(*record) if record else None
+
+
+async def holding_between(
+    conn: Connection, centre_id: str, counter_id: str | None, start: datetime, end: datetime
+) -> list[Appointment]:
+    """The active appointments on the desk (every desk when None) overlapping `start` to `end`."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM appointments
+        WHERE centre_id = $1 AND status IN {_ACTIVE} AND counter_id IS NOT NULL
+          AND ($2::text IS NULL OR counter_id = $2) AND starts_at < $4 AND ends_at > $3
+        ORDER BY starts_at, id
+        """,
+        centre_id,
+        counter_id,
+        start,
+        end,
+    )
+    return [_row(r) for r in records]
+
+
+async def set_desk(conn: Connection, appointment_id: str, counter_id: str) -> None:
+    await conn.execute("UPDATE appointments SET counter_id = $2 WHERE id = $1", appointment_id, counter_id)

@@ -217,6 +217,57 @@ class WalkInOut(Schema):
     status = fields.String(required=True)
 
 
+class BlockIn(StrictSchema):
+    counter = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 16),
+        metadata={"description": "the desk to close; absent: the whole centre"},
+    )
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class BlockedAppointmentOut(Schema):
+    appointment_id = fields.String(required=True)
+    reference = fields.String(required=True)
+    service_id = fields.String(required=True)
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    status = fields.String(required=True)
+
+
+class MovedOut(Schema):
+    appointment_id = fields.String(required=True)
+    counter = fields.String(required=True, metadata={"description": "the desk it holds now"})
+
+
+class BlockOut(Schema):
+    id = fields.String(required=True)
+    centre_id = fields.String(required=True)
+    counter = fields.String(allow_none=True, metadata={"description": "null: the whole centre"})
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    removed_at = fields.AwareDateTime(allow_none=True)
+    affected = fields.List(
+        fields.Nested(BlockedAppointmentOut),
+        metadata={
+            "description": "appointments still booked in the closed time: their riders are told and "
+            "offered a reschedule"
+        },
+    )
+    moved = fields.List(
+        fields.Nested(MovedOut),
+        metadata={"description": "appointments moved to another desk free for their whole length"},
+    )
+
+
+class BlockList(Schema):
+    items = fields.List(fields.Nested(BlockOut), required=True)
+
+
 class QueueNextIn(StrictSchema):
     counter = fields.String(required=True, validate=validate.Length(1, 16))
 

@@ -347,6 +347,16 @@ APPOINTMENTS: list[Row] = [
         code="appointment_not_found",
     ),
     *counter_rows("POST", "/v1/counter/queue/next", {"counter": "A3"}, 200, 404, code="counter_not_found"),
+    # A desk closed for a time: the centre's own desk; another centre has no desk A3.
+    *counter_rows(
+        "POST",
+        "/v1/counter/blocks",
+        {"counter": "A3", "start": at(DAY_AFTER, "10:00"), "end": at(DAY_AFTER, "11:00"), "reason": "drill"},
+        201,
+        404,
+        code="counter_not_found",
+    ),
+    *counter_rows("GET", "/v1/counter/blocks", None, 200, 200),
     # A walk-in for a service of the centre; another centre's counter does not offer it.
     *counter_rows(
         "POST", "/v1/counter/walk-ins", {"service_id": SOCIAL}, 201, 400, code="service_not_offered"
