@@ -97,5 +97,10 @@ class Directory:
         if kind == "carrier":
             return {a.id for a in self.adapters.of_kind(BorderCarrier)}
         if kind in ("counter", "display"):
-            return {c for agency in self.adapters.of_kind(CounterAgency) for c in agency.catalog().centres}
+            return {
+                c.id
+                for agency in self.adapters.of_kind(CounterAgency)
+                for c in agency.catalog().centres.values()
+                if not c.kiosk  # walk-up machines: no counter, no hall screen
+            }
         return ()

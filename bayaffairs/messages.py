@@ -397,6 +397,16 @@ MESSAGES: dict[str, Text] = {
     "block_in_past": T(
         "That time has passed; nothing to block.", "該時間已過,無需暫停。", "该时间已过,无需暂停。"
     ),
+    "qr_required": T(
+        "At this centre a person checks in with the QR code of the booking and their identity document.",
+        "在本中心須出示預約二維碼及身份證明文件報到。",
+        "在本中心须出示预约二维码及身份证明文件报到。",
+    ),
+    "not_bookable": T(
+        "This is a self-service kiosk: walk up during its opening hours, no appointment needed.",
+        "這是自助服務機:開放時間內直接前往使用,毋須預約。",
+        "这是自助服务机:开放时间内直接前往使用,无须预约。",
+    ),
     "same_slot": T("That is the slot already booked.", "這是已預約的時段。", "这是已预约的时段。"),
     "invalid_code": T(
         "This is not a valid appointment code ({reason}).",

@@ -49,6 +49,9 @@ def counter_view(call: Call, appointment: Appointment) -> dict[str, object]:
     data = dict(appointment.in_zone(catalogue.zone_of(appointment.centre_id)).__dict__)
     service = catalogue.services.get(data["service_id"])
     data["service_name"] = service.name.get(call.language) if service else data["service_id"]
+    centre = catalogue.centres.get(data["centre_id"])
+    if centre is not None and centre.data_stays_in:
+        data["holder_name"] = data["number_masked"] = None
     return data
 
 
@@ -95,8 +98,10 @@ def _day_body(call: Call, listing: DayList) -> dict[str, object]:
     catalogue = call.services.appointments.catalogue
     names = {sid: s.name.get(call.language) for sid, s in catalogue.services.items()}
     zone = catalogue.zone_of(listing.centre_id)  # wall times of the centre, as its slots
+    stays = catalogue.centre(listing.centre_id).data_stays_in
     return {
         "centre_id": listing.centre_id,
+        "data_stays_in": stays,
         "date": listing.date,
         "since": listing.since,
         "cursor": listing.cursor,
@@ -109,8 +114,8 @@ def _day_body(call: Call, listing: DayList) -> dict[str, object]:
                 "start": start.astimezone(zone),
                 "end": end.astimezone(zone),
                 "status": status,
-                "holder_name": holder_name,
-                "number_masked": number_masked,
+                "holder_name": None if stays else holder_name,
+                "number_masked": None if stays else number_masked,
                 "queue_number": queue_number,
                 "call_count": call_count,
                 "called_by": called_by,

@@ -109,6 +109,15 @@ class CentreSchema(_Strict):
     closed_days = fields.List(fields.Date(), load_default=list)
     counters = fields.List(fields.Nested(CounterSchema), required=True, validate=validate.Length(min=1))
     queue = fields.Nested(QueueSchema, load_default=lambda: QueueSchema().load({}))
+    data_stays_in = fields.String(
+        load_default=None,
+        validate=validate.OneOf(LEGAL_REGIONS),
+        metadata={
+            "description": "the applicants' personal data stays in this region: no transfer to the "
+            "centre, no consent; its desks see reference, service, time and status only and check the "
+            "person by the signed QR and the physical document"
+        },
+    )
 
     @validates("time_zone")
     def check_zone(self, value: str, **_: Any) -> None:
@@ -116,6 +125,24 @@ class CentreSchema(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationError(f"{value!r} is not an IANA time zone") from None
+
+
+class KioskSchema(_Strict):
+    """Self-service machines: listed with their opening hours, walked up to, never booked."""
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    name = TextField(required=True)
+    address = TextField(required=True)
+    region = fields.String(required=True, validate=validate.OneOf(LEGAL_REGIONS))
+    city = fields.String(load_default=None)
+    time_zone = fields.String(required=True)
+    hours = fields.Nested(HoursSchema, required=True)
+    closed_days = fields.List(fields.Date(), load_default=list)
+    services = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+    @validates("time_zone")
+    def check_zone(self, value: str, **_: Any) -> None:
+        CentreSchema().check_zone(value)
 
 
 class AgencySettings(_Strict):
@@ -145,13 +172,24 @@ class AgencySettings(_Strict):
         },
     )
     services = fields.List(fields.Nested(ServiceSchema), required=True, validate=validate.Length(min=1))
-    centres = fields.List(fields.Nested(CentreSchema), required=True, validate=validate.Length(min=1))
+    centres = fields.List(fields.Nested(CentreSchema), load_default=list)
+    kiosks = fields.List(
+        fields.Nested(KioskSchema),
+        load_default=list,
+        metadata={"description": "self-service kiosks: listed with opening hours, not bookable"},
+    )
 
     @validates_schema
     def check_references(self, data: dict[str, Any], **_: Any) -> None:
         services = [s["id"] for s in data.get("services", [])]
         if len(set(services)) != len(services):
             raise ValidationError("service ids must be unique", "services")
+        if not data.get("centres") and not data.get("kiosks"):
+            raise ValidationError("an agency needs a centre or a kiosk", "centres")
+        for kiosk in data.get("kiosks", []):
+            unknown = set(kiosk["services"]) - set(services)
+            if unknown:
+                raise ValidationError(f"kiosk {kiosk['id']} offers unknown {sorted(unknown)[0]}", "kiosks")
         for centre in data.get("centres", []):
             for counter in centre["counters"]:
                 unknown = set(counter["services"]) - set(services)
@@ -217,6 +255,25 @@ def build_agency(
             closed_days=frozenset(raw["closed_days"]),
             counters=tuple(Counter(c["id"], frozenset(c["services"])) for c in raw["counters"]),
             queue=QueueRules(**raw["queue"]),
+            data_stays_in=raw["data_stays_in"],
+        )
+    for raw in s["kiosks"]:
+        centres[raw["id"]] = Centre(
+            id=raw["id"],
+            agency_id=agency_id,
+            name=raw["name"],
+            address=raw["address"],
+            region=raw["region"],
+            city=raw["city"],
+            time_zone=raw["time_zone"],
+            reference_prefix="",
+            hours={
+                WEEKDAYS.index(day): tuple(parse_interval(i) for i in sorted(intervals))
+                for day, intervals in raw["hours"].items()
+            },
+            closed_days=frozenset(raw["closed_days"]),
+            counters=(),
+            kiosk_services=frozenset(raw["services"]),
         )
     return Agency(
         id=agency_id,

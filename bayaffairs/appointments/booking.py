@@ -85,6 +85,7 @@ class AppointmentService:
     async def slots(self, centre_id: str, service_id: str, first: date, last: date) -> list[Slot]:
         centre = self.catalogue.centre(centre_id)
         service = self.catalogue.service(service_id)
+        _bookable(centre)
         if not centre.serves(service.id):
             raise InvalidInput({"service": ["this centre does not offer the service"]}, "service_not_offered")
         if last < first:
@@ -110,6 +111,7 @@ class AppointmentService:
     ) -> None:
         """400 with the reason when `start` cannot be booked now, whatever the capacity.
         `same_day` (demo data only): today's later slots too, whatever `min_days_ahead` says."""
+        _bookable(centre)
         if not centre.serves(service.id):
             raise InvalidInput(
                 {"service_id": ["this centre does not offer the service"]}, "service_not_offered"
@@ -163,7 +165,7 @@ class AppointmentService:
         key = await self.keys.signing_key()  # before any write: no key, no booking
         now = self.clock.now()
         async with self.db.transaction() as conn:
-            planned = await transfers.plan(conn, user_id, [subject], _recipient(agency, centre), PURPOSE)
+            planned = await _plan(conn, user_id, subject, agency, centre)
             await q.lock_rider(conn, user_id)
             if await q.active_count(conn, user_id, service.id) >= service.per_rider_limit:
                 raise RiderLimitReached(
@@ -280,7 +282,11 @@ class AppointmentService:
         if not agency.remote:
             return
         available = {"holder_name": appointment.holder_name, "number_masked": appointment.number_masked or ""}
-        fields = transfers.minimal_fields(available, agency.personal_data) if event == "booked" else {}
+        home = self.catalogue.centres.get(appointment.centre_id)
+        stays = home is not None and home.data_stays_in is not None
+        fields = {}
+        if event == "booked" and not stays:
+            fields = transfers.minimal_fields(available, agency.personal_data)
         await outbox_q.enqueue(
             conn,
             agency_id=agency.id,
@@ -328,7 +334,7 @@ class AppointmentService:
             if old.status != "booked":
                 raise _not_active(old)
             await _not_cooling(conn, user_id, centre, service, start, now)
-            planned = await transfers.plan(conn, user_id, [subject], _recipient(agency, centre), PURPOSE)
+            planned = await _plan(conn, user_id, subject, agency, centre)
             new = await self._seat(
                 conn,
                 user_id,
@@ -414,6 +420,24 @@ async def _not_cooling(
     if held is not None:
         until = held.astimezone(centre.zone).isoformat()
         raise Conflict("cancellation_cooldown", details={"until": until}, until=until)
+
+
+def _bookable(centre: Centre) -> None:
+    if centre.kiosk:
+        raise InvalidInput(
+            {"centre_id": ["a self-service kiosk: walk up in its opening hours, no appointment"]},
+            "not_bookable",
+        )
+
+
+async def _plan(
+    conn: Connection, user_id: str, subject: transfers.Subject, agency: Agency, centre: Centre
+) -> list[transfers.PlannedTransfer]:
+    """What crosses a border to the centre (403 consent_required without consent); nothing
+    where the centre's data stays home."""
+    if centre.data_stays_in is not None:
+        return []
+    return await transfers.plan(conn, user_id, [subject], _recipient(agency, centre), PURPOSE)
 
 
 def _recipient(agency: Agency, centre: Centre) -> transfers.Recipient:

@@ -52,6 +52,9 @@ class Catalogue:
                     "region": self.agencies[s.agency_id].region,
                     "demo": s.agency_id in self.demo,
                     "centres": sorted(c.id for c in self.centres.values() if c.serves(s.id)),
+                    "kiosks": sorted(
+                        c.id for c in self.centres.values() if c.kiosk_services and s.id in c.kiosk_services
+                    ),
                 }
                 for s in sorted(self.services.values(), key=lambda s: s.id)
             ]
@@ -107,6 +110,9 @@ def service_json(s: Service) -> dict[str, Any]:
 def centre_json(c: Centre) -> dict[str, Any]:
     return {
         "id": c.id,
+        "kind": "kiosk" if c.kiosk else "service_centre",
+        "bookable": not c.kiosk,
+        "data_stays_in": c.data_stays_in,
         "agency": c.agency_id,
         "name": c.name,
         "address": c.address,
@@ -119,5 +125,5 @@ def centre_json(c: Centre) -> dict[str, Any]:
         },
         "closed_days": sorted(d.isoformat() for d in c.closed_days),
         "counters": [{"id": k.id, "services": sorted(k.services)} for k in c.counters],
-        "services": sorted({s for k in c.counters for s in k.services}),
+        "services": sorted(c.kiosk_services or {s for k in c.counters for s in k.services}),
     }

@@ -92,6 +92,9 @@ class CounterDesk:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             appointment = await self._find(conn, centre_id, appointment_id)
+            stays = self.catalogue.centre(centre_id).data_stays_in
+            if stays and qr_version is None and not appointment.walk_in:
+                raise Conflict("qr_required")  # no name to check: the signed code and the document
             if qr_version is not None and (
                 qr_version != appointment.qr_version or appointment.status == "rescheduled"
             ):

@@ -77,6 +77,16 @@ class Centre:
     closed_days: frozenset[date]
     counters: tuple[Counter, ...]
     queue: QueueRules = field(default_factory=QueueRules)
+    # The applicant's personal data stays in this region (Macao -> Hengqin, gba.md): nothing is
+    # transferred to the centre and no consent is asked; its desks see the reference, service,
+    # time and status, and check the person by the signed QR and the physical document.
+    data_stays_in: str | None = None
+    # A self-service kiosk (walk-up machines, no desks, no slots): the services it offers.
+    kiosk_services: frozenset[str] | None = None
+
+    @property
+    def kiosk(self) -> bool:
+        return self.kiosk_services is not None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -42,6 +42,9 @@ class ServiceOut(Schema):
         metadata={"description": "per department and person (by document); null: none"},
     )
     centres = fields.List(fields.String(), required=True)
+    kiosks = fields.List(
+        fields.String(), metadata={"description": "self-service kiosks offering it (walk up, no booking)"}
+    )
     demo = fields.Boolean(required=True)
 
 
@@ -51,6 +54,16 @@ class ServiceList(Schema):
 
 class CentreOut(Schema):
     id = fields.String(required=True)
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(("service_centre", "kiosk")),
+        metadata={"description": "kiosk: self-service machines, walked up to in opening hours"},
+    )
+    bookable = fields.Boolean(required=True, metadata={"description": "false for kiosks: no slots"})
+    data_stays_in = fields.String(
+        allow_none=True,
+        metadata={"description": "applicants' personal data stays in this region: none goes to the centre"},
+    )
     agency = fields.String(required=True)
     name = fields.String(required=True)
     address = fields.String(required=True)
@@ -164,7 +177,11 @@ class CounterAppointmentOut(Schema):
     start = fields.AwareDateTime(required=True)
     end = fields.AwareDateTime(required=True)
     status = fields.String(required=True)
-    holder_name = fields.String(required=True)
+    holder_name = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null where the centre's data stays home (`data_stays_in`)"},
+    )
     number_masked = fields.String(allow_none=True)
     queue_number = fields.Integer(allow_none=True)
     call_count = fields.Integer(required=True)
@@ -177,6 +194,13 @@ class CounterAppointmentOut(Schema):
 
 class CounterDay(Schema):
     centre_id = fields.String(required=True)
+    data_stays_in = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "set where applicants' personal data stays in that region: the list has "
+            "no names or document numbers; check people in by their signed QR and their document"
+        },
+    )
     date = fields.Date(required=True)
     since = fields.Integer(required=True)
     cursor = fields.Integer(
