@@ -302,6 +302,7 @@ class AppointmentService:
                 "fields": fields,
             },
             at=now,
+            follows=appointment.rescheduled_from,
         )
 
     # -- changes -----------------------------------------------------------------------------

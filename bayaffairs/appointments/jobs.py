@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
 from bayaffairs.appointments import notices
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.model import Appointment
 from bayaffairs.appointments.notices import Notices
 from bayaffairs.backoff import doubling
 from bayaffairs.clock import Clock
@@ -25,7 +26,7 @@ from bayaffairs.db.queries import agency_outbox as outbox_q
 from bayaffairs.db.queries import appointments as q
 from bayaffairs.errors import DomainError
 from bayaffairs.i18n import Text
-from bayaffairs.storage import Database
+from bayaffairs.storage import Connection, Database
 
 log = logging.getLogger("bayaffairs.appointments")
 
@@ -100,10 +101,21 @@ class Reminders:
 
 
 class AgencyOutbox:
-    def __init__(self, db: Database, clock: Clock, agency: Callable[[str], CounterAgency | None]) -> None:
+    """A booking the agency refuses (a 4xx with its reason, `refused` in the error) is not retried:
+    the appointment is cancelled with the agency's reason, its desk freed at once, and the rider
+    told (an `agency_refused` notice), all in one transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        agency: Callable[[str], CounterAgency | None],
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.agency = agency
+        self.catalogue = catalogue
 
     async def drain(self) -> int:
         now = self.clock.now()
@@ -129,15 +141,81 @@ class AgencyOutbox:
                     raise DomainError("partner_error", details={"why": f"agency {row.agency_id} not enabled"})
                 agency_reference = await adapter.push(event)
             except DomainError as exc:
+                why = str(exc.details.get("why", exc.code))
+                if "refused" in exc.details:
+                    reason = str(exc.details.get("refusal") or exc.details["refused"])
+                    await self._refused(row, event, why, reason)
+                    continue
                 retry = None
-                if row.attempts < MAX_ATTEMPTS and "refused" not in exc.details:
+                if row.attempts < MAX_ATTEMPTS:
                     retry = self.clock.now() + doubling(FIRST_RETRY, row.attempts, LAST_RETRY)
                 async with self.db.acquire() as conn:
-                    await outbox_q.mark_failed_attempt(
-                        conn, row.id, str(exc.details.get("why", exc.code)), retry, self.clock.now()
-                    )
+                    await outbox_q.mark_failed_attempt(conn, row.id, why, retry, self.clock.now())
                 continue
             async with self.db.acquire() as conn:
                 await outbox_q.mark_sent(conn, row.id, self.clock.now(), agency_reference)
             pushed += 1
         return pushed
+
+    async def _refused(self, row: outbox_q.OutboxRow, event: AgencyEvent, why: str, reason: str) -> None:
+        """The agency said no: give up the event; a refused booking is cancelled and told."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await outbox_q.mark_failed_attempt(conn, row.id, why, None, now)
+            if event.event != "booked":
+                return
+            appointment = await q.get(conn, event.appointment_id, lock=True)
+            if appointment is None or not appointment.active:
+                return  # already cancelled or moved on: nothing more to undo
+            cancelled = await q.update(
+                conn,
+                appointment.id,
+                status="cancelled",
+                cancel_reason=reason[:500],
+                finished_at=now,
+                updated_at=now,
+                seat_held_until=None,
+                change_seq=await q.next_change(conn, appointment.centre_id),
+            )
+            await self._tell_rider(conn, cancelled, reason, now)
+
+    async def _tell_rider(
+        self, conn: Connection, appointment: Appointment, reason: str, now: datetime
+    ) -> None:
+        catalogue = self.catalogue
+        if catalogue is None or appointment.user_id is None:
+            return
+        agency = catalogue.agencies.get(appointment.agency_id)
+        service = catalogue.services.get(appointment.service_id)
+        centre = catalogue.centres.get(appointment.centre_id)
+        if agency is None or service is None or centre is None:
+            return
+        local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
+        ref = appointment.reference
+        note = Notification(
+            recipient=appointment.user_id,
+            channel="app",
+            subject=Text(
+                f"Appointment not accepted: {service.name.en}",
+                f"預約未獲接納:{service.name.get('zh-Hant')}",
+                f"预约未获接纳:{service.name.get('zh-Hans')}",
+            ),
+            body=Text(
+                f"{agency.name.en} did not accept your appointment {ref} on {local}: {reason}. "
+                "It is cancelled; please book again.",
+                f"{agency.name.get('zh-Hant')} 未接納你 {local} 的預約 {ref}:{reason}。"
+                "預約已取消,請重新預約。",
+                f"{agency.name.get('zh-Hans')} 未接纳你 {local} 的预约 {ref}:{reason}。"
+                "预约已取消,请重新预约。",
+            ),
+            dedupe_key=f"agency_refused:{appointment.id}",
+        )
+        await notices.enqueue(
+            conn,
+            kind="agency_refused",
+            notifier=agency.notifier,
+            appointment_id=appointment.id,
+            notification=note,
+            not_after=None,
+            now=now,
+        )

@@ -156,6 +156,7 @@ class Appointment:
     updated_at: datetime
     change_seq: int
     walk_in: bool = False  # someone without an appointment, given a queue number at the desk
+    cancel_reason: str | None = None  # why it was cancelled, when not by the rider (an agency refused it)
 
     @property
     def active(self) -> bool:

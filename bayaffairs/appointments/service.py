@@ -66,7 +66,7 @@ def build_appointments(
         blocks=CounterBlocks(db, clock, catalogue),
         reminders=Reminders(db, clock, catalogue, notifier, notices),
         notices=notices,
-        outbox=AgencyOutbox(db, clock, adapters.get),
+        outbox=AgencyOutbox(db, clock, adapters.get, catalogue),
         display=HallDisplay(db, clock, catalogue),
         host=host,
     )

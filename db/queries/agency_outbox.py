@@ -32,12 +32,17 @@ async def enqueue(
     event_key: str,
     payload: dict[str, Any],
     at: datetime,
+    follows: str | None = None,
 ) -> None:
+    """`follows`: the appointment this one replaces (a reschedule's old one): the event joins
+    its chain, so it is pushed after that appointment's earlier events."""
     await conn.execute(
         """
         INSERT INTO agency_outbox (agency_id, appointment_id, event, event_key, payload, next_attempt_at,
-            created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (event_key) DO NOTHING
+            created_at, chain_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $6, coalesce(
+            (SELECT chain_id FROM agency_outbox WHERE appointment_id = $7 ORDER BY id LIMIT 1), $2))
+        ON CONFLICT (event_key) DO NOTHING
         """,
         agency_id,
         appointment_id,
@@ -45,12 +50,14 @@ async def enqueue(
         event_key,
         payload,
         at,
+        follows,
     )
 
 
 async def claim_due(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[OutboxRow]:
-    """Due events, each behind no earlier unsent event of its appointment; leased to this worker
-    (pushed again after `lease_until` if the worker dies)."""
+    """Due events, each behind no earlier unsent event of its chain (its appointment and those it
+    was rescheduled from); leased to this worker (pushed again after `lease_until` if the worker
+    dies)."""
     records = await conn.fetch(
         f"""
         UPDATE agency_outbox SET next_attempt_at = $3, attempts = attempts + 1
@@ -59,7 +66,7 @@ async def claim_due(conn: Connection, now: datetime, limit: int, lease_until: da
             WHERE o.sent_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= $1
               AND NOT EXISTS (
                   SELECT 1 FROM agency_outbox e
-                  WHERE e.appointment_id = o.appointment_id AND e.id < o.id
+                  WHERE e.chain_id = o.chain_id AND e.id < o.id
                     AND e.sent_at IS NULL AND e.failed_at IS NULL)
             ORDER BY o.id LIMIT $2 FOR UPDATE SKIP LOCKED)
         RETURNING {_COLUMNS}

@@ -132,6 +132,10 @@ class QrOut(Schema):
 
 
 class AppointmentOut(Schema):
+    cancel_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "set when the agency refused the booking: its reason, as it gave it"},
+    )
     id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     reference = fields.String(required=True)

@@ -58,7 +58,12 @@ class HkCrossBoundary(RemotePartner, ConfiguredAgency):
         answer = self.answer(raw)
         if status >= 400:
             code = answer.get("code")
-            raise self.failure(f"refused {status} {code}", refused=str(code or status))
+            reason = answer.get("message")
+            raise self.failure(
+                f"refused {status} {code}",
+                refused=str(code or status),
+                refusal=str(reason) if isinstance(reason, str) and reason else str(code or status),
+            )
         reference = answer.get("agency_reference")
         if not isinstance(reference, str):
             raise self.failure("answered without agency_reference")

@@ -16,6 +16,8 @@ class FakeAgency(FakePartner):
         self.requests = 0
         self.fail_next = 0
         self.stalled = False
+        self.refuse_next: list[tuple[str, str]] = []  # (code, message) for the next bookings
+        self.unavailable_for: set[str] = set()  # events answered 503 while listed
 
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/bookings/events", self.event)
@@ -30,6 +32,12 @@ class FakeAgency(FakePartner):
         if request.headers.get("Authorization") != "Bearer agency-key":
             return web.json_response({"code": "unauthorised"}, status=401)
         key = request.headers["Idempotency-Key"]
+        body = await request.json()
+        if body["event"] in self.unavailable_for:
+            return web.json_response({"code": "unavailable"}, status=503)
+        if body["event"] == "booked" and self.refuse_next and key not in self.events:
+            code, message = self.refuse_next.pop(0)
+            return web.json_response({"code": code, "message": message}, status=422)
         if key not in self.events:
-            self.events[key] = await request.json()
+            self.events[key] = body
         return web.json_response({"agency_reference": f"HKG-{len(self.events):04d}"}, status=201)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -127,3 +127,90 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
     assert [e["event"] for e in events] == ["booked", "cancelled"]
     assert events[0]["reference"] == body["reference"]
     assert events[0]["applicant"] == {"holder_name": "Chan Tai Man", "number_masked": ""}
+
+
+async def hk_app(make_api: AppFactory, config: Any, fake: FakeAgency) -> tuple[Any, Any]:
+    """The app with the agency's system at the fake, and a rider with consent for CN."""
+    blocks = tuple(
+        dataclasses.replace(b, settings={**b.settings, "base_url": fake.url, "api_key": "agency-key"})
+        if b.instance == "hk_cross_boundary"
+        else b
+        for b in config.adapter_blocks
+    )
+    api = await make_api(dataclasses.replace(config, adapter_blocks=blocks))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("appointments")
+    rider = await api.sign_in("hk-resident", display_name="Chan Tai Man")
+    await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
+    return services, rider
+
+
+def qianhai(clock: MovableClock, hhmm: str) -> dict[str, str]:
+    day = next_weekday(clock.today(), "thu")
+    return {
+        "centre_id": "qianhai_hk_services",
+        "service_id": "hk_tax_enquiry",
+        "start": f"{day}T{hhmm}:00+08:00",
+    }
+
+
+async def test_a_refused_booking_is_cancelled_with_the_agencys_reason_and_the_rider_told(
+    make_api: AppFactory, clock: MovableClock, config: Any, pg: Any
+) -> None:
+    async with FakeAgency() as fake:
+        services, rider = await hk_app(make_api, config, fake)
+        status, kept = await rider.post("/v1/appointments", qianhai(clock, "09:00"))
+        assert status == 201, kept
+        status, body = await rider.post("/v1/appointments", qianhai(clock, "10:00"))
+        assert status == 201, body
+        fake.refuse_next.append(("duplicate_applicant", "The applicant already has a booking that week"))
+        outbox = services.appointments.outbox
+        assert await outbox.drain() == 1  # the first is accepted, the second refused
+        status, refused = await rider.get(f"/v1/appointments/{body['id']}")
+        assert (status, refused["status"]) == (200, "cancelled")
+        assert refused["cancel_reason"] == "The applicant already has a booking that week"
+        status, other = await rider.get(f"/v1/appointments/{kept['id']}")
+        assert other["status"] == "booked" and other["cancel_reason"] is None  # the control
+        # Not retried, and the desk is free again at once (no cooldown for a refusal).
+        clock.advance(hours=2)
+        assert await outbox.drain() == 0 and fake.requests == 2
+        slots = await services.appointments.booking.slots(
+            "qianhai_hk_services", "hk_tax_enquiry", clock.today(), clock.today() + timedelta(days=8)
+        )
+        start = datetime.fromisoformat(body["start"])
+        assert next(s for s in slots if s.start == start).remaining == 2
+        notifier = services.appointments.reminders.notifier("demo_notifier")
+        before = len(notifier.sent)
+        await services.appointments.notices.drain()
+        await services.appointments.notices.drain()
+        told = [m for m in list(notifier.sent)[before:] if body["reference"] in m.notification.body.en]
+        assert len(told) == 1
+        assert "already has a booking that week" in told[0].notification.body.en
+
+
+async def test_a_reschedules_cancel_reaches_the_agency_before_its_new_booking(
+    make_api: AppFactory, clock: MovableClock, config: Any, pg: Any
+) -> None:
+    async with FakeAgency() as fake:
+        services, rider = await hk_app(make_api, config, fake)
+        status, body = await rider.post("/v1/appointments", qianhai(clock, "09:00"))
+        assert status == 201, body
+        outbox = services.appointments.outbox
+        assert await outbox.drain() == 1
+        status, moved = await rider.post(
+            f"/v1/appointments/{body['id']}/reschedule", {"start": qianhai(clock, "11:00")["start"]}
+        )
+        assert status == 201, moved
+        fake.unavailable_for = {"cancelled"}  # the cancel fails for a while
+        for _ in range(3):
+            clock.advance(hours=1)
+            assert await outbox.drain() == 0  # the new booking waits behind its cancel
+        fake.unavailable_for = set()
+        clock.advance(hours=1)
+        assert await outbox.drain() == 1  # the cancel
+        assert await outbox.drain() == 1  # then the booking it was holding back
+    assert [(e["event"], e["appointment_id"]) for e in fake.events.values()] == [
+        ("booked", body["id"]),
+        ("cancelled", body["id"]),
+        ("booked", moved["id"]),
+    ]
