@@ -76,7 +76,7 @@ async def _seed_day() -> None:
                     starts_at, ends_at, local_date, counter_id, status, holder_name, number_masked,
                     created_at, updated_at, change_seq)
                 VALUES ($1, $2, 'usr_bench_counter', 'macao_hengqin_services', $8, $9, $3, $4, $10,
-                    'BENCH' || $7::text, 'booked', $5, $6, now(), now(), $7)""",
+                    'BENCH' || $7::bigint, 'booked', $5, $6, now(), now(), $7::bigint)""",
                 [(*r, CENTRE, SERVICE, DAY) for r in rows],
             )
             await conn.execute(
