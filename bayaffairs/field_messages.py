@@ -292,6 +292,16 @@ OURS: dict[str, Text] = {
     "{provider} takes {currencies}": T(
         "{provider} takes {currencies}", "{provider} 接受:{currencies}", "{provider} 接受:{currencies}"
     ),
+    "a self-service kiosk: walk up in its opening hours, no appointment": T(
+        "a self-service kiosk: walk up in its opening hours, no appointment",
+        "自助服務機:開放時間內直接前往,毋須預約",
+        "自助服务机:开放时间内直接前往,无须预约",
+    ),
+    "must be after start": T("must be after start", "必須晚於開始時間", "必须晚于开始时间"),
+    "a block lasts at most 31 days": T(
+        "a block lasts at most 31 days", "暫停時段最長 31 日", "暂停时段最长 31 日"
+    ),
+    "the time has passed": T("the time has passed", "該時間已過", "该时间已过"),
     "not a page token this service gave": T(
         "not a page token this service gave", "不是本服務發出的分頁標記", "不是本服务发出的分页标记"
     ),

@@ -29,7 +29,7 @@ from bayaffairs.i18n import Text
 from bayaffairs.ids import new_id
 from bayaffairs.storage import Connection, Database
 
-MAX_DAYS = 31
+MAX_DAYS = 31  # as the message says
 FOREVER = timedelta(days=3660)
 
 
@@ -55,7 +55,7 @@ class CounterBlocks:
         if end <= start:
             raise InvalidInput({"end": ["must be after start"]})
         if end - start > timedelta(days=MAX_DAYS):
-            raise InvalidInput({"end": [f"a block lasts at most {MAX_DAYS} days"]})
+            raise InvalidInput({"end": ["a block lasts at most 31 days"]})
         now = self.clock.now()
         if end <= now:
             raise InvalidInput({"end": ["the time has passed"]}, "block_in_past")
