@@ -214,14 +214,17 @@ async def walk_in(call: Call) -> web.Response:
     return json_response(dump(WalkInOut, body), status=201)
 
 
-def _block_view(block: Block, blocked: Blocked | None = None) -> dict[str, object]:
+def _block_view(call: Call, block: Block, blocked: Blocked | None = None) -> dict[str, object]:
+    """Times as wall times of the centre, as everywhere a counter reads them."""
+    zone = call.services.appointments.catalogue.zone_of(block.centre_id)
+
     def item(a: Appointment) -> dict[str, object]:
         return {
             "appointment_id": a.id,
             "reference": a.reference,
             "service_id": a.service_id,
-            "start": a.start,
-            "end": a.end,
+            "start": a.start.astimezone(zone),
+            "end": a.end.astimezone(zone),
             "status": a.status,
         }
 
@@ -229,11 +232,11 @@ def _block_view(block: Block, blocked: Blocked | None = None) -> dict[str, objec
         "id": block.id,
         "centre_id": block.centre_id,
         "counter": block.counter_id,
-        "start": block.starts_at,
-        "end": block.ends_at,
+        "start": block.starts_at.astimezone(zone),
+        "end": block.ends_at.astimezone(zone),
         "reason": block.reason,
-        "created_at": block.created_at,
-        "removed_at": block.removed_at,
+        "created_at": block.created_at.astimezone(zone),
+        "removed_at": block.removed_at and block.removed_at.astimezone(zone),
     }
     if blocked is not None:
         view["affected"] = [item(a) for a in blocked.affected]
@@ -261,7 +264,7 @@ async def add_block(call: Call) -> web.Response:
     blocked = await call.services.appointments.blocks.add(
         call.scope, b["counter"], b["start"], b["end"], b["reason"]
     )
-    return json_response(dump(BlockOut, _block_view(blocked.block, blocked)), status=201)
+    return json_response(dump(BlockOut, _block_view(call, blocked.block, blocked)), status=201)
 
 
 @routes.get("/v1/counter/blocks")
@@ -273,7 +276,7 @@ async def add_block(call: Call) -> web.Response:
 )
 async def list_blocks(call: Call) -> web.Response:
     blocks = await call.services.appointments.blocks.current(call.scope)
-    return json_response(dump(BlockList, {"items": [_block_view(b) for b in blocks]}))
+    return json_response(dump(BlockList, {"items": [_block_view(call, b) for b in blocks]}))
 
 
 @routes.delete(f"/v1/counter/blocks/{BLOCK}")
@@ -287,7 +290,7 @@ async def list_blocks(call: Call) -> web.Response:
 )
 async def remove_block(call: Call) -> web.Response:
     block = await call.services.appointments.blocks.remove(call.scope, call.path("block_id"))
-    return json_response(dump(BlockOut, _block_view(block)))
+    return json_response(dump(BlockOut, _block_view(call, block)))
 
 
 @routes.post("/v1/counter/queue/next")

@@ -25,6 +25,7 @@ async def test_a_blocked_desk_takes_no_new_booking_and_opens_again_when_removed(
     assert remaining(await desk.slots(TOMORROW, TRADEMARK), "10:00") == 1
     closed = await block(counter, counter="A1", start=at(TOMORROW, "10:00"), end=at(TOMORROW, "11:00"))
     assert (closed["counter"], closed["affected"], closed["moved"]) == ("A1", [], [])
+    assert (closed["start"], closed["end"]) == (at(TOMORROW, "10:00"), at(TOMORROW, "11:00"))  # wall times
     slots = await desk.slots(TOMORROW, TRADEMARK)
     assert (
         remaining(slots, "09:40") == 1 and remaining(slots, "10:00") == 0 and remaining(slots, "11:00") == 1
