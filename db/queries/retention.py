@@ -111,6 +111,7 @@ _APPLY: dict[str, tuple[str, ...]] = {
     ),
     "appointments": (
         "UPDATE agency_outbox SET payload = payload - 'fields' WHERE appointment_id = ANY($1::text[])",
+        "DELETE FROM appointment_notices WHERE appointment_id = ANY($1::text[])",  # long sent or dropped
         f"""
         UPDATE appointments SET user_id = '{ANONYMOUS}', holder_name = '', number_masked = NULL,
             document_id = NULL, person_key = NULL
