@@ -188,9 +188,9 @@ MESSAGES: dict[str, Text] = {
         "此闸机已将此刷卡编号用于另一次扫描。",
     ),
     "unfinished_journey": T(
-        "A journey is not finished: tap out or repair it first.",
-        "有未完成的行程:請先出閘或補登。",
-        "有未完成的行程:请先出闸或补登。",
+        "A journey is still open: tap out where you are first.",
+        "有行程尚未結束:請先在所在車站出閘。",
+        "有行程尚未结束:请先在所在车站出闸。",
     ),
     "code_not_found": T(
         "No such ride code, or it has expired.", "找不到此乘車碼,或已過期。", "找不到此乘车码,或已过期。"
@@ -200,14 +200,14 @@ MESSAGES: dict[str, Text] = {
         "此乘車碼已過期,請重新取得。",
         "此乘车码已过期,请重新获取。",
     ),
-    "journey_already_charged": T(
-        "This journey has been charged already and can no longer be repaired.",
-        "此行程已扣款,不能再補登。",
-        "此行程已扣款,不能再补登。",
+    "repair_too_late": T(
+        "A journey can be repaired within {repair_days} days of its entry only.",
+        "行程只可在進站後 {repair_days} 天內補登。",
+        "行程只可在进站后 {repair_days} 天内补登。",
     ),
     "journey_not_found": T("No such journey.", "找不到此行程。", "找不到此行程。"),
     "journey_not_unfinished": T(
-        "This journey is {status}; only an open or unfinished journey can be repaired.",
+        "This journey is {status}; only an unfinished journey can be repaired.",
         "此行程狀態為 {status},只有未完成的行程可以補登。",
         "此行程状态为 {status},只有未完成的行程可以补登。",
     ),

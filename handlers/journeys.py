@@ -28,6 +28,17 @@ def shape(row: Journey) -> dict[str, Any]:
     base = row.product_spend if row.product_spend is not None else row.fare_amount
     out["base_fare"] = {"amount": base, "currency": row.fare_currency} if base is not None else None
     out["discounts"] = [{"product": p, "amount": a} for p, a in row.discounts or ()]
+    out["refunds"] = [
+        {
+            "id": r.id,
+            "amount": {"amount": r.amount, "currency": r.currency},
+            "fare": {"amount": r.fare_amount, "currency": r.fare_currency},
+            "reason": r.reason,
+            "status": r.status,
+            "created_at": r.created_at,
+        }
+        for r in row.refunds
+    ]
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider
+from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider, RefundRequest
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.db.queries import ride_accounts as accounts_q
@@ -62,11 +62,48 @@ class RideCharges:
                 if outcome == "retry":
                     await q.release_charge(conn, job.journey_id)
                     continue
+            async with self.db.transaction() as conn:
                 await q.finish_charge(conn, job.journey_id, charged=outcome == "charged", reference=reference)
-                token = await accounts_q.current_token(conn, job.user_id) if outcome == "failed" else None
+                token = None
+                if outcome == "failed":
+                    await q.net_of_refunds(conn, job.journey_id)
+                    token = await accounts_q.current_token(conn, job.user_id)
             if token is not None:
                 await self.deny_list.change("account", token.hex(), "add", f"unpaid fare {job.journey_id}")
         return len(jobs)
+
+    async def refund_due(self, limit: int = 200) -> int:
+        """Give back the refund lines of journeys whose charge went through (a late tap-out or a
+        repair priced them lower): once per line, the line's id the provider's idempotency key."""
+        async with self.db.transaction() as conn:
+            jobs = await q.claim_refunds(conn, limit, self.stale_seconds)
+        for job in jobs:
+            status, reference = await self._refund(job)
+            async with self.db.acquire() as conn:
+                await q.finish_refund(conn, job.id, status=status, reference=reference, at=self.clock.now())
+        return len(jobs)
+
+    async def _refund(self, job: q.RefundJob) -> tuple[str, str | None]:
+        """("refunded" | "failed" | "pending", the provider's reference)."""
+        provider = self.providers(job.provider) if job.provider else None
+        if provider is None or job.charge_reference is None:
+            log.error("refund %s: payment provider %r is not enabled; will retry", job.id, job.provider)
+            return "pending", None
+        try:
+            outcome = await provider.refund(
+                RefundRequest(
+                    reference=job.id,
+                    charge_reference=job.journey_id,
+                    provider_charge_id=job.charge_reference,
+                    amount=Money(job.amount, job.currency),
+                )
+            )
+        except DomainError as exc:
+            log.warning("refund %s: not answered (%s); will retry", job.id, exc.code)
+            return "pending", None
+        if not outcome.succeeded:
+            log.error("refund %s refused by the provider: %s", job.id, outcome.failure_code)
+        return ("refunded" if outcome.succeeded else "failed"), outcome.provider_reference
 
     async def _amount(self, job: q.ChargeJob) -> Money | None:
         if job.amount is not None and job.currency is not None:

@@ -1,8 +1,9 @@
 """Issuing ride codes (short-lived, issuer-signed) and device credentials (for offline codes).
 
-A rider gets a code only with a wallet to charge, an account not on the deny list, and no
-unfinished journey elsewhere: an open journey at an operator of another city, or a journey left
-without tap-out past its operator's time limit, must be closed or repaired first.
+A rider gets a code only with a wallet to charge, an account not on the deny list (an unpaid
+debt puts it there until paid), and no journey still open in another city (tap out there
+first). A journey left open past its operator's maximum journey time blocks nothing: it is
+closed as unfinished and charged the maximum fare (bayaffairs/transit/journeys.py).
 """
 
 from __future__ import annotations
@@ -92,10 +93,18 @@ class RideCodeService:
                 token = await accounts_q.create(conn, user_id, os.urandom(8))
             if await deny_q.current(conn, "account", token.hex()):
                 raise Forbidden("account_denied")
-            for journey in await journeys_q.blocking(conn, user_id):
+            now = self.clock.now()
+            for journey in await journeys_q.open_for_user(conn, user_id):
                 operator = self.network.operator(journey.operator)
+                overdue = (
+                    operator is not None
+                    and journey.entry_at is not None
+                    and now - journey.entry_at > timedelta(minutes=operator.rules.max_journey_minutes)
+                )
+                if overdue:
+                    continue  # past its time: closed as unfinished by the job's next round
                 elsewhere = operator is None or city is None or operator.city != city
-                if journey.status == "unfinished" or elsewhere:
+                if elsewhere:
                     raise Conflict("unfinished_journey", details={"journey_id": journey.id})
         return token
 

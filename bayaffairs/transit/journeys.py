@@ -1,11 +1,18 @@
-"""A rider's journeys: listing, repairing an unfinished one, and closing those left open.
+"""A rider's journeys: listing, closing those left open, and repairing an unfinished one.
 
-A journey left without tap-out past its operator's `max_journey_minutes` becomes unfinished and
-is priced by the operator's rule (the network's maximum fare from the entry station, or the
-fare of staying at it). That charge is held for `repair_days`: until the rider repairs the
-journey (`exit_station`: where they really left) they get no new code, and the repair re-prices
-it from entry to that exit; a journey not repaired in time is charged at the rule's fare and can
-no longer be repaired.
+The lifecycle (docs/ride-codes.md draws it):
+
+    open --tap-out--> completed
+    open --max_journey_minutes pass--> unfinished (charged the operator's rule at once)
+    unfinished --late tap-out--> completed (fare to the exit + overtime surcharge, refund line)
+    unfinished --repair--> repaired (fare to the rider's exit, refund line)
+
+A journey left without tap-out past its operator's `max_journey_minutes` is closed as
+unfinished and priced by the operator's rule (the network's maximum fare from the entry
+station, or the fare of staying at it), and that charge goes out at once: from then on the
+journey blocks nothing, neither new codes nor tap-ins. Within `repair_days` of its entry the
+rider may still say where they left (`exit_station`): the journey is priced from entry to that
+exit and the difference to what was charged comes back as a refund line.
 """
 
 from __future__ import annotations
@@ -16,12 +23,11 @@ from datetime import timedelta
 
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.db.queries import users as users_q
-from bayaffairs.errors import Conflict, DomainError, InvalidInput, NotFound
+from bayaffairs.errors import Conflict, InvalidInput, NotFound
 from bayaffairs.fx import Converter
-from bayaffairs.money import Money
 from bayaffairs.pages import Page
-from bayaffairs.storage import Connection, Database
+from bayaffairs.storage import Database
+from bayaffairs.transit import repricing
 from bayaffairs.transit.model import Trip
 from bayaffairs.transit.network import Network, Operator
 
@@ -35,6 +41,7 @@ class Journeys:
     clock: Clock
     network: Network
     converter: Converter
+    repair_days: int = 7
 
     async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[q.JourneyRow]:
         async with self.db.acquire() as conn:
@@ -48,24 +55,31 @@ class Journeys:
                 raise NotFound("journey_not_found")
             if journey.status != "unfinished":
                 raise Conflict("journey_not_unfinished", status=journey.status)
-            if journey.charge_status in ("charging", "charged"):
-                raise Conflict("journey_already_charged")
+            assert journey.entry_station is not None and journey.entry_at is not None  # was open
+            if self.clock.now() > journey.entry_at + timedelta(days=self.repair_days):
+                raise Conflict("repair_too_late", repair_days=self.repair_days)
             operator = self._operator(journey.operator)
             if not operator.has_stop(exit_station):
                 raise InvalidInput({"exit_station": [f"not a station of {operator.id}"]})
             row = await q.close_repaired(conn, journey.id, exit_station=exit_station)
-            assert row.entry_station is not None and row.entry_at is not None
             quote = operator.fares.fare(
-                Trip(row.entry_station, exit_station, row.entry_at, category=row.category)
+                Trip(journey.entry_station, exit_station, journey.entry_at, category=row.category)
             )
-            price = await self._price(conn, row, quote.amount, f"repaired: {quote.rule}")
-            await q.set_prices(conn, [price])
+            await repricing.reprice(
+                conn,
+                journey,
+                quote.amount,
+                f"repaired: {quote.rule}",
+                converter=self.converter,
+                now=self.clock.now(),
+                reason="repair",
+            )
             repaired = await q.get_for_user(conn, user_id, journey_id)
             assert repaired is not None  # found above, and journeys are never deleted
             return repaired
 
     async def close_overdue(self, batch: int = 500) -> int:
-        """Mark journeys open past their operator's limit unfinished and charge them its rule."""
+        """Close journeys open past their operator's limit as unfinished, charged its rule."""
         closed = 0
         for operator in self.network.operators.values():
             if not operator.rules.tap_out:
@@ -86,7 +100,14 @@ class Journeys:
                     else:
                         quote = operator.fares.max_fare(row.entry_station, row.category)
                     prices.append(
-                        await self._price(conn, row, quote.amount, f"no tap-out: {quote.rule}", held=True)
+                        await repricing.price_of(
+                            conn,
+                            row,
+                            quote.amount,
+                            f"no tap-out: {quote.rule}",
+                            converter=self.converter,
+                            now=self.clock.now(),
+                        )
                     )
                 await q.set_prices(conn, prices)
                 closed += len(rows)
@@ -99,29 +120,3 @@ class Journeys:
         if operator is None:
             raise Conflict("operator_unavailable")
         return operator
-
-    async def _price(
-        self, conn: Connection, row: q.JourneyRow, fare: Money, rule: str, *, held: bool = False
-    ) -> q.Price:
-        """The fare, and the charge when a rate is at hand (else the charging job converts later)."""
-        user = await users_q.get(conn, row.user_id)
-        wallet = user.wallet_currency if user else None
-        unconverted = q.Price(row.id, fare.amount, fare.currency, rule, None, None, None, None, held)
-        if wallet is None:
-            return unconverted
-        try:
-            charge = await self.converter.charge(fare, wallet, self.clock.now())
-        except (DomainError, LookupError) as exc:
-            log.warning("journey %s: no rate now (%r); the charge is converted later", row.id, exc)
-            return unconverted
-        return q.Price(
-            row.id,
-            fare.amount,
-            fare.currency,
-            rule,
-            charge.charge.amount,
-            wallet,
-            charge.rate,
-            charge.source,
-            held,
-        )

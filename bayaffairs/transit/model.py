@@ -78,6 +78,10 @@ class OperatorRules:
     operator's review).
     `double_tap_seconds`: on an operator without tap-out, the same rider tapping in again at the
     same stop or vehicle this soon is let through on the journey already paid (0: never).
+    `overtime_surcharge`: added (minor units of the operator's currency) to the fare of a journey
+    whose tap-out came after `max_journey_minutes` (a late tap-out); 0: none.
+    `self_repairs_per_month`: how many unfinished journeys a rider may repair a month without the
+    operator's review (beyond it, a repair is a request the operator approves or refuses).
     """
 
     tap_out: bool
@@ -87,6 +91,8 @@ class OperatorRules:
     max_stale_hours: int = 24
     stale_policy: str = "deny"
     double_tap_seconds: int = 60
+    overtime_surcharge: int = 0
+    self_repairs_per_month: int = 2
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
@@ -35,6 +35,7 @@ from bayaffairs.fx import Converter, convert
 from bayaffairs.ids import new_id
 from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.storage import Connection, Database
+from bayaffairs.transit import repricing
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
 from bayaffairs.transit.keyring import RideCodeKeys
@@ -170,6 +171,19 @@ def price_row(
     )
     quote = operator.fares.fare(trip)
     return quote.amount, quote.rule
+
+
+def late_fare(operator: Operator, row: q.ScanRow, station: str, exited_at: datetime) -> tuple[Money, str]:
+    """The fare of a journey completed by a late tap-out at `station`: to the exit, plus the
+    operator's overtime surcharge when it lasted longer than its maximum journey time."""
+    priced = price_row(operator, row, station, "out")
+    assert priced is not None and row["entry_at"] is not None  # a late tap-out completes an entry
+    fare, rule = priced
+    surcharge = operator.rules.overtime_surcharge
+    overran = exited_at - row["entry_at"] > timedelta(minutes=operator.rules.max_journey_minutes)
+    if surcharge and overran:
+        return Money(fare.amount + surcharge, fare.currency), f"late tap-out: {rule} + overtime surcharge"
+    return fare, f"late tap-out: {rule}"
 
 
 class ScanService:
@@ -479,6 +493,10 @@ class TapRecorder:
                     row["fx_rate"],
                     row["fx_source"],
                 )
+            elif row["late"]:
+                operator = self.network.operators[item["operator"]]
+                decisions.append(await self._complete_late(conn, operator, journey_id, row, item))
+                continue
             else:
                 operator = self.network.operators[item["operator"]]
                 price = await self._price(operator, journey_id, row, item["station"], item["direction"])
@@ -487,6 +505,26 @@ class TapRecorder:
             decisions.append(Decision.open(journey_id, price))
         await q.set_prices(conn, prices)
         return decisions
+
+    async def _complete_late(
+        self, conn: Connection, operator: Operator, journey_id: str, row: q.ScanRow, item: q.ScanItem
+    ) -> Decision:
+        """A tap-out after its journey was closed as unfinished: the fare to this exit (plus the
+        operator's overtime surcharge when the journey overran), the difference to what was
+        charged given back (bayaffairs/transit/repricing.py)."""
+        journey = await q.get(conn, journey_id)
+        if row["journey_status"] != "completed" or journey is None:
+            return Decision.open(journey_id, None)  # repaired meanwhile: the repair's fare stands
+        try:
+            priced = late_fare(operator, row, item["station"], datetime.fromisoformat(item["scanned_at"]))
+        except UnknownStop:
+            log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
+            return Decision.open(journey_id, None)
+        fare, rule = priced
+        done = await repricing.reprice(
+            conn, journey, fare, rule, converter=self.converter, now=self.clock.now(), reason="late tap-out"
+        )
+        return Decision("open", None, journey_id, done.fare, done.charge)
 
     async def _price(
         self, operator: Operator, journey_id: str, row: q.ScanRow, station: str, direction: Direction

@@ -114,7 +114,7 @@ def build_transit(
         converter=converter,
         codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
         scans=scans,
-        journeys=Journeys(db, clock, network, converter),
+        journeys=Journeys(db, clock, network, converter, settings.ride_codes.repair_days),
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
         settlements=Settlements(db, clock, network, settings.settlement),

@@ -42,6 +42,22 @@ class JourneyRow:
     created_at: datetime
     product_spend: int | None = None  # the fare before fare products, once they were priced in
     discounts: list[list[Any]] | None = None  # [[product, amount], ...] taken off by them
+    refunds: tuple[RefundLine, ...] = ()  # filled by the rider's reads (list_for_user, get_for_user)
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """What the rider gets back of a journey's charge (0022_journey_lifecycle.sql)."""
+
+    id: str
+    journey_id: str
+    amount: int  # in the charge's currency
+    currency: str
+    fare_amount: int  # the same in the fare's currency
+    fare_currency: str
+    reason: str
+    status: str  # pending -> refunding -> refunded | failed; void: the charge never went through
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,24 @@ class Price:
 
 
 def _row(record: Record) -> JourneyRow:
-    return JourneyRow(**dict(record))
+    values = dict(record)
+    refunds = values.pop("refunds", None)
+    if refunds:
+        values["refunds"] = tuple(
+            RefundLine(**{**r, "created_at": datetime.fromisoformat(r["created_at"])}) for r in refunds
+        )
+    return JourneyRow(**values)
+
+
+# The rider's reads carry each journey's refund lines.
+_WITH_REFUNDS = (
+    _COLUMNS
+    + """, (SELECT jsonb_agg(jsonb_build_object(
+            'id', r.id, 'journey_id', r.journey_id, 'amount', r.amount, 'currency', r.currency,
+            'fare_amount', r.fare_amount, 'fare_currency', r.fare_currency, 'reason', r.reason,
+            'status', r.status, 'created_at', r.created_at) ORDER BY r.id)
+        FROM journey_refunds r WHERE r.journey_id = journeys.id) AS refunds"""
+)
 
 
 class ScanItem(TypedDict):
@@ -112,6 +145,7 @@ class ScanRow(TypedDict):
     charge_currency: str | None
     fx_rate: Decimal | None
     fx_source: str | None
+    late: bool  # a tap-out that completed a journey already closed as unfinished (0022)
 
 
 def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:
@@ -145,7 +179,6 @@ WITH it AS (
             WHEN (SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
                 THEN 'replayed'
             WHEN (SELECT true FROM journeys x WHERE x.account_token = it.acct AND x.status = 'open' LIMIT 1)
-              OR (SELECT true FROM journeys x WHERE x.user_id = a.uid AND x.status = 'unfinished' LIMIT 1)
                 THEN 'unfinished_journey'
         END AS refused
     FROM it
@@ -203,7 +236,7 @@ SELECT j.idx,
        (p.fare ->> 0)::int AS fare_amount, CASE WHEN p.fare IS NOT NULL THEN p.currency END AS fare_currency,
        p.fare ->> 1 AS fare_rule, (p.charge ->> 0)::int AS charge_amount,
        CASE WHEN p.charge IS NOT NULL THEN p.wallet END AS charge_currency,
-       (p.charge ->> 1)::numeric AS fx_rate, p.charge ->> 2 AS fx_source
+       (p.charge ->> 1)::numeric AS fx_rate, p.charge ->> 2 AS fx_source, false AS late
 FROM judged j
 LEFT JOIN tapped t ON t.tap_id = j.tap_id AND t.journey_id = coalesce(j.dbl, j.journey_id)
 LEFT JOIN priced p ON p.journey_id = j.journey_id AND t.tap_id IS NOT NULL AND j.dbl IS NULL
@@ -251,7 +284,7 @@ async def list_for_user(
 ) -> list[JourneyRow]:
     records = await conn.fetch(
         f"""
-        SELECT {_COLUMNS} FROM journeys
+        SELECT {_WITH_REFUNDS} FROM journeys
         WHERE user_id = $1 AND ($2::text IS NULL OR id < $2)
         ORDER BY id DESC LIMIT $3
         """,
@@ -266,18 +299,120 @@ async def get_for_user(
     conn: Connection, user_id: str, journey_id: str, *, lock: bool = False
 ) -> JourneyRow | None:
     record = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM journeys WHERE user_id = $1 AND id = $2" + (" FOR UPDATE" if lock else ""),
+        f"SELECT {_WITH_REFUNDS} FROM journeys WHERE user_id = $1 AND id = $2"
+        + (" FOR UPDATE OF journeys" if lock else ""),
         user_id,
         journey_id,
     )
     return _row(record) if record else None
 
 
-async def blocking(conn: Connection, user_id: str) -> list[JourneyRow]:
-    """Journeys that may stop a new code: open ones and unfinished ones."""
-    records = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM journeys WHERE user_id = $1 AND status IN ('open', 'unfinished')",
+async def get(conn: Connection, journey_id: str, *, lock: bool = False) -> JourneyRow | None:
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM journeys WHERE id = $1" + (" FOR UPDATE" if lock else ""), journey_id
+    )
+    return _row(record) if record else None
+
+
+async def set_fare(conn: Connection, journey_id: str, fare_amount: int, rule: str) -> None:
+    """A new fare for a journey whose charge was already sent: the charge stays as made."""
+    await conn.execute(
+        "UPDATE journeys SET fare_amount = $2, fare_rule = $3, updated_at = now() WHERE id = $1",
+        journey_id,
+        fare_amount,
+        rule,
+    )
+
+
+async def insert_refund(conn: Connection, line: RefundLine, *, user_id: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO journey_refunds (id, journey_id, user_id, amount, currency, fare_amount,
+                                     fare_currency, reason, status, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """,
+        line.id,
+        line.journey_id,
         user_id,
+        line.amount,
+        line.currency,
+        line.fare_amount,
+        line.fare_currency,
+        line.reason,
+        line.status,
+        line.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class RefundJob:
+    id: str
+    journey_id: str
+    amount: int
+    currency: str
+    charge_reference: str | None  # the provider's reference of the journey's charge
+    provider: str | None
+
+
+async def claim_refunds(conn: Connection, limit: int, stale_seconds: int) -> list[RefundJob]:
+    """Mark up to `limit` refunds whose journey's charge went through as refunding, and return
+    them (and ones a dead worker left refunding for `stale_seconds`)."""
+    records = await conn.fetch(
+        """
+        UPDATE journey_refunds r SET status = 'refunding', attempts = r.attempts + 1, updated_at = now()
+        FROM journeys j JOIN users u ON u.id = j.user_id
+        WHERE r.id IN (
+            SELECT x.id FROM journey_refunds x JOIN journeys y ON y.id = x.journey_id
+            WHERE y.charge_status = 'charged' AND (x.status = 'pending'
+               OR (x.status = 'refunding' AND x.updated_at < now() - make_interval(secs => $2)))
+            ORDER BY x.updated_at LIMIT $1 FOR UPDATE OF x SKIP LOCKED
+        ) AND j.id = r.journey_id
+        RETURNING r.id, r.journey_id, r.amount, r.currency, j.charge_reference,
+                  u.wallet_provider AS provider
+        """,
+        limit,
+        stale_seconds,
+    )
+    return [RefundJob(**dict(r)) for r in records]
+
+
+async def finish_refund(
+    conn: Connection, refund_id: str, *, status: str, reference: str | None, at: datetime
+) -> None:
+    """`status`: refunded, failed, or pending (not answered: try again)."""
+    await conn.execute(
+        """
+        UPDATE journey_refunds SET status = $2, provider_reference = coalesce($3, provider_reference),
+            refunded_at = CASE WHEN $2 = 'refunded' THEN $4::timestamptz END, updated_at = now()
+        WHERE id = $1 AND status = 'refunding'
+        """,
+        refund_id,
+        status,
+        reference,
+        at,
+    )
+
+
+async def net_of_refunds(conn: Connection, journey_id: str) -> None:
+    """The charge was declined: its refund lines have nothing to give back (void), and what is
+    owed is the charge less them."""
+    await conn.execute(
+        """
+        WITH voided AS (
+            UPDATE journey_refunds SET status = 'void', updated_at = now()
+            WHERE journey_id = $1 AND status = 'pending' RETURNING amount
+        )
+        UPDATE journeys SET charge_amount = charge_amount - (SELECT sum(amount) FROM voided)
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM voided)
+        """,
+        journey_id,
+    )
+
+
+async def open_for_user(conn: Connection, user_id: str) -> list[JourneyRow]:
+    """Journeys still open (they may stop a new code for another city)."""
+    records = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM journeys WHERE user_id = $1 AND status = 'open'", user_id
     )
     return [_row(r) for r in records]
 

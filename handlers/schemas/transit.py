@@ -193,6 +193,19 @@ class JourneyDiscount(Schema):
     amount = fields.Integer(required=True)
 
 
+class JourneyRefundOut(Schema):
+    id = fields.String(required=True)
+    amount = fields.Nested(MoneySchema, required=True, metadata={"description": "in the charge's currency"})
+    fare = fields.Nested(
+        MoneySchema, required=True, metadata={"description": "the same in the fare's currency"}
+    )
+    reason = fields.String(required=True, validate=validate.OneOf(["late tap-out", "repair"]))
+    status = fields.String(
+        required=True, validate=validate.OneOf(["pending", "refunding", "refunded", "failed", "void"])
+    )
+    created_at = fields.AwareDateTime(required=True)
+
+
 class JourneyOut(Schema):
     id = fields.String(required=True)
     operator = fields.String(required=True)
@@ -216,6 +229,11 @@ class JourneyOut(Schema):
     discounts = fields.List(
         fields.Nested(JourneyDiscount),
         metadata={"description": "fare products taken off, in the fare's currency"},
+    )
+    refunds = fields.List(
+        fields.Nested(JourneyRefundOut),
+        required=True,
+        metadata={"description": "what comes back of the charge (a late tap-out, a repair), one line each"},
     )
 
 

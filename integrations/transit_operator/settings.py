@@ -54,6 +54,8 @@ class RulesSchema(_Strict):
     max_stale_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=7 * 24))
     stale_policy = fields.String(load_default="deny", validate=validate.OneOf(("deny", "flag")))
     double_tap_seconds = fields.Integer(load_default=60, validate=validate.Range(min=0, max=3600))
+    overtime_surcharge = Minor(load_default=0, validate=validate.Range(min=0))
+    self_repairs_per_month = fields.Integer(load_default=2, validate=validate.Range(min=0, max=100))
 
 
 class ConcessionSchema(_Strict):
@@ -142,7 +144,7 @@ class Settings(_Strict):
     name, modes, currency, time_zone, fare_model; stops [{id, name}] (stations, or routes for
     tap-in modes); segments [[a, b, km or stations]] (distance_bands, station_count); rules {tap_out,
     max_journey_minutes, tap_out_without_tap_in, unfinished_fare, max_stale_hours, stale_policy,
-    double_tap_seconds};
+    double_tap_seconds, overtime_surcharge, self_repairs_per_month};
     fares {the model's keys, see FARE_SCHEMAS}; concessions {category: {kind, percent, amount,
     threshold, label}}; transfers [{name, from, within_minutes, amount | percent}]; demo_tariff
     (default true).

@@ -1,0 +1,141 @@
+"""Pricing a journey again once its real end is known: a late tap-out, a repair.
+
+A journey closed as unfinished was priced at its operator's rule (the maximum fare) and charged
+at once. When its end becomes known the fare goes down to the real one, never up past what was
+charged (a second maximum fare is never due), and the rider gets the difference back:
+
+* the charge has not reached the provider yet (pending, held, or declined and owed): the journey
+  is simply priced again, at the rate it was priced at, so the charge or the debt is the new fare;
+* the charge was sent or went through: the journey keeps the charge as made, the fare becomes
+  the new one, and the difference is a refund line of its own (journey_refunds), which the
+  charging job pays back through the provider once the charge has gone through.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bayaffairs.db.queries import journeys as q
+from bayaffairs.db.queries import users as users_q
+from bayaffairs.errors import DomainError
+from bayaffairs.fx import Converter, convert
+from bayaffairs.ids import new_id
+from bayaffairs.money import Money
+from bayaffairs.storage import Connection
+
+log = logging.getLogger("bayaffairs.repricing")
+SENT = ("charging", "charged")
+
+
+@dataclass(frozen=True)
+class Repriced:
+    journey_id: str
+    fare: Money
+    charge: Money | None
+    refund: Money | None  # in the charge's currency: what the rider gets back
+
+
+def capped(journey: q.JourneyRow, fare: Money) -> Money:
+    """`fare`, never more than the journey is priced at already (its maximum fare)."""
+    if journey.fare_amount is None or journey.fare_currency != fare.currency:
+        return fare
+    return Money(min(fare.amount, journey.fare_amount), fare.currency)
+
+
+async def reprice(
+    conn: Connection,
+    journey: q.JourneyRow,
+    fare: Money,
+    rule: str,
+    *,
+    converter: Converter,
+    now: datetime,
+    reason: str,
+) -> Repriced:
+    """Price `journey` (locked by the caller, in its transaction) at `fare` (capped: see
+    `capped`); `reason` names the refund line, if one is due."""
+    fare = capped(journey, fare)
+    if journey.charge_status in SENT and journey.charge_amount is not None and journey.charge_currency:
+        charged = Money(journey.charge_amount, journey.charge_currency)
+        new_charge = charged.amount
+        if journey.fx_rate is not None:
+            new_charge = convert(fare.amount, fare.currency, charged.currency, journey.fx_rate)
+        await q.set_fare(conn, journey.id, fare.amount, rule)
+        back = charged.amount - min(new_charge, charged.amount)
+        if back <= 0:
+            return Repriced(journey.id, fare, charged, None)
+        old_fare = journey.fare_amount if journey.fare_amount is not None else fare.amount
+        await q.insert_refund(
+            conn,
+            q.RefundLine(
+                id=new_id("rfd"),
+                journey_id=journey.id,
+                amount=back,
+                currency=charged.currency,
+                fare_amount=max(old_fare - fare.amount, 0),
+                fare_currency=fare.currency,
+                reason=reason,
+                status="pending",
+                created_at=now,
+            ),
+            user_id=journey.user_id,
+        )
+        return Repriced(journey.id, fare, charged, Money(back, charged.currency))
+    price = await price_of(conn, journey, fare, rule, converter=converter, now=now)
+    await q.set_prices(conn, [price])
+    charge = (
+        Money(price.charge_amount, price.charge_currency)
+        if price.charge_amount is not None and price.charge_currency
+        else None
+    )
+    return Repriced(journey.id, fare, charge, None)
+
+
+async def price_of(
+    conn: Connection,
+    journey: q.JourneyRow,
+    fare: Money,
+    rule: str,
+    *,
+    converter: Converter,
+    now: datetime,
+    held: bool = False,
+) -> q.Price:
+    """The fare, and the charge: at the rate the journey was priced at, if it was; else at
+    today's (or later, by the charging job, when there is none now)."""
+    if journey.fx_rate is not None and journey.charge_currency and journey.fx_source:
+        amount = convert(fare.amount, fare.currency, journey.charge_currency, journey.fx_rate)
+        return q.Price(
+            journey.id,
+            fare.amount,
+            fare.currency,
+            rule,
+            amount,
+            journey.charge_currency,
+            journey.fx_rate,
+            journey.fx_source,
+            held,
+        )
+    user = await users_q.get(conn, journey.user_id)
+    wallet = user.wallet_currency if user else None
+    unconverted = q.Price(journey.id, fare.amount, fare.currency, rule, None, None, None, None, held)
+    if wallet is None:
+        return unconverted
+    try:
+        charge = await converter.charge(fare, wallet, now)
+    except (DomainError, LookupError) as exc:
+        log.warning("journey %s: no rate now (%r); the charge is converted later", journey.id, exc)
+        return unconverted
+    return q.Price(
+        journey.id,
+        fare.amount,
+        fare.currency,
+        rule,
+        charge.charge.amount,
+        wallet,
+        charge.rate,
+        charge.source,
+        held,
+    )

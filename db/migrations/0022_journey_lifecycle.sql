@@ -1,0 +1,201 @@
+-- The journey lifecycle (issue 15 items 1 and 2).
+--
+-- * A journey left without tap-out is closed as `unfinished` after its operator's maximum
+--   journey time and charged the maximum fare at once; from then on it blocks nothing: a tap-in
+--   is refused `unfinished_journey` only while the rider has an `open` journey.
+-- * A tap-out that comes after its journey was closed (the rider stayed too long, or the gate
+--   uploaded it late) completes that journey instead of opening an orphan "no tap-in" journey
+--   with a second maximum fare: record_scans() returns it with `late` true and the caller prices
+--   it (fare to the exit, plus the operator's overtime surcharge, capped at what was charged) and
+--   refunds the difference as a line of its own (journey_refunds). It pairs with the rider's
+--   last entry before the tap-out, so a rider who has entered anywhere since is not matched.
+--
+-- record_scans() as in 0005_transit_tuning.sql, with those two changes and the `late` column.
+-- Whoever redefines it next: start from this body.
+
+CREATE INDEX journeys_account_entry ON journeys (account_token, entry_at DESC);
+
+-- What the rider gets back of a charge: a late tap-out or a repair priced a journey below what
+-- was charged. Paid back through the provider that charged (reference: the refund's id), once
+-- the charge itself has gone through.
+CREATE TABLE journey_refunds (
+    id                 text PRIMARY KEY,
+    journey_id         text NOT NULL REFERENCES journeys (id),
+    user_id            text NOT NULL,
+    amount             integer NOT NULL CHECK (amount > 0),  -- in the charge's currency
+    currency           text NOT NULL,
+    fare_amount        integer NOT NULL CHECK (fare_amount >= 0), -- the same in the fare's currency
+    fare_currency      text NOT NULL,
+    reason             text NOT NULL,
+    status             text NOT NULL DEFAULT 'pending'
+                       CHECK (status IN ('pending', 'refunding', 'refunded', 'failed', 'void')),
+    attempts           integer NOT NULL DEFAULT 0,
+    provider_reference text,
+    refunded_at        timestamptz,
+    created_at         timestamptz NOT NULL,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX journey_refunds_journey ON journey_refunds (journey_id);
+CREATE INDEX journey_refunds_due ON journey_refunds (updated_at) WHERE status IN ('pending', 'refunding');
+
+DROP FUNCTION record_scans(jsonb);
+
+CREATE FUNCTION record_scans(items jsonb)
+RETURNS TABLE (
+    idx int, decision text, reason text, journey_id text, journey_status text,
+    user_id text, category text, wallet_currency text,
+    entry_station text, entry_at timestamptz, previous_operator text, previous_ended_at timestamptz,
+    fare_amount int, fare_currency text, fare_rule text,
+    charge_amount int, charge_currency text, fx_rate numeric, fx_source text, late boolean
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    it record;
+    acct bytea;
+    uid text;
+    cat text;
+    wallet text;
+    j journeys%ROWTYPE;
+    jid text;
+    status_now text;
+    fare jsonb;
+    charge jsonb;
+    opened boolean;
+BEGIN
+    FOR it IN
+        SELECT * FROM jsonb_to_recordset(items) AS x(
+            idx int, tap_id text, journey_id text, operator text, gate_id text, station text,
+            direction text, code_key text, account text, credential text, scanned_at timestamptz,
+            source text, tap_out boolean, orphan_exit text,
+            fares jsonb, currency text, charges jsonb)
+        ORDER BY x.idx
+    LOOP
+        idx := it.idx; journey_id := NULL; journey_status := NULL; entry_station := NULL;
+        entry_at := NULL; previous_operator := NULL; previous_ended_at := NULL;
+        fare_amount := NULL; fare_currency := NULL; fare_rule := NULL;
+        charge_amount := NULL; charge_currency := NULL; fx_rate := NULL; fx_source := NULL;
+        late := false;
+        acct := decode(it.account, 'hex');
+        SELECT a.user_id, u.category, u.wallet_currency INTO uid, cat, wallet
+        FROM ride_accounts a JOIN users u ON u.id = a.user_id
+        WHERE a.account_token = acct AND a.retired_at IS NULL;
+        user_id := uid; category := cat; wallet_currency := wallet;
+        IF uid IS NULL OR (
+            SELECT d.action = 'add' FROM deny_list d
+            WHERE d.kind = 'account' AND d.value = it.account ORDER BY d.seq DESC LIMIT 1
+        ) THEN
+            decision := 'deny'; reason := 'denied_account'; RETURN NEXT; CONTINUE;
+        END IF;
+        IF it.credential IS NOT NULL AND (
+            (SELECT d.action = 'add' FROM deny_list d
+             WHERE d.kind = 'credential' AND d.value = it.credential ORDER BY d.seq DESC LIMIT 1)
+            OR NOT EXISTS (SELECT 1 FROM ride_credentials c
+                           WHERE c.credential_id = decode(it.credential, 'hex')
+                             AND c.account_token = acct AND c.revoked_at IS NULL)
+        ) THEN
+            decision := 'deny'; reason := 'revoked'; RETURN NEXT; CONTINUE;
+        END IF;
+
+        IF EXISTS (SELECT 1 FROM taps t WHERE t.code_key = it.code_key AND t.direction = it.direction) THEN
+            decision := 'deny'; reason := 'replayed'; RETURN NEXT; CONTINUE;
+        END IF;
+
+        IF it.direction = 'in' THEN
+            IF EXISTS (SELECT 1 FROM journeys x WHERE x.account_token = acct AND x.status = 'open') THEN
+                decision := 'deny'; reason := 'unfinished_journey'; RETURN NEXT; CONTINUE;
+            END IF;
+            INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key, account_token,
+                              scanned_at, source, journey_id)
+            VALUES (it.tap_id, it.operator, it.gate_id, it.station, 'in', it.code_key, acct,
+                    it.scanned_at, it.source, it.journey_id)
+            ON CONFLICT DO NOTHING;
+            IF NOT FOUND THEN
+                decision := 'deny'; reason := 'replayed'; RETURN NEXT; CONTINUE;
+            END IF;
+            status_now := CASE WHEN it.tap_out THEN 'open' ELSE 'completed' END;
+            fare := CASE WHEN status_now = 'completed' THEN it.fares -> cat END;
+            IF fare IS NOT NULL THEN
+                fare_amount := (fare ->> 0)::int; fare_currency := it.currency; fare_rule := fare ->> 1;
+                charge := it.charges -> wallet -> cat;
+                IF charge IS NOT NULL THEN
+                    charge_amount := (charge ->> 0)::int; charge_currency := wallet;
+                    fx_rate := (charge ->> 1)::numeric; fx_source := charge ->> 2;
+                END IF;
+            END IF;
+            INSERT INTO journeys (id, account_token, user_id, operator, category, status,
+                                  entry_station, entry_at, fare_amount, fare_currency, fare_rule,
+                                  charge_amount, charge_currency, fx_rate, fx_source, charge_status)
+            VALUES (it.journey_id, acct, uid, it.operator, cat, status_now, it.station, it.scanned_at,
+                    fare_amount, fare_currency, fare_rule, charge_amount, charge_currency, fx_rate,
+                    fx_source, CASE WHEN fare IS NULL THEN 'none' ELSE 'pending' END)
+            ON CONFLICT (account_token) WHERE status = 'open' DO NOTHING;
+            IF NOT FOUND THEN
+                DELETE FROM taps WHERE tap_id = it.tap_id;
+                decision := 'deny'; reason := 'unfinished_journey'; RETURN NEXT; CONTINUE;
+            END IF;
+            IF fare IS NULL THEN
+                SELECT x.operator, coalesce(x.exit_at, x.entry_at) INTO previous_operator, previous_ended_at
+                FROM journeys x
+                WHERE x.user_id = uid AND x.status IN ('completed', 'repaired') AND x.id <> it.journey_id
+                ORDER BY coalesce(x.exit_at, x.entry_at) DESC LIMIT 1;
+            END IF;
+            decision := 'open'; reason := NULL; journey_id := it.journey_id; journey_status := status_now;
+            entry_station := it.station; entry_at := it.scanned_at;
+            RETURN NEXT; CONTINUE;
+        END IF;
+
+        -- tap-out
+        SELECT * INTO j FROM journeys x
+        WHERE x.account_token = acct AND x.status = 'open' FOR UPDATE;
+        opened := FOUND;
+        IF opened AND j.operator <> it.operator THEN
+            decision := 'deny'; reason := 'wrong_direction'; RETURN NEXT; CONTINUE;
+        END IF;
+        IF NOT opened THEN
+            -- A late tap-out: the rider's last entry before it is a journey of this operator
+            -- already closed as unfinished (or repaired): the tap completes that journey.
+            SELECT * INTO j FROM journeys x
+            WHERE x.account_token = acct AND x.entry_at <= it.scanned_at
+            ORDER BY x.entry_at DESC LIMIT 1 FOR UPDATE;
+            late := FOUND AND j.operator = it.operator AND j.status IN ('unfinished', 'repaired');
+        END IF;
+        IF opened OR late THEN
+            jid := j.id;
+        ELSE
+            IF it.orphan_exit <> 'max_fare' THEN
+                decision := 'deny'; reason := 'wrong_direction'; RETURN NEXT; CONTINUE;
+            END IF;
+            jid := it.journey_id;
+        END IF;
+        INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key, account_token,
+                          scanned_at, source, journey_id)
+        VALUES (it.tap_id, it.operator, it.gate_id, it.station, 'out', it.code_key, acct,
+                it.scanned_at, it.source, jid)
+        ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            decision := 'deny'; reason := 'replayed'; RETURN NEXT; CONTINUE;
+        END IF;
+        IF jid = it.journey_id THEN
+            INSERT INTO journeys (id, account_token, user_id, operator, category, status,
+                                  exit_station, exit_at)
+            VALUES (jid, acct, uid, it.operator, cat, 'completed', it.station, it.scanned_at);
+        ELSIF late AND j.status = 'repaired' THEN
+            -- repaired meanwhile: the rider's word stands, the tap is kept with the journey
+            decision := 'open'; reason := NULL; journey_id := jid; journey_status := 'repaired';
+            RETURN NEXT; CONTINUE;
+        ELSE
+            UPDATE journeys SET status = 'completed', exit_station = it.station,
+                                exit_at = it.scanned_at, updated_at = now()
+            WHERE id = jid;
+            entry_station := j.entry_station; entry_at := j.entry_at; category := j.category;
+        END IF;
+        SELECT x.operator, coalesce(x.exit_at, x.entry_at) INTO previous_operator, previous_ended_at
+        FROM journeys x
+        WHERE x.user_id = uid AND x.status IN ('completed', 'repaired') AND x.id <> jid
+          AND coalesce(x.exit_at, x.entry_at) <= coalesce(j.entry_at, it.scanned_at)
+        ORDER BY coalesce(x.exit_at, x.entry_at) DESC LIMIT 1;
+        decision := 'open'; reason := NULL; journey_id := jid; journey_status := 'completed';
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
