@@ -200,6 +200,17 @@ MESSAGES: dict[str, Text] = {
         "此乘車碼已過期,請重新取得。",
         "此乘车码已过期,请重新获取。",
     ),
+    "repair_exists": T(
+        "This journey has a repair already ({status}); a journey is repaired once.",
+        "此行程已有補登({status}),每個行程只可補登一次。",
+        "此行程已有补登({status}),每个行程只可补登一次。",
+    ),
+    "repair_decided": T(
+        "This repair has been decided already ({status}).",
+        "此補登申請已有決定({status})。",
+        "此补登申请已有决定({status})。",
+    ),
+    "repair_not_found": T("No such repair.", "找不到此補登申請。", "找不到此补登申请。"),
     "repair_too_late": T(
         "A journey can be repaired within {repair_days} days of its entry only.",
         "行程只可在進站後 {repair_days} 天內補登。",

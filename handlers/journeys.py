@@ -8,7 +8,13 @@ from aiohttp import web
 
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
-from bayaffairs.handlers.schemas.transit import JourneyOut, JourneyPage, JourneyQuery, RepairIn
+from bayaffairs.handlers.schemas.transit import (
+    JourneyOut,
+    JourneyPage,
+    JourneyQuery,
+    RepairIn,
+    RepairPending,
+)
 from bayaffairs.transit.journeys import Journey
 
 routes = web.RouteTableDef()
@@ -65,11 +71,19 @@ async def list_journeys(call: Call) -> web.Response:
     tags=("journeys",),
     auth=RIDER,
     body=RepairIn,
-    responses={200: JourneyOut},
-    errors=(404, 409),
+    responses={200: JourneyOut, 202: RepairPending},
+    errors=(400, 404, 409),
+    description="Within `repair_days` of the entry, also for a journey already charged the maximum "
+    "fare (the difference is refunded as a line of its own). The operator's `self_repairs_per_month` "
+    "first repairs of a month are priced at once (200, the journey); beyond that the repair waits for "
+    "the operator (202 pending_review) and the maximum fare stands until it decides. An exit equal "
+    "to the entry is 400; a journey has one repair (409 repair_exists once decided).",
 )
 async def repair(call: Call) -> web.Response:
-    row = await call.services.transit.journeys.repair(
+    outcome = await call.services.transit.repairs.ask(
         call.rider, call.path("journey_id"), call.body["exit_station"]
     )
-    return json_response(dump(JourneyOut, shape(row)))
+    if outcome.repair.status == "pending":
+        body = {"status": "pending_review", "repair_id": outcome.repair.id, "journey_id": outcome.journey.id}
+        return json_response(dump(RepairPending, body), status=202)
+    return json_response(dump(JourneyOut, shape(outcome.journey)))

@@ -1,4 +1,5 @@
-"""What operators see: their daily settlement, and the taps their gates flagged."""
+"""What operators see: their daily settlement, the taps their gates flagged, and the repairs of
+unfinished journeys that wait for their decision."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.common import PageQuery
 from bayaffairs.handlers.schemas.transit import (
     FlaggedTapList,
+    RepairDecisionIn,
+    RepairList,
+    RepairOut,
+    RepairQuery,
     SettlementDay,
     SettlementOut,
     SettlementQuery,
 )
+from bayaffairs.transit.repairs import RepairOutcome
 from bayaffairs.transit.settlement import SettlementPage
 
 routes = web.RouteTableDef()
@@ -120,3 +126,51 @@ async def flagged_taps(call: Call) -> web.Response:
         call.path("operator"), cursor=call.query["cursor"], limit=call.query["limit"]
     )
     return json_response(dump(FlaggedTapList, page))
+
+
+def _repair(outcome: RepairOutcome) -> dict[str, Any]:
+    r, j = outcome.repair, outcome.journey
+    fare = {"amount": j.fare_amount, "currency": j.fare_currency} if j.fare_amount is not None else None
+    return {**r.__dict__, "entry_station": j.entry_station, "entry_at": j.entry_at, "fare": fare}
+
+
+@routes.get("/v1/operators/{operator}/repairs")
+@endpoint(
+    summary="Repairs of the operator's unfinished journeys (status=pending: those to decide)",
+    tags=("operators",),
+    auth=OPERATOR,
+    query=RepairQuery,
+    responses={200: RepairList},
+    errors=(404,),
+    description="In id order; paginate with cursor. Each with the journey's entry and its fare now "
+    "(the maximum fare while a repair is pending).",
+)
+async def repairs(call: Call) -> web.Response:
+    page = await call.services.transit.repairs.listing(
+        call.path("operator"),
+        status=call.query["status"],
+        cursor=call.query["cursor"],
+        limit=call.query["limit"],
+    )
+    body = {"items": [_repair(o) for o in page.items], "next_cursor": page.next_cursor}
+    return json_response(dump(RepairList, body))
+
+
+@routes.post("/v1/operators/{operator}/repairs/{repair_id}")
+@endpoint(
+    summary="Approve or refuse a pending repair",
+    tags=("operators",),
+    auth=OPERATOR,
+    body=RepairDecisionIn,
+    responses={200: RepairOut},
+    errors=(404, 409),
+    description="approve: the journey is priced from entry to the rider's exit and the difference to "
+    "what was charged refunded; refuse: the maximum fare stands. A repair decided already is 409 "
+    "repair_decided; one whose journey a tap-out completed meanwhile becomes superseded.",
+)
+async def decide_repair(call: Call) -> web.Response:
+    assert call.principal is not None
+    outcome = await call.services.transit.repairs.decide(
+        call.path("operator"), call.path("repair_id"), call.body["decision"], call.principal.credential_id
+    )
+    return json_response(dump(RepairOut, _repair(outcome)))

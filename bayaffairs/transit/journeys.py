@@ -1,4 +1,4 @@
-"""A rider's journeys: listing, closing those left open, and repairing an unfinished one.
+"""A rider's journeys: listing them, and closing those left open.
 
 The lifecycle (docs/ride-codes.md draws it):
 
@@ -11,8 +11,7 @@ A journey left without tap-out past its operator's `max_journey_minutes` is clos
 unfinished and priced by the operator's rule (the network's maximum fare from the entry
 station, or the fare of staying at it), and that charge goes out at once: from then on the
 journey blocks nothing, neither new codes nor tap-ins. Within `repair_days` of its entry the
-rider may still say where they left (`exit_station`): the journey is priced from entry to that
-exit and the difference to what was charged comes back as a refund line.
+rider may still say where they left (bayaffairs/transit/repairs.py).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from datetime import timedelta
 
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.errors import Conflict, InvalidInput, NotFound
+from bayaffairs.errors import Conflict
 from bayaffairs.fx import Converter
 from bayaffairs.pages import Page
 from bayaffairs.storage import Database
@@ -41,42 +40,11 @@ class Journeys:
     clock: Clock
     network: Network
     converter: Converter
-    repair_days: int = 7
 
     async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[q.JourneyRow]:
         async with self.db.acquire() as conn:
             rows = await q.list_for_user(conn, user_id, before=cursor, limit=limit + 1)
         return Page.from_rows(rows, limit, key=lambda j: j.id)
-
-    async def repair(self, user_id: str, journey_id: str, exit_station: str) -> q.JourneyRow:
-        async with self.db.transaction() as conn:
-            journey = await q.get_for_user(conn, user_id, journey_id, lock=True)
-            if journey is None:
-                raise NotFound("journey_not_found")
-            if journey.status != "unfinished":
-                raise Conflict("journey_not_unfinished", status=journey.status)
-            assert journey.entry_station is not None and journey.entry_at is not None  # was open
-            if self.clock.now() > journey.entry_at + timedelta(days=self.repair_days):
-                raise Conflict("repair_too_late", repair_days=self.repair_days)
-            operator = self._operator(journey.operator)
-            if not operator.has_stop(exit_station):
-                raise InvalidInput({"exit_station": [f"not a station of {operator.id}"]})
-            row = await q.close_repaired(conn, journey.id, exit_station=exit_station)
-            quote = operator.fares.fare(
-                Trip(journey.entry_station, exit_station, journey.entry_at, category=row.category)
-            )
-            await repricing.reprice(
-                conn,
-                journey,
-                quote.amount,
-                f"repaired: {quote.rule}",
-                converter=self.converter,
-                now=self.clock.now(),
-                reason="repair",
-            )
-            repaired = await q.get_for_user(conn, user_id, journey_id)
-            assert repaired is not None  # found above, and journeys are never deleted
-            return repaired
 
     async def close_overdue(self, batch: int = 500) -> int:
         """Close journeys open past their operator's limit as unfinished, charged its rule."""

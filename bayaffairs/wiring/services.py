@@ -42,6 +42,7 @@ from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.network import Network
 from bayaffairs.transit.products import FareProducts, products_of
 from bayaffairs.transit.qr import QrRenderer
+from bayaffairs.transit.repairs import Repairs
 from bayaffairs.transit.scans import ScanService
 from bayaffairs.transit.settlement import Settlements
 from bayaffairs.transit.uploads import TapUploads
@@ -59,6 +60,7 @@ class TransitServices:
     codes: RideCodeService
     scans: ScanService
     journeys: Journeys
+    repairs: Repairs
     deny_list: DenyList
     uploads: TapUploads
     settlements: Settlements
@@ -114,7 +116,8 @@ def build_transit(
         converter=converter,
         codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
         scans=scans,
-        journeys=Journeys(db, clock, network, converter, settings.ride_codes.repair_days),
+        journeys=Journeys(db, clock, network, converter),
+        repairs=Repairs(db, clock, network, converter, settings.ride_codes.repair_days),
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
         settlements=Settlements(db, clock, network, settings.settlement),

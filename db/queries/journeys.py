@@ -314,6 +314,13 @@ async def get(conn: Connection, journey_id: str, *, lock: bool = False) -> Journ
     return _row(record) if record else None
 
 
+async def get_many(conn: Connection, journey_ids: Sequence[str]) -> list[JourneyRow]:
+    records = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM journeys WHERE id = ANY($1::text[])", list(journey_ids)
+    )
+    return [_row(r) for r in records]
+
+
 async def set_fare(conn: Connection, journey_id: str, fare_amount: int, rule: str) -> None:
     """A new fare for a journey whose charge was already sent: the charge stays as made."""
     await conn.execute(

@@ -273,6 +273,45 @@ class RepairIn(StrictSchema):
     exit_station = fields.String(required=True, validate=ID)
 
 
+class RepairOut(Schema):
+    id = fields.String(required=True)
+    journey_id = fields.String(required=True)
+    operator = fields.String(required=True)
+    exit_station = fields.String(required=True, metadata={"description": "where the rider says they left"})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["applied", "pending", "approved", "refused", "superseded"]),
+        metadata={"description": "applied: within the monthly allowance; superseded: completed by a tap-out"},
+    )
+    created_at = fields.AwareDateTime(required=True)
+    decided_at = fields.AwareDateTime(allow_none=True, required=True)
+    entry_station = fields.String(allow_none=True)
+    entry_at = fields.AwareDateTime(allow_none=True)
+    fare = fields.Nested(MoneySchema, allow_none=True, metadata={"description": "the journey's fare now"})
+
+
+class RepairPending(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["pending_review"]))
+    repair_id = fields.String(required=True)
+    journey_id = fields.String(required=True)
+
+
+RepairList = page_of(RepairOut, "RepairList")
+
+
+class RepairQuery(StrictSchema):
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["applied", "pending", "approved", "refused", "superseded"]),
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 64))
+
+
+class RepairDecisionIn(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "refuse"]))
+
+
 class OfflineTapIn(StrictSchema):
     tap_id = fields.String(required=True, validate=validate.Regexp(TAP_ID))
     payload = fields.String(required=True, validate=validate.Length(max=1000))

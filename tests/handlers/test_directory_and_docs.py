@@ -91,6 +91,8 @@ post /v1/gate/scans
 post /v1/gate/taps:batch
 get /v1/journeys
 post /v1/journeys/{}/repair
+get /v1/operators/{}/repairs
+post /v1/operators/{}/repairs/{}
 get /v1/operators/{}/settlements
 get /v1/travel/routes
 get /v1/travel/departures

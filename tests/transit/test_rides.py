@@ -249,7 +249,7 @@ async def test_an_open_journey_cannot_be_repaired_into_a_cheap_fare(ride: Ride) 
     gate = await ride.gate(METRO)
     opened = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(METRO)[0])
     status, body = await ride.rider.post(
-        f"/v1/journeys/{opened['journey_id']}/repair", {"exit_station": ride.stops(METRO)[0]}
+        f"/v1/journeys/{opened['journey_id']}/repair", {"exit_station": ride.stops(METRO)[1]}
     )
     assert (status, body["error"]["code"]) == (409, "journey_not_unfinished")
 
