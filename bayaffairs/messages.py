@@ -178,9 +178,10 @@ MESSAGES: dict[str, Text] = {
         "请先设置钱包:乘车费用会从钱包扣除。",
     ),
     "account_denied": T(
-        "Ride codes are blocked for this account; contact customer service.",
-        "此帳戶的乘車碼已被停用,請聯絡客戶服務。",
-        "此账户的乘车码已被停用,请联系客户服务。",
+        "Ride codes are blocked for this account: pay what is owed (GET /v1/me/debts), or contact "
+        "customer service.",
+        "此帳戶的乘車碼已被停用:請繳清欠款(GET /v1/me/debts),或聯絡客戶服務。",
+        "此账户的乘车码已被停用:请缴清欠款(GET /v1/me/debts),或联系客户服务。",
     ),
     "tap_id_reused": T(
         "This gate already used this tap id for another scan.",
@@ -211,6 +212,12 @@ MESSAGES: dict[str, Text] = {
         "此补登申请已有决定({status})。",
     ),
     "repair_not_found": T("No such repair.", "找不到此補登申請。", "找不到此补登申请。"),
+    "debt_not_found": T("No such debt.", "找不到此欠款。", "找不到此欠款。"),
+    "debt_payment_in_progress": T(
+        "This debt is being charged right now; look again shortly.",
+        "此欠款正在扣款中,請稍後再查看。",
+        "此欠款正在扣款中,请稍后再查看。",
+    ),
     "repair_too_late": T(
         "A journey can be repaired within {repair_days} days of its entry only.",
         "行程只可在進站後 {repair_days} 天內補登。",

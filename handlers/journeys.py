@@ -1,4 +1,4 @@
-"""The rider's journeys, and repairing an unfinished one."""
+"""The rider's journeys, repairing an unfinished one, and the debts of declined charges."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from aiohttp import web
 from bayaffairs.handlers.endpoint import RIDER, Call, dump, endpoint
 from bayaffairs.handlers.jsonresp import json_response
 from bayaffairs.handlers.schemas.transit import (
+    DebtList,
+    DebtOut,
     JourneyOut,
     JourneyPage,
     JourneyQuery,
     RepairIn,
     RepairPending,
 )
+from bayaffairs.transit.debts import Debt
 from bayaffairs.transit.journeys import Journey
 
 routes = web.RouteTableDef()
@@ -87,3 +90,43 @@ async def repair(call: Call) -> web.Response:
         body = {"status": "pending_review", "repair_id": outcome.repair.id, "journey_id": outcome.journey.id}
         return json_response(dump(RepairPending, body), status=202)
     return json_response(dump(JourneyOut, shape(outcome.journey)))
+
+
+def debt_shape(debt: Debt) -> dict[str, Any]:
+    return {
+        **debt.__dict__,
+        "amount": {"amount": debt.amount, "currency": debt.currency},
+        "pay": f"POST /v1/me/debts/{debt.id}/payment",
+    }
+
+
+@routes.get("/v1/me/debts")
+@endpoint(
+    summary="The rider's debts: ride charges their wallet declined, newest first",
+    tags=("journeys",),
+    auth=RIDER,
+    responses={200: DebtList},
+    description="While any is not paid the account is on the deny list (no code, gates refuse it). "
+    "Each is retried automatically, 3 tries over 3 days; paying it (or a retry that goes through) "
+    "puts a remove for the account in the deny-list delta once no debt is left.",
+)
+async def list_debts(call: Call) -> web.Response:
+    debts = await call.services.transit.debts.list(call.rider)
+    return json_response(dump(DebtList, {"items": [debt_shape(d) for d in debts]}))
+
+
+@routes.post("/v1/me/debts/{debt_id}/payment")
+@endpoint(
+    summary="Pay a debt now, through the rider's wallet",
+    tags=("journeys",),
+    auth=RIDER,
+    responses={200: DebtOut},
+    idempotent=True,
+    errors=(404, 409, 502),
+    description="200 with the debt paid (a debt paid already answers as it is); 409 payment_declined "
+    "(still owed, automatic retries go on), 409 debt_payment_in_progress (an automatic retry is "
+    "charging it: look again shortly); 502 when the wallet did not answer.",
+)
+async def pay_debt(call: Call) -> web.Response:
+    debt = await call.services.transit.debts.pay(call.rider, call.path("debt_id"))
+    return json_response(dump(DebtOut, debt_shape(debt)))

@@ -1,11 +1,11 @@
 """Charging riders for their journeys: ride now, pay later.
 
-A journey priced at the gate waits as `pending` (an unfinished one as `held`, for
-`repair_days`, so a repair can still change it); this job hands it to the rider's payment
+A journey priced at the gate (or closed as unfinished) waits as `pending` (`held`: journeys
+closed before issue 15, held for `repair_days`); this job hands it to the rider's payment
 provider with the journey id as the idempotency reference (a retry after a crash never charges
 twice) and marks it charged or failed. A journey priced while no FX rate was at hand is
-converted here first. A declined charge puts the account on the deny list: riding is blocked
-until the debt is settled, as the mainland ride-code practice does. A provider that does not
+converted here first. A declined charge becomes a debt (bayaffairs/transit/debts.py): the
+account is denied while it is unpaid, and it is retried and payable. A provider that does not
 answer, or is not enabled (our configuration, not the rider's fault), leaves the charge for the
 next round. Claiming commits before any partner is called, so no transaction waits on one; a
 claim left by a dead worker is retried after `stale_seconds`.
@@ -19,12 +19,11 @@ from collections.abc import Callable
 from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider, RefundRequest
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
-from bayaffairs.db.queries import ride_accounts as accounts_q
 from bayaffairs.errors import DomainError
 from bayaffairs.fx import Converter
 from bayaffairs.money import Money
 from bayaffairs.storage import Database
-from bayaffairs.transit.denylist import DenyList
+from bayaffairs.transit.debts import Debts
 from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.charging")
@@ -37,7 +36,7 @@ class RideCharges:
         clock: Clock,
         providers: Callable[[str], PaymentProvider | None],
         converter: Converter,
-        deny_list: DenyList,
+        debts: Debts,
         products: FareProducts,
         *,
         hold_seconds: int,
@@ -47,7 +46,7 @@ class RideCharges:
         self.clock = clock
         self.providers = providers
         self.converter = converter
-        self.deny_list = deny_list
+        self.debts = debts
         self.products = products
         self.hold_seconds = hold_seconds
         self.stale_seconds = stale_seconds
@@ -64,12 +63,9 @@ class RideCharges:
                     continue
             async with self.db.transaction() as conn:
                 await q.finish_charge(conn, job.journey_id, charged=outcome == "charged", reference=reference)
-                token = None
                 if outcome == "failed":
                     await q.net_of_refunds(conn, job.journey_id)
-                    token = await accounts_q.current_token(conn, job.user_id)
-            if token is not None:
-                await self.deny_list.change("account", token.hex(), "add", f"unpaid fare {job.journey_id}")
+                    await self.debts.declined(conn, job.journey_id, job.user_id)
         return len(jobs)
 
     async def refund_due(self, limit: int = 200) -> int:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RideCodeSettings
+from bayaffairs.db.queries import debts as debts_q
 from bayaffairs.db.queries import deny_list as deny_q
 from bayaffairs.db.queries import journeys as journeys_q
 from bayaffairs.db.queries import ride_accounts as accounts_q
@@ -92,7 +93,10 @@ class RideCodeService:
             if token is None:
                 token = await accounts_q.create(conn, user_id, os.urandom(8))
             if await deny_q.current(conn, "account", token.hex()):
-                raise Forbidden("account_denied")
+                owed = await debts_q.unpaid_count(conn, user_id)
+                raise Forbidden(
+                    "account_denied", details={"debts": owed, "list": "GET /v1/me/debts"} if owed else None
+                )
             now = self.clock.now()
             for journey in await journeys_q.open_for_user(conn, user_id):
                 operator = self.network.operator(journey.operator)

@@ -4,8 +4,9 @@ A journey closed as unfinished was priced at its operator's rule (the maximum fa
 at once. When its end becomes known the fare goes down to the real one, never up past what was
 charged (a second maximum fare is never due), and the rider gets the difference back:
 
-* the charge has not reached the provider yet (pending, held, or declined and owed): the journey
-  is simply priced again, at the rate it was priced at, so the charge or the debt is the new fare;
+* the charge has not reached the provider yet (pending, held, or declined and owed as a debt):
+  the journey is simply priced again, at the rate it was priced at, so the charge or the debt
+  is the new fare;
 * the charge was sent or went through: the journey keeps the charge as made, the fare becomes
   the new one, and the difference is a refund line of its own (journey_refunds), which the
   charging job pays back through the provider once the charge has gone through.
@@ -17,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bayaffairs.db.queries import debts as debts_q
 from bayaffairs.db.queries import journeys as q
 from bayaffairs.db.queries import users as users_q
 from bayaffairs.errors import DomainError
@@ -85,6 +87,11 @@ async def reprice(
         return Repriced(journey.id, fare, charged, Money(back, charged.currency))
     price = await price_of(conn, journey, fare, rule, converter=converter, now=now)
     await q.set_prices(conn, [price])
+    if journey.charge_status == "failed":  # owed: the debt is the new charge, still owed
+        await q.keep_failed(conn, journey.id)
+        await debts_q.reprice(
+            conn, journey.id, price.charge_amount if price.charge_amount is not None else fare.amount
+        )
     charge = (
         Money(price.charge_amount, price.charge_currency)
         if price.charge_amount is not None and price.charge_currency

@@ -53,6 +53,7 @@ def periodic(services: Services) -> list[Job]:
         Job("charge riders for journeys", 5.0, transit.charges.charge_pending),
         Job("close settlement days", 300.0, transit.settlements.close_due),
         Job("refund riders for repriced journeys", 30.0, transit.charges.refund_due),
+        Job("retry unpaid ride debts", 300.0, transit.debts.retry_due),
         Job("send appointment reminders", 30.0, appointments.reminders.send_due),
         Job("push appointments to agencies", 5.0, appointments.outbox.drain),
         Job("release expired holds", sweep, travel.bookings.sweep),

@@ -35,6 +35,7 @@ from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
 from bayaffairs.transfers import DataTransfers
 from bayaffairs.transit.charging import RideCharges
+from bayaffairs.transit.debts import Debts
 from bayaffairs.transit.denylist import DenyList
 from bayaffairs.transit.issuing import CodeStore, RideCodeService
 from bayaffairs.transit.journeys import Journeys
@@ -66,6 +67,7 @@ class TransitServices:
     settlements: Settlements
     charges: RideCharges
     products: FareProducts
+    debts: Debts
     renderer: QrRenderer
 
 
@@ -107,6 +109,7 @@ def build_transit(
     scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
     deny_list = DenyList(db, clock)
     products = FareProducts(db, clock, products_of(config.jurisdictions.values()))
+    debts = Debts(db, clock, adapters.lookup(PaymentProvider))
 
     return TransitServices(
         settings=settings.ride_codes,
@@ -126,11 +129,12 @@ def build_transit(
             clock,
             adapters.lookup(PaymentProvider),
             converter,
-            deny_list,
+            debts,
             products,
             hold_seconds=settings.ride_codes.repair_days * 86400,
         ),
         products=products,
+        debts=debts,
         renderer=QrRenderer(),
     )
 

@@ -93,3 +93,16 @@ async def current(conn: Connection, kind: str, value: str) -> bool:
         value,
     )
     return action == "add"
+
+
+async def latest(conn: Connection, kind: str, value: str) -> DenyChange | None:
+    """The latest change of (kind, value), with its reason."""
+    record = await conn.fetchrow(
+        """
+        SELECT seq, kind, value, action, reason, at FROM deny_list
+        WHERE kind = $1 AND value = $2 ORDER BY seq DESC LIMIT 1
+        """,
+        kind,
+        value,
+    )
+    return DenyChange(**dict(record)) if record else None

@@ -321,6 +321,11 @@ async def get_many(conn: Connection, journey_ids: Sequence[str]) -> list[Journey
     return [_row(r) for r in records]
 
 
+async def keep_failed(conn: Connection, journey_id: str) -> None:
+    """A journey owed as a debt, priced again (set_prices made it pending): still owed."""
+    await conn.execute("UPDATE journeys SET charge_status = 'failed' WHERE id = $1", journey_id)
+
+
 async def set_fare(conn: Connection, journey_id: str, fare_amount: int, rule: str) -> None:
     """A new fare for a journey whose charge was already sent: the charge stays as made."""
     await conn.execute(

@@ -1,6 +1,5 @@
 """What a rider still owes or has under way: what blocks deleting the account, and the debts an
-export lists. Until the rider-debts work lands (`GET /v1/me/debts`), a debt is a journey whose
-charge was declined."""
+export lists (ride charges the wallet declined, ride_debts: see bayaffairs/transit/debts.py)."""
 
 from __future__ import annotations
 
@@ -37,12 +36,10 @@ def _debt(record: Any) -> Debt:
 async def debts(conn: Connection, user_id: str) -> list[Debt]:
     records = await conn.fetch(
         """
-        SELECT id, id AS journey_id, operator, coalesce(charge_amount, fare_amount) AS amount,
-               coalesce(charge_currency, fare_currency) AS currency,
-               coalesce(exit_at, entry_at) AS incurred_at
-        FROM journeys
-        WHERE user_id = $1 AND charge_status = 'failed'
-        ORDER BY coalesce(exit_at, entry_at), id
+        SELECT id, journey_id, operator, amount, currency, incurred_at
+        FROM ride_debts
+        WHERE user_id = $1 AND status <> 'paid'
+        ORDER BY incurred_at, id
         """,
         user_id,
     )

@@ -308,6 +308,31 @@ class RepairQuery(StrictSchema):
     cursor = fields.String(load_default=None, validate=validate.Length(1, 64))
 
 
+class DebtOut(Schema):
+    id = fields.String(required=True)
+    journey_id = fields.String(required=True)
+    operator = fields.String(required=True)
+    amount = fields.Nested(
+        MoneySchema, required=True, metadata={"description": "in the rider's wallet currency"}
+    )
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["unpaid", "paying", "paid"]),
+        metadata={"description": "the account is denied while any debt is not paid"},
+    )
+    tries = fields.Integer(required=True, metadata={"description": "charges asked so far"})
+    next_retry_at = fields.AwareDateTime(
+        allow_none=True, required=True, metadata={"description": "the next automatic try (null: none left)"}
+    )
+    incurred_at = fields.AwareDateTime(required=True)
+    paid_at = fields.AwareDateTime(allow_none=True, required=True)
+    pay = fields.String(required=True, metadata={"description": "where to pay it"})
+
+
+class DebtList(Schema):
+    items = fields.List(fields.Nested(DebtOut), required=True)
+
+
 class RepairDecisionIn(StrictSchema):
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "refuse"]))
 

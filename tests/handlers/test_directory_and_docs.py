@@ -93,6 +93,8 @@ get /v1/journeys
 post /v1/journeys/{}/repair
 get /v1/operators/{}/repairs
 post /v1/operators/{}/repairs/{}
+get /v1/me/debts
+post /v1/me/debts/{}/payment
 get /v1/operators/{}/settlements
 get /v1/travel/routes
 get /v1/travel/departures
