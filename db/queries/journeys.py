@@ -43,6 +43,7 @@ class JourneyRow:
     product_spend: int | None = None  # the fare before fare products, once they were priced in
     discounts: list[list[Any]] | None = None  # [[product, amount], ...] taken off by them
     refunds: tuple[RefundLine, ...] = ()  # filled by the rider's reads (list_for_user, get_for_user)
+    repair_status: str | None = None  # ... and the status of its repair, if one was asked
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ _WITH_REFUNDS = (
             'id', r.id, 'journey_id', r.journey_id, 'amount', r.amount, 'currency', r.currency,
             'fare_amount', r.fare_amount, 'fare_currency', r.fare_currency, 'reason', r.reason,
             'status', r.status, 'created_at', r.created_at) ORDER BY r.id)
-        FROM journey_refunds r WHERE r.journey_id = journeys.id) AS refunds"""
+        FROM journey_refunds r WHERE r.journey_id = journeys.id) AS refunds,
+    (SELECT p.status FROM journey_repairs p WHERE p.journey_id = journeys.id AND p.status <> 'superseded')
+        AS repair_status"""
 )
 
 

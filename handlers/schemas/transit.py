@@ -230,6 +230,11 @@ class JourneyOut(Schema):
         fields.Nested(JourneyDiscount),
         metadata={"description": "fare products taken off, in the fare's currency"},
     )
+    repair_status = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["applied", "pending", "approved", "refused"]),
+        metadata={"description": "its repair: pending while the operator reviews it (maximum fare stands)"},
+    )
     refunds = fields.List(
         fields.Nested(JourneyRefundOut),
         required=True,

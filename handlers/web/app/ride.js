@@ -173,11 +173,14 @@ function journeyItem(ctx, j, stations, operators, reload) {
     parts.length ? h('dl', { class: 'price' }, parts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])) : null,
     j.charge_status ? h('small', { class: 'hint' }, ctx.t(`charge.${j.charge_status}`)) : null,
   );
-  if (j.status === 'unfinished' && operator) item.append(repairForm(ctx, j, operator, reload));
+  if (j.status === 'unfinished' && j.repair_status === 'pending') item.append(h('p', { class: 'hint', role: 'status' }, ctx.t('journey.repair_pending')));
+  else if (j.status === 'unfinished' && j.repair_status === 'refused') item.append(h('p', { class: 'hint' }, ctx.t('journey.repair_refused')));
+  else if (j.status === 'unfinished' && operator) item.append(repairForm(ctx, j, operator, reload));
   return item;
 }
 
-// An unfinished journey blocks new codes until the rider says where they really left.
+// An unfinished journey was charged the maximum fare; saying where the rider really left reprices
+// it (200) or, beyond the operator's monthly allowance, asks the operator (202 pending_review).
 function repairForm(ctx, j, operator, reload) {
   const exit = select(operator.stations.filter((s) => s.id !== j.entry_station).map((s) => ({ value: s.id, label: s.name })), { name: 'exit_station' });
   const status = h('div', { 'aria-live': 'polite' });
