@@ -213,6 +213,9 @@ OURS: dict[str, Text] = {
     "one of {choices}": T("one of {choices}", "須為以下之一:{choices}", "须为以下之一:{choices}"),
     "must not be before from": T("must not be before from", "不可早於 from", "不可早于 from"),
     "must not be in the future": T("must not be in the future", "不可是未來的日期", "不可是未来的日期"),
+    "the exit is the entry station": T(
+        "the exit is the entry station", "出站站與進站站相同", "出站站与进站站相同"
+    ),
     "not a station of {operator}": T(
         "not a station of {operator}", "不是 {operator} 的車站", "不是 {operator} 的车站"
     ),

@@ -60,9 +60,7 @@ class Repairs:
             if not operator.has_stop(exit_station):
                 raise InvalidInput({"exit_station": [f"not a station of {operator.id}"]})
             if exit_station == journey.entry_station:
-                raise InvalidInput(
-                    {"exit_station": ["the exit is the entry: that journey is charged as it is"]}
-                )
+                raise InvalidInput({"exit_station": ["the exit is the entry station"]})
             asked = await q.for_journey(conn, journey.id)
             if asked is not None and asked.status == "pending" and asked.exit_station == exit_station:
                 return RepairOutcome(asked, journey)  # asked again: the same request

@@ -121,7 +121,7 @@ async def test_negative_control_without_the_unique_indexes_both_open(
         decisions = await race(*two_workers, function="record_scans_unguarded")
         opened = await pg.fetchval("SELECT count(*) FROM taps")
     finally:
-        await pg.execute("TRUNCATE taps, journeys; DROP FUNCTION record_scans_unguarded(jsonb)")
+        await pg.execute("TRUNCATE taps, journeys CASCADE; DROP FUNCTION record_scans_unguarded(jsonb)")
         await pg.execute(
             "CREATE UNIQUE INDEX taps_code_once ON taps (code_key, direction);"
             "CREATE UNIQUE INDEX journeys_one_open ON journeys (account_token) WHERE status = 'open'"
