@@ -22,6 +22,9 @@ REKEYED = (
     ("personal_data_access", "user_id"),
     ("ride_accounts", "user_id"),
     ("journeys", "user_id"),
+    ("journey_refunds", "user_id"),
+    ("journey_repairs", "user_id"),
+    ("ride_debts", "user_id"),
     ("travel_bookings", "user_id"),
     ("appointments", "user_id"),
 )
@@ -298,7 +301,15 @@ async def erase(conn: Connection, user_id: str, pseudonym: str, at: datetime) ->
         """,
         *args,
     )
-    for table in ("consents", "ride_accounts", "journeys", "travel_bookings"):
+    for table in (
+        "consents",
+        "ride_accounts",
+        "journeys",
+        "journey_refunds",
+        "journey_repairs",
+        "ride_debts",
+        "travel_bookings",
+    ):
         await conn.execute(f"UPDATE {table} SET user_id = $2 WHERE user_id = $1", *args)
     await conn.execute("DELETE FROM credentials WHERE kind = 'rider' AND scope = $1", user_id)
     await conn.execute("DELETE FROM account_deletions WHERE user_id = $1 AND status = 'requested'", user_id)

@@ -124,6 +124,9 @@ _APPLY: dict[str, tuple[str, ...]] = {
         UPDATE journeys SET user_id = '{ANONYMOUS}', account_token = '\\x'::bytea, charge_reference = NULL
         WHERE id = ANY($1::text[])
         """,
+        f"UPDATE journey_refunds SET user_id = '{ANONYMOUS}' WHERE journey_id = ANY($1::text[])",
+        f"UPDATE journey_repairs SET user_id = '{ANONYMOUS}' WHERE journey_id = ANY($1::text[])",
+        f"UPDATE ride_debts SET user_id = '{ANONYMOUS}' WHERE journey_id = ANY($1::text[])",
     ),
     # Books of account past their seven years: the booking and everything hanging off it.
     "payments": (
@@ -139,6 +142,9 @@ _APPLY: dict[str, tuple[str, ...]] = {
     ),
     "settled_journeys": (
         "DELETE FROM taps WHERE journey_id = ANY($1::text[])",
+        "DELETE FROM journey_refunds WHERE journey_id = ANY($1::text[])",
+        "DELETE FROM journey_repairs WHERE journey_id = ANY($1::text[])",
+        "DELETE FROM ride_debts WHERE journey_id = ANY($1::text[])",
         "DELETE FROM journeys WHERE id = ANY($1::text[])",
     ),
     "data_transfers": ("DELETE FROM data_transfers WHERE id = ANY($1::text[])",),

@@ -5,7 +5,7 @@
 CREATE TABLE journey_repairs (
     id            text PRIMARY KEY,
     journey_id    text NOT NULL REFERENCES journeys (id),
-    user_id       text NOT NULL,
+    user_id       text NOT NULL REFERENCES users (id),
     operator      text NOT NULL,
     exit_station  text NOT NULL,
     status        text NOT NULL

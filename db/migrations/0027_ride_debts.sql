@@ -6,7 +6,7 @@
 CREATE TABLE ride_debts (
     id                 text PRIMARY KEY,
     journey_id         text NOT NULL UNIQUE REFERENCES journeys (id),
-    user_id            text NOT NULL,
+    user_id            text NOT NULL REFERENCES users (id),
     operator           text NOT NULL,
     amount             integer NOT NULL CHECK (amount >= 0),
     currency           text NOT NULL,

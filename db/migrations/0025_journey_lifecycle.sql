@@ -21,7 +21,7 @@ CREATE INDEX journeys_account_entry ON journeys (account_token, entry_at DESC);
 CREATE TABLE journey_refunds (
     id                 text PRIMARY KEY,
     journey_id         text NOT NULL REFERENCES journeys (id),
-    user_id            text NOT NULL,
+    user_id            text NOT NULL REFERENCES users (id),
     amount             integer NOT NULL CHECK (amount > 0),  -- in the charge's currency
     currency           text NOT NULL,
     fare_amount        integer NOT NULL CHECK (fare_amount >= 0), -- the same in the fare's currency
