@@ -48,7 +48,7 @@ class JourneyRow:
 
 @dataclass(frozen=True)
 class RefundLine:
-    """What the rider gets back of a journey's charge (0026_journey_lifecycle.sql)."""
+    """What the rider gets back of a journey's charge (0028_journey_lifecycle.sql)."""
 
     id: str
     journey_id: str
