@@ -1,4 +1,4 @@
-"""Debts: ride charges the rider's wallet declined, retried and payable (0030_ride_debts.sql)."""
+"""Debts: ride charges the rider's wallet declined, retried and payable (0037_ride_debts.sql)."""
 
 from __future__ import annotations
 

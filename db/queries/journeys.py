@@ -48,7 +48,7 @@ class JourneyRow:
 
 @dataclass(frozen=True)
 class RefundLine:
-    """What the rider gets back of a journey's charge (0028_journey_lifecycle.sql)."""
+    """What the rider gets back of a journey's charge (0035_journey_lifecycle.sql)."""
 
     id: str
     journey_id: str
@@ -148,7 +148,7 @@ class ScanRow(TypedDict):
     charge_currency: str | None
     fx_rate: Decimal | None
     fx_source: str | None
-    late: bool  # a tap-out that completed a journey already closed as unfinished (0026)
+    late: bool  # a tap-out that completed a journey already closed as unfinished (0035)
 
 
 def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:

@@ -10,7 +10,7 @@
 --   refunds the difference as a line of its own (journey_refunds). It pairs with the rider's
 --   last entry before the tap-out, so a rider who has entered anywhere since is not matched.
 --
--- record_scans() as in 0005_transit_tuning.sql, with those two changes and the `late` column.
+-- record_scans() as in 0030_pairing_by_scan_time.sql, with those two changes and the `late` column.
 -- Whoever redefines it next: start from this body.
 
 CREATE INDEX journeys_account_entry ON journeys (account_token, entry_at DESC);
@@ -60,13 +60,15 @@ DECLARE
     status_now text;
     fare jsonb;
     charge jsonb;
-    opened boolean;
+    paired boolean;
+    other_open boolean;
 BEGIN
     FOR it IN
         SELECT * FROM jsonb_to_recordset(items) AS x(
             idx int, tap_id text, journey_id text, operator text, gate_id text, station text,
             direction text, code_key text, account text, credential text, scanned_at timestamptz,
-            source text, tap_out boolean, orphan_exit text,
+            source text, tap_out boolean, orphan_exit text, double_tap int, wait_for_entry boolean,
+            skew int,
             fares jsonb, currency text, charges jsonb)
         ORDER BY x.idx
     LOOP
@@ -80,20 +82,12 @@ BEGIN
         FROM ride_accounts a JOIN users u ON u.id = a.user_id
         WHERE a.account_token = acct AND a.retired_at IS NULL;
         user_id := uid; category := cat; wallet_currency := wallet;
-        IF uid IS NULL OR (
-            SELECT d.action = 'add' FROM deny_list d
-            WHERE d.kind = 'account' AND d.value = it.account ORDER BY d.seq DESC LIMIT 1
-        ) THEN
+        IF uid IS NULL THEN
             decision := 'deny'; reason := 'denied_account'; RETURN NEXT; CONTINUE;
         END IF;
-        IF it.credential IS NOT NULL AND (
-            (SELECT d.action = 'add' FROM deny_list d
-             WHERE d.kind = 'credential' AND d.value = it.credential ORDER BY d.seq DESC LIMIT 1)
-            OR NOT EXISTS (SELECT 1 FROM ride_credentials c
-                           WHERE c.credential_id = decode(it.credential, 'hex')
-                             AND c.account_token = acct AND c.revoked_at IS NULL)
-        ) THEN
-            decision := 'deny'; reason := 'revoked'; RETURN NEXT; CONTINUE;
+        reason := tap_refusal(it.account, it.credential, it.scanned_at);
+        IF reason IS NOT NULL THEN
+            decision := 'deny'; RETURN NEXT; CONTINUE;
         END IF;
 
         IF EXISTS (SELECT 1 FROM taps t WHERE t.code_key = it.code_key AND t.direction = it.direction) THEN
@@ -101,6 +95,27 @@ BEGIN
         END IF;
 
         IF it.direction = 'in' THEN
+            IF coalesce(it.double_tap, 0) > 0 AND NOT it.tap_out THEN
+                SELECT x.id INTO jid FROM journeys x
+                WHERE x.user_id = uid AND x.status IN ('completed', 'repaired')
+                  AND coalesce(x.exit_at, x.entry_at)
+                      BETWEEN it.scanned_at - make_interval(secs => it.double_tap)
+                          AND it.scanned_at + make_interval(secs => it.double_tap)
+                  AND x.operator = it.operator AND x.entry_station = it.station AND x.exit_station IS NULL
+                ORDER BY x.entry_at LIMIT 1;
+                IF FOUND THEN
+                    INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key,
+                                      account_token, scanned_at, source, journey_id)
+                    VALUES (it.tap_id, it.operator, it.gate_id, it.station, 'in', it.code_key, acct,
+                            it.scanned_at, it.source, jid)
+                    ON CONFLICT DO NOTHING;
+                    IF NOT FOUND THEN
+                        decision := 'deny'; reason := 'replayed'; RETURN NEXT; CONTINUE;
+                    END IF;
+                    decision := 'open'; reason := 'double_tap'; journey_id := jid;
+                    journey_status := 'completed'; RETURN NEXT; CONTINUE;
+                END IF;
+            END IF;
             IF EXISTS (SELECT 1 FROM journeys x WHERE x.account_token = acct AND x.status = 'open') THEN
                 decision := 'deny'; reason := 'unfinished_journey'; RETURN NEXT; CONTINUE;
             END IF;
@@ -147,25 +162,32 @@ BEGIN
         -- tap-out
         SELECT * INTO j FROM journeys x
         WHERE x.account_token = acct AND x.status = 'open' FOR UPDATE;
-        opened := FOUND;
-        IF opened AND j.operator <> it.operator THEN
-            decision := 'deny'; reason := 'wrong_direction'; RETURN NEXT; CONTINUE;
-        END IF;
-        IF NOT opened THEN
+        -- Its journey: the open one of this operator entered before it (gates' clocks may be
+        -- `skew` apart), else none.
+        paired := FOUND AND j.operator = it.operator
+                  AND j.entry_at <= it.scanned_at + make_interval(secs => coalesce(it.skew, 0));
+        other_open := FOUND AND j.operator <> it.operator;
+        IF NOT paired AND NOT other_open THEN
             -- A late tap-out: the rider's last entry before it is a journey of this operator
             -- already closed as unfinished (or repaired): the tap completes that journey.
             SELECT * INTO j FROM journeys x
             WHERE x.account_token = acct AND x.entry_at <= it.scanned_at
             ORDER BY x.entry_at DESC LIMIT 1 FOR UPDATE;
             late := FOUND AND j.operator = it.operator AND j.status IN ('unfinished', 'repaired');
+            paired := late;
         END IF;
-        IF opened OR late THEN
-            jid := j.id;
-        ELSE
-            IF it.orphan_exit <> 'max_fare' THEN
+        IF NOT paired AND coalesce(it.wait_for_entry, false) THEN
+            -- its entry may still be on a gate: pair it once that arrives
+            decision := 'wait'; reason := 'no_entry_yet'; RETURN NEXT; CONTINUE;
+        END IF;
+        IF NOT paired THEN
+            IF it.orphan_exit <> 'max_fare' OR other_open THEN
                 decision := 'deny'; reason := 'wrong_direction'; RETURN NEXT; CONTINUE;
             END IF;
+            j := NULL;
             jid := it.journey_id;
+        ELSE
+            jid := j.id;
         END IF;
         INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key, account_token,
                           scanned_at, source, journey_id)
