@@ -267,9 +267,9 @@ MESSAGES: dict[str, Text] = {
     ),
     "sales_closed": T("Sales for this departure have closed.", "此班次已停止售票。", "此班次已停止售票。"),
     "passenger_already_booked": T(
-        "Passenger {passenger} already has a seat on this departure.",
-        "第 {passenger} 位乘客已有此班次的座位。",
-        "第 {passenger} 位乘客已有此班次的座位。",
+        "Passenger {number} (passengers.{passenger}) already has a seat on this departure.",
+        "第 {number} 位乘客(passengers.{passenger})已有此班次的座位。",
+        "第 {number} 位乘客(passengers.{passenger})已有此班次的座位。",
     ),
     "too_many_holds": T(
         "You already have {limit} unpaid bookings; pay for or cancel one first.",
@@ -480,6 +480,15 @@ SINGULAR: dict[str, tuple[str, Text]] = {
     "payload_too_large": ("limit", T("The request body is larger than {limit} byte.")),
     "rate_limited": ("retry_after", T("Too many requests; retry after {retry_after} second.")),
     "rider_limit_reached": ("limit", T("You already hold {limit} active appointment for this service.")),
+    "too_many_holds": ("limit", T("You already have {limit} unpaid booking; pay for or cancel it first.")),
+    "quota_exceeded": (
+        "limit",
+        T("This person already has {limit} appointment with this department for that {window}."),
+    ),
+    "reauthentication_required": (
+        "minutes",
+        T("Sign in again first: this needs a sign-in from the last {minutes} minute."),
+    ),
     "debts_unpaid": (
         "count",
         T(

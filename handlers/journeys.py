@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -23,8 +25,12 @@ from bayaffairs.transit.journeys import Journey
 routes = web.RouteTableDef()
 
 
-def shape(row: Journey) -> dict[str, Any]:
+def shape(row: Journey, zone: tzinfo = UTC) -> dict[str, Any]:
+    """`zone`: the operator's, so entry and exit read as the wall times of the place."""
     out = dict(row.__dict__)
+    for name in ("entry_at", "exit_at", "created_at"):
+        if out[name] is not None:
+            out[name] = out[name].astimezone(zone)
     out["fare"] = (
         {"amount": row.fare_amount, "currency": row.fare_currency} if row.fare_amount is not None else None
     )
@@ -64,7 +70,10 @@ async def list_journeys(call: Call) -> web.Response:
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
     return json_response(
-        dump(JourneyPage, {"items": [shape(j) for j in page.items], "next_cursor": page.next_cursor})
+        dump(
+            JourneyPage,
+            {"items": [shape(j, _zone(call, j)) for j in page.items], "next_cursor": page.next_cursor},
+        )
     )
 
 
@@ -89,7 +98,12 @@ async def repair(call: Call) -> web.Response:
     if outcome.repair.status == "pending":
         body = {"status": "pending_review", "repair_id": outcome.repair.id, "journey_id": outcome.journey.id}
         return json_response(dump(RepairPending, body), status=202)
-    return json_response(dump(JourneyOut, shape(outcome.journey)))
+    return json_response(dump(JourneyOut, shape(outcome.journey, _zone(call, outcome.journey))))
+
+
+def _zone(call: Call, journey: Journey) -> tzinfo:
+    operator = call.services.transit.network.operator(journey.operator)
+    return ZoneInfo(operator.info.time_zone) if operator is not None else UTC
 
 
 def debt_shape(debt: Debt) -> dict[str, Any]:

@@ -44,7 +44,9 @@ class PassengerAlreadyBooked(Conflict):
     code = "passenger_already_booked"
 
     def __init__(self, index: int, document_id: str) -> None:
-        super().__init__(details={"passenger": index, "document_id": document_id}, passenger=index + 1)
+        super().__init__(
+            details={"passenger": index, "document_id": document_id}, number=index + 1, passenger=index
+        )
 
 
 class TooManyHolds(Conflict):

@@ -67,3 +67,17 @@ def test_every_singular_form_belongs_to_a_message_with_that_count() -> None:
 
     for code, (param, text) in SINGULAR.items():
         assert "{" + param + "}" in MESSAGES[code].en and "{" + param + "}" in text.en
+
+
+@pytest.mark.parametrize(
+    ("code", "params", "one"),
+    [
+        ("too_many_holds", {"limit": 1}, "You already have 1 unpaid booking; pay for or cancel it first."),
+        ("quota_exceeded", {"limit": 1, "window": "day"}, "1 appointment with this department for that day"),
+        ("reauthentication_required", {"minutes": 1}, "a sign-in from the last 1 minute."),
+    ],
+)
+def test_a_count_of_one_reads_in_the_singular(code: str, params: dict[str, object], one: str) -> None:
+    assert one in message_for(code, "en", 409, **params)
+    many = {k: 2 if v == 1 else v for k, v in params.items()}
+    assert one.replace("1", "2") not in message_for(code, "en", 409, **many)  # the plural stays

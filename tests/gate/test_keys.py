@@ -37,3 +37,21 @@ def test_a_key_on_the_deny_list_is_refused_as_revoked_not_unknown(tmp_path: Path
     )
     decision = gate.validate(code, "in", T0)
     assert (decision.decision, decision.reason) == ("deny", "revoked")  # as the online scan answers
+
+
+def test_a_compromised_key_stays_revoked_after_the_keys_document_drops_it(tmp_path: Path) -> None:
+    """The service stops publishing a compromised key; the gate's next keys sync must not turn its
+    codes into unknown_key while the deny list still names it (the online scan says revoked)."""
+    compromised, current = Issuer(key_number=1), Issuer(key_number=2)
+    both = compromised.document()
+    both["keys"] += current.document()["keys"]
+    gate = gate_on(tmp_path / "g.sqlite3", "g1", both)
+    code = compromised.code(rider(), T0)
+    gate.apply_denylist(
+        {"changes": [{"kind": "key", "value": "ride_codes-1", "action": "add"}], "next_cursor": 1}, T0
+    )
+    gate.apply_keys(current.document(), None, T0)  # the next sync: the key is no longer published
+    decision = gate.validate(code, "in", T0)
+    assert (decision.decision, decision.reason) == ("deny", "revoked")
+    other = Issuer(key_number=3).code(rider(), T0)  # a key nobody published nor denied
+    assert gate.validate(other, "in", T0).reason == "unknown_key"

@@ -78,6 +78,8 @@ async def test_tap_in_then_out_prices_the_journey_and_charges_the_wallet_currenc
     )
     assert journey["fare"] == tapped_out["fare"] and journey["charge"] == tapped_out["charge"]
     assert journey["fx_rate"] and journey["charge_status"] == "pending"
+    # Shenzhen's wall times, as the rider rode (the instants are the clock's)
+    assert journey["entry_at"].endswith("+08:00") and journey["exit_at"].endswith("+08:00")
 
 
 async def test_the_charge_is_the_fare_times_the_stored_rate_rounded_half_up(ride: Ride) -> None:

@@ -151,6 +151,8 @@ async def test_a_document_holds_one_seat_per_departure_across_bookings_and_rider
         "passenger_already_booked",
         {"passenger": 0, "document_id": mine},
     )
+    # The message counts from 1 and names the index it means, which details give from 0.
+    assert "Passenger 1 (passengers.0)" in body["error"]["message"]
     relative = await signed_in_with_wallet(trip.api, "relative")
     same_person = (await trip.people(1, relative))[0]  # the same HKID, added by another rider
     status, body = await trip.hold(departure, [same_person], rider=relative)
