@@ -18,7 +18,6 @@ from typing import Any
 
 from bayaffairs.gate.store import Decision, GateStore, LastTap, SeenCode, SyncState
 from bayaffairs.signing.keys import load_public_key
-from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import (
     DeviceKeyCache,
     KeySet,
@@ -92,7 +91,6 @@ class OfflineGate:
     _opened: dict[str, int] = field(default_factory=dict)  # tap id -> when this instance opened it
     _device_keys: DeviceKeyCache = field(default_factory=DeviceKeyCache)
     _denied_accounts: set[bytes] = field(default_factory=set)
-    _denied_key_numbers: set[int] = field(default_factory=set)
     _denied_credentials: set[bytes] = field(default_factory=set)
     _public_keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _stamp: tuple[int, str] = (-1, "")
@@ -166,34 +164,30 @@ class OfflineGate:
         revoked = {value for kind, value in state.denied if kind == "key"}
         document = state.keys
         if document is not None:
+            # A compromised key leaves the keys document but stays on the deny list.
+            published = {k["kid"] for k in document["keys"]}
             self.keys = KeySet(
-                VerifyingKey(
-                    k["key_number"],
-                    self._public_key(k["algorithm"], k["public_key"]),
-                    revoked=k["kid"] in revoked,
-                    not_before=_unix(k.get("not_before")),
-                )
-                for k in document["keys"]
+                (
+                    VerifyingKey(
+                        k["key_number"],
+                        self._public_key(k["algorithm"], k["public_key"]),
+                        revoked=k["kid"] in revoked,
+                        not_before=_unix(k.get("not_before")),
+                    )
+                    for k in document["keys"]
+                ),
+                revoked_numbers=(
+                    int(kid.rsplit("-", 1)[1])
+                    for kid in revoked - published
+                    if re.fullmatch(r"ride_codes-\d+", kid)
+                ),
             )
             policy = document["policy"]
             self.policy = Policy(policy["code_seconds"], policy["skew_seconds"])
             self.scope = policy["scope"]
             self.rules = GateRules.from_document(document["rules"])
         self._denied_accounts = _raw(value for kind, value in state.denied if kind == "account")
-        # A compromised key leaves the keys document but stays on the deny list: its codes are
-        # "revoked", as the online scan says, not "unknown_key", whichever sync came last.
-        self._denied_key_numbers = {
-            int(kid.rsplit("-", 1)[1]) for kid in revoked if re.fullmatch(r"ride_codes-\d+", kid)
-        }
         self._denied_credentials = _raw(value for kind, value in state.denied if kind == "credential")
-
-    @staticmethod
-    def _key_number(payload: str) -> int | None:
-        try:
-            code = fmt.decode_text(payload)
-        except fmt.MalformedCode:
-            return None
-        return code.key_number if isinstance(code, fmt.IssuerCode) else code.credential.key_number
 
     def _public_key(self, algorithm: str, encoded: str) -> Any:
         """Parsed once: a sync every few minutes re-sends the same keys."""
@@ -224,8 +218,6 @@ class OfflineGate:
                 device_keys=self._device_keys,
             )
         except Rejected as exc:
-            if exc.reason == "unknown_key" and self._key_number(payload) in self._denied_key_numbers:
-                return GateDecision("deny", "revoked")
             return GateDecision("deny", exc.reason)
         if verified.account in self._denied_accounts:
             return GateDecision("deny", "denied_account")

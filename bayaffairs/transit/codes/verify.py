@@ -56,10 +56,13 @@ class Verified:
 
 
 class KeySet:
-    """The ride-code issuer's keys by number, as published to gates."""
+    """The ride-code issuer's keys by number, as published to gates. `revoked_numbers`: keys on
+    the deny list that are no longer published (a compromised key leaves the keys document): their
+    codes are "revoked", not "unknown_key"."""
 
-    def __init__(self, keys: Iterable[VerifyingKey]) -> None:
+    def __init__(self, keys: Iterable[VerifyingKey], revoked_numbers: Iterable[int] = ()) -> None:
         self.by_number = {k.key_number: k for k in keys}
+        self.revoked_numbers = frozenset(revoked_numbers)
 
 
 class DeviceKeyCache:
@@ -96,7 +99,7 @@ def check(
     key_number = code.key_number if isinstance(code, fmt.IssuerCode) else code.credential.key_number
     key = keys.by_number.get(key_number)
     if key is None:
-        raise Rejected("unknown_key")
+        raise Rejected("revoked" if key_number in keys.revoked_numbers else "unknown_key")
     if key.revoked or (key.revoked_at is not None and now >= key.revoked_at):
         raise Rejected("revoked")
     skew = policy.skew_seconds
