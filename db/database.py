@@ -21,6 +21,10 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InterfaceError,
+    # A query started between the server's FATAL "terminating connection" and the socket's close
+    # (a restart, a terminated backend): the protocol is still consuming that error, and asyncpg
+    # refuses to send ("cannot switch to state ...; another operation (2) is in progress").
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
