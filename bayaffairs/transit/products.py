@@ -32,7 +32,7 @@ from bayaffairs.db.queries import fare_products as q
 from bayaffairs.db.queries.journeys import ChargeJob
 from bayaffairs.fx import convert
 from bayaffairs.i18n import Text
-from bayaffairs.storage import Database
+from bayaffairs.storage import Connection, Database
 
 ProductKind = Literal["monthly_spend_discount", "monthly_subsidy"]
 
@@ -142,14 +142,7 @@ class FareProducts:
             row = await q.journey_for_products(conn, job.journey_id)
             if row is None or row.product_spend is not None or row.fare_amount is None:
                 return job  # priced in already (a retried charge): the claim read the fare as it is
-            offs: list[tuple[str, int]] = []
-            for product in products:
-                await q.lock_rider_product(conn, row.user_id, product.id)
-                _, start, end = product.month(row.settles_at)
-                before = await q.spend(conn, row.user_id, sorted(product.operators), start, end)
-                off = product.discount(before, row.fare_amount)
-                if off:
-                    offs.append((product.id, off))
+            offs = await self._offs(conn, job.journey_id, row, products, row.fare_amount)
             fare = max(0, row.fare_amount - sum(off for _, off in offs))
             charge = (
                 convert(fare, row.fare_currency, row.charge_currency, row.fx_rate)
@@ -160,6 +153,45 @@ class FareProducts:
                 conn, job.journey_id, spend=row.fare_amount, discounts=offs, fare=fare, charge=charge
             )
         return replace(job, fare_amount=fare, amount=charge if charge is not None else job.amount)
+
+    async def reprice(self, conn: Connection, journey_id: str, operator: str, base: int) -> int | None:
+        """A journey whose products were priced in, priced again at `base` before them (a late
+        tap-out, a repair: bayaffairs/transit/repricing.py): it takes the discounts it would have
+        taken had it been priced at `base` the first time, computed as `price` does (against the
+        month's spend of the rider's other journeys, under the rider's product locks), and counts
+        `base` towards the month. The fare after them; None when its products are not priced yet
+        (the charging job prices them when it charges the journey, as any other). Call in the
+        transaction that locked the journey."""
+        products = self._discounts.get(operator)
+        if not products:
+            return None
+        row = await q.journey_for_products(conn, journey_id)
+        if row is None or row.product_spend is None:
+            return None
+        offs = await self._offs(conn, journey_id, row, products, base)
+        await q.set_product_lines(conn, journey_id, spend=base, discounts=offs)
+        return max(0, base - sum(off for _, off in offs))
+
+    async def _offs(
+        self,
+        conn: Connection,
+        journey_id: str,
+        row: q.ProductJourney,
+        products: Sequence[FareProduct],
+        base: int,
+    ) -> list[tuple[str, int]]:
+        """[(product, discount)] of the journey at `base`: what each product's month comes to
+        with it less without it. Each product's lock for the rider is held to the end of the
+        transaction, so two journeys priced at once never both count the same spend before them."""
+        offs: list[tuple[str, int]] = []
+        for product in products:
+            await q.lock_rider_product(conn, row.user_id, product.id)
+            _, start, end = product.month(row.settles_at)
+            before = await q.spend(conn, row.user_id, sorted(product.operators), start, end, journey_id)
+            off = product.discount(before, base)
+            if off:
+                offs.append((product.id, off))
+        return offs
 
     async def progress(self, user_id: str) -> list[Progress]:
         """This month so far, per product, in each product's calendar."""

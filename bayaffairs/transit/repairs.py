@@ -29,6 +29,7 @@ from bayaffairs.storage import Connection, Database
 from bayaffairs.transit import repricing
 from bayaffairs.transit.model import Trip
 from bayaffairs.transit.network import Network, Operator
+from bayaffairs.transit.products import FareProducts
 
 Repair = q.RepairRow
 Decision = Literal["approve", "refuse"]
@@ -48,6 +49,7 @@ class Repairs:
     clock: Clock
     network: Network
     converter: Converter
+    products: FareProducts
     repair_days: int = 7
 
     async def ask(self, user_id: str, journey_id: str, exit_station: str) -> RepairOutcome:
@@ -135,6 +137,7 @@ class Repairs:
             quote.amount,
             f"repaired: {quote.rule}",
             converter=self.converter,
+            products=self.products,
             now=self.clock.now(),
             reason="repair",
         )

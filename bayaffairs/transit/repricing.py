@@ -10,6 +10,13 @@ charged (a second maximum fare is never due), and the rider gets the difference 
 * the charge was sent or went through: the journey keeps the charge as made, the fare becomes
   the new one, and the difference is a refund line of its own (journey_refunds), which the
   charging job pays back through the provider once the charge has gone through.
+
+Fare products (bayaffairs/transit/products.py) are priced again with it: a journey whose
+discounts were taken (by the charging job) takes the discounts of its new fare instead, as if it
+had been priced right the first time, against the rider's month-to-date spend on the other
+journeys (under the rider's product lock, through the same code the charging job uses), and the
+month counts its new fare. Other journeys of the month keep their discounts. A journey not
+charged yet gets its discounts when it is charged, as any other.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from bayaffairs.fx import Converter, convert
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.storage import Connection
+from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.repricing")
 SENT = ("charging", "charged")
@@ -40,10 +48,26 @@ class Repriced:
 
 
 def capped(journey: q.JourneyRow, fare: Money) -> Money:
-    """`fare`, never more than the journey is priced at already (its maximum fare)."""
-    if journey.fare_amount is None or journey.fare_currency != fare.currency:
+    """`fare`, never more than the journey is priced at already (its maximum fare; both before
+    fare products)."""
+    before = journey.product_spend if journey.product_spend is not None else journey.fare_amount
+    if before is None or journey.fare_currency != fare.currency:
         return fare
-    return Money(min(fare.amount, journey.fare_amount), fare.currency)
+    return Money(min(fare.amount, before), fare.currency)
+
+
+async def with_products(
+    conn: Connection, journey: q.JourneyRow, fare: Money, products: FareProducts
+) -> Money:
+    """`fare` (capped) less the fare products the journey takes at it, if they were priced in;
+    never more than the journey's fare now."""
+    fare = capped(journey, fare)
+    if journey.fare_currency != fare.currency:
+        return fare
+    net = await products.reprice(conn, journey.id, journey.operator, fare.amount)
+    if net is None:
+        return fare
+    return Money(net if journey.fare_amount is None else min(net, journey.fare_amount), fare.currency)
 
 
 async def reprice(
@@ -53,12 +77,14 @@ async def reprice(
     rule: str,
     *,
     converter: Converter,
+    products: FareProducts,
     now: datetime,
     reason: str,
 ) -> Repriced:
     """Price `journey` (locked by the caller, in its transaction) at `fare` (capped: see
-    `capped`); `reason` names the refund line, if one is due."""
-    fare = capped(journey, fare)
+    `capped`; less its fare products: see `with_products`); `reason` names the refund line, if
+    one is due."""
+    fare = await with_products(conn, journey, fare, products)
     if journey.charge_status in SENT and journey.charge_amount is not None and journey.charge_currency:
         charged = Money(journey.charge_amount, journey.charge_currency)
         new_charge = charged.amount

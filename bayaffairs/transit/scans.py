@@ -49,6 +49,7 @@ from bayaffairs.transit.model import (
     UnknownStop,
 )
 from bayaffairs.transit.network import Network, Operator
+from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.scans")
 LINGER_SECONDS = 0.001  # an idle writer waits this long for a short queue to grow
@@ -195,13 +196,14 @@ class ScanService:
         network: Network,
         keys: RideCodeKeys,
         converter: Converter,
+        products: FareProducts,
     ) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
         self.network = network
         self.keys = keys
-        self.recorder = TapRecorder(network, converter, clock, settings.skew_seconds)
+        self.recorder = TapRecorder(network, converter, products, clock, settings.skew_seconds)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
         self._queue: asyncio.Queue[QueuedScan] = asyncio.Queue()
@@ -339,9 +341,17 @@ class TapRecorder:
     """Records taps through record_scans() and prices the journeys they complete, inside the
     caller's transaction (online scans and offline uploads alike)."""
 
-    def __init__(self, network: Network, converter: Converter, clock: Clock, skew_seconds: int = 300) -> None:
+    def __init__(
+        self,
+        network: Network,
+        converter: Converter,
+        products: FareProducts,
+        clock: Clock,
+        skew_seconds: int = 300,
+    ) -> None:
         self.network = network
         self.converter = converter
+        self.products = products
         self.clock = clock
         self._charges: dict[tuple[int, str, str, Decimal], int] = {}
         self._charge_sets: dict[tuple[object, ...], Charges] = {}
@@ -522,7 +532,14 @@ class TapRecorder:
             return Decision.open(journey_id, None)
         fare, rule = priced
         done = await repricing.reprice(
-            conn, journey, fare, rule, converter=self.converter, now=self.clock.now(), reason="late tap-out"
+            conn,
+            journey,
+            fare,
+            rule,
+            converter=self.converter,
+            products=self.products,
+            now=self.clock.now(),
+            reason="late tap-out",
         )
         return Decision("open", None, journey_id, done.fare, done.charge)
 

@@ -106,9 +106,9 @@ def build_transit(
     issuer_keys = IssuerKeys(db, clock, settings.signing, Sealer(settings.secrets.signing_keys))
     keys = RideCodeKeys(issuer_keys)
     converter = Converter(next(iter(adapters.of_kind(FxRateSource)), None), clock)
-    scans = ScanService(db, clock, settings.ride_codes, network, keys, converter)
-    deny_list = DenyList(db, clock)
     products = FareProducts(db, clock, products_of(config.jurisdictions.values()))
+    scans = ScanService(db, clock, settings.ride_codes, network, keys, converter, products)
+    deny_list = DenyList(db, clock)
     debts = Debts(db, clock, adapters.lookup(PaymentProvider))
 
     return TransitServices(
@@ -120,7 +120,7 @@ def build_transit(
         codes=RideCodeService(db, clock, settings.ride_codes, network, keys, store),
         scans=scans,
         journeys=Journeys(db, clock, network, converter),
-        repairs=Repairs(db, clock, network, converter, settings.ride_codes.repair_days),
+        repairs=Repairs(db, clock, network, converter, products, settings.ride_codes.repair_days),
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
         settlements=Settlements(db, clock, network, settings.settlement),

@@ -48,19 +48,26 @@ async def lock_rider_product(conn: Connection, user_id: str, product: str) -> No
 
 
 async def spend(
-    conn: Connection, user_id: str, operators: Sequence[str], start: datetime, end: datetime
+    conn: Connection,
+    user_id: str,
+    operators: Sequence[str],
+    start: datetime,
+    end: datetime,
+    excluding: str,
 ) -> int:
-    """The month's spend so far: journeys whose products were priced already."""
+    """The month's spend so far: journeys whose products were priced already, but `excluding`
+    (the journey being priced: it counts when priced again)."""
     value = await conn.fetchval(
         f"""
         SELECT coalesce(sum(product_spend), 0) FROM journeys
         WHERE user_id = $1 AND operator = ANY($2::text[]) AND product_spend IS NOT NULL
-          AND {_SETTLES_AT} >= $3 AND {_SETTLES_AT} < $4
+          AND {_SETTLES_AT} >= $3 AND {_SETTLES_AT} < $4 AND id <> $5
         """,
         user_id,
         list(operators),
         start,
         end,
+        excluding,
     )
     return int(value)
 
@@ -85,6 +92,21 @@ async def set_products(
         orjson.dumps([list(d) for d in discounts]).decode(),
         fare,
         charge,
+    )
+
+
+async def set_product_lines(
+    conn: Connection, journey_id: str, *, spend: int, discounts: Sequence[tuple[str, int]]
+) -> None:
+    """A repriced journey's spend and discounts (its fare and charge are the caller's)."""
+    await conn.execute(
+        """
+        UPDATE journeys SET product_spend = $2, discounts = $3::text::jsonb, updated_at = now()
+        WHERE id = $1
+        """,
+        journey_id,
+        spend,
+        orjson.dumps([list(d) for d in discounts]).decode(),
     )
 
 
