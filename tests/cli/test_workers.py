@@ -301,12 +301,19 @@ async def test_each_periodic_job_has_one_owner_across_two_servers_on_one_databas
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(3)  # every worker's timer of the quick jobs has fired again meanwhile
-    claims = taken(first) + taken(second)
+    # Jobs with longer periods keep taking their locks meanwhile (late on a loaded machine), so the
+    # held locks are compared with the claims only when no claim was logged around the count.
+    deadline = time.monotonic() + 15
+    while True:
+        claims = taken(first) + taken(second)
+        owned_now = await pg.fetchval(OWNED, NAMESPACE)
+        if taken(first) + taken(second) == claims or time.monotonic() > deadline:
+            break
     jobs = [job for _, job in claims]
     assert set(jobs) >= QUICK_JOBS, claims
     assert len(jobs) == len(set(jobs)), f"a job taken twice while its owner lives: {claims}"
     # Control: the lock is what the others meet; a job nobody runs is free to take.
-    assert await pg.fetchval(OWNED, NAMESPACE) == len(jobs)
+    assert owned_now == len(jobs), claims
     for job in QUICK_JOBS:
         assert not await pg.fetchval("SELECT pg_try_advisory_lock($1::int, hashtext($2))", NAMESPACE, job)
     assert await pg.fetchval("SELECT pg_try_advisory_lock($1::int, hashtext('no such job'))", NAMESPACE)
