@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -32,8 +31,8 @@ routes = web.RouteTableDef()
 log = logging.getLogger("bayaffairs.travel")
 
 
-def _booking(booking: Booking) -> dict[str, Any]:
-    body = asdict(booking)
+def _booking(booking: Booking, language: str) -> dict[str, Any]:
+    body = localise(booking, language)
     body["tickets"] = [{**t, "png_url": f"/v1/travel/tickets/{t['id']}.png"} for t in body["tickets"]]
     return dump(BookingOut, body)
 
@@ -172,7 +171,7 @@ async def hold(call: Call) -> web.Response:
         ],
         request_key=call.request.headers.get("Idempotency-Key"),
     )
-    return json_response(_booking(booking), status=201)
+    return json_response(_booking(booking, call.language), status=201)
 
 
 @routes.get("/v1/travel/bookings")
@@ -187,7 +186,9 @@ async def list_bookings(call: Call) -> web.Response:
     page = await call.services.travel.bookings.list(
         call.rider, cursor=call.query["cursor"], limit=call.query["limit"]
     )
-    return json_response({"items": [_booking(b) for b in page.items], "next_cursor": page.next_cursor})
+    return json_response(
+        {"items": [_booking(b, call.language) for b in page.items], "next_cursor": page.next_cursor}
+    )
 
 
 @routes.get("/v1/travel/bookings/{booking_id}")
@@ -200,7 +201,7 @@ async def list_bookings(call: Call) -> web.Response:
 )
 async def get_booking(call: Call) -> web.Response:
     booking = await call.services.travel.bookings.get(call.rider, call.path("booking_id"))
-    return json_response(_booking(booking))
+    return json_response(_booking(booking, call.language))
 
 
 @routes.post("/v1/travel/bookings/{booking_id}/payment")
@@ -219,7 +220,7 @@ async def get_booking(call: Call) -> web.Response:
 )
 async def pay(call: Call) -> web.Response:
     booking = await call.services.travel.payments.pay(call.rider, call.path("booking_id"))
-    return json_response(_booking(booking))
+    return json_response(_booking(booking, call.language))
 
 
 @routes.post("/v1/travel/bookings/{booking_id}/cancellation")
@@ -234,7 +235,7 @@ async def pay(call: Call) -> web.Response:
 )
 async def cancel(call: Call) -> web.Response:
     booking = await call.services.travel.cancellations.cancel(call.rider, call.path("booking_id"))
-    body = _booking(booking)
+    body = _booking(booking, call.language)
     if body["refund"] is None and body["charge"] is not None:
         body["refund"] = {"amount": 0, "currency": body["charge"]["currency"]}
     return json_response(body)
@@ -258,7 +259,7 @@ async def cancel_passenger(call: Call) -> web.Response:
     booking = await call.services.travel.cancellations.cancel_passenger(
         call.rider, call.path("booking_id"), call.path("passenger_id")
     )
-    return json_response(_booking(booking))
+    return json_response(_booking(booking, call.language))
 
 
 @routes.post("/v1/travel/bookings/{booking_id}/move")
@@ -281,7 +282,7 @@ async def move(call: Call) -> web.Response:
     booking = await call.services.travel.disruptions.move(
         call.rider, call.path("booking_id"), call.body.get("departure_id")
     )
-    return json_response(_booking(booking))
+    return json_response(_booking(booking, call.language))
 
 
 @routes.get(r"/v1/travel/tickets/{ticket_id:tkt_[0-9a-f]{20}}.png")

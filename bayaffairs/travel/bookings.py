@@ -27,6 +27,7 @@ from bayaffairs.db.queries import travel_recovery as rq
 from bayaffairs.db.queries import travel_refunds as fq
 from bayaffairs.documents.service import Document, DocumentService
 from bayaffairs.errors import InvalidInput, Unprocessable
+from bayaffairs.i18n import Text
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.pages import Page
@@ -122,6 +123,45 @@ def _schedule_change(data: dict[str, Any] | None) -> ScheduleChange | None:
 
 
 @dataclass(frozen=True)
+class Itinerary:
+    """Where and when a booking's departure goes, as the timetable now has it: times on the
+    carrier's wall clock, ports by id and by name."""
+
+    departs_at: datetime
+    arrives_at: datetime
+    origin: str
+    destination: str
+    origin_name: Text
+    destination_name: Text
+
+
+def itinerary(
+    carriers: Carriers,
+    carrier_id: str,
+    origin: str,
+    destination: str,
+    departs_at: datetime,
+    arrives_at: datetime,
+) -> Itinerary:
+    carrier = carriers.get(carrier_id)
+    ports = carrier.timetable.ports if carrier else {}
+    zone = carrier.timetable.zone if carrier else None
+
+    def name(port_id: str) -> Text:
+        port = ports.get(port_id)
+        return port.name if port is not None else Text(port_id)
+
+    return Itinerary(
+        departs_at.astimezone(zone),
+        arrives_at.astimezone(zone),
+        origin,
+        destination,
+        name(origin),
+        name(destination),
+    )
+
+
+@dataclass(frozen=True)
 class Booking:
     id: str
     status: BookingStatus
@@ -141,6 +181,11 @@ class Booking:
     disruption: Disruption | None = None
     moved_from: str | None = None
     schedule_change: ScheduleChange | None = None
+    arrives_at: datetime | None = None
+    origin: str | None = None
+    destination: str | None = None
+    origin_name: Text | None = None
+    destination_name: Text | None = None
 
 
 def _booking(
@@ -150,6 +195,7 @@ def _booking(
     payments: Sequence[q.PaymentRow] = (),
     refunds: Sequence[fq.RefundRow] = (),
     changes: Mapping[str, dict[str, Any]] | None = None,
+    where: Itinerary | None = None,
 ) -> Booking:
     status, charge, refund = payment_status(payments, refunds)
     live = row.status in ("held", "paying", "confirmed")
@@ -184,6 +230,7 @@ def _booking(
         tickets=tuple(Ticket(t.id, t.position, t.payload, t.status) for t in tickets),
         moved_from=row.moved_from,
         schedule_change=_schedule_change((changes or {}).get(row.departure_id)) if live else None,
+        **({f.name: getattr(where, f.name) for f in dataclasses.fields(where)} if where else {}),
     )
 
 
@@ -269,7 +316,15 @@ class TravelBookings:
         if isinstance(outcome, Refused):
             raise self._refusal(outcome, departure.id, fare_class, documents)
         row = await self._hold_at_carrier(carrier, outcome.row)
-        return _booking(row, outcome.passengers)
+        where = itinerary(
+            self.carriers,
+            carrier.id,
+            departure.origin,
+            departure.destination,
+            departure.departs_at,
+            departure.arrives_at,
+        )
+        return _booking(row, outcome.passengers, where=where)
 
     def check_sales_open(self, carrier: Carrier, departs_at: datetime, now: datetime) -> None:
         """409 `sales_closed` inside the carrier's cutoff before departure."""
@@ -457,13 +512,13 @@ class TravelBookings:
             row = await q.get(conn, booking_id, user_id)
             if row is None:
                 raise BookingNotFound()
-            bookings = await _full(conn, [row])
+            bookings = await _full(conn, [row], self.carriers)
         return (await self._with_offers([row], bookings))[0]
 
     async def list(self, user_id: str, *, cursor: str | None, limit: int) -> Page[Booking]:
         async with self.db.acquire() as conn:
             rows = await q.list_for_user(conn, user_id, after=cursor, limit=limit + 1)
-            bookings = await _full(conn, rows)
+            bookings = await _full(conn, rows, self.carriers)
         return Page.from_rows(await self._with_offers(rows, bookings), limit, key=lambda b: b.id)
 
     async def _with_offers(
@@ -513,8 +568,13 @@ class TravelBookings:
         return ticket.payload
 
 
-async def _full(conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]:
+async def _full(conn: Connection, rows: Sequence[q.BookingRow], carriers: Carriers) -> list[Booking]:
     ids = [r.id for r in rows]
+    departures = await dq.static_departures(conn, list({r.departure_id for r in rows})) if rows else []
+    where = {
+        d.id: itinerary(carriers, d.carrier, d.origin, d.destination, d.departs_at, d.arrives_at)
+        for d in departures
+    }
     passengers = _group(await q.passengers(conn, ids))
     tickets = _group(await q.tickets(conn, ids))
     paid = [r.id for r in rows if r.status in ("paying", "confirmed", "cancelled", "released")]
@@ -531,6 +591,7 @@ async def _full(conn: Connection, rows: Sequence[q.BookingRow]) -> list[Booking]
             payments.get(row.id, []),
             refunds.get(row.id, []),
             changes,
+            where.get(row.departure_id),
         )
         for row in rows
     ]

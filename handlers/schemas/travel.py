@@ -160,6 +160,17 @@ class BookingOut(Schema):
         required=True, metadata={"description": "held, paying, confirmed, released or cancelled"}
     )
     departure_id = fields.String(required=True)
+    departs_at = fields.DateTime(
+        required=True,
+        metadata={"description": "as the carrier's timetable now has it, on the carrier's wall clock"},
+    )
+    arrives_at = fields.DateTime(required=True)
+    origin = fields.String(
+        required=True, metadata={"description": "port or station id (GET /v1/travel/routes)"}
+    )
+    origin_name = fields.String(required=True, metadata={"description": "in the request's language"})
+    destination = fields.String(required=True)
+    destination_name = fields.String(required=True)
     carrier = fields.String(required=True)
     fare_class = fields.String(required=True)
     passengers = fields.List(fields.Nested(PassengerOut), required=True)

@@ -5,12 +5,13 @@ the refund; then the record of the data sent, under My data."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.async_api import expect
 
 from tests.frontends.conftest import NOW, TODAY, Site, days, decode_qr
+from tests.travel.conftest import HKID
 
 TRANSFER = {
     "en": ("Shekou cross-boundary ferry", "Hong Kong → Mainland"),
@@ -114,3 +115,42 @@ async def test_book_a_ferry_seat_through_the_consent_prompt_pay_and_cancel(site:
     await expect(sent).to_be_visible()
     await page.locator("dialog.dialog button.primary").click()
     await expect(page.locator("li.consent[data-status=withdrawn]")).to_have_count(1)
+
+
+ROUTE = {
+    "en": ("HZMB Hong Kong Port", "HZMB Macao Port"),
+    "zh-Hant": ("港珠澳大橋香港口岸", "港珠澳大橋澳門口岸"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant"])
+async def test_the_bookings_list_says_when_each_trip_leaves_and_from_where_to_where(
+    site: Site, language: str
+) -> None:
+    rider = await site.rider(f"lister-{language}", wallet="HKD")
+    status, doc = await rider.post(
+        "/v1/me/documents", {**HKID, "expires": (NOW + days(5 * 365)).date().isoformat()}
+    )
+    assert status == 201, doc
+    _, found = await rider.get(
+        "/v1/travel/departures?origin=hzmb_hk_port&destination=hzmb_macao_port&limit=20"
+    )
+    departure = next(
+        d for d in found["items"] if datetime.fromisoformat(d["departs_at"]) > NOW + timedelta(hours=3)
+    )
+    status, held = await rider.post(
+        "/v1/travel/bookings",
+        {
+            "departure_id": departure["id"],
+            "fare_class": "standard",
+            "passengers": [{"document_id": doc["id"]}],
+        },
+    )
+    assert status == 201, held
+
+    page = await site.page(language)
+    await page.goto(site.url(f"/app/?view=travel&lang={language}#token={rider.token}"))
+    listed = page.locator(f".bookings article.booking[data-booking-id='{held['id']}']")
+    itinerary = listed.locator(".itinerary")
+    await expect(itinerary).to_contain_text(departure["departs_at"][11:16])  # the port's wall clock
+    await expect(itinerary).to_contain_text(f"{ROUTE[language][0]} → {ROUTE[language][1]}")

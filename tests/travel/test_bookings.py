@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -65,6 +65,26 @@ async def test_a_hold_answers_held_with_expiry_and_total_and_takes_the_seats(tri
     assert await trip.seats(departure) == (50, 2, 0)
     _, listed = await trip.rider.get("/v1/travel/bookings")
     assert [b["id"] for b in listed["items"]] == [body["id"]]
+
+
+async def test_a_booking_says_when_and_from_where_to_where_in_the_riders_language(trip: Trip) -> None:
+    departure = await trip.departure()
+    status, held = await trip.hold(departure, [await trip.document(HKID)])
+    assert status == 201, held
+    departs_at = await trip.departs_at(departure)
+    _, zh = await trip.rider.get("/v1/travel/bookings", headers={"Accept-Language": "zh-Hant"})
+    _, en = await trip.rider.get(f"/v1/travel/bookings/{held['id']}")
+    for body in (held, zh["items"][0], en):
+        assert body["departs_at"].endswith("+08:00")  # the port's wall clock
+        assert datetime.fromisoformat(body["departs_at"]) == departs_at
+        assert datetime.fromisoformat(body["arrives_at"]) == departs_at + timedelta(minutes=40)
+        assert (body["origin"], body["destination"]) == ("hzmb_hk_port", "hzmb_macao_port")
+    assert (held["origin_name"], held["destination_name"]) == ("HZMB Hong Kong Port", "HZMB Macao Port")
+    assert (en["origin_name"], en["destination_name"]) == ("HZMB Hong Kong Port", "HZMB Macao Port")
+    assert (zh["items"][0]["origin_name"], zh["items"][0]["destination_name"]) == (
+        "港珠澳大橋香港口岸",
+        "港珠澳大橋澳門口岸",
+    )
 
 
 async def test_a_mainland_resident_needs_consent_before_data_goes_to_a_hong_kong_carrier(trip: Trip) -> None:

@@ -162,12 +162,20 @@ export async function render(ctx, root) {
   // A booking in any state: held (countdown, pay), confirmed (tickets), cancelled (refund).
   function bookingCard(booking, departure, fare = null) {
     const card = h('article', { class: 'booking', dataset: { bookingId: booking.id, status: booking.status } });
+    // When and from where to where: the booking's own (as the timetable now has it), else the
+    // departure it was chosen from.
+    const itinerary = (b) => {
+      const at = b.departs_at || departure?.departs_at;
+      const from = b.origin_name || portName(b.origin || departure?.origin || '');
+      const to = b.destination_name || portName(b.destination || departure?.destination || '');
+      const parts = [at ? localDateTime(at, ctx.language) : null, from && to ? `${from} → ${to}` : null].filter(Boolean);
+      return parts.length ? h('p', { class: 'itinerary', dataset: { departsAt: at || '' } }, parts.join(' · ')) : null;
+    };
     const draw = (b) => {
       const status = h('div', { 'aria-live': 'polite' });
       const lines = [
         h('div', { class: 'row' }, h('strong', {}, b.id), statusChip(ctx, 'booking', b.status)),
-        departure ? h('p', {}, `${localDateTime(departure.departs_at, ctx.language)} · ${portName(departure.origin)} → ${portName(departure.destination)}`) : null,
-        b.departs_at ? h('p', {}, localDateTime(b.departs_at, ctx.language)) : null,
+        itinerary(b),
         h('ul', { class: 'plain' }, b.passengers.map((p) => h('li', {}, p.name, ' · ', ctx.t(`doc.${p.document_type}`)))),
         h('dl', { class: 'price' }, h('dt', {}, ctx.t('booking.total')), h('dd', {}, money(b.total, ctx.language)), b.charge ? [h('dt', {}, ctx.t('booking.charged')), h('dd', {}, money(b.charge, ctx.language))] : null, b.refund ? [h('dt', {}, ctx.t('booking.refund')), h('dd', { class: 'refund' }, money(b.refund, ctx.language))] : null),
       ];
