@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +26,9 @@ from bayaffairs.transit.journeys import Journey
 routes = web.RouteTableDef()
 
 
-def shape(row: Journey, zone: tzinfo = UTC) -> dict[str, Any]:
-    """`zone`: the operator's, so entry and exit read as the wall times of the place."""
+def shape(row: Journey, zone: tzinfo = UTC, product_name: Callable[[str], str] = str) -> dict[str, Any]:
+    """`zone`: the operator's, so entry and exit read as the wall times of the place;
+    `product_name`: a fare product's name (for its discount line) by its id."""
     out = dict(row.__dict__)
     for name in ("entry_at", "exit_at", "created_at"):
         if out[name] is not None:
@@ -42,7 +44,7 @@ def shape(row: Journey, zone: tzinfo = UTC) -> dict[str, Any]:
     out["fx_rate"] = str(row.fx_rate.normalize()) if row.fx_rate is not None else None
     base = row.product_spend if row.product_spend is not None else row.fare_amount
     out["base_fare"] = {"amount": base, "currency": row.fare_currency} if base is not None else None
-    out["discounts"] = [{"product": p, "amount": a} for p, a in row.discounts or ()]
+    out["discounts"] = [{"product": p, "name": product_name(p), "amount": a} for p, a in row.discounts or ()]
     out["refunds"] = [
         {
             "id": r.id,
@@ -72,7 +74,10 @@ async def list_journeys(call: Call) -> web.Response:
     return json_response(
         dump(
             JourneyPage,
-            {"items": [shape(j, _zone(call, j)) for j in page.items], "next_cursor": page.next_cursor},
+            {
+                "items": [shape(j, _zone(call, j), _product_name(call)) for j in page.items],
+                "next_cursor": page.next_cursor,
+            },
         )
     )
 
@@ -98,7 +103,14 @@ async def repair(call: Call) -> web.Response:
     if outcome.repair.status == "pending":
         body = {"status": "pending_review", "repair_id": outcome.repair.id, "journey_id": outcome.journey.id}
         return json_response(dump(RepairPending, body), status=202)
-    return json_response(dump(JourneyOut, shape(outcome.journey, _zone(call, outcome.journey))))
+    return json_response(
+        dump(JourneyOut, shape(outcome.journey, _zone(call, outcome.journey), _product_name(call)))
+    )
+
+
+def _product_name(call: Call) -> Callable[[str], str]:
+    products = call.services.transit.products
+    return lambda product_id: products.name(product_id).get(call.language)
 
 
 def _zone(call: Call, journey: Journey) -> tzinfo:

@@ -190,6 +190,9 @@ class ScanOut(Schema):
 
 class JourneyDiscount(Schema):
     product = fields.String(required=True)
+    name = fields.String(
+        required=True, metadata={"description": "the fare product's, in the request's language"}
+    )
     amount = fields.Integer(required=True)
 
 

@@ -126,8 +126,13 @@ async def test_the_guangzhou_discount_is_priced_into_the_journeys_that_cross_eac
     assert status == 200
     last = next(j for j in journeys["items"] if j["id"] == ids[3])
     assert last["base_fare"] == {"amount": 3000, "currency": "CNY"}
-    assert last["discounts"] == [{"product": "gz_monthly_spend", "amount": 600}]
+    assert last["discounts"] == [
+        {"product": "gz_monthly_spend", "name": "Guangzhou monthly metro and bus discount", "amount": 600}
+    ]
     assert last["fare"] == {"amount": 2400, "currency": "CNY"}
+    _, chinese = await ride.rider.get("/v1/journeys", headers={"Accept-Language": "zh-Hans"})
+    shown = next(j for j in chinese["items"] if j["id"] == ids[3])
+    assert [d["name"] for d in shown["discounts"]] == ["广州地铁公交月度优惠"]  # the product's own name
 
     status, products = await ride.rider.get("/v1/me/fare-products")
     assert status == 200

@@ -149,20 +149,20 @@ function journeyItem(ctx, j, stations, operators, reload) {
   const operator = operators.get(j.operator);
   const station = (id) => (id ? stations.get(`${j.operator}/${id}`) || id : '…');
   const fareCurrency = j.fare?.currency || j.base_fare?.currency || operator?.currency;
+  // Each price part as [label, amount, what it is]: the full fare, less the concession, less each
+  // fare product's discount (named as the product is), is the fare; the charge is in the wallet's.
   const parts = [];
-  if (j.base_fare) parts.push([ctx.t('journey.base_fare'), money(asMoney(j.base_fare, fareCurrency), ctx.language)]);
-  if (j.concession) {
-    const concession = asMoney(j.concession, fareCurrency);
-    if (concession.amount) parts.push([ctx.t('journey.concession', { category: ctx.t(`category.${j.category}`) }), `−${money({ ...concession, amount: Math.abs(concession.amount) }, ctx.language)}`]);
-  }
+  const off = (value) => `−${money({ ...value, amount: Math.abs(value.amount) }, ctx.language)}`;
+  if (j.base_fare) parts.push([ctx.t('journey.base_fare'), money(asMoney(j.base_fare, fareCurrency), ctx.language), { part: 'base_fare' }]);
+  const concession = asMoney(j.concession, fareCurrency);
+  if (concession?.amount) parts.push([ctx.t('journey.concession', { category: ctx.t(`category.${j.category}`) }), off(concession), { part: 'concession' }]);
   for (const d of j.discounts || []) {
-    const amount = asMoney(d.amount, fareCurrency);
-    parts.push([ctx.t('journey.discount', { product: d.product_name || d.name || d.product }), `−${money({ ...amount, amount: Math.abs(amount.amount) }, ctx.language)}`]);
+    parts.push([ctx.t('journey.discount', { product: d.name || d.product }), off(asMoney(d.amount, fareCurrency)), { part: 'discount', product: d.product }]);
   }
-  if (j.fare) parts.push([ctx.t('journey.fare'), money(j.fare, ctx.language)]);
+  if (j.fare) parts.push([ctx.t('journey.fare'), money(j.fare, ctx.language), { part: 'fare' }]);
   if (j.charge) {
     const rate = j.fx_rate && j.charge.currency !== j.fare?.currency ? ` (${ctx.t('journey.rate', { rate: j.fx_rate })})` : '';
-    parts.push([ctx.t('journey.charge'), `${money(j.charge, ctx.language)}${rate}`]);
+    parts.push([ctx.t('journey.charge'), `${money(j.charge, ctx.language)}${rate}`, { part: 'charge' }]);
   }
   const item = h(
     'li',
@@ -170,7 +170,7 @@ function journeyItem(ctx, j, stations, operators, reload) {
     h('div', { class: 'row' }, h('strong', {}, operator?.name || j.operator), statusChip(ctx, 'journey', j.status)),
     h('div', { class: 'route' }, station(j.entry_station), ' → ', station(j.exit_station)),
     h('div', { class: 'when' }, j.entry_at ? instant(j.entry_at, ctx.language, operator?.time_zone) : ''),
-    parts.length ? h('dl', { class: 'price' }, parts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])) : null,
+    parts.length ? h('dl', { class: 'price' }, parts.map(([k, v, data]) => [h('dt', { dataset: data }, k), h('dd', { dataset: data }, v)])) : null,
     j.charge_status ? h('small', { class: 'hint' }, ctx.t(`charge.${j.charge_status}`)) : null,
   );
   if (j.status === 'unfinished' && j.repair_status === 'pending') item.append(h('p', { class: 'hint', role: 'status' }, ctx.t('journey.repair_pending')));
