@@ -1,8 +1,9 @@
 // The hall display: the number being called and the desk it goes to, large enough to read across
 // a hall, each desk's last number, and how many wait; polled every few seconds with If-None-Match.
-// It holds the centre's display token (which reads this and nothing else; a counter token works
-// too), handed in the fragment (#token=..., wiped from the address) or typed once, and it shows
-// queue numbers and desks only, never a name.
+// It holds the centre's display token (which reads this and nothing else), handed in the
+// fragment (#token=..., wiped from the address) or typed once, and it shows queue numbers and
+// desks only, never a name. A counter token is refused: it checks people in and reads their names,
+// and a hall screen is where the public walks up.
 
 import { createApi } from '/ui/api.js';
 import { h, replace } from '/ui/dom.js';
@@ -23,13 +24,19 @@ function takeToken() {
   return localStorage.getItem(TOKEN_KEY) || sessionStorage.getItem(TOKEN_KEY);
 }
 
-// A hall screen is left running, so a display token (which reads this screen and nothing else)
-// is kept across reloads; a counter token used here is kept for this tab only.
+// A hall screen is left running, so its display token is kept across reloads; any other kind of
+// token is refused before anything is read with it, and forgotten.
 async function keep(candidate) {
   const who = await api.get('/v1/auth/whoami');
   localStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(TOKEN_KEY);
-  (who.kind === 'display' ? localStorage : sessionStorage).setItem(TOKEN_KEY, candidate);
+  if (who.kind !== 'display') {
+    const refused = new Error(t('display.not_display'));
+    refused.code = 'not_display_token';
+    refused.status = 403;
+    throw refused;
+  }
+  localStorage.setItem(TOKEN_KEY, candidate);
 }
 
 let token = takeToken();
@@ -44,7 +51,7 @@ const title = h('h1', {}, t('display.title'));
 const board = h('main', { class: 'board' });
 const status = h('p', { class: 'board-status', role: 'status' });
 
-function askToken(message) {
+function askToken(message, code) {
   const input = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'off' });
   const form = h('form', { class: 'board-signin card' }, h('label', {}, t('display.token'), input), h('button', { type: 'submit', class: 'primary' }, t('signin.submit')));
   form.addEventListener('submit', (event) => {
@@ -55,6 +62,8 @@ function askToken(message) {
   });
   replace(board, form);
   status.textContent = message || '';
+  if (code) status.dataset.code = code;
+  else delete status.dataset.code;
 }
 
 function draw(shown) {
@@ -96,7 +105,7 @@ async function poll() {
       etag = null;
       localStorage.removeItem(TOKEN_KEY);
       sessionStorage.removeItem(TOKEN_KEY);
-      askToken(error.message);
+      askToken(error.message, error.code);
       return;
     }
   }

@@ -62,6 +62,7 @@ const en = {
   'display.none': 'No number is being called.',
   'display.waiting': '{count} waiting',
   'display.token': 'Display token of this centre (bayaffairs credentials issue display CENTRE)',
+  'display.not_display': 'This screen takes the centre’s display token only, not a counter token: sign in with the display token.',
 };
 
 const zhHant = {
@@ -126,6 +127,7 @@ const zhHant = {
   'display.none': '目前沒有叫號。',
   'display.waiting': '{count} 人等候中',
   'display.token': '本中心的顯示屏憑證（bayaffairs credentials issue display CENTRE）',
+  'display.not_display': '此屏幕只接受本中心的顯示屏憑證，不接受櫃台憑證：請以顯示屏憑證登入。',
 };
 
 const zhHans = {
@@ -190,6 +192,7 @@ const zhHans = {
   'display.none': '目前没有叫号。',
   'display.waiting': '{count} 人等候中',
   'display.token': '本中心的显示屏凭证（bayaffairs credentials issue display CENTRE）',
+  'display.not_display': '此屏幕只接受本中心的显示屏凭证，不接受柜台凭证：请以显示屏凭证登录。',
 };
 
 export const STRINGS = { en, 'zh-Hant': zhHant, 'zh-Hans': zhHans };
