@@ -79,6 +79,7 @@ function signInForm(message) {
 }
 
 async function start(message) {
+  stopCamera?.();
   document.documentElement.lang = state.language;
   document.title = t('title');
   clearTimeout(state.timer);
@@ -349,6 +350,10 @@ async function checkIn({ id, reference, payload }) {
   }
 }
 
+// The camera the scanner holds, let go of whenever the console is drawn again (a language
+// switch, a sign-out): a stream left running keeps the camera on with nothing showing it.
+let stopCamera = null;
+
 function cameraScanner(onPayload) {
   const video = h('video', { class: 'camera', playsinline: true, muted: true, hidden: true });
   const button = h('button', { type: 'button', class: 'secondary', 'data-action': 'scan' }, t('checkin.camera'));
@@ -356,24 +361,32 @@ function cameraScanner(onPayload) {
   const stop = () => {
     stream?.getTracks().forEach((track) => track.stop());
     stream = null;
+    video.srcObject = null;
     video.hidden = true;
     button.textContent = t('checkin.camera');
+    if (stopCamera === stop) stopCamera = null;
   };
   button.addEventListener('click', async () => {
     if (stream) return stop();
+    stopCamera?.();
+    let detector;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+      if (!button.isConnected) return stop(); // the console was drawn again meanwhile
+      stopCamera = stop;
+      video.srcObject = stream;
+      video.hidden = false;
+      button.textContent = t('checkin.camera_stop');
+      detector = new window.BarcodeDetector({ formats: ['qr_code'] });
+      await video.play();
     } catch (error) {
+      stop();
       replace(parts.checkinStatus, errorBox({ code: 'camera', message: t('checkin.camera_denied') }));
       return undefined;
     }
-    video.srcObject = stream;
-    video.hidden = false;
-    button.textContent = t('checkin.camera_stop');
-    await video.play();
-    const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
     const look = async () => {
       if (!stream) return;
+      if (!video.isConnected) return stop();
       const codes = await detector.detect(video).catch(() => []);
       if (codes.length) {
         stop();
