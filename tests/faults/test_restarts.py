@@ -335,3 +335,76 @@ async def test_postgres_restarted_under_scans_and_holds(make_fault_api: Any, ser
     assert len(set(booking_ids)) == len(booking_ids)
     found = await rows(pg_url, "SELECT id, status FROM travel_bookings WHERE id = ANY($1)", booking_ids)
     assert found == dict.fromkeys(booking_ids, "held"), "a hold answered without its booking"
+
+
+async def test_redis_restarted_under_scans_and_holds(make_fault_api: Any, servers: Servers) -> None:
+    w = await world(make_fault_api)
+    pg_url = w.config.settings.database.url
+    services = w.api.client.server.app[SERVICES]
+    load = Load(w)
+    tasks = load.tasks()
+    await asyncio.sleep(0.5)
+
+    await servers.redis.stop()
+    stopped = time.monotonic()
+    # A gate whose token this worker has not seen yet: authenticated without its failure limit.
+    new_gate = w.api.as_((await services.credentials.issue("gate", "shenzhen_bus")).token)
+    new_gate_tap = w.taps.pop()
+    new_gate_answer = await load.send("scan", load.scan(new_gate_tap, new_gate))
+    rider, first_hold = w.holds[0].rider, w.holds.pop()
+    refused_hold = await load.send("hold", load.hold(first_hold))
+    refused = {
+        "sign-in": await w.api.post("/v1/auth/sessions", {"provider": "dev", "code": "fault-new"}),
+        "read": await rider.get("/v1/me"),
+        "admin": await w.admin.get("/v1/admin/audit"),
+    }
+    await asyncio.sleep(1.0)  # the outage, under load
+    starting = time.monotonic()
+    await servers.redis.start()
+    accepted = await accepting(servers.redis.accepts)
+    recovery = await readyz_recovery(w.api, accepted)
+    ready = accepted + recovery
+    print(f"\nRedis restart: /readyz 200 {recovery:.2f} s after the server accepted connections")
+    await asyncio.sleep(1.0)  # the load goes on after the recovery
+    await load.finish(tasks)
+
+    assert_no_server_error_but_503(load)
+    # Gates kept opening: no scan ever waited for Redis.
+    scans = [a for a in load.answers if a.kind == "scan"]
+    assert [(a.status, a.body) for a in scans if a.status != 200 or a.body["decision"] != "open"] == []
+    assert new_gate_answer.status == 200 and new_gate_answer.body["decision"] == "open"
+    assert any(stopped <= a.sent and a.answered <= starting for a in scans)
+    # Rate-limited routes fail closed while it is down: 503, nothing written.
+    down = load.between(stopped, starting)
+    assert any(a.kind == "hold" for a in down) and any(a.kind == "readyz" for a in down)
+    for answer in [a for a in down if a.kind != "scan"]:
+        assert_unavailable(answer)
+    for answer in [a for a in down if a.kind == "readyz"]:
+        assert answer.body["error"]["details"]["checks"]["redis"].startswith("down"), answer.body
+    assert_unavailable(refused_hold)
+    for what, (status, body) in refused.items():
+        assert status == 503, (what, body)
+        assert body["error"]["code"] == "service_unavailable", (what, body)
+    assert recovery < RECOVERY_LIMIT, f"/readyz took {recovery:.2f} s to recover"
+    after = [a for a in load.answers if a.sent >= ready + 0.1]
+    assert [(a.kind, a.status, a.body) for a in after if a.status >= 300] == []
+    assert {a.kind for a in after} >= {"scan", "hold", "readyz"}
+
+    # Idempotency lives in PostgreSQL: the hold refused during the outage kept nothing, so its
+    # retry with the same key is held once, and replayed after that.
+    status, body = await load.hold(first_hold)
+    assert status == 201, body
+    assert await load.hold(first_hold) == (status, body)
+    # Rate limits count again (from zero: their windows went with Redis): admin is 5 a minute.
+    statuses = [(await w.admin.get("/v1/admin/audit"))[0] for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+
+    opened = final(load, "scan", 200)
+    journey_ids = sorted({a.body["journey_id"] for a in opened})
+    found = await rows(pg_url, "SELECT id, status FROM journeys WHERE id = ANY($1)", journey_ids)
+    assert sorted(found) == journey_ids, "an open answered without its journey"
+    booking_ids = sorted([a.body["id"] for a in final(load, "hold", 201)] + [body["id"]])
+    assert len(held := set(booking_ids)) == len(booking_ids)
+    found = await rows(pg_url, "SELECT id, status FROM travel_bookings WHERE id = ANY($1)", booking_ids)
+    assert found == dict.fromkeys(held, "held"), "a hold answered without its booking"
+    assert len(final(load, "hold", 201)) == len(load.sent_holds)  # every hold sent was held in the end
