@@ -39,8 +39,9 @@ OVERRIDES: dict[str, Any] = {
     "rate_limits": {**NEVER_TRIPS, "admin": "5/60"},
     "travel": {"max_active_holds": 1000},
     # A hold whose first try died with the database mid-request keeps its key in flight until
-    # the lease ends; a short lease lets the test's retries take it over in time.
-    "idempotency": {"lease_seconds": 2},
+    # the lease ends (409 idempotency_key_in_use meanwhile); the shortest lease lets the
+    # retries take it over before the recovery the test watches.
+    "idempotency": {"lease_seconds": 1},
 }
 RIDERS = 6
 DOCUMENTS_PER_RIDER = 8
@@ -278,6 +279,11 @@ async def rows(pg_url: str, sql: str, ids: list[str]) -> dict[str, str]:
         await conn.close()
 
 
+def summary(load: Load) -> str:
+    counts = Counter(f"{a.kind} {a.status}" for a in load.answers)
+    return ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
+
+
 def final(load: Load, kind: str, status: int) -> list[Answer]:
     return [a for a in load.answers if a.kind == kind and a.status == status]
 
@@ -311,6 +317,7 @@ async def test_postgres_restarted_under_scans_and_holds(make_fault_api: Any, ser
     print(f"\nPostgreSQL restart: /readyz 200 {recovery:.2f} s after the server accepted connections")
     await asyncio.sleep(1.0)  # the load goes on after the recovery
     await load.finish(tasks)
+    print(f"answers: {summary(load)}")
 
     assert_no_server_error_but_503(load)
     down = load.between(stopped, starting)
@@ -367,6 +374,7 @@ async def test_redis_restarted_under_scans_and_holds(make_fault_api: Any, server
     print(f"\nRedis restart: /readyz 200 {recovery:.2f} s after the server accepted connections")
     await asyncio.sleep(1.0)  # the load goes on after the recovery
     await load.finish(tasks)
+    print(f"answers: {summary(load)}")
 
     assert_no_server_error_but_503(load)
     # Gates kept opening: no scan ever waited for Redis.
