@@ -23,8 +23,8 @@ async def ride(pg: asyncpg.Connection, user_id: str, n: int, fare: int) -> str:
         INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station, entry_at,
             exit_station, exit_at, fare_amount, fare_currency, fare_rule, charge_amount, charge_currency,
             fx_rate, fx_source, charge_status)
-        VALUES ($1, $2, $3, 'guangzhou_metro', 'adult', 'completed', 'a', $4, 'b', $4, $5, 'CNY', 'test',
-            $5, 'CNY', 1, 'same', 'pending')
+        VALUES ($1, $2, $3, 'guangzhou_metro', 'adult', 'completed', 'xilang', $4, 'chen_clan_academy',
+            $4, $5, 'CNY', 'test', $5, 'CNY', 1, 'same', 'pending')
         """,
         journey_id,
         journey_id.encode(),

@@ -1,6 +1,7 @@
 // The counter console: one centre's day, kept current with the `since` cursor and ETag; check-in
 // by reference, by a pasted QR payload or by the camera (BarcodeDetector where the browser has
-// it); call next per desk, recall, served, no-show; a link to the hall display. The counter token
+// it); call next per desk, recall, served, no-show; walk-ins and closed desks (tools.js); a link
+// to the hall display. The counter token
 // comes from the field or from #token= (wiped from the address) and lives in this tab only.
 
 import { createApi, newKey } from '/ui/api.js';
@@ -8,6 +9,7 @@ import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { LANGUAGES, LANGUAGE_NAMES, initialLanguage, rememberLanguage, translator } from '/ui/i18n.js';
 import { localDate, timeIn } from '/ui/format.js';
 import { STRINGS } from '/console/strings.js';
+import { blocksPanel, walkInPanel } from '/console/tools.js';
 
 const TOKEN_KEY = 'bya.counter.token';
 const DESK_KEY = 'bya.counter.desk';
@@ -100,8 +102,9 @@ async function start(message) {
       signOut(t('signin.not_counter'));
       return;
     }
-    const centres = await api.get('/v1/centres');
-    state.centre = centres.items.find((c) => c.id === who.scope) || { id: who.scope, name: who.scope, counters: [] };
+    const [centres, services] = await Promise.all([api.get('/v1/centres'), api.get('/v1/services')]);
+    state.centre = centres.items.find((c) => c.id === who.scope) || { id: who.scope, name: who.scope, counters: [], services: [] };
+    state.serviceNames = new Map(services.items.map((s) => [s.id, s.name]));
   } catch (error) {
     if (state.token) replace(root, errorBox(error, () => start()));
     return;
@@ -129,6 +132,7 @@ function layout() {
   parts.updated = h('p', { class: 'hint updated', 'aria-live': 'off' });
   parts.dayTitle = h('h2', { id: 'day-title' }, t('day.title'));
   const display = h('button', { type: 'button', class: 'secondary small', onclick: openDisplay }, t('display.open'));
+  const tools = { api, t, language: state.language, centre: state.centre, serviceNames: state.serviceNames, errorBox, loading, changed: () => poll() };
   replace(
     root,
     h(
@@ -139,6 +143,8 @@ function layout() {
         { class: 'column' },
         h('section', { class: 'card desk', 'aria-labelledby': 'desk-title' }, h('h2', { id: 'desk-title' }, t('desk.title')), field(t('desk.which'), desk), busyButton(t('desk.call_next'), callNext, { class: 'primary big', 'data-action': 'call-next' }), parts.deskStatus, parts.serving),
         parts.checkin,
+        walkInPanel(tools),
+        blocksPanel(tools),
       ),
       h('section', { class: 'card column', 'aria-labelledby': 'day-title' }, h('div', { class: 'card-head' }, parts.dayTitle, display), parts.updated, parts.day),
     ),

@@ -122,3 +122,18 @@ export function timeIn(iso, language, timeZone) {
     return localTime(iso, language);
   }
 }
+
+// A wall time typed in a date-time field ("2031-03-04T14:00") as RFC 3339 in a named zone:
+// the zone's offset at that time ("2031-03-04T14:00:00+08:00").
+export function wallTimeIn(local, timeZone) {
+  const text = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(local) ? `${local}:00` : local;
+  const asUtc = Date.parse(`${text}Z`);
+  const offsetAt = (ms) => {
+    const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value || '';
+    const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name);
+    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+  };
+  const offset = offsetAt(asUtc - offsetAt(asUtc) * 60000);
+  const abs = Math.abs(offset);
+  return `${text}${offset < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
