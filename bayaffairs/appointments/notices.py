@@ -7,8 +7,11 @@ and a rolled-back cause tells nobody. `Notices.drain` leases due notices (SKIP L
 worker each) and sends them with `dedupe_key` as the notifier's idempotency key: a worker that
 dies between sending and recording it leaves the lease to run out, and the repeat is delivered
 once. A failed send is retried with backoff, but never at or after the notice's `not_after` (a
-reminder's is the appointment's start): a reminder is on time or not at all. A reminder of an
-appointment that is no longer booked is dropped unsent.
+reminder's is the appointment's start): a reminder is on time or not at all. A notice about an
+appointment no longer in the state it was written for (a reminder or a desk-closed notice of one
+rescheduled, cancelled or checked in since) is dropped unsent. Both are checked again just before
+each send, not only at the claim: a batch's earlier sends may take long, and the rider may change
+the appointment meanwhile.
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ class Notices:
             due = await nq.claim_due(conn, now, BATCH, now + LEASE)
         sent = 0
         for row in due:
+            async with self.db.acquire() as conn:
+                if await nq.drop_if_stale(conn, row.id, self.clock.now()):
+                    continue
             notifier = self.notifier(row.notifier)
             try:
                 if notifier is None:

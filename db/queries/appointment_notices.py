@@ -53,37 +53,57 @@ async def enqueue(
     return status.endswith(" 1")
 
 
+# What a notice is about: the appointment still in the state the notice was written for. A
+# reminder or a desk-closed notice is about an appointment still booked (rescheduled, cancelled or
+# already checked in, it is dropped); an agency refusal is about its cancellation.
+_ABOUT = """
+    EXISTS (SELECT 1 FROM appointments a WHERE a.id = n.appointment_id
+            AND a.status = CASE n.kind WHEN 'agency_refused' THEN 'cancelled' ELSE 'booked' END)
+"""
+_STALE = f"""
+    n.sent_at IS NULL AND n.dropped_at IS NULL
+    AND ((n.not_after IS NOT NULL AND n.not_after <= $1) OR NOT {_ABOUT})
+"""
+_DROP = f"""
+    UPDATE appointment_notices n
+    SET dropped_at = $1,
+        last_error = CASE WHEN n.not_after IS NOT NULL AND n.not_after <= $1 THEN 'too late'
+                          WHEN n.kind = 'agency_refused' THEN 'appointment no longer cancelled'
+                          ELSE 'appointment no longer booked' END
+    WHERE {_STALE}
+"""
+
+
 async def drop_stale(conn: Connection, now: datetime) -> int:
-    """Give up the unsent notices that may no longer go: past `not_after`, or reminders of an
-    appointment no longer booked. How many."""
-    status: str = await conn.execute(
-        """
-        UPDATE appointment_notices n
-        SET dropped_at = $1,
-            last_error = CASE WHEN n.not_after IS NOT NULL AND n.not_after <= $1 THEN 'too late'
-                              ELSE 'appointment no longer booked' END
-        WHERE n.sent_at IS NULL AND n.dropped_at IS NULL
-          AND ((n.not_after IS NOT NULL AND n.not_after <= $1)
-               OR (n.kind = 'reminder' AND NOT EXISTS (
-                   SELECT 1 FROM appointments a WHERE a.id = n.appointment_id AND a.status = 'booked')))
-        """,
-        now,
-    )
+    """Give up the unsent notices that may no longer go: past `not_after`, or about an
+    appointment no longer in the state they were written for. How many."""
+    status: str = await conn.execute(_DROP, now)
     return int(status.split()[-1])
+
+
+async def drop_if_stale(conn: Connection, notice_id: int, now: datetime) -> bool:
+    """`drop_stale` for one notice, just before sending it: True when it was dropped (a notice
+    claimed in time may be due to go out after a slow send before it, or its appointment may
+    have changed since the claim)."""
+    status: str = await conn.execute(_DROP + " AND n.id = $2", now, notice_id)
+    return status.endswith(" 1")
 
 
 async def claim_due(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[NoticeRow]:
     """Due notices, leased to this worker until `lease_until` (sent again after it if the worker
-    dies before recording the send: the notifier's idempotency key makes that one message)."""
+    dies before recording the send: the notifier's idempotency key makes that one message); the
+    most pressing first (soonest `not_after`), as they are to be sent."""
     records = await conn.fetch(
         f"""
-        UPDATE appointment_notices SET next_attempt_at = $3, attempts = attempts + 1
-        WHERE id IN (
-            SELECT id FROM appointment_notices
-            WHERE sent_at IS NULL AND dropped_at IS NULL AND next_attempt_at <= $1
-              AND (not_after IS NULL OR not_after > $1)
-            ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING {_COLUMNS}
+        WITH claimed AS (
+            UPDATE appointment_notices SET next_attempt_at = $3, attempts = attempts + 1
+            WHERE id IN (
+                SELECT id FROM appointment_notices
+                WHERE sent_at IS NULL AND dropped_at IS NULL AND next_attempt_at <= $1
+                  AND (not_after IS NULL OR not_after > $1)
+                ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+            RETURNING {_COLUMNS})
+        SELECT * FROM claimed ORDER BY not_after NULLS LAST, id
         """,
         now,
         limit,

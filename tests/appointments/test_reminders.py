@@ -1,15 +1,17 @@
 """Reminders go out once, at the configured lead time, whatever the number of workers, through
-an outbox of notices with the notifier's idempotency key, and never at or after the start."""
+an outbox of notices with the notifier's idempotency key, and never at or after the start; no
+notice goes out late or about an appointment that has changed since it was written."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bayaffairs.appointments.jobs import Reminders
 from bayaffairs.appointments.notices import LEASE
@@ -44,9 +46,23 @@ async def test_a_reminder_is_sent_once_at_the_lead_time_even_by_several_workers(
     assert body["reference"] in mine[0].notification.body.en
 
 
+class SlowRelay(FakeRelay):
+    """The fake relay, which runs `after_send` (when set) after each send's work and before its
+    answer: a send that takes a long time (the test moves the clock) or during which the world
+    changes."""
+
+    after_send: Callable[[], Awaitable[None]] | None = None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        answer = await super()._send(request)
+        if self.after_send is not None:
+            await self.after_send()
+        return answer
+
+
 @pytest.fixture
-async def relay() -> AsyncIterator[FakeRelay]:
-    async with FakeRelay() as fake:
+async def relay() -> AsyncIterator[SlowRelay]:
+    async with SlowRelay() as fake:
         yield fake
 
 
@@ -156,3 +172,102 @@ async def test_a_cancelled_appointments_reminder_is_dropped_unsent(pushed: Desk,
     due(pushed, start, timedelta(minutes=5))
     assert await reminders.send_due() == 0
     assert relay.deliveries == []
+
+
+async def test_a_notice_claimed_in_time_is_not_sent_after_a_slow_send_made_it_late(
+    pushed: Desk, relay: SlowRelay, pg: Any
+) -> None:
+    first = await pushed.booked(at(TOMORROW, "14:00"))
+    late = await pushed.booked(at(TOMORROW, "14:30"), rider=await pushed.another_rider("second"))
+    control = await pushed.booked(at(TOMORROW, "15:30"), rider=await pushed.another_rider("third"))
+    # The job was down: at 13:50 the three reminders are written and claimed in one batch, each
+    # still before its start.
+    pushed.clock.set(datetime.fromisoformat(at(TOMORROW, "13:50")))
+
+    async def slow() -> None:  # each send takes 45 minutes: the first ends at 14:35
+        pushed.clock.set(pushed.clock.now() + timedelta(minutes=45))
+
+    relay.after_send = slow
+    assert await pushed.services.appointments.reminders.send_due() == 2
+    # The 14:30 one was claimed in time but is due to go out at 14:35: it is dropped, unsent.
+    # Negative control: the 15:30 one, claimed in the same batch, is still in time and goes out.
+    assert [d.key for d in relay.deliveries] == [f"reminder:{first['id']}", f"reminder:{control['id']}"]
+    row = await pg.fetchrow(
+        "SELECT sent_at, dropped_at, last_error FROM appointment_notices WHERE appointment_id = $1",
+        late["id"],
+    )
+    assert row["sent_at"] is None and row["dropped_at"] is not None and row["last_error"] == "too late"
+    relay.after_send = None
+    pushed.clock.set(datetime.fromisoformat(at(TOMORROW, "14:00")) - timedelta(minutes=20))
+    assert await pushed.services.appointments.notices.drain() == 0  # dropped for good
+
+
+async def close_the_morning(desk: Desk) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Three riders booked tomorrow morning, then the whole centre closed over them."""
+    booked = [
+        await desk.booked(at(TOMORROW, "10:00")),
+        await desk.booked(at(TOMORROW, "10:30"), rider=await desk.another_rider("second")),
+        await desk.booked(at(TOMORROW, "11:00"), rider=await desk.another_rider("third")),
+    ]
+    counter = await desk.counter()
+    status, closed = await counter.post(
+        "/v1/counter/blocks",
+        {"start": at(TOMORROW, "09:00"), "end": at(TOMORROW, "12:00"), "reason": "typhoon signal 8"},
+    )
+    assert status == 201, closed
+    assert [a["appointment_id"] for a in closed["affected"]] == [b["id"] for b in booked]
+    return closed, booked
+
+
+async def test_a_desk_closed_notice_is_not_retried_once_its_appointment_was_rescheduled_or_cancelled(
+    pushed: Desk, relay: SlowRelay, pg: Any
+) -> None:
+    closed, (moved, cancelled, staying) = await close_the_morning(pushed)
+    notices = pushed.services.appointments.notices
+    relay.fail_next("send", 503, times=3)
+    assert await notices.drain() == 0 and relay.deliveries == []  # all three to be retried
+    status, _ = await pushed.rider.post(
+        f"/v1/appointments/{moved['id']}/reschedule", {"start": at(TOMORROW, "14:30")}
+    )
+    assert status == 201
+    status, _ = await (await pushed.another_rider("second", consent=None)).post(
+        f"/v1/appointments/{cancelled['id']}/cancellation"
+    )
+    assert status == 200
+    pushed.clock.set(pushed.clock.now() + timedelta(minutes=5))
+    # Negative control: the appointment still booked in the closed time is told.
+    assert await notices.drain() == 1
+    assert [d.key for d in relay.deliveries] == [f"desk_closed:{closed['id']}:{staying['id']}"]
+    rows = {
+        r["appointment_id"]: r
+        for r in await pg.fetch(
+            "SELECT appointment_id, sent_at, dropped_at, last_error FROM appointment_notices"
+        )
+    }
+    for gone in (moved["id"], cancelled["id"]):
+        assert rows[gone]["sent_at"] is None and rows[gone]["dropped_at"] is not None
+        assert rows[gone]["last_error"] == "appointment no longer booked"
+
+
+async def test_a_desk_closed_notice_whose_appointment_changes_during_the_batch_is_not_sent(
+    pushed: Desk, relay: SlowRelay, pg: Any
+) -> None:
+    closed, (first, cancelled, staying) = await close_the_morning(pushed)
+    rider = await pushed.another_rider("second", consent=None)
+
+    async def cancel_during_the_first_send() -> None:
+        relay.after_send = None
+        status, _ = await rider.post(f"/v1/appointments/{cancelled['id']}/cancellation")
+        assert status == 200
+
+    relay.after_send = cancel_during_the_first_send
+    assert await pushed.services.appointments.notices.drain() == 2
+    assert [d.key for d in relay.deliveries] == [
+        f"desk_closed:{closed['id']}:{first['id']}",
+        f"desk_closed:{closed['id']}:{staying['id']}",
+    ]
+    row = await pg.fetchrow(
+        "SELECT sent_at, dropped_at, last_error FROM appointment_notices WHERE appointment_id = $1",
+        cancelled["id"],
+    )
+    assert row["sent_at"] is None and row["last_error"] == "appointment no longer booked"
