@@ -107,10 +107,17 @@ class AppointmentService:
         return [s for s in slots(centre, service, first, last, remaining) if s.start > now]
 
     def check_start(
-        self, centre: Centre, service: Service, start: datetime, *, same_day: bool = False
+        self,
+        centre: Centre,
+        service: Service,
+        start: datetime,
+        *,
+        same_day: bool = False,
+        now: datetime | None = None,
     ) -> None:
-        """400 with the reason when `start` cannot be booked now, whatever the capacity.
-        `same_day` (demo data only): today's later slots too, whatever `min_days_ahead` says."""
+        """400 with the reason when `start` cannot be booked at `now` (the clock's, unless
+        given), whatever the capacity. `same_day` (demo data only): today's later slots too,
+        whatever `min_days_ahead` says."""
         _bookable(centre)
         if not centre.serves(service.id):
             raise InvalidInput(
@@ -118,7 +125,7 @@ class AppointmentService:
             )
         local = start.astimezone(centre.zone)
         day = local.date()
-        now = self.clock.now()
+        now = self.clock.now() if now is None else now
         first, last = window(service, centre, now)
         if same_day:
             first = min(first, local_today(centre, now))
@@ -308,13 +315,16 @@ class AppointmentService:
     # -- changes -----------------------------------------------------------------------------
 
     async def reschedule(self, user_id: str, appointment_id: str, start: datetime) -> Booked:
+        """The times are checked again under the locks, with the clock read there: a reschedule
+        that waited for a day's lock (a booker placing someone) must not take a slot that
+        started, or move an appointment that started, while it waited."""
         current = await self.get(user_id, appointment_id)
         centre = self.catalogue.centre(current.centre_id)
         service = self.catalogue.service(current.service_id)
         agency = self.catalogue.agency_of(service)
         if not current.status == "booked":
             raise _not_active(current)
-        if current.start <= self.clock.now():
+        if current.start <= self.clock.now():  # the early answers; checked again below
             raise Conflict("appointment_started")
         if start == current.start:
             raise InvalidInput({"start": ["that is the slot already booked"]}, "same_slot")
@@ -322,8 +332,9 @@ class AppointmentService:
         subject = await self._subject(user_id, service, agency, current.document_id)
         person = await self._person(user_id, current.document_id)
         key = await self.keys.signing_key()
-        now = self.clock.now()
         async with self.db.transaction() as conn:
+            # The person's quota lock first, as a booking takes it, then the days' desk locks
+            # (a booking takes them after the quota's: the other order could deadlock).
             await quotas.check(conn, centre, service, person, start, leaving=current.id)
             # The days' desk locks before the appointment's row lock: a booker holding a day's
             # lock may move this appointment to another desk, so the other order could deadlock.
@@ -334,6 +345,10 @@ class AppointmentService:
             assert old is not None
             if old.status != "booked":
                 raise _not_active(old)
+            now = self.clock.now()
+            if old.start <= now:
+                raise Conflict("appointment_started")
+            self.check_start(centre, service, start, now=now)
             await _not_cooling(conn, user_id, centre, service, start, now)
             planned = await _plan(conn, user_id, subject, agency, centre)
             new = await self._seat(

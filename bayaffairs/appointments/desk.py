@@ -139,11 +139,15 @@ class CounterDesk:
             raise NotFound("counter_not_found")
         now = self.clock.now()
         rules = centre.queue
+        today = local_today(centre, now)
         async with self.db.transaction() as conn:
+            # The day's desk lock before any appointment's row lock, as a booking takes them (it
+            # may move the appointment this call locks to another desk).
+            await q.lock_centre_days(conn, centre_id, [today])
             waiting = await q.pick_next_waiting(
                 conn,
                 centre_id,
-                local_today(centre, now),
+                today,
                 sorted(counter.services),
                 now,
                 timedelta(minutes=rules.early_minutes),
@@ -153,6 +157,7 @@ class CounterDesk:
                 called = await q.update(
                     conn,
                     waiting.id,
+                    counter_id=await self._onto(conn, centre, waiting, counter_id, now),
                     status="called",
                     call_count=waiting.call_count + 1,
                     called_at=now,
@@ -163,6 +168,25 @@ class CounterDesk:
                 return Called(counter_id, called)
             walk_in = await self._walk_in_for(conn, centre, counter, now)
         return Called(counter_id, walk_in)
+
+    async def _onto(
+        self, conn: Connection, centre: Centre, appointment: Appointment, counter_id: str, now: datetime
+    ) -> str | None:
+        """The desk the called appointment holds from now on: the calling desk, for the time the
+        appointment was given (moving whoever the ledger had there to another able desk, as a
+        booking does); its own desk when the calling desk cannot take that time (called early,
+        before someone only that desk serves), as the ledger is what later bookings go by."""
+        if appointment.counter_id == counter_id:
+            return counter_id
+        ledger = await capacity.day_ledger(conn, centre, appointment.local_date, now, leaving=appointment.id)
+        found = ledger.place(
+            appointment.service_id, appointment.start, appointment.end, appointment.id, only=counter_id
+        )
+        if found is None:
+            return appointment.counter_id
+        if found.moves:
+            await q.move_desks(conn, found.moves)
+        return counter_id
 
     async def _walk_in_for(
         self, conn: Connection, centre: Centre, counter: Counter, now: datetime

@@ -144,3 +144,53 @@ async def test_walk_ins_only_while_open_and_for_a_service_of_the_centre(desk: De
     assert status == 400
     status, _ = await desk.rider.post("/v1/counter/walk-ins", {"service_id": TRADEMARK})
     assert status in (401, 403)
+
+
+async def test_the_desk_that_calls_someone_holds_their_time(desk: Desk, pg: Any) -> None:
+    # The three desks that do commercial registration (A1, A2, A4) each hold one at 10:00.
+    people = [
+        await desk.booked(at(TOMORROW, "10:00"), COMMERCIAL, await desk.another_rider(f"at-ten-{i}"))
+        for i in range(3)
+    ]
+
+    async def desks() -> dict[str, str]:
+        rows = await pg.fetch("SELECT id, counter_id FROM appointments WHERE NOT walk_in")
+        return {r["id"]: r["counter_id"] for r in rows}
+
+    before = await desks()
+    assert sorted(before.values()) == ["A1", "A2", "A4"]
+    counter = await desk.counter()
+    set_clock(desk, "09:40")
+    numbers = {p["id"]: (await check_in(counter, p))["queue_number"] for p in people}
+    # They are called in the order they checked in, each by a desk the ledger gave to another:
+    # the called person's time moves to the calling desk, and whoever held it there moves to a
+    # desk left free.
+    callers = [before[people[1]["id"]], before[people[2]["id"]], before[people[0]["id"]]]
+    for person, calling in zip(people, callers, strict=True):
+        called = await call(counter, calling)
+        assert called is not None and called["id"] == person["id"] and called["called_by"] == calling
+        now = await desks()
+        assert now[called["id"]] == calling
+        assert sorted(now.values()) == ["A1", "A2", "A4"]  # one each, as before
+    assert await desks() != before  # negative control: the calls did move someone
+    status, shown = await counter.get("/v1/counter/display")
+    assert status == 200
+    assert {d["counter"]: d["queue_number"] for d in shown["desks"]} == {
+        calling: numbers[p["id"]] for p, calling in zip(people, callers, strict=True)
+    } | {"A3": None}
+
+
+async def test_a_call_leaves_the_desks_as_they_are_when_the_calling_desk_is_not_free_then(
+    desk: Desk, pg: Any
+) -> None:
+    # A1 holds a trademark registration at 10:00, which no other desk does.
+    await desk.booked(at(TOMORROW, "10:00"), TRADEMARK, await desk.another_rider("trademark"))
+    person = await desk.booked(at(TOMORROW, "10:00"), COMMERCIAL, await desk.another_rider("commercial"))
+    held = await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", person["id"])
+    assert held in ("A2", "A4")
+    counter = await desk.counter()
+    set_clock(desk, "09:40")
+    await check_in(counter, person)
+    called = await call(counter, "A1")  # called early to A1; its 10:00 stays the trademark's
+    assert called is not None and called["id"] == person["id"] and called["called_by"] == "A1"
+    assert await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", person["id"]) == held

@@ -3,8 +3,10 @@ no no-show before the start plus the centre's grace for late arrivals."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from tests.appointments.conftest import (
     COMMERCIAL,
@@ -89,6 +91,51 @@ async def test_a_reschedule_after_the_start_is_refused(desk: Desk) -> None:
     assert (status, err["error"]["code"]) == (409, "appointment_started")
     status, err = await desk.rider.post(f"/v1/appointments/{second['id']}/cancellation")
     assert (status, err["error"]["code"]) == (409, "appointment_started")
+
+
+async def rescheduled_while_the_day_is_locked(
+    desk: Desk, pg: Any, appointment: dict[str, Any], start: str, meanwhile: str | None
+) -> tuple[int, Any]:
+    """Reschedule `appointment` to `start` while another transaction holds the desks' lock of
+    `start`'s day (a booker placing someone); the clock moves to `meanwhile` (when given) while
+    the reschedule waits for it."""
+    day = datetime.fromisoformat(start).date()
+    await pg.execute("BEGIN")  # the test's own connection holds the lock
+    await pg.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('desks|' || $1 || '|' || $2, 0))",
+        HENGQIN,
+        day.isoformat(),
+    )
+    moving = asyncio.ensure_future(
+        desk.rider.post(f"/v1/appointments/{appointment['id']}/reschedule", {"start": start})
+    )
+    try:
+        for _ in range(500):  # until the reschedule waits for the lock
+            if await pg.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
+                break
+            assert not moving.done(), moving.result()
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the reschedule never waited for the day's lock")
+        if meanwhile is not None:
+            set_clock(desk, TODAY, meanwhile)
+    finally:
+        await pg.execute("COMMIT")
+    return await moving
+
+
+async def test_a_reschedule_checks_the_new_start_under_its_locks_not_before(desk: Desk, pg: Any) -> None:
+    set_service(desk, COMMERCIAL, min_days_ahead=0)
+    set_clock(desk, TODAY, "14:05")
+    first = await desk.booked(at(TOMORROW, "10:00"))
+    second = await desk.booked(at(TOMORROW, "10:30"))
+    # Negative control: waiting for the lock alone changes nothing, today's 15:00 is taken.
+    status, moved = await rescheduled_while_the_day_is_locked(desk, pg, first, at(TODAY, "15:00"), None)
+    assert status == 201, moved
+    # While it waits, 14:30 passes: the slot has started by the time the desks are the reschedule's.
+    status, err = await rescheduled_while_the_day_is_locked(desk, pg, second, at(TODAY, "14:30"), "14:31")
+    assert status == 400 and err["error"]["code"] == "outside_booking_window", err
+    assert await pg.fetchval("SELECT status FROM appointments WHERE id = $1", second["id"]) == "booked"
 
 
 async def test_no_show_is_refused_before_the_start_plus_the_grace(desk: Desk) -> None:
