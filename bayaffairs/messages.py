@@ -411,6 +411,11 @@ MESSAGES: dict[str, Text] = {
         "中心現已關閉;現場排隊只在開放時間內受理。",
         "中心现已关闭;现场排队只在开放时间内受理。",
     ),
+    "centre_blocked": T(
+        "The centre is closed until {time} ({reason}): no check-ins or walk-ins until then.",
+        "中心暫停服務至 {time}({reason}):其間不受理報到或現場排隊。",
+        "中心暂停服务至 {time}({reason}):其间不受理报到或现场排队。",
+    ),
     "block_not_found": T("No such block at this centre.", "此中心沒有此暫停時段。", "此中心没有此暂停时段。"),
     "block_in_past": T(
         "That time has passed; nothing to block.", "該時間已過,無需暫停。", "该时间已过,无需暂停。"

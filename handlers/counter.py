@@ -155,7 +155,8 @@ def _checked_in(appointment: object) -> dict[str, object]:
     responses={200: CheckInOut},
     errors=(404, 409),
     description="With the scanned QR `payload` in the body, the code must be the appointment's "
-    "current one (409 code_superseded after a reschedule).",
+    "current one (409 code_superseded after a reschedule). 409 centre_blocked while a block closes "
+    "the whole centre.",
 )
 async def check_in_by_id(call: Call) -> web.Response:
     desk = call.services.appointments.desk
@@ -177,6 +178,7 @@ async def check_in_by_id(call: Call) -> web.Response:
     body=CheckInIn,
     responses={200: CheckInOut},
     errors=(404, 409),
+    description="409 centre_blocked while a block closes the whole centre.",
 )
 async def check_in(call: Call) -> web.Response:
     desk = call.services.appointments.desk
@@ -198,7 +200,8 @@ async def check_in(call: Call) -> web.Response:
     responses={201: WalkInOut},
     idempotent=True,
     errors=(404, 409),
-    description="While the centre is open (409 centre_closed_now). A walk-in is called by "
+    description="While the centre is open (409 centre_closed_now; 409 centre_blocked while a block "
+    "closes the whole centre). A walk-in is called by "
     "`queue/next` only when nobody with an appointment is due at that desk and the desk can serve "
     "the walk-in's service now, for its whole length, without taking a booked person's time.",
 )

@@ -24,6 +24,7 @@ from bayaffairs.storage import Connection, Database
 
 MAX_CALLS = 3  # called this often without showing up: no-show (ZMS callCountMax)
 WALK_IN_CANDIDATES = 20  # walk-ins looked at per call for one that fits a gap
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class CounterDesk:
             centre = self.catalogue.centre(centre_id)
             if appointment.local_date != local_today(centre, now):
                 raise Conflict("not_today", details={"date": appointment.local_date.isoformat()})
+            await _not_closed(conn, centre, now)
             late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
             if now > late_from and centre.queue.late_arrivals == "refused":
                 when = late_from.astimezone(centre.zone).isoformat()
@@ -232,6 +234,7 @@ class CounterDesk:
             raise Conflict("centre_closed_now")
         today = local_today(centre, now)
         async with self.db.transaction() as conn:
+            await _not_closed(conn, centre, now)
             reference = new_reference(centre.reference_prefix)
             while await q.reference_taken(conn, reference):
                 reference = new_reference(centre.reference_prefix)
@@ -316,3 +319,17 @@ def _open_at(centre: Centre, now: datetime) -> bool:
         return False
     wall = local.time().replace(tzinfo=None)
     return any(opens <= wall < closes for opens, closes in centre.hours.get(local.weekday(), ()))
+
+
+async def _not_closed(conn: Connection, centre: Centre, now: datetime) -> None:
+    """409 centre_blocked while a block closes the whole centre (a typhoon signal): nobody is
+    checked in or given a number then. A desk's block closes that desk only."""
+    closing = [
+        b for b in await q.blocks_between(conn, centre.id, now, now + _INSTANT) if b.counter_id is None
+    ]
+    if closing:
+        last = max(closing, key=lambda b: b.ends_at)
+        until = last.ends_at.astimezone(centre.zone).isoformat()
+        raise Conflict(
+            "centre_blocked", details={"until": until, "reason": last.reason}, time=until, reason=last.reason
+        )

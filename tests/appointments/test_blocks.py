@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from tests.appointments.conftest import COMMERCIAL, HENGQIN, TOMORROW, Desk, at, riders
@@ -133,3 +134,33 @@ async def test_blocks_are_validated_and_scoped_to_the_centre(desk: Desk) -> None
     status, err = await other.delete(f"/v1/counter/blocks/{closed['id']}")
     assert (status, err["error"]["code"]) == (404, "block_not_found")
     assert closed["centre_id"] == HENGQIN
+
+
+async def test_no_check_in_nor_walk_in_while_the_whole_centre_is_closed(desk: Desk) -> None:
+    booked = await desk.booked(at(TOMORROW, "10:00"), COMMERCIAL)
+    counter = await desk.counter()
+    closed = await block(counter, start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"), reason="typhoon")
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
+    status, err = await counter.post(f"/v1/counter/appointments/{booked['id']}/check-in", {})
+    assert (status, err["error"]["code"]) == (409, "centre_blocked"), err
+    assert err["error"]["details"] == {"until": at(TOMORROW, "12:00"), "reason": "typhoon"}
+    status, err = await counter.post("/v1/counter/walk-ins", {"service_id": COMMERCIAL})
+    assert (status, err["error"]["code"]) == (409, "centre_blocked"), err
+    # Negative control: a desk's block closes that desk, not the centre; and once the centre's
+    # block is removed, the same check-in and walk-in go through.
+    await block(counter, counter="A1", start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"))
+    status, _ = await counter.delete(f"/v1/counter/blocks/{closed['id']}")
+    assert status == 200
+    status, checked = await counter.post(f"/v1/counter/appointments/{booked['id']}/check-in", {})
+    assert (status, checked["status"]) == (200, "checked_in"), checked
+    status, walked = await counter.post("/v1/counter/walk-ins", {"service_id": COMMERCIAL})
+    assert status == 201, walked
+
+
+async def test_a_check_in_before_or_after_a_centre_closure_is_taken(desk: Desk) -> None:
+    early = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL)
+    counter = await desk.counter()
+    await block(counter, start=at(TOMORROW, "10:00"), end=at(TOMORROW, "11:00"), reason="drill")
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:00")))
+    status, checked = await counter.post(f"/v1/counter/appointments/{early['id']}/check-in", {})
+    assert status == 200, checked
