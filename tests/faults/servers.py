@@ -97,7 +97,9 @@ class PrivatePostgres:
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="bya-faults-pg-"))
+        # As root, under /tmp: user postgres must reach it, which a TMPDIR of root's may not allow.
+        where = "/tmp" if os.geteuid() == 0 else None  # noqa: S108
+        self.root = Path(tempfile.mkdtemp(prefix="bya-faults-pg-", dir=where))
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.port = spare_port()
