@@ -7,6 +7,7 @@ phase in a fresh process and prints its time and memory:
 - `open-csv`: the day's CSV while it is open (keyset pages over the journeys);
 - `close`: closing it (lines written by one INSERT ... SELECT, the CSV hashed page by page);
 - `closed-csv`: the closed CSV (pages of the stored lines);
+- `open-json`: every JSON page of the day while it is open, as the API dumps them;
 - `closed-json`: every JSON page of the closed day, as the API dumps them.
 
 Memory: the process's resident set after start-up (imports, config, pools) and its peak
@@ -36,7 +37,7 @@ from bench.service import PLAIN, ROOT, _create_database, bayaffairs_command, ben
 
 OPERATOR = "foshan_metro"
 ZONE = ZoneInfo("Asia/Shanghai")
-PHASES = ("open-csv", "close", "closed-csv", "closed-json")
+PHASES = ("open-csv", "open-json", "close", "closed-csv", "closed-json")
 
 
 def _kb(field: str) -> int:

@@ -24,6 +24,8 @@ import binascii
 import csv
 import hashlib
 import io
+import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -62,6 +64,7 @@ CSV_COLUMNS = (
     "fx_rate",
 )
 FARE_TOTAL_KEYS = ("lines", "base_fare", "concession", "fare", "share")
+READINGS_KEPT = 256  # open-day readings whose totals a process keeps for their next pages
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class SettlementPage:
     adjustments: list[Line]
     totals: dict[str, list[dict[str, Any]]]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the pages of one reading of an open day share."""
+
+    totals: dict[str, list[dict[str, Any]]]
+    adjustments: list[Line]
 
 
 class Totals:
@@ -135,6 +146,7 @@ class Settlements:
         self.clock = clock
         self.network = network
         self.settings = settings
+        self._readings: OrderedDict[tuple[str, date, str], _Reading] = OrderedDict()
 
     # -- when -----------------------------------------------------------------------------
 
@@ -206,25 +218,37 @@ class Settlements:
         lines: list[Line] = []
         adjustments: list[Line] = []
         next_cursor = None
-        phase = cursor[0] if cursor else "j"
+        # A reading of an open day: its first page reads the day's totals and pending adjustments
+        # once, and the pages after it (their cursors name the reading) share them, while this
+        # process still has them; else (another process, or long after) they are read again.
+        reading = cursor[0] if cursor else ""
+        snapshot = self._readings.get((operator.id, day, reading))
+        if snapshot is None:
+            reading = secrets.token_urlsafe(9)
+            pending = await self._pending_adjustments(conn, operator, day)
+            totals = Totals().add_records(await q.day_journey_totals(conn, operator.id, start, end))
+            snapshot = _Reading(totals.add_lines(pending).as_dict(), pending)
+            self._remember((operator.id, day, reading), snapshot)
+        else:
+            self._readings.move_to_end((operator.id, day, reading))
+        phase = cursor[1] if cursor and len(cursor) > 1 else "j"
+        if phase not in ("j", "a"):
+            raise InvalidInput({"cursor": ["not a cursor of this list"]})
         if phase == "j":
-            after = (_instant(cursor[1]), cursor[2]) if cursor and len(cursor) == 3 else None
+            after = (_instant(cursor[2]), cursor[3]) if cursor and len(cursor) == 4 else None
             rows = await q.day_journeys(conn, operator.id, day, start, end, after, limit + 1)
             lines = [line for _, line in rows[:limit]]
             if len(rows) > limit:
                 settles_at, last = rows[limit - 1]
-                next_cursor = _encode("o", "j", settles_at.isoformat(), last.journey_id)
+                next_cursor = _encode("o", reading, "j", settles_at.isoformat(), last.journey_id)
             else:
                 phase, cursor = "a", None
                 limit -= len(lines)
-        pending = await self._pending_adjustments(conn, operator, day)
         if phase == "a" and next_cursor is None:
-            skip = _int(cursor[1]) if cursor and len(cursor) == 2 else 0
-            adjustments = pending[skip : skip + limit]
-            if skip + limit < len(pending):
-                next_cursor = _encode("o", "a", str(skip + limit))
-        totals = Totals().add_records(await q.day_journey_totals(conn, operator.id, start, end))
-        totals.add_lines(pending)
+            skip = _int(cursor[2]) if cursor and len(cursor) == 3 else 0
+            adjustments = snapshot.adjustments[skip : skip + limit]
+            if skip + limit < len(snapshot.adjustments):
+                next_cursor = _encode("o", reading, "a", str(skip + limit))
         return SettlementPage(
             operator=operator.id,
             day=day,
@@ -235,9 +259,14 @@ class Settlements:
             checksum=None,
             lines=lines,
             adjustments=adjustments,
-            totals=totals.as_dict(),
+            totals=snapshot.totals,
             next_cursor=next_cursor,
         )
+
+    def _remember(self, key: tuple[str, date, str], reading: _Reading) -> None:
+        self._readings[key] = reading
+        while len(self._readings) > READINGS_KEPT:
+            self._readings.popitem(last=False)
 
     async def _pending_adjustments(self, conn: Connection, operator: Operator, day: date) -> list[Line]:
         """What the close of `day` would adjust: only the next day to close has any."""

@@ -177,6 +177,21 @@ _DAY_JOURNEYS = f"""
 """
 
 
+# A page of the day's journeys: the first, and one after a keyset. Two statements, not one with
+# "($4 IS NULL OR (settles_at, id) > ...)": a prepared statement's generic plan cannot drop the
+# NULL branch, so the keyset would be a filter over every journey since the day's start instead
+# of where the index scan begins (tests/transit/test_settlement_queries.py).
+_DAY_PAGE = f"""
+    SELECT {_STATE}, {_SETTLES_AT} AS settles_at
+    {_DAY_JOURNEYS}
+    {{after}}
+    ORDER BY {_SETTLES_AT}, j.id
+    LIMIT $4
+"""
+_DAY_FIRST_PAGE = _DAY_PAGE.format(after="")
+_DAY_NEXT_PAGE = _DAY_PAGE.format(after=f"AND ({_SETTLES_AT}, j.id) > ($5::timestamptz, $6::text)")
+
+
 async def day_journeys(
     conn: Connection,
     operator: str,
@@ -188,21 +203,10 @@ async def day_journeys(
 ) -> list[tuple[datetime, Line]]:
     """A page of the journeys settling in [start, end) not settled yet, in file order (when they
     settle, then id), after the keyset `after`; each with when it settles (the next keyset)."""
-    records = await conn.fetch(
-        f"""
-        SELECT {_STATE}, {_SETTLES_AT} AS settles_at
-        {_DAY_JOURNEYS}
-          AND ($4::timestamptz IS NULL OR ({_SETTLES_AT}, j.id) > ($4::timestamptz, $5::text))
-        ORDER BY {_SETTLES_AT}, j.id
-        LIMIT $6
-        """,
-        operator,
-        start,
-        end,
-        after[0] if after else None,
-        after[1] if after else "",
-        limit,
-    )
+    if after is None:
+        records = await conn.fetch(_DAY_FIRST_PAGE, operator, start, end, limit)
+    else:
+        records = await conn.fetch(_DAY_NEXT_PAGE, operator, start, end, limit, after[0], after[1])
     return [(r["settles_at"], _line(r, "journey", day)) for r in records]
 
 

@@ -13,8 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import pytest
 from multidict import CIMultiDict
 
+from bayaffairs.db.queries import settlements as settlements_q
 from tests.support import Api
 from tests.transit.conftest import Ride
 
@@ -278,3 +280,33 @@ async def test_the_clearing_file_is_the_same_on_every_run(
     fares = [int(row[12]) for row in rows if row[0] == "journey"]
     totals = [row for row in rows if row[0] == "# total" and row[1] == "fare"]
     assert len(fares) == 3 and sum(int(row[7]) for row in totals) == sum(fares)
+
+
+async def test_an_open_days_totals_are_computed_once_for_its_pages(
+    ride: Ride, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Totals read the whole day: the pages of one reading share the first page's, instead of
+    each page reading the day again (a day of a million journeys has a thousand pages)."""
+    ride.clock.set(at_local(ride, 10))
+    day = local_day(ride)
+    await journeys(ride, 5)
+    api = await operator_api(ride, METRO)
+    computed = 0
+    real = settlements_q.day_journey_totals
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal computed
+        computed += 1
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(settlements_q, "day_journey_totals", counted)
+    pages = await all_pages(api, METRO, day, limit=2)
+    assert len(pages) == 3 and computed == 1
+    assert all(p["totals"] == pages[0]["totals"] for p in pages)
+    assert fare_total(pages[0]) == sum(line["fare"] for p in pages for line in p["lines"])
+    # A new reading (no cursor) reads the day as it is now.
+    await journeys(ride, 1)
+    again = await all_pages(api, METRO, day, limit=2)
+    assert computed == 2
+    assert fare_total(again[0]) == sum(line["fare"] for p in again for line in p["lines"])
+    assert fare_total(again[0]) > fare_total(pages[0])
