@@ -42,9 +42,18 @@ def shape(row: Journey, zone: tzinfo = UTC, product_name: Callable[[str], str] =
         else None
     )
     out["fx_rate"] = str(row.fx_rate.normalize()) if row.fx_rate is not None else None
-    base = row.product_spend if row.product_spend is not None else row.fare_amount
-    out["base_fare"] = {"amount": base, "currency": row.fare_currency} if base is not None else None
-    out["discounts"] = [{"product": p, "name": product_name(p), "amount": a} for p, a in row.discounts or ()]
+    # base_fare - concession - discounts (transfers, then fare products) = fare
+    transfers = [(p, a) for p, a in row.transfer_discounts or ()]
+    before_products = row.product_spend if row.product_spend is not None else row.fare_amount
+    if before_products is None:
+        out["base_fare"] = out["concession"] = None
+    else:
+        base = before_products + row.concession + sum(a for _, a in transfers)
+        out["base_fare"] = {"amount": base, "currency": row.fare_currency}
+        out["concession"] = {"amount": row.concession, "currency": row.fare_currency}
+    out["discounts"] = [
+        {"product": p, "name": product_name(p), "amount": a} for p, a in [*transfers, *(row.discounts or ())]
+    ]
     out["refunds"] = [
         {
             "id": r.id,

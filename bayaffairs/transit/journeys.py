@@ -75,6 +75,7 @@ class Journeys:
                             f"no tap-out: {quote.rule}",
                             converter=self.converter,
                             now=self.clock.now(),
+                            parts=quote.parts,
                         )
                     )
                 await q.set_prices(conn, prices)

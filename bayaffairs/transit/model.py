@@ -56,12 +56,29 @@ class Trip:
 
 
 @dataclass(frozen=True)
+class FareParts:
+    """How a fare came from the full fare: `concession` (the rider's category) and then each
+    transfer discount taken off, in minor units of the fare's currency."""
+
+    concession: int = 0
+    transfers: tuple[tuple[str, int], ...] = ()
+
+
+NO_PARTS = FareParts()  # a fare set by a rule: no concession or transfer known
+
+
+@dataclass(frozen=True)
 class FareQuote:
     amount: Money
     base: Money
     concession: str | None = None
     discounts: tuple[tuple[str, int], ...] = ()
     rule: str = ""
+
+    @property
+    def parts(self) -> FareParts:
+        off = sum(amount for _, amount in self.discounts)
+        return FareParts(max(0, self.base.amount - self.amount.amount - off), self.discounts)
 
 
 @dataclass(frozen=True)

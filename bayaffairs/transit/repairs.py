@@ -140,6 +140,7 @@ class Repairs:
             products=self.products,
             now=self.clock.now(),
             reason="repair",
+            parts=quote.parts,
         )
         repaired = await journeys_q.get_for_user(conn, journey.user_id, journey.id)
         assert repaired is not None

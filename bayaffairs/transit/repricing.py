@@ -33,6 +33,7 @@ from bayaffairs.fx import Converter, convert
 from bayaffairs.ids import new_id
 from bayaffairs.money import Money
 from bayaffairs.storage import Connection
+from bayaffairs.transit.model import NO_PARTS, FareParts
 from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.repricing")
@@ -80,17 +81,20 @@ async def reprice(
     products: FareProducts,
     now: datetime,
     reason: str,
+    parts: FareParts = NO_PARTS,
 ) -> Repriced:
     """Price `journey` (locked by the caller, in its transaction) at `fare` (capped: see
-    `capped`; less its fare products: see `with_products`); `reason` names the refund line, if
-    one is due."""
+    `capped`; less its fare products: see `with_products`; `parts`: how the fare came from the
+    full fare); `reason` names the refund line, if one is due."""
+    if capped(journey, fare) != fare:
+        parts = NO_PARTS  # the fare charged stands: not the parts of the one asked for
     fare = await with_products(conn, journey, fare, products)
     if journey.charge_status in SENT and journey.charge_amount is not None and journey.charge_currency:
         charged = Money(journey.charge_amount, journey.charge_currency)
         new_charge = charged.amount
         if journey.fx_rate is not None:
             new_charge = convert(fare.amount, fare.currency, charged.currency, journey.fx_rate)
-        await q.set_fare(conn, journey.id, fare.amount, rule)
+        await q.set_fare(conn, journey.id, fare.amount, rule, parts)
         back = charged.amount - min(new_charge, charged.amount)
         if back <= 0:
             return Repriced(journey.id, fare, charged, None)
@@ -111,7 +115,7 @@ async def reprice(
             user_id=journey.user_id,
         )
         return Repriced(journey.id, fare, charged, Money(back, charged.currency))
-    price = await price_of(conn, journey, fare, rule, converter=converter, now=now)
+    price = await price_of(conn, journey, fare, rule, converter=converter, now=now, parts=parts)
     await q.set_prices(conn, [price])
     if journey.charge_status == "failed":  # owed: the debt is the new charge, still owed
         await q.keep_failed(conn, journey.id)
@@ -135,6 +139,7 @@ async def price_of(
     converter: Converter,
     now: datetime,
     held: bool = False,
+    parts: FareParts = NO_PARTS,
 ) -> q.Price:
     """The fare, and the charge: at the rate the journey was priced at, if it was; else at
     today's (or later, by the charging job, when there is none now)."""
@@ -150,10 +155,11 @@ async def price_of(
             journey.fx_rate,
             journey.fx_source,
             held,
+            parts,
         )
     user = await users_q.get(conn, journey.user_id)
     wallet = user.wallet_currency if user else None
-    unconverted = q.Price(journey.id, fare.amount, fare.currency, rule, None, None, None, None, held)
+    unconverted = q.Price(journey.id, fare.amount, fare.currency, rule, None, None, None, None, held, parts)
     if wallet is None:
         return unconverted
     try:
@@ -171,4 +177,5 @@ async def price_of(
         charge.rate,
         charge.source,
         held,
+        parts,
     )

@@ -41,6 +41,7 @@ from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Ve
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import (
     Direction,
+    FareParts,
     FareQuote,
     PreviousLeg,
     ScanDecision,
@@ -113,6 +114,13 @@ def fixed_at_tap_in(operator: Operator) -> bool:
     return not operator.rules.tap_out and pricing is not None and not pricing.transfers
 
 
+def _by_operator(journeys: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for operator, journey_id in journeys:
+        out.setdefault(operator, []).append(journey_id)
+    return out
+
+
 def riders_of(verified: Verified) -> int:
     return getattr(verified.code, "riders", 1)
 
@@ -149,7 +157,7 @@ def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
 
 def price_row(
     operator: Operator, row: q.ScanRow, station: str, direction: Direction
-) -> tuple[Money, str] | None:
+) -> tuple[Money, str, FareParts] | None:
     """The fare of a journey that this scan (at `station`) completed (None while it is still open)."""
     if row["journey_status"] != "completed":
         return None
@@ -162,7 +170,7 @@ def price_row(
     assert category is not None  # the rider of an open journey has a category
     if row["entry_station"] is None or row["entry_at"] is None:  # tap-out without tap-in: the rule
         quote = operator.fares.max_fare(station, category)
-        return quote.amount, f"no tap-in: {quote.rule}"
+        return quote.amount, f"no tap-in: {quote.rule}", quote.parts
     trip = Trip(
         entry_stop=row["entry_station"],
         exit_stop=station if direction == "out" else None,
@@ -171,20 +179,23 @@ def price_row(
         previous=previous,
     )
     quote = operator.fares.fare(trip)
-    return quote.amount, quote.rule
+    return quote.amount, quote.rule, quote.parts
 
 
-def late_fare(operator: Operator, row: q.ScanRow, station: str, exited_at: datetime) -> tuple[Money, str]:
+def late_fare(
+    operator: Operator, row: q.ScanRow, station: str, exited_at: datetime
+) -> tuple[Money, str, FareParts]:
     """The fare of a journey completed by a late tap-out at `station`: to the exit, plus the
     operator's overtime surcharge when it lasted longer than its maximum journey time."""
     priced = price_row(operator, row, station, "out")
     assert priced is not None and row["entry_at"] is not None  # a late tap-out completes an entry
-    fare, rule = priced
+    fare, rule, parts = priced
     surcharge = operator.rules.overtime_surcharge
     overran = exited_at - row["entry_at"] > timedelta(minutes=operator.rules.max_journey_minutes)
     if surcharge and overran:
-        return Money(fare.amount + surcharge, fare.currency), f"late tap-out: {rule} + overtime surcharge"
-    return fare, f"late tap-out: {rule}"
+        surcharged = Money(fare.amount + surcharge, fare.currency)
+        return surcharged, f"late tap-out: {rule} + overtime surcharge", parts
+    return fare, f"late tap-out: {rule}", parts
 
 
 class ScanService:
@@ -356,6 +367,15 @@ class TapRecorder:
         self._charges: dict[tuple[int, str, str, Decimal], int] = {}
         self._charge_sets: dict[tuple[object, ...], Charges] = {}
         self.skew_seconds = skew_seconds
+        # {operator: (operators with a transfer discount from it, the longest transfer window)}
+        self._transfers_from: dict[str, tuple[list[str], timedelta]] = {}
+        for to in network.operators.values():
+            for transfer in getattr(getattr(to.fares, "pricing", None), "transfers", ()):
+                for source in transfer.from_operators:
+                    targets, within = self._transfers_from.get(source, ([], timedelta(0)))
+                    if to.id not in targets:
+                        targets.append(to.id)
+                    self._transfers_from[source] = (targets, max(within, transfer.within))
 
     def item(
         self,
@@ -406,12 +426,15 @@ class TapRecorder:
                     category: operator.fares.fare(Trip(item["station"], None, entered_at, category))
                     for category in RIDER_CATEGORIES
                 }
+                concessions = {c: quote.parts.concession for c, quote in quotes.items()}
                 riders = item.get("riders", 1)
                 quotes = {c: for_riders(quote, quotes["adult"], riders) for c, quote in quotes.items()}
             except UnknownStop:
                 later = True  # logged when it is priced after recording
                 continue
-            item["fares"] = {c: (quote.amount.amount, quote.rule) for c, quote in quotes.items()}
+            item["fares"] = {
+                c: (quote.amount.amount, quote.rule, concessions[c]) for c, quote in quotes.items()
+            }
             item["currency"] = operator.currency
             item["charges"] = await self._charges_for(quotes, operator.currency, rates, now)
         return later or bool(split(items)[1])
@@ -480,6 +503,8 @@ class TapRecorder:
             rows += await q.record_scans(conn, sorted(others, key=lambda i: (i["account"], i["idx"])))
         rows.sort(key=lambda r: r["idx"])
         prices: list[q.Price] = []
+        concessions: list[tuple[str, int]] = []  # of journeys record_scans() wrote priced
+        by_function = {i["idx"] for i in others}  # (the fixed statement writes them itself)
         decisions: list[Decision] = []
         for item, row in zip(items, rows, strict=True):
             journey_id = row["journey_id"]
@@ -503,6 +528,9 @@ class TapRecorder:
                     row["fx_rate"],
                     row["fx_source"],
                 )
+                fares, category = item.get("fares"), row["category"]
+                if fares and category in fares and fares[category][2] and item["idx"] in by_function:
+                    concessions.append((journey_id, fares[category][2]))
             elif row["late"]:
                 operator = self.network.operators[item["operator"]]
                 decisions.append(await self._complete_late(conn, operator, journey_id, row, item))
@@ -514,7 +542,60 @@ class TapRecorder:
                     prices.append(price)
             decisions.append(Decision.open(journey_id, price))
         await q.set_prices(conn, prices)
+        await q.set_concessions(conn, concessions)  # in the caller's transaction: see prepare()
+        uploaded = [
+            (item["operator"], d.journey_id)
+            for item, d in zip(items, decisions, strict=True)
+            if item["source"] == "offline" and d.decision == "open" and d.journey_id is not None
+        ]
+        if uploaded:
+            await self._discount_later_legs(conn, uploaded)
         return decisions
+
+    async def _discount_later_legs(self, conn: Connection, uploaded: list[tuple[str, str]]) -> None:
+        """An uploaded leg may be the previous leg of a journey priced before it reached us (its
+        gate was offline): price that journey again with the transfer discount it qualifies for
+        (a journey charged already gets the difference back; one whose day closed is adjusted
+        in the next day to close). Uploads record in a transaction, so this is part of it."""
+        for source, journey_ids in _by_operator(uploaded).items():
+            transfers = self._transfers_from.get(source)
+            if transfers is None:
+                continue
+            targets, within = transfers
+            for leg in await q.later_legs(conn, journey_ids, targets, within.total_seconds()):
+                journey = leg.journey
+                operator = self.network.operators[journey.operator]
+                assert journey.entry_station is not None and journey.entry_at is not None
+                previous = PreviousLeg(leg.previous_operator, leg.previous_ended_at)
+                try:
+                    quote = operator.fares.fare(
+                        Trip(
+                            journey.entry_station,
+                            journey.exit_station,
+                            journey.entry_at,
+                            journey.category,
+                            previous,
+                        )
+                    )
+                except (UnknownStop, ValueError):
+                    continue  # priced by a rule (no fare between its stops): no transfer applies
+                if (
+                    not quote.discounts
+                    or journey.fare_amount is None
+                    or quote.amount.amount >= journey.fare_amount
+                ):
+                    continue
+                await repricing.reprice(
+                    conn,
+                    journey,
+                    quote.amount,
+                    f"{quote.rule} (transfer from an earlier leg uploaded later)",
+                    converter=self.converter,
+                    products=self.products,
+                    now=self.clock.now(),
+                    reason="transfer discount",
+                    parts=quote.parts,
+                )
 
     async def _complete_late(
         self, conn: Connection, operator: Operator, journey_id: str, row: q.ScanRow, item: q.ScanItem
@@ -530,7 +611,7 @@ class TapRecorder:
         except UnknownStop:
             log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
             return Decision.open(journey_id, None)
-        fare, rule = priced
+        fare, rule, parts = priced
         done = await repricing.reprice(
             conn,
             journey,
@@ -540,6 +621,7 @@ class TapRecorder:
             products=self.products,
             now=self.clock.now(),
             reason="late tap-out",
+            parts=parts,
         )
         return Decision("open", None, journey_id, done.fare, done.charge)
 
@@ -553,10 +635,10 @@ class TapRecorder:
             return None
         if priced is None:
             return None
-        fare, rule = priced
+        fare, rule, parts = priced
         wallet = row["wallet_currency"]
         if wallet is None:
-            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None)
+            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None, parts=parts)
         try:
             charge = await self.converter.charge(fare, wallet, self.clock.now())
         except (DomainError, LookupError) as exc:
@@ -568,7 +650,7 @@ class TapRecorder:
                 wallet,
                 exc,
             )
-            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None)
+            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None, parts=parts)
         return q.Price(
             journey_id,
             fare.amount,
@@ -578,4 +660,5 @@ class TapRecorder:
             wallet,
             charge.rate,
             charge.source,
+            parts=parts,
         )

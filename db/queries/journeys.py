@@ -11,12 +11,20 @@ from typing import Any, NotRequired, TypedDict, cast
 import orjson
 
 from bayaffairs.storage import Connection, Record, returned
-from bayaffairs.transit.model import ChargeStatus, Direction, JourneyStatus, ScanDecision, TapSource
+from bayaffairs.transit.model import (
+    NO_PARTS,
+    ChargeStatus,
+    Direction,
+    FareParts,
+    JourneyStatus,
+    ScanDecision,
+    TapSource,
+)
 
 _COLUMNS = (
     "id, user_id, operator, category, status, entry_station, entry_at, exit_station, exit_at,"
     " fare_amount, fare_currency, fare_rule, charge_amount, charge_currency, fx_rate, fx_source,"
-    " charge_status, created_at, product_spend, discounts"
+    " charge_status, created_at, product_spend, discounts, concession, transfer_discounts"
 )
 
 
@@ -42,6 +50,8 @@ class JourneyRow:
     created_at: datetime
     product_spend: int | None = None  # the fare before fare products, once they were priced in
     discounts: list[list[Any]] | None = None  # [[product, amount], ...] taken off by them
+    concession: int = 0  # what the rider's category took off the full fare
+    transfer_discounts: list[list[Any]] | None = None  # [[name, amount], ...] taken off after it
     refunds: tuple[RefundLine, ...] = ()  # filled by the rider's reads (list_for_user, get_for_user)
     repair_status: str | None = None  # ... and the status of its repair, if one was asked
 
@@ -72,6 +82,11 @@ class Price:
     fx_rate: Decimal | None
     fx_source: str | None
     held: bool = False  # charge only after the rider had time to repair (unfinished journeys)
+    parts: FareParts = NO_PARTS  # how the fare came from the full fare
+
+
+def _transfers_json(parts: FareParts) -> str | None:
+    return orjson.dumps([list(t) for t in parts.transfers]).decode() if parts.transfers else None
 
 
 def _row(record: Record) -> JourneyRow:
@@ -119,9 +134,9 @@ class ScanItem(TypedDict):
     skew: int  # seconds two gates' clocks may be apart (an exit pairs with an entry up to this later)
     wait_for_entry: NotRequired[bool]  # an uploaded exit without its entry waits (`wait`), not priced
     idx: NotRequired[int]  # position in the batch, set by the recorder
-    # A tap-in priced before recording (its journey completes at once): {category: [amount, rule]}
-    # in `currency`, and {wallet currency: {category: [charge, rate, source]}}.
-    fares: NotRequired[dict[str, tuple[int, str]]]
+    # A tap-in priced before recording (its journey completes at once): {category: [amount, rule,
+    # concession]} in `currency`, and {wallet currency: {category: [charge, rate, source]}}.
+    fares: NotRequired[dict[str, tuple[int, str, int]]]
     currency: NotRequired[str]
     charges: NotRequired[dict[str, dict[str, tuple[int, str, str]]]]
 
@@ -217,12 +232,12 @@ WITH it AS (
 ), written AS (
     INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station,
                           entry_at, fare_amount, fare_currency, fare_rule, charge_amount,
-                          charge_currency, fx_rate, fx_source, charge_status)
+                          charge_currency, fx_rate, fx_source, charge_status, concession)
     SELECT p.journey_id, p.acct, p.uid, p.operator, p.cat, 'completed', p.station, p.scanned_at,
            (p.fare ->> 0)::int, CASE WHEN p.fare IS NOT NULL THEN p.currency END, p.fare ->> 1,
            (p.charge ->> 0)::int, CASE WHEN p.charge IS NOT NULL THEN p.wallet END,
            (p.charge ->> 1)::numeric, p.charge ->> 2,
-           CASE WHEN p.fare IS NULL THEN 'none' ELSE 'pending' END
+           CASE WHEN p.fare IS NULL THEN 'none' ELSE 'pending' END, coalesce((p.fare ->> 2)::int, 0)
     FROM priced p WHERE p.dbl IS NULL AND p.journey_id IN (SELECT journey_id FROM tapped)
     RETURNING id
 )
@@ -263,11 +278,12 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
             fare_rule = p.fare_rule, charge_amount = p.charge_amount, charge_currency = p.charge_currency,
             fx_rate = p.fx_rate, fx_source = p.fx_source,
             charge_status = CASE WHEN p.held THEN 'held' ELSE 'pending' END,
+            concession = p.concession, transfer_discounts = p.transfers::jsonb,
             updated_at = now()
         FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[],
-                    $7::numeric[], $8::text[], $9::bool[])
+                    $7::numeric[], $8::text[], $9::bool[], $10::int[], $11::text[])
              AS p(journey_id, fare_amount, fare_currency, fare_rule, charge_amount, charge_currency,
-                  fx_rate, fx_source, held)
+                  fx_rate, fx_source, held, concession, transfers)
         WHERE j.id = p.journey_id AND j.charge_status NOT IN ('charging', 'charged')
         """,
         [p.journey_id for p in prices],
@@ -279,7 +295,22 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
         [p.fx_rate for p in prices],
         [p.fx_source for p in prices],
         [p.held for p in prices],
+        [p.parts.concession for p in prices],
+        [_transfers_json(p.parts) for p in prices],
     )
+
+
+async def set_concessions(conn: Connection, concessions: Sequence[tuple[str, int]]) -> None:
+    """The concession of journeys written priced by record_scans() (their fares came with it)."""
+    if concessions:
+        await conn.execute(
+            """
+            UPDATE journeys j SET concession = c.concession
+            FROM unnest($1::text[], $2::int[]) AS c(journey_id, concession) WHERE j.id = c.journey_id
+            """,
+            [journey_id for journey_id, _ in concessions],
+            [concession for _, concession in concessions],
+        )
 
 
 async def list_for_user(
@@ -329,13 +360,21 @@ async def keep_failed(conn: Connection, journey_id: str) -> None:
     await conn.execute("UPDATE journeys SET charge_status = 'failed' WHERE id = $1", journey_id)
 
 
-async def set_fare(conn: Connection, journey_id: str, fare_amount: int, rule: str) -> None:
+async def set_fare(
+    conn: Connection, journey_id: str, fare_amount: int, rule: str, parts: FareParts = NO_PARTS
+) -> None:
     """A new fare for a journey whose charge was already sent: the charge stays as made."""
     await conn.execute(
-        "UPDATE journeys SET fare_amount = $2, fare_rule = $3, updated_at = now() WHERE id = $1",
+        """
+        UPDATE journeys SET fare_amount = $2, fare_rule = $3, concession = $4,
+            transfer_discounts = $5::text::jsonb, updated_at = now()
+        WHERE id = $1
+        """,
         journey_id,
         fare_amount,
         rule,
+        parts.concession,
+        _transfers_json(parts),
     )
 
 
@@ -590,3 +629,52 @@ async def gate_tap(conn: Connection, tap_id: str) -> GateTap | None:
         tap_id,
     )
     return None if record is None else cast(GateTap, dict(record))
+
+
+@dataclass(frozen=True)
+class LaterLeg:
+    """A journey that began soon after another of its rider's ended, with nothing in between:
+    the other is its previous leg (as record_scans() finds it for a tap-out)."""
+
+    journey: JourneyRow
+    previous_operator: str
+    previous_ended_at: datetime
+
+
+async def later_legs(
+    conn: Connection, journey_ids: Sequence[str], operators: Sequence[str], within: float
+) -> list[LaterLeg]:
+    """Priced journeys of `operators` without a transfer discount, entered at most `within`
+    seconds after one of `journey_ids` ended and with no journey of the rider ending between;
+    locked. Journeys whose fare products were priced in are left out (their spend is counted)."""
+    records = await conn.fetch(
+        f"""
+        WITH s AS (
+            SELECT id, user_id, operator, coalesce(exit_at, entry_at) AS ended FROM journeys
+            WHERE id = ANY($1::text[]) AND status IN ('completed', 'repaired')
+        )
+        SELECT {", ".join(f"l.{c.strip()}" for c in _COLUMNS.split(","))},
+               s.operator AS previous_operator, s.ended AS previous_ended_at
+        FROM s JOIN journeys l ON l.user_id = s.user_id AND l.id <> s.id
+        WHERE l.operator = ANY($2::text[]) AND l.status IN ('completed', 'repaired')
+          AND l.fare_amount IS NOT NULL AND l.transfer_discounts IS NULL AND l.product_spend IS NULL
+          AND l.entry_at >= s.ended AND l.entry_at <= s.ended + make_interval(secs => $3)
+          AND NOT EXISTS (
+              SELECT 1 FROM journeys x
+              WHERE x.user_id = l.user_id AND x.status IN ('completed', 'repaired')
+                AND x.id <> l.id AND x.id <> s.id
+                AND coalesce(x.exit_at, x.entry_at) >= s.ended
+                AND coalesce(x.exit_at, x.entry_at) <= l.entry_at)
+        ORDER BY l.id
+        FOR UPDATE OF l
+        """,
+        list(journey_ids),
+        list(operators),
+        within,
+    )
+    out = []
+    for r in records:
+        values = dict(r)
+        previous = (values.pop("previous_operator"), values.pop("previous_ended_at"))
+        out.append(LaterLeg(_row(values), *previous))  # type: ignore[arg-type]
+    return out

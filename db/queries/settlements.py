@@ -17,11 +17,18 @@ LineKind = Literal["journey", "reversal", "restatement"]
 SettledStatus = Literal["charged", "failed", "pending"]
 
 # A journey as a settlement line sees it, from `journeys j`. The one place that says what a
-# journey's price parts and charge status are to settlement.
-_STATE = """
+# journey's price parts and charge status are to settlement: base_fare - concession - discounts
+# (transfers, then fare products) = fare (0038_fare_parts.sql).
+_TRANSFERS_OFF = """
+    CASE WHEN j.transfer_discounts IS NULL THEN 0
+         ELSE (SELECT sum((d ->> 1)::int) FROM jsonb_array_elements(j.transfer_discounts) d) END
+"""
+_STATE = f"""
     j.id AS journey_id, j.status, j.category, j.entry_station, j.entry_at, j.exit_station, j.exit_at,
-    coalesce(j.product_spend, j.fare_amount) AS base_fare, 0 AS concession,
-    coalesce(j.discounts, '[]'::jsonb) AS discounts, j.fare_amount AS fare,
+    coalesce(j.product_spend, j.fare_amount) + j.concession + {_TRANSFERS_OFF} AS base_fare,
+    j.concession,
+    coalesce(j.transfer_discounts, '[]'::jsonb) || coalesce(j.discounts, '[]'::jsonb) AS discounts,
+    j.fare_amount AS fare,
     j.fare_amount AS share, j.fare_currency AS currency,
     CASE j.charge_status WHEN 'charged' THEN 'charged' WHEN 'failed' THEN 'failed' ELSE 'pending' END
         AS charge_status,
@@ -398,3 +405,4 @@ async def insert_day(
     )
     assert record is not None
     return ClosedDay(**dict(record))
+

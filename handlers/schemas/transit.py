@@ -202,7 +202,9 @@ class JourneyRefundOut(Schema):
     fare = fields.Nested(
         MoneySchema, required=True, metadata={"description": "the same in the fare's currency"}
     )
-    reason = fields.String(required=True, validate=validate.OneOf(["late tap-out", "repair"]))
+    reason = fields.String(
+        required=True, validate=validate.OneOf(["late tap-out", "repair", "transfer discount"])
+    )
     status = fields.String(
         required=True, validate=validate.OneOf(["pending", "refunding", "refunded", "failed", "void"])
     )
@@ -227,11 +229,21 @@ class JourneyOut(Schema):
     fare_rule = fields.String(allow_none=True)
     charge_status = fields.String(required=True)
     base_fare = fields.Nested(
-        MoneySchema, allow_none=True, metadata={"description": "the fare before fare products"}
+        MoneySchema,
+        allow_none=True,
+        metadata={"description": "the full fare: base_fare - concession - discounts = fare"},
+    )
+    concession = fields.Nested(
+        MoneySchema,
+        allow_none=True,
+        metadata={"description": "what the rider's category took off the full fare"},
     )
     discounts = fields.List(
         fields.Nested(JourneyDiscount),
-        metadata={"description": "fare products taken off, in the fare's currency"},
+        metadata={
+            "description": "taken off after the concession, in the fare's currency: transfer "
+            "discounts (product: the transfer's name), then fare products"
+        },
     )
     repair_status = fields.String(
         allow_none=True,
