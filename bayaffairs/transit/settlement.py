@@ -29,16 +29,17 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import SettlementSettings
 from bayaffairs.db.queries import settlements as q
-from bayaffairs.db.queries.settlements import Line
+from bayaffairs.db.queries.settlements import Line, LineKind
 from bayaffairs.errors import Conflict, InvalidInput, NotFound
 from bayaffairs.storage import Connection, Database, Record
 from bayaffairs.transit.network import Network, Operator
+from bayaffairs.transit.products import FareProduct
 
 Status = Literal["open", "closed"]
 
@@ -63,6 +64,7 @@ CSV_COLUMNS = (
     "rider_currency",
     "fx_rate",
 )
+LINE_KINDS: tuple[str, ...] = get_args(LineKind)
 FARE_TOTAL_KEYS = ("lines", "base_fare", "concession", "fare", "share")
 READINGS_KEPT = 256  # open-day readings whose totals a process keeps for their next pages
 
@@ -141,11 +143,19 @@ class Totals:
 
 
 class Settlements:
-    def __init__(self, db: Database, clock: Clock, network: Network, settings: SettlementSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        network: Network,
+        settings: SettlementSettings,
+        products: Sequence[FareProduct] = (),
+    ) -> None:
         self.db = db
         self.clock = clock
         self.network = network
         self.settings = settings
+        self.subsidies = [p for p in products if p.kind == "monthly_subsidy"]
         self._readings: OrderedDict[tuple[str, date, str], _Reading] = OrderedDict()
 
     # -- when -----------------------------------------------------------------------------
@@ -269,14 +279,79 @@ class Settlements:
             self._readings.popitem(last=False)
 
     async def _pending_adjustments(self, conn: Connection, operator: Operator, day: date) -> list[Line]:
-        """What the close of `day` would adjust: only the next day to close has any."""
+        """What the close of `day` would write after its journeys: only the next day to close (or
+        the first) has any."""
         last = await q.last_closed(conn, operator.id)
-        if last is None or last.day + timedelta(days=1) != day:
+        if last is not None and last.day + timedelta(days=1) != day:
             return []
-        since = last.closed_db_at - timedelta(minutes=self.settings.late_margin_minutes)
-        return _adjustment_lines(
+        return await self._after_journeys(conn, operator, day, last)
+
+    async def _after_journeys(
+        self, conn: Connection, operator: Operator, day: date, last: q.ClosedDay | None
+    ) -> list[Line]:
+        """The lines of `day` after its journeys: the subsidy credits it settles, then the
+        adjustments of journeys and of credits changed since the last close."""
+        since = (
+            None if last is None else last.closed_db_at - timedelta(minutes=self.settings.late_margin_minutes)
+        )
+        lines = await self._credits(conn, operator, day)
+        lines += _adjustment_lines(
             await q.changes(conn, operator.id, operator.info.time_zone, since, self.bounds(operator, day)[0])
         )
+        if since is not None:
+            lines += await self._credit_adjustments(conn, operator, day, since)
+        return lines
+
+    # -- subsidy credits ----------------------------------------------------------------------
+
+    async def _credits(self, conn: Connection, operator: Operator, day: date) -> list[Line]:
+        """On the first day of a month, the operator's part of each rider's credit for the month
+        before under the subsidies covering it."""
+        if day.day != 1:
+            return []
+        lines: list[Line] = []
+        for product in self._subsidies_of(operator):
+            first, start, end = product.month(_noon(day - timedelta(days=1), product))
+            spends = await q.month_spends(conn, sorted(product.operators), start, end)
+            for user_id, part in _parts(product, operator.id, spends).items():
+                if part:
+                    lines.append(_credit_line("credit", product, user_id, first, part))
+        return lines
+
+    async def _credit_adjustments(
+        self, conn: Connection, operator: Operator, day: date, since: datetime
+    ) -> list[Line]:
+        """Credits settled already (their month's credit day has closed) whose rider month has
+        changed since: the reversal of what was settled and the credit as it is now."""
+        lines: list[Line] = []
+        for product in self._subsidies_of(operator):
+            _, settled_before, _ = product.month(_noon(day - timedelta(days=1), product))
+            changed = await q.changed_rider_months(
+                conn, sorted(product.operators), product.time_zone, since, settled_before
+            )
+            months: dict[date, list[str]] = {}
+            for user_id, first in changed:
+                months.setdefault(first, []).append(user_id)
+            for first, users in sorted(months.items()):
+                _, start, end = product.month(_noon(first, product))
+                spends = await q.month_spends(conn, sorted(product.operators), start, end, users)
+                parts = _parts(product, operator.id, spends)
+                references = {_reference(product, u, first): u for u in users}
+                settled = await q.settled_lines(conn, operator.id, list(references))
+                for reference, user_id in sorted(references.items()):
+                    before = settled.get(reference)
+                    now = _credit_line("restatement", product, user_id, first, parts.get(user_id, 0))
+                    if before is None and now.fare == 0:
+                        continue
+                    if before is not None and (before.fare, before.discounts) == (now.fare, now.discounts):
+                        continue
+                    if before is not None:
+                        lines.append(before.reversed())
+                    lines.append(now)
+        return lines
+
+    def _subsidies_of(self, operator: Operator) -> list[FareProduct]:
+        return [p for p in self.subsidies if operator.id in p.operators]
 
     async def checksum(self, operator_id: str, day: date) -> str | None:
         """A closed day's checksum (None: the day is open); raises NotFound for an unknown operator."""
@@ -373,12 +448,7 @@ class Settlements:
     ) -> q.ClosedDay:
         start, end = self.bounds(operator, day)
         journeys = await q.insert_day_journeys(conn, operator.id, day, start, end)
-        since = (
-            None if last is None else last.closed_db_at - timedelta(minutes=self.settings.late_margin_minutes)
-        )
-        adjustments = _adjustment_lines(
-            await q.changes(conn, operator.id, operator.info.time_zone, since, start)
-        )
+        adjustments = await self._after_journeys(conn, operator, day, last)
         await q.insert_lines(conn, operator.id, day, journeys + 1, adjustments)
         totals = Totals().add_records(await q.totals_of_closed(conn, operator.id, day)).as_dict()
         closed_at = self.clock.now()
@@ -396,6 +466,63 @@ class Settlements:
             len(adjustments),
             totals,
         )
+
+
+def _noon(day: date, product: FareProduct) -> datetime:
+    return datetime.combine(day, time(12), ZoneInfo(product.time_zone))
+
+
+def _reference(product: FareProduct, user_id: str, month: date) -> str:
+    """A rider month's reference in the operators' files: stable, and naming no rider."""
+    digest = hashlib.sha256(f"{product.id}|{user_id}|{month.isoformat()}".encode()).hexdigest()
+    return f"crd_{digest[:26]}"
+
+
+def _parts(product: FareProduct, operator_id: str, spends: Sequence[tuple[str, str, int]]) -> dict[str, int]:
+    """Each rider's credit for the month, the operator's part of it: split between the
+    operators by their share of the rider's spend, largest remainders first (so the parts of
+    all operators add up to the credit)."""
+    by_rider: dict[str, dict[str, int]] = {}
+    for user_id, operator, spend in spends:
+        by_rider.setdefault(user_id, {})[operator] = spend
+    out = {}
+    for user_id, operators in by_rider.items():
+        total = sum(operators.values())
+        credit = product.value(total)
+        if not credit or total <= 0:
+            out[user_id] = 0
+            continue
+        floors = {o: credit * s // total for o, s in operators.items()}
+        left = credit - sum(floors.values())
+        by_remainder = sorted(operators, key=lambda o: (-(credit * operators[o] % total), o))
+        for o in by_remainder[:left]:
+            floors[o] += 1
+        out[user_id] = floors.get(operator_id, 0)
+    return out
+
+
+def _credit_line(kind: LineKind, product: FareProduct, user_id: str, month: date, part: int) -> Line:
+    return Line(
+        kind=kind,
+        journey_id=_reference(product, user_id, month),
+        original_date=month,
+        status="credit",
+        category=product.id,
+        entry_station=None,
+        entry_at=None,
+        exit_station=None,
+        exit_at=None,
+        base_fare=0,
+        concession=0,
+        discounts=((product.id, part),),
+        fare=-part,
+        share=-part,
+        currency=product.currency,
+        charge_status="pending",
+        rider_amount=None,
+        rider_currency=None,
+        fx_rate=None,
+    )
 
 
 def _adjustment_lines(changes: Sequence[q.Change]) -> list[Line]:

@@ -123,7 +123,7 @@ def build_transit(
         repairs=Repairs(db, clock, network, converter, products, settings.ride_codes.repair_days),
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
-        settlements=Settlements(db, clock, network, settings.settlement),
+        settlements=Settlements(db, clock, network, settings.settlement, products.products),
         charges=RideCharges(
             db,
             clock,

@@ -13,7 +13,7 @@ import orjson
 
 from bayaffairs.storage import Connection, Record
 
-LineKind = Literal["journey", "reversal", "restatement"]
+LineKind = Literal["journey", "credit", "reversal", "restatement"]
 SettledStatus = Literal["charged", "failed", "pending"]
 
 # A journey as a settlement line sees it, from `journeys j`. The one place that says what a
@@ -406,3 +406,76 @@ async def insert_day(
     assert record is not None
     return ClosedDay(**dict(record))
 
+
+# -- fare subsidy credits (kind 'credit': a rider's month under a monthly subsidy) -----------------
+
+_MONTH_SPENDS = f"""
+    SELECT j.user_id, j.operator, sum(coalesce(j.product_spend, j.fare_amount))::bigint AS spend
+    FROM journeys j
+    WHERE j.operator = ANY($1::text[]) AND j.fare_amount IS NOT NULL
+      AND {_SETTLES_AT} >= $2 AND {_SETTLES_AT} < $3
+      {{riders}}
+    GROUP BY j.user_id, j.operator
+    ORDER BY j.user_id, j.operator
+"""
+
+
+async def month_spends(
+    conn: Connection,
+    operators: Sequence[str],
+    start: datetime,
+    end: datetime,
+    users: Sequence[str] | None = None,
+) -> list[tuple[str, str, int]]:
+    """(rider, operator, spend) of priced journeys settling in [start, end): every rider's, or
+    those of `users`."""
+    if users is None:
+        records = await conn.fetch(
+            _MONTH_SPENDS.format(riders=""), list(operators), start, end, timeout=BATCH_TIMEOUT
+        )
+    else:
+        records = await conn.fetch(
+            _MONTH_SPENDS.format(riders="AND j.user_id = ANY($4::text[])"),
+            list(operators),
+            start,
+            end,
+            list(users),
+            timeout=BATCH_TIMEOUT,
+        )
+    return [(r["user_id"], r["operator"], int(r["spend"])) for r in records]
+
+
+async def changed_rider_months(
+    conn: Connection, operators: Sequence[str], zone: str, since: datetime, before: datetime
+) -> list[tuple[str, date]]:
+    """(rider, first day of the month in `zone`) of journeys changed since `since` (the
+    database's time) that settle before `before`."""
+    records = await conn.fetch(
+        f"""
+        SELECT DISTINCT j.user_id, date_trunc('month', {_SETTLES_AT} AT TIME ZONE $2)::date AS month
+        FROM journeys j
+        WHERE j.operator = ANY($1::text[]) AND j.fare_amount IS NOT NULL AND j.updated_at >= $3
+          AND {_SETTLES_AT} < $4
+        ORDER BY 2, 1
+        """,
+        list(operators),
+        zone,
+        since,
+        before,
+        timeout=BATCH_TIMEOUT,
+    )
+    return [(r["user_id"], r["month"]) for r in records]
+
+
+async def settled_lines(conn: Connection, operator: str, references: Sequence[str]) -> dict[str, Line]:
+    """The last settled (not reversed) line of each of `references` in the operator's files."""
+    records = await conn.fetch(
+        f"""
+        SELECT DISTINCT ON (journey_id) {LINE_COLUMNS} FROM settlement_lines
+        WHERE journey_id = ANY($1::text[]) AND operator = $2 AND kind <> 'reversal'
+        ORDER BY journey_id, day DESC, seq DESC
+        """,
+        list(references),
+        operator,
+    )
+    return {r["journey_id"]: _line(r) for r in records}

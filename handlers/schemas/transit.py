@@ -434,11 +434,17 @@ class SettlementLine(Schema):
     kind = fields.String(
         required=True,
         metadata={
-            "description": "journey; for adjustments: reversal (what was settled, negated) or restatement"
+            "description": "journey; credit (a rider month's subsidy credit, among the adjustments); "
+            "for adjustments: reversal (what was settled, negated) or restatement"
         },
     )
-    journey_id = fields.String(required=True)
-    original_date = fields.Date(required=True, metadata={"description": "the day the journey belongs to"})
+    journey_id = fields.String(
+        required=True, metadata={"description": "the journey, or a credit's rider month reference (crd_...)"}
+    )
+    original_date = fields.Date(
+        required=True,
+        metadata={"description": "the day the journey belongs to; a credit's: the first day of its month"},
+    )
     status = fields.String(required=True)
     category = fields.String(required=True)
     entry_station = fields.String(allow_none=True)

@@ -16,6 +16,7 @@ import asyncpg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bayaffairs.transit.products import FareProduct
 from tests.transit.conftest import Ride
 
 METRO = "shenzhen_metro"
@@ -161,3 +162,81 @@ async def test_closed_days_never_change_and_lines_sum_to_totals(
         assert {r["charge_status"]: r["fare"] for r in sums if r["fare"]} == (
             {status: now["fare_amount"]} if now["fare_amount"] else {}
         )
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A Hong Kong journey of the subsidy's month: its operator, day of the month and fare."""
+
+    operator: str
+    day: int
+    fare: int
+
+
+spends = st.builds(Spend, st.sampled_from(("mtr", "kmb")), st.integers(0, 27), st.integers(0, 40000))
+_months: Iterator[int] = itertools.count(1)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.lists(spends, max_size=6), late_spends=st.lists(spends, max_size=4))
+async def test_subsidy_credits_add_up_to_the_months_credit_and_closed_days_never_change(
+    ride: Ride, pg: asyncpg.Connection, first: list[Spend], late_spends: list[Spend]
+) -> None:
+    """Whatever arrives after a credit's day closed, each file's lines sum to its totals, closed
+    files keep their bytes, and over every file the operators' credit lines of the rider month
+    add up to the month's credit as it is now."""
+    zone = ZoneInfo("Asia/Hong_Kong")
+    # Each example takes a month of its own after the previous example's.
+    month = ride.clock.today(zone).replace(day=1)
+    for _ in range(next(_months)):
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    credit_day = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    user_id = await pg.fetchval("SELECT id FROM users ORDER BY id LIMIT 1")
+
+    async def add(spend: Spend) -> None:
+        journey_id = f"jh{next(_ids):08d}"
+        at = datetime.combine(month + timedelta(days=spend.day), time(9), zone)
+        await pg.execute(
+            """
+            INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station,
+                entry_at, exit_station, exit_at, fare_amount, fare_currency, fare_rule, charge_status)
+            VALUES ($1, $2, $3, $4, 'adult', 'completed', 'a', $5, 'b', $5, $6, 'HKD', 'test', 'charged')
+            """,
+            journey_id,
+            journey_id.encode(),
+            user_id,
+            spend.operator,
+            at,
+            spend.fare,
+        )
+
+    async def hk_file(operator: str, day: date) -> bytes:
+        return b"".join([c async for c in ride.services.transit.settlements.csv(operator, day)])
+
+    for spend in first:
+        await add(spend)
+    settlements = ride.services.transit.settlements
+    ride.clock.set(datetime.combine(credit_day + timedelta(days=1), time(4), zone))
+    closed = {}
+    for operator in ("mtr", "kmb"):
+        await settlements.close(operator, credit_day)
+        closed[operator] = await hk_file(operator, credit_day)
+        check_lines_sum_to_totals(closed[operator])
+    for spend in late_spends:
+        await add(spend)
+    next_day = credit_day + timedelta(days=1)
+    ride.clock.set(datetime.combine(next_day + timedelta(days=1), time(4), zone))
+    for operator in ("mtr", "kmb"):
+        await settlements.close(operator, next_day)
+        assert await hk_file(operator, credit_day) == closed[operator]
+        check_lines_sum_to_totals(await hk_file(operator, next_day))
+
+    [subsidy] = [p for p in ride.services.transit.products.products if p.id == "hk_fare_subsidy"]
+    assert isinstance(subsidy, FareProduct)
+    spent = sum(s.fare for s in first + late_spends)
+    credited = await pg.fetchval(
+        "SELECT coalesce(sum(fare), 0) FROM settlement_lines WHERE category = 'hk_fare_subsidy'"
+        " AND original_date = $1",
+        month,
+    )
+    assert -credited == subsidy.value(spent)
