@@ -114,6 +114,11 @@ def fixed_at_tap_in(operator: Operator) -> bool:
     return not operator.rules.tap_out and pricing is not None and not pricing.transfers
 
 
+def _by_rule(fare_rule: str | None) -> bool:
+    """A fare set by a rule (no tap-in or tap-out, a late tap-out's surcharge), not by the trip."""
+    return fare_rule is not None and fare_rule.startswith(("no tap-in", "no tap-out", "late tap-out"))
+
+
 def _by_operator(journeys: list[tuple[str, str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for operator, journey_id in journeys:
@@ -565,7 +570,8 @@ class TapRecorder:
             for leg in await q.later_legs(conn, journey_ids, targets, within.total_seconds()):
                 journey = leg.journey
                 operator = self.network.operators[journey.operator]
-                assert journey.entry_station is not None and journey.entry_at is not None
+                if journey.entry_station is None or journey.entry_at is None or _by_rule(journey.fare_rule):
+                    continue  # priced by a rule, not a trip between stops: no transfer applies
                 previous = PreviousLeg(leg.previous_operator, leg.previous_ended_at)
                 try:
                     quote = operator.fares.fare(
