@@ -90,7 +90,7 @@ async def test_a_transfer_discount_is_a_discount_of_the_journey(ride: Ride, pg: 
     ride.clock.advance(minutes=20)
     out = await ride.scan(metro, (await ride.code("shenzhen"))["payload"], stops[-1], "out")
     shown = await journey(ride, out["journey_id"])
-    assert shown["discounts"] == [{"product": "bus_to_metro", "amount": 40}]
+    assert shown["discounts"] == [{"product": "bus_to_metro", "name": "bus_to_metro", "amount": 40}]
     assert shown["concession"]["amount"] > 0 and adds_up(shown)
     _, line = await settled(ride, "shenzhen_metro", out["journey_id"])
     assert line.discounts == (("bus_to_metro", 40),)
