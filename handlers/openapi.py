@@ -83,8 +83,10 @@ def _operation(spec: Spec, path: str) -> dict[str, Any]:
                 "in": "header",
                 "name": "Idempotency-Key",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "Same key and body: the first answer again. Different body: 422. Kept 24 h.",
+                # What idempotency.check_key takes; anything else is a 400.
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+                "description": "Same key and body: the first answer again. Different body: 422. Kept 24 h."
+                " 1 to 255 visible ASCII characters, else 400.",
             }
         )
     parameters.append(
@@ -111,7 +113,7 @@ def _operation(spec: Spec, path: str) -> dict[str, Any]:
             op.get("description", "") + f"\n\nCredentials: {', '.join(spec.auth.kinds)}."
         ).strip()
     if spec.idempotent:
-        error_statuses |= {409, 422}
+        error_statuses |= {400, 409, 422}
     for status in sorted(error_statuses):
         responses[str(status)] = {
             "description": _ERROR_TEXT.get(status, "Error"),
