@@ -68,7 +68,30 @@ class LiveApp:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         host, port = self.runner.addresses[0][:2]
+        self.known = await self._known()
         return f"http://{host}:{port}"
+
+    async def _known(self) -> dict[str, str]:
+        """Path parameters that name something real within the issued credentials' scopes, so
+        that the fuzzing reaches past the scope checks (a random operator is only ever 403)."""
+        scopes = self.app[SERVICES].credentials.scopes
+        carrier = sorted(scopes("carrier"))[0]
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            departure = await conn.fetchval(
+                "SELECT id FROM travel_departures WHERE carrier = $1 ORDER BY departs_at LIMIT 1", carrier
+            )
+        finally:
+            await conn.close()
+        known = {
+            "operator": sorted(scopes("operator"))[0],
+            "centre_id": sorted(scopes("counter"))[0],
+            "date": self.clock.today().isoformat(),
+            "kind": "png",
+        }
+        if departure is not None:
+            known["departure_id"] = departure
+        return known
 
     def token(self, kind: str) -> str | None:
         """A fresh credential of `kind` (a rider's session for "rider"), or None for "none":
