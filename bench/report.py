@@ -58,10 +58,19 @@ def _cells(row: Row, run: Run, label: str | None = None) -> list[str]:
         f"{r.p50_ms:.2f}",
         f"{r.p99_ms:.2f}",
         f"{r.errors}/{r.non_2xx}",
-        f"{r.requests_per_second / base:.2f}x" if base and row.scenario.driver is None else "-",
+        f"{ratio:.2f}x" if (ratio := _ratio(row, base)) is not None else "-",
         "; ".join(notes),
         row.scenario.what,
     ]
+
+
+def _ratio(row: Row, base: float | None) -> float | None:
+    """The row's req/s over the baseline's. A driven row's requests are batches, or a load wrk's
+    baseline is no yardstick for: its ratio is its own `ratio_to_baseline` figure (a baseline it
+    measured alike, as `burst` does), else none."""
+    if row.scenario.driver is not None:
+        return row.assessment.figures.get("ratio_to_baseline")
+    return row.result.requests_per_second / base if base else None
 
 
 def _reference(row: Row, run: Run) -> Row | None:
@@ -171,8 +180,7 @@ def _row_json(row: Row, run: Run) -> dict[str, Any]:
         "requests": r.requests,
         "non_2xx": r.non_2xx,
         "socket_errors": dict(r.socket_errors),
-        # A driven row's requests are batches: its ratios are among its figures instead.
-        "ratio_to_baseline": r.requests_per_second / base if base and row.scenario.driver is None else None,
+        "ratio_to_baseline": _ratio(row, base),
         "cpu_percent_of_one_cpu": row.cpu,
         "counters": dict(r.counters),
         "figures": row.assessment.figures,
