@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bench import appointments, burst, travel, uploads
+from bench import appointments, burst, fuzz, travel, uploads
 from bench.service import PLAIN, Fixtures, Variant
 from bench.transit import DENY, OPEN, Assessment, ScanLoad, render_rate
 from bench.wrk import Follow, Request, WrkResult
@@ -303,6 +303,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         lambda fx: Request("POST", "/v1/auth/sessions"),
         driver=burst.burst,
         variant=burst.BURST,
+    ),
+    Scenario(
+        "fuzz",
+        "the suite's OpenAPI fuzzing (tests/fuzz) with 200 examples per operation and credential kind",
+        lambda fx: Request("GET", "/openapi.json"),
+        driver=fuzz.fuzz,
+        note="rows are pytest items (operation x credential), not requests",
     ),
 )
 
