@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any, TypeVar
 
+import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 import requests
@@ -19,12 +21,17 @@ from bayaffairs.credentials import ADMIN_SCOPE
 from bayaffairs.handlers.app import create_app
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import empty_tables
-from tests.support import START, MovableClock, test_config
+from tests.support import FAR_AHEAD, START, MovableClock, test_config
+from tests.travel.conftest import HKID, hkid_number
 
 T = TypeVar("T")
 
 # Every kind of credential a request can carry, and none.
 KINDS = ("none", "rider", "gate", "operator", "carrier", "counter", "display", "admin")
+SEEDED = "fuzz-seeded-rider"
+# The scopes of the issued credentials: the seeded rider's centre and carrier.
+SCOPES = {"counter": "hengqin_gasc", "display": "hengqin_gasc", "carrier": "hzmb_bus"}
+HENGQIN, COMMERCIAL = "hengqin_gasc", "mo_commercial_registration"
 NEVER_TRIPS = {k: "1000000/60" for k in ("auth", "read", "write", "scan", "admin")}
 
 
@@ -38,7 +45,8 @@ class LiveApp:
         self.thread.start()
         self.runner: web.AppRunner | None = None
         self.riders = 0
-        self.url = self.run(self._start())
+        self.url = ""
+        self.run(self._start())
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -68,14 +76,16 @@ class LiveApp:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         host, port = self.runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
         self.known = await self._known()
-        return f"http://{host}:{port}"
+        self.known.update(await self._seed())
+        return self.url
 
     async def _known(self) -> dict[str, str]:
         """Path parameters that name something real within the issued credentials' scopes, so
         that the fuzzing reaches past the scope checks (a random operator is only ever 403)."""
         scopes = self.app[SERVICES].credentials.scopes
-        carrier = sorted(scopes("carrier"))[0]
+        carrier = SCOPES["carrier"]
         conn = await asyncpg.connect(self.database_url)
         try:
             departure = await conn.fetchval(
@@ -85,7 +95,6 @@ class LiveApp:
             await conn.close()
         known = {
             "operator": sorted(scopes("operator"))[0],
-            "centre_id": sorted(scopes("counter"))[0],
             "date": self.clock.today().isoformat(),
             "kind": "png",
         }
@@ -93,16 +102,93 @@ class LiveApp:
             known["departure_id"] = departure
         return known
 
-    def token(self, kind: str) -> str | None:
-        """A fresh credential of `kind` (a rider's session for "rider"), or None for "none":
-        fresh, so that an earlier example that signed out or deleted its rider harms no other."""
+    async def _seed(self) -> dict[str, str]:
+        """The seeded rider's own things (a document, a consent, a held and a paid booking with its
+        ticket, a ride code, an appointment), named by their path parameters: the fuzzing
+        reaches the handlers that act on them, as the rider and as the counter or carrier."""
+        services = self.app[SERVICES]
+        for issuer in ("tickets", "ride_codes", "appointments"):
+            await services.transit.issuer_keys.rotate(issuer)
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            departures = await conn.fetch(
+                "SELECT id FROM travel_departures WHERE carrier = 'hzmb_bus' AND route = 'hk_macao'"
+                " AND departs_at > $1 ORDER BY departs_at LIMIT 2",
+                self.clock.now() + timedelta(hours=3),
+            )
+        finally:
+            await conn.close()
+        async with aiohttp.ClientSession(self.url) as http:
+
+            async def call(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                async with http.request(method, path, json=body, headers=headers) as answer:
+                    found = await answer.json()
+                    assert answer.status in (200, 201), (method, path, answer.status, found)
+                    return found
+
+            token = (await call("POST", "/v1/auth/sessions", {"provider": "dev", "code": SEEDED}))["token"]
+            await call("PUT", "/v1/me/wallet", {"currency": "HKD", "provider": "demo"}, token)
+            document = await call("POST", "/v1/me/documents", {**HKID, "expires": FAR_AHEAD}, token)
+            second = await call(
+                "POST", "/v1/me/documents", {**HKID, "number": hkid_number(7), "expires": FAR_AHEAD}, token
+            )
+            consent = await call(
+                "POST", "/v1/me/consents", {"destination": "CN", "purpose": "appointment"}, token
+            )
+            held = await call(
+                "POST",
+                "/v1/travel/bookings",
+                {
+                    "departure_id": departures[0]["id"],
+                    "fare_class": "standard",
+                    "passengers": [{"document_id": document["id"]}, {"document_id": second["id"]}],
+                },
+                token,
+            )
+            paid = await call(
+                "POST",
+                "/v1/travel/bookings",
+                {
+                    "departure_id": departures[1]["id"],
+                    "fare_class": "standard",
+                    "passengers": [{"document_id": second["id"]}],
+                },
+                token,
+            )
+            paid = await call("POST", f"/v1/travel/bookings/{paid['id']}/payment", None, token)
+            code = await call("POST", "/v1/ride-codes", {"city": "shenzhen"}, token)
+            day = (self.clock.now() + timedelta(days=1)).date().isoformat()
+            slots = await call("GET", f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}&date={day}")
+            appointment = await call(
+                "POST",
+                "/v1/appointments",
+                {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": slots["items"][0]["start"]},
+                token,
+            )
+        return {
+            "document_id": document["id"],
+            "consent_id": consent["id"],
+            "booking_id": held["id"],
+            "passenger_id": held["passengers"][1]["id"],
+            "ticket_id": paid["tickets"][0]["id"],
+            "code_id": code["code_id"],
+            "appointment_id": appointment["id"],
+            "departure_id": departures[0]["id"],
+            "centre_id": HENGQIN,
+        }
+
+    def token(self, kind: str, *, seeded: bool = True) -> str | None:
+        """A fresh credential of `kind` (a session of the seeded rider for "rider", or of a new
+        rider if not `seeded`), or None for "none": fresh, so that an earlier example that signed
+        out harms no other."""
         if kind == "none":
             return None
         if kind == "rider":
             self.riders += 1
             answer = requests.post(
                 f"{self.url}/v1/auth/sessions",
-                json={"provider": "dev", "code": f"fuzz-rider-{self.riders}"},
+                json={"provider": "dev", "code": SEEDED if seeded else f"fuzz-rider-{self.riders}"},
                 timeout=30,
             )
             assert answer.status_code == 201, answer.text
@@ -111,7 +197,7 @@ class LiveApp:
 
     async def _issue(self, kind: str) -> str:
         credentials = self.app[SERVICES].credentials
-        scope = ADMIN_SCOPE if kind == "admin" else sorted(credentials.scopes(kind))[0]
+        scope = ADMIN_SCOPE if kind == "admin" else SCOPES.get(kind, sorted(credentials.scopes(kind))[0])
         return (await credentials.issue(kind, scope)).token
 
     async def _stop(self) -> None:
