@@ -156,6 +156,10 @@ MARSHMALLOW: dict[str, Text] = {
 # The project's own field messages (the domain's InvalidInput, the request schemas).
 OURS: dict[str, Text] = {
     "not a cursor of this list": T("not a cursor of this list", "不是此清單的游標", "不是此列表的游标"),
+    "given more than once": T("given more than once", "重複提供", "重复提供"),
+    "must not contain the NUL character": T(
+        "must not contain the NUL character", "不可包含 NUL 字元", "不可包含 NUL 字符"
+    ),
     "the body must be a JSON object": T(
         "the body must be a JSON object", "請求內容必須是 JSON 物件", "请求内容必须是 JSON 对象"
     ),

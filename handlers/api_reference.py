@@ -36,6 +36,8 @@ def _ref_name(schema: Any) -> str:
     if isinstance(schema, dict):
         if "$ref" in schema:
             return str(schema["$ref"]).rsplit("/", 1)[-1]
+        if "oneOf" in schema:
+            return " or ".join(_ref_name(s) for s in schema["oneOf"])
         if schema.get("type") == "array":
             return f"list of {_ref_name(schema.get('items', {}))}"
         return str(schema.get("type", "object"))

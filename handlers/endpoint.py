@@ -55,6 +55,10 @@ RIDER = Auth(("rider",))
 ADMIN = Auth(("admin",))
 
 
+# What a status answers: a schema, one of several (a tuple: the document's oneOf), or no body.
+Answer = type[Schema] | tuple[type[Schema], ...] | None
+
+
 @dataclass(frozen=True)
 class Spec:
     summary: str
@@ -62,7 +66,7 @@ class Spec:
     auth: Auth | None
     body: type[Schema] | None
     query: type[Schema] | None
-    responses: Mapping[int, type[Schema] | None]
+    responses: Mapping[int, Answer]
     idempotent: bool
     rate_class: str | None
     description: str = ""
@@ -159,7 +163,7 @@ def endpoint(
     auth: Auth | None = None,
     body: type[Schema] | None = None,
     query: type[Schema] | None = None,
-    responses: Mapping[int, type[Schema] | None] | None = None,
+    responses: Mapping[int, Answer] | None = None,
     idempotent: bool = False,
     rate_class: str | None = None,
     description: str = "",
@@ -188,7 +192,8 @@ def endpoint(
             principal = await _authenticate(request, spec.auth)
             request[PRINCIPAL] = principal
             await _limit(request, spec, principal)
-            query_data = _load(spec.query, dict(request.query)) if spec.query else {}
+            _refuse_nul(request.match_info)
+            query_data = _load(spec.query, _query(request)) if spec.query else {}
             raw = await request.read() if spec.body else b""
             body_data = _load_body(spec.body, spec.fast_body, raw) if spec.body else {}
             call = Call(request, principal, body_data, query_data)
@@ -290,13 +295,50 @@ async def _record(request: web.Request, principal: Principal, status: int) -> No
         log.exception("audit entry not written: %s", action)
 
 
+NUL = "must not contain the NUL character"
+ONCE = "given more than once"
+
+
+def _refuse_nul(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Path and query parameters with a NUL character are a 400: PostgreSQL's text cannot hold
+    one, and a look-up with it failed as a 500."""
+    bad = {name: [NUL] for name, value in values.items() if _has_nul(value)}
+    if bad:
+        raise InvalidInput(bad)
+    return values
+
+
+def _query(request: web.Request) -> dict[str, str]:
+    """The query as one value per name: no parameter takes several, so one given twice is a 400
+    (not its first value used and the others ignored)."""
+    repeated = {name for name in request.query if len(request.query.getall(name)) > 1}
+    if repeated:
+        raise InvalidInput({name: [ONCE] for name in sorted(repeated)})
+    return dict(_refuse_nul(dict(request.query)))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise DomainError("malformed_json") from None
+    if isinstance(data, dict):
+        _refuse_nul(data)
+    elif _has_nul(data):
+        raise InvalidInput({"_schema": [NUL]})
+    return data
 
 
 def _load_body(schema_cls: type[Schema], fast: FastLoad | None, raw: bytes) -> dict[str, Any]:

@@ -184,11 +184,11 @@ async def gate_keys(call: Call) -> web.Response:
     tags=("gates",),
     auth=GATE,
     query=DenyListQuery,
-    responses={200: DenyListOut},
+    responses={200: (DenyListOut, DenySnapshotOut)},
     description="A new gate starts with snapshot=true (the current entries, without credentials that "
     "expired, and next_cursor; pages with page=next_page while complete is false), then asks "
     "since=next_cursor and applies changes in order (add, remove). The snapshot answer is "
-    "DenySnapshotOut: {entries, next_cursor, complete, next_page}.",
+    "DenySnapshotOut: {entries, next_cursor, complete, next_page}; the changes answer is DenyListOut.",
 )
 async def denylist(call: Call) -> web.Response:
     deny_list = call.services.transit.deny_list

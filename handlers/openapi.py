@@ -61,19 +61,49 @@ def build_openapi(app: web.Application, server_url: str) -> dict[str, Any]:
         if spec_ is None or not path or route.method == "HEAD":
             continue
         path = _PARAM.sub(r"{\1}", path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(spec_, path)
+        patterns = _group_patterns(info["pattern"].pattern) if "pattern" in info else {}
+        paths.setdefault(path, {})[route.method.lower()] = _operation(spec_, path, patterns)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
-def _operation(spec: Spec, path: str) -> dict[str, Any]:
+_DEFAULT_GROUP = "[^{}/]+"  # aiohttp's pattern of a path parameter that names none
+
+
+def _group_patterns(regex: str) -> dict[str, str]:
+    """The pattern of each named group of a route's regex (`{ticket_id:tkt_[0-9a-f]{20}}`), those
+    the route declares: the document states them, so a client knows which ids can match at all."""
+    found: dict[str, str] = {}
+    for match in re.finditer(r"\(\?P<(\w+)>", regex):
+        depth, i = 1, match.end()
+        while depth and i < len(regex):
+            if regex[i] == "\\":
+                i += 1
+            elif regex[i] == "(":
+                depth += 1
+            elif regex[i] == ")":
+                depth -= 1
+            i += 1
+        group = regex[match.end() : i - 1]
+        if group != _DEFAULT_GROUP:
+            found[match.group(1)] = group
+    return found
+
+
+def _path_parameter(name: str, pattern: str | None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern is not None:
+        schema["pattern"] = f"^(?:{pattern})$"
+    return {"in": "path", "name": name, "required": True, "schema": schema}
+
+
+def _operation(spec: Spec, path: str, patterns: dict[str, str]) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": spec.summary, "tags": list(spec.tags) or ["other"]}
     if spec.description:
         op["description"] = spec.description
     parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-        for name in _PARAM.findall(path)
+        _path_parameter(name, patterns.get(name)) for name in _PARAM.findall(path)
     ]
     if spec.query:
         parameters.append({"in": "query", "schema": spec.query})
@@ -98,12 +128,14 @@ def _operation(spec: Spec, path: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, schema in spec.responses.items():
         entry: dict[str, Any] = {"description": "OK" if status < 300 else ""}
-        if schema is not None:
+        if isinstance(schema, tuple):
+            entry["content"] = {spec.produces: {"schema": {"oneOf": list(schema)}}}
+        elif schema is not None:
             entry["content"] = {spec.produces: {"schema": schema}}
         responses[str(status)] = entry
     error_statuses = set(spec.errors) | {429, 503}
-    if spec.body or spec.query:
-        error_statuses.add(400)
+    if spec.body or spec.query or _PARAM.search(path):
+        error_statuses.add(400)  # a path parameter with a NUL character too
     if spec.body:
         error_statuses.add(413)
     if spec.auth:
