@@ -47,7 +47,6 @@ from bench.wrk import WrkResult
 CONNECTIONS = 1000
 HOLDERS = 100  # riders who hold seats, each with DOCUMENTS_PER_HOLDER documents: one per hold
 DOCUMENTS_PER_HOLDER = 200
-BOOKERS = 1000  # riders who book slots, each at most BOOKINGS_PER_RIDER times (2,000 bookings)
 BOOKINGS_PER_RIDER = 2  # the centre's quota per day and the service's per-rider limit
 KINDS = ("sign_in", "hold", "scan", "book")
 EXPECTED_REFUSALS = {"sold_out", "slot_full"}  # a sold-out departure or slot: answers, not errors
@@ -245,7 +244,8 @@ async def _burst(
         desks = await _free_desks(session, base)
         if not desks:
             raise RuntimeError(f"no free desk for {SERVICE} at {CENTRE} in the next 60 days: --fresh-db")
-        bookers = await _bookers(session, base, run, min(BOOKERS, -(-len(desks) // BOOKINGS_PER_RIDER)))
+        # enough riders for every free desk, and one more who only ever meets full slots
+        bookers = await _bookers(session, base, run, -(-len(desks) // BOOKINGS_PER_RIDER) + 1)
         codes = iter(minted)
         gate = {"Authorization": f"Bearer {gate_token}"}
         made = dict.fromkeys(KINDS, 0)
@@ -276,9 +276,10 @@ async def _burst(
                     "scanned_at": now_iso(),
                 }
                 return kind, "/v1/gate/scans", body, gate
-            # the next free desk; past the last one, the last start again (409 slot_full)
+            # the next free desk; past the last one, the last start again (409 slot_full) by the
+            # rider who has booked nothing (so no quota of theirs is in the way)
             start = desks[min(i, len(desks) - 1)]
-            token = bookers[min(i // BOOKINGS_PER_RIDER, len(bookers) - 1)]
+            token = bookers[i // BOOKINGS_PER_RIDER] if i < len(desks) else bookers[-1]
             body = {"centre_id": CENTRE, "service_id": SERVICE, "start": start}
             return kind, "/v1/appointments", body, {"Authorization": token}
 
