@@ -111,7 +111,10 @@ async def rescheduled_while_the_day_is_locked(
     )
     try:
         for _ in range(500):  # until the reschedule waits for the lock
-            if await pg.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
+            if await pg.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ):
                 break
             assert not moving.done(), moving.result()
             await asyncio.sleep(0.01)
