@@ -28,7 +28,7 @@ routes = web.RouteTableDef()
 
 def shape(row: Journey, zone: tzinfo = UTC, product_name: Callable[[str], str] = str) -> dict[str, Any]:
     """`zone`: the operator's, so entry and exit read as the wall times of the place;
-    `product_name`: a fare product's name (for its discount line) by its id."""
+    `product_name`: a discount line's name by its id (a fare product, a transfer)."""
     out = dict(row.__dict__)
     for name in ("entry_at", "exit_at", "created_at"):
         if out[name] is not None:
@@ -84,7 +84,7 @@ async def list_journeys(call: Call) -> web.Response:
         dump(
             JourneyPage,
             {
-                "items": [shape(j, _zone(call, j), _product_name(call)) for j in page.items],
+                "items": [shape(j, _zone(call, j), _discount_name(call, j)) for j in page.items],
                 "next_cursor": page.next_cursor,
             },
         )
@@ -113,13 +113,26 @@ async def repair(call: Call) -> web.Response:
         body = {"status": "pending_review", "repair_id": outcome.repair.id, "journey_id": outcome.journey.id}
         return json_response(dump(RepairPending, body), status=202)
     return json_response(
-        dump(JourneyOut, shape(outcome.journey, _zone(call, outcome.journey), _product_name(call)))
+        dump(
+            JourneyOut,
+            shape(outcome.journey, _zone(call, outcome.journey), _discount_name(call, outcome.journey)),
+        )
     )
 
 
-def _product_name(call: Call) -> Callable[[str], str]:
+def _discount_name(call: Call, journey: Journey) -> Callable[[str], str]:
+    """A discount line's name: its fare product's, else its operator's transfer discount's
+    title, else its id."""
     products = call.services.transit.products
-    return lambda product_id: products.name(product_id).get(call.language)
+    operator = call.services.transit.network.operator(journey.operator)
+    pricing = getattr(operator.fares, "pricing", None) if operator is not None else None
+    transfers = {t.name: t.title for t in pricing.transfers if t.title} if pricing is not None else {}
+
+    def name(discount: str) -> str:
+        text = products.name(discount) or transfers.get(discount)
+        return text.get(call.language) if text is not None else discount
+
+    return name
 
 
 def _zone(call: Call, journey: Journey) -> tzinfo:

@@ -132,10 +132,10 @@ class FareProducts:
                 for operator in product.operators:
                     self._discounts.setdefault(operator, []).append(product)
 
-    def name(self, product_id: str) -> Text:
-        """A product's name; its id for one the configuration no longer has."""
+    def name(self, product_id: str) -> Text | None:
+        """A product's name; None for an id that is no product (any more)."""
         product = next((p for p in self.products if p.id == product_id), None)
-        return product.name if product is not None else Text(product_id)
+        return product.name if product is not None else None
 
     async def price(self, job: ChargeJob) -> ChargeJob:
         """Take the journey's spend discounts off its fare (once) before it is charged; the job

@@ -95,6 +95,7 @@ class TransferSchema(_Strict):
     within_minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=24 * 60))
     amount = Minor(validate=validate.Range(min=0))
     percent = fields.Decimal(validate=validate.Range(min=0, max=100, min_inclusive=False))
+    title = TextField(metadata={"description": "the rider's name for it (a journey's discount line)"})
 
     @validates_schema
     def check_one_discount(self, data: dict[str, Any], **_: Any) -> None:
@@ -146,7 +147,7 @@ class Settings(_Strict):
     max_journey_minutes, tap_out_without_tap_in, unfinished_fare, max_stale_hours, stale_policy,
     double_tap_seconds, overtime_surcharge, self_repairs_per_month};
     fares {the model's keys, see FARE_SCHEMAS}; concessions {category: {kind, percent, amount,
-    threshold, label}}; transfers [{name, from, within_minutes, amount | percent}]; demo_tariff
+    threshold, label}}; transfers [{name, title, from, within_minutes, amount | percent}]; demo_tariff
     (default true).
     """
 

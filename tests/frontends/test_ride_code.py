@@ -12,6 +12,11 @@ from playwright.async_api import expect
 from tests.frontends.conftest import DESKTOP, Site, decode_qr
 
 TAB = {"en": "Ride code", "zh-Hans": "乘车码", "zh-Hant": "乘車碼"}
+STUDENT = {"en": "Student", "zh-Hans": "学生"}
+
+
+def money(amount: dict) -> str:
+    return f"{amount['amount'] / 100:.2f}"
 
 
 async def scan(site: Site, gate, payload: str, station: str, direction: str) -> dict:
@@ -86,6 +91,15 @@ async def test_sign_in_show_the_code_scan_it_from_the_screen_and_see_the_journey
     assert shown["fare"] == tap_out["fare"] and shown["fare"]["currency"] == "CNY"
     text = await journey.inner_text()
     assert f"{shown['fare']['amount'] / 100:.2f}" in text  # the fare the gate answered, as the app shows it
+    # How the fare came about: the full fare less the student's concession.
+    assert shown["concession"]["amount"] > 0 and shown["discounts"] == []
+    assert shown["base_fare"]["amount"] - shown["concession"]["amount"] == shown["fare"]["amount"]
+    await expect(journey.locator("dd[data-part=base_fare]")).to_contain_text(money(shown["base_fare"]))
+    await expect(journey.locator("dt[data-part=concession]")).to_contain_text(STUDENT[language])
+    await expect(journey.locator("dd[data-part=concession]")).to_have_text(
+        re.compile(rf"^−\D*{re.escape(money(shown['concession']))}$")
+    )
+    await expect(journey.locator("dd[data-part=fare]")).to_contain_text(money(shown["fare"]))
     assert f"{shown['charge']['amount'] / 100:.2f}" in text and shown["charge"]["currency"] == "HKD"
     await journey.scroll_into_view_if_needed()
     await site.shot(page, f"journeys-{language}")

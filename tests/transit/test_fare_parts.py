@@ -90,7 +90,10 @@ async def test_a_transfer_discount_is_a_discount_of_the_journey(ride: Ride, pg: 
     ride.clock.advance(minutes=20)
     out = await ride.scan(metro, (await ride.code("shenzhen"))["payload"], stops[-1], "out")
     shown = await journey(ride, out["journey_id"])
-    assert shown["discounts"] == [{"product": "bus_to_metro", "name": "bus_to_metro", "amount": 40}]
+    assert shown["discounts"] == [{"product": "bus_to_metro", "name": "Bus to metro transfer", "amount": 40}]
+    _, chinese = await ride.rider.get("/v1/journeys", headers={"Accept-Language": "zh-Hant"})
+    (named,) = next(j for j in chinese["items"] if j["id"] == out["journey_id"])["discounts"]
+    assert named["name"] == "巴士轉乘地鐵優惠"  # the transfer's own name, not its id
     assert shown["concession"]["amount"] > 0 and adds_up(shown)
     _, line = await settled(ride, "shenzhen_metro", out["journey_id"])
     assert line.discounts == (("bus_to_metro", 40),)

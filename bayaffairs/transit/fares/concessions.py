@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from bayaffairs.adapters.protocols import RIDER_CATEGORIES
+from bayaffairs.i18n import Text
 from bayaffairs.money import MINOR_UNITS, Money
 from bayaffairs.transit.model import FareQuote, PreviousLeg, Trip
 
@@ -119,6 +120,7 @@ class TransferDiscount:
     within: timedelta
     amount: int = 0
     percent: Fraction | None = None
+    title: Text | None = None  # what a rider reads on the journey's discount line
 
     def applies(self, previous: PreviousLeg, entered_at: datetime) -> bool:
         gap = entered_at - previous.ended_at
@@ -140,7 +142,14 @@ class TransferDiscount:
             within=timedelta(minutes=s["within_minutes"]),
             amount=int(s.get("amount") or 0),
             percent=None if percent is None else fraction(percent),
+            title=_text(s.get("title")),
         )
+
+
+def _text(value: Text | Mapping[str, str] | str | None) -> Text | None:
+    if value is None or isinstance(value, Text):
+        return value
+    return Text.from_mapping(value)
 
 
 class Pricing:
