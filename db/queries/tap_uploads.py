@@ -76,14 +76,29 @@ async def claim_pending(
 ) -> list[Upload]:
     """Pending uploads in scan order, once they have rested `settle_seconds` (the entry and exit
     of one journey, uploaded by different gates, mostly arrive in the order they happened), and
-    waiting exits scanned before `window_closed_before` (their entry can no longer come)."""
+    waiting exits scanned before `window_closed_before` (their entry can no longer come).
+
+    Each state is read in the order of its own partial index (tap_uploads_pending,
+    tap_uploads_waiting_since), so a claim reads about `limit` rows however many are pending;
+    one query with both states ORed sorted every pending upload on each claim (0.7 s a claim
+    at 200,000 pending). The rows of both that come after the first `limit` stay locked, unused,
+    until this transaction ends, and are claimed by a later one.
+    """
     records = await conn.fetch(
         f"""
-        SELECT {", ".join(COLUMNS)}, state = 'waiting' AS waiting FROM tap_uploads
-        WHERE (state = 'pending' AND received_at < now() - make_interval(secs => $2))
-           OR (state = 'waiting' AND scanned_at < $3)
+        WITH waiting AS (
+            SELECT {", ".join(COLUMNS)}, true AS waiting FROM tap_uploads
+            WHERE state = 'waiting' AND scanned_at < $3
+            ORDER BY scanned_at, operator, tap_id LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ), pending AS (
+            SELECT {", ".join(COLUMNS)}, false AS waiting FROM tap_uploads
+            WHERE state = 'pending' AND received_at < now() - make_interval(secs => $2)
+            ORDER BY scanned_at, operator, tap_id LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        SELECT * FROM (SELECT * FROM waiting UNION ALL SELECT * FROM pending) AS due
         ORDER BY scanned_at, operator, tap_id LIMIT $1
-        FOR UPDATE SKIP LOCKED
         """,
         limit,
         settle_seconds,
