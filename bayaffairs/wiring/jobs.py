@@ -9,6 +9,11 @@ worker's timer fires, and only the owner's runs the job. An owner that dies, or 
 connection, lets go of its jobs at once; another worker takes each at its next period. The jobs
 stay safe to run twice (ON CONFLICT DO NOTHING, SKIP LOCKED, leases): ownership saves the work and
 the contention, it is not what keeps the data right.
+
+A job marked `every_worker` has no owner: every worker runs it. The offline-tap drain is one: its
+cost is verifying signatures, CPU that one owner would do on one core while the others idle; it
+claims with SKIP LOCKED and decides each rider in one worker at a time (an advisory lock per
+rider), so workers draining at once split the backlog (bayaffairs/transit/uploads.py).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Job:
     name: str
     period: float  # seconds between runs (the first run waits one period too)
     work: Callable[[], Awaitable[int]]
+    every_worker: bool = False  # no owner: each worker runs it (see the module docstring)
 
 
 def periodic(services: Services) -> list[Job]:
@@ -49,7 +55,7 @@ def periodic(services: Services) -> list[Job]:
         Job("build data exports", 1.0, services.privacy.exports.build_pending),
         Job("finish account deletions", 30.0, services.privacy.deletion.resume_due),
         Job("close journeys without tap-out", 60.0, transit.journeys.close_overdue),
-        Job("record offline taps", 2.0, transit.uploads.drain),
+        Job("record offline taps", 2.0, transit.uploads.drain, every_worker=True),
         Job("charge riders for journeys", 5.0, transit.charges.charge_pending),
         Job("close settlement days", 300.0, transit.settlements.close_due),
         Job("refund riders for repriced journeys", 30.0, transit.charges.refund_due),
@@ -143,7 +149,7 @@ async def running(
 async def _every(job: Job, log: logging.Logger, owners: Owners | None) -> None:
     while True:
         await asyncio.sleep(job.period)
-        if owners is not None and not await owners.owns(job.name):
+        if owners is not None and not job.every_worker and not await owners.owns(job.name):
             continue
         try:
             done = await job.work()
