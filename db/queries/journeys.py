@@ -183,11 +183,17 @@ async def record_scans(conn: Connection, items: Sequence[ScanItem]) -> list[Scan
 # depend on another item's outcome except through the unique index on taps (the same code
 # twice: the second is a replay; a code racing another transaction: ON CONFLICT waits for it).
 _RECORD_FIXED_TAP_INS = """
-WITH it AS (
-    SELECT x.*, decode(x.account, 'hex') AS acct FROM jsonb_to_recordset($1::text::jsonb) AS x(
+WITH price_sets AS (
+    SELECT p.ord::int - 1 AS price, p.v ->> 'currency' AS currency, p.v -> 'fares' AS fares,
+           p.v -> 'charges' AS charges
+    FROM jsonb_array_elements($2::text::jsonb) WITH ORDINALITY AS p(v, ord)
+), it AS (
+    SELECT x.*, decode(x.account, 'hex') AS acct, ps.fares, ps.currency, ps.charges
+    FROM jsonb_to_recordset($1::text::jsonb) AS x(
         idx int, tap_id text, journey_id text, operator text, gate_id text, station text,
         direction text, code_key text, account text, credential text, scanned_at timestamptz,
-        source text, double_tap int, fares jsonb, currency text, charges jsonb)
+        source text, double_tap int, price int)
+    JOIN price_sets ps ON ps.price = x.price
 ), judged AS (
     SELECT it.*, a.uid, a.cat, a.wallet, dbl.id AS dbl,
         CASE
@@ -262,10 +268,43 @@ ORDER BY j.idx
 """
 
 
+_FIXED_FIELDS = (
+    "idx",
+    "tap_id",
+    "journey_id",
+    "operator",
+    "gate_id",
+    "station",
+    "direction",
+    "code_key",
+    "account",
+    "credential",
+    "scanned_at",
+    "source",
+    "double_tap",
+)
+
+
 async def record_fixed_tap_ins(conn: Connection, items: Sequence[ScanItem]) -> list[ScanRow]:
     """Decide and record a batch of tap-ins that each complete a journey priced by the caller,
-    in one statement (every item has `fares`; see _RECORD_FIXED_TAP_INS)."""
-    records = await conn.fetch(_RECORD_FIXED_TAP_INS, orjson.dumps(items).decode())
+    in one statement (every item has `fares`; see _RECORD_FIXED_TAP_INS).
+
+    Fares and charges go once per distinct set (a batch at one operator's flat fare shares one):
+    repeated in every item they were two thirds of the JSON the database parsed per tap."""
+    sets: dict[tuple[str | None, int, bytes], int] = {}
+    prices: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
+    for i in items:
+        fares, currency, charges = i["fares"], i.get("currency"), i.get("charges")
+        key = (currency, id(charges), orjson.dumps(fares))  # charges: shared by prepare()
+        price = sets.get(key)
+        if price is None:
+            price = sets[key] = len(prices)
+            prices.append({"currency": currency, "fares": fares, "charges": charges})
+        rows.append({k: i.get(k) for k in _FIXED_FIELDS} | {"price": price})
+    records = await conn.fetch(
+        _RECORD_FIXED_TAP_INS, orjson.dumps(rows).decode(), orjson.dumps(prices).decode()
+    )
     return _scan_rows(records)
 
 
