@@ -417,6 +417,11 @@ class TapRecorder:
         in a transaction): a journey to price after recording, or taps of both kinds."""
         now = self.clock.now()
         rates: dict[tuple[str, str], tuple[Decimal, str] | None] = {}
+        # Taps with the same operator, stop, riders and scan time get the same fares: priced once
+        # a call (uploaded taps are whole seconds, hundreds a second in a backlog), shared read-only.
+        priced: dict[
+            tuple[str, str, int, str], tuple[dict[str, tuple[int, str, int]], str, Charges] | None
+        ] = {}
         later = False
         for item in items:
             if "fares" in item:
@@ -425,24 +430,42 @@ class TapRecorder:
             if item["direction"] != "in" or not fixed_at_tap_in(operator):
                 later = True
                 continue
-            entered_at = datetime.fromisoformat(item["scanned_at"])
-            try:
-                quotes = {
-                    category: operator.fares.fare(Trip(item["station"], None, entered_at, category))
-                    for category in RIDER_CATEGORIES
-                }
-                concessions = {c: quote.parts.concession for c, quote in quotes.items()}
-                riders = item.get("riders", 1)
-                quotes = {c: for_riders(quote, quotes["adult"], riders) for c, quote in quotes.items()}
-            except UnknownStop:
-                later = True  # logged when it is priced after recording
+            riders = item.get("riders", 1)
+            key = (operator.id, item["station"], riders, item["scanned_at"])
+            if key not in priced:
+                priced[key] = await self._fixed_fares(
+                    operator, item["station"], riders, item["scanned_at"], rates, now
+                )
+            found = priced[key]
+            if found is None:
+                later = True  # an unknown stop: logged when it is priced after recording
                 continue
-            item["fares"] = {
-                c: (quote.amount.amount, quote.rule, concessions[c]) for c, quote in quotes.items()
-            }
-            item["currency"] = operator.currency
-            item["charges"] = await self._charges_for(quotes, operator.currency, rates, now)
+            item["fares"], item["currency"], item["charges"] = found
         return later or bool(split(items)[1])
+
+    async def _fixed_fares(
+        self,
+        operator: Operator,
+        station: str,
+        riders: int,
+        scanned_at: str,
+        rates: dict[tuple[str, str], tuple[Decimal, str] | None],
+        now: datetime,
+    ) -> tuple[dict[str, tuple[int, str, int]], str, Charges] | None:
+        """({category: (fare, rule, concession)}, currency, charges) of a tap-in at `station`;
+        None for a stop without a fare."""
+        entered_at = datetime.fromisoformat(scanned_at)
+        try:
+            quotes = {
+                category: operator.fares.fare(Trip(station, None, entered_at, category))
+                for category in RIDER_CATEGORIES
+            }
+            concessions = {c: quote.parts.concession for c, quote in quotes.items()}
+            quotes = {c: for_riders(quote, quotes["adult"], riders) for c, quote in quotes.items()}
+        except UnknownStop:
+            return None
+        fares = {c: (quote.amount.amount, quote.rule, concessions[c]) for c, quote in quotes.items()}
+        return fares, operator.currency, await self._charges_for(quotes, operator.currency, rates, now)
 
     async def _charges_for(
         self,
