@@ -82,7 +82,7 @@ class OfflineGate:
     station: str
     store: GateStore
     rules: GateRules | None = None
-    scope: int = 0
+    scope: int | frozenset[int] = 0
     policy: Policy = field(default_factory=Policy)
     keys: KeySet = field(default_factory=lambda: KeySet(()))
     _generation: int = -1
@@ -184,7 +184,8 @@ class OfflineGate:
             )
             policy = document["policy"]
             self.policy = Policy(policy["code_seconds"], policy["skew_seconds"])
-            self.scope = policy["scope"]
+            # a keys document without `scopes` (an older service) names the gate's city only
+            self.scope = frozenset(policy.get("scopes") or (policy["scope"],))
             self.rules = GateRules.from_document(document["rules"])
         self._denied_accounts = _raw(value for kind, value in state.denied if kind == "account")
         self._denied_credentials = _raw(value for kind, value in state.denied if kind == "credential")

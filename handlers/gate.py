@@ -172,6 +172,7 @@ async def gate_keys(call: Call) -> web.Response:
             "code_seconds": transit.settings.code_seconds,
             "skew_seconds": transit.settings.skew_seconds,
             "scope": operator.scope_code,
+            "scopes": sorted(operator.scope_codes),
         },
         "rules": {"operator": operator.id, **vars(operator.rules)},
     }

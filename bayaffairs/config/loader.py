@@ -215,7 +215,13 @@ def _jurisdiction(d: dict[str, Any]) -> Jurisdiction:
 
 
 def _city(d: dict[str, Any]) -> City:
-    return City(id=d["id"], jurisdiction=d["jurisdiction"], name=d["name"], scope_code=d["scope_code"])
+    return City(
+        id=d["id"],
+        jurisdiction=d["jurisdiction"],
+        name=d["name"],
+        scope_code=d["scope_code"],
+        through_fares=d["through_fares"],
+    )
 
 
 def _blocks(tables: Mapping[str, Any], source: str) -> list[AdapterBlock]:

@@ -52,6 +52,8 @@ class City:
     jurisdiction: str
     name: Text
     scope_code: int
+    # Through-fare rules declared in the city's file, by id (bayaffairs/transit/through.py).
+    through_fares: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,40 @@ class FareProductSchema(_Strict):
             raise ValidationError("a share is at most the whole spend", "share")
 
 
+class ThroughFareSchema(_Strict):
+    """A through-fare rule (bayaffairs/transit/through.py): a journey entering at one of
+    `operators` and leaving at any of them is one journey, priced by one distance-band fare over
+    their joined networks: the bands of operator `fares_of`, or the `fares` table (the keys of a
+    distance-band operator's `fares`). Its revenue is split by `shares`: "distance" (each
+    operator's kilometres on the journey's shortest path) or "fixed" (the `weights` of the
+    operators whose lines the path uses)."""
+
+    name = TextField(required=True)
+    operators = fields.List(
+        fields.String(validate=validate.Regexp(ID_PATTERN)), required=True, validate=validate.Length(min=2)
+    )
+    fares_of = fields.String(load_default=None)
+    fares = fields.Dict(keys=fields.String(), load_default=None)
+    shares = fields.String(load_default="distance", validate=validate.OneOf(["distance", "fixed"]))
+    weights = fields.Dict(
+        keys=fields.String(), values=fields.Integer(validate=validate.Range(1, 10**6)), load_default=dict
+    )
+
+    @validates_schema
+    def check_rule(self, data: dict[str, Any], **_: Any) -> None:
+        operators = data["operators"]
+        if len(set(operators)) != len(operators):
+            raise ValidationError("an operator is listed twice", "operators")
+        if (data["fares_of"] is None) == (data["fares"] is None):
+            raise ValidationError("give either fares_of (an operator) or fares (a table)", "fares_of")
+        if data["fares_of"] is not None and data["fares_of"] not in operators:
+            raise ValidationError("must be one of operators", "fares_of")
+        if data["shares"] == "fixed" and set(data["weights"]) != set(operators):
+            raise ValidationError("fixed shares need a weight for each operator", "weights")
+        if data["shares"] == "distance" and data["weights"]:
+            raise ValidationError("weights are for fixed shares", "weights")
+
+
 class JurisdictionSchema(_Strict):
     id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     region = fields.String(required=True, validate=validate.OneOf(LEGAL_REGIONS))
@@ -193,3 +229,8 @@ class CitySchema(_Strict):
     )
     name = TextField(required=True)
     adapters = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    through_fares = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(ID_PATTERN)),
+        values=fields.Nested(ThroughFareSchema),
+        load_default=dict,
+    )

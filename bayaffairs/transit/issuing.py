@@ -107,7 +107,14 @@ class RideCodeService:
                 )
                 if overdue:
                     continue  # past its time: closed as unfinished by the job's next round
-                elsewhere = operator is None or city is None or operator.city != city
+                # a code of a city whose codes the journey's gates take (a through-fare rule) ends it
+                elsewhere = (
+                    operator is None
+                    or city is None
+                    or (
+                        operator.city != city and self.network.scope_of_city(city) not in operator.scope_codes
+                    )
+                )
                 if elsewhere:
                     raise Conflict("unfinished_journey", details={"journey_id": journey.id})
         return token

@@ -59,7 +59,7 @@ class Repairs:
             if journey is None:
                 raise NotFound("journey_not_found")
             operator = self._operator(journey.operator)
-            if not operator.has_stop(exit_station):
+            if self._exit_operator(operator, exit_station) is None:
                 raise InvalidInput({"exit_station": [f"not a station of {operator.id}"]})
             if exit_station == journey.entry_station:
                 raise InvalidInput({"exit_station": ["the exit is the entry station"]})
@@ -128,8 +128,11 @@ class Repairs:
     ) -> journeys_q.JourneyRow:
         assert journey.entry_station is not None and journey.entry_at is not None
         await journeys_q.close_repaired(conn, journey.id, exit_station=exit_station)
-        quote = operator.fares.fare(
-            Trip(journey.entry_station, exit_station, journey.entry_at, journey.category)
+        # an exit on a network a through-fare rule joins is priced (and split) by the rule
+        quote, weights = self.network.fare(
+            operator.id,
+            self._exit_operator(operator, exit_station) or operator.id,
+            Trip(journey.entry_station, exit_station, journey.entry_at, journey.category),
         )
         await repricing.reprice(
             conn,
@@ -141,6 +144,7 @@ class Repairs:
             now=self.clock.now(),
             reason="repair",
             parts=quote.parts,
+            share_weights=weights,
         )
         repaired = await journeys_q.get_for_user(conn, journey.user_id, journey.id)
         assert repaired is not None
@@ -151,6 +155,17 @@ class Repairs:
         if operator is None:
             raise NotFound("operator_not_found")
         return operator
+
+    def _exit_operator(self, operator: Operator, station: str) -> str | None:
+        """Whose stop `station` is, of the operators a journey entered at `operator` may end at."""
+        return next(
+            (
+                o
+                for o in self.network.exit_operators(operator.id)
+                if self.network.operators[o].has_stop(station)
+            ),
+            None,
+        )
 
 
 def month_start(now: datetime, operator: Operator) -> datetime:

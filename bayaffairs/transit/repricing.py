@@ -22,7 +22,7 @@ charged yet gets its discounts when it is charged, as any other.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bayaffairs.db.queries import debts as debts_q
@@ -82,10 +82,12 @@ async def reprice(
     now: datetime,
     reason: str,
     parts: FareParts = NO_PARTS,
+    share_weights: dict[str, int] | None = None,
 ) -> Repriced:
     """Price `journey` (locked by the caller, in its transaction) at `fare` (capped: see
     `capped`; less its fare products: see `with_products`; `parts`: how the fare came from the
-    full fare); `reason` names the refund line, if one is due."""
+    full fare); `reason` names the refund line, if one is due. `share_weights`: whose lines the
+    journey used, for a through journey (bayaffairs/transit/through.py)."""
     if capped(journey, fare) != fare:
         parts = NO_PARTS  # the fare charged stands: not the parts of the one asked for
     fare = await with_products(conn, journey, fare, products)
@@ -95,6 +97,7 @@ async def reprice(
         if journey.fx_rate is not None:
             new_charge = convert(fare.amount, fare.currency, charged.currency, journey.fx_rate)
         await q.set_fare(conn, journey.id, fare.amount, rule, parts)
+        await q.set_share_weights(conn, journey.id, share_weights)
         back = charged.amount - min(new_charge, charged.amount)
         if back <= 0:
             return Repriced(journey.id, fare, charged, None)
@@ -116,7 +119,7 @@ async def reprice(
         )
         return Repriced(journey.id, fare, charged, Money(back, charged.currency))
     price = await price_of(conn, journey, fare, rule, converter=converter, now=now, parts=parts)
-    await q.set_prices(conn, [price])
+    await q.set_prices(conn, [replace(price, share_weights=share_weights)])
     if journey.charge_status == "failed":  # owed: the debt is the new charge, still owed
         await q.keep_failed(conn, journey.id)
         await debts_q.reprice(

@@ -160,10 +160,20 @@ def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
     return fixed, others
 
 
+@dataclass(frozen=True)
+class Priced:
+    fare: Money
+    rule: str
+    parts: FareParts = NO_PARTS  # how the fare came from the full fare
+    share_weights: dict[str, int] | None = None  # a through journey split between operators
+
+
 def price_row(
-    operator: Operator, row: q.ScanRow, station: str, direction: Direction
-) -> tuple[Money, str, FareParts] | None:
-    """The fare of a journey that this scan (at `station`) completed (None while it is still open)."""
+    network: Network, operator: Operator, row: q.ScanRow, station: str, direction: Direction
+) -> Priced | None:
+    """The fare of a journey that this scan (at `station`, a stop of `operator`) completed (None
+    while it is still open). A journey entered at another operator of a through-fare rule, or
+    any journey of a member, is priced by the rule, with the operators' weights in its revenue."""
     if row["journey_status"] != "completed":
         return None
     previous = (
@@ -175,7 +185,8 @@ def price_row(
     assert category is not None  # the rider of an open journey has a category
     if row["entry_station"] is None or row["entry_at"] is None:  # tap-out without tap-in: the rule
         quote = operator.fares.max_fare(station, category)
-        return quote.amount, f"no tap-in: {quote.rule}", quote.parts
+        return Priced(quote.amount, f"no tap-in: {quote.rule}", quote.parts)
+    entered = row.get("journey_operator") or operator.id
     trip = Trip(
         entry_stop=row["entry_station"],
         exit_stop=station if direction == "out" else None,
@@ -183,24 +194,29 @@ def price_row(
         category=category,
         previous=previous,
     )
-    quote = operator.fares.fare(trip)
-    return quote.amount, quote.rule, quote.parts
+    if entered not in network.operators:
+        entered = operator.id
+    quote, weights = network.fare(entered, operator.id, trip)
+    return Priced(quote.amount, quote.rule, quote.parts, weights)
 
 
 def late_fare(
-    operator: Operator, row: q.ScanRow, station: str, exited_at: datetime
-) -> tuple[Money, str, FareParts]:
+    network: Network, operator: Operator, row: q.ScanRow, station: str, exited_at: datetime
+) -> Priced:
     """The fare of a journey completed by a late tap-out at `station`: to the exit, plus the
     operator's overtime surcharge when it lasted longer than its maximum journey time."""
-    priced = price_row(operator, row, station, "out")
+    priced = price_row(network, operator, row, station, "out")
     assert priced is not None and row["entry_at"] is not None  # a late tap-out completes an entry
-    fare, rule, parts = priced
+    fare, rule = priced.fare, priced.rule
     surcharge = operator.rules.overtime_surcharge
     overran = exited_at - row["entry_at"] > timedelta(minutes=operator.rules.max_journey_minutes)
     if surcharge and overran:
-        surcharged = Money(fare.amount + surcharge, fare.currency)
-        return surcharged, f"late tap-out: {rule} + overtime surcharge", parts
-    return fare, f"late tap-out: {rule}", parts
+        return replace(
+            priced,
+            fare=Money(fare.amount + surcharge, fare.currency),
+            rule=f"late tap-out: {rule} + overtime surcharge",
+        )
+    return replace(priced, rule=f"late tap-out: {rule}")
 
 
 class ScanService:
@@ -254,7 +270,7 @@ class ScanService:
                 scan.payload,
                 now=int(self.clock.now().timestamp()),
                 keys=await self.keys.keyset(),
-                scope=operator.scope_code,
+                scope=operator.scope_codes,
                 policy=self.policy,
                 device_keys=self.device_keys,
             )
@@ -392,7 +408,7 @@ class TapRecorder:
         scanned_at: datetime,
         source: TapSource,
     ) -> q.ScanItem:
-        return {
+        item: q.ScanItem = {
             "tap_id": new_id("tap"),
             "journey_id": new_id("jny"),
             "operator": operator.id,
@@ -410,6 +426,9 @@ class TapRecorder:
             "riders": riders_of(verified),
             "skew": self.skew_seconds,
         }
+        if operator.partners and direction == "out":
+            item["partners"] = list(operator.partners)
+        return item
 
     async def prepare(self, items: list[q.ScanItem]) -> bool:
         """Give the tap-ins whose fare is fixed already their fares and charges (so the journey is
@@ -597,14 +616,18 @@ class TapRecorder:
                     continue  # priced by a rule, not a trip between stops: no transfer applies
                 previous = PreviousLeg(leg.previous_operator, leg.previous_ended_at)
                 try:
-                    quote = operator.fares.fare(
+                    # a member of a through-fare rule: priced (and split) by the rule, whichever
+                    # member's gate it left by
+                    quote, weights = self.network.fare(
+                        operator.id,
+                        operator.id,
                         Trip(
                             journey.entry_station,
                             journey.exit_station,
                             journey.entry_at,
                             journey.category,
                             previous,
-                        )
+                        ),
                     )
                 except (UnknownStop, ValueError):
                     continue  # priced by a rule (no fare between its stops): no transfer applies
@@ -624,6 +647,7 @@ class TapRecorder:
                     now=self.clock.now(),
                     reason="transfer discount",
                     parts=quote.parts,
+                    share_weights=weights,
                 )
 
     async def _complete_late(
@@ -636,21 +660,23 @@ class TapRecorder:
         if row["journey_status"] != "completed" or journey is None:
             return Decision.open(journey_id, None)  # repaired meanwhile: the repair's fare stands
         try:
-            priced = late_fare(operator, row, item["station"], datetime.fromisoformat(item["scanned_at"]))
+            priced = late_fare(
+                self.network, operator, row, item["station"], datetime.fromisoformat(item["scanned_at"])
+            )
         except UnknownStop:
             log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
             return Decision.open(journey_id, None)
-        fare, rule, parts = priced
         done = await repricing.reprice(
             conn,
             journey,
-            fare,
-            rule,
+            priced.fare,
+            priced.rule,
             converter=self.converter,
             products=self.products,
             now=self.clock.now(),
             reason="late tap-out",
-            parts=parts,
+            parts=priced.parts,
+            share_weights=priced.share_weights,
         )
         return Decision("open", None, journey_id, done.fare, done.charge)
 
@@ -658,16 +684,27 @@ class TapRecorder:
         self, operator: Operator, journey_id: str, row: q.ScanRow, station: str, direction: Direction
     ) -> q.Price | None:
         try:
-            priced = price_row(operator, row, station, direction)
+            priced = price_row(self.network, operator, row, station, direction)
         except UnknownStop:
             log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
             return None
         if priced is None:
             return None
-        fare, rule, parts = priced
+        fare, rule, parts, weights = priced.fare, priced.rule, priced.parts, priced.share_weights
         wallet = row["wallet_currency"]
         if wallet is None:
-            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None, parts=parts)
+            return q.Price(
+                journey_id,
+                fare.amount,
+                fare.currency,
+                rule,
+                None,
+                None,
+                None,
+                None,
+                parts=parts,
+                share_weights=weights,
+            )
         try:
             charge = await self.converter.charge(fare, wallet, self.clock.now())
         except (DomainError, LookupError) as exc:
@@ -679,7 +716,18 @@ class TapRecorder:
                 wallet,
                 exc,
             )
-            return q.Price(journey_id, fare.amount, fare.currency, rule, None, None, None, None, parts=parts)
+            return q.Price(
+                journey_id,
+                fare.amount,
+                fare.currency,
+                rule,
+                None,
+                None,
+                None,
+                None,
+                parts=parts,
+                share_weights=weights,
+            )
         return q.Price(
             journey_id,
             fare.amount,
@@ -690,4 +738,5 @@ class TapRecorder:
             charge.rate,
             charge.source,
             parts=parts,
+            share_weights=weights,
         )

@@ -184,7 +184,7 @@ class TapUploads:
                         upload.payload,
                         now=int(upload.scanned_at.timestamp()),
                         keys=keyset,
-                        scope=operator.scope_code,
+                        scope=operator.scope_codes,
                         policy=self.policy,
                         device_keys=self.device_keys,
                     )

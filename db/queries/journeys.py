@@ -83,6 +83,8 @@ class Price:
     fx_source: str | None
     held: bool = False  # charge only after the rider had time to repair (unfinished journeys)
     parts: FareParts = NO_PARTS  # how the fare came from the full fare
+    # A through journey's {operator: weight} of its revenue (0040); None: all the journey's operator's
+    share_weights: dict[str, int] | None = None
 
 
 def _transfers_json(parts: FareParts) -> str | None:
@@ -132,6 +134,7 @@ class ScanItem(TypedDict):
     double_tap: int  # seconds within which a tap-in-only rider's second tap at a stop is free
     riders: NotRequired[int]  # a group code's riders (one fare each); 1 when left out
     skew: int  # seconds two gates' clocks may be apart (an exit pairs with an entry up to this later)
+    partners: NotRequired[list[str]]  # operators whose open journey a tap-out here completes (0040)
     wait_for_entry: NotRequired[bool]  # an uploaded exit without its entry waits (`wait`), not priced
     idx: NotRequired[int]  # position in the batch, set by the recorder
     # A tap-in priced before recording (its journey completes at once): {category: [amount, rule,
@@ -164,6 +167,7 @@ class ScanRow(TypedDict):
     fx_rate: Decimal | None
     fx_source: str | None
     late: bool  # a tap-out that completed a journey already closed as unfinished (0035)
+    journey_operator: NotRequired[str | None]  # the operator the journey entered at (0040)
 
 
 def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:
@@ -320,11 +324,11 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
             fx_rate = p.fx_rate, fx_source = p.fx_source,
             charge_status = CASE WHEN p.held THEN 'held' ELSE 'pending' END,
             concession = p.concession, transfer_discounts = p.transfers::jsonb,
-            updated_at = now()
+            share_weights = p.share_weights::jsonb, updated_at = now()
         FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[],
-                    $7::numeric[], $8::text[], $9::bool[], $10::int[], $11::text[])
+                    $7::numeric[], $8::text[], $9::bool[], $10::int[], $11::text[], $12::text[])
              AS p(journey_id, fare_amount, fare_currency, fare_rule, charge_amount, charge_currency,
-                  fx_rate, fx_source, held, concession, transfers)
+                  fx_rate, fx_source, held, concession, transfers, share_weights)
         WHERE j.id = p.journey_id AND j.charge_status NOT IN ('charging', 'charged')
         """,
         [p.journey_id for p in prices],
@@ -338,6 +342,7 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
         [p.held for p in prices],
         [p.parts.concession for p in prices],
         [_transfers_json(p.parts) for p in prices],
+        [None if p.share_weights is None else orjson.dumps(p.share_weights).decode() for p in prices],
     )
 
 
@@ -399,6 +404,16 @@ async def get_many(conn: Connection, journey_ids: Sequence[str]) -> list[Journey
 async def keep_failed(conn: Connection, journey_id: str) -> None:
     """A journey owed as a debt, priced again (set_prices made it pending): still owed."""
     await conn.execute("UPDATE journeys SET charge_status = 'failed' WHERE id = $1", journey_id)
+
+
+async def set_share_weights(conn: Connection, journey_id: str, weights: dict[str, int] | None) -> None:
+    """Whose lines a journey priced again used (None: all its own operator's)."""
+    await conn.execute(
+        "UPDATE journeys SET share_weights = $2::text::jsonb WHERE id = $1"
+        " AND share_weights IS DISTINCT FROM $2::text::jsonb",
+        journey_id,
+        None if weights is None else orjson.dumps(weights).decode(),
+    )
 
 
 async def set_fare(

@@ -16,9 +16,10 @@ from bayaffairs.storage import Connection, Record
 LineKind = Literal["journey", "credit", "reversal", "restatement"]
 SettledStatus = Literal["charged", "failed", "pending"]
 
-# A journey as a settlement line sees it, from `journeys j`. The one place that says what a
-# journey's price parts and charge status are to settlement: base_fare - concession - discounts
-# (transfers, then fare products) = fare (0038_fare_parts.sql).
+# A journey as a settlement line sees it, from `j` (an operator's journeys: `_SETTLED`). The one
+# place that says what a journey's price parts and charge status are to settlement: base_fare -
+# concession - discounts (transfers, then fare products) = fare (0038_fare_parts.sql); `share` is
+# the operator's part of the fare (all of it, but for a through journey: 0040_through_journeys.sql).
 _TRANSFERS_OFF = """
     CASE WHEN j.transfer_discounts IS NULL THEN 0
          ELSE (SELECT sum((d ->> 1)::int) FROM jsonb_array_elements(j.transfer_discounts) d) END
@@ -29,7 +30,7 @@ _STATE = f"""
     j.concession,
     coalesce(j.transfer_discounts, '[]'::jsonb) || coalesce(j.discounts, '[]'::jsonb) AS discounts,
     j.fare_amount AS fare,
-    j.fare_amount AS share, j.fare_currency AS currency,
+    j.settled_share AS share, j.fare_currency AS currency,
     CASE j.charge_status WHEN 'charged' THEN 'charged' WHEN 'failed' THEN 'failed' ELSE 'pending' END
         AS charge_status,
     j.charge_amount AS rider_amount, j.charge_currency AS rider_currency, j.fx_rate
@@ -41,6 +42,16 @@ _COMPARED = (
     " discounts, fare, share, currency, charge_status, rider_amount, rider_currency, fx_rate"
 )
 _SETTLES_AT = "coalesce(j.exit_at, j.entry_at)"
+# The journeys operator $1 settles, as `j`: its own, and the through journeys it has a share of
+# (0040_through_journeys.sql), each with `settled_share`, the operator's part of the fare. A
+# journey with share weights is settled by them alone, to each operator in them.
+_SETTLED = """(
+    SELECT j.*, j.fare_amount AS settled_share FROM journeys j
+    WHERE j.operator = $1 AND j.share_weights IS NULL
+    UNION ALL
+    SELECT j.*, journey_share(j.fare_amount, j.share_weights, $1) FROM journeys j
+    WHERE j.share_weights IS NOT NULL AND j.share_weights ? $1
+) j"""
 # Statements over a whole day (a million journeys) run longer than the pool's command_timeout,
 # which is sized for requests; closing and totalling a day are batch work.
 BATCH_TIMEOUT = 3600.0
@@ -170,15 +181,15 @@ async def last_closed(conn: Connection, operator: str) -> ClosedDay | None:
 async def first_settles_at(conn: Connection, operator: str) -> datetime | None:
     """When the operator's earliest priced journey settles (its exit, else its entry)."""
     value: datetime | None = await conn.fetchval(
-        f"SELECT min({_SETTLES_AT}) FROM journeys j WHERE j.operator = $1 AND j.fare_amount IS NOT NULL",
+        f"SELECT min({_SETTLES_AT}) FROM {_SETTLED} WHERE j.fare_amount IS NOT NULL",
         operator,
     )
     return value
 
 
 _DAY_JOURNEYS = f"""
-    FROM journeys j
-    WHERE j.operator = $1 AND j.fare_amount IS NOT NULL
+    FROM {_SETTLED}
+    WHERE j.fare_amount IS NOT NULL
       AND {_SETTLES_AT} >= $2 AND {_SETTLES_AT} < $3
       AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.journey_id = j.id AND l.operator = $1)
 """
@@ -263,8 +274,8 @@ async def changes(
         WITH now AS (
             SELECT {_STATE}, {_SETTLES_AT} AS settles_at,
                    ({_SETTLES_AT} AT TIME ZONE $2)::date AS journey_date
-            FROM journeys j
-            WHERE j.operator = $1 AND j.fare_amount IS NOT NULL
+            FROM {_SETTLED}
+            WHERE j.fare_amount IS NOT NULL
               AND ($3::timestamptz IS NULL OR j.updated_at >= $3)
         )
         SELECT now.*, {", ".join(f"s.{c.strip()} AS s_{c.strip()}" for c in _COMPARED.split(","))},

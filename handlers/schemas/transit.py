@@ -84,6 +84,14 @@ class CodePolicySchema(Schema):
     code_seconds = fields.Integer(required=True)
     skew_seconds = fields.Integer(required=True)
     scope = fields.Integer(required=True, metadata={"description": "the gate's city scope code"})
+    scopes = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={
+            "description": "every city scope code the gate accepts: its own, and the cities a "
+            "through-fare rule joins its operator's network with (a code of scope 0 is good everywhere)"
+        },
+    )
 
 
 class GateRulesSchema(Schema):

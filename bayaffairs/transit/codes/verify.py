@@ -7,7 +7,7 @@ Deny lists, replays and tap pairing need state and are checked by the caller.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -87,11 +87,12 @@ def check(
     *,
     now: int,
     keys: KeySet,
-    scope: int,
+    scope: int | Collection[int],
     policy: Policy,
     device_keys: DeviceKeyCache | None = None,
 ) -> Verified:
-    """Verify `payload` at `now` (Unix seconds) for a gate of city `scope`; raise Rejected."""
+    """Verify `payload` at `now` (Unix seconds) for a gate taking codes of city `scope` (or of any
+    of several: an operator joined to another city's by a through-fare rule); raise Rejected."""
     try:
         code = fmt.decode_text(payload)
     except fmt.MalformedCode:
@@ -131,6 +132,7 @@ def check(
             raise Rejected("expired")
         credential_id = credential.credential_id
     code_scope = code.scope if isinstance(code, fmt.IssuerCode) else code.credential.scope
-    if code_scope not in (0, scope):
+    scopes = (scope,) if isinstance(scope, int) else scope
+    if code_scope != 0 and code_scope not in scopes:
         raise Rejected("wrong_scope")
     return Verified(code, code.account, credential_id)

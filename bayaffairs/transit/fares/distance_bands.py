@@ -82,6 +82,9 @@ class Bands:
 
 class DistanceBands(PairEngine):
     model = "distance_bands"
+    # What a through-fare rule joins (bayaffairs/transit/through.py): the tariff and the track.
+    bands: Bands
+    segments: tuple[tuple[str, str, int], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], pricing: Pricing, time_zone: str) -> DistanceBands:
@@ -92,4 +95,6 @@ class DistanceBands(PairEngine):
         segments = [(a, b, metres(km)) for a, b, km in settings["segments"]]
         distances = all_pairs_shortest(stops, segments)
         fares = {pair: (bands.price(d)[0], bands.rule(d)) for pair, d in distances.items()}
-        return cls(pricing, stops, fares)
+        engine = cls(pricing, stops, fares)
+        engine.bands, engine.segments = bands, tuple(segments)
+        return engine
