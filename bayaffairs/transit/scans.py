@@ -40,6 +40,7 @@ from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import (
+    NO_PARTS,
     Direction,
     FareParts,
     FareQuote,

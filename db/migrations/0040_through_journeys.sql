@@ -17,9 +17,13 @@
 
 ALTER TABLE journeys ADD COLUMN share_weights jsonb;
 
--- Settlement reads an operator's through journeys by these (db/queries/settlements.py).
+-- Settlement reads an operator's journeys in two parts (db/queries/settlements.py, _SETTLED):
+-- its own, not split, and the through journeys it has a share of; a page of each is an index
+-- range from the cursor on.
+CREATE INDEX journeys_settlement_own ON journeys (operator, (coalesce(exit_at, entry_at)), id)
+    WHERE fare_amount IS NOT NULL AND share_weights IS NULL;
 CREATE INDEX journeys_through_settlement ON journeys ((coalesce(exit_at, entry_at)), id)
-    WHERE share_weights IS NOT NULL;
+    WHERE fare_amount IS NOT NULL AND share_weights IS NOT NULL;
 CREATE INDEX journeys_through_changed ON journeys (updated_at) WHERE share_weights IS NOT NULL;
 
 CREATE FUNCTION journey_share(fare integer, weights jsonb, op text) RETURNS integer

@@ -161,3 +161,18 @@ def test_a_rule_naming_an_operator_that_is_not_enabled_stops_the_start(tmp_path:
 
     assert caught.value.key == "through_fares.guangzhou_foshan_metro.operators"
     assert "'fosham' is not an enabled transit operator" in caught.value.problem
+
+
+def test_every_journey_of_every_shipped_rule_splits_into_shares_that_add_up_to_its_fare(
+    network: Network,
+) -> None:
+    assert set(network.through) == {"guangzhou_foshan_metro", "shenzhen_metro_network"}
+    for rule in network.through.values():
+        for (entry, exit_), path in rule.paths.items():
+            weights = rule.share_weights(entry, exit_)
+            assert sum(weights.values()) == path.metres  # every metre belongs to one operator
+            for operator in rule.operators:
+                for category in ("adult", "student"):
+                    fare = rule.fare(operator, trip(entry, exit_, category=category)).amount.amount
+                    if weights:
+                        assert sum(split(fare, weights).values()) == fare

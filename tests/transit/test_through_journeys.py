@@ -199,3 +199,32 @@ async def test_an_unfinished_journey_repaired_to_a_partners_station_is_priced_an
     foshan, _ = await settlement_lines(ride, "foshan_metro")
     assert [(line["journey_id"], line["share"]) for line in guangzhou] == [(opened["journey_id"], 236)]
     assert [(line["journey_id"], line["share"]) for line in foshan] == [(opened["journey_id"], 364)]
+
+
+async def test_a_through_journey_charged_after_the_close_is_adjusted_in_each_operators_next_day(
+    ride: Ride,
+) -> None:
+    ride.clock.set(at_local(ride, 10))
+    day, next_day = local_day(ride), local_day(ride, 1)
+    out = await through_journey(
+        ride, "guangzhou", "guangzhou_metro", "gongyuanqian", "foshan_metro", "zumiao"
+    )
+    ride.clock.set(at_local(ride, 4, days=1))
+    await ride.services.transit.settlements.close_due()
+
+    assert await ride.services.transit.charges.charge_pending() == 1
+
+    for operator, share in (("guangzhou_metro", 236), ("foshan_metro", 364)):
+        closed_lines, closed = await settlement_lines(ride, operator, day)
+        assert closed["status"] == "closed"
+        assert [(line["journey_id"], line["share"], line["charge_status"]) for line in closed_lines] == [
+            (out["journey_id"], share, "pending")
+        ]
+        _, pending = await settlement_lines(ride, operator, next_day)
+        assert [
+            (a["kind"], a["journey_id"], a["share"], a["charge_status"]) for a in pending["adjustments"]
+        ] == [
+            ("reversal", out["journey_id"], -share, "pending"),
+            ("restatement", out["journey_id"], share, "charged"),
+        ]
+        assert share_total(pending) == 0
