@@ -303,8 +303,11 @@ async def remove_block(call: Call) -> web.Response:
     auth=COUNTER,
     body=QueueNextIn,
     responses={200: QueueNextOut},
+    idempotent=True,
     errors=(404,),
-    description="Two counters calling at once never get the same person. The queue is in "
+    description="Two counters calling at once never get the same person. A retry with the same "
+    "Idempotency-Key (an answer lost on the way) gets the person already called, not the next. "
+    "The queue is in "
     "appointment-time order: a checked-in person is called from the centre's `early_minutes` "
     "before their time; one who checked in after `late_grace_minutes` comes after everyone on time "
     "(or was refused at check-in, by the centre's rule); walk-ins fill the gaps. `appointment` is "

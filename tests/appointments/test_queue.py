@@ -194,3 +194,21 @@ async def test_a_call_leaves_the_desks_as_they_are_when_the_calling_desk_is_not_
     called = await call(counter, "A1")  # called early to A1; its 10:00 stays the trademark's
     assert called is not None and called["id"] == person["id"] and called["called_by"] == "A1"
     assert await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", person["id"]) == held
+
+
+async def test_a_call_retried_with_its_idempotency_key_is_the_same_person_not_the_next(desk: Desk) -> None:
+    """A console whose answer was lost on the way presses again with the same key: the desk gets
+    the person it already called (who is on the hall display), not a second one. A fresh key is a
+    new call (the negative control: without the key the retry calls the next person)."""
+    people = await book_people(desk, ["10:00", "10:30"])
+    counter = await desk.counter()
+    set_clock(desk, "10:00")
+    for hhmm in ("10:00", "10:30"):
+        await check_in(counter, people[hhmm])
+    key = {"Idempotency-Key": "call-a1-1"}
+    status, first = await counter.post("/v1/counter/queue/next", {"counter": "A1"}, headers=key)
+    assert status == 200 and first["appointment"]["id"] == people["10:00"]["id"], first
+    status, again = await counter.post("/v1/counter/queue/next", {"counter": "A1"}, headers=key)
+    assert status == 200 and again == first
+    fresh = await call(counter, "A1")
+    assert fresh is not None and fresh["id"] == people["10:30"]["id"]

@@ -1,7 +1,6 @@
 // Counter appointments: services per jurisdiction, the centres offering one, a week of slots,
 // booking (through the consent prompt), the check-in QR, the .ics file, reschedule and cancel.
 
-import { newKey } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { addDays, dayLabel, instant, localDate, localTime, timeIn, todayIn } from '/ui/format.js';
 import { confirm, errorBox, loadInto, loadingBox, statusChip, tokenImage, withConsent } from '/app/common.js';
@@ -132,11 +131,11 @@ export async function render(ctx, root) {
       try {
         let appointment;
         if (rescheduling) {
-          appointment = await ctx.api.post(`/v1/appointments/${encodeURIComponent(rescheduling.id)}/reschedule`, { start: slot.start }, { key: newKey() });
+          appointment = await ctx.api.post(`/v1/appointments/${encodeURIComponent(rescheduling.id)}/reschedule`, { start: slot.start }, { idempotent: true });
         } else {
           const body = { centre_id: centre.value, service_id: service.id, start: slot.start };
           if (applicantSelect?.value) body.document_id = applicantSelect.value;
-          appointment = await withConsent(ctx, () => ctx.api.post('/v1/appointments', body, { key: newKey() }));
+          appointment = await withConsent(ctx, () => ctx.api.post('/v1/appointments', body, { idempotent: true }));
         }
         replace(booking, h('section', { class: 'card', 'aria-labelledby': 'booked-title' }, h('h2', { id: 'booked-title', tabindex: '-1' }, rescheduling ? ctx.t('appt.rescheduled') : ctx.t('appt.booked')), appointmentCard(appointment)));
         booking.querySelector('h2').focus();
@@ -177,7 +176,7 @@ export async function render(ctx, root) {
         busyButton(ctx.t('appt.cancel'), async () => {
           if (!(await confirm(ctx, ctx.t('appt.cancel_title'), ctx.t('appt.cancel_confirm', { reference: a.reference }), ctx.t('appt.cancel_yes')))) return;
           try {
-            const cancelled = await ctx.api.post(`/v1/appointments/${encodeURIComponent(a.id)}/cancellation`, {}, { key: newKey() });
+            const cancelled = await ctx.api.post(`/v1/appointments/${encodeURIComponent(a.id)}/cancellation`, {}, { idempotent: true });
             card.replaceWith(appointmentCard(cancelled));
             loadMine();
           } catch (error) {

@@ -1,7 +1,6 @@
 // Pieces every view of the rider app shares: loading and error states, dialogs, the consent
 // prompt, the wallet and document forms, QR images fetched with the token.
 
-import { newKey } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 
 export function loadingBox(ctx, text) {
@@ -74,9 +73,10 @@ export async function confirm(ctx, title, text, yes) {
   return answer === true;
 }
 
-// Runs `action` (which makes a fresh Idempotency-Key per call); when the API answers 403
-// consent_required, asks the rider, records the consent and runs it again. A group whose
-// documents go to two places may need two consents, hence the loop.
+// Runs `action` (an idempotent request: the consent_required answer settles its key, so the run
+// after the consent is a new request); when the API answers 403 consent_required, asks the
+// rider, records the consent and runs it again. A group whose documents go to two places may
+// need two consents, hence the loop.
 export async function withConsent(ctx, action) {
   for (let round = 0; ; round += 1) {
     try {
@@ -97,7 +97,7 @@ export async function withConsent(ctx, action) {
         ],
       });
       if (!given) throw error;
-      await ctx.api.post('/v1/me/consents', { destination, purpose }, { key: newKey() });
+      await ctx.api.post('/v1/me/consents', { destination, purpose }, { idempotent: true });
     }
   }
 }
@@ -221,7 +221,7 @@ export function documentForm(ctx, onAdded, { today }) {
     }
     replace(status, loadingBox(ctx, ctx.t('saving')));
     try {
-      const added = await ctx.api.post('/v1/me/documents', body, { key: newKey() });
+      const added = await ctx.api.post('/v1/me/documents', body, { idempotent: true });
       number.value = '';
       replace(status);
       await onAdded(added);

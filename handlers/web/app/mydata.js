@@ -1,7 +1,6 @@
 // My data: profile and wallet, documents (masked), consents to send data to another
 // jurisdiction (give, withdraw), the records of what was sent, and month-to-date fare products.
 
-import { newKey } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { instant, money, todayIn } from '/ui/format.js';
 import { confirm, dialog, documentForm, documentLine, errorBox, loadInto, statusChip, walletForm } from '/app/common.js';
@@ -59,7 +58,7 @@ export async function render(ctx, root) {
       give.addEventListener('submit', async (event) => {
         event.preventDefault();
         try {
-          await ctx.api.post('/v1/me/consents', { destination: destination.value, purpose: purpose.value }, { key: newKey() });
+          await ctx.api.post('/v1/me/consents', { destination: destination.value, purpose: purpose.value }, { idempotent: true });
           await loadConsents();
         } catch (error) {
           replace(status, errorBox(ctx, error));

@@ -69,6 +69,8 @@ export async function render(ctx, root) {
     fetching = true;
     if (!code) replace(codeStatus, loadingBox(ctx, ctx.t('ride.loading')));
     try {
+      // A fresh key each time: a code is only good for minutes, and a retry after a lost answer
+      // wants a new one, not the replay of one that may be about to expire.
       const next = await ctx.api.post('/v1/ride-codes', { city }, { key: newKey() });
       noteServerTime(next.issued_at);
       await qr.load(next.png_url);

@@ -2,7 +2,6 @@
 // documents, the consent prompt, a hold with its countdown, payment, tickets with QR codes, and
 // cancellation with the refund the carrier's rules give.
 
-import { newKey } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { clockText, localDateTime, localTime, money, noteServerTime, secondsUntil, todayIn } from '/ui/format.js';
 import {
@@ -146,7 +145,7 @@ export async function render(ctx, root) {
       replace(status, loadingBox(ctx, ctx.t('travel.holding')));
       try {
         const booking = await withConsent(ctx, () =>
-          ctx.api.post('/v1/travel/bookings', { departure_id: departure.id, fare_class: fare.fare_class, passengers: chosen }, { key: newKey() }),
+          ctx.api.post('/v1/travel/bookings', { departure_id: departure.id, fare_class: fare.fare_class, passengers: chosen }, { idempotent: true }),
         );
         noteServerTime(booking.created_at);
         replace(trip, h('h2', { id: 'trip-title', tabindex: '-1' }, ctx.t('travel.trip')), summary, bookingCard(booking, departure, fare));
@@ -210,7 +209,7 @@ export async function render(ctx, root) {
     const act = async (what, status) => {
       replace(status, loadingBox(ctx, what === 'payment' ? ctx.t('booking.paying_now') : ctx.t('loading')));
       try {
-        const next = await ctx.api.post(`/v1/travel/bookings/${encodeURIComponent(booking.id)}/${what}`, {}, { key: newKey() });
+        const next = await ctx.api.post(`/v1/travel/bookings/${encodeURIComponent(booking.id)}/${what}`, {}, { idempotent: true });
         booking = next;
         draw(next);
         card.querySelector('.tickets, .refund-note')?.scrollIntoView({ block: 'center' });

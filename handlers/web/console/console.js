@@ -4,7 +4,7 @@
 // to the hall display. The counter token
 // comes from the field or from #token= (wiped from the address) and lives in this tab only.
 
-import { createApi, newKey } from '/ui/api.js';
+import { createApi } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { LANGUAGES, LANGUAGE_NAMES, initialLanguage, rememberLanguage, translator } from '/ui/i18n.js';
 import { localDate, timeIn } from '/ui/format.js';
@@ -305,7 +305,7 @@ async function act(path, body) {
 async function callNext() {
   replace(parts.deskStatus, loading(t('desk.calling')));
   try {
-    const answer = await api.post('/v1/counter/queue/next', { counter: state.desk }, { key: newKey() });
+    const answer = await api.post('/v1/counter/queue/next', { counter: state.desk }, { idempotent: true });
     if (answer.appointment) {
       merge(answer.appointment);
       replace(parts.deskStatus, h('p', { class: 'called', role: 'status' }, t('desk.called', { number: answer.appointment.queue_number, desk: answer.counter })));

@@ -2,7 +2,6 @@
 // (POST /v1/counter/walk-ins) and closing a desk, or the whole centre, for a time (blocks: POST,
 // GET and DELETE /v1/counter/blocks). Times are typed and shown as the centre's wall times.
 
-import { newKey } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
 import { instant, wallTimeIn } from '/ui/format.js';
 
@@ -16,7 +15,7 @@ export function walkInPanel(ctx) {
     async () => {
       replace(status, ctx.loading(t('walk_in.working')));
       try {
-        const answer = await api.post('/v1/counter/walk-ins', { service_id: service.value }, { key: newKey() });
+        const answer = await api.post('/v1/counter/walk-ins', { service_id: service.value }, { idempotent: true });
         replace(status, h('p', { class: 'walk-in-issued', role: 'status', dataset: { queueNumber: answer.queue_number, reference: answer.reference } }, t('walk_in.done', { number: answer.queue_number, reference: answer.reference })));
         ctx.changed();
       } catch (error) {
@@ -54,7 +53,7 @@ export function blocksPanel(ctx) {
     try {
       const body = { start: wallTimeIn(start.value, zone), end: wallTimeIn(end.value, zone), reason: reason.value.trim() };
       if (desk.value) body.counter = desk.value;
-      const added = await api.post('/v1/counter/blocks', body, { key: newKey() });
+      const added = await api.post('/v1/counter/blocks', body, { idempotent: true });
       const affected = added.affected?.length || 0;
       const moved = added.moved?.length || 0;
       replace(status, h('p', { class: 'block-added', role: 'status', dataset: { affected, moved } }, t('blocks.added', { affected, moved })));

@@ -18,12 +18,28 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// Whether the service keeps an answer to replay for its key (as bayaffairs/idempotency.py): a
+// "try again" answer (409, 429, 5xx) is not kept, and neither is an answer that never came.
+const settled = (status) => status > 0 && status < 500 && status !== 409 && status !== 429;
+
 export function createApi({ token, language, texts, onUnauthorized }) {
-  async function send(method, path, { body, key, headers = {} } = {}) {
+  // One Idempotency-Key per thing the person means to do, not per press: a request sent with
+  // `idempotent: true` takes the key of the same request (same credential, path and body) still
+  // unsettled (its answer lost on the way, or "try again"), so pressing again after a network
+  // failure gets the first answer instead of a second booking, payment or call; a double tap
+  // meanwhile shares the key too. A settled answer frees the key: the next press is a new request.
+  const unsettled = new Map();
+
+  async function send(method, path, { body, key, idempotent = false, headers = {} } = {}) {
     const all = { Accept: 'application/json', 'Accept-Language': language(), ...headers };
     const bearer = token();
     if (bearer) all.Authorization = `Bearer ${bearer}`;
     if (body !== undefined) all['Content-Type'] = 'application/json';
+    const request = idempotent ? JSON.stringify([bearer, method, path, body ?? null]) : null;
+    if (request) {
+      key = unsettled.get(request) || newKey();
+      unsettled.set(request, key);
+    }
     if (key) all['Idempotency-Key'] = key;
     let response;
     try {
@@ -38,6 +54,7 @@ export function createApi({ token, language, texts, onUnauthorized }) {
     } catch {
       throw new ApiError(0, 'network_error', texts().network);
     }
+    if (request && settled(response.status)) unsettled.delete(request);
     if (!response.ok && response.status !== 304) {
       const error = await errorOf(response, texts);
       if (response.status === 401 && onUnauthorized) onUnauthorized(error);
