@@ -225,7 +225,10 @@ class TapUploads:
                             (upload.operator, upload.tap_id, "recorded", None, decision.journey_id)
                         )
                         if upload.direction == "in":
-                            entered.append((upload.operator, item["account"]))
+                            # its exit may wait at this operator or at a through-fare partner
+                            entered.extend(
+                                (o, item["account"]) for o in self.network.exit_operators(upload.operator)
+                            )
                     elif decision.decision == "wait":
                         waiting.append((upload.operator, upload.tap_id, item["account"]))
                     else:

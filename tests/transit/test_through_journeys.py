@@ -4,7 +4,7 @@ priced once, each operator's file shows its share; MTR Shenzhen's Line 4 settles
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -228,3 +228,41 @@ async def test_a_through_journey_charged_after_the_close_is_adjusted_in_each_ope
             ("restatement", out["journey_id"], share, "charged"),
         ]
         assert share_total(pending) == 0
+
+
+async def test_an_offline_exit_at_a_partners_gate_uploaded_before_its_entry_waits_then_pairs(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    ride.clock.set(at_local(ride, 10))
+    entered = ride.clock.now()
+    entry_payload = (await ride.code("guangzhou"))["payload"]
+    ride.clock.advance(minutes=25)
+    exit_payload = (await ride.code("guangzhou"))["payload"]
+
+    def tap(tap_id: str, payload: str, station: str, direction: str, at: datetime) -> dict[str, Any]:
+        return {
+            "tap_id": tap_id,
+            "payload": payload,
+            "gate_id": f"gate-{station}",
+            "station": station,
+            "direction": direction,
+            "scanned_at": at.isoformat(),
+        }
+
+    foshan, guangzhou = await ride.gate("foshan_metro"), await ride.gate("guangzhou_metro")
+    uploads = ride.services.transit.uploads
+    exit_tap = tap("out-1", exit_payload, "zumiao", "out", ride.clock.now())
+    assert (await foshan.post("/v1/gate/taps:batch", {"taps": [exit_tap]}))[1]["accepted"] == 1
+    await uploads.drain(settle_seconds=0)
+    assert await pg.fetchval("SELECT state FROM tap_uploads WHERE tap_id = 'out-1'") == "waiting"
+
+    entry_tap = tap("in-1", entry_payload, "gongyuanqian", "in", entered)
+    assert (await guangzhou.post("/v1/gate/taps:batch", {"taps": [entry_tap]}))[1]["accepted"] == 1
+    await uploads.drain(settle_seconds=0)
+    await uploads.drain(settle_seconds=0)
+
+    rows = await pg.fetch("SELECT operator, status, exit_station, fare_amount, share_weights FROM journeys")
+    assert [(r["operator"], r["status"], r["exit_station"], r["fare_amount"]) for r in rows] == [
+        ("guangzhou_metro", "completed", "zumiao", 600)
+    ]
+    assert orjson.loads(rows[0]["share_weights"]) == {"guangzhou_metro": 9000, "foshan_metro": 13800}
