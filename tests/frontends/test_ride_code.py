@@ -128,3 +128,31 @@ async def test_an_expired_session_goes_back_to_sign_in_with_the_apis_message(sit
     assert "撤销" in await notice.inner_text()  # token_revoked, in the page's language
     await expect(page.locator("form[data-provider=dev]")).to_be_visible()
     assert await page.evaluate("localStorage.getItem('bya.rider.token')") is None
+
+
+async def test_a_code_that_expired_offline_comes_back_by_itself_when_the_network_does(site: Site) -> None:
+    """At the gate with no signal: the shown code runs out, the page says so (the network error,
+    in the rider's language, with its code) and, once the network is back, shows a fresh code
+    without the rider having to find the retry button."""
+    rider = await site.rider("underground")
+    page = await site.page("zh-Hant")
+    await page.goto(site.url(f"/app/?view=ride&city=shenzhen#token={rider.token}"))
+    qr = page.locator(".code-card img.qr[src^='blob:']")
+    await expect(qr).to_be_visible()
+    first = await qr.get_attribute("data-code-id")
+
+    await page.route("**/v1/ride-codes", lambda route: route.abort("internetdisconnected"))
+    await site.advance(61)
+    await expect(page.locator(".qr-frame")).to_have_class(re.compile(r"\bexpired\b"))
+    await expect(page.locator(".code-status .error[data-code=network_error]")).to_contain_text("網絡")
+    await site.advance(10)  # still no network: the page keeps trying, and says so
+    await expect(page.locator(".code-status .error[data-code=network_error]")).to_be_visible()
+
+    await page.unroute("**/v1/ride-codes")
+    await site.advance(11)
+    await expect(qr).to_be_visible()
+    await expect(qr).not_to_have_attribute("data-code-id", first or "")
+    await expect(page.locator(".qr-frame")).not_to_have_class(re.compile(r"\bexpired\b"))
+    await expect(page.locator(".code-card .countdown")).to_have_attribute(
+        "data-seconds", re.compile(r"^(5\d|60)$")
+    )

@@ -55,6 +55,7 @@ export async function render(ctx, root) {
   let fetching = false;
   let ticker = null;
   let notBefore = 0; // after a refusal, automatic refreshes wait a little
+  let retryable = false; // no code shown, for a passing reason (the network, a busy service)
 
   citySelect.addEventListener('change', () => {
     city = citySelect.value;
@@ -83,6 +84,7 @@ export async function render(ctx, root) {
       loadJourneys();
     } catch (error) {
       notBefore = Date.now() + 10000;
+      retryable = error.status === 0 || error.status === 429 || error.status >= 500;
       await codeRefused(error);
     } finally {
       fetching = false;
@@ -107,7 +109,12 @@ export async function render(ctx, root) {
 
   function tick() {
     if (!root.isConnected) return stop();
-    if (!code) return undefined;
+    if (!code) {
+      // The code ran out while the network was down: ask again every little while the page is in
+      // view, so the code is back by itself with the network (a refusal waits for the rider).
+      if (retryable && document.visibilityState === 'visible' && Date.now() >= notBefore) fetchCode();
+      return undefined;
+    }
     const left = secondsUntil(code.expires_at);
     countdown.textContent = left > 0 ? ctx.t('ride.valid_for', { time: clockText(left) }) : ctx.t('ride.expired');
     countdown.dataset.seconds = String(left);
@@ -120,6 +127,12 @@ export async function render(ctx, root) {
   function stop() {
     clearInterval(ticker);
     document.removeEventListener('visibilitychange', tick);
+    window.removeEventListener('online', online);
+  }
+
+  function online() {
+    notBefore = 0;
+    tick();
   }
 
   async function loadJourneys() {
@@ -132,6 +145,7 @@ export async function render(ctx, root) {
 
   ticker = setInterval(tick, 1000);
   document.addEventListener('visibilitychange', tick);
+  window.addEventListener('online', online);
   if (!ctx.me?.wallet) {
     replace(codeStatus, await walletForm(ctx, () => fetchCode()));
     loadJourneys();
