@@ -51,6 +51,9 @@ def fuzz(fx: Fixtures, timing: uploads.Timing, window: uploads.Window) -> tuple[
     with window():
         done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - began
+    log = ROOT / "bench" / "results" / f"fuzz-{int(time.time())}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(done.stdout + done.stderr, encoding="utf-8")
     counts = {kind: 0 for kind in ("passed", "failed", "error")}
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     for number, kind in _SUMMARY.findall(summary):
@@ -74,7 +77,7 @@ def fuzz(fx: Fixtures, timing: uploads.Timing, window: uploads.Window) -> tuple[
         figures={"examples_per_operation": float(env["BAYAFFAIRS_FUZZ_EXAMPLES"]), **counts},
         notes=[
             f"{env['BAYAFFAIRS_FUZZ_EXAMPLES']} examples per operation and credential kind it takes: "
-            f"{summary} ({seconds:.0f} s)",
+            f"{summary} ({seconds:.0f} s); pytest's output: {log.relative_to(ROOT)}",
             *findings[:20],
         ],
         problems=problems,

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -109,6 +110,11 @@ def strategy(
     )
 
 
+def _headers_made_invalid(case: schemathesis.Case) -> bool:
+    header = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    return header is not None and header.mode is GenerationMode.NEGATIVE
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
 def test_each_operation_answers_as_documented(
@@ -128,6 +134,11 @@ def test_each_operation_answers_as_documented(
     )
     @given(case=strategy(operation, live.known))
     def fuzz(case: schemathesis.Case) -> None:
+        if _headers_made_invalid(case):
+            # the invalid Authorization schemathesis made goes as it is: the credential would make
+            # the request valid again, and its acceptance look like invalid data let through
+            case.call_and_validate(base_url=live.url, session=session, checks=CHECKS)
+            return
         if not token:
             case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
         case.call_and_validate(base_url=live.url, session=session, headers=headers, checks=CHECKS)
