@@ -101,12 +101,15 @@ class Site:
     def url(self, path: str) -> str:
         return self.base + path
 
-    async def page(self, language: str, viewport: dict[str, int] | None = None) -> Any:
-        """A fresh browser profile whose browser prefers `language`, on the test's clock."""
+    async def page(
+        self, language: str, viewport: dict[str, int] | None = None, *, zone: str = "Asia/Hong_Kong"
+    ) -> Any:
+        """A fresh browser profile whose browser prefers `language`, on the test's clock; `zone`
+        is the device's own time zone (a visitor's phone, a counter PC kept on UTC)."""
         context = await self.browser.new_context(
             viewport=viewport or PHONE,
             locale=LOCALES[language],
-            timezone_id="Asia/Hong_Kong",
+            timezone_id=zone,
             accept_downloads=True,
             service_workers="block",
         )

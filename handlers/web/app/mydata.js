@@ -6,6 +6,9 @@ import { instant, money, todayIn } from '/ui/format.js';
 import { confirm, dialog, documentForm, documentLine, errorBox, loadInto, statusChip, walletForm } from '/app/common.js';
 
 const DESTINATIONS = ['CN', 'HK', 'MO'];
+// When a consent was given and data sent, in the Bay Area's time (UTC+8 in all three places), as
+// every other time in the app: not the phone's zone (a visitor's phone may still be on another).
+const ZONE = 'Asia/Hong_Kong';
 const PURPOSES = ['travel_booking', 'appointment', 'ride_code'];
 
 export async function render(ctx, root) {
@@ -46,7 +49,7 @@ export async function render(ctx, root) {
           }
         }, { class: 'danger small' }))))
         : h('p', { class: 'empty' }, ctx.t('doc.none')),
-      h('details', { class: 'add-document' }, h('summary', {}, ctx.t('doc.add_title')), documentForm(ctx, () => loadDocuments(), { today: todayIn('Asia/Hong_Kong') })),
+      h('details', { class: 'add-document' }, h('summary', {}, ctx.t('doc.add_title')), documentForm(ctx, () => loadDocuments(), { today: todayIn(ZONE) })),
     ]);
 
   const loadConsents = () =>
@@ -69,7 +72,7 @@ export async function render(ctx, root) {
           'li',
           { class: 'consent', dataset: { consentId: c.id, status: c.status } },
           h('div', { class: 'row' }, h('strong', {}, ctx.t(`region.${c.destination}`), ' · ', ctx.t(`purpose.${c.purpose}`)), statusChip(ctx, 'consent', c.status)),
-          h('small', { class: 'hint' }, ctx.t('consent.given_at', { when: instant(c.given_at, ctx.language) }), c.withdrawn_at ? ` · ${ctx.t('consent.withdrawn_at', { when: instant(c.withdrawn_at, ctx.language) })}` : ''),
+          h('small', { class: 'hint' }, ctx.t('consent.given_at', { when: instant(c.given_at, ctx.language, ZONE) }), c.withdrawn_at ? ` · ${ctx.t('consent.withdrawn_at', { when: instant(c.withdrawn_at, ctx.language, ZONE) })}` : ''),
           c.status === 'active'
             ? busyButton(ctx.t('consent.withdraw'), async () => {
               if (!(await confirm(ctx, ctx.t('consent.withdraw_title'), ctx.t('consent.withdraw_confirm'), ctx.t('consent.withdraw')))) return;
@@ -99,8 +102,8 @@ export async function render(ctx, root) {
             h('dt', {}, ctx.t('transfer.fields')), h('dd', {}, x.fields.map((f) => ctx.t(`field.${f}`)).join(ctx.t('list_separator'))),
             h('dt', {}, ctx.t('transfer.purpose')), h('dd', {}, ctx.t(`purpose.${x.purpose}`)),
             h('dt', {}, ctx.t('transfer.basis')), h('dd', {}, x.legal_basis.split('+').map((b) => ctx.t(`basis.${b}`)).join(ctx.t('list_separator'))),
-            h('dt', {}, ctx.t('transfer.when')), h('dd', {}, instant(x.transferred_at, ctx.language)),
-            h('dt', {}, ctx.t('transfer.kept_until')), h('dd', {}, instant(x.retain_until, ctx.language, undefined, { year: 'numeric' })),
+            h('dt', {}, ctx.t('transfer.when')), h('dd', {}, instant(x.transferred_at, ctx.language, ZONE)),
+            h('dt', {}, ctx.t('transfer.kept_until')), h('dd', {}, instant(x.retain_until, ctx.language, ZONE, { year: 'numeric' })),
             h('dt', {}, ctx.t('transfer.reference')), h('dd', { class: 'mono' }, x.reference),
           ),
         )))

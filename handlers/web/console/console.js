@@ -207,7 +207,7 @@ async function pull(generation) {
       parts.dayTitle.textContent = t('day.title_date', { date: localDate(day.date, state.language) });
       drawDay();
     }
-    parts.updated.textContent = t('day.updated', { time: new Date().toLocaleTimeString(state.language) });
+    parts.updated.textContent = t('day.updated', { time: new Date().toLocaleTimeString(state.language, { timeZone: state.centre.time_zone }) });
     parts.updated.classList.remove('stale');
   } catch (error) {
     if (!state.token) return;
