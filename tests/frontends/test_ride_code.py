@@ -126,6 +126,8 @@ async def test_an_expired_session_goes_back_to_sign_in_with_the_apis_message(sit
     notice = page.locator(".notice")
     await expect(notice).to_be_visible()
     assert "撤销" in await notice.inner_text()  # token_revoked, in the page's language
+    await expect(notice).to_have_attribute("data-code", "token_revoked")  # and its code, for support
+    await expect(notice.locator(".code")).to_have_text("token_revoked")
     await expect(page.locator("form[data-provider=dev]")).to_be_visible()
     assert await page.evaluate("localStorage.getItem('bya.rider.token')") is None
 

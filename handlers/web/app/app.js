@@ -31,7 +31,7 @@ ctx.api = createApi({
   language: () => ctx.language,
   texts: () => ({ network: ctx.t('error.network'), http: ctx.t('error.http') }),
   onUnauthorized: (error) => {
-    if (ctx.token) signOut(error.message);
+    if (ctx.token) signOut(error);
   },
 });
 // Names in answers follow the language: cached per language and path.
@@ -86,12 +86,13 @@ const shell = {
 };
 let dispose = null;
 
-async function signOut(message) {
+// `reason`: why the rider was signed out (an error with the API's message and stable code).
+async function signOut(reason) {
   const token = ctx.token;
   ctx.token = null;
   ctx.me = null;
   store(null);
-  if (token && !message) {
+  if (token && !reason) {
     // Revoke the session on the server too; the page forgets it either way.
     fetch('/v1/auth/sessions/current', {
       method: 'DELETE',
@@ -100,7 +101,7 @@ async function signOut(message) {
       referrerPolicy: 'no-referrer',
     }).catch(() => {});
   }
-  await render(message);
+  await render(reason);
 }
 
 ctx.signedIn = async (token) => {
@@ -162,15 +163,21 @@ function tabs() {
   shell.nav.hidden = !ctx.token;
 }
 
-async function render(message) {
+async function render(reason) {
   document.documentElement.lang = ctx.language;
   document.title = ctx.t('app_title');
   if (dispose) {
     dispose();
     dispose = null;
   }
-  shell.notice.hidden = !message;
-  shell.notice.textContent = message || '';
+  shell.notice.hidden = !reason;
+  if (reason) {
+    shell.notice.dataset.code = reason.code;
+    replace(shell.notice, h('p', {}, reason.message), h('small', { class: 'code' }, reason.code));
+  } else {
+    delete shell.notice.dataset.code;
+    replace(shell.notice);
+  }
   if (ctx.token && !ctx.me) {
     header();
     tabs();
@@ -180,7 +187,7 @@ async function render(message) {
     } catch (error) {
       if (!ctx.token) return; // signed out by a 401 meanwhile
       if (error.code === 'wrong_credential_kind') {
-        await signOut(error.message); // a device's token handed to the rider app: forget it
+        await signOut(error); // a device's token handed to the rider app: forget it
         return;
       }
       replace(shell.main, errorBox(ctx, error, () => render()));

@@ -22,7 +22,7 @@ const api = createApi({
   token: () => state.token,
   language: () => state.language,
   texts: () => ({ network: t('error.network'), http: t('error.http') }),
-  onUnauthorized: (error) => signOut(error.message),
+  onUnauthorized: (error) => signOut(error),
 });
 
 function takeToken() {
@@ -52,11 +52,13 @@ function drawHeader() {
   );
 }
 
-function signOut(message) {
+// `reason`: why the console was signed out (an error with the API's message and stable code),
+// shown on the sign-in form.
+function signOut(reason) {
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(state.timer);
-  start(message);
+  start(reason);
 }
 
 function errorBox(error, retry) {
@@ -67,9 +69,9 @@ function errorBox(error, retry) {
 
 const loading = (text) => h('p', { class: 'loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text || t('loading'));
 
-function signInForm(message) {
+function signInForm(reason) {
   const token = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'off', spellcheck: 'false' });
-  const status = h('div', { 'aria-live': 'polite' }, message ? h('div', { class: 'error', role: 'alert' }, message) : null);
+  const status = h('div', { 'aria-live': 'polite' }, reason ? errorBox(reason) : null);
   const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title' }, h('h2', { id: 'signin-title' }, t('signin.title')), field(t('signin.token'), token, t('signin.token_hint')), h('button', { type: 'submit', class: 'primary' }, t('signin.submit')), status);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -80,7 +82,7 @@ function signInForm(message) {
   return form;
 }
 
-async function start(message) {
+async function start(reason) {
   stopCamera?.();
   document.documentElement.lang = state.language;
   document.title = t('title');
@@ -92,14 +94,14 @@ async function start(message) {
   state.day = null;
   drawHeader();
   if (!state.token) {
-    replace(root, signInForm(message));
+    replace(root, signInForm(reason));
     return;
   }
   replace(root, loading());
   try {
     const who = await api.get('/v1/auth/whoami');
     if (who.kind !== 'counter') {
-      signOut(t('signin.not_counter'));
+      signOut({ code: 'not_counter_token', message: t('signin.not_counter') });
       return;
     }
     const [centres, services] = await Promise.all([api.get('/v1/centres'), api.get('/v1/services')]);
