@@ -54,8 +54,16 @@ class RideCharges:
     async def charge_pending(self, limit: int = 200) -> int:
         async with self.db.transaction() as conn:
             jobs = await q.claim_charges(conn, limit, self.stale_seconds, self.hold_seconds)
+            # Fare products are priced in the claim: a journey repriced (late tap-out, repair)
+            # once it is `charging` then finds the charge it will be charged and refunds from that
+            # (priced after the claim, the repricing refunded the difference from the maximum and
+            # the products then discounted the new fare as well). Riders in order: each holds
+            # its product locks to the commit, and two workers must not wait on each other.
+            priced = {}
+            for job in sorted(jobs, key=lambda j: (j.user_id, j.journey_id)):
+                priced[job.journey_id] = await self.products.price_in(conn, job)
+            jobs = [priced[job.journey_id] for job in jobs]
         for job in jobs:
-            job = await self.products.price(job)
             outcome, reference = await self._charge(job)
             async with self.db.acquire() as conn:
                 if outcome == "retry":
@@ -106,22 +114,30 @@ class RideCharges:
             return Money(job.amount, job.currency)
         if job.wallet_currency is None:
             return None
-        try:
-            charge = await self.converter.charge(
-                Money(job.fare_amount, job.fare_currency), job.wallet_currency, self.clock.now()
-            )
-        except (DomainError, LookupError):
-            return None
-        async with self.db.acquire() as conn:
-            await q.set_charge(
-                conn,
-                job.journey_id,
-                amount=charge.charge.amount,
-                currency=charge.charge.currency,
-                rate=charge.rate,
-                source=charge.source,
-            )
-        return charge.charge
+        fare = job.fare_amount
+        for _ in range(3):  # the fare it finds: a repair or late tap-out may lower it meanwhile
+            try:
+                charge = await self.converter.charge(
+                    Money(fare, job.fare_currency), job.wallet_currency, self.clock.now()
+                )
+            except (DomainError, LookupError):
+                return None
+            async with self.db.acquire() as conn:
+                now_fare = await q.set_charge(
+                    conn,
+                    job.journey_id,
+                    fare=fare,
+                    amount=charge.charge.amount,
+                    currency=charge.charge.currency,
+                    rate=charge.rate,
+                    source=charge.source,
+                )
+            if now_fare is None:
+                return charge.charge
+            if now_fare == fare:  # not charging any more (another worker took it over): leave it
+                return None
+            fare = now_fare
+        return None  # repriced under it each time: the next round
 
     async def _charge(self, job: q.ChargeJob) -> tuple[str, str | None]:
         """("charged" | "failed" | "retry", the provider's reference)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import journeys as q
@@ -27,7 +27,7 @@ from bayaffairs.fx import Converter
 from bayaffairs.pages import Page
 from bayaffairs.storage import Database
 from bayaffairs.transit import repricing
-from bayaffairs.transit.model import Trip
+from bayaffairs.transit.model import FareQuote, Trip
 from bayaffairs.transit.network import Network, Operator
 
 log = logging.getLogger("bayaffairs.journeys")
@@ -55,18 +55,15 @@ class Journeys:
             cutoff = self.clock.now() - timedelta(minutes=operator.rules.max_journey_minutes)
             async with self.db.transaction() as conn:
                 rows = await q.overdue_open(conn, operator.id, cutoff, batch)
+                # and those an uploaded entry closed (the rider entered again since)
+                rows += await q.unpriced_unfinished(conn, operator.id, batch)
                 if not rows:
                     continue
                 await q.mark_unfinished(conn, [r.id for r in rows])
                 prices = []
                 for row in rows:
                     assert row.entry_station is not None and row.entry_at is not None  # open: both set
-                    if operator.rules.unfinished_fare == "entry_fare":
-                        quote = operator.fares.fare(
-                            Trip(row.entry_station, row.entry_station, row.entry_at, category=row.category)
-                        )
-                    else:
-                        quote = operator.fares.max_fare(row.entry_station, row.category)
+                    quote = unfinished_quote(operator, row.entry_station, row.entry_at, row.category)
                     prices.append(
                         await repricing.price_of(
                             conn,
@@ -89,3 +86,11 @@ class Journeys:
         if operator is None:
             raise Conflict("operator_unavailable")
         return operator
+
+
+def unfinished_quote(operator: Operator, entry_station: str, entry_at: datetime, category: str) -> FareQuote:
+    """What a journey closed without its tap-out costs: the operator's rule (the maximum fare
+    from the entry, or the fare of staying at it)."""
+    if operator.rules.unfinished_fare == "entry_fare":
+        return operator.fares.fare(Trip(entry_station, entry_station, entry_at, category=category))
+    return operator.fares.max_fare(entry_station, category)

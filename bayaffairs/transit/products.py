@@ -140,23 +140,30 @@ class FareProducts:
     async def price(self, job: ChargeJob) -> ChargeJob:
         """Take the journey's spend discounts off its fare (once) before it is charged; the job
         with the fare and charge it now has."""
+        if not self._discounts.get(job.operator):
+            return job
+        async with self.db.transaction() as conn:
+            return await self.price_in(conn, job)
+
+    async def price_in(self, conn: Connection, job: ChargeJob) -> ChargeJob:
+        """`price`, in the caller's transaction (the charging job's claim: see
+        bayaffairs/transit/charging.py)."""
         products = self._discounts.get(job.operator)
         if not products:
             return job
-        async with self.db.transaction() as conn:
-            row = await q.journey_for_products(conn, job.journey_id)
-            if row is None or row.product_spend is not None or row.fare_amount is None:
-                return job  # priced in already (a retried charge): the claim read the fare as it is
-            offs = await self._offs(conn, job.journey_id, row, products, row.fare_amount)
-            fare = max(0, row.fare_amount - sum(off for _, off in offs))
-            charge = (
-                convert(fare, row.fare_currency, row.charge_currency, row.fx_rate)
-                if row.charge_currency is not None and row.fx_rate is not None
-                else None
-            )
-            await q.set_products(
-                conn, job.journey_id, spend=row.fare_amount, discounts=offs, fare=fare, charge=charge
-            )
+        row = await q.journey_for_products(conn, job.journey_id)
+        if row is None or row.product_spend is not None or row.fare_amount is None:
+            return job  # priced in already (a retried charge): the claim read the fare as it is
+        offs = await self._offs(conn, job.journey_id, row, products, row.fare_amount)
+        fare = max(0, row.fare_amount - sum(off for _, off in offs))
+        charge = (
+            convert(fare, row.fare_currency, row.charge_currency, row.fx_rate)
+            if row.charge_currency is not None and row.fx_rate is not None
+            else None
+        )
+        await q.set_products(
+            conn, job.journey_id, spend=row.fare_amount, discounts=offs, fare=fare, charge=charge
+        )
         return replace(job, fare_amount=fare, amount=charge if charge is not None else job.amount)
 
     async def reprice(self, conn: Connection, journey_id: str, operator: str, base: int) -> int | None:

@@ -91,6 +91,12 @@ async def reprice(
     if capped(journey, fare) != fare:
         parts = NO_PARTS  # the fare charged stands: not the parts of the one asked for
     fare = await with_products(conn, journey, fare, products)
+    if journey.charge_status in SENT and (journey.charge_amount is None or not journey.charge_currency):
+        # claimed before its charge was converted (no rate when it was priced): the charging
+        # job converts the fare it finds when it sets the charge (RideCharges._amount)
+        await q.set_fare(conn, journey.id, fare.amount, rule, parts)
+        await q.set_share_weights(conn, journey.id, share_weights)
+        return Repriced(journey.id, fare, None, None)
     if journey.charge_status in SENT and journey.charge_amount is not None and journey.charge_currency:
         charged = Money(journey.charge_amount, journey.charge_currency)
         new_charge = charged.amount

@@ -38,6 +38,7 @@ from bayaffairs.storage import Connection, Database
 from bayaffairs.transit import repricing
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
+from bayaffairs.transit.journeys import unfinished_quote
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import (
     NO_PARTS,
@@ -156,6 +157,9 @@ def split(items: list[q.ScanItem]) -> tuple[list[q.ScanItem], list[q.ScanItem]]:
         if i["account"] in seen:
             looped.add(i["account"])
         seen.add(i["account"])
+    for i in items:
+        if i.get("riders", 1) > 1:  # a group's double tap counts riders: record_scans() (0041)
+            looped.add(i["account"])
     fixed = [i for i in items if "fares" in i and i["account"] not in looped]
     others = [i for i in items if "fares" not in i or i["account"] in looped]
     return fixed, others
@@ -577,8 +581,18 @@ class TapRecorder:
                     row["fx_source"],
                 )
                 fares, category = item.get("fares"), row["category"]
-                if fares and category in fares and fares[category][2] and item["idx"] in by_function:
+                if (
+                    fares
+                    and category in fares
+                    and fares[category][2]
+                    and item["idx"] in by_function
+                    and row["fare_amount"] == fares[category][0]  # not a group's top-up (0041)
+                ):
                     concessions.append((journey_id, fares[category][2]))
+            elif row["journey_status"] == "unfinished":  # an uploaded entry the rider has entered since
+                price = await self._price_unfinished(self.network.operators[item["operator"]], row)
+                if price is not None:
+                    prices.append(price)
             elif row["late"]:
                 operator = self.network.operators[item["operator"]]
                 decisions.append(await self._complete_late(conn, operator, journey_id, row, item))
@@ -651,31 +665,48 @@ class TapRecorder:
                     share_weights=weights,
                 )
 
+    async def _price_unfinished(self, operator: Operator, row: q.ScanRow) -> q.Price | None:
+        """An entry recorded closed (0041): priced at the operator's rule, as the overdue job does."""
+        journey_id, category = row["journey_id"], row["category"]
+        assert journey_id is not None and category is not None and row["entry_station"] is not None
+        assert row["entry_at"] is not None
+        try:
+            quote = unfinished_quote(operator, row["entry_station"], row["entry_at"], category)
+        except UnknownStop:
+            log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
+            return None
+        return await self._priced(
+            journey_id, quote.amount, f"no tap-out: {quote.rule}", row["wallet_currency"], quote.parts
+        )
+
     async def _complete_late(
         self, conn: Connection, operator: Operator, journey_id: str, row: q.ScanRow, item: q.ScanItem
     ) -> Decision:
-        """A tap-out after its journey was closed as unfinished: the fare to this exit (plus the
-        operator's overtime surcharge when the journey overran), the difference to what was
-        charged given back (bayaffairs/transit/repricing.py)."""
+        """A tap-out after its journey was closed as unfinished, or an uploaded entry whose exit
+        was priced without it (an online tap-out before the entry's gate uploaded: 0041): the
+        fare from entry to exit (plus the operator's overtime surcharge when the journey overran),
+        the difference to what was charged given back (bayaffairs/transit/repricing.py)."""
         journey = await q.get(conn, journey_id)
         if row["journey_status"] != "completed" or journey is None:
             return Decision.open(journey_id, None)  # repaired meanwhile: the repair's fare stands
+        assert journey.exit_station is not None and journey.exit_at is not None  # completed by a tap-out
         try:
-            priced = late_fare(
-                self.network, operator, row, item["station"], datetime.fromisoformat(item["scanned_at"])
-            )
+            priced = late_fare(self.network, operator, row, journey.exit_station, journey.exit_at)
         except UnknownStop:
             log.error("journey %s: a stop of %s has no fare", journey_id, operator.id)
             return Decision.open(journey_id, None)
+        rule, reason = priced.rule, "late tap-out"
+        if item["direction"] == "in":  # the entry of an exit priced without it
+            rule, reason = rule.replace("late tap-out", "entry uploaded"), "entry uploaded"
         done = await repricing.reprice(
             conn,
             journey,
             priced.fare,
-            priced.rule,
+            rule,
             converter=self.converter,
             products=self.products,
             now=self.clock.now(),
-            reason="late tap-out",
+            reason=reason,
             parts=priced.parts,
             share_weights=priced.share_weights,
         )
@@ -692,7 +723,17 @@ class TapRecorder:
         if priced is None:
             return None
         fare, rule, parts, weights = priced.fare, priced.rule, priced.parts, priced.share_weights
-        wallet = row["wallet_currency"]
+        return await self._priced(journey_id, fare, rule, row["wallet_currency"], parts, weights)
+
+    async def _priced(
+        self,
+        journey_id: str,
+        fare: Money,
+        rule: str,
+        wallet: str | None,
+        parts: FareParts = NO_PARTS,
+        weights: dict[str, int] | None = None,
+    ) -> q.Price:
         if wallet is None:
             return q.Price(
                 journey_id,

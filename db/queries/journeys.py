@@ -83,7 +83,7 @@ class Price:
     fx_source: str | None
     held: bool = False  # charge only after the rider had time to repair (unfinished journeys)
     parts: FareParts = NO_PARTS  # how the fare came from the full fare
-    # A through journey's {operator: weight} of its revenue (0040); None: all the journey's operator's
+    # A through journey's {operator: weight} of its revenue (0041); None: all the journey's operator's
     share_weights: dict[str, int] | None = None
 
 
@@ -134,7 +134,7 @@ class ScanItem(TypedDict):
     double_tap: int  # seconds within which a tap-in-only rider's second tap at a stop is free
     riders: NotRequired[int]  # a group code's riders (one fare each); 1 when left out
     skew: int  # seconds two gates' clocks may be apart (an exit pairs with an entry up to this later)
-    partners: NotRequired[list[str]]  # operators whose open journey a tap-out here completes (0040)
+    partners: NotRequired[list[str]]  # operators whose open journey a tap-out here completes (0041)
     wait_for_entry: NotRequired[bool]  # an uploaded exit without its entry waits (`wait`), not priced
     idx: NotRequired[int]  # position in the batch, set by the recorder
     # A tap-in priced before recording (its journey completes at once): {category: [amount, rule,
@@ -167,7 +167,7 @@ class ScanRow(TypedDict):
     fx_rate: Decimal | None
     fx_source: str | None
     late: bool  # a tap-out that completed a journey already closed as unfinished (0035)
-    journey_operator: NotRequired[str | None]  # the operator the journey entered at (0040)
+    journey_operator: NotRequired[str | None]  # the operator the journey entered at (0041)
 
 
 def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:
@@ -206,7 +206,9 @@ WITH price_sets AS (
             WHEN r.why IS NOT NULL THEN r.why
             WHEN (SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
                 THEN 'replayed'
-            WHEN (SELECT true FROM journeys x WHERE x.account_token = it.acct AND x.status = 'open' LIMIT 1)
+            -- an uploaded tap-in: the gate let the rider in (0041_uploaded_entries_in_scan_order.sql)
+            WHEN it.source = 'online' AND (
+                SELECT true FROM journeys x WHERE x.account_token = it.acct AND x.status = 'open' LIMIT 1)
                 THEN 'unfinished_journey'
         END AS refused
     FROM it
@@ -556,6 +558,20 @@ async def overdue_open(
     return [_row(r) for r in records]
 
 
+async def unpriced_unfinished(conn: Connection, operator: str, limit: int) -> list[JourneyRow]:
+    """Journeys an uploaded entry closed as unfinished (0041), not priced yet."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM journeys
+        WHERE status = 'unfinished' AND fare_amount IS NULL AND operator = $1
+        ORDER BY entry_at LIMIT $2 FOR UPDATE SKIP LOCKED
+        """,
+        operator,
+        limit,
+    )
+    return [_row(r) for r in records]
+
+
 async def mark_unfinished(conn: Connection, journey_ids: Sequence[str]) -> None:
     await conn.execute(
         "UPDATE journeys SET status = 'unfinished', updated_at = now() WHERE id = ANY($1::text[])",
@@ -622,19 +638,33 @@ async def claim_charges(
 
 
 async def set_charge(
-    conn: Connection, journey_id: str, *, amount: int, currency: str, rate: Decimal, source: str
-) -> None:
-    await conn.execute(
+    conn: Connection,
+    journey_id: str,
+    *,
+    fare: int,
+    amount: int,
+    currency: str,
+    rate: Decimal,
+    source: str,
+) -> int | None:
+    """The charge converted from `fare`, if that is still the charging journey's fare: None.
+    Else (repriced meanwhile) nothing is set and the fare it has now is returned, to convert."""
+    status = await conn.execute(
         """
         UPDATE journeys SET charge_amount = $2, charge_currency = $3, fx_rate = $4, fx_source = $5
-        WHERE id = $1 AND charge_status = 'charging'
+        WHERE id = $1 AND charge_status = 'charging' AND fare_amount = $6
         """,
         journey_id,
         amount,
         currency,
         rate,
         source,
+        fare,
     )
+    if status == "UPDATE 1":
+        return None
+    now = await conn.fetchval("SELECT fare_amount FROM journeys WHERE id = $1", journey_id)
+    return None if now is None else int(now)
 
 
 async def finish_charge(conn: Connection, journey_id: str, *, charged: bool, reference: str | None) -> None:

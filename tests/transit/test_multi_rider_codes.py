@@ -8,6 +8,7 @@ import pytest
 
 from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.model import Trip
 from tests.transit.conftest import Ride
 
 pytestmark = pytest.mark.at_two_instants
@@ -61,3 +62,50 @@ def test_a_group_code_with_a_bad_rider_count_is_malformed() -> None:
         with pytest.raises(fmt.MalformedCode):
             fmt.parse(forged + b"s" * 64)
     assert fmt.parse(body + b"s" * 64).riders == 2  # type: ignore[union-attr]
+
+
+async def group_code(ride: Ride, riders: int) -> str:
+    status, code = await ride.rider.post("/v1/ride-codes", {"city": "macao", "riders": riders})
+    assert status == 201, code
+    payload: str = code["payload"]
+    return payload
+
+
+async def fares(pg: asyncpg.Connection) -> list[int]:
+    return [r["fare_amount"] for r in await pg.fetch("SELECT fare_amount FROM journeys ORDER BY entry_at")]
+
+
+async def test_a_group_tapping_again_within_the_double_tap_window_is_charged_once(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    gate = await ride.gate(BUS)
+    route = ride.stops(BUS)[0]
+    single = ride.operator(BUS).fares.fare(Trip(route, None, ride.clock.now())).amount.amount
+    first = await ride.scan(gate, await group_code(ride, 3), route)
+    assert first["fare"]["amount"] == 3 * single
+    ride.clock.advance(seconds=20)
+    again = await ride.scan(gate, await group_code(ride, 3), route, gate_id="g2")
+    assert (again["decision"], again["reason"], again["journey_id"]) == (
+        "open",
+        "double_tap",
+        first["journey_id"],
+    )
+    ride.clock.advance(seconds=20)
+    fewer = await ride.scan(gate, await group_code(ride, 2), route, gate_id="g3")
+    assert (fewer["decision"], fewer["reason"]) == ("open", "double_tap")
+    assert await fares(pg) == [3 * single]  # the group paid once
+
+
+async def test_a_bigger_group_within_the_window_pays_for_the_riders_not_paid_for(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    gate = await ride.gate(BUS)
+    route = ride.stops(BUS)[0]
+    single = ride.operator(BUS).fares.fare(Trip(route, None, ride.clock.now())).amount.amount
+    alone = await ride.scan(gate, (await ride.code("macao"))["payload"], route)
+    assert alone["fare"]["amount"] == single
+    ride.clock.advance(seconds=20)
+    group = await ride.scan(gate, await group_code(ride, 3), route, gate_id="g2")
+    assert group["decision"] == "open"
+    # Not a double tap (two companions would ride free), and the first rider does not pay twice.
+    assert sum(await fares(pg)) == 3 * single

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bayaffairs.fx import convert
 from tests.support import Api
 from tests.transit.conftest import Ride
 
@@ -187,3 +188,48 @@ async def test_concurrent_repairs_never_exceed_the_monthly_allowance(
     rider = await ride.api.sign_in("rider-one")  # the session has expired meanwhile
     journey_id = await unfinished(ride, stops[0], rider)
     assert (await repair(ride, journey_id, stops[1], rider))[0] == 200
+
+
+async def test_another_rider_cannot_repair_a_journey_or_pay_its_debt(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    stops = ride.stops(METRO)
+    journey_id = await unfinished(ride, stops[0])
+    other = await ride.api.sign_in("rider-two")
+    status, body = await repair(ride, journey_id, stops[1], rider=other)
+    assert (status, body["error"]["code"]) == (404, "journey_not_found")
+    assert await pg.fetchval("SELECT count(*) FROM journey_repairs") == 0
+    status, body = await other.post(f"/v1/me/debts/dbt_{journey_id[4:]}/payment")
+    assert status == 404, body
+    assert (await repair(ride, journey_id, stops[1]))[0] == 200  # control: its rider can
+
+
+async def test_a_repair_while_a_charge_without_a_rate_is_being_made_is_not_lost(
+    ride: Ride, pg: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stops = ride.stops(METRO)
+    journey_id = await unfinished(ride, stops[0])
+    # Priced while the rate feed was down: the fare, no charge yet (the charging job converts it).
+    await pg.execute(
+        "UPDATE journeys SET charge_amount = NULL, charge_currency = NULL, fx_rate = NULL, fx_source = NULL"
+    )
+    maximum = await pg.fetchval("SELECT fare_amount FROM journeys")
+    charges = ride.services.transit.charges
+    seen: list[str] = []
+    real_charge = charges._charge
+
+    async def repaired_first(job: Any) -> Any:
+        """The rider repairs the journey once the charging job claimed it, before it converts the
+        fare and calls the wallet."""
+        seen.append(await pg.fetchval("SELECT charge_status FROM journeys"))  # control: in the window
+        status, body = await repair(ride, journey_id, stops[1])
+        assert status == 200, body
+        return await real_charge(job)
+
+    monkeypatch.setattr(charges, "_charge", repaired_first)
+    assert await charges.charge_pending() == 1
+    row = await pg.fetchrow("SELECT * FROM journeys")
+    assert seen == ["charging"] and row["charge_status"] == "charged"
+    assert row["fare_amount"] < maximum and row["status"] == "repaired"  # the repair was not lost
+    back = await pg.fetchval("SELECT coalesce(sum(amount), 0) FROM journey_refunds")
+    assert row["charge_amount"] - back == convert(row["fare_amount"], "CNY", "HKD", row["fx_rate"])

@@ -5,9 +5,11 @@ month's spend, and the month counts its real fare, not the maximum."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 
 from bayaffairs.fx import convert
 from bayaffairs.transit.model import Trip
@@ -108,3 +110,63 @@ async def test_a_journey_priced_but_not_yet_charged_is_charged_its_discounted_re
     assert (row["product_spend"], row["fare_amount"], row["charge_status"]) == (base, fare, "charged")
     assert row["charge_amount"] == convert(fare, "CNY", "HKD", row["fx_rate"])
     assert await pg.fetchval("SELECT count(*) FROM journey_refunds") == 0
+
+
+async def net_paid(pg: asyncpg.Connection, journey_id: str) -> int:
+    """What the rider pays for the journey: its charge less its refund lines."""
+    charge = await pg.fetchval("SELECT charge_amount FROM journeys WHERE id = $1", journey_id)
+    back = await pg.fetchval(
+        "SELECT coalesce(sum(amount), 0) FROM journey_refunds WHERE journey_id = $1", journey_id
+    )
+    return int(charge - back)
+
+
+async def test_a_repair_while_its_charge_is_being_made_nets_the_discounted_real_fare(
+    ride: Ride, pg: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journey_id, _ = await closed_at_the_maximum(ride, pg, charge=False)
+    exit_station = ride.stops(METRO)[1]
+    entry_at = await pg.fetchval("SELECT entry_at FROM journeys WHERE id = $1", journey_id)
+    base = real_fare(ride, entry_at, exit_station)
+    fare = base - product(ride).discount(BEFORE, base)
+    await pg.execute(  # its products not priced yet: as a journey closed and not charged at all
+        "UPDATE journeys SET product_spend = NULL, discounts = NULL, fare_amount = $2, charge_amount = $3"
+        " WHERE id = $1",
+        journey_id,
+        ride.operator(METRO).fares.max_fare(ride.stops(METRO)[0], "adult").amount.amount,
+        convert(
+            ride.operator(METRO).fares.max_fare(ride.stops(METRO)[0], "adult").amount.amount,
+            "CNY",
+            "HKD",
+            await pg.fetchval("SELECT fx_rate FROM journeys WHERE id = $1", journey_id),
+        ),
+    )
+    charges = ride.services.transit.charges
+    repaired: list[str] = []
+
+    def meanwhile(step: Any) -> Any:
+        """The rider repairs the journey once the charging job claimed it, before the job's next
+        step (pricing its products, or calling the wallet)."""
+
+        async def run(job: Any) -> Any:
+            if not repaired:
+                # control: the repair does come in the window (claimed, not charged yet)
+                repaired.append(
+                    await pg.fetchval("SELECT charge_status FROM journeys WHERE id = $1", journey_id)
+                )
+                status, body = await ride.rider.post(
+                    f"/v1/journeys/{journey_id}/repair", {"exit_station": exit_station}
+                )
+                assert status == 200, body
+            return await step(job)
+
+        return run
+
+    monkeypatch.setattr(charges.products, "price", meanwhile(charges.products.price))
+    monkeypatch.setattr(charges, "_charge", meanwhile(charges._charge))
+    assert await charges.charge_pending() == 1
+    rate = await pg.fetchval("SELECT fx_rate FROM journeys WHERE id = $1", journey_id)
+    assert await pg.fetchval("SELECT charge_status FROM journeys WHERE id = $1", journey_id) == "charged"
+    assert await net_paid(pg, journey_id) == convert(fare, "CNY", "HKD", rate)
+    assert await pg.fetchval("SELECT product_spend FROM journeys WHERE id = $1", journey_id) == base
+    assert repaired == ["charging"]
