@@ -83,7 +83,7 @@ class Price:
     fx_source: str | None
     held: bool = False  # charge only after the rider had time to repair (unfinished journeys)
     parts: FareParts = NO_PARTS  # how the fare came from the full fare
-    # A through journey's {operator: weight} of its revenue (0041); None: all the journey's operator's
+    # A through journey's {operator: weight} of its revenue (0040); None: all the journey's operator's
     share_weights: dict[str, int] | None = None
 
 
@@ -134,7 +134,7 @@ class ScanItem(TypedDict):
     double_tap: int  # seconds within which a tap-in-only rider's second tap at a stop is free
     riders: NotRequired[int]  # a group code's riders (one fare each); 1 when left out
     skew: int  # seconds two gates' clocks may be apart (an exit pairs with an entry up to this later)
-    partners: NotRequired[list[str]]  # operators whose open journey a tap-out here completes (0041)
+    partners: NotRequired[list[str]]  # operators whose open journey a tap-out here completes (0040)
     wait_for_entry: NotRequired[bool]  # an uploaded exit without its entry waits (`wait`), not priced
     idx: NotRequired[int]  # position in the batch, set by the recorder
     # A tap-in priced before recording (its journey completes at once): {category: [amount, rule,
@@ -167,7 +167,7 @@ class ScanRow(TypedDict):
     fx_rate: Decimal | None
     fx_source: str | None
     late: bool  # a tap-out that completed a journey already closed as unfinished (0035)
-    journey_operator: NotRequired[str | None]  # the operator the journey entered at (0041)
+    journey_operator: NotRequired[str | None]  # the operator the journey entered at (0040)
 
 
 def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:
@@ -219,7 +219,10 @@ WITH price_sets AS (
         FROM ride_accounts a JOIN users u ON u.id = a.user_id
         WHERE a.account_token = it.acct AND a.retired_at IS NULL LIMIT 1
     ) a ON true
-    CROSS JOIN LATERAL (SELECT tap_refusal(it.account, it.credential, it.scanned_at) AS why) r
+    -- an uploaded tap is not refused for a debt (0042_debtors_at_offline_gates.sql)
+    CROSS JOIN LATERAL (
+        SELECT tap_refusal(it.account, it.credential, it.scanned_at, it.source = 'online') AS why
+    ) r
     -- a double tap (0029_double_taps.sql): the journey this rider already paid at this stop
     LEFT JOIN LATERAL (
         SELECT x.id FROM journeys x

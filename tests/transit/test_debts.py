@@ -167,3 +167,34 @@ async def test_a_deny_for_another_reason_is_not_lifted_by_paying(
     money_comes_in(broke, monkeypatch)
     assert (await broke.rider.post(f"/v1/me/debts/{debt['id']}/payment"))[0] == 200
     assert await deny_actions(broke) == ["add", "add"]  # the operator's own deny stands
+
+
+async def test_a_tap_an_offline_gate_let_through_after_the_debt_is_charged_not_free(
+    broke: Ride, pg: asyncpg.Connection
+) -> None:
+    """A gate that had not synced the deny list let the debtor in: the ride is owed like any other
+    (another debt), not refused after the fact, which made it free. Online gates still refuse."""
+    code = (await broke.code("shenzhen"))["payload"]  # on the phone before the debt
+    spare = (await broke.code("shenzhen"))["payload"]
+    debt = await declined_ride(broke)
+    broke.clock.advance(seconds=5)
+    gate = await broke.gate(BUS)
+    tap = {
+        "tap_id": "stale-1",
+        "payload": code,
+        "gate_id": "bus-7",
+        "station": broke.stops(BUS)[1],
+        "direction": "in",
+        "scanned_at": broke.clock.now().isoformat(),
+    }
+    status, result = await gate.post("/v1/gate/taps:batch", {"taps": [tap]})
+    assert (status, result["accepted"]) == (200, 1)
+    await broke.services.transit.uploads.drain(settle_seconds=0)
+    assert await pg.fetchval("SELECT state FROM tap_uploads WHERE tap_id = 'stale-1'") == "recorded"
+    assert await pg.fetchval("SELECT count(*) FROM journeys") == 2
+    await broke.services.transit.charges.charge_pending()
+    status, page = await broke.rider.get("/v1/me/debts")
+    assert [d["id"] for d in page["items"]][-1] == debt["id"] and len(page["items"]) == 2
+    # Control: an online gate asks, and refuses the debtor.
+    online = await broke.scan(gate, spare, broke.stops(BUS)[2])
+    assert (online["decision"], online["reason"]) == ("deny", "denied_account")
