@@ -10,6 +10,7 @@ refused, with its reason, for the operator's review, because the gate already le
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ SETTLE_SECONDS = 30  # the entry and exit of a journey, uploaded by two gates, a
 MAX_BATCH_TAPS = 2000
 TAP_FLAGS = ("stale",)  # what a gate may say of how it decided (it opened on a stale sync)
 MAX_BATCH_BYTES = 900_000
+LANES = 2  # batches a worker's drain decides at once (see drain)
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,16 @@ class TapUploads:
             newest = await gate_contacts.newest_tap(conn, operator_id, gate_id)
         return None if newest is None else newest - timedelta(hours=self.settings.gate_backlog_hours)
 
-    async def drain(self, limit: int = 500, rounds: int = 200, settle_seconds: int = SETTLE_SECONDS) -> int:
-        """Process pending uploads until none are left (at most `rounds` batches per call)."""
+    async def drain(
+        self, limit: int = 500, rounds: int = 200, settle_seconds: int = SETTLE_SECONDS, lanes: int = LANES
+    ) -> int:
+        """Process pending uploads until none are left (at most `rounds` batches per lane per
+        call). `lanes` batches are decided at once, each in its own transaction, so that one
+        lane verifies signatures (CPU) while another waits for the database."""
+        counts = await asyncio.gather(*(self._lane(limit, rounds, settle_seconds) for _ in range(lanes)))
+        return sum(counts)
+
+    async def _lane(self, limit: int, rounds: int, settle_seconds: int) -> int:
         done = 0
         for _ in range(rounds):
             processed, more = await self._process(limit, settle_seconds)
