@@ -42,14 +42,17 @@ _TYPES = {
 _CAMERA = {"app": "camera=(), microphone=(), geolocation=()", "console": "camera=(self), microphone=()"}
 
 
-def _file(folder: str, name: str) -> web.FileResponse:
+def _file(folder: str, name: str, *, camera: bool | None = None) -> web.FileResponse:
+    """`camera`: whether the page may use it (by default, the console's pages may)."""
     path = WEB / folder / name
     if not path.is_file():
         raise web.HTTPNotFound()
+    if camera is None:
+        camera = folder == "console"
     headers = {
         **_HEADERS,
         "Content-Type": _TYPES[path.suffix],
-        "Permissions-Policy": _CAMERA.get(folder, _CAMERA["app"]),
+        "Permissions-Policy": _CAMERA["console" if camera else "app"],
     }
     return web.FileResponse(path, headers=headers)
 
@@ -95,7 +98,7 @@ async def console(request: web.Request) -> web.StreamResponse:
 @routes.get("/console/display")
 @documented("The hall display of called numbers", produces="text/html", tags=("frontends",))
 async def hall_display(request: web.Request) -> web.StreamResponse:
-    return _file("console", "display.html")
+    return _file("console", "display.html", camera=False)  # a screen in the hall reads no QR
 
 
 @routes.get(f"/app/{_ASSET}")

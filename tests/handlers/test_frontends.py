@@ -38,6 +38,8 @@ async def test_only_the_console_may_use_the_camera(api: Api) -> None:
         assert "camera=()" in resp.headers["Permissions-Policy"]
     async with api.client.get("/console/") as resp:
         assert "camera=(self)" in resp.headers["Permissions-Policy"]
+    async with api.client.get("/console/display") as resp:  # a screen in the hall reads no QR
+        assert "camera=()" in resp.headers["Permissions-Policy"]
 
 
 async def test_modules_are_javascript_in_utf8(api: Api) -> None:
