@@ -77,6 +77,7 @@ class Database:
             min_size=self.settings.pool_min,
             max_size=self.settings.pool_max,
             command_timeout=self.settings.command_timeout,
+            timeout=self.settings.connect_timeout_seconds,  # each (re)connection of the pool
             init=_init_connection,
             reset=_keep_session,
             server_settings={"timezone": "UTC", "application_name": "bayaffairs"},
@@ -86,7 +87,7 @@ class Database:
         """A connection outside the pool, for session state that must last (job owners' locks)."""
         return await asyncpg.connect(
             self.settings.url,
-            timeout=5,
+            timeout=self.settings.connect_timeout_seconds,
             command_timeout=self.settings.command_timeout,
             server_settings={"timezone": "UTC", "application_name": f"bayaffairs {purpose}"},
         )

@@ -40,6 +40,9 @@ class DatabaseSettings:
     pool_min: int = 2
     pool_max: int = 10
     command_timeout: float = 10.0
+    # Opening a connection (TCP + startup + auth) gives up after this: an unreachable server
+    # (packets dropped) then answers 503 promptly instead of after asyncpg's 60 s default.
+    connect_timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ class DatabaseSchema(_Section):
     pool_min = fields.Integer(load_default=2, validate=validate.Range(0, 200))
     pool_max = fields.Integer(load_default=10, validate=validate.Range(1, 200))
     command_timeout = fields.Float(load_default=10.0, validate=validate.Range(0.1, 600))
+    connect_timeout_seconds = fields.Float(load_default=5.0, validate=validate.Range(0.1, 60))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> DatabaseSettings:
