@@ -45,12 +45,18 @@ _SETTLES_AT = "coalesce(j.exit_at, j.entry_at)"
 # The journeys operator $1 settles, as `j`: its own, and the through journeys it has a share of
 # (0040_through_journeys.sql), each with `settled_share`, the operator's part of the fare. A
 # journey with share weights is settled by them alone, to each operator in them.
-_SETTLED = """(
+_OWN = """(
     SELECT j.*, j.fare_amount AS settled_share FROM journeys j
     WHERE j.operator = $1 AND j.share_weights IS NULL
-    UNION ALL
-    SELECT j.*, journey_share(j.fare_amount, j.share_weights, $1) FROM journeys j
+) j"""
+_SHARED = """(
+    SELECT j.*, journey_share(j.fare_amount, j.share_weights, $1) AS settled_share FROM journeys j
     WHERE j.share_weights IS NOT NULL AND j.share_weights ? $1
+) j"""
+_SETTLED = f"""(
+    SELECT * FROM {_OWN}
+    UNION ALL
+    SELECT * FROM {_SHARED}
 ) j"""
 # Statements over a whole day (a million journeys) run longer than the pool's command_timeout,
 # which is sized for requests; closing and totalling a day are batch work.
@@ -187,23 +193,31 @@ async def first_settles_at(conn: Connection, operator: str) -> datetime | None:
     return value
 
 
-_DAY_JOURNEYS = f"""
-    FROM {_SETTLED}
+_DAY_WHERE = f"""
     WHERE j.fare_amount IS NOT NULL
       AND {_SETTLES_AT} >= $2 AND {_SETTLES_AT} < $3
       AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.journey_id = j.id AND l.operator = $1)
 """
+_DAY_JOURNEYS = f"FROM {_SETTLED} {_DAY_WHERE}"
 
 
 # A page of the day's journeys: the first, and one after a keyset. Two statements, not one with
 # "($4 IS NULL OR (settles_at, id) > ...)": a prepared statement's generic plan cannot drop the
 # NULL branch, so the keyset would be a filter over every journey since the day's start instead
 # of where the index scan begins (tests/transit/test_settlement_queries.py).
-_DAY_PAGE = f"""
+# The operator's own journeys and its shares of through journeys are paged apart, each an index
+# range in file order, then merged: over their union PostgreSQL sorts the rest of the day.
+_DAY_PART = f"""(
     SELECT {_STATE}, {_SETTLES_AT} AS settles_at
-    {_DAY_JOURNEYS}
+    FROM {{source}} {_DAY_WHERE}
     {{after}}
     ORDER BY {_SETTLES_AT}, j.id
+    LIMIT $4
+)"""
+_OWN_PART, _SHARED_PART = (_DAY_PART.replace("{source}", source) for source in (_OWN, _SHARED))
+_DAY_PAGE = f"""
+    SELECT * FROM ({_OWN_PART} UNION ALL {_SHARED_PART}) page
+    ORDER BY settles_at, journey_id
     LIMIT $4
 """
 _DAY_FIRST_PAGE = _DAY_PAGE.format(after="")
