@@ -17,6 +17,7 @@ rider may still say where they left (bayaffairs/transit/repairs.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from bayaffairs.db.queries import journeys as q
 from bayaffairs.errors import Conflict
 from bayaffairs.fx import Converter
 from bayaffairs.pages import Page
-from bayaffairs.storage import Database
+from bayaffairs.storage import Connection, Database
 from bayaffairs.transit import repricing
 from bayaffairs.transit.model import FareQuote, Trip
 from bayaffairs.transit.network import Network, Operator
@@ -59,27 +60,49 @@ class Journeys:
                 rows += await q.unpriced_unfinished(conn, operator.id, batch)
                 if not rows:
                     continue
-                await q.mark_unfinished(conn, [r.id for r in rows])
-                prices = []
-                for row in rows:
-                    assert row.entry_station is not None and row.entry_at is not None  # open: both set
-                    quote = unfinished_quote(operator, row.entry_station, row.entry_at, row.category)
-                    prices.append(
-                        await repricing.price_of(
-                            conn,
-                            row,
-                            quote.amount,
-                            f"no tap-out: {quote.rule}",
-                            converter=self.converter,
-                            now=self.clock.now(),
-                            parts=quote.parts,
-                        )
-                    )
-                await q.set_prices(conn, prices)
+                await self._close(conn, rows)
                 closed += len(rows)
         if closed:
             log.info("%d journeys without tap-out marked unfinished", closed)
         return closed
+
+    async def close_overdue_of(self, accounts: Sequence[bytes]) -> int:
+        """Close these ride accounts' journeys open past their operator's limit now, as the job
+        would (unfinished, charged its rule), without waiting for its next round: past its time
+        a journey blocks nothing. How many were closed."""
+        now = self.clock.now()
+        cutoffs = {
+            o.id: now - timedelta(minutes=o.rules.max_journey_minutes)
+            for o in self.network.operators.values()
+            if o.rules.tap_out
+        }
+        async with self.db.transaction() as conn:
+            # locked, and open: the job did not close (and charge) it meanwhile
+            rows = await q.overdue_open_of(conn, accounts, cutoffs)
+            if rows:
+                await self._close(conn, rows)
+        return len(rows)
+
+    async def _close(self, conn: Connection, rows: Sequence[q.JourneyRow]) -> None:
+        """Mark `rows` (locked) unfinished, priced at their operator's rule."""
+        await q.mark_unfinished(conn, [r.id for r in rows])
+        prices = []
+        for row in rows:
+            assert row.entry_station is not None and row.entry_at is not None  # open: both set
+            operator = self.network.operators[row.operator]
+            quote = unfinished_quote(operator, row.entry_station, row.entry_at, row.category)
+            prices.append(
+                await repricing.price_of(
+                    conn,
+                    row,
+                    quote.amount,
+                    f"no tap-out: {quote.rule}",
+                    converter=self.converter,
+                    now=self.clock.now(),
+                    parts=quote.parts,
+                )
+            )
+        await q.set_prices(conn, prices)
 
     def _operator(self, operator_id: str) -> Operator:
         operator = self.network.operator(operator_id)

@@ -38,7 +38,7 @@ from bayaffairs.storage import Connection, Database
 from bayaffairs.transit import repricing
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.verify import DeviceKeyCache, Policy, Rejected, Verified, check
-from bayaffairs.transit.journeys import unfinished_quote
+from bayaffairs.transit.journeys import Journeys, unfinished_quote
 from bayaffairs.transit.keyring import RideCodeKeys
 from bayaffairs.transit.model import (
     NO_PARTS,
@@ -241,6 +241,7 @@ class ScanService:
         self.network = network
         self.keys = keys
         self.recorder = TapRecorder(network, converter, products, clock, settings.skew_seconds)
+        self.journeys = Journeys(db, clock, network, converter)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
         self._queue: asyncio.Queue[QueuedScan] = asyncio.Queue()
@@ -366,6 +367,21 @@ class ScanService:
                 future.set_result(decision)
 
     async def _commit(self, items: list[q.ScanItem]) -> list[Decision]:
+        decisions = await self._record(items)
+        # A tap-in refused for an open journey already past its operator's maximum time (the
+        # overdue job closes it within a minute): that journey blocks nothing, so close it now as
+        # the job would and decide those tap-ins again. Off the common path: only refusals pay.
+        held = [i for i, d in enumerate(decisions) if d.reason == "unfinished_journey"]
+        if not held:
+            return decisions
+        accounts = sorted({bytes.fromhex(items[i]["account"]) for i in held})
+        if await self.journeys.close_overdue_of(accounts):
+            again = await self._record([{**items[i]} for i in held])  # fresh copies: idx is set again
+            for i, decision in zip(held, again, strict=True):
+                decisions[i] = decision
+        return decisions
+
+    async def _record(self, items: list[q.ScanItem]) -> list[Decision]:
         if await self.recorder.prepare(items):
             async with self.db.transaction() as conn:
                 return await self.recorder.record(conn, items)

@@ -561,6 +561,25 @@ async def overdue_open(
     return [_row(r) for r in records]
 
 
+async def overdue_open_of(
+    conn: Connection, accounts: Sequence[bytes], cutoffs: dict[str, datetime]
+) -> list[JourneyRow]:
+    """The open journeys of these ride accounts entered before their operator's cutoff, locked
+    (in account order, as record_scans() locks them)."""
+    records = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM journeys
+        JOIN unnest($2::text[], $3::timestamptz[]) AS c(operator, cutoff) USING (operator)
+        WHERE account_token = ANY($1::bytea[]) AND status = 'open' AND entry_at < c.cutoff
+        ORDER BY account_token FOR UPDATE OF journeys
+        """,
+        list(accounts),
+        list(cutoffs),
+        list(cutoffs.values()),
+    )
+    return [_row(r) for r in records]
+
+
 async def unpriced_unfinished(conn: Connection, operator: str, limit: int) -> list[JourneyRow]:
     """Journeys an uploaded entry closed as unfinished (0041), not priced yet."""
     records = await conn.fetch(

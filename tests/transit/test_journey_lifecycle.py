@@ -226,3 +226,35 @@ async def test_a_journey_can_no_longer_be_repaired_after_repair_days(ride: Ride)
     assert (status, body["error"]["code"]) == (409, "repair_too_late")
     ride.clock.set(entered + timedelta(days=days, minutes=-1))  # negative control: just in time
     assert (await ride.rider.post(path, {"exit_station": stops[1]}))[0] == 200
+
+
+async def test_a_tap_in_past_the_maximum_time_is_not_locked_out_until_the_job_runs(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    """Past its operator's maximum journey time an open journey blocks nothing, even before the
+    overdue job ran: the tap-in closes it as the job would (charged the maximum), and the job then
+    finds nothing left to charge."""
+    stops = ride.stops(METRO)
+    gate = await ride.gate(METRO)
+    first = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0])
+    ride.clock.advance(minutes=ride.operator(METRO).rules.max_journey_minutes + 1)
+    again = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[3])  # no job run
+    assert (again["decision"], again.get("reason")) == ("open", None)
+    closed = await pg.fetchrow(
+        "SELECT status, fare_amount, fare_rule, charge_status FROM journeys WHERE id = $1",
+        first["journey_id"],
+    )
+    penalty = ride.operator(METRO).fares.max_fare(stops[0], "adult").amount.amount
+    assert (closed["status"], closed["fare_amount"], closed["charge_status"]) == (
+        "unfinished",
+        penalty,
+        "pending",
+    )
+    assert closed["fare_rule"].startswith("no tap-out")
+    assert await ride.services.transit.journeys.close_overdue() == 0  # not closed (or charged) twice
+    assert await ride.services.transit.charges.charge_pending() == 1
+    statuses = await pg.fetch("SELECT id, status FROM journeys ORDER BY entry_at")
+    assert [(r["id"], r["status"]) for r in statuses] == [
+        (first["journey_id"], "unfinished"),
+        (again["journey_id"], "open"),
+    ]
