@@ -73,7 +73,12 @@ def refuse_unsafe(config: Config, report: Report | None = None) -> None:
 
 
 def wired(config: Config, *, clock: Clock | None = None) -> AbstractAsyncContextManager[Wiring]:
-    """Everything a command may use: database, Redis, adapters and the services on them."""
+    """Everything a command may use: database, Redis, adapters and the services on them.
+
+    In production, what `serve` refuses stops every command on the wiring too, before it touches
+    anything: a job run from cron, `keys rotate` (which would seal a new private signing key with
+    a key committed to the repository) and `credentials` run with the same secrets."""
+    refuse_unsafe(config)
     return _reachable(root.assembled(config, clock=clock))
 
 

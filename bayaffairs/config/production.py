@@ -23,6 +23,20 @@ from bayaffairs.config.settings import parse_key
 SECRET_KEYS = ("documents_keys", "signing_keys")
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
 GENERATE = "bayaffairs keys generate"
+# What a deployment configures in place of each demo adapter (README: Profiles and production).
+INSTEAD = {
+    "demo_notifier": (
+        "; in its place enable [adapters.webhook_notifier] (BAYAFFAIRS_NOTIFY_WEBHOOK_URL,"
+        " BAYAFFAIRS_NOTIFY_WEBHOOK_TOKEN) and name it in [travel] notifier and in the notifier of"
+        " each counter agency (config/jurisdictions/*.toml)"
+    ),
+    "demo_payment": (
+        "; in its place enable [adapters.wallet_gateway] (BAYAFFAIRS_WALLET_GATEWAY_URL,"
+        " BAYAFFAIRS_WALLET_GATEWAY_MERCHANT_ID, BAYAFFAIRS_WALLET_GATEWAY_SECRET)"
+    ),
+    "demo_fx": "; in its place enable [adapters.fx_feed] (BAYAFFAIRS_FX_FEED_URL, BAYAFFAIRS_FX_FEED_KEY)",
+    "dev": "; riders sign in with the identity providers (wechat, alipay, iamsmart, macao_one_account)",
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ def check(config: Config, demo_adapters: Collection[str]) -> Report:
                     config.sources.get(f"adapters.{block.instance}", block.source),
                     f"adapters.{block.instance}",
                     f"enables {block.module}, a demo adapter (demo and test profiles only): remove the"
-                    " block or set enabled = false",
+                    f" block or set enabled = false{INSTEAD.get(block.module, '')}",
                 )
             )
     report.checked.append(

@@ -116,3 +116,24 @@ async def test_keys_generate_makes_a_fresh_key_in_the_secrets_format(cli_env: di
     other_id, other = parse_key(second.stdout.strip())
     assert other_id == "doc2027" and other != material and len(other) == 32
     assert bad.status == 2 and "Traceback" not in bad.stderr and "--id" in bad.stderr
+
+
+async def test_every_command_on_the_wiring_refuses_demo_secrets_in_production(
+    cli_env: dict[str, str],
+) -> None:
+    """Not `serve` alone: a job run from cron (retention, settlement), `keys rotate` (which would
+    seal a new private signing key with a key committed to the repository) and `credentials`
+    stop before touching the database, as `serve` does."""
+    env = production(cli_env, BAYAFFAIRS_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing")
+    commands = (
+        ("keys", "rotate", "ride_codes"),
+        ("keys", "list"),
+        ("credentials", "list"),
+        ("retention", "--dry-run"),
+        ("settlement", "close", "--date", "2026-03-01"),
+    )
+    for command in commands:
+        result = await run(env, *command)
+        assert_refused(result)
+        assert "cannot reach PostgreSQL" not in result.stderr, (command, result)
+

@@ -134,3 +134,23 @@ def test_the_demo_and_test_profiles_are_not_checked_for_production() -> None:
         report = check(load(profile=profile), demo_modules())
         assert report.problems == []
         assert any("not production" in line for line in report.checked)
+
+
+@pytest.mark.parametrize(
+    ("block", "instead"),
+    [
+        ("demo_notifier", ("webhook_notifier", "[travel] notifier", "notifier of each counter agency")),
+        ("demo", ("wallet_gateway", "BAYAFFAIRS_WALLET_GATEWAY_URL")),
+        ("demo_fx", ("fx_feed", "BAYAFFAIRS_FX_FEED_URL")),
+    ],
+)
+def test_a_demo_adapter_refused_in_production_says_what_to_configure_instead(
+    config_dir: Path, block: str, instead: tuple[str, ...]
+) -> None:
+    (config_dir / "local.toml").write_text(f"[adapters.{block}]\nenabled = true\n", encoding="utf-8")
+
+    found = problems(load(config_dir, environ=PRODUCTION_ENV))
+
+    assert set(found) == {f"adapters.{block}"}
+    for what in instead:
+        assert what in found[f"adapters.{block}"].problem, found[f"adapters.{block}"].problem
