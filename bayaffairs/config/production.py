@@ -98,6 +98,18 @@ def check(config: Config, demo_adapters: Collection[str]) -> Report:
                     f" block or set enabled = false{INSTEAD.get(block.module, '')}",
                 )
             )
+    metrics = config.settings.metrics
+    report.checked.append("[metrics]: whether /metrics is open to anyone on the API's port")
+    if metrics.enabled and metrics.port is None and metrics.token is None:
+        report.problems.append(
+            Problem(
+                config.sources.get("metrics.token", "config/app.toml"),
+                "metrics",
+                "/metrics is served on the API's port to anyone (no token): set BAYAFFAIRS_METRICS_TOKEN"
+                " (24+ characters, scrapers send it as a bearer token), or BAYAFFAIRS_METRICS_PORT to"
+                " serve it on a private address of its own, or BAYAFFAIRS_METRICS_ENABLED=false",
+            )
+        )
     report.checked.append(
         "${NAME:-fallback} values of secrets and of enabled adapters' settings: whether a fallback is"
         " used (an empty fallback means not set and is allowed)"

@@ -42,6 +42,7 @@ PRODUCTION_ENV = {
     "BAYAFFAIRS_SECRETS_SIGNING_KEYS": new_key("seal2026", 2),
     "BAYAFFAIRS_WECHAT_APP_ID": "wx1234567890",
     "BAYAFFAIRS_WECHAT_APP_SECRET": "a-real-secret-from-the-store",
+    "BAYAFFAIRS_METRICS_TOKEN": "a-scrapers-token-from-the-store",
 }
 
 
@@ -78,6 +79,7 @@ def test_the_shipped_config_in_production_names_each_demo_secret_and_fallback_wi
         "secrets.signing_keys",
         "adapters.wechat.app_id",
         "adapters.wechat.app_secret",
+        "metrics",
     }
     assert {p.source for p in found.values()} == {"config/app.toml"}
     assert "demo1" in found["secrets.documents_keys"].problem
@@ -154,3 +156,26 @@ def test_a_demo_adapter_refused_in_production_says_what_to_configure_instead(
     assert set(found) == {f"adapters.{block}"}
     for what in instead:
         assert what in found[f"adapters.{block}"].problem, found[f"adapters.{block}"].problem
+
+
+def test_production_refuses_metrics_open_on_the_api_port() -> None:
+    """/metrics on the API's port with no token is anyone's: route counts, pool sizes."""
+    open_env = {k: v for k, v in PRODUCTION_ENV.items() if k != "BAYAFFAIRS_METRICS_TOKEN"}
+
+    found = problems(load(environ=open_env))
+    private_port = problems(load(environ={**open_env, "BAYAFFAIRS_METRICS_PORT": "9100"}))
+    off = problems(load(environ={**open_env, "BAYAFFAIRS_METRICS_ENABLED": "false"}))
+
+    assert set(found) == {"metrics"}, found
+    for what in ("BAYAFFAIRS_METRICS_TOKEN", "BAYAFFAIRS_METRICS_PORT"):
+        assert what in found["metrics"].problem
+    assert private_port == {} and off == {}
+
+
+def test_the_demo_profile_listens_on_this_machine_only() -> None:
+    """scripts/run serves the demo (the `dev` sign-in, committed keys): not to the network."""
+    assert load(profile="demo").settings.server.host == "127.0.0.1"
+    everywhere = "0.0.0.0"  # noqa: S104 (what the test is about)
+    shown = load(profile="demo", environ={"BAYAFFAIRS_SERVER_HOST": everywhere})
+    assert shown.settings.server.host == everywhere
+    assert load().settings.server.host == everywhere  # production: behind its proxy
