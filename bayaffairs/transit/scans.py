@@ -240,7 +240,9 @@ class ScanService:
         self.settings = settings
         self.network = network
         self.keys = keys
-        self.recorder = TapRecorder(network, converter, products, clock, settings.skew_seconds)
+        self.recorder = TapRecorder(
+            network, converter, products, clock, settings.skew_seconds, late_days=settings.repair_days
+        )
         self.journeys = Journeys(db, clock, network, converter)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
@@ -401,8 +403,13 @@ class TapRecorder:
         products: FareProducts,
         clock: Clock,
         skew_seconds: int = 300,
+        *,
+        late_days: int | None = None,
     ) -> None:
         self.network = network
+        # a tap-out completes a journey closed as unfinished only if scanned this long after its
+        # entry (repair_days; 0043_late_tap_out_limit.sql); None: no limit
+        self.late_days = late_days
         self.converter = converter
         self.products = products
         self.clock = clock
@@ -447,6 +454,8 @@ class TapRecorder:
             "riders": riders_of(verified),
             "skew": self.skew_seconds,
         }
+        if direction == "out" and self.late_days is not None:
+            item["late_days"] = self.late_days
         if operator.partners and direction == "out":
             item["partners"] = list(operator.partners)
         return item

@@ -135,6 +135,7 @@ class ScanItem(TypedDict):
     riders: NotRequired[int]  # a group code's riders (one fare each); 1 when left out
     skew: int  # seconds two gates' clocks may be apart (an exit pairs with an entry up to this later)
     partners: NotRequired[list[str]]  # operators whose open journey a tap-out here completes (0040)
+    late_days: NotRequired[int]  # a late tap-out completes a journey entered at most this long before (0043)
     wait_for_entry: NotRequired[bool]  # an uploaded exit without its entry waits (`wait`), not priced
     idx: NotRequired[int]  # position in the batch, set by the recorder
     # A tap-in priced before recording (its journey completes at once): {category: [amount, rule,

@@ -258,3 +258,79 @@ async def test_a_tap_in_past_the_maximum_time_is_not_locked_out_until_the_job_ru
         (first["journey_id"], "unfinished"),
         (again["journey_id"], "open"),
     ]
+
+
+def entered_at(ride: Ride) -> datetime:
+    """The entry of enter_and_overstay()'s journey."""
+    return ride.clock.now() - timedelta(minutes=ride.operator(METRO).rules.max_journey_minutes + 30)
+
+
+@pytest.mark.parametrize(("minutes", "late"), [(-1, True), (1, False)])
+async def test_an_online_late_tap_out_completes_the_journey_only_within_repair_days(
+    ride: Ride, minutes: int, late: bool
+) -> None:
+    """A late tap-out is a repair made by a gate: within `repair_days` of the entry (by the tap's
+    scan time), as a repair; after that the closed journey stands, and the exit is one without a
+    tap-in."""
+    stops = ride.stops(METRO)
+    opened = await enter_and_overstay(ride, stops[0])
+    entered = entered_at(ride)
+    [closed] = await journeys(ride)
+    ride.clock.set(entered + timedelta(days=ride.services.transit.settings.repair_days, minutes=minutes))
+    gate = await ride.gate(METRO)
+    out = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[1], "out")
+    kept = {j["id"]: j for j in await journeys(ride)}[opened["journey_id"]]
+    if late:
+        assert (out["journey_id"], kept["status"], kept["exit_station"]) == (
+            opened["journey_id"],
+            "completed",
+            stops[1],
+        )
+        assert kept["fare"]["amount"] < closed["fare"]["amount"]
+    else:
+        assert out.get("journey_id") != opened["journey_id"]
+        assert (kept["status"], kept["fare"], kept["exit_station"], kept["refunds"]) == (
+            "unfinished",
+            closed["fare"],
+            None,
+            [],
+        )
+
+
+@pytest.mark.parametrize(("minutes", "late"), [(-1, True), (1, False)])
+async def test_an_uploaded_late_tap_out_completes_the_journey_only_if_scanned_within_repair_days(
+    ride: Ride, minutes: int, late: bool
+) -> None:
+    """The bound counts the uploaded tap's scan time (the upload itself may come later, within
+    the offline window)."""
+    stops = ride.stops(METRO)
+    opened = await enter_and_overstay(ride, stops[0])
+    entered = entered_at(ride)
+    [closed] = await journeys(ride)
+    ride.clock.set(entered + timedelta(days=ride.services.transit.settings.repair_days, minutes=minutes))
+    exit_code = (await ride.code("shenzhen"))["payload"]
+    scanned_at = ride.clock.now().astimezone(UTC).isoformat()
+    ride.clock.advance(hours=1)  # uploaded later, within the offline window
+    tap = {
+        "tap_id": "late-out-bound",
+        "payload": exit_code,
+        "gate_id": "offline-9",
+        "station": stops[1],
+        "direction": "out",
+        "scanned_at": scanned_at,
+    }
+    gate = await ride.gate(METRO)
+    status, result = await gate.post("/v1/gate/taps:batch", {"taps": [tap]})
+    assert (status, result["accepted"]) == (200, 1)
+    await ride.services.transit.uploads.drain(settle_seconds=0)
+    kept = {j["id"]: j for j in await journeys(ride)}[opened["journey_id"]]
+    if late:
+        assert (kept["status"], kept["exit_station"]) == ("completed", stops[1])
+        assert kept["fare"]["amount"] < closed["fare"]["amount"]
+    else:
+        assert (kept["status"], kept["fare"], kept["exit_station"], kept["refunds"]) == (
+            "unfinished",
+            closed["fare"],
+            None,
+            [],
+        )
