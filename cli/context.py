@@ -11,6 +11,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import datetime
 from typing import TypeVar
 
+import asyncpg
+
 from bayaffairs.adapters import registry
 from bayaffairs.clock import Clock
 from bayaffairs.config import Config, ConfigError, load_config
@@ -95,6 +97,8 @@ async def _reachable(resources: AbstractAsyncContextManager[_T]) -> AsyncIterato
             entered = await stack.enter_async_context(resources)
         except OSError as exc:
             raise CommandError(f"cannot reach PostgreSQL ({exc})") from exc
+        except asyncpg.PostgresError as exc:  # reached, but refused: no such database, a password
+            raise CommandError(f"PostgreSQL refused the connection: {exc}") from exc
         yield entered
 
 

@@ -137,3 +137,15 @@ async def test_every_command_on_the_wiring_refuses_demo_secrets_in_production(
         assert_refused(result)
         assert "cannot reach PostgreSQL" not in result.stderr, (command, result)
 
+
+
+async def test_a_database_that_refuses_the_connection_is_one_line_not_a_traceback(
+    cli_env: dict[str, str],
+) -> None:
+    """Reachable, but no such database (or a wrong password): the operator reads one line."""
+    url = cli_env["BAYAFFAIRS_DATABASE_URL"].rsplit("/", 1)[0] + "/bayaffairs_no_such_database"
+    result = await run({**cli_env, "BAYAFFAIRS_DATABASE_URL": url}, "credentials", "list")
+
+    assert result.status == 1, result
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "bayaffairs_no_such_database" in result.stderr and "PostgreSQL" in result.stderr, result.stderr
