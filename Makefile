@@ -11,6 +11,7 @@ test:
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
 # Refresh requirements.lock from pyproject.toml (run dependencies and the dev extra): every

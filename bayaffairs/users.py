@@ -73,8 +73,7 @@ class UserService:
             raise InvalidInput(
                 {
                     "provider": [
-                        "this sign-in provider is not enabled; "
-                        "GET /v1/auth/providers lists those that are"
+                        "this sign-in provider is not enabled; GET /v1/auth/providers lists those that are"
                     ]
                 },
                 "unknown_provider",
@@ -129,8 +128,7 @@ class UserService:
             raise InvalidInput(
                 {
                     "provider": [
-                        "this payment provider is not enabled; "
-                        "GET /v1/auth/providers lists those that are"
+                        "this payment provider is not enabled; GET /v1/auth/providers lists those that are"
                     ]
                 }
             )

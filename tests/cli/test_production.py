@@ -138,7 +138,6 @@ async def test_every_command_on_the_wiring_refuses_demo_secrets_in_production(
         assert "cannot reach PostgreSQL" not in result.stderr, (command, result)
 
 
-
 async def test_a_database_that_refuses_the_connection_is_one_line_not_a_traceback(
     cli_env: dict[str, str],
 ) -> None:
