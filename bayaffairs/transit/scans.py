@@ -759,19 +759,21 @@ class TapRecorder:
         parts: FareParts = NO_PARTS,
         weights: dict[str, int] | None = None,
     ) -> q.Price:
+        # Without a wallet, or without a rate for it, the fare stands and the charge waits.
+        unconverted = q.Price(
+            journey_id,
+            fare.amount,
+            fare.currency,
+            rule,
+            None,
+            None,
+            None,
+            None,
+            parts=parts,
+            share_weights=weights,
+        )
         if wallet is None:
-            return q.Price(
-                journey_id,
-                fare.amount,
-                fare.currency,
-                rule,
-                None,
-                None,
-                None,
-                None,
-                parts=parts,
-                share_weights=weights,
-            )
+            return unconverted
         try:
             charge = await self.converter.charge(fare, wallet, self.clock.now())
         except (DomainError, LookupError) as exc:
@@ -783,18 +785,7 @@ class TapRecorder:
                 wallet,
                 exc,
             )
-            return q.Price(
-                journey_id,
-                fare.amount,
-                fare.currency,
-                rule,
-                None,
-                None,
-                None,
-                None,
-                parts=parts,
-                share_weights=weights,
-            )
+            return unconverted
         return q.Price(
             journey_id,
             fare.amount,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +12,18 @@ from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.transit.network import Operator
 from tests.conftest import AppFactory
 from tests.support import Api, MovableClock
+
+
+def uploaded_tap(tap_id: str, payload: str, station: str, direction: str, at: datetime) -> dict[str, Any]:
+    """One tap as an offline gate uploads it (gate id named after its station)."""
+    return {
+        "tap_id": tap_id,
+        "payload": payload,
+        "gate_id": f"gate-{station}",
+        "station": station,
+        "direction": direction,
+        "scanned_at": at.isoformat(),
+    }
 
 
 @dataclass

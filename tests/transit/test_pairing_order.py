@@ -13,22 +13,11 @@ import pytest
 
 from bayaffairs.db.queries import tap_uploads
 from tests.support import Api
-from tests.transit.conftest import Ride
+from tests.transit.conftest import Ride, uploaded_tap
 
 pytestmark = pytest.mark.at_two_instants
 
 METRO = "shenzhen_metro"
-
-
-def tap(ride: Ride, tap_id: str, payload: str, station: str, direction: str, at: datetime) -> dict[str, Any]:
-    return {
-        "tap_id": tap_id,
-        "payload": payload,
-        "gate_id": f"gate-{station}",
-        "station": station,
-        "direction": direction,
-        "scanned_at": at.isoformat(),
-    }
 
 
 async def upload(gate: Api, *taps: dict[str, Any]) -> None:
@@ -47,9 +36,11 @@ async def a_trip(ride: Ride) -> tuple[dict[str, Any], dict[str, Any]]:
     """The taps of one metro trip, 25 minutes from entry to exit."""
     stops = ride.stops(METRO)
     entered = ride.clock.now()
-    entry = tap(ride, "in-1", (await ride.code("shenzhen"))["payload"], stops[0], "in", entered)
+    entry = uploaded_tap("in-1", (await ride.code("shenzhen"))["payload"], stops[0], "in", entered)
     ride.clock.advance(minutes=25)
-    exit_ = tap(ride, "out-1", (await ride.code("shenzhen"))["payload"], stops[-1], "out", ride.clock.now())
+    exit_ = uploaded_tap(
+        "out-1", (await ride.code("shenzhen"))["payload"], stops[-1], "out", ride.clock.now()
+    )
     return entry, exit_
 
 
@@ -257,7 +248,7 @@ async def test_an_uploaded_bus_tap_older_than_an_open_metro_journey_is_charged(
 ) -> None:
     bus = await ride.gate("shenzhen_bus")
     route = ride.stops("shenzhen_bus")[0]
-    boarded = tap(ride, "bus-1", (await ride.code("shenzhen"))["payload"], route, "in", ride.clock.now())
+    boarded = uploaded_tap("bus-1", (await ride.code("shenzhen"))["payload"], route, "in", ride.clock.now())
     ride.clock.advance(minutes=30)
     metro = await ride.gate(METRO)
     assert (await ride.scan(metro, (await ride.code("shenzhen"))["payload"], ride.stops(METRO)[0]))[
@@ -277,11 +268,13 @@ async def test_an_uploaded_entry_after_an_open_online_journey_closes_it_and_pays
     gate = await ride.gate(METRO)
     online = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0])
     ride.clock.advance(minutes=10)  # out at stops[1] on a gate that uploads last
-    left = tap(ride, "out-a", (await ride.code("shenzhen"))["payload"], stops[1], "out", ride.clock.now())
+    left = uploaded_tap("out-a", (await ride.code("shenzhen"))["payload"], stops[1], "out", ride.clock.now())
     ride.clock.advance(minutes=10)
-    entered = tap(ride, "in-b", (await ride.code("shenzhen"))["payload"], stops[3], "in", ride.clock.now())
+    entered = uploaded_tap("in-b", (await ride.code("shenzhen"))["payload"], stops[3], "in", ride.clock.now())
     ride.clock.advance(minutes=20)
-    exited = tap(ride, "out-b", (await ride.code("shenzhen"))["payload"], stops[5], "out", ride.clock.now())
+    exited = uploaded_tap(
+        "out-b", (await ride.code("shenzhen"))["payload"], stops[5], "out", ride.clock.now()
+    )
     uploads = ride.services.transit.uploads
     await upload(gate, entered, exited)
     await uploads.drain(settle_seconds=0)
@@ -312,7 +305,7 @@ async def test_an_uploaded_entry_pairs_with_the_online_exit_priced_without_it(
 ) -> None:
     stops = ride.stops(METRO)
     gate = await ride.gate(METRO)
-    entry = tap(ride, "in-1", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
+    entry = uploaded_tap("in-1", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
     ride.clock.advance(minutes=25)  # out through an online gate before the entry's gate uploads
     out = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[-1], "out")
     maximum = ride.operator(METRO).fares.max_fare(stops[-1], "adult").amount.amount

@@ -4,7 +4,7 @@ priced once, each operator's file shows its share; MTR Shenzhen's Line 4 settles
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayaffairs.transit.through import split
-from tests.transit.conftest import Ride
+from tests.transit.conftest import Ride, uploaded_tap
 from tests.transit.test_settlement import at_local, local_day, operator_api
 
 
@@ -239,24 +239,14 @@ async def test_an_offline_exit_at_a_partners_gate_uploaded_before_its_entry_wait
     ride.clock.advance(minutes=25)
     exit_payload = (await ride.code("guangzhou"))["payload"]
 
-    def tap(tap_id: str, payload: str, station: str, direction: str, at: datetime) -> dict[str, Any]:
-        return {
-            "tap_id": tap_id,
-            "payload": payload,
-            "gate_id": f"gate-{station}",
-            "station": station,
-            "direction": direction,
-            "scanned_at": at.isoformat(),
-        }
-
     foshan, guangzhou = await ride.gate("foshan_metro"), await ride.gate("guangzhou_metro")
     uploads = ride.services.transit.uploads
-    exit_tap = tap("out-1", exit_payload, "zumiao", "out", ride.clock.now())
+    exit_tap = uploaded_tap("out-1", exit_payload, "zumiao", "out", ride.clock.now())
     assert (await foshan.post("/v1/gate/taps:batch", {"taps": [exit_tap]}))[1]["accepted"] == 1
     await uploads.drain(settle_seconds=0)
     assert await pg.fetchval("SELECT state FROM tap_uploads WHERE tap_id = 'out-1'") == "waiting"
 
-    entry_tap = tap("in-1", entry_payload, "gongyuanqian", "in", entered)
+    entry_tap = uploaded_tap("in-1", entry_payload, "gongyuanqian", "in", entered)
     assert (await guangzhou.post("/v1/gate/taps:batch", {"taps": [entry_tap]}))[1]["accepted"] == 1
     await uploads.drain(settle_seconds=0)
     await uploads.drain(settle_seconds=0)

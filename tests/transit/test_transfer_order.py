@@ -13,23 +13,12 @@ import orjson
 import pytest
 
 from tests.support import Api
-from tests.transit.conftest import Ride
+from tests.transit.conftest import Ride, uploaded_tap
 
 pytestmark = pytest.mark.at_two_instants
 
 METRO, BUS = "shenzhen_metro", "shenzhen_bus"
 SHENZHEN = ZoneInfo("Asia/Shanghai")
-
-
-def tap(tap_id: str, payload: str, station: str, direction: str, at: datetime) -> dict[str, Any]:
-    return {
-        "tap_id": tap_id,
-        "payload": payload,
-        "gate_id": f"gate-{station}",
-        "station": station,
-        "direction": direction,
-        "scanned_at": at.isoformat(),
-    }
 
 
 async def upload(ride: Ride, gate: Api, *taps: dict[str, Any], again: bool = False) -> None:
@@ -41,12 +30,16 @@ async def upload(ride: Ride, gate: Api, *taps: dict[str, Any], again: bool = Fal
 async def legs(ride: Ride) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A bus tap-in, then 30 minutes later a 25-minute metro trip: the taps, as offline gates
     kept them."""
-    bus = tap("bus-1", (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0], "in", ride.clock.now())
+    bus = uploaded_tap(
+        "bus-1", (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0], "in", ride.clock.now()
+    )
     ride.clock.advance(minutes=30)
     stops = ride.stops(METRO)
-    entry = tap("in-1", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
+    entry = uploaded_tap("in-1", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
     ride.clock.advance(minutes=25)
-    exit_ = tap("out-1", (await ride.code("shenzhen"))["payload"], stops[-1], "out", ride.clock.now())
+    exit_ = uploaded_tap(
+        "out-1", (await ride.code("shenzhen"))["payload"], stops[-1], "out", ride.clock.now()
+    )
     return bus, [entry, exit_]
 
 
@@ -92,7 +85,7 @@ async def test_a_bus_leg_uploaded_again_or_too_early_changes_nothing(
     # A bus ride two hours before the metro entry is no transfer.
     now, before = ride.clock.now(), datetime.fromisoformat(bus["scanned_at"]) - timedelta(hours=2)
     ride.clock.set(before)
-    early = tap("bus-0", (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0], "in", before)
+    early = uploaded_tap("bus-0", (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0], "in", before)
     ride.clock.set(now)
     await upload(ride, bus_gate, early)
     assert await metro_journey(pg) == once
