@@ -58,6 +58,20 @@ _SETTLED = f"""(
     UNION ALL
     SELECT * FROM {_SHARED}
 ) j"""
+# For adjustments: those, and the journeys operator $1 settled before that it no longer settles
+# (its share now nothing: a journey settled to the operator it entered, repaired or tapped out late
+# onto a partner's lines alone), so its file takes back what it settled.
+_LEFT = """(
+    SELECT j.*, 0 AS settled_share FROM journeys j
+    WHERE NOT (j.operator = $1 AND j.share_weights IS NULL)
+      AND NOT coalesce(j.share_weights ? $1, false)
+      AND EXISTS (SELECT 1 FROM settlement_lines l WHERE l.journey_id = j.id AND l.operator = $1)
+) j"""
+_SETTLED_OR_LEFT = f"""(
+    SELECT * FROM {_SETTLED}
+    UNION ALL
+    SELECT * FROM {_LEFT}
+) j"""
 # Statements over a whole day (a million journeys) run longer than the pool's command_timeout,
 # which is sized for requests; closing and totalling a day are batch work.
 BATCH_TIMEOUT = 3600.0
@@ -288,7 +302,7 @@ async def changes(
         WITH now AS (
             SELECT {_STATE}, {_SETTLES_AT} AS settles_at,
                    ({_SETTLES_AT} AT TIME ZONE $2)::date AS journey_date
-            FROM {_SETTLED}
+            FROM {_SETTLED_OR_LEFT}
             WHERE j.fare_amount IS NOT NULL
               AND ($3::timestamptz IS NULL OR j.updated_at >= $3)
         )

@@ -256,3 +256,37 @@ async def test_an_offline_exit_at_a_partners_gate_uploaded_before_its_entry_wait
         ("guangzhou_metro", "completed", "zumiao", 600)
     ]
     assert orjson.loads(rows[0]["share_weights"]) == {"guangzhou_metro": 9000, "foshan_metro": 13800}
+
+
+async def test_a_settled_journey_repaired_onto_a_partners_lines_alone_is_taken_back_from_its_entry_operator(
+    ride: Ride,
+) -> None:
+    # Entered at Xilang on Guangzhou Metro's gate, closed unfinished at the maximum fare and
+    # settled to Guangzhou Metro; repaired after the close to Longxi, the path is all Foshan
+    # Metro's: Guangzhou Metro's file must take its share back, or both operators keep the fare.
+    ride.clock.set(at_local(ride, 10))
+    day, next_day = local_day(ride), local_day(ride, 1)
+    gate = await ride.gate("guangzhou_metro")
+    opened = await ride.scan(gate, (await ride.code("guangzhou"))["payload"], "xilang")
+    ride.clock.advance(minutes=ride.operator("guangzhou_metro").rules.max_journey_minutes + 1)
+    await ride.services.transit.journeys.close_overdue()
+    ride.clock.set(at_local(ride, 5, days=1))
+    await ride.services.transit.settlements.close("guangzhou_metro", date.fromisoformat(day))
+    settled, _ = await settlement_lines(ride, "guangzhou_metro", day)
+    [(_, max_share)] = [(line["journey_id"], line["share"]) for line in settled]
+
+    status, repaired = await ride.rider.post(
+        f"/v1/journeys/{opened['journey_id']}/repair", {"exit_station": "longxi"}
+    )
+    assert status == 200, repaired
+    fare = repaired["fare"]["amount"]
+
+    _, guangzhou = await settlement_lines(ride, "guangzhou_metro", next_day)
+    _, foshan = await settlement_lines(ride, "foshan_metro", day)
+    assert [(a["kind"], a["share"]) for a in guangzhou["adjustments"]] == [
+        ("reversal", -max_share),
+        ("restatement", 0),
+    ]
+    assert [(line["journey_id"], line["share"]) for line in foshan["lines"]] == [(opened["journey_id"], fare)]
+    # what both operators settle for the journey, closed day and adjustments, is its fare
+    assert max_share + share_total(guangzhou) + share_total(foshan) == fare
