@@ -621,10 +621,11 @@ def _cursor(cursor: str | None, expected: str) -> list[str] | None:
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidInput({"cursor": ["not a cursor of this list"]}) from None
+    """A position in a cursor: a plain count (int() would take "-1", "+1", " 1" and other scripts'
+    digits, and a negative one slices a list from its end)."""
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInput({"cursor": ["not a cursor of this list"]})
+    return int(text)
 
 
 def _instant(text: str) -> datetime:

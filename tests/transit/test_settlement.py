@@ -4,6 +4,7 @@ then closed for good; late arrivals are adjustments of the next day to close."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import sys
@@ -124,6 +125,34 @@ async def test_a_bad_date_or_cursor_is_400(ride: Ride) -> None:
     assert status == 400 and "date" in body["error"]["details"]["fields"]
     status, body = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}&cursor=%25%25")
     assert status == 400 and "cursor" in body["error"]["details"]["fields"]
+
+
+def recoded(cursor: str, *parts: str) -> str:
+    """A cursor of the same reading with other positions (as a client could forge one)."""
+    reading = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")[1]
+    return base64.urlsafe_b64encode("|".join(("o", reading, *parts)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("position", ["-1", "+1", " 1", "١"])
+async def test_a_cursor_position_that_is_not_a_plain_count_is_400(ride: Ride, position: str) -> None:
+    """int() takes "-1" (which sliced the adjustments from their end), "+1", " 1" and Arabic-Indic
+    digits; a position is a plain count of ASCII digits or the cursor is not one of this list."""
+    ride.clock.set(at_local(ride, 10))
+    day = local_day(ride)
+    await journeys(ride, 3)
+    api = await operator_api(ride, METRO)
+    _, first = await api.get(f"/v1/operators/{METRO}/settlements?date={day}&limit=2")
+    good = recoded(first["next_cursor"], "a", "0")
+    status, _ = await api.get(f"/v1/operators/{METRO}/settlements?date={day}&limit=2&cursor={good}")
+    assert status == 200  # control: the same cursor with a plain count is one of this list
+    forged = recoded(first["next_cursor"], "a", position)
+    status, body = await api.get(f"/v1/operators/{METRO}/settlements?date={day}&limit=2&cursor={forged}")
+    assert (status, list(body["error"]["details"]["fields"])) == (400, ["cursor"])
+    ride.clock.set(at_local(ride, 4, days=1))
+    await ride.services.transit.settlements.close_due()
+    closed = base64.urlsafe_b64encode(f"c|{position}".encode()).decode().rstrip("=")
+    status, body = await api.get(f"/v1/operators/{METRO}/settlements?date={day}&limit=2&cursor={closed}")
+    assert (status, list(body["error"]["details"]["fields"])) == (400, ["cursor"])
 
 
 async def test_a_day_stays_open_until_its_close_then_closes_with_the_checksum_of_its_csv(ride: Ride) -> None:
