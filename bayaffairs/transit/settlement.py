@@ -368,13 +368,13 @@ class Settlements:
         if closed is not None:
             async with self.db.acquire() as conn:
                 async for chunk in self._closed_csv(
-                    conn, operator, closed.day, closed.closed_at, closed.totals
+                    conn, operator, closed.day, closed.currency, closed.closed_at, closed.totals
                 ):
                     yield chunk
             return
         zone = ZoneInfo(operator.info.time_zone)
         start, end = self.bounds(operator, day)
-        yield _header(operator, day, "open", None)
+        yield _header(operator, day, operator.currency, "open", None)
         async with self.db.acquire() as conn:
             after: tuple[datetime, str] | None = None
             while True:
@@ -391,10 +391,17 @@ class Settlements:
         yield _footer(totals.add_lines(adjustments).as_dict())
 
     async def _closed_csv(
-        self, conn: Connection, operator: Operator, day: date, closed_at: datetime, totals: dict[str, Any]
+        self,
+        conn: Connection,
+        operator: Operator,
+        day: date,
+        currency: str,
+        closed_at: datetime,
+        totals: dict[str, Any],
     ) -> AsyncIterator[bytes]:
+        """A closed day's bytes: its currency is the one stored at its close, not today's config."""
         zone = ZoneInfo(operator.info.time_zone)
-        yield _header(operator, day, "closed", closed_at)
+        yield _header(operator, day, currency, "closed", closed_at)
         after = 0
         while True:
             rows = await q.closed_lines(conn, operator.id, day, after, self.settings.page_size)
@@ -453,7 +460,7 @@ class Settlements:
         totals = Totals().add_records(await q.totals_of_closed(conn, operator.id, day)).as_dict()
         closed_at = self.clock.now()
         digest = hashlib.sha256()
-        async for chunk in self._closed_csv(conn, operator, day, closed_at, totals):
+        async for chunk in self._closed_csv(conn, operator, day, operator.currency, closed_at, totals):
             digest.update(chunk)
         return await q.insert_day(
             conn,
@@ -543,14 +550,16 @@ def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-def _header(operator: Operator, day: date, status: Status, closed_at: datetime | None) -> bytes:
+def _header(
+    operator: Operator, day: date, currency: str, status: Status, closed_at: datetime | None
+) -> bytes:
     return _csv(
         [
             [
                 "# settlement",
                 operator.id,
                 day.isoformat(),
-                operator.currency,
+                currency,
                 status,
                 closed_at.astimezone(ZoneInfo(operator.info.time_zone)).isoformat() if closed_at else "",
             ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import os
 import sys
@@ -125,6 +126,30 @@ async def test_a_bad_date_or_cursor_is_400(ride: Ride) -> None:
     assert status == 400 and "date" in body["error"]["details"]["fields"]
     status, body = await api.get(f"/v1/operators/{METRO}/settlements?date={local_day(ride)}&cursor=%25%25")
     assert status == 400 and "cursor" in body["error"]["details"]["fields"]
+
+
+async def test_a_closed_days_bytes_do_not_follow_a_later_change_of_its_operators_currency(
+    ride: Ride, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header of a closed day's CSV names the currency stored at its close, not the
+    configuration's of today: its bytes are what its checksum is of, forever."""
+    ride.clock.set(at_local(ride, 10))
+    day = local_day(ride)
+    await journeys(ride, 2)
+    api = await operator_api(ride, METRO)
+    settlements = ride.services.transit.settlements
+    ride.clock.set(at_local(ride, 4, days=1))
+    await settlements.close_due()
+    _, before, _ = await csv_of(api, METRO, day)
+    assert b",CNY,closed," in before.split(b"\n", 1)[0]
+    network = settlements.network
+    real = network.operator(METRO)
+    changed = dataclasses.replace(real, info=dataclasses.replace(real.info, currency="HKD"))
+    monkeypatch.setattr(network, "operator", lambda operator_id: changed if operator_id == METRO else None)
+    status, after, headers = await csv_of(api, METRO, day)
+    assert status == 200 and after == before
+    _, page = await api.get(f"/v1/operators/{METRO}/settlements?date={day}")
+    assert hashlib.sha256(after).hexdigest() == page["checksum"] == headers["ETag"].strip('"')
 
 
 def recoded(cursor: str, *parts: str) -> str:
