@@ -412,9 +412,14 @@ MESSAGES: dict[str, Text] = {
         "中心现已关闭;现场排队只在开放时间内受理。",
     ),
     "centre_blocked": T(
-        "The centre is closed until {time} ({reason}): no check-ins or walk-ins until then.",
-        "中心暫停服務至 {time}({reason}):其間不受理報到或現場排隊。",
-        "中心暂停服务至 {time}({reason}):其间不受理报到或现场排队。",
+        "The centre is closed until {time} ({reason}): no check-ins, walk-ins or calls until then.",
+        "中心暫停服務至 {time}({reason}):其間不受理報到、現場排隊或叫號。",
+        "中心暂停服务至 {time}({reason}):其间不受理报到、现场排队或叫号。",
+    ),
+    "counter_blocked": T(
+        "This desk is closed until {time} ({reason}): it calls nobody until then.",
+        "此櫃台暫停服務至 {time}({reason}):其間不叫號。",
+        "此柜台暂停服务至 {time}({reason}):其间不叫号。",
     ),
     "block_not_found": T("No such block at this centre.", "此中心沒有此暫停時段。", "此中心没有此暂停时段。"),
     "block_in_past": T(

@@ -304,9 +304,12 @@ async def remove_block(call: Call) -> web.Response:
     body=QueueNextIn,
     responses={200: QueueNextOut},
     idempotent=True,
-    errors=(404,),
+    errors=(404, 409),
     description="Two counters calling at once never get the same person. A retry with the same "
-    "Idempotency-Key (an answer lost on the way) gets the person already called, not the next. "
+    "Idempotency-Key (an answer lost on the way) gets the person already called, not the next, "
+    "even once a block has closed the desk or centre since. 409 centre_blocked while a block "
+    "closes the whole centre; 409 counter_blocked while a block closes this desk (other desks "
+    "still call), both with `until` and `reason` in `details`. "
     "The queue is in "
     "appointment-time order: a checked-in person is called from the centre's `early_minutes` "
     "before their time; one who checked in after `late_grace_minutes` comes after everyone on time "

@@ -146,6 +146,7 @@ class CounterDesk:
             # The day's desk lock before any appointment's row lock, as a booking takes them (it
             # may move the appointment this call locks to another desk).
             await q.lock_centre_days(conn, centre_id, [today])
+            await _not_closed(conn, centre, now, counter_id)
             waiting = await q.pick_next_waiting(
                 conn,
                 centre_id,
@@ -321,15 +322,17 @@ def _open_at(centre: Centre, now: datetime) -> bool:
     return any(opens <= wall < closes for opens, closes in centre.hours.get(local.weekday(), ()))
 
 
-async def _not_closed(conn: Connection, centre: Centre, now: datetime) -> None:
+async def _not_closed(conn: Connection, centre: Centre, now: datetime, counter_id: str | None = None) -> None:
     """409 centre_blocked while a block closes the whole centre (a typhoon signal): nobody is
-    checked in or given a number then. A desk's block closes that desk only."""
-    closing = [
-        b for b in await q.blocks_between(conn, centre.id, now, now + _INSTANT) if b.counter_id is None
-    ]
+    checked in, given a number or called then. A desk's block closes that desk only: given
+    `counter_id`, 409 counter_blocked while a block closes that desk (it calls nobody)."""
+    blocks = await q.blocks_between(conn, centre.id, now, now + _INSTANT)
+    closing = [b for b in blocks if b.counter_id is None]
+    code = "centre_blocked"
+    if not closing and counter_id is not None:
+        closing = [b for b in blocks if b.counter_id == counter_id]
+        code = "counter_blocked"
     if closing:
         last = max(closing, key=lambda b: b.ends_at)
         until = last.ends_at.astimezone(centre.zone).isoformat()
-        raise Conflict(
-            "centre_blocked", details={"until": until, "reason": last.reason}, time=until, reason=last.reason
-        )
+        raise Conflict(code, details={"until": until, "reason": last.reason}, time=until, reason=last.reason)

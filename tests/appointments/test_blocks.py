@@ -164,3 +164,64 @@ async def test_a_check_in_before_or_after_a_centre_closure_is_taken(desk: Desk) 
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:00")))
     status, checked = await counter.post(f"/v1/counter/appointments/{early['id']}/check-in", {})
     assert status == 200, checked
+
+
+async def test_nobody_is_called_while_the_whole_centre_is_closed_and_a_retried_call_still_replays(
+    desk: Desk,
+) -> None:
+    """queue/next is refused like a check-in while a block closes the whole centre. A call made
+    before the block and retried with its Idempotency-Key during it still gets the person it
+    called (the answer is replayed, not refused); a fresh call is refused. Negative control: once
+    the block is removed, the same fresh call gets the person still waiting."""
+    first = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL, await desk.another_rider("caller-1"))
+    second = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL, await desk.another_rider("caller-2"))
+    counter = await desk.counter()
+    closed = await block(counter, start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"), reason="typhoon")
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "08:50")))
+    for person in (first, second):
+        status, body = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        assert status == 200, body
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:20")))
+    key = {"Idempotency-Key": "call-before-typhoon"}
+    status, called = await counter.post("/v1/counter/queue/next", {"counter": "A2"}, headers=key)
+    assert status == 200 and called["appointment"] is not None, called
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
+    status, again = await counter.post("/v1/counter/queue/next", {"counter": "A2"}, headers=key)
+    assert (status, again) == (200, called)
+    status, err = await counter.post("/v1/counter/queue/next", {"counter": "A4"})
+    assert status == 409, err
+    assert (status, err["error"]["code"]) == (409, "centre_blocked"), err
+    assert err["error"]["details"] == {"until": at(TOMORROW, "12:00"), "reason": "typhoon"}
+    status, _ = await counter.delete(f"/v1/counter/blocks/{closed['id']}")
+    assert status == 200
+    status, later = await counter.post("/v1/counter/queue/next", {"counter": "A4"})
+    assert status == 200 and later["appointment"] is not None, later
+    assert {called["appointment"]["id"], later["appointment"]["id"]} == {first["id"], second["id"]}
+
+
+async def test_a_blocked_desk_calls_nobody_while_another_desk_may(desk: Desk) -> None:
+    """A desk's block closes that desk only: its call is refused (409 counter_blocked, with until
+    and reason), another desk serving the same people calls them. Negative control: with the
+    block removed, the desk calls again."""
+    first = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL, await desk.another_rider("desk-1"))
+    second = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL, await desk.another_rider("desk-2"))
+    counter = await desk.counter()
+    closed = await block(
+        counter, counter="A1", start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"), reason="repair"
+    )
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "08:50")))
+    for person in (first, second):
+        status, body = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        assert status == 200, body
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
+    status, err = await counter.post("/v1/counter/queue/next", {"counter": "A1"})
+    assert status == 409, err
+    assert (status, err["error"]["code"]) == (409, "counter_blocked"), err
+    assert err["error"]["details"] == {"until": at(TOMORROW, "12:00"), "reason": "repair"}
+    status, called = await counter.post("/v1/counter/queue/next", {"counter": "A2"})
+    assert status == 200 and called["appointment"] is not None, called
+    status, _ = await counter.delete(f"/v1/counter/blocks/{closed['id']}")
+    assert status == 200
+    status, later = await counter.post("/v1/counter/queue/next", {"counter": "A1"})
+    assert status == 200 and later["appointment"] is not None, later
+    assert {called["appointment"]["id"], later["appointment"]["id"]} == {first["id"], second["id"]}
