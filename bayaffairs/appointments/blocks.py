@@ -132,6 +132,7 @@ class CounterBlocks:
             notification=note,
             not_after=appointment.start,
             now=now,
+            block_id=block.id,
         )
 
     async def remove(self, centre_id: str, block_id: str) -> q.Block:

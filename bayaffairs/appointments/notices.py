@@ -9,7 +9,8 @@ dies between sending and recording it leaves the lease to run out, and the repea
 once. A failed send is retried with backoff, but never at or after the notice's `not_after` (a
 reminder's is the appointment's start): a reminder is on time or not at all. A notice about an
 appointment no longer in the state it was written for (a reminder or a desk-closed notice of one
-rescheduled, cancelled or checked in since) is dropped unsent. Both are checked again just before
+rescheduled, cancelled or checked in since) is dropped unsent, and so is a desk-closed notice
+whose block was removed since (the time is open again). Both are checked again just before
 each send, not only at the claim: a batch's earlier sends may take long, and the rider may change
 the appointment meanwhile.
 """
@@ -46,9 +47,11 @@ async def enqueue(
     notification: Notification,
     not_after: datetime | None,
     now: datetime,
+    block_id: str | None = None,
 ) -> bool:
     """Write a notice (once per `notification.dedupe_key`) in the caller's transaction; False
-    when there is no notifier to send it or it was written before."""
+    when there is no notifier to send it or it was written before. A desk-closed notice names
+    its block: removed before the notice goes out, the notice is dropped."""
     if notifier is None or notification.dedupe_key is None:
         return False
     return await nq.enqueue(
@@ -60,6 +63,7 @@ async def enqueue(
         notification=_encoded(notification),
         not_after=not_after,
         at=now,
+        block_id=block_id,
     )
 
 

@@ -34,13 +34,15 @@ async def enqueue(
     notification: dict[str, Any],
     not_after: datetime | None,
     at: datetime,
+    block_id: str | None = None,
 ) -> bool:
-    """False when a notice with this key exists already (it is told once)."""
+    """False when a notice with this key exists already (it is told once). A desk-closed notice
+    names its block (`block_id`)."""
     status: str = await conn.execute(
         """
         INSERT INTO appointment_notices (dedupe_key, kind, notifier, appointment_id, notification,
-            not_after, next_attempt_at, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING
+            not_after, next_attempt_at, created_at, block_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING
         """,
         dedupe_key,
         kind,
@@ -49,34 +51,42 @@ async def enqueue(
         notification,
         not_after,
         at,
+        block_id,
     )
     return status.endswith(" 1")
 
 
 # What a notice is about: the appointment still in the state the notice was written for. A
 # reminder or a desk-closed notice is about an appointment still booked (rescheduled, cancelled or
-# already checked in, it is dropped); an agency refusal is about its cancellation.
+# already checked in, it is dropped); an agency refusal is about its cancellation. A desk-closed
+# notice is also about its block: removed, the time is open again and the notice is dropped.
 _ABOUT = """
     EXISTS (SELECT 1 FROM appointments a WHERE a.id = n.appointment_id
             AND a.status = CASE n.kind WHEN 'agency_refused' THEN 'cancelled' ELSE 'booked' END)
 """
+_BLOCK_GONE = """
+    (n.block_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM counter_blocks b WHERE b.id = n.block_id AND b.removed_at IS NULL))
+"""
 _STALE = f"""
     n.sent_at IS NULL AND n.dropped_at IS NULL
-    AND ((n.not_after IS NOT NULL AND n.not_after <= $1) OR NOT {_ABOUT})
+    AND ((n.not_after IS NOT NULL AND n.not_after <= $1) OR NOT {_ABOUT} OR {_BLOCK_GONE})
 """
 _DROP = f"""
     UPDATE appointment_notices n
     SET dropped_at = $1,
         last_error = CASE WHEN n.not_after IS NOT NULL AND n.not_after <= $1 THEN 'too late'
-                          WHEN n.kind = 'agency_refused' THEN 'appointment no longer cancelled'
-                          ELSE 'appointment no longer booked' END
+                          WHEN NOT {_ABOUT} AND n.kind = 'agency_refused'
+                              THEN 'appointment no longer cancelled'
+                          WHEN NOT {_ABOUT} THEN 'appointment no longer booked'
+                          ELSE 'block removed' END
     WHERE {_STALE}
 """
 
 
 async def drop_stale(conn: Connection, now: datetime) -> int:
-    """Give up the unsent notices that may no longer go: past `not_after`, or about an
-    appointment no longer in the state they were written for. How many."""
+    """Give up the unsent notices that may no longer go: past `not_after`, about an appointment
+    no longer in the state they were written for, or about a block since removed. How many."""
     status: str = await conn.execute(_DROP, now)
     return int(status.split()[-1])
 

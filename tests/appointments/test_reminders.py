@@ -271,3 +271,31 @@ async def test_a_desk_closed_notice_whose_appointment_changes_during_the_batch_i
         cancelled["id"],
     )
     assert row["sent_at"] is None and row["last_error"] == "appointment no longer booked"
+
+
+async def test_a_desk_closed_notice_is_dropped_once_its_block_was_removed(
+    pushed: Desk, relay: SlowRelay, pg: Any
+) -> None:
+    """The block is removed (DELETE /v1/counter/blocks/{id}) before its notices go out: the time
+    is open again, so telling riders it is closed would be false. Negative control: another
+    block's notice, whose block stands, is sent in the same drain."""
+    closed, booked = await close_the_morning(pushed)
+    afternoon = await pushed.booked(at(TOMORROW, "14:00"), rider=await pushed.another_rider("fourth"))
+    counter = await pushed.counter()
+    status, standing = await counter.post(
+        "/v1/counter/blocks",
+        {"start": at(TOMORROW, "13:30"), "end": at(TOMORROW, "15:00"), "reason": "power cut"},
+    )
+    assert status == 201 and [a["appointment_id"] for a in standing["affected"]] == [afternoon["id"]]
+    status, _ = await counter.delete(f"/v1/counter/blocks/{closed['id']}")
+    assert status == 200
+    assert await pushed.services.appointments.notices.drain() == 1
+    assert [d.key for d in relay.deliveries] == [f"desk_closed:{standing['id']}:{afternoon['id']}"]
+    rows = await pg.fetch(
+        "SELECT sent_at, dropped_at, last_error FROM appointment_notices WHERE appointment_id = ANY($1)",
+        [b["id"] for b in booked],
+    )
+    assert len(rows) == 3
+    for row in rows:
+        assert row["sent_at"] is None and row["dropped_at"] is not None
+        assert row["last_error"] == "block removed"
