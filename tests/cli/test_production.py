@@ -14,6 +14,7 @@ import asyncpg
 from bayaffairs.config.settings import parse_key
 from tests.cli.conftest import Cli, Result
 from tests.config.test_production import PRODUCTION_ENV
+from tests.support import START
 
 
 async def run(env: Mapping[str, str], *args: str) -> Result:
@@ -130,7 +131,7 @@ async def test_every_command_on_the_wiring_refuses_demo_secrets_in_production(
         ("keys", "list"),
         ("credentials", "list"),
         ("retention", "--dry-run"),
-        ("settlement", "close", "--date", "2026-03-01"),
+        ("settlement", "close", "--date", START.date().isoformat()),
     )
     for command in commands:
         result = await run(env, *command)
