@@ -168,16 +168,42 @@ async def price_of(
         )
     user = await users_q.get(conn, journey.user_id)
     wallet = user.wallet_currency if user else None
-    unconverted = q.Price(journey.id, fare.amount, fare.currency, rule, None, None, None, None, held, parts)
+    return await priced_in_wallet(converter, journey.id, fare, rule, wallet, now, held=held, parts=parts)
+
+
+async def priced_in_wallet(
+    converter: Converter,
+    journey_id: str,
+    fare: Money,
+    rule: str,
+    wallet: str | None,
+    now: datetime,
+    *,
+    held: bool = False,
+    parts: FareParts = NO_PARTS,
+    share_weights: dict[str, int] | None = None,
+) -> q.Price:
+    """The fare and its charge in the rider's wallet currency at today's rate. Without a wallet,
+    or without a rate for it (a feed outage must not stop gates), the fare stands and the charge
+    is converted later by the charging job."""
+    unconverted = q.Price(
+        journey_id, fare.amount, fare.currency, rule, None, None, None, None, held, parts, share_weights
+    )
     if wallet is None:
         return unconverted
     try:
         charge = await converter.charge(fare, wallet, now)
     except (DomainError, LookupError) as exc:
-        log.warning("journey %s: no rate now (%r); the charge is converted later", journey.id, exc)
+        log.warning(
+            "journey %s: no %s/%s rate now (%r); the charge is converted later",
+            journey_id,
+            fare.currency,
+            wallet,
+            exc,
+        )
         return unconverted
     return q.Price(
-        journey.id,
+        journey_id,
         fare.amount,
         fare.currency,
         rule,
@@ -187,4 +213,5 @@ async def price_of(
         charge.source,
         held,
         parts,
+        share_weights,
     )

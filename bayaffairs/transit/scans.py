@@ -759,42 +759,13 @@ class TapRecorder:
         parts: FareParts = NO_PARTS,
         weights: dict[str, int] | None = None,
     ) -> q.Price:
-        # Without a wallet, or without a rate for it, the fare stands and the charge waits.
-        unconverted = q.Price(
+        return await repricing.priced_in_wallet(
+            self.converter,
             journey_id,
-            fare.amount,
-            fare.currency,
+            fare,
             rule,
-            None,
-            None,
-            None,
-            None,
-            parts=parts,
-            share_weights=weights,
-        )
-        if wallet is None:
-            return unconverted
-        try:
-            charge = await self.converter.charge(fare, wallet, self.clock.now())
-        except (DomainError, LookupError) as exc:
-            # A rate feed outage must not stop gates: keep the fare, charge once a rate is back.
-            log.warning(
-                "journey %s: no %s/%s rate (%r); fare kept, charge deferred",
-                journey_id,
-                fare.currency,
-                wallet,
-                exc,
-            )
-            return unconverted
-        return q.Price(
-            journey_id,
-            fare.amount,
-            fare.currency,
-            rule,
-            charge.charge.amount,
             wallet,
-            charge.rate,
-            charge.source,
+            self.clock.now(),
             parts=parts,
             share_weights=weights,
         )
