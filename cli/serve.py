@@ -29,7 +29,7 @@ from aiohttp import web
 
 from bayaffairs.cli.context import CommandError, config_or_exit, database, refuse_unsafe
 from bayaffairs.config import Config
-from bayaffairs.db.migrate import current_version, discover
+from bayaffairs.db.migrate import current_version, discover, stale_functions
 from bayaffairs.handlers.app import create_app
 from bayaffairs.handlers.logs import setup_logging
 from bayaffairs.handlers.metrics import forget_process, use_multiprocess
@@ -52,11 +52,17 @@ def _use_uvloop() -> None:
 async def _check_schema(config: Config) -> None:
     async with database(config) as db, db.acquire() as conn:
         version = await current_version(conn)
+        stale = await stale_functions(conn)
     latest = discover()[-1].version
     if version != latest:
         raise CommandError(
             f"the database is at migration {version:04d}, this code expects {latest:04d}: "
             "run `bayaffairs migrate`",
+            status=3,
+        )
+    if stale:
+        raise CommandError(
+            f"the database runs an older text of db/functions/ {', '.join(stale)}: run `bayaffairs migrate`",
             status=3,
         )
 

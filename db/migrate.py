@@ -1,10 +1,19 @@
-"""Numbered plain-SQL migrations (db/migrations/NNNN_name.sql) applied under an advisory lock.
+"""Numbered plain-SQL migrations (db/migrations/NNNN_name.sql) applied under an advisory lock,
+then repeatable function files (db/functions/name.sql).
 
 Each file runs in its own transaction and is recorded in `schema_migrations` with its checksum.
 Two processes migrating at once are safe: the second waits for the lock, then finds nothing to do.
 The runner refuses a database that is newer than the code, or whose applied files were changed.
 A file whose first line is `-- bayaffairs: no-transaction` runs outside a transaction (for
 CREATE INDEX CONCURRENTLY); keep such a file to one statement.
+
+A function file holds `CREATE OR REPLACE FUNCTION ...` and is changed in place: after the
+numbered migrations, under the same lock, each file (in name order) whose checksum differs from
+the one recorded in `schema_functions` is run in its own transaction and its checksum recorded
+there; an unchanged file is not run again. One that fails is rolled back (the database keeps the
+definition it had) and stops the run with a MigrationError. Before function files existed, a
+change to a function re-created it whole in a new numbered migration (record_scans() in 0005 to
+0043): the numbered files keep those definitions, the function file puts the current one over them.
 """
 
 from __future__ import annotations
@@ -15,11 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from bayaffairs.db.database import PgConnection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+FUNCTIONS_DIR = Path(__file__).parent / "functions"
 ADVISORY_LOCK_ID = 0x6261_7961_6666  # "bayaff"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FUNCTION_FILE = re.compile(r"^([a-z0-9_]+)\.sql$")
 NO_TRANSACTION = "-- bayaffairs: no-transaction"
 
 
@@ -46,6 +59,18 @@ class Migration:
         return not self.sql.lstrip().startswith(NO_TRANSACTION)
 
 
+@dataclass(frozen=True)
+class SqlFunction:
+    """A repeatable function file: db/functions/<name>.sql."""
+
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     migrations = []
     for path in sorted(directory.glob("*.sql")):
@@ -59,12 +84,31 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
+def discover_functions(directory: Path = FUNCTIONS_DIR) -> list[SqlFunction]:
+    """The function files in name order (the order they are applied in)."""
+    functions = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _FUNCTION_FILE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: function files are named lower_snake.sql")
+        functions.append(SqlFunction(match.group(1), path.read_text(encoding="utf-8")))
+    return functions
+
+
 async def migrate(
     conn: PgConnection,
     migrations: list[Migration] | None = None,
-    progress: Callable[[Migration], object] | None = None,
+    progress: Callable[[Migration | SqlFunction], object] | None = None,
+    functions: list[SqlFunction] | None = None,
 ) -> list[int]:
-    """Apply what is pending; return the versions applied by this call."""
+    """Apply what is pending, then the function files that changed; return the versions applied
+    by this call (`progress` is told of each migration and each function file applied).
+
+    `functions` left out means the shipped ones (db/functions/) when `migrations` is left out
+    too, and none when a list of migrations is given (a list of one's own has its own functions).
+    """
+    if functions is None:
+        functions = discover_functions() if migrations is None else []
     migrations = discover() if migrations is None else migrations
     await conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_ID)
     try:
@@ -111,6 +155,7 @@ async def migrate(
             done.append(migration.version)
             if progress:
                 progress(migration)
+        await _apply_functions(conn, functions, progress)
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_ID)
@@ -123,6 +168,58 @@ async def _record(conn: PgConnection, migration: Migration) -> None:
         migration.name,
         migration.checksum,
     )
+
+
+async def _apply_functions(
+    conn: PgConnection,
+    functions: list[SqlFunction],
+    progress: Callable[[Migration | SqlFunction], object] | None,
+) -> None:
+    """Run the function files whose checksum is not the one recorded (the caller holds the lock)."""
+    await conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_functions (
+            name       text PRIMARY KEY,
+            checksum   text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    recorded = {
+        r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_functions")
+    }
+    for function in functions:
+        if recorded.get(function.name) == function.checksum:
+            continue
+        try:
+            async with conn.transaction():
+                await conn.execute(function.sql)
+                await conn.execute(
+                    """
+                    INSERT INTO schema_functions (name, checksum) VALUES ($1, $2)
+                    ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()
+                    """,
+                    function.name,
+                    function.checksum,
+                )
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(
+                f"function file {function.name}.sql failed and was rolled back "
+                f"(the database keeps the definition it had): {exc}"
+            ) from exc
+        if progress:
+            progress(function)
+
+
+async def stale_functions(conn: PgConnection, functions: list[SqlFunction] | None = None) -> list[str]:
+    """The function files (names) whose current text the database has not run."""
+    functions = discover_functions() if functions is None else functions
+    if not await conn.fetchval("SELECT to_regclass('schema_functions') IS NOT NULL"):
+        return [f.name for f in functions]
+    recorded = {
+        r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_functions")
+    }
+    return [f.name for f in functions if recorded.get(f.name) != f.checksum]
 
 
 async def current_version(conn: PgConnection) -> int:

@@ -90,7 +90,8 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test database; every table is emptied before the test."""
     conn = await asyncpg.connect(database_url)
     tables = await conn.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        " AND tablename NOT IN ('schema_migrations', 'schema_functions')"
     )
     if tables:
         await empty_tables(conn, [t["tablename"] for t in tables])

@@ -146,7 +146,7 @@ class ScanItem(TypedDict):
 
 
 class ScanRow(TypedDict):
-    """What record_scans() decided for one item (its columns, 0005_transit_tuning.sql)."""
+    """What record_scans() decided for one item (its columns, db/functions/record_scans.sql)."""
 
     idx: int
     decision: ScanDecision
@@ -176,14 +176,14 @@ def _scan_rows(records: Sequence[Record]) -> list[ScanRow]:
 
 
 async def record_scans(conn: Connection, items: Sequence[ScanItem]) -> list[ScanRow]:
-    """Decide and record a batch of scans (see record_scans() in 0003_transit.sql)."""
+    """Decide and record a batch of scans (see db/functions/record_scans.sql)."""
     # Sent as text: the pool's jsonb codec would encode a str a second time.
     records = await conn.fetch("SELECT * FROM record_scans($1::text::jsonb)", orjson.dumps(items).decode())
     return _scan_rows(records)
 
 
 # Tap-ins that complete their journey at once, priced by the caller (`fares`, `charges`: see
-# record_scans() in 0005_transit_tuning.sql), decided and written set-wise: the same checks in
+# db/functions/record_scans.sql), decided and written set-wise: the same checks in
 # the same order as record_scans(), without a statement per scan. Nothing in the batch may
 # depend on another item's outcome except through the unique index on taps (the same code
 # twice: the second is a replay; a code racing another transaction: ON CONFLICT waits for it).

@@ -362,3 +362,15 @@ async def test_seeded_demo_appointments_go_to_the_next_working_day_after_closing
     assert day == saturday + timedelta(days=2)  # Monday, not Sunday
     assert "next working day" in which
     assert new == 5
+
+
+async def test_migrate_applies_a_function_file_the_database_has_not_run(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    await pg.execute("UPDATE schema_functions SET checksum = 'older' WHERE name = 'record_scans'")
+
+    result = await cli("migrate", "--quiet")
+
+    assert result.status == 0, result
+    assert "applied 1 function file(s)" in result.stdout and "record_scans" in result.stdout
+    assert await pg.fetchval("SELECT checksum FROM schema_functions WHERE name = 'record_scans'") != "older"

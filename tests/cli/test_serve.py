@@ -91,3 +91,19 @@ async def test_serve_refuses_a_database_behind_the_code(cli: Cli, pg: asyncpg.Co
         )
     assert result.status == 3
     assert "bayaffairs migrate" in result.stderr
+
+
+async def test_serve_refuses_a_database_running_an_older_function_file(
+    cli: Cli, pg: asyncpg.Connection
+) -> None:
+    row = await pg.fetchrow("SELECT name, checksum FROM schema_functions WHERE name = 'record_scans'")
+    await pg.execute("UPDATE schema_functions SET checksum = 'older' WHERE name = 'record_scans'")
+    try:
+        result = await cli("serve", "--port", str(free_port()))
+    finally:
+        await pg.execute(
+            "UPDATE schema_functions SET checksum = $1 WHERE name = 'record_scans'", row["checksum"]
+        )
+    assert result.status == 3
+    assert "record_scans" in result.stderr
+    assert "bayaffairs migrate" in result.stderr

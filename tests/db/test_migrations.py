@@ -18,9 +18,12 @@ from bayaffairs.db.migrate import (
     DatabaseNewerThanCode,
     Migration,
     MigrationError,
+    SqlFunction,
     current_version,
     discover,
+    discover_functions,
     migrate,
+    stale_functions,
 )
 
 SPINE_TABLES = {"users", "user_identities", "credentials", "documents", "consents", "idempotency_keys"}
@@ -57,7 +60,7 @@ async def test_fresh_database_gets_every_migration_and_its_tables(conn: asyncpg.
     applied = await migrate(conn)
 
     assert applied == [m.version for m in migrations]
-    assert await tables(conn) == {"schema_migrations", *created}
+    assert await tables(conn) == {"schema_migrations", "schema_functions", *created}
     assert created >= SPINE_TABLES
     assert [row[:3] for row in await recorded(conn)] == [(m.version, m.name, m.checksum) for m in migrations]
     assert await current_version(conn) == migrations[-1].version
@@ -262,3 +265,134 @@ async def test_create_index_concurrently_without_the_marker_fails(
         await migrate(conn, discover(directory))
 
     assert [row[0] for row in await recorded(conn)] == [1]
+
+
+# Repeatable function files (db/functions/)
+
+THINGS = "CREATE TABLE things (x integer);\n"
+
+
+def answer(value: int) -> str:
+    return (
+        "CREATE OR REPLACE FUNCTION the_answer() RETURNS integer LANGUAGE plpgsql AS "
+        f"$$ BEGIN RETURN {value}; END; $$;\n"
+    )
+
+
+async def functions_recorded(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r)
+        for r in await conn.fetch("SELECT name, checksum, applied_at FROM schema_functions ORDER BY 1")
+    ]
+
+
+async def test_shipped_function_files_are_applied_after_the_migrations_and_recorded(
+    conn: asyncpg.Connection,
+) -> None:
+    shipped = discover_functions()
+    assert "record_scans" in [f.name for f in shipped]
+
+    await migrate(conn)
+
+    assert [row[:2] for row in await functions_recorded(conn)] == sorted(
+        (f.name, f.checksum) for f in shipped
+    )
+    source = await conn.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'record_scans'")
+    text = next(f.sql for f in shipped if f.name == "record_scans")
+    assert source in text  # the body the database runs is the function file's
+    assert await stale_functions(conn) == []
+
+
+async def test_the_function_file_holds_what_the_last_numbered_migration_defined(
+    conn: asyncpg.Connection,
+) -> None:
+    """Moved unchanged: the migrations alone and the migrations plus the file define one function."""
+    await migrate(conn, discover())
+    by_migrations = await conn.fetchval("SELECT pg_get_functiondef('record_scans'::regproc)")
+
+    await migrate(conn, discover(), functions=discover_functions())
+
+    assert await conn.fetchval("SELECT pg_get_functiondef('record_scans'::regproc)") == by_migrations
+
+
+async def test_an_unchanged_function_file_is_not_applied_again(conn: asyncpg.Connection) -> None:
+    migrations = [Migration(1, "things", THINGS)]
+    await migrate(conn, migrations, functions=[SqlFunction("the_answer", answer(42))])
+    before = await functions_recorded(conn)
+    applied: list[object] = []
+
+    await migrate(
+        conn, migrations, progress=applied.append, functions=[SqlFunction("the_answer", answer(42))]
+    )
+
+    assert applied == []
+    assert await functions_recorded(conn) == before
+
+
+async def test_a_changed_function_file_is_applied_on_the_next_migrate(conn: asyncpg.Connection) -> None:
+    migrations = [Migration(1, "things", THINGS)]
+    await migrate(conn, migrations, functions=[SqlFunction("the_answer", answer(42))])
+    assert await conn.fetchval("SELECT the_answer()") == 42
+    changed = SqlFunction("the_answer", answer(43))
+    assert await stale_functions(conn, [changed]) == ["the_answer"]
+    applied: list[object] = []
+
+    versions = await migrate(conn, migrations, progress=applied.append, functions=[changed])
+
+    assert versions == []
+    assert applied == [changed]
+    assert await conn.fetchval("SELECT the_answer()") == 43
+    assert [row[:2] for row in await functions_recorded(conn)] == [("the_answer", changed.checksum)]
+    assert await stale_functions(conn, [changed]) == []
+
+
+async def test_a_broken_function_file_fails_migrate_and_leaves_the_function_as_it_was(
+    empty_database: str, conn: asyncpg.Connection
+) -> None:
+    migrations = [Migration(1, "things", THINGS)]
+    good = SqlFunction("the_answer", answer(42))
+    await migrate(conn, migrations, functions=[good])
+    before = await functions_recorded(conn)
+    broken = SqlFunction("the_answer", answer(43).replace("RETURN 43;", "RETURN 43 +;"))
+    later = SqlFunction("zz_later", answer(7).replace("the_answer", "zz_later"))
+
+    with pytest.raises(MigrationError, match=r"the_answer\.sql failed and was rolled back"):
+        await migrate(
+            conn,
+            [*migrations, Migration(2, "more", "CREATE TABLE more (y integer);\n")],
+            functions=[broken, later],
+        )
+
+    assert await conn.fetchval("SELECT the_answer()") == 42
+    assert await functions_recorded(conn) == before  # neither the broken file nor the one after it
+    assert await conn.fetchval("SELECT to_regproc('zz_later')") is None
+    assert [row[0] for row in await recorded(conn)] == [1, 2]  # the numbered migrations stay applied
+    other = await asyncpg.connect(empty_database)
+    try:
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_LOCK_ID)
+    finally:
+        await other.close()
+
+    await migrate(
+        conn,
+        [*migrations, Migration(2, "more", "CREATE TABLE more (y integer);\n")],
+        functions=[SqlFunction("the_answer", answer(43)), later],
+    )  # fixed: applied
+    assert await conn.fetchval("SELECT the_answer() + zz_later()") == 50
+
+
+def test_discover_functions_reads_files_in_name_order(tmp_path: Path) -> None:
+    directory = write(tmp_path, {"b_second.sql": "SELECT 2;", "a_first.sql": "SELECT 1;"})
+
+    assert [(f.name, f.sql) for f in discover_functions(directory)] == [
+        ("a_first", "SELECT 1;"),
+        ("b_second", "SELECT 2;"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["Record_scans.sql", "record-scans.sql", ".sql"])
+def test_discover_functions_refuses_a_badly_named_file(tmp_path: Path, name: str) -> None:
+    directory = write(tmp_path, {name: "SELECT 1;"})
+
+    with pytest.raises(MigrationError, match=re.escape(name)):
+        discover_functions(directory)

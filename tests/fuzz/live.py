@@ -56,7 +56,7 @@ class LiveApp:
         try:
             tables = await conn.fetch(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-                " AND tablename <> 'schema_migrations'"
+                " AND tablename NOT IN ('schema_migrations', 'schema_functions')"
             )
             await empty_tables(conn, [t["tablename"] for t in tables])
         finally:

@@ -56,9 +56,8 @@ async def two_workers(
         await second.close()
 
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
-# The newest migration that (re)defines the function is the one the database runs.
-MIGRATION = max(p for p in MIGRATIONS.glob("*.sql") if "CREATE FUNCTION record_scans" in p.read_text())
+# The function file is the definition the database runs (db/migrate.py applies it last).
+FUNCTION_FILE = Path(__file__).resolve().parents[2] / "db" / "functions" / "record_scans.sql"
 
 
 async def call(conn: asyncpg.Connection, function: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -109,8 +108,8 @@ async def test_two_workers_on_one_code_give_one_open_set_wise_too(
 async def test_negative_control_without_the_unique_indexes_both_open(
     two_workers: tuple[asyncpg.Connection, ...], pg: asyncpg.Connection
 ) -> None:
-    sql = MIGRATION.read_text()
-    function = sql[sql.index("CREATE FUNCTION record_scans") :]
+    sql = FUNCTION_FILE.read_text()
+    function = sql[sql.index("CREATE OR REPLACE FUNCTION record_scans") :]
     unguarded = function.replace("record_scans", "record_scans_unguarded").replace(
         "ON CONFLICT (account_token) WHERE status = 'open' DO NOTHING", ""
     )
