@@ -32,7 +32,7 @@ from bayaffairs.handlers import (
     sessions,
     travel,
 )
-from bayaffairs.handlers.keys import CONFIG, MAX_BODY, METRICS, RATE_LIMITER, SERVICES, WIRING
+from bayaffairs.handlers.keys import CONFIG, MAX_BODY, METRICS, RATE_LIMITER, SERVICES, TOKEN_CHECKS, WIRING
 from bayaffairs.handlers.metrics import Metrics
 from bayaffairs.handlers.middleware import observe
 from bayaffairs.wiring.root import assembled, serving
@@ -73,6 +73,7 @@ def create_app(
     app[CONFIG] = config
     app[MAX_BODY] = settings.server.max_body_bytes
     app[METRICS] = Metrics()
+    app[TOKEN_CHECKS] = {}
     app.cleanup_ctx.append(_wired(clock, scopes))
     app.cleanup_ctx.append(health.metrics_site)
     for module in ROUTE_MODULES:

@@ -7,6 +7,7 @@ for creating requests. The same declaration feeds the OpenAPI document.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -25,7 +26,15 @@ from bayaffairs.db.redis import UNAVAILABLE_ERRORS as REDIS_DOWN
 from bayaffairs.errors import DomainError, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from bayaffairs.handlers.client import client_address
 from bayaffairs.handlers.errors import render_domain_error
-from bayaffairs.handlers.keys import AUDIT_TARGET, LANGUAGE, PRINCIPAL, RATE_LIMITER, REQUEST_ID, SERVICES
+from bayaffairs.handlers.keys import (
+    AUDIT_TARGET,
+    LANGUAGE,
+    PRINCIPAL,
+    RATE_LIMITER,
+    REQUEST_ID,
+    SERVICES,
+    TOKEN_CHECKS,
+)
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
 from bayaffairs.wiring.services import Services
 
@@ -233,14 +242,40 @@ async def _authenticate(request: web.Request, auth: Auth | None) -> Principal | 
 
 async def authenticate_token(request: web.Request, token: str) -> Principal:
     """A bearer token's principal. A token this worker verified lately costs nothing. Any other
-    lookup is an attempt on the client's `auth` limit (the sign-ins' one), given back when the
+    check is an attempt on the client's `auth` limit (the sign-ins' one), given back when the
     token is good: a client trying made-up tokens gets 429 after `auth` failures a window, before
     its tokens reach the database, and other clients (other addresses) are unaffected. With
-    Redis down, tokens are still checked (a gate keeps opening), without the limit."""
+    Redis down, tokens are still checked (a gate keeps opening), without the limit.
+
+    Requests with a token whose check is running in this worker wait for that check and take no
+    attempt: it costs the database nothing more. Else every connection of a device whose cache
+    time ran out takes one at once, and a device with more connections than the limit (a busy
+    counter, the bench) gets 429s for a good token."""
     credentials = request.app[SERVICES].credentials
     principal = credentials.trusted(token)
     if principal is not None:
         return principal
+    checks = request.app[TOKEN_CHECKS]
+    running = checks.get(token)
+    if running is not None:
+        with contextlib.suppress(RateLimited):  # that request's client was over its limit: try ours
+            return await asyncio.shield(running)
+    check = asyncio.ensure_future(_checked(request, token))
+    checks[token] = check
+    check.add_done_callback(lambda done: _check_done(checks, token, done))
+    return await asyncio.shield(check)
+
+
+def _check_done(
+    checks: dict[str, asyncio.Future[Principal]], token: str, done: asyncio.Future[Principal]
+) -> None:
+    if checks.get(token) is done:
+        del checks[token]
+    if not done.cancelled():
+        done.exception()  # retrieved here too: every waiter may have gone
+
+
+async def _checked(request: web.Request, token: str) -> Principal:
     limiter = request.app[RATE_LIMITER]
     try:
         attempt: Attempt | None = await limiter.attempt("auth", f"ip:{client_address(request)}")
@@ -249,7 +284,7 @@ async def authenticate_token(request: web.Request, token: str) -> Principal:
         attempt = None
     if attempt is not None and attempt.retry_after is not None:
         raise RateLimited(attempt.retry_after)
-    principal = await credentials.authenticate(token)
+    principal = await request.app[SERVICES].credentials.authenticate(token)
     if attempt is not None:
         with contextlib.suppress(*REDIS_DOWN):
             await limiter.refund(attempt)

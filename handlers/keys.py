@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from bayaffairs.config import Config
@@ -18,6 +20,8 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 METRICS = web.AppKey("metrics", Metrics)
 OPENAPI = web.AppKey("openapi", bytes)
 MAX_BODY = web.AppKey("max_body_bytes", int)
+# Bearer tokens being checked in this worker (endpoint.authenticate_token): later requests join.
+TOKEN_CHECKS: web.AppKey[dict[str, asyncio.Future[Principal]]] = web.AppKey("token_checks")
 
 # Per-request values set by the middleware and endpoint().
 REQUEST_ID = web.RequestKey("request_id", str)

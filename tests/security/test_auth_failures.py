@@ -109,3 +109,41 @@ async def test_travel_search_with_a_bad_token_counts_as_a_failure_too(make_api: 
     query = "/v1/travel/departures?origin=hzmb_hk_port&destination=hzmb_macao_port&limit=5"
     statuses = [(await api.as_(_made_up()).get(query, headers=CLIENT_A))[0] for _ in range(6)]
     assert statuses[-1] == 429
+
+
+async def test_requests_joining_a_tokens_read_take_no_attempt_on_the_limit(
+    make_api: AppFactory, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device with more connections than the `auth` limit (a counter, a bench), whose token's
+    cache time runs out: one request reads the credential, the others wait for that read, which
+    costs the database nothing, so they take no attempt and get no 429 for a good token."""
+    api = await make_api(test_config(FIVE_FAILURES))
+    service = api.client.server.app[SERVICES].credentials
+    issued = await service.issue("gate", "shenzhen_bus")
+    clock.advance(seconds=service.settings.cache_seconds + 1)  # not trusted any more: read again
+    release = asyncio.Event()
+    reads = _counting_reads(monkeypatch)
+    real_get = credentials_module.q.get  # the counting one
+
+    async def held_get(conn: Any, credential_id: str) -> Any:
+        await release.wait()  # the read is slow: every request arrives while it runs
+        return await real_get(conn, credential_id)
+
+    monkeypatch.setattr(credentials_module.q, "get", held_get)
+    arrived: list[str] = []
+    authenticate = service.authenticate
+
+    async def counted(token: str) -> Any:
+        arrived.append(token)
+        return await authenticate(token)
+
+    monkeypatch.setattr(service, "authenticate", counted)
+    calls = [asyncio.ensure_future(_whoami(api, issued.token, CLIENT_A)) for _ in range(20)]
+    for _ in range(500):  # until each request waits for the read or has been answered
+        await asyncio.sleep(0.01)
+        if len(arrived) + sum(c.done() for c in calls) >= 20:
+            break
+    release.set()
+    statuses = [status for status, _ in await asyncio.gather(*calls)]
+    assert statuses == [200] * 20
+    assert reads == [issued.credential.id]  # one read for all twenty
