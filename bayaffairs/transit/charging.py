@@ -5,7 +5,9 @@ closed before issue 15, held for `repair_days`); this job hands it to the rider'
 provider with the journey id as the idempotency reference (a retry after a crash never charges
 twice) and marks it charged or failed. A journey priced while no FX rate was at hand is
 converted here first. A declined charge becomes a debt (bayaffairs/transit/debts.py): the
-account is denied while it is unpaid, and it is retried and payable. A provider that does not
+account is denied while it is unpaid, and it is retried and payable. The journey of a rider
+whose account was erased since (an offline tap scanned before, uploaded after) is the
+pseudonym's: its fare becomes a debt of the pseudonym at once, with no wallet asked. A provider that does not
 answer, or is not enabled (our configuration, not the rider's fault), leaves the charge for the
 next round. Claiming commits before any partner is called, so no transaction waits on one; a
 claim left by a dead worker is retried after `stale_seconds`.
@@ -64,7 +66,14 @@ class RideCharges:
                 priced[job.journey_id] = await self.products.price_in(conn, job)
             jobs = [priced[job.journey_id] for job in jobs]
         for job in jobs:
-            outcome, reference = await self._charge(job)
+            if job.erased:
+                # A tap scanned before the rider's account was erased, uploaded after it: the
+                # journey is the pseudonym's, and no wallet is linked to a pseudonym (linking one
+                # back would undo the erasure). Its fare is owed all the same: a debt, not retried.
+                log.warning("journey %s: the rider was erased; its fare is a debt", job.journey_id)
+                outcome, reference = "failed", None
+            else:
+                outcome, reference = await self._charge(job)
             async with self.db.acquire() as conn:
                 if outcome == "retry":
                     await q.release_charge(conn, job.journey_id)
@@ -73,7 +82,7 @@ class RideCharges:
                 await q.finish_charge(conn, job.journey_id, charged=outcome == "charged", reference=reference)
                 if outcome == "failed":
                     await q.net_of_refunds(conn, job.journey_id)
-                    await self.debts.declined(conn, job.journey_id, job.user_id)
+                    await self.debts.declined(conn, job.journey_id, job.user_id, retry=not job.erased)
         return len(jobs)
 
     async def refund_due(self, limit: int = 200) -> int:

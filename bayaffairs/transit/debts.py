@@ -52,12 +52,18 @@ class Debts:
     providers: Callable[[str], PaymentProvider | None]
     stale_seconds: int = 300
 
-    async def declined(self, conn: Connection, journey_id: str, user_id: str) -> None:
+    async def declined(self, conn: Connection, journey_id: str, user_id: str, *, retry: bool = True) -> None:
         """In the caller's transaction: the journey's charge was declined; the account is
-        denied until it is paid."""
+        denied until it is paid. `retry=False`: no automatic retries (nothing to charge them to:
+        the debt of an erased rider's pseudonym, whose account is closed already)."""
         now = self.clock.now()
         debt = await q.open_debt(
-            conn, debt_id=new_id("dbt"), journey_id=journey_id, retry_at=now + retry_after(0), at=now
+            conn,
+            debt_id=new_id("dbt"),
+            journey_id=journey_id,
+            retry_at=now + retry_after(0) if retry else None,
+            retries=RETRIES if retry else 0,
+            at=now,
         )
         if debt is None:
             return

@@ -53,7 +53,9 @@ BEGIN
         acct := decode(it.account, 'hex');
         SELECT a.user_id, u.category, u.wallet_currency INTO uid, cat, wallet
         FROM ride_accounts a JOIN users u ON u.id = a.user_id
-        WHERE a.account_token = acct AND a.retired_at IS NULL;
+        -- the account as it stood at the scan: a tap scanned before an erasure retired it,
+        -- uploaded after, is recorded under the pseudonym the account now belongs to
+        WHERE a.account_token = acct AND (a.retired_at IS NULL OR a.retired_at > it.scanned_at);
         user_id := uid; category := cat; wallet_currency := wallet;
         IF uid IS NULL THEN
             decision := 'deny'; reason := 'denied_account'; RETURN NEXT; CONTINUE;

@@ -47,15 +47,22 @@ def _row(record: Record) -> DebtRow:
 
 
 async def open_debt(
-    conn: Connection, *, debt_id: str, journey_id: str, retry_at: datetime | None, at: datetime
+    conn: Connection,
+    *,
+    debt_id: str,
+    journey_id: str,
+    retry_at: datetime | None,
+    retries: int,
+    at: datetime,
 ) -> DebtRow | None:
-    """The journey's declined charge as a debt (once: None when it is one already)."""
+    """The journey's declined charge as a debt (once: None when it is one already), with
+    `retries` automatic retries to come, the first at `retry_at`."""
     record = await conn.fetchrow(
         f"""
         INSERT INTO ride_debts AS d (id, journey_id, user_id, operator, amount, currency,
-                                     next_retry_at, incurred_at, created_at)
+                                     retries_left, next_retry_at, incurred_at, created_at)
         SELECT $1, j.id, j.user_id, j.operator, coalesce(j.charge_amount, j.fare_amount),
-               coalesce(j.charge_currency, j.fare_currency), $3, coalesce(j.exit_at, j.entry_at), $4
+               coalesce(j.charge_currency, j.fare_currency), $5, $3, coalesce(j.exit_at, j.entry_at), $4
         FROM journeys j WHERE j.id = $2 AND j.fare_amount IS NOT NULL
         ON CONFLICT (journey_id) DO NOTHING
         RETURNING {_COLUMNS}
@@ -64,6 +71,7 @@ async def open_debt(
         journey_id,
         retry_at,
         at,
+        retries,
     )
     return _row(record) if record else None
 

@@ -218,7 +218,8 @@ WITH price_sets AS (
     LEFT JOIN LATERAL (
         SELECT a.user_id AS uid, u.category AS cat, u.wallet_currency AS wallet
         FROM ride_accounts a JOIN users u ON u.id = a.user_id
-        WHERE a.account_token = it.acct AND a.retired_at IS NULL LIMIT 1
+        -- as it stood at the scan (an erasure retires it; db/functions/record_scans.sql)
+        WHERE a.account_token = it.acct AND (a.retired_at IS NULL OR a.retired_at > it.scanned_at) LIMIT 1
     ) a ON true
     -- an uploaded tap is not refused for a debt (0042_debtors_at_offline_gates.sql)
     CROSS JOIN LATERAL (
@@ -631,6 +632,7 @@ class ChargeJob:
     currency: str | None
     wallet_currency: str | None
     provider: str | None
+    erased: bool  # the rider's account was erased: a pseudonym, linked to no wallet
 
 
 async def claim_charges(
@@ -651,7 +653,7 @@ async def claim_charges(
         ) AND u.id = j.user_id
         RETURNING j.id AS journey_id, j.user_id, j.operator, j.fare_amount, j.fare_currency,
                   j.charge_amount AS amount, j.charge_currency AS currency,
-                  u.wallet_currency, u.wallet_provider AS provider
+                  u.wallet_currency, u.wallet_provider AS provider, u.erased_at IS NOT NULL AS erased
         """,
         limit,
         stale_seconds,
