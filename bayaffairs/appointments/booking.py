@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from bayaffairs import transfers
 from bayaffairs.appointments import capacity, qr, quotas
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.model import Agency, Appointment, Centre, Service, Slot
 from bayaffairs.appointments.slots import is_slot_start, local_today, slots, window
 from bayaffairs.clock import Clock
@@ -73,12 +74,14 @@ class AppointmentService:
         catalogue: Catalogue,
         keys: qr.AppointmentKeys,
         documents: DocumentService,
+        changes: ChangeNumbers,
     ) -> None:
         self.db = db
         self.clock = clock
         self.catalogue = catalogue
         self.keys = keys
         self.documents = documents
+        self.changes = changes
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -242,7 +245,7 @@ class AppointmentService:
             remind_at=remind_at,
             created_at=now,
             updated_at=now,
-            change_seq=await q.next_change(conn, centre.id),
+            change_seq=await self.changes.next(conn, centre.id),
         )
 
     async def _subject(
@@ -402,7 +405,7 @@ class AppointmentService:
                 finished_at=now,
                 updated_at=now,
                 seat_held_until=now + timedelta(minutes=cooldown) if cooldown else None,
-                change_seq=await q.next_change(conn, current.centre_id),
+                change_seq=await self.changes.next(conn, current.centre_id),
             )
             if agency is not None:
                 await self._tell_agency(conn, agency, cancelled, "cancelled", None, now)

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from bayaffairs.appointments import capacity, qr
 from bayaffairs.appointments.booking import new_reference
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.model import Appointment, Centre, Counter, DayRow
 from bayaffairs.appointments.slots import local_today
 from bayaffairs.clock import Clock
@@ -43,18 +44,27 @@ class Called:
 
 
 class CounterDesk:
-    def __init__(self, db: Database, clock: Clock, catalogue: Catalogue, keys: qr.AppointmentKeys) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        catalogue: Catalogue,
+        keys: qr.AppointmentKeys,
+        changes: ChangeNumbers,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.catalogue = catalogue
         self.keys = keys
+        self.changes = changes
 
     def today(self, centre_id: str) -> date:
         return local_today(self.catalogue.centre(centre_id), self.clock.now())
 
     async def cursor(self, centre_id: str) -> int:
-        async with self.db.acquire() as conn:
-            return await q.current_change(conn, centre_id)
+        """The centre's change number: kept in memory while this worker hears every new one
+        (`ChangeNumbers`), else read."""
+        return await self.changes.current(centre_id)
 
     async def day(self, centre_id: str, day: date, since: int) -> DayList:
         async with self.db.acquire() as conn:
@@ -128,7 +138,7 @@ class CounterDesk:
                 queue_number=number,
                 checked_in_at=now,
                 updated_at=now,
-                change_seq=await q.next_change(conn, centre_id),
+                change_seq=await self.changes.next(conn, centre_id),
             )
 
     async def call_next(self, centre_id: str, counter_id: str) -> Called:
@@ -166,7 +176,7 @@ class CounterDesk:
                     called_at=now,
                     called_by=counter_id,
                     updated_at=now,
-                    change_seq=await q.next_change(conn, centre_id),
+                    change_seq=await self.changes.next(conn, centre_id),
                 )
                 return Called(counter_id, called)
             walk_in = await self._walk_in_for(conn, centre, counter, now)
@@ -219,7 +229,7 @@ class CounterDesk:
             called_at=now,
             called_by=counter.id,
             updated_at=now,
-            change_seq=await q.next_change(conn, centre.id),
+            change_seq=await self.changes.next(conn, centre.id),
         )
 
     async def walk_in(self, centre_id: str, service_id: str) -> Appointment:
@@ -258,7 +268,7 @@ class CounterDesk:
                 walk_in=True,
                 created_at=now,
                 updated_at=now,
-                change_seq=await q.next_change(conn, centre.id),
+                change_seq=await self.changes.next(conn, centre.id),
             )
 
     async def recall(self, centre_id: str, appointment_id: str) -> Appointment:
@@ -270,7 +280,7 @@ class CounterDesk:
                 raise Conflict(
                     "not_called", details={"status": appointment.status}, status=appointment.status
                 )
-            seq = await q.next_change(conn, centre_id)
+            seq = await self.changes.next(conn, centre_id)
             if appointment.call_count >= MAX_CALLS:
                 return await q.update(
                     conn, appointment.id, status="no_show", finished_at=now, updated_at=now, change_seq=seq
@@ -310,7 +320,7 @@ class CounterDesk:
                 status=outcome,
                 finished_at=now,
                 updated_at=now,
-                change_seq=await q.next_change(conn, centre_id),
+                change_seq=await self.changes.next(conn, centre_id),
             )
 
 

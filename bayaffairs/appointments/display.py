@@ -1,9 +1,10 @@
 """The hall display of a service centre: the numbers called recently and to which desk.
 
 A screen in the hall polls it every few seconds with its ETag, so the common answer is a 304
-after one indexed read: the ETag is the centre's change number, which every check-in, call,
-recall and outcome moves. The screen shows queue numbers and desks only, never a name or a
-reference: it is read with a `display` credential that can do nothing else, or a counter's.
+after one indexed read, or none while the worker keeps the centre's number (`ChangeNumbers`): the
+ETag is the centre's change number, which every check-in, call, recall and outcome moves. The
+screen shows queue numbers and desks only, never a name or a reference: it is read with a
+`display` credential that can do nothing else, or a counter's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.slots import local_today
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import appointments as q
@@ -50,18 +52,18 @@ class Display:
 
 
 class HallDisplay:
-    def __init__(self, db: Database, clock: Clock, catalogue: Catalogue) -> None:
+    def __init__(self, db: Database, clock: Clock, catalogue: Catalogue, changes: ChangeNumbers) -> None:
         self.db = db
         self.clock = clock
         self.catalogue = catalogue
+        self.changes = changes
 
     def today(self, centre_id: str) -> date:
         return local_today(self.catalogue.centre(centre_id), self.clock.now())
 
     async def change(self, centre_id: str) -> int:
         """The centre's change number: read before `show`, it never claims a newer state."""
-        async with self.db.acquire() as conn:
-            return await q.current_change(conn, centre_id)
+        return await self.changes.current(centre_id)
 
     async def show(self, centre_id: str) -> Display:
         centre = self.catalogue.centre(centre_id)

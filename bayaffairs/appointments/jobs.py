@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
 from bayaffairs.appointments import notices
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.model import Appointment
 from bayaffairs.appointments.notices import Notices
 from bayaffairs.backoff import doubling
@@ -111,11 +112,14 @@ class AgencyOutbox:
         clock: Clock,
         agency: Callable[[str], CounterAgency | None],
         catalogue: Catalogue | None = None,
+        *,
+        changes: ChangeNumbers,
     ) -> None:
         self.db = db
         self.clock = clock
         self.agency = agency
         self.catalogue = catalogue
+        self.changes = changes
 
     async def drain(self) -> int:
         now = self.clock.now()
@@ -175,7 +179,7 @@ class AgencyOutbox:
                 finished_at=now,
                 updated_at=now,
                 seat_held_until=None,
-                change_seq=await q.next_change(conn, appointment.centre_id),
+                change_seq=await self.changes.next(conn, appointment.centre_id),
             )
             await self._tell_rider(conn, cancelled, reason, now)
 

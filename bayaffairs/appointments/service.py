@@ -10,6 +10,7 @@ from bayaffairs.appointments import ics as ics_file
 from bayaffairs.appointments.blocks import CounterBlocks
 from bayaffairs.appointments.booking import AppointmentService
 from bayaffairs.appointments.catalogue import Catalogue
+from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.day_cache import DayBodies
 from bayaffairs.appointments.desk import CounterDesk
 from bayaffairs.appointments.display import HallDisplay
@@ -32,6 +33,7 @@ class Appointments:
     notices: Notices
     outbox: AgencyOutbox
     display: HallDisplay
+    changes: ChangeNumbers  # the centres' change numbers, kept while this worker listens
     host: str = "bayaffairs"
     day_bodies: DayBodies = field(default_factory=DayBodies)  # counters' encoded full days
 
@@ -59,14 +61,16 @@ def build_appointments(
     )
     keys = AppointmentKeys(issuer_keys)
     notices = Notices(db, clock, notifier)
+    changes = ChangeNumbers(db)
     return Appointments(
         catalogue=catalogue,
-        booking=AppointmentService(db, clock, catalogue, keys, documents),
-        desk=CounterDesk(db, clock, catalogue, keys),
+        booking=AppointmentService(db, clock, catalogue, keys, documents, changes),
+        desk=CounterDesk(db, clock, catalogue, keys, changes),
         blocks=CounterBlocks(db, clock, catalogue),
         reminders=Reminders(db, clock, catalogue, notifier, notices),
         notices=notices,
-        outbox=AgencyOutbox(db, clock, adapters.get, catalogue),
-        display=HallDisplay(db, clock, catalogue),
+        outbox=AgencyOutbox(db, clock, adapters.get, catalogue, changes=changes),
+        display=HallDisplay(db, clock, catalogue, changes),
+        changes=changes,
         host=host,
     )

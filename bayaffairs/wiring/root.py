@@ -22,11 +22,13 @@ import bayaffairs
 from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.adapters.registry import Adapters
+from bayaffairs.appointments.changes import CHANNEL
 from bayaffairs.clock import Clock, SystemClock
 from bayaffairs.config import Config
 from bayaffairs.credentials import ScopeCatalog
 from bayaffairs.db.codes import RedisCodeStore
 from bayaffairs.db.database import Database
+from bayaffairs.db.notifications import Listener, listening
 from bayaffairs.db.redis import Redis
 from bayaffairs.money import MINOR_UNITS
 from bayaffairs.wiring import jobs
@@ -73,9 +75,12 @@ async def assembled(
 @contextlib.asynccontextmanager
 async def serving(wiring: Wiring) -> AsyncIterator[None]:
     """What runs while the app serves: the scan writers (group commit), the QR renderer's
-    process, FX rates fetched before the first scan, departures for the days ahead, and every
-    periodic job. All of it is safe in several workers at once."""
+    process, FX rates fetched before the first scan, departures for the days ahead, the LISTEN
+    session that keeps the centres' change numbers in memory, and every periodic job. All of it
+    is safe in several workers at once."""
     transit, travel = wiring.services.transit, wiring.services.travel
+    changes = wiring.services.appointments.changes
+    listener = Listener(wiring.db, CHANNEL, heard=changes.heard, up=changes.connected, down=changes.lost)
     transit.renderer.start()
     await transit.scans.start()
     warming = asyncio.create_task(transit.converter.warm(MINOR_UNITS))
@@ -84,7 +89,10 @@ async def serving(wiring: Wiring) -> AsyncIterator[None]:
             await travel.departures.materialise()
         except Exception:  # the database may be down at start: the app still starts (503s)
             log.exception("materialising departures failed; retrying on the next run")
-        async with jobs.running(jobs.periodic(wiring.services), log, jobs.Owners(wiring.db, log)):
+        async with (
+            listening(listener),
+            jobs.running(jobs.periodic(wiring.services), log, jobs.Owners(wiring.db, log)),
+        ):
             yield
     finally:
         warming.cancel()
