@@ -46,7 +46,7 @@ SCOPE_KINDS = {
     "counter": "centre",
     "display": "centre",
 }
-# A hand check of a hot route's body: the body as the schema would load it when it is plainly
+# A hand check of a hot route's body (or query): what the schema would load when it is plainly
 # valid, else None (the schema then decides, with its error messages). Test it against the schema.
 FastLoad = Callable[[Any], "dict[str, Any] | None"]
 
@@ -82,6 +82,7 @@ class Spec:
     produces: str = "application/json"
     errors: tuple[int, ...] = field(default_factory=tuple)
     fast_body: FastLoad | None = None
+    fast_query: FastLoad | None = None
 
 
 @dataclass
@@ -179,6 +180,7 @@ def endpoint(
     produces: str = "application/json",
     errors: tuple[int, ...] = (),
     fast_body: FastLoad | None = None,
+    fast_query: FastLoad | None = None,
 ) -> Callable[[HandlerFn], RequestHandler]:
     spec = Spec(
         summary,
@@ -193,6 +195,7 @@ def endpoint(
         produces,
         errors,
         fast_body,
+        fast_query,
     )
 
     def wrap(handler: HandlerFn) -> RequestHandler:
@@ -202,7 +205,7 @@ def endpoint(
             request[PRINCIPAL] = principal
             await _limit(request, spec, principal)
             _refuse_nul(request.match_info)
-            query_data = _load(spec.query, _query(request)) if spec.query else {}
+            query_data = _load_query(spec.query, spec.fast_query, _query(request)) if spec.query else {}
             raw = await request.read() if spec.body else b""
             body_data = _load_body(spec.body, spec.fast_body, raw) if spec.body else {}
             call = Call(request, principal, body_data, query_data)
@@ -378,6 +381,11 @@ def _parse_json(raw: bytes) -> Any:
 
 def _load_body(schema_cls: type[Schema], fast: FastLoad | None, raw: bytes) -> dict[str, Any]:
     data = _parse_json(raw)
+    loaded = fast(data) if fast is not None else None
+    return loaded if loaded is not None else _load(schema_cls, data)
+
+
+def _load_query(schema_cls: type[Schema], fast: FastLoad | None, data: dict[str, str]) -> dict[str, Any]:
     loaded = fast(data) if fast is not None else None
     return loaded if loaded is not None else _load(schema_cls, data)
 

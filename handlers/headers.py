@@ -25,3 +25,30 @@ async def _secure(request: web.BaseRequest, response: web.StreamResponse) -> Non
     headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.get(PRINCIPAL) is not None:
         headers["Cache-Control"] = "no-store"
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (RFC 9110 12.5.3): named (or as x-gzip) with a
+    q-value above 0, or not named and `*` with a q-value above 0."""
+    if not header:
+        return False
+    named: float | None = None
+    star: float | None = None
+    for part in header.split(","):
+        coding, _, params = part.partition(";")
+        coding = coding.strip().lower()
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if coding in ("gzip", "x-gzip"):
+            named = weight if named is None else max(named, weight)
+        elif coding == "*":
+            star = weight
+    if named is not None:
+        return named > 0
+    return star is not None and star > 0
