@@ -619,6 +619,11 @@ class TapRecorder:
                 if price is not None:
                     prices.append(price)
             elif row["late"]:
+                # The journey it completes may be one an earlier item of this batch recorded
+                # closed (its entry, uploaded with it): that price is written first, so the
+                # late tap-out reprices from it, not the other way round.
+                await q.set_prices(conn, prices)
+                prices.clear()
                 operator = self.network.operators[item["operator"]]
                 decisions.append(await self._complete_late(conn, operator, journey_id, row, item))
                 continue

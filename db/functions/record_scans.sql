@@ -33,6 +33,7 @@ DECLARE
     other_open boolean;
     ours boolean;
     ended boolean;
+    entered_before boolean;
     paid_riders int;
     paid int;
 BEGIN
@@ -189,10 +190,14 @@ BEGIN
         SELECT * INTO j FROM journeys x
         WHERE x.account_token = acct AND x.status = 'open' FOR UPDATE;
         -- Its journey: the open one of this operator entered before it (gates' clocks may be
-        -- `skew` apart), else none.
+        -- `skew` apart), else none. An open journey entered after the tap (an uploaded exit
+        -- arriving late) has nothing to do with it, whoever's it is: the tap pairs as if none
+        -- were open (the late tap-out below finds the journey it ends). Only another
+        -- operator's journey entered before it makes it a wrong direction.
+        entered_before := FOUND AND j.entry_at <= it.scanned_at + make_interval(secs => coalesce(it.skew, 0));
         ours := FOUND AND (j.operator = it.operator OR coalesce(it.partners ? j.operator, false));
-        paired := ours AND j.entry_at <= it.scanned_at + make_interval(secs => coalesce(it.skew, 0));
-        other_open := FOUND AND NOT ours;
+        paired := ours AND entered_before;
+        other_open := entered_before AND NOT ours;
         IF NOT paired AND NOT other_open THEN
             -- A late tap-out: the rider's last entry before it is a journey of this operator
             -- already closed as unfinished (or repaired): the tap completes that journey.

@@ -325,3 +325,71 @@ async def test_an_uploaded_entry_pairs_with_the_online_exit_priced_without_it(
     ride.clock.advance(minutes=5)
     again = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[3])
     assert again["decision"] == "open", again
+
+
+@pytest.mark.parametrize("order", ["entry, then exit", "one batch", "exit, then entry"])
+async def test_an_exit_uploaded_after_an_entry_at_another_operator_completes_its_own_journey(
+    ride: Ride, pg: asyncpg.Connection, order: str
+) -> None:
+    """Shenzhen Metro from Futian to Luohu (offline gates), then over the border into the MTR at
+    Lo Wu (online, the journey there still open). Shenzhen's gates upload the entry and the
+    exit late, in any order: the exit is the Shenzhen journey's, whatever is open at the MTR
+    since (before, it waited for an entry forever, blocked by the MTR journey)."""
+    metro, mtr = await ride.gate(METRO), await ride.gate("mtr")
+    entered = ride.clock.now()
+    entry = uploaded_tap("sz-in", (await ride.code("shenzhen"))["payload"], "futian", "in", entered)
+    ride.clock.advance(minutes=25)
+    exit_ = uploaded_tap("sz-out", (await ride.code("shenzhen"))["payload"], "luohu", "out", ride.clock.now())
+    ride.clock.advance(minutes=10)
+    at_lo_wu = await ride.scan(mtr, (await ride.code("hong_kong"))["payload"], "lo_wu")
+    assert at_lo_wu["decision"] == "open", at_lo_wu
+    uploads = ride.services.transit.uploads
+    batches = {
+        "entry, then exit": [[entry], [exit_]],
+        "one batch": [[entry, exit_]],
+        "exit, then entry": [[exit_], [entry]],
+    }[order]
+    for batch in batches:
+        ride.clock.advance(minutes=5)
+        await upload(metro, *batch)
+        await uploads.drain(settle_seconds=0)
+
+    assert await pg.fetchval("SELECT state FROM tap_uploads WHERE tap_id = 'sz-out'") == "recorded"
+    rows = await pg.fetch("SELECT operator, status, entry_station, exit_station, fare_rule FROM journeys")
+    journeys = {r["operator"]: r for r in rows}
+    assert len(rows) == 2 and set(journeys) == {METRO, "mtr"}  # no journey of its own for the exit
+    shenzhen = journeys[METRO]
+    assert (shenzhen["status"], shenzhen["entry_station"], shenzhen["exit_station"]) == (
+        "completed",
+        "futian",
+        "luohu",
+    )
+    rule = shenzhen["fare_rule"]  # priced entry to exit (one batch: it was priced the maximum)
+    assert rule is not None and "no tap-in" not in rule and "max fare" not in rule, rule
+    assert (journeys["mtr"]["status"], journeys["mtr"]["entry_station"]) == ("open", "lo_wu")
+    assert await pg.fetchval(
+        "SELECT journey_id FROM tap_uploads WHERE tap_id = 'sz-out'"
+    ) == await pg.fetchval("SELECT journey_id FROM tap_uploads WHERE tap_id = 'sz-in'")
+
+
+async def test_an_entry_and_exit_uploaded_in_one_batch_after_a_later_entry_are_priced_entry_to_exit(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    """The same at one operator: the rider is back in the metro (online) when the entry and exit
+    of the earlier trip arrive in one batch. The entry is recorded closed (a later entry shows it
+    over) and priced the maximum, then the exit completes it: priced entry to exit, the maximum
+    not written over it afterwards (the batch's prices used to be written last)."""
+    gate = await ride.gate(METRO)
+    entry, exit_ = await a_trip(ride)
+    ride.clock.advance(minutes=10)
+    again = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(METRO)[-1])
+    assert again["decision"] == "open", again
+    ride.clock.advance(minutes=5)
+    await upload(gate, entry, exit_)
+    await ride.services.transit.uploads.drain(settle_seconds=0)
+
+    stops = ride.stops(METRO)
+    [earlier, later] = await journey_of(pg)
+    assert earlier[:3] == ("completed", stops[0], stops[-1])
+    assert earlier[3] is not None and "max fare" not in earlier[3] and "no tap-in" not in earlier[3], earlier
+    assert later[:2] == ("open", stops[-1])
