@@ -118,6 +118,14 @@ class CentreSchema(_Strict):
             "person by the signed QR and the physical document"
         },
     )
+    served_from = fields.String(
+        load_default=None,
+        validate=validate.OneOf(LEGAL_REGIONS),
+        metadata={
+            "description": "a remote video counter: its staff serve by video from this region, so the "
+            "applicant's personal data goes there (default: the centre's own region)"
+        },
+    )
 
     @validates("time_zone")
     def check_zone(self, value: str, **_: Any) -> None:
@@ -198,15 +206,21 @@ class AgencySettings(_Strict):
                         f"counter {counter['id']} of {centre['id']} serves unknown {sorted(unknown)[0]}",
                         "centres",
                     )
-            for day, intervals in centre["hours"].items():
-                closes_before = None
-                for interval in sorted(intervals):
-                    start, end = parse_interval(interval)
-                    if start >= end:
-                        raise ValidationError(f"{day} {interval}: opens after it closes", "centres")
-                    if closes_before is not None and start < closes_before:
-                        raise ValidationError(f"{day} {interval}: overlaps the interval before", "centres")
-                    closes_before = end
+        for field, places in (("centres", data.get("centres", [])), ("kiosks", data.get("kiosks", []))):
+            for place in places:
+                _check_hours(place["hours"], field)
+
+
+def _check_hours(hours: Mapping[str, list[str]], field: str) -> None:
+    for day, intervals in hours.items():
+        closes_before = None
+        for interval in sorted(intervals):
+            start, end = parse_interval(interval)
+            if start >= end:
+                raise ValidationError(f"{day} {interval}: opens after it closes", field)
+            if closes_before is not None and start < closes_before:
+                raise ValidationError(f"{day} {interval}: overlaps the interval before", field)
+            closes_before = end
 
 
 def parse_interval(text: str) -> tuple[time, time]:
@@ -256,6 +270,7 @@ def build_agency(
             counters=tuple(Counter(c["id"], frozenset(c["services"])) for c in raw["counters"]),
             queue=QueueRules(**raw["queue"]),
             data_stays_in=raw["data_stays_in"],
+            served_from=raw["served_from"],
         )
     for raw in s["kiosks"]:
         centres[raw["id"]] = Centre(

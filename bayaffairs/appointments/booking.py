@@ -460,7 +460,8 @@ async def _plan(
 
 
 def _recipient(agency: Agency, centre: Centre) -> transfers.Recipient:
-    """The data goes to the staff of the centre, wherever the agency itself is."""
+    """The data goes to the staff of the centre, wherever the agency itself is (and, at a remote
+    video counter, wherever the staff serve from)."""
     return transfers.Recipient(
-        agency.id, f"{agency.name.en} ({centre.name.en})", centre.region, agency.personal_data
+        agency.id, f"{agency.name.en} ({centre.name.en})", centre.staff_region, agency.personal_data
     )

@@ -113,6 +113,7 @@ def centre_json(c: Centre) -> dict[str, Any]:
         "kind": "kiosk" if c.kiosk else "service_centre",
         "bookable": not c.kiosk,
         "data_stays_in": c.data_stays_in,
+        "served_from": c.served_from,
         "agency": c.agency_id,
         "name": c.name,
         "address": c.address,

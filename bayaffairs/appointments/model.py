@@ -81,12 +81,20 @@ class Centre:
     # transferred to the centre and no consent is asked; its desks see the reference, service,
     # time and status, and check the person by the signed QR and the physical document.
     data_stays_in: str | None = None
+    # A remote video counter: the staff serve by video from this region (Hengqin's counters in
+    # Macao, gba.md), so the applicant's data and the desk's reading of it are there.
+    served_from: str | None = None
     # A self-service kiosk (walk-up machines, no desks, no slots): the services it offers.
     kiosk_services: frozenset[str] | None = None
 
     @property
     def kiosk(self) -> bool:
         return self.kiosk_services is not None
+
+    @property
+    def staff_region(self) -> str:
+        """Where the people serving at its desks are: where the applicant's data goes."""
+        return self.served_from or self.region
 
     @property
     def zone(self) -> ZoneInfo:

@@ -47,5 +47,5 @@ def recipient_directory(
     for agency in catalogue.agencies.values():
         contact = contacts.get(agency.id)
         entries.append(RecipientInfo(agency.id, agency.name, agency.region, contact))
-        entries += [RecipientInfo(c.id, c.name, c.region, contact) for c in agency.centres.values()]
+        entries += [RecipientInfo(c.id, c.name, c.staff_region, contact) for c in agency.centres.values()]
     return RecipientDirectory(entries)

@@ -64,6 +64,13 @@ class CentreOut(Schema):
         allow_none=True,
         metadata={"description": "applicants' personal data stays in this region: none goes to the centre"},
     )
+    served_from = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a remote video counter: its staff serve by video from this region, where "
+            "the applicant's personal data goes (consent for it); null: served in person"
+        },
+    )
     agency = fields.String(required=True)
     name = fields.String(required=True)
     address = fields.String(required=True)

@@ -130,7 +130,7 @@ async def test_blocks_are_validated_and_scoped_to_the_centre(desk: Desk) -> None
     status, err = await counter.post("/v1/counter/blocks", {"start": at(TOMORROW, "11:00"), "reason": "x"})
     assert status == 400
     closed = await block(counter, start=at(TOMORROW, "10:00"), end=at(TOMORROW, "11:00"))
-    other = await desk.counter("qianhai_hk_services")
+    other = await desk.counter("macao_video_counters")
     status, err = await other.delete(f"/v1/counter/blocks/{closed['id']}")
     assert (status, err["error"]["code"]) == (404, "block_not_found")
     assert closed["centre_id"] == HENGQIN

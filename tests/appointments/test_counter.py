@@ -85,7 +85,7 @@ async def test_since_gives_only_what_changed_including_cancellations(desk: Desk)
 
 async def test_a_counter_of_another_centre_never_sees_or_touches_the_appointment(desk: Desk) -> None:
     body = await desk.booked(at(TOMORROW, "09:00"))
-    other = await desk.counter("qianhai_hk_services")
+    other = await desk.counter("macao_video_counters")
     status, day = await other.get(f"/v1/counter/appointments?date={TOMORROW}")
     assert status == 200 and day["items"] == []
     for path, payload in (

@@ -94,9 +94,9 @@ async def test_a_display_token_shows_only_its_own_centre_and_does_nothing_else(d
     counter = await desk.counter()
     people = await checked_in(desk, counter, 1)
     await counter.post("/v1/counter/queue/next", {"counter": "A3"})
-    elsewhere = await display_api(desk, "qianhai_hk_services")
+    elsewhere = await display_api(desk, "macao_video_counters")
     status, _, other = await pull(elsewhere)
-    assert status == 200 and other["centre_id"] == "qianhai_hk_services" and other["recent"] == []
+    assert status == 200 and other["centre_id"] == "macao_video_counters" and other["recent"] == []
     screen = await display_api(desk)
     for method, path, body in (
         ("GET", f"/v1/counter/appointments?date={TOMORROW}", None),

@@ -138,7 +138,7 @@ async def test_walk_ins_only_while_open_and_for_a_service_of_the_centre(desk: De
     status, err = await counter.post("/v1/counter/walk-ins", {"service_id": TRADEMARK})
     assert (status, err["error"]["code"]) == (409, "centre_closed_now")
     set_clock(desk, "14:00")
-    status, err = await counter.post("/v1/counter/walk-ins", {"service_id": "hk_tax_enquiry"})
+    status, err = await counter.post("/v1/counter/walk-ins", {"service_id": "hq_social_insurance"})
     assert (status, err["error"]["code"]) == (400, "service_not_offered")
     status, err = await counter.post("/v1/counter/walk-ins", {})
     assert status == 400

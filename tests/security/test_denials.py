@@ -20,7 +20,7 @@ from tests.appointments.conftest import DAY_AFTER, HENGQIN, SOCIAL, TOMORROW, De
 from tests.support import FAR_AHEAD, START, Api
 from tests.travel.conftest import HKID, Trip, signed_in_with_wallet
 
-OTHER_CENTRE = "qianhai_hk_services"
+OTHER_CENTRE = "macao_video_counters"
 OTHER_CARRIER = "xrl"
 OPERATOR = "mtr"
 OTHER_OPERATOR = "kmb"
@@ -549,7 +549,7 @@ async def test_another_centres_counter_never_calls_the_person(desk_world: World)
         f"/v1/counter/appointments/{world.ids['appointment']}/check-in"
     )
     assert status == 200
-    status, body = await world.as_("other_counter").post("/v1/counter/queue/next", {"counter": "Q2"})
+    status, body = await world.as_("other_counter").post("/v1/counter/queue/next", {"counter": "V2"})
     assert (status, body["appointment"]) == (200, None)
     status, body = await world.as_("counter").post("/v1/counter/queue/next", {"counter": "A3"})
     assert (status, body["appointment"]["id"]) == (200, world.ids["appointment"])

@@ -1,4 +1,5 @@
-"""The Hong Kong cross-boundary services adapter against a local fake of the agency's system."""
+"""Hengqin's remote video counters adapter against a local fake of Hengqin's booking system
+(the remote counter agency of issue 11 item 11: pushed bookings, refusals, outbox order)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,34 @@ from bayaffairs.adapters.protocols import AgencyEvent
 from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
-from tests.integrations.hk_cross_boundary.fake import FakeAgency
+from tests.integrations.hengqin_remote_counters.fake import FakeAgency
 from tests.integrations.support import build_adapter, unused_url
 from tests.support import START, MovableClock, next_weekday
 
+CENTRE = "macao_video_counters"  # in Macao, served by video from Hengqin
+SERVICE = "hq_social_insurance"  # two desks serve it
 CATALOGUE: dict[str, Any] = {
-    "name": "HK services",
-    "region": "HK",
-    "services": [{"id": "hk_tax_enquiry", "name": "Tax", "duration_minutes": 15, "id_documents": ["hkid"]}],
+    "name": "Hengqin services",
+    "region": "MO",
+    "services": [
+        {
+            "id": "hq_social_insurance",
+            "name": "Social insurance",
+            "duration_minutes": 15,
+            "id_documents": ["macao_id"],
+        }
+    ],
     "centres": [
         {
-            "id": "qianhai_hk_services",
-            "name": "Qianhai",
-            "address": "Qianhai",
-            "region": "CN",
-            "time_zone": "Asia/Shanghai",
-            "reference_prefix": "QH",
+            "id": "macao_video_counters",
+            "name": "Video counters",
+            "address": "Macao",
+            "region": "MO",
+            "served_from": "CN",
+            "time_zone": "Asia/Macau",
+            "reference_prefix": "HR",
             "hours": {"mon": ["09:00-12:00"]},
-            "counters": [{"id": "Q1", "services": ["hk_tax_enquiry"]}],
+            "counters": [{"id": "V1", "services": ["hq_social_insurance"]}],
         }
     ],
 }
@@ -38,9 +49,9 @@ EVENT = AgencyEvent(
     key="apt_1:booked:1",
     event="booked",
     appointment_id="apt_1",
-    reference="QH-ABC-DEF",
-    centre_id="qianhai_hk_services",
-    service_id="hk_tax_enquiry",
+    reference="HR-ABC-DEF",
+    centre_id=CENTRE,
+    service_id=SERVICE,
     start=START + timedelta(days=1),
     end=START + timedelta(days=1, minutes=15),
     fields={"holder_name": "CHAN Tai Man"},
@@ -49,7 +60,7 @@ EVENT = AgencyEvent(
 
 def adapter(http: aiohttp.ClientSession, url: str, **extra: Any) -> Any:
     return build_adapter(
-        "hk_cross_boundary", {**CATALOGUE, "base_url": url, "api_key": "agency-key", **extra}, http=http
+        "hengqin_remote_counters", {**CATALOGUE, "base_url": url, "api_key": "agency-key", **extra}, http=http
     )
 
 
@@ -58,7 +69,7 @@ async def test_a_push_reaches_the_agency_once_even_when_retried(http: aiohttp.Cl
         agency = adapter(http, fake.url)
         first = await agency.push(EVENT)
         again = await agency.push(EVENT)
-    assert first == again == "HKG-0001"
+    assert first == again == "HQR-0001"
     assert fake.requests == 2 and list(fake.events) == [EVENT.key]
     assert fake.events[EVENT.key]["applicant"] == {"holder_name": "CHAN Tai Man"}
 
@@ -96,21 +107,21 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
     async with FakeAgency() as fake:
         blocks = tuple(
             dataclasses.replace(b, settings={**b.settings, "base_url": fake.url, "api_key": "agency-key"})
-            if b.instance == "hk_cross_boundary"
+            if b.instance == "hengqin_remote_counters"
             else b
             for b in config.adapter_blocks
         )
         api = await make_api(dataclasses.replace(config, adapter_blocks=blocks))
         services = api.client.server.app[SERVICES]
         await services.transit.issuer_keys.rotate("appointments")
-        rider = await api.sign_in("hk-resident", display_name="Chan Tai Man")
+        rider = await api.sign_in("mo-resident", display_name="Chan Tai Man")
         await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
         fake.fail_next = 1
         status, body = await rider.post(
             "/v1/appointments",
             {
-                "centre_id": "qianhai_hk_services",
-                "service_id": "hk_tax_enquiry",
+                "centre_id": CENTRE,
+                "service_id": SERVICE,
                 "start": f"{next_weekday(clock.today(), 'thu')}T09:00:00+08:00",
             },
         )
@@ -129,27 +140,28 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
     assert events[0]["applicant"] == {"holder_name": "Chan Tai Man", "number_masked": ""}
 
 
-async def hk_app(make_api: AppFactory, config: Any, fake: FakeAgency) -> tuple[Any, Any]:
-    """The app with the agency's system at the fake, and a rider with consent for CN."""
+async def hengqin_app(make_api: AppFactory, config: Any, fake: FakeAgency) -> tuple[Any, Any]:
+    """The app with Hengqin's system at the fake, and a Macao rider with consent for CN (the
+    staff serving by video are in Hengqin)."""
     blocks = tuple(
         dataclasses.replace(b, settings={**b.settings, "base_url": fake.url, "api_key": "agency-key"})
-        if b.instance == "hk_cross_boundary"
+        if b.instance == "hengqin_remote_counters"
         else b
         for b in config.adapter_blocks
     )
     api = await make_api(dataclasses.replace(config, adapter_blocks=blocks))
     services = api.client.server.app[SERVICES]
     await services.transit.issuer_keys.rotate("appointments")
-    rider = await api.sign_in("hk-resident", display_name="Chan Tai Man")
+    rider = await api.sign_in("mo-resident", display_name="Chan Tai Man")
     await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
     return services, rider
 
 
-def qianhai(clock: MovableClock, hhmm: str) -> dict[str, str]:
+def video_counter(clock: MovableClock, hhmm: str) -> dict[str, str]:
     day = next_weekday(clock.today(), "thu")
     return {
-        "centre_id": "qianhai_hk_services",
-        "service_id": "hk_tax_enquiry",
+        "centre_id": CENTRE,
+        "service_id": SERVICE,
         "start": f"{day}T{hhmm}:00+08:00",
     }
 
@@ -158,10 +170,10 @@ async def test_a_refused_booking_is_cancelled_with_the_agencys_reason_and_the_ri
     make_api: AppFactory, clock: MovableClock, config: Any, pg: Any
 ) -> None:
     async with FakeAgency() as fake:
-        services, rider = await hk_app(make_api, config, fake)
-        status, kept = await rider.post("/v1/appointments", qianhai(clock, "09:00"))
+        services, rider = await hengqin_app(make_api, config, fake)
+        status, kept = await rider.post("/v1/appointments", video_counter(clock, "09:00"))
         assert status == 201, kept
-        status, body = await rider.post("/v1/appointments", qianhai(clock, "10:00"))
+        status, body = await rider.post("/v1/appointments", video_counter(clock, "10:00"))
         assert status == 201, body
         fake.refuse_next.append(("duplicate_applicant", "The applicant already has a booking that week"))
         outbox = services.appointments.outbox
@@ -175,7 +187,7 @@ async def test_a_refused_booking_is_cancelled_with_the_agencys_reason_and_the_ri
         clock.advance(hours=2)
         assert await outbox.drain() == 0 and fake.requests == 2
         slots = await services.appointments.booking.slots(
-            "qianhai_hk_services", "hk_tax_enquiry", clock.today(), clock.today() + timedelta(days=8)
+            CENTRE, SERVICE, clock.today(), clock.today() + timedelta(days=8)
         )
         start = datetime.fromisoformat(body["start"])
         assert next(s for s in slots if s.start == start).remaining == 2
@@ -192,13 +204,13 @@ async def test_a_reschedules_cancel_reaches_the_agency_before_its_new_booking(
     make_api: AppFactory, clock: MovableClock, config: Any, pg: Any
 ) -> None:
     async with FakeAgency() as fake:
-        services, rider = await hk_app(make_api, config, fake)
-        status, body = await rider.post("/v1/appointments", qianhai(clock, "09:00"))
+        services, rider = await hengqin_app(make_api, config, fake)
+        status, body = await rider.post("/v1/appointments", video_counter(clock, "09:00"))
         assert status == 201, body
         outbox = services.appointments.outbox
         assert await outbox.drain() == 1
         status, moved = await rider.post(
-            f"/v1/appointments/{body['id']}/reschedule", {"start": qianhai(clock, "11:00")["start"]}
+            f"/v1/appointments/{body['id']}/reschedule", {"start": video_counter(clock, "11:00")["start"]}
         )
         assert status == 201, moved
         fake.unavailable_for = {"cancelled"}  # the cancel fails for a while

@@ -1,4 +1,4 @@
-"""The agency's booking system, played by a local aiohttp server."""
+"""Hengqin's booking system for its remote video counters, played by a local aiohttp server."""
 
 from __future__ import annotations
 
@@ -40,4 +40,4 @@ class FakeAgency(FakePartner):
             return web.json_response({"code": code, "message": message}, status=422)
         if key not in self.events:
             self.events[key] = body
-        return web.json_response({"agency_reference": f"HKG-{len(self.events):04d}"}, status=201)
+        return web.json_response({"agency_reference": f"HQR-{len(self.events):04d}"}, status=201)

@@ -1,4 +1,7 @@
-"""Pushes our bookings of Hong Kong cross-boundary services to the agency's booking system.
+"""Pushes our bookings of Hengqin's remote video counters (in Macao) to Hengqin's booking system.
+
+Hengqin's staff serve these counters by video, so they must know who is coming: every booking,
+reschedule and cancellation is an event sent to their system (a DEMO protocol: no published API).
 
 `POST {base_url}/v1/bookings/events` with headers `Authorization: Bearer <api_key>` and
 `Idempotency-Key: <event key>`, body `{"event", "reference", "centre", "service", "start", "end",
@@ -31,7 +34,7 @@ class Settings(AgencySettings):
     timeout_seconds = timeout_field()
 
 
-class HkCrossBoundary(RemotePartner, ConfiguredAgency):
+class HengqinRemoteCounters(RemotePartner, ConfiguredAgency):
     Settings = Settings
 
     async def push(self, event: AgencyEvent) -> str:

@@ -1,1 +1,0 @@
-"""The Hong Kong Government's cross-boundary public services at counters in Guangdong cities."""
