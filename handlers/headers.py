@@ -9,6 +9,8 @@ a file response or aiohttp itself).
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from bayaffairs.handlers.keys import PRINCIPAL
@@ -27,6 +29,7 @@ async def _secure(request: web.BaseRequest, response: web.StreamResponse) -> Non
         headers["Cache-Control"] = "no-store"
 
 
+@functools.lru_cache(maxsize=128)  # clients send a handful of distinct headers
 def accepts_gzip(header: str | None) -> bool:
     """Whether an Accept-Encoding header takes gzip (RFC 9110 12.5.3): named (or as x-gzip) with a
     q-value above 0, or not named and `*` with a q-value above 0."""

@@ -83,6 +83,7 @@ def by_hand(changes: ChangeNumbers) -> list[float]:
     """The kept numbers' age by hand: `now[0]` is the monotonic clock of `changes`."""
     now = [1000.0]
     changes._monotonic = lambda: now[0]
+    changes._known.clear()  # kept as of the real clock: gone, the next read keeps one by hand
     return now
 
 
@@ -239,3 +240,36 @@ def test_a_kept_number_is_not_used_past_trust_seconds_nor_below_a_written_one() 
     changes.heard("hq:x")
     changes.lost()
     assert changes.kept("hq") is None
+
+
+async def test_a_busy_centres_number_is_refreshed_by_one_read_before_it_runs_out(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past half of `trust_seconds` the first pull starts one read in the background and every
+    pull keeps its 304; past the whole of it (nobody pulled meanwhile) each pull in flight reads."""
+    await desk.booked(at(TOMORROW, "09:00"))
+    counter = await desk.counter()
+    mine = changes_of(desk.api)
+    now = by_hand(mine)
+    await until(lambda: mine.live, "this instance listens")
+    _, etag, _ = await pull(counter)
+    reads: list[str] = []
+    real = q.current_change
+
+    async def counted(conn: Any, centre_id: str) -> int:
+        reads.append(centre_id)
+        return await real(conn, centre_id)
+
+    monkeypatch.setattr(q, "current_change", counted)
+    assert [s for s, _, _ in await asyncio.gather(*(pull(counter, etag) for _ in range(20)))] == [304] * 20
+    assert reads == []  # fresh: no read at all
+    now[0] += mine.trust_seconds * 0.6
+    assert [s for s, _, _ in await asyncio.gather(*(pull(counter, etag) for _ in range(20)))] == [304] * 20
+    await until(lambda: not mine._refreshing, "the background read is done")
+    assert reads == [HENGQIN]  # one read for twenty pulls ...
+    now[0] += mine.trust_seconds * 0.6
+    assert mine.kept(HENGQIN) is not None  # ... which renewed the kept number
+    now[0] += mine.trust_seconds * 1.1  # nobody pulled for longer than the bound: it ran out
+    reads.clear()
+    assert [s for s, _, _ in await asyncio.gather(*(pull(counter, etag) for _ in range(5)))] == [304] * 5
+    assert len(reads) >= 2  # the herd the refresh avoids: pulls in flight read at once
