@@ -94,7 +94,8 @@ class OperatorRules:
     synced; past it, `stale_policy`: "deny" everyone, or "flag" (open, and flag the taps for the
     operator's review).
     `double_tap_seconds`: on an operator without tap-out, the same rider tapping in again at the
-    same stop or vehicle this soon is let through on the journey already paid (0: never).
+    same stop or vehicle this soon is let through on the journey already paid (0: never). With
+    tap-out, a second entry at the same station this soon, before any exit, is the same entry.
     `overtime_surcharge`: added (minor units of the operator's currency) to the fare of a journey
     whose tap-out came after `max_journey_minutes` (a late tap-out); 0: none.
     `self_repairs_per_month`: how many unfinished journeys a rider may repair a month without the

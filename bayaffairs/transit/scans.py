@@ -450,7 +450,7 @@ class TapRecorder:
             "source": source,
             "tap_out": operator.rules.tap_out,
             "orphan_exit": operator.rules.tap_out_without_tap_in,
-            "double_tap": 0 if operator.rules.tap_out else operator.rules.double_tap_seconds,
+            "double_tap": operator.rules.double_tap_seconds,  # with tap-out: a second entry
             "riders": riders_of(verified),
             "skew": self.skew_seconds,
         }

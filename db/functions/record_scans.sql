@@ -95,6 +95,33 @@ BEGIN
                     journey_status := 'completed'; RETURN NEXT; CONTINUE;
                 END IF;
             END IF;
+            IF coalesce(it.double_tap, 0) > 0 AND it.tap_out THEN
+                -- A second entry at the same station within `double_tap` seconds of the rider's
+                -- entry there (the gate seemed not to open; two taps), either order, while that
+                -- journey had no exit yet at this tap's time: the same entry, let through on it
+                -- (before: online refused unfinished_journey; uploaded, it closed the first as
+                -- unfinished, the maximum fare, and opened a second: charged twice). After an
+                -- exit it is a new entry, so exit-and-re-enter is no free ride.
+                SELECT x.id, x.status INTO jid, status_now FROM journeys x
+                WHERE x.account_token = acct AND x.operator = it.operator AND x.entry_station = it.station
+                  AND x.entry_at BETWEEN it.scanned_at - make_interval(secs => it.double_tap)
+                                     AND it.scanned_at + make_interval(secs => it.double_tap)
+                  AND (x.exit_at IS NULL OR x.exit_at > it.scanned_at)
+                  AND x.riders >= coalesce(it.riders, 1)
+                ORDER BY x.entry_at LIMIT 1;
+                IF jid IS NOT NULL THEN
+                    INSERT INTO taps (tap_id, operator, gate_id, station, direction, code_key,
+                                      account_token, scanned_at, source, journey_id)
+                    VALUES (it.tap_id, it.operator, it.gate_id, it.station, 'in', it.code_key, acct,
+                            it.scanned_at, it.source, jid)
+                    ON CONFLICT DO NOTHING;
+                    IF NOT FOUND THEN
+                        decision := 'deny'; reason := 'replayed'; RETURN NEXT; CONTINUE;
+                    END IF;
+                    decision := 'open'; reason := 'double_tap'; journey_id := jid;
+                    journey_status := status_now; RETURN NEXT; CONTINUE;
+                END IF;
+            END IF;
             IF it.source <> 'online' AND it.tap_out THEN
                 -- its exit, priced without it (an online tap-out came first): the entry completes it
                 SELECT * INTO j FROM journeys x

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from tests.support import Api
-from tests.transit.conftest import Ride
+from tests.transit.conftest import Ride, uploaded_tap
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -90,3 +90,84 @@ async def test_offline_double_taps_count_once_whatever_order_they_arrive_in(
     second = offline_tap(ride, "t-4", (await ride.code("shenzhen"))["payload"])
     await upload(ride, gate, [first, second])
     assert len(await charged(pg)) == 3
+
+
+# At an operator with tap-out (a metro), a second entry by the same rider at the same station
+# within `double_tap_seconds` is the same entry: the gate seemed not to open, or the rider tapped
+# twice. Before, online it was refused `unfinished_journey` (the rider stood at a closed gate,
+# though inside by our books); uploaded, it closed the first journey as unfinished (the maximum
+# fare) and opened a second one: charged twice.
+
+METRO = "shenzhen_metro"
+
+
+async def journeys(pg: asyncpg.Connection) -> list[tuple[str, str | None, str | None]]:
+    rows = await pg.fetch("SELECT status, entry_station, exit_station FROM journeys ORDER BY entry_at")
+    return [(r["status"], r["entry_station"], r["exit_station"]) for r in rows]
+
+
+async def test_a_second_entry_at_the_same_metro_station_online_is_the_same_entry(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    gate = await ride.gate(METRO)
+    stops = ride.stops(METRO)
+    first = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0])
+    assert first["decision"] == "open"
+    ride.clock.advance(seconds=5)
+    again = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0], gate_id="g2")
+    assert (again["decision"], again["reason"], again["journey_id"]) == (
+        "open",
+        "double_tap",
+        first["journey_id"],
+    )
+    # Control: at another station (the rider is inside at the first) it is still refused.
+    elsewhere = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[1], gate_id="g3")
+    assert (elsewhere["decision"], elsewhere["reason"]) == ("deny", "unfinished_journey")
+    ride.clock.advance(minutes=20)
+    out = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[-1], "out")
+    assert out["decision"] == "open" and out["journey_id"] == first["journey_id"]
+    assert await journeys(pg) == [("completed", stops[0], stops[-1])]
+    # Control: after the window, the same station is refused as before.
+    ride.clock.advance(minutes=1)
+    await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0])
+    ride.clock.advance(seconds=61)
+    late = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0], gate_id="g2")
+    assert (late["decision"], late["reason"]) == ("deny", "unfinished_journey")
+
+
+@pytest.mark.parametrize("order", ["in scan order", "the second entry first"])
+async def test_a_second_entry_at_the_same_metro_station_uploaded_is_the_same_entry(
+    ride: Ride, pg: asyncpg.Connection, order: str
+) -> None:
+    gate = await ride.gate(METRO)
+    stops = ride.stops(METRO)
+    a = uploaded_tap("in-a", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
+    ride.clock.advance(seconds=5)
+    b = uploaded_tap("in-b", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
+    ride.clock.advance(minutes=20)
+    c = uploaded_tap("out-c", (await ride.code("shenzhen"))["payload"], stops[-1], "out", ride.clock.now())
+    await upload(ride, gate, [a, b, c] if order == "in scan order" else [b, a, c])
+    await ride.services.transit.journeys.close_overdue()
+
+    assert await journeys(pg) == [("completed", stops[0], stops[-1])]
+    assert len(await charged(pg)) == 1
+    states = await pg.fetch("SELECT state, journey_id FROM tap_uploads ORDER BY tap_id")
+    assert {s["state"] for s in states} == {"recorded"} and len({s["journey_id"] for s in states}) == 1
+
+
+async def test_an_entry_after_an_exit_at_the_same_metro_station_is_a_new_journey(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    """Control: out and back in at the entry station within the window is not the same entry
+    (else exit-and-re-enter would open the gates on a journey already over)."""
+    gate = await ride.gate(METRO)
+    stops = ride.stops(METRO)
+    first = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0])
+    ride.clock.advance(seconds=10)
+    out = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0], "out")
+    assert out["decision"] == "open" and out["journey_id"] == first["journey_id"]
+    ride.clock.advance(seconds=10)
+    back = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[0], gate_id="g2")
+    assert back["decision"] == "open" and back["reason"] is None
+    assert back["journey_id"] != first["journey_id"]
+    assert await journeys(pg) == [("completed", stops[0], stops[0]), ("open", stops[0], None)]

@@ -103,8 +103,13 @@ async def test_the_same_code_opens_one_tap_in_once(ride: Ride) -> None:
     assert (await ride.scan(gate, payload, station))["decision"] == "open"
     again = await ride.scan(gate, payload, station, gate_id="g2")
     assert (again["decision"], again["reason"]) == ("deny", "replayed")
-    fresh = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], station, gate_id="g3")
+    # A fresh code opens no second journey: at another station it is refused; at this one, at
+    # once, it is the same entry (a double tap, tests/transit/test_double_taps.py).
+    elsewhere = ride.stops(METRO)[1]
+    fresh = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], elsewhere, gate_id="g3")
     assert (fresh["decision"], fresh["reason"]) == ("deny", "unfinished_journey")
+    same = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], station, gate_id="g4")
+    assert (same["decision"], same["reason"]) == ("open", "double_tap")
 
 
 async def test_a_replayed_code_after_tap_out_is_replayed(ride: Ride) -> None:
