@@ -159,9 +159,9 @@ StartsOf = Callable[[str, date], list[datetime]]
 async def _demo_appointments(ctx: SeedContext) -> None:
     """The demo rider's appointments at the Hengqin centre today (its zone), at slots still ahead
     within its opening hours, or on its next working day when today has none left; booked as
-    the API does (seats, change numbers, consent and transfer records), so a counter pulling that
-    day sees them and can check them in at once. Appointments the rider already holds there are
-    left alone: a second run adds nothing."""
+    the API does (seats, change numbers; no consent or transfer record, as Hengqin's data stays
+    in Macao), so a counter pulling that day sees them and can check them in by their QR at
+    once. Appointments the rider already holds there are left alone: a second run adds nothing."""
     async with ctx.wiring.db.acquire() as conn:
         rider = await users_q.find_by_identity(conn, "dev", "demo-rider")
     appointments, clock = ctx.services.appointments, ctx.wiring.clock
@@ -177,7 +177,8 @@ async def _demo_appointments(ctx: SeedContext) -> None:
     day, which = demo_day(centre, [service for service, _ in DEMO_APPOINTMENTS], now, starts)
     mine = await appointments.booking.list(rider.id, cursor=None, limit=100)
     held = {(a.service_id, a.start) for a in mine.items}  # whatever became of them since
-    await ctx.services.consents.give(rider.id, centre.region, "appointment")  # kept if given
+    if centre.data_stays_in is None:  # the data would go to the centre: the consent first
+        await ctx.services.consents.give(rider.id, centre.region, "appointment")  # kept if given
     documents = ctx.services.documents
     family = {d.holder_name: d.id for d in (await documents.list(rider.id, cursor=None, limit=100)).items}
     for name, number in DEMO_FAMILY:

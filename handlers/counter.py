@@ -98,7 +98,8 @@ def _fast_day_query(raw: Any) -> dict[str, Any] | None:
     query=CounterDayQuery,
     fast_query=_fast_day_query,
     responses={200: CounterDay, 304: None},
-    description="Only the name and the masked document number of each person. `since`: only "
+    description="Only the name and the masked document number of each person (neither, null, where "
+    "the centre's data stays home: `data_stays_in`). `since`: only "
     "appointments changed after that cursor (cancelled and rescheduled ones included, so a "
     "counter can drop them). ETag / If-None-Match gives 304. With Accept-Encoding: gzip the full "
     "day (no `since`) comes gzip-compressed (Content-Encoding: gzip), under the same weak ETag.",
@@ -209,7 +210,8 @@ def _checked_in(appointment: object) -> dict[str, object]:
     errors=(404, 409),
     description="With the scanned QR `payload` in the body, the code must be the appointment's "
     "current one (409 code_superseded after a reschedule). 409 centre_blocked while a block closes "
-    "the whole centre.",
+    "the whole centre. 409 qr_required without the `payload` where the centre's data stays home "
+    "(`data_stays_in`): the desk checks the signed QR and the identity document.",
 )
 async def check_in_by_id(call: Call) -> web.Response:
     desk = call.services.appointments.desk
@@ -231,7 +233,9 @@ async def check_in_by_id(call: Call) -> web.Response:
     body=CheckInIn,
     responses={200: CheckInOut},
     errors=(404, 409),
-    description="409 centre_blocked while a block closes the whole centre.",
+    description="409 centre_blocked while a block closes the whole centre. 409 qr_required for a "
+    "typed `reference` where the centre's data stays home (`data_stays_in`): no name to check the "
+    "document against, so the signed QR `payload` only.",
 )
 async def check_in(call: Call) -> web.Response:
     desk = call.services.appointments.desk

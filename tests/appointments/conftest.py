@@ -18,6 +18,12 @@ from tests.support import INSTANTS, START, Api, MovableClock, test_config
 HENGQIN = "hengqin_gasc"
 COMMERCIAL = "mo_commercial_registration"  # three counters serve it at Hengqin: capacity 3
 SOCIAL = "mo_social_insurance"  # capacity 2
+# Hengqin's data stays in Macao (config `data_stays_in`): no consent, no transfer, no names at its
+# desks. At Hengqin's remote video counters in Macao the applicant's data does cross the boundary
+# to Hengqin's staff (MO -> CN, `served_from`: a consent and a transfer record), and the desks
+# see the name and masked number.
+VIDEO = "macao_video_counters"
+BY_VIDEO = "hq_commercial_registration"  # both video desks (V1, V2) serve it
 HENGQIN_ZONE = ZoneInfo("Asia/Shanghai")
 # The clock's day in Hengqin, the same for both test instants (a Wednesday, 10:00 or 01:00), and
 # the two days after it that the tests book (Hengqin opens Monday to Saturday).
@@ -33,9 +39,12 @@ class Desk:
     rider: Api
     services: Any
     clock: MovableClock
+    centre: str = HENGQIN  # where book/booked/slots/counter go unless told
+    service: str = COMMERCIAL
 
-    async def counter(self, centre: str = HENGQIN) -> Api:
-        return self.api.as_((await self.services.credentials.issue("counter", centre)).token)
+    async def counter(self, centre: str | None = None) -> Api:
+        scope = centre or self.centre
+        return self.api.as_((await self.services.credentials.issue("counter", scope)).token)
 
     async def another_rider(self, handle: str, consent: str | None = "CN") -> Api:
         rider = await self.api.sign_in(handle, display_name=f"Rider {handle}")
@@ -47,22 +56,22 @@ class Desk:
         return rider
 
     async def slots(
-        self, day: date, service: str = COMMERCIAL, centre: str = HENGQIN
+        self, day: date, service: str | None = None, centre: str | None = None
     ) -> list[dict[str, Any]]:
-        status, body = await self.api.get(
-            f"/v1/centres/{centre}/slots?service={service}&date={day.isoformat()}"
-        )
+        where, what = centre or self.centre, service or self.service
+        status, body = await self.api.get(f"/v1/centres/{where}/slots?service={what}&date={day.isoformat()}")
         assert status == 200, body
         return body["items"]
 
     async def book(
-        self, start: str, service: str = COMMERCIAL, rider: Api | None = None, **extra: Any
+        self, start: str, service: str | None = None, rider: Api | None = None, **extra: Any
     ) -> tuple[int, Any]:
-        return await (rider or self.rider).post(
-            "/v1/appointments", {"centre_id": HENGQIN, "service_id": service, "start": start, **extra}
-        )
+        body = {"centre_id": self.centre, "service_id": service or self.service, "start": start, **extra}
+        return await (rider or self.rider).post("/v1/appointments", body)
 
-    async def booked(self, start: str, service: str = COMMERCIAL, rider: Api | None = None) -> dict[str, Any]:
+    async def booked(
+        self, start: str, service: str | None = None, rider: Api | None = None
+    ) -> dict[str, Any]:
         status, body = await self.book(start, service, rider)
         assert status == 201, body
         return body
@@ -89,6 +98,22 @@ async def desk(make_api: AppFactory, clock: MovableClock) -> Desk:
     status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
     assert status == 201
     return Desk(api, rider, services, clock)
+
+
+@pytest.fixture
+async def video(desk: Desk) -> Desk:
+    """The same app and rider (with the CN consent) booking at the video counters, where the
+    data crosses to Hengqin's staff."""
+    return dataclasses.replace(desk, centre=VIDEO, service=BY_VIDEO)
+
+
+async def check_in(counter: Api, person: dict[str, Any]) -> dict[str, Any]:
+    """The desk scans the person's signed QR (the only check-in where the data stays home)."""
+    status, body = await counter.post(
+        f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+    )
+    assert status == 200, body
+    return dict(body)
 
 
 def days(n: int) -> timedelta:

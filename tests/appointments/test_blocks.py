@@ -141,7 +141,9 @@ async def test_no_check_in_nor_walk_in_while_the_whole_centre_is_closed(desk: De
     counter = await desk.counter()
     closed = await block(counter, start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"), reason="typhoon")
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
-    status, err = await counter.post(f"/v1/counter/appointments/{booked['id']}/check-in", {})
+    status, err = await counter.post(
+        f"/v1/counter/appointments/{booked['id']}/check-in", {"payload": booked["qr"]["payload"]}
+    )
     assert (status, err["error"]["code"]) == (409, "centre_blocked"), err
     assert err["error"]["details"] == {"until": at(TOMORROW, "12:00"), "reason": "typhoon"}
     status, err = await counter.post("/v1/counter/walk-ins", {"service_id": COMMERCIAL})
@@ -151,7 +153,9 @@ async def test_no_check_in_nor_walk_in_while_the_whole_centre_is_closed(desk: De
     await block(counter, counter="A1", start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"))
     status, _ = await counter.delete(f"/v1/counter/blocks/{closed['id']}")
     assert status == 200
-    status, checked = await counter.post(f"/v1/counter/appointments/{booked['id']}/check-in", {})
+    status, checked = await counter.post(
+        f"/v1/counter/appointments/{booked['id']}/check-in", {"payload": booked["qr"]["payload"]}
+    )
     assert (status, checked["status"]) == (200, "checked_in"), checked
     status, walked = await counter.post("/v1/counter/walk-ins", {"service_id": COMMERCIAL})
     assert status == 201, walked
@@ -162,7 +166,9 @@ async def test_a_check_in_before_or_after_a_centre_closure_is_taken(desk: Desk) 
     counter = await desk.counter()
     await block(counter, start=at(TOMORROW, "10:00"), end=at(TOMORROW, "11:00"), reason="drill")
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:00")))
-    status, checked = await counter.post(f"/v1/counter/appointments/{early['id']}/check-in", {})
+    status, checked = await counter.post(
+        f"/v1/counter/appointments/{early['id']}/check-in", {"payload": early["qr"]["payload"]}
+    )
     assert status == 200, checked
 
 
@@ -179,7 +185,9 @@ async def test_nobody_is_called_while_the_whole_centre_is_closed_and_a_retried_c
     closed = await block(counter, start=at(TOMORROW, "09:30"), end=at(TOMORROW, "12:00"), reason="typhoon")
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "08:50")))
     for person in (first, second):
-        status, body = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        status, body = await counter.post(
+            f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+        )
         assert status == 200, body
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:20")))
     key = {"Idempotency-Key": "call-before-typhoon"}
@@ -211,7 +219,9 @@ async def test_a_blocked_desk_calls_nobody_while_another_desk_may(desk: Desk) ->
     )
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "08:50")))
     for person in (first, second):
-        status, body = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        status, body = await counter.post(
+            f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+        )
         assert status == 200, body
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
     status, err = await counter.post("/v1/counter/queue/next", {"counter": "A1"})

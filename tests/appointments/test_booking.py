@@ -11,7 +11,9 @@ from tests.appointments.conftest import (
     COMMERCIAL,
     DAY_AFTER,
     HENGQIN,
+    QIANHAI,
     SOCIAL,
+    TAX,
     TODAY,
     TOMORROW,
     Desk,
@@ -132,10 +134,11 @@ async def test_a_rider_holds_at_most_the_services_limit(desk: Desk) -> None:
     assert (status, body["error"]["code"]) == (400, "rider_limit_reached")
 
 
-async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_language(desk: Desk) -> None:
-    """A client shows the API's message as it is: codes like CN or appointment read badly."""
-    stranger = await desk.another_rider("no-consent-yet", consent=None)
-    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00")}
+async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_language(qianhai: Desk) -> None:
+    """A client shows the API's message as it is: codes like CN or appointment read badly. At
+    Qianhai, where the data goes from Hong Kong to the mainland (at Hengqin it stays in Macao)."""
+    stranger = await qianhai.another_rider("no-consent-yet", consent=None)
+    body = {"centre_id": QIANHAI, "service_id": TAX, "start": at(TOMORROW, "09:00")}
     messages = {}
     for language in ("en", "zh-Hant", "zh-Hans"):
         status, answer = await stranger.post("/v1/appointments", body, headers={"Accept-Language": language})
@@ -151,19 +154,20 @@ async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_la
 
 
 async def test_without_consent_nothing_is_booked_and_with_it_the_transfer_is_recorded(
-    desk: Desk, pg: Any
+    qianhai: Desk, pg: Any
 ) -> None:
-    stranger = await desk.another_rider("no-consent", consent=None)
-    status, body = await desk.book(at(TOMORROW, "09:00"), rider=stranger)
+    """At Qianhai (HK -> CN); at Hengqin nothing crosses (test_data_home.py)."""
+    stranger = await qianhai.another_rider("no-consent", consent=None)
+    status, body = await qianhai.book(at(TOMORROW, "09:00"), rider=stranger)
     assert (status, body["error"]["code"]) == (403, "consent_required")
     assert await pg.fetchval("SELECT count(*) FROM appointments") == 0
-    booked = await desk.booked(at(TOMORROW, "09:00"))
-    status, transfers = await desk.rider.get("/v1/me/data-transfers")
+    booked = await qianhai.booked(at(TOMORROW, "09:00"))
+    status, transfers = await qianhai.rider.get("/v1/me/data-transfers")
     [record] = transfers["items"]
     assert (record["origin"], record["destination"], record["recipient"]) == (
-        "MO",
+        "HK",
         "CN",
-        "macao_hengqin_services",
+        "hk_cross_boundary",
     )
     assert record["fields"] == ["holder_name", "number_masked"] and record["reference"] == booked["id"]
 

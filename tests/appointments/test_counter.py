@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import SOCIAL, TOMORROW, Desk, at
-from tests.support import FAR_AHEAD
+from tests.appointments.conftest import SOCIAL, TAX, TOMORROW, Desk, at
+from tests.travel.conftest import HKID
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -27,26 +27,20 @@ async def booked_for_today(desk: Desk, n: int = 1, service: str = SOCIAL) -> lis
     return out
 
 
-async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(desk: Desk) -> None:
-    status, doc = await desk.rider.post(
-        "/v1/me/documents",
-        {
-            "type": "macao_id",
-            "holder_name": "CHAN Tai Man",
-            "number": "1234567(8)",
-            "issuing": "MO",
-            "expires": FAR_AHEAD,
-        },
-    )
+async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(qianhai: Desk) -> None:
+    """At a centre the applicant's data is sent to (Qianhai, HK -> CN): where it stays home
+    (Hengqin) the list has neither, see test_data_home.py."""
+    status, doc = await qianhai.rider.post("/v1/me/documents", HKID)
     assert status == 201, doc
-    status, body = await desk.book(at(TOMORROW, "09:00"), document_id=doc["id"])
+    status, body = await qianhai.book(at(TOMORROW, "09:00"), document_id=doc["id"])
     assert status == 201, body
-    counter = await desk.counter()
+    counter = await qianhai.counter()
     status, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     assert status == 200, day
+    assert day["data_stays_in"] is None
     [item] = day["items"]
-    assert item["holder_name"] == "CHAN Tai Man"
-    assert item["number_masked"] == doc["number_masked"] and "1234567" not in item["number_masked"]
+    assert item["holder_name"] == "Chan Tai Man"
+    assert item["number_masked"] == doc["number_masked"] and "123456" not in item["number_masked"]
     assert "user_id" not in item and "document_id" not in item
 
 
@@ -107,9 +101,11 @@ async def test_riders_and_gates_cannot_use_the_counter_api(desk: Desk) -> None:
     assert status == 401
 
 
-async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(desk: Desk) -> None:
-    [body] = await booked_for_today(desk)
-    counter = await desk.counter()
+async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(qianhai: Desk) -> None:
+    """Then again by id and by the typed reference: at a centre that has the name to check
+    against the document (Qianhai); where the data stays home, the QR only (test_data_home.py)."""
+    [body] = await booked_for_today(qianhai, service=TAX)
+    counter = await qianhai.counter()
     status, first = await counter.post("/v1/counter/check-ins", {"payload": body["qr"]["payload"]})
     assert status == 200, first
     assert first["queue_number"] == 1
@@ -122,9 +118,9 @@ async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(desk: Desk
 async def test_check_in_is_refused_on_another_day_and_with_a_forged_code(desk: Desk) -> None:
     body = await desk.booked(at(TOMORROW, "09:00"))
     counter = await desk.counter()
-    status, err = await counter.post(f"/v1/counter/appointments/{body['id']}/check-in", {})
-    assert (status, err["error"]["code"]) == (409, "not_today")
     payload = body["qr"]["payload"]
+    status, err = await counter.post(f"/v1/counter/appointments/{body['id']}/check-in", {"payload": payload})
+    assert (status, err["error"]["code"]) == (409, "not_today")
     forged = payload[:-3] + ("AAA" if payload[-3:] != "AAA" else "BBB")
     status, err = await counter.post("/v1/counter/check-ins", {"payload": forged})
     assert status == 400 and err["error"]["code"] == "invalid_code"
@@ -148,7 +144,9 @@ async def test_two_counters_calling_at_once_never_get_the_same_person(desk: Desk
     people = await booked_for_today(desk, 3)
     counter = await desk.counter()
     for person in people:
-        status, _ = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        status, _ = await counter.post(
+            f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+        )
         assert status == 200
     answers = await asyncio.gather(
         *(counter.post("/v1/counter/queue/next", {"counter": c}) for c in ("A3", "A4", "A3"))
@@ -162,7 +160,9 @@ async def test_two_counters_calling_at_once_never_get_the_same_person(desk: Desk
 async def test_called_three_times_without_showing_is_a_no_show(desk: Desk) -> None:
     [person] = await booked_for_today(desk)
     counter = await desk.counter()
-    await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+    await counter.post(
+        f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+    )
     status, called = await counter.post("/v1/counter/queue/next", {"counter": "A3"})
     assert called["appointment"]["call_count"] == 1
     for expected in (2, 3):
@@ -179,7 +179,9 @@ async def test_called_three_times_without_showing_is_a_no_show(desk: Desk) -> No
 async def test_served_is_recorded_once_and_unknown_counters_are_404(desk: Desk) -> None:
     [person] = await booked_for_today(desk)
     counter = await desk.counter()
-    await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+    await counter.post(
+        f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+    )
     status, err = await counter.post("/v1/counter/queue/next", {"counter": "Z9"})
     assert (status, err["error"]["code"]) == (404, "counter_not_found")
     await counter.post("/v1/counter/queue/next", {"counter": "A3"})
@@ -276,7 +278,7 @@ async def test_a_check_in_shows_in_the_next_full_pull_and_changes_the_etag(desk:
     counter = await desk.counter()
     _, etag, before = await full_pull(counter)
     assert (await full_pull(counter))[1] == etag
-    status, checked = await counter.post("/v1/counter/check-ins", {"reference": person["reference"]})
+    status, checked = await counter.post("/v1/counter/check-ins", {"payload": person["qr"]["payload"]})
     assert status == 200, checked
     status, new_etag, after = await full_pull(counter, {"If-None-Match": etag})
     assert status == 200 and new_etag != etag

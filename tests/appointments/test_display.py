@@ -16,7 +16,9 @@ async def display_api(desk: Desk, centre: str = HENGQIN) -> Api:
 async def checked_in(desk: Desk, counter: Api, n: int) -> list[dict[str, Any]]:
     people = await booked_for_today(desk, n, SOCIAL)
     for person in people:
-        status, _ = await counter.post(f"/v1/counter/appointments/{person['id']}/check-in", {})
+        status, _ = await counter.post(
+            f"/v1/counter/appointments/{person['id']}/check-in", {"payload": person["qr"]["payload"]}
+        )
         assert status == 200
     return people
 

@@ -13,7 +13,7 @@ import pytest
 
 from bayaffairs.config import Config
 from bayaffairs.handlers.keys import SERVICES
-from tests.appointments.conftest import HENGQIN, SOCIAL
+from tests.appointments.conftest import HENGQIN, SOCIAL, TAX
 from tests.conftest import AppFactory
 from tests.support import START, Api, MovableClock, test_config
 from tests.transit.conftest import Ride
@@ -65,22 +65,27 @@ class World:
         assert status == 200, paid
         return paid
 
-    async def appointment(self, rider: Api | None = None, days: int = 1, hhmm: str = "10:00") -> Any:
-        """A booked appointment at Hengqin `days` from today, with a Macao ID."""
+    async def appointment(
+        self, rider: Api | None = None, days: int = 1, hhmm: str = "10:00", centre: str = HENGQIN
+    ) -> Any:
+        """A booked appointment `days` from today: at Hengqin with a Macao ID (the data stays in
+        Macao: nothing is transferred), or at Qianhai with the HKID (sent to the mainland centre,
+        with the consent: a transfer record)."""
         rider = rider or self.rider
         status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
         assert status in (200, 201)
-        status, doc = await rider.post("/v1/me/documents", MACAO_ID)
+        document, service = (MACAO_ID, SOCIAL) if centre == HENGQIN else (DOCUMENT, TAX)
+        status, doc = await rider.post("/v1/me/documents", document)
         assert status in (201, 409), doc
         if status == 409:
             _, docs = await rider.get("/v1/me/documents")
-            doc = next(d for d in docs["items"] if d["type"] == "macao_id")
+            doc = next(d for d in docs["items"] if d["type"] == document["type"])
         day = (NOW.date() + timedelta(days=days)).isoformat()  # NOW is in Bay Area time
         status, booked = await rider.post(
             "/v1/appointments",
             {
-                "centre_id": HENGQIN,
-                "service_id": SOCIAL,
+                "centre_id": centre,
+                "service_id": service,
                 "start": f"{day}T{hhmm}:00+08:00",
                 "document_id": doc["id"],
             },

@@ -1,15 +1,17 @@
 """Withdrawing a consent stops future transfers and lists what was already sent there, with the
-recipients' contacts, in the rider's language."""
+recipients' contacts, in the rider's language. The appointments are at Qianhai, where a Hong Kong
+applicant's data goes to the mainland centre (at Hengqin it stays in Macao: nothing is sent)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.appointments.conftest import HENGQIN, SOCIAL
+from tests.appointments.conftest import QIANHAI, TAX
 from tests.privacy.conftest import NOW, World
 from tests.travel.conftest import signed_in_with_wallet
 
-AGENCY = "macao_hengqin_services"
+AGENCY = "hk_cross_boundary"
+AGENCY_ZH = "香港跨境通辦服務"
 
 
 async def consent_id(world: World, destination: str, purpose: str) -> str:
@@ -22,17 +24,17 @@ async def consent_id(world: World, destination: str, purpose: str) -> str:
 
 
 async def test_the_answer_lists_what_went_there_with_the_recipients_contact(world: World) -> None:
-    booked = await world.appointment()
+    booked = await world.appointment(centre=QIANHAI)
     cid = await consent_id(world, "CN", "appointment")
     status, body = await world.rider.delete(f"/v1/me/consents/{cid}", headers={"Accept-Language": "zh-Hant"})
     assert status == 200, body
     assert body["status"] == "withdrawn"
     [sent] = body["already_sent"]
     assert sent["recipient"] == AGENCY
-    assert sent["recipient_name"] == "橫琴政務服務(澳門居民預約)"
-    assert sent["contact"]["email"] == "dpo@macao-hengqin-services.example"
+    assert sent["recipient_name"] == AGENCY_ZH
+    assert sent["contact"]["email"] == "dpo@hk-cross-boundary.example"
     assert sent["destination"] == "CN"
-    assert sent["subjects"] == ["CHAN Tai Man"]
+    assert sent["subjects"] == ["Chan Tai Man"]
     assert sent["references"] == [booked["id"]]
     assert sent["purposes"] == ["appointment"]
     assert set(sent["fields"]) == {"holder_name", "number_masked"}
@@ -41,14 +43,14 @@ async def test_the_answer_lists_what_went_there_with_the_recipients_contact(worl
 
 
 async def test_after_withdrawing_nothing_more_is_sent(world: World) -> None:
-    await world.appointment()
+    await world.appointment(centre=QIANHAI)
     cid = await consent_id(world, "CN", "appointment")
     await world.rider.delete(f"/v1/me/consents/{cid}")
     _, docs = await world.rider.get("/v1/me/documents")
     start = f"{(NOW + timedelta(days=2)).date().isoformat()}T11:00:00+08:00"
     status, body = await world.rider.post(
         "/v1/appointments",
-        {"centre_id": HENGQIN, "service_id": SOCIAL, "start": start, "document_id": docs["items"][0]["id"]},
+        {"centre_id": QIANHAI, "service_id": TAX, "start": start, "document_id": docs["items"][0]["id"]},
     )
     assert (status, body["error"]["code"]) == (403, "consent_required")
     assert await world.pg.fetchval("SELECT count(*) FROM data_transfers") == 1
@@ -56,7 +58,7 @@ async def test_after_withdrawing_nothing_more_is_sent(world: World) -> None:
 
 async def test_the_list_is_in_english_by_default_and_names_only_this_riders_data(world: World) -> None:
     other = await signed_in_with_wallet(world.api, "another-resident")
-    await world.appointment(rider=other)
+    await world.appointment(rider=other, centre=QIANHAI)
     status, consent = await world.rider.post(
         "/v1/me/consents", {"destination": "CN", "purpose": "appointment"}
     )
@@ -68,11 +70,11 @@ async def test_the_list_is_in_english_by_default_and_names_only_this_riders_data
 
 
 async def test_the_data_transfer_records_name_the_recipient_in_the_riders_language(world: World) -> None:
-    await world.appointment()
+    await world.appointment(centre=QIANHAI)
     status, page = await world.rider.get("/v1/me/data-transfers", headers={"Accept-Language": "zh-Hant"})
     assert status == 200, page
     [record] = page["items"]
     assert record["recipient"] == AGENCY
-    assert record["recipient_name"] == "橫琴政務服務(澳門居民預約)"
+    assert record["recipient_name"] == AGENCY_ZH
     _, page = await world.rider.get("/v1/me/data-transfers", headers={"Accept-Language": "en"})
-    assert page["items"][0]["recipient_name"] != "橫琴政務服務(澳門居民預約)"
+    assert page["items"][0]["recipient_name"] != AGENCY_ZH

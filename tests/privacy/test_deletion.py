@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bayaffairs.db.queries.erasure import DELETED_WITH_ACCOUNT, REKEYED
-from tests.appointments.conftest import HENGQIN
+from tests.appointments.conftest import HENGQIN, QIANHAI
 from tests.privacy.conftest import DOCUMENT, MACAO_ID, World
 from tests.privacy.test_export import a_ride
 from tests.support import Api
@@ -81,7 +81,7 @@ async def test_deleting_needs_the_confirmation_this_session_was_given_in_time(wo
 
 async def test_the_plan_says_what_would_be_cancelled_and_kept(world: World) -> None:
     paid = await world.paid_booking()
-    booked = await world.appointment()
+    booked = await world.appointment(centre=QIANHAI)  # its data went to the mainland centre
     plan = await prepare(world.rider)
     assert [b["id"] for b in plan["bookings_to_cancel"]] == [paid["id"]]
     assert [a["id"] for a in plan["appointments_to_cancel"]] == [booked["id"]]
@@ -151,7 +151,8 @@ async def test_documents_go_and_what_the_law_keeps_stays_under_a_pseudonym_witho
 ) -> None:
     user_id = await world.user_id()
     await world.paid_booking(hours=30)
-    await world.appointment()
+    await world.appointment()  # Hengqin, with the Macao ID
+    await world.appointment(days=2, centre=QIANHAI)  # a transfer record to keep
     await a_ride(world)
     await world.services.transit.charges.charge_pending()
     payments_before = await world.pg.fetchval("SELECT count(*) FROM travel_payments")

@@ -65,7 +65,7 @@ async def test_counter_actions_are_recorded_with_the_appointment_as_target(desk:
     [body] = await booked_for_today(desk)
     counter = await desk.counter()
     actor = f"counter:{counter.token.split('.')[1]}"  # type: ignore[union-attr]
-    assert (await counter.post("/v1/counter/check-ins", {"reference": body["reference"]}))[0] == 200
+    assert (await counter.post("/v1/counter/check-ins", {"payload": body["qr"]["payload"]}))[0] == 200
     status, called = await counter.post("/v1/counter/queue/next", {"counter": "A3"})
     assert status == 200 and called["appointment"]["id"] == body["id"]
     assert (await counter.get("/v1/counter/appointments"))[0] == 200  # a read: not recorded

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import DAY_AFTER, HENGQIN, SOCIAL, TOMORROW, Desk, at
+from tests.appointments.conftest import DAY_AFTER, HENGQIN, QIANHAI, SOCIAL, TAX, TOMORROW, Desk, at
 from tests.support import FAR_AHEAD, START, Api
 from tests.travel.conftest import HKID, Trip, signed_in_with_wallet
 
-OTHER_CENTRE = "macao_video_counters"
+OTHER_CENTRE = VIDEO
 OTHER_CARRIER = "xrl"
 OPERATOR = "mtr"
 OTHER_OPERATOR = "kmb"
@@ -288,10 +288,13 @@ COUNTER_WRONG_KIND = ("rider_a", "gate", "operator", "carrier", "display", "admi
 COUNTER_UNAUTHENTICATED = ("none", "garbage", "revoked_counter", "expired_counter")
 
 
-def counter_rows(method: str, path: str, body: Any, own: int, other: int, **kw: Any) -> list[Row]:
-    """A counter endpoint: the centre's own counter `own`, another centre's `other`."""
+def counter_rows(
+    method: str, path: str, body: Any, own: int, other: int, own_code: str | None = None, **kw: Any
+) -> list[Row]:
+    """A counter endpoint: the centre's own counter `own` (with `own_code`, a refusal past the
+    authorisation), another centre's `other`."""
     return [
-        Row(method, path, "counter", own, body),
+        Row(method, path, "counter", own, body, own_code),
         Row(method, path, "other_counter", other, body, **kw),
         *[Row(method, path, w, 401, body) for w in COUNTER_UNAUTHENTICATED],
         *[Row(method, path, w, 403, body, "wrong_credential_kind") for w in COUNTER_WRONG_KIND],
@@ -327,13 +330,21 @@ APPOINTMENTS: list[Row] = [
         hides=("appointment", "reference"),
     ),
     *counter_rows("GET", "/v1/counter/appointments?date=" + TOMORROW.isoformat(), None, 200, 200),
-    *counter_rows("POST", CHECK_IN, {}, 200, 404, code="appointment_not_found"),
+    # Hengqin's data stays in Macao: its own counter is past authorisation without the signed QR,
+    # and refused for want of it (409 qr_required); with the QR, checked in.
+    *counter_rows("POST", CHECK_IN, {}, 409, 404, "qr_required", code="appointment_not_found"),
     *counter_rows("POST", CHECK_IN, {"payload": "{qr}"}, 200, 404, code="appointment_not_found"),
     *counter_rows(
         "POST", "/v1/counter/check-ins", {"payload": "{qr}"}, 200, 404, code="appointment_not_found"
     ),
     *counter_rows(
-        "POST", "/v1/counter/check-ins", {"reference": "{reference}"}, 200, 404, code="appointment_not_found"
+        "POST",
+        "/v1/counter/check-ins",
+        {"reference": "{reference}"},
+        409,
+        404,
+        "qr_required",
+        code="appointment_not_found",
     ),
     *counter_rows(
         "POST", "/v1/counter/appointments/{appointment}/recall", None, 409, 404, code="appointment_not_found"
@@ -546,7 +557,7 @@ async def test_transit_profile_and_admin(desk_world: World, endpoint: Endpoint) 
 async def test_another_centres_counter_never_calls_the_person(desk_world: World) -> None:
     world = desk_world
     status, _ = await world.as_("counter").post(
-        f"/v1/counter/appointments/{world.ids['appointment']}/check-in"
+        f"/v1/counter/appointments/{world.ids['appointment']}/check-in", {"payload": world.ids["qr"]}
     )
     assert status == 200
     status, body = await world.as_("other_counter").post("/v1/counter/queue/next", {"counter": "V2"})
@@ -555,7 +566,30 @@ async def test_another_centres_counter_never_calls_the_person(desk_world: World)
     assert (status, body["appointment"]["id"]) == (200, world.ids["appointment"])
 
 
-async def test_counters_see_the_name_and_the_masked_number_only(desk_world: World) -> None:
+async def test_counters_see_the_name_and_the_masked_number_only(desk: Desk) -> None:
+    """At a centre the applicant's data is sent to (Qianhai, HK -> CN)."""
+    qianhai = dataclasses.replace(desk, centre=QIANHAI, service=TAX)
+    rider = await qianhai.another_rider("hk-resident")
+    status, doc = await rider.post("/v1/me/documents", HKID)
+    assert status == 201, doc
+    status, booked = await qianhai.book(at(TOMORROW, "09:00"), rider=rider, document_id=doc["id"])
+    assert status == 201, booked
+    qianhai.clock.set(datetime.fromisoformat(booked["start"]))
+    counter = await qianhai.counter()
+    status, checked = await counter.post("/v1/counter/check-ins", {"payload": booked["qr"]["payload"]})
+    assert (status, set(checked)) == (200, {"appointment_id", "queue_number", "status"})
+    _, called = await counter.post("/v1/counter/queue/next", {"counter": "Q2"})
+    _, recalled = await counter.post(f"/v1/counter/appointments/{booked['id']}/recall")
+    _, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
+    for person in (called["appointment"], recalled, day["items"][0]):
+        assert person["holder_name"] == HKID["holder_name"]
+        assert person["number_masked"] and person["number_masked"] != HKID["number"]
+        assert not {"user_id", "document_id", "number", "seat", "qr_version"} & set(person)
+        assert "123456" not in str(person)
+
+
+async def test_counters_where_the_data_stays_home_see_no_name_nor_number(desk_world: World) -> None:
+    """Hengqin (data_stays_in MO): the same answers with neither the name nor the masked number."""
     world = desk_world
     counter = world.as_("counter")
     appointment = world.ids["appointment"]
@@ -565,10 +599,10 @@ async def test_counters_see_the_name_and_the_masked_number_only(desk_world: Worl
     _, recalled = await counter.post(f"/v1/counter/appointments/{appointment}/recall")
     _, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     for person in (called["appointment"], recalled, day["items"][0]):
-        assert person["holder_name"] == MACAO_ID["holder_name"]
-        assert person["number_masked"] and person["number_masked"] != MACAO_ID["number"]
+        assert person["id"] == appointment
+        assert person["holder_name"] is None and person["number_masked"] is None
         assert not {"user_id", "document_id", "number", "seat", "qr_version"} & set(person)
-        assert "234567" not in str(person)
+        assert "234567" not in str(person) and "CHAN" not in str(person)
 
 
 async def test_a_boarding_answer_names_its_passenger_masked_and_nothing_more(travel_world: World) -> None:

@@ -1,7 +1,9 @@
 // The counter console: one centre's day, kept current with the `since` cursor and ETag; check-in
 // by reference, by a pasted QR payload or by the camera (BarcodeDetector where the browser has
 // it); call next per desk, recall, served, no-show; walk-ins and closed desks (tools.js); a link
-// to the hall display. The counter token
+// to the hall display. At a centre where the applicants' data stays home (`data_stays_in`, e.g.
+// Hengqin for Macao residents) the list has no names and a typed reference does not check anyone
+// in (409 qr_required): the clerk scans the signed QR and checks the identity document. The counter token
 // comes from the field or from #token= (wiped from the address) and lives in this tab only.
 
 import { createApi } from '/ui/api.js';
@@ -120,6 +122,11 @@ async function start(reason) {
 
 const parts = {};
 
+// No names at this centre, and the signed QR is the only check-in (the API says so per centre).
+function dataHome() {
+  return Boolean(state.centre?.data_stays_in);
+}
+
 function layout() {
   const desk = select(state.centre.counters.map((c) => ({ value: c.id, label: c.id })), { value: state.desk, name: 'desk' });
   desk.addEventListener('change', () => {
@@ -148,7 +155,7 @@ function layout() {
         walkInPanel(tools),
         blocksPanel(tools),
       ),
-      h('section', { class: 'card column', 'aria-labelledby': 'day-title' }, h('div', { class: 'card-head' }, parts.dayTitle, display), parts.updated, parts.day),
+      h('section', { class: 'card column', 'aria-labelledby': 'day-title' }, h('div', { class: 'card-head' }, parts.dayTitle, display), dataHome() ? h('p', { class: 'hint data-home' }, t('day.data_home')) : null, parts.updated, parts.day),
     ),
   );
 }
@@ -227,6 +234,7 @@ const ORDER = { called: 0, checked_in: 1, booked: 2, served: 3, no_show: 4, canc
 
 function drawDay() {
   const items = [...state.items.values()].filter((a) => a.status !== 'rescheduled').sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9) || a.start.localeCompare(b.start));
+  const named = !dataHome();
   if (!items.length) {
     replace(parts.day, h('p', { class: 'empty' }, t('day.none')));
   } else {
@@ -235,7 +243,7 @@ function drawDay() {
       h(
         'table',
         { class: 'appointments' },
-        h('thead', {}, h('tr', {}, [t('col.time'), t('col.number'), t('col.reference'), t('col.name'), t('col.service'), t('col.status'), ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, [t('col.time'), t('col.number'), t('col.reference'), named ? t('col.name') : null, t('col.service'), t('col.status'), ''].filter((c) => c !== null).map((c) => h('th', { scope: 'col' }, c)))),
         h(
           'tbody',
           {},
@@ -246,7 +254,7 @@ function drawDay() {
               h('td', {}, timeIn(a.start, state.language, state.centre.time_zone)),
               h('td', { class: 'number' }, a.queue_number ?? ''),
               h('td', { class: 'mono' }, a.reference),
-              h('td', {}, a.holder_name, a.number_masked ? h('small', { class: 'hint' }, ` ${a.number_masked}`) : null),
+              named ? h('td', {}, a.holder_name, a.number_masked ? h('small', { class: 'hint' }, ` ${a.number_masked}`) : null) : null,
               h('td', {}, a.service_name),
               h('td', {}, h('span', { class: `chip chip-${a.status}` }, t(`status.${a.status}`)), a.called_by ? h('small', { class: 'hint' }, ` ${a.called_by}`) : null),
               h('td', {}, rowActions(a)),
@@ -260,8 +268,10 @@ function drawDay() {
 }
 
 function rowActions(a) {
-  if (a.status === 'booked') return busyButton(t('action.check_in'), () => checkIn({ id: a.id }), { class: 'small', 'data-action': 'check-in' });
-  return null;
+  if (a.status !== 'booked') return null;
+  // Where the data stays home only the person's QR checks them in: no button to do it without.
+  if (dataHome()) return h('small', { class: 'hint', 'data-hint': 'scan-qr' }, t('checkin.row_scan'));
+  return busyButton(t('action.check_in'), () => checkIn({ id: a.id }), { class: 'small', 'data-action': 'check-in' });
 }
 
 // Who this desk is serving now: the person it called last and who is not done yet.
@@ -279,7 +289,7 @@ function drawServing() {
       'article',
       { class: 'now-serving', dataset: { appointmentId: a.id, reference: a.reference } },
       h('p', { class: 'big-number' }, a.queue_number),
-      h('p', {}, h('strong', {}, a.holder_name), a.number_masked ? ` · ${a.number_masked}` : ''),
+      dataHome() ? h('p', { class: 'hint check-document' }, t('desk.check_document')) : h('p', {}, h('strong', {}, a.holder_name), a.number_masked ? ` · ${a.number_masked}` : ''),
       h('p', {}, a.service_name, ' · ', h('span', { class: 'mono' }, a.reference)),
       h('p', { class: 'hint' }, t('desk.calls', { count: a.call_count })),
       h(
@@ -324,19 +334,21 @@ function checkInPanel() {
   const input = h('input', { name: 'checkin', required: true, autocomplete: 'off', spellcheck: 'false', maxlength: 300, autocapitalize: 'characters' });
   const status = h('div', { 'aria-live': 'polite' });
   parts.checkinStatus = status;
-  const form = h('form', { class: 'checkin-form' }, field(t('checkin.input'), input, t('checkin.hint')), h('button', { type: 'submit', class: 'primary' }, t('checkin.submit')));
+  const qrOnly = dataHome();
+  const form = h('form', { class: 'checkin-form', dataset: { qrOnly: String(qrOnly) } }, field(t(qrOnly ? 'checkin.input_qr' : 'checkin.input'), input, t(qrOnly ? 'checkin.hint_qr' : 'checkin.hint')), h('button', { type: 'submit', class: 'primary' }, t('checkin.submit')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
-    // A reference is short (HQ1234-ish); anything longer is a QR payload read by a scanner.
+    // A reference is short (HQ1234-ish); anything longer is a QR payload read by a scanner. Where
+    // the data stays home a typed reference is still sent: the API's refusal (qr_required) says why.
     const ok = await checkIn(text.length <= 20 && !/\s/.test(text) ? { reference: text.toUpperCase() } : { payload: text });
     if (ok) input.value = '';
     input.focus();
   });
   const panel = h('section', { class: 'card checkin', 'aria-labelledby': 'checkin-title' }, h('h2', { id: 'checkin-title' }, t('checkin.title')), form);
   if ('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia) panel.append(cameraScanner((payload) => checkIn({ payload })));
-  else panel.append(h('p', { class: 'hint' }, t('checkin.no_camera')));
+  else panel.append(h('p', { class: 'hint' }, t(qrOnly ? 'checkin.no_camera_qr' : 'checkin.no_camera')));
   panel.append(status);
   return panel;
 }
