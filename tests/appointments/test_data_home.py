@@ -7,6 +7,8 @@ counters in Macao, where the applicant's data does go to Hengqin's staff (`serve
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import datetime
 from typing import Any
 
@@ -176,3 +178,29 @@ async def test_the_control_at_video_a_typed_reference_checks_in(video: Desk) -> 
     morning(video)
     status, checked = await counter.post("/v1/counter/check-ins", {"reference": booked["reference"]})
     assert (status, checked["appointment_id"], checked["status"]) == (200, booked["id"], "checked_in")
+
+
+async def test_a_remote_agency_is_pushed_no_personal_fields_for_a_centre_whose_data_stays_home(
+    qianhai: Desk, pg: Any
+) -> None:
+    """What goes to the agency's own system (the outbox of a remote agency, here Hong Kong's):
+    the name and masked number for Qianhai as configured (the control), nothing personal once
+    the centre's data stays home (as if config said `data_stays_in = "HK"`)."""
+    rider, doc = await with_document(qianhai, "hk-pushed", HK_ID, consent="CN")
+    status, sent = await qianhai.book(at(TOMORROW, "10:00"), rider=rider, document_id=doc)
+    assert status == 201, sent
+    catalogue = qianhai.services.appointments.catalogue
+    catalogue.centres[QIANHAI] = dataclasses.replace(catalogue.centres[QIANHAI], data_stays_in="HK")
+    other, other_doc = await with_document(
+        qianhai, "hk-kept", {**HK_ID, "number": "B111111(1)"}, consent=None
+    )
+    status, kept = await qianhai.book(at(TOMORROW, "10:30"), rider=other, document_id=other_doc)
+    assert status == 201, kept  # no consent asked
+    rows = await pg.fetch("SELECT appointment_id, payload FROM agency_outbox WHERE event = 'booked'")
+    pushed = {r["appointment_id"]: json.loads(r["payload"])["fields"] for r in rows}
+    assert pushed == {
+        sent["id"]: {"holder_name": "LEE Siu Ming", "number_masked": "A*****6(3)"},
+        kept["id"]: {},
+    }
+    transfers = await pg.fetch("SELECT reference FROM data_transfers")
+    assert [r["reference"] for r in transfers] == [sent["id"]]

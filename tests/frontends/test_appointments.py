@@ -56,6 +56,10 @@ async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, 
     await expect(page.locator(f".appointments article[data-reference='{first}']")).to_have_attribute(
         "data-status", "rescheduled"
     )
+    # The QR image is fetched (with the token) and shown from a blob: wait for it, then for it to
+    # be decoded, before the screenshot (under load the alt text showed in its place).
+    await expect(moved.locator("img.qr[src^='blob:']")).to_be_visible()
+    await moved.locator("img.qr").evaluate("img => img.decode()")
     await moved.locator("img.qr").evaluate("img => img.scrollIntoView({block: 'center'})")
     await site.shot(page, f"appointment-{language}")
     scanned = decode_qr(await moved.locator("figure.appt-qr").screenshot())  # checked in below

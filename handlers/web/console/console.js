@@ -3,8 +3,9 @@
 // it); call next per desk, recall, served, no-show; walk-ins and closed desks (tools.js); a link
 // to the hall display. At a centre where the applicants' data stays home (`data_stays_in`, e.g.
 // Hengqin for Macao residents) the list has no names and a typed reference does not check anyone
-// in (409 qr_required): the clerk scans the signed QR and checks the identity document. The counter token
-// comes from the field or from #token= (wiped from the address) and lives in this tab only.
+// in (409 qr_required): the clerk scans the signed QR and checks the identity document. The
+// counter token comes from the field or from #token= (wiped from the address) and lives in this
+// tab only.
 
 import { createApi } from '/ui/api.js';
 import { busyButton, field, h, replace, select } from '/ui/dom.js';
