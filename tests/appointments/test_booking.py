@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from tests.appointments.conftest import (
+    BY_VIDEO,
     COMMERCIAL,
     DAY_AFTER,
     HENGQIN,
-    QIANHAI,
     SOCIAL,
-    TAX,
     TODAY,
     TOMORROW,
+    VIDEO,
     Desk,
     at,
 )
@@ -134,11 +134,11 @@ async def test_a_rider_holds_at_most_the_services_limit(desk: Desk) -> None:
     assert (status, body["error"]["code"]) == (400, "rider_limit_reached")
 
 
-async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_language(qianhai: Desk) -> None:
+async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_language(video: Desk) -> None:
     """A client shows the API's message as it is: codes like CN or appointment read badly. At
-    Qianhai, where the data goes from Hong Kong to the mainland (at Hengqin it stays in Macao)."""
-    stranger = await qianhai.another_rider("no-consent-yet", consent=None)
-    body = {"centre_id": QIANHAI, "service_id": TAX, "start": at(TOMORROW, "09:00")}
+    the video counters, where the data goes to Hengqin's staff (at Hengqin it stays in Macao)."""
+    stranger = await video.another_rider("no-consent-yet", consent=None)
+    body = {"centre_id": VIDEO, "service_id": BY_VIDEO, "start": at(TOMORROW, "09:00")}
     messages = {}
     for language in ("en", "zh-Hant", "zh-Hans"):
         status, answer = await stranger.post("/v1/appointments", body, headers={"Accept-Language": language})
@@ -154,20 +154,20 @@ async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_la
 
 
 async def test_without_consent_nothing_is_booked_and_with_it_the_transfer_is_recorded(
-    qianhai: Desk, pg: Any
+    video: Desk, pg: Any
 ) -> None:
-    """At Qianhai (HK -> CN); at Hengqin nothing crosses (test_data_home.py)."""
-    stranger = await qianhai.another_rider("no-consent", consent=None)
-    status, body = await qianhai.book(at(TOMORROW, "09:00"), rider=stranger)
+    """At the video counters (MO -> CN); at Hengqin nothing crosses (test_data_home.py)."""
+    stranger = await video.another_rider("no-consent", consent=None)
+    status, body = await video.book(at(TOMORROW, "09:00"), rider=stranger)
     assert (status, body["error"]["code"]) == (403, "consent_required")
     assert await pg.fetchval("SELECT count(*) FROM appointments") == 0
-    booked = await qianhai.booked(at(TOMORROW, "09:00"))
-    status, transfers = await qianhai.rider.get("/v1/me/data-transfers")
+    booked = await video.booked(at(TOMORROW, "09:00"))
+    status, transfers = await video.rider.get("/v1/me/data-transfers")
     [record] = transfers["items"]
     assert (record["origin"], record["destination"], record["recipient"]) == (
-        "HK",
+        "MO",
         "CN",
-        "hk_cross_boundary",
+        "hengqin_remote_counters",
     )
     assert record["fields"] == ["holder_name", "number_masked"] and record["reference"] == booked["id"]
 

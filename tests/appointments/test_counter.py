@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import SOCIAL, TAX, TOMORROW, Desk, at
-from tests.travel.conftest import HKID
+from tests.appointments.conftest import BY_VIDEO, SOCIAL, TOMORROW, Desk, at
+from tests.support import FAR_AHEAD
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -27,20 +27,29 @@ async def booked_for_today(desk: Desk, n: int = 1, service: str = SOCIAL) -> lis
     return out
 
 
-async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(qianhai: Desk) -> None:
-    """At a centre the applicant's data is sent to (Qianhai, HK -> CN): where it stays home
-    (Hengqin) the list has neither, see test_data_home.py."""
-    status, doc = await qianhai.rider.post("/v1/me/documents", HKID)
+async def test_a_counter_sees_its_centres_day_with_name_and_masked_number_only(video: Desk) -> None:
+    """At a centre the applicant's data is sent to (the video counters: MO -> CN): where it
+    stays home (Hengqin) the list has neither, see test_data_home.py."""
+    status, doc = await video.rider.post(
+        "/v1/me/documents",
+        {
+            "type": "macao_id",
+            "holder_name": "CHAN Tai Man",
+            "number": "1234567(8)",
+            "issuing": "MO",
+            "expires": FAR_AHEAD,
+        },
+    )
     assert status == 201, doc
-    status, body = await qianhai.book(at(TOMORROW, "09:00"), document_id=doc["id"])
+    status, body = await video.book(at(TOMORROW, "09:00"), document_id=doc["id"])
     assert status == 201, body
-    counter = await qianhai.counter()
+    counter = await video.counter()
     status, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     assert status == 200, day
     assert day["data_stays_in"] is None
     [item] = day["items"]
-    assert item["holder_name"] == "Chan Tai Man"
-    assert item["number_masked"] == doc["number_masked"] and "123456" not in item["number_masked"]
+    assert item["holder_name"] == "CHAN Tai Man"
+    assert item["number_masked"] == doc["number_masked"] and "1234567" not in item["number_masked"]
     assert "user_id" not in item and "document_id" not in item
 
 
@@ -101,11 +110,11 @@ async def test_riders_and_gates_cannot_use_the_counter_api(desk: Desk) -> None:
     assert status == 401
 
 
-async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(qianhai: Desk) -> None:
+async def test_check_in_by_qr_gives_a_queue_number_and_again_the_same(video: Desk) -> None:
     """Then again by id and by the typed reference: at a centre that has the name to check
-    against the document (Qianhai); where the data stays home, the QR only (test_data_home.py)."""
-    [body] = await booked_for_today(qianhai, service=TAX)
-    counter = await qianhai.counter()
+    against the document (the video counters); where the data stays home, the QR only (test_data_home.py)."""
+    [body] = await booked_for_today(video, service=BY_VIDEO)
+    counter = await video.counter()
     status, first = await counter.post("/v1/counter/check-ins", {"payload": body["qr"]["payload"]})
     assert status == 200, first
     assert first["queue_number"] == 1

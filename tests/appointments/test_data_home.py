@@ -65,9 +65,7 @@ async def test_booking_at_hengqin_asks_no_consent_and_records_no_transfer(desk: 
     assert await pg.fetchval("SELECT count(*) FROM data_transfers") == 0
 
 
-async def test_the_control_at_video_asks_the_consent_and_records_the_transfer(
-    video: Desk, pg: Any
-) -> None:
+async def test_the_control_at_video_asks_the_consent_and_records_the_transfer(video: Desk, pg: Any) -> None:
     rider, doc = await with_document(video, "mo-no-consent", OTHER_ID, consent=None)
     status, err = await video.book(at(TOMORROW, "10:00"), rider=rider, document_id=doc)
     assert (status, err["error"]["code"]) == (403, "consent_required")
@@ -181,25 +179,25 @@ async def test_the_control_at_video_a_typed_reference_checks_in(video: Desk) -> 
 
 
 async def test_a_remote_agency_is_pushed_no_personal_fields_for_a_centre_whose_data_stays_home(
-    qianhai: Desk, pg: Any
+    video: Desk, pg: Any
 ) -> None:
-    """What goes to the agency's own system (the outbox of a remote agency, here Hong Kong's):
-    the name and masked number for Qianhai as configured (the control), nothing personal once
-    the centre's data stays home (as if config said `data_stays_in = "HK"`)."""
-    rider, doc = await with_document(qianhai, "hk-pushed", HK_ID, consent="CN")
-    status, sent = await qianhai.book(at(TOMORROW, "10:00"), rider=rider, document_id=doc)
+    """What goes to the agency's own system (the outbox of a remote agency, here Hengqin's video
+    counters): the name and masked number as configured (the control), nothing personal once
+    the centre's data stays home (as if config said `data_stays_in = "MO"`)."""
+    rider, doc = await with_document(video, "mo-pushed", OTHER_ID, consent="CN")
+    status, sent = await video.book(at(TOMORROW, "10:00"), rider=rider, document_id=doc)
     assert status == 201, sent
-    catalogue = qianhai.services.appointments.catalogue
-    catalogue.centres[QIANHAI] = dataclasses.replace(catalogue.centres[QIANHAI], data_stays_in="HK")
+    catalogue = video.services.appointments.catalogue
+    catalogue.centres[VIDEO] = dataclasses.replace(catalogue.centres[VIDEO], data_stays_in="MO")
     other, other_doc = await with_document(
-        qianhai, "hk-kept", {**HK_ID, "number": "B111111(1)"}, consent=None
+        video, "mo-kept", {**OTHER_ID, "holder_name": "WONG Mei Ling", "number": "7234567(3)"}, consent=None
     )
-    status, kept = await qianhai.book(at(TOMORROW, "10:30"), rider=other, document_id=other_doc)
+    status, kept = await video.book(at(TOMORROW, "10:30"), rider=other, document_id=other_doc)
     assert status == 201, kept  # no consent asked
     rows = await pg.fetch("SELECT appointment_id, payload FROM agency_outbox WHERE event = 'booked'")
     pushed = {r["appointment_id"]: json.loads(r["payload"])["fields"] for r in rows}
     assert pushed == {
-        sent["id"]: {"holder_name": "LEE Siu Ming", "number_masked": "A*****6(3)"},
+        sent["id"]: {"holder_name": "LEE Siu Ming", "number_masked": "5*****7(1)"},
         kept["id"]: {},
     }
     transfers = await pg.fetch("SELECT reference FROM data_transfers")

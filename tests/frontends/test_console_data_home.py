@@ -1,6 +1,7 @@
-"""The console at a centre the applicant's data is sent to (Qianhai, HK -> CN): the control of the
-Hengqin walk-through in test_appointments.py, where the data stays in Macao. Here the day list
-names each person (as text, never markup) and a typed reference checks them in."""
+"""The console at a centre the applicant's data is sent to (Hengqin's video counters in Macao,
+staffed from Hengqin): the control of the Hengqin walk-through in test_appointments.py, where the
+data stays in Macao. Here the day list names each person (as text, never markup) and a typed
+reference checks them in."""
 
 from __future__ import annotations
 
@@ -8,25 +9,25 @@ import pytest
 from playwright.async_api import expect
 
 from tests.frontends.conftest import DESKTOP, TOMORROW, Site
-from tests.travel.conftest import HKID
+from tests.privacy.conftest import MACAO_ID
 
 NAME = 'Lee <img src=x onerror="window.pwned=1">'
 
 
 @pytest.mark.parametrize("language", ["en", "zh-Hant"])
-async def test_at_qianhai_the_console_names_the_person_and_a_typed_reference_checks_in(
+async def test_at_the_video_counters_the_console_names_the_person_and_a_typed_reference_checks_in(
     site: Site, language: str
 ) -> None:
-    rider = await site.rider(f"hk-applicant-{language}", wallet=None)
+    rider = await site.rider(f"mo-video-applicant-{language}", wallet=None)
     status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
     assert status in (200, 201)
-    status, doc = await rider.post("/v1/me/documents", {**HKID, "holder_name": NAME})
+    status, doc = await rider.post("/v1/me/documents", {**MACAO_ID, "holder_name": NAME})
     assert status == 201, doc
     status, booked = await rider.post(
         "/v1/appointments",
         {
-            "centre_id": "qianhai_hk_services",
-            "service_id": "hk_tax_enquiry",
+            "centre_id": "macao_video_counters",
+            "service_id": "hq_commercial_registration",
             "start": f"{TOMORROW.isoformat()}T10:00:00+08:00",
             "document_id": doc["id"],
         },
@@ -34,7 +35,7 @@ async def test_at_qianhai_the_console_names_the_person_and_a_typed_reference_che
     assert status == 201, booked
     await site.jump(24 * 3600)
 
-    counter = await site.device("counter", "qianhai_hk_services")
+    counter = await site.device("counter", "macao_video_counters")
     console = await site.page(language, viewport=DESKTOP)
     await console.goto(site.url(f"/console/?lang={language}#token={counter.token}"))
     row = console.locator(f"tr[data-reference='{booked['reference']}']")

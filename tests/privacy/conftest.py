@@ -13,7 +13,7 @@ import pytest
 
 from bayaffairs.config import Config
 from bayaffairs.handlers.keys import SERVICES
-from tests.appointments.conftest import HENGQIN, SOCIAL, TAX
+from tests.appointments.conftest import BY_VIDEO, HENGQIN, SOCIAL
 from tests.conftest import AppFactory
 from tests.support import START, Api, MovableClock, test_config
 from tests.transit.conftest import Ride
@@ -68,13 +68,13 @@ class World:
     async def appointment(
         self, rider: Api | None = None, days: int = 1, hhmm: str = "10:00", centre: str = HENGQIN
     ) -> Any:
-        """A booked appointment `days` from today: at Hengqin with a Macao ID (the data stays in
-        Macao: nothing is transferred), or at Qianhai with the HKID (sent to the mainland centre,
-        with the consent: a transfer record)."""
+        """A booked appointment `days` from today with a Macao ID: at Hengqin (the data stays in
+        Macao: nothing is transferred), or at the video counters (`VIDEO`: sent to Hengqin's
+        staff, with the consent: a transfer record)."""
         rider = rider or self.rider
         status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
         assert status in (200, 201)
-        document, service = (MACAO_ID, SOCIAL) if centre == HENGQIN else (DOCUMENT, TAX)
+        document, service = MACAO_ID, SOCIAL if centre == HENGQIN else BY_VIDEO
         status, doc = await rider.post("/v1/me/documents", document)
         assert status in (201, 409), doc
         if status == 409:

@@ -1,17 +1,17 @@
 """Withdrawing a consent stops future transfers and lists what was already sent there, with the
-recipients' contacts, in the rider's language. The appointments are at Qianhai, where a Hong Kong
-applicant's data goes to the mainland centre (at Hengqin it stays in Macao: nothing is sent)."""
+recipients' contacts, in the rider's language. The appointments are at Hengqin's video counters in
+Macao, whose staff serve from Hengqin: the data goes there (at Hengqin it stays in Macao)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.appointments.conftest import QIANHAI, TAX
+from tests.appointments.conftest import BY_VIDEO, VIDEO
 from tests.privacy.conftest import NOW, World
 from tests.travel.conftest import signed_in_with_wallet
 
-AGENCY = "hk_cross_boundary"
-AGENCY_ZH = "香港跨境通辦服務"
+AGENCY = "hengqin_remote_counters"
+AGENCY_ZH = "橫琴政務服務(澳門遙距服務櫃檯)"
 
 
 async def consent_id(world: World, destination: str, purpose: str) -> str:
@@ -24,7 +24,7 @@ async def consent_id(world: World, destination: str, purpose: str) -> str:
 
 
 async def test_the_answer_lists_what_went_there_with_the_recipients_contact(world: World) -> None:
-    booked = await world.appointment(centre=QIANHAI)
+    booked = await world.appointment(centre=VIDEO)
     cid = await consent_id(world, "CN", "appointment")
     status, body = await world.rider.delete(f"/v1/me/consents/{cid}", headers={"Accept-Language": "zh-Hant"})
     assert status == 200, body
@@ -32,9 +32,9 @@ async def test_the_answer_lists_what_went_there_with_the_recipients_contact(worl
     [sent] = body["already_sent"]
     assert sent["recipient"] == AGENCY
     assert sent["recipient_name"] == AGENCY_ZH
-    assert sent["contact"]["email"] == "dpo@hk-cross-boundary.example"
+    assert sent["contact"]["email"] == "dpo@hengqin-remote-counters.example"
     assert sent["destination"] == "CN"
-    assert sent["subjects"] == ["Chan Tai Man"]
+    assert sent["subjects"] == ["CHAN Tai Man"]
     assert sent["references"] == [booked["id"]]
     assert sent["purposes"] == ["appointment"]
     assert set(sent["fields"]) == {"holder_name", "number_masked"}
@@ -43,14 +43,14 @@ async def test_the_answer_lists_what_went_there_with_the_recipients_contact(worl
 
 
 async def test_after_withdrawing_nothing_more_is_sent(world: World) -> None:
-    await world.appointment(centre=QIANHAI)
+    await world.appointment(centre=VIDEO)
     cid = await consent_id(world, "CN", "appointment")
     await world.rider.delete(f"/v1/me/consents/{cid}")
     _, docs = await world.rider.get("/v1/me/documents")
     start = f"{(NOW + timedelta(days=2)).date().isoformat()}T11:00:00+08:00"
     status, body = await world.rider.post(
         "/v1/appointments",
-        {"centre_id": QIANHAI, "service_id": TAX, "start": start, "document_id": docs["items"][0]["id"]},
+        {"centre_id": VIDEO, "service_id": BY_VIDEO, "start": start, "document_id": docs["items"][0]["id"]},
     )
     assert (status, body["error"]["code"]) == (403, "consent_required")
     assert await world.pg.fetchval("SELECT count(*) FROM data_transfers") == 1
@@ -58,7 +58,7 @@ async def test_after_withdrawing_nothing_more_is_sent(world: World) -> None:
 
 async def test_the_list_is_in_english_by_default_and_names_only_this_riders_data(world: World) -> None:
     other = await signed_in_with_wallet(world.api, "another-resident")
-    await world.appointment(rider=other, centre=QIANHAI)
+    await world.appointment(rider=other, centre=VIDEO)
     status, consent = await world.rider.post(
         "/v1/me/consents", {"destination": "CN", "purpose": "appointment"}
     )
@@ -70,7 +70,7 @@ async def test_the_list_is_in_english_by_default_and_names_only_this_riders_data
 
 
 async def test_the_data_transfer_records_name_the_recipient_in_the_riders_language(world: World) -> None:
-    await world.appointment(centre=QIANHAI)
+    await world.appointment(centre=VIDEO)
     status, page = await world.rider.get("/v1/me/data-transfers", headers={"Accept-Language": "zh-Hant"})
     assert status == 200, page
     [record] = page["items"]

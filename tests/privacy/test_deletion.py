@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bayaffairs.db.queries.erasure import DELETED_WITH_ACCOUNT, REKEYED
-from tests.appointments.conftest import HENGQIN, QIANHAI
+from tests.appointments.conftest import HENGQIN, VIDEO
 from tests.privacy.conftest import DOCUMENT, MACAO_ID, World
 from tests.privacy.test_export import a_ride
 from tests.support import Api
@@ -81,7 +81,7 @@ async def test_deleting_needs_the_confirmation_this_session_was_given_in_time(wo
 
 async def test_the_plan_says_what_would_be_cancelled_and_kept(world: World) -> None:
     paid = await world.paid_booking()
-    booked = await world.appointment(centre=QIANHAI)  # its data went to the mainland centre
+    booked = await world.appointment(centre=VIDEO)  # its data went to the mainland centre
     plan = await prepare(world.rider)
     assert [b["id"] for b in plan["bookings_to_cancel"]] == [paid["id"]]
     assert [a["id"] for a in plan["appointments_to_cancel"]] == [booked["id"]]
@@ -152,13 +152,16 @@ async def test_documents_go_and_what_the_law_keeps_stays_under_a_pseudonym_witho
     user_id = await world.user_id()
     await world.paid_booking(hours=30)
     await world.appointment()  # Hengqin, with the Macao ID
-    await world.appointment(days=2, centre=QIANHAI)  # a transfer record to keep
+    await world.appointment(days=2, centre=VIDEO)  # a transfer record to keep
     await a_ride(world)
     await world.services.transit.charges.charge_pending()
     payments_before = await world.pg.fetchval("SELECT count(*) FROM travel_payments")
     fingerprint = world.services.documents.cipher.fingerprint("hkid", "A123456(3)").hex()
+    # The Macao ID's, which the appointments' quota keeps as the person (`person_key`).
+    macao_fingerprint = world.services.documents.cipher.fingerprint("macao_id", "1234567(8)").hex()
     before = await every_row_as_text(world.pg)
     assert fingerprint in before and user_id in before  # the control: the scan finds them
+    assert macao_fingerprint in before
     status, deleted = await delete(world)
     assert status == 200, deleted
     pseudonym = deleted["reference"]
@@ -172,6 +175,7 @@ async def test_documents_go_and_what_the_law_keeps_stays_under_a_pseudonym_witho
         assert [r["user_id"] for r in owners] == [pseudonym], table
     everything = await every_row_as_text(world.pg)
     assert fingerprint not in everything
+    assert macao_fingerprint not in everything
     for personal in (
         user_id,
         DOCUMENT["holder_name"],

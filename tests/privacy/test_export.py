@@ -13,8 +13,8 @@ import orjson
 import zxingcpp
 from PIL import Image
 
-from tests.appointments.conftest import QIANHAI
-from tests.privacy.conftest import DOCUMENT, MACAO_ID, MakeWorld, World
+from tests.appointments.conftest import VIDEO
+from tests.privacy.conftest import DOCUMENT, MakeWorld, World
 from tests.support import Api
 from tests.travel.conftest import signed_in_with_wallet
 
@@ -48,12 +48,10 @@ async def a_ride(world: World) -> None:
 
 
 async def everything(world: World) -> dict[str, Any]:
-    """Rider data of every kind: a paid booking, an appointment (at Qianhai, so its data was sent:
-    a transfer record), a journey, consents, and a second document (a Macao ID)."""
+    """Rider data of every kind: a paid booking, an appointment (at the video counters, so its
+    data was sent: a transfer record), a journey, consents."""
     paid = await world.paid_booking()
-    booked = await world.appointment(centre=QIANHAI)
-    status, doc = await world.rider.post("/v1/me/documents", MACAO_ID)
-    assert status == 201, doc
+    booked = await world.appointment(centre=VIDEO)
     await a_ride(world)
     return {"booking": paid, "appointment": booked}
 
@@ -130,7 +128,7 @@ async def test_the_zip_adds_ticket_and_appointment_qr_images_and_ics_files(world
     assert qr_text(archive.read(f"tickets/{ticket['id']}.png")) == ticket["payload"]
     # A check-in code is signed afresh each time: the counter reads this one as the appointment
     # (tomorrow's, hence not_today; a code that is not valid would be invalid_code).
-    counter = world.api.as_((await world.services.credentials.issue("counter", QIANHAI)).token)
+    counter = world.api.as_((await world.services.credentials.issue("counter", VIDEO)).token)
     payload = qr_text(archive.read(f"appointments/{appointment['id']}.png"))
     status, body = await counter.post("/v1/counter/check-ins", {"payload": payload})
     assert (status, body["error"]["code"]) == (409, "not_today")

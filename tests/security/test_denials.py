@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.appointments.conftest import DAY_AFTER, HENGQIN, QIANHAI, SOCIAL, TAX, TOMORROW, Desk, at
+from tests.appointments.conftest import BY_VIDEO, DAY_AFTER, HENGQIN, SOCIAL, TOMORROW, VIDEO, Desk, at
 from tests.support import FAR_AHEAD, START, Api
 from tests.travel.conftest import HKID, Trip, signed_in_with_wallet
 
@@ -567,25 +567,25 @@ async def test_another_centres_counter_never_calls_the_person(desk_world: World)
 
 
 async def test_counters_see_the_name_and_the_masked_number_only(desk: Desk) -> None:
-    """At a centre the applicant's data is sent to (Qianhai, HK -> CN)."""
-    qianhai = dataclasses.replace(desk, centre=QIANHAI, service=TAX)
-    rider = await qianhai.another_rider("hk-resident")
-    status, doc = await rider.post("/v1/me/documents", HKID)
+    """At a centre the applicant's data is sent to (the video counters: MO -> CN)."""
+    video = dataclasses.replace(desk, centre=VIDEO, service=BY_VIDEO)
+    rider = await video.another_rider("mo-resident-video")
+    status, doc = await rider.post("/v1/me/documents", MACAO_ID)
     assert status == 201, doc
-    status, booked = await qianhai.book(at(TOMORROW, "09:00"), rider=rider, document_id=doc["id"])
+    status, booked = await video.book(at(TOMORROW, "09:00"), rider=rider, document_id=doc["id"])
     assert status == 201, booked
-    qianhai.clock.set(datetime.fromisoformat(booked["start"]))
-    counter = await qianhai.counter()
+    video.clock.set(datetime.fromisoformat(booked["start"]))
+    counter = await video.counter()
     status, checked = await counter.post("/v1/counter/check-ins", {"payload": booked["qr"]["payload"]})
     assert (status, set(checked)) == (200, {"appointment_id", "queue_number", "status"})
-    _, called = await counter.post("/v1/counter/queue/next", {"counter": "Q2"})
+    _, called = await counter.post("/v1/counter/queue/next", {"counter": "V1"})
     _, recalled = await counter.post(f"/v1/counter/appointments/{booked['id']}/recall")
     _, day = await counter.get(f"/v1/counter/appointments?date={TOMORROW}")
     for person in (called["appointment"], recalled, day["items"][0]):
-        assert person["holder_name"] == HKID["holder_name"]
-        assert person["number_masked"] and person["number_masked"] != HKID["number"]
+        assert person["holder_name"] == MACAO_ID["holder_name"]
+        assert person["number_masked"] and person["number_masked"] != MACAO_ID["number"]
         assert not {"user_id", "document_id", "number", "seat", "qr_version"} & set(person)
-        assert "123456" not in str(person)
+        assert "234567" not in str(person)
 
 
 async def test_counters_where_the_data_stays_home_see_no_name_nor_number(desk_world: World) -> None:
