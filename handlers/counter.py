@@ -125,13 +125,22 @@ async def day_list(call: Call) -> web.Response:
             kept = bodies.get(centre, day, language, current)
             if kept is not None:
                 return _full_day(kept.body, bodies.gzipped(kept) if packed else None, etag(current))
-    listing = await desk.day(centre, day, since)
-    body = orjson.dumps(_day_body(call, listing))
     if since:
+        listing = await desk.day(centre, day, since)
+        body = orjson.dumps(_day_body(call, listing))
         return web.Response(body=body, content_type=CONTENT_TYPE, headers={"ETag": etag(listing.cursor)})
-    kept = bodies.put(centre, day, language, listing.cursor, body)
+
+    async def build() -> tuple[int, bytes]:
+        listing = await desk.day(centre, day, 0)
+        body = orjson.dumps(_day_body(call, listing))
+        bodies.put(centre, day, language, listing.cursor, body)
+        return listing.cursor, body
+
+    # Every counter pulling when the number moves misses at once: one build serves them all.
+    cursor, body = await bodies.build_once(centre, day, language, current, build)
+    kept = bodies.get(centre, day, language, cursor)
     gzipped = None if not packed else bodies.gzipped(kept) if kept else compress(body)
-    return _full_day(body, gzipped, etag(listing.cursor))
+    return _full_day(body, gzipped, etag(cursor))
 
 
 VARY = {"Vary": "Accept-Encoding"}

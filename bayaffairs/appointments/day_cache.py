@@ -15,8 +15,10 @@ milliseconds against ~40 at level 6).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,6 +26,7 @@ MAX_BYTES = 32 * 1024 * 1024  # ~45 centre-days of 2,000 appointments (~0.7 MB e
 GZIP_LEVEL = 1
 
 Key = tuple[str, date, str]  # centre, day, language
+Build = Callable[[], Awaitable[tuple[int, bytes]]]  # the day read and encoded: (change number, body)
 
 
 @dataclass(slots=True, eq=False)
@@ -49,6 +52,7 @@ class DayBodies:
         self.max_body_bytes = max_bytes // 4  # one huge day must not push out every other
         self.bytes = 0
         self._bodies: OrderedDict[Key, Kept] = OrderedDict()
+        self._building: dict[Key, asyncio.Future[tuple[int, bytes]]] = {}
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -77,6 +81,30 @@ class DayBodies:
         self.bytes += kept.size
         self._trim()
         return kept
+
+    async def build_once(
+        self, centre_id: str, day: date, language: str, at_least: int, build: Build
+    ) -> tuple[int, bytes]:
+        """(change number, body) of the day from `build`, shared by the requests that miss it
+        at the same time (when a centre's number moves, every counter polling it misses at once).
+        A request joins a build already running for the same day only if that build's number
+        is at least `at_least`, the one the request read; else it builds its own."""
+        key = (centre_id, day, language)
+        running = self._building.get(key)
+        if running is not None:
+            change, body = await asyncio.shield(running)
+            if change >= at_least:
+                return change, body
+        building = asyncio.ensure_future(build())
+        self._building[key] = building
+        building.add_done_callback(lambda done: self._built(key, done))
+        return await asyncio.shield(building)
+
+    def _built(self, key: Key, done: asyncio.Future[tuple[int, bytes]]) -> None:
+        if self._building.get(key) is done:
+            del self._building[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone
 
     def gzipped(self, kept: Kept) -> bytes:
         """The gzip form of a kept day, compressed on the first call."""

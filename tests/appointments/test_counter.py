@@ -326,3 +326,36 @@ async def test_a_counter_asking_for_gzip_gets_the_full_day_compressed_with_the_s
         f"{url}&since=1", headers={**auth, "Accept-Encoding": "gzip"}, auto_decompress=False
     ) as resp:
         assert resp.status == 200 and "Content-Encoding" not in resp.headers
+
+
+async def test_counters_pulling_a_changed_day_at_once_share_one_read_of_it(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await desk.booked(at(TOMORROW, "09:00"))
+    counter = await desk.counter()
+    service = desk.services.appointments.desk
+    loads, arrived = [], []
+    release = asyncio.Event()
+    day, cursor = service.day, service.cursor
+
+    async def counted(*args: Any) -> Any:
+        loads.append(args)
+        await release.wait()  # a slow read: every pull arrives while it runs
+        return await day(*args)
+
+    async def arriving(*args: Any) -> Any:
+        arrived.append(args)
+        return await cursor(*args)
+
+    monkeypatch.setattr(service, "day", counted)
+    monkeypatch.setattr(service, "cursor", arriving)
+    pulls = [asyncio.ensure_future(full_pull(counter, {"Accept-Encoding": "gzip"})) for _ in range(10)]
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if len(arrived) == 10:
+            break
+    await asyncio.sleep(0.05)
+    release.set()
+    answers = await asyncio.gather(*pulls)
+    assert {status for status, _, _ in answers} == {200} and len({raw for _, _, raw in answers}) == 1
+    assert len(loads) == 1

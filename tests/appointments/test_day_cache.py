@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from datetime import date, timedelta
 
-from bayaffairs.appointments.day_cache import DayBodies
+from bayaffairs.appointments.day_cache import Build, DayBodies
 from tests.support import START
 
 DAY = START.date()
@@ -67,3 +68,30 @@ def test_the_gzip_form_is_made_once_counted_and_dropped_with_its_body() -> None:
     bodies.put("hq", DAY, "en", 2, b"two")  # the next change replaces body and gzip form
     assert bodies.bytes == 3
     assert bodies.gzipped(kept) is packed and bodies.bytes == 3  # a dropped one counts no more
+
+
+async def test_requests_missing_the_same_day_at_once_share_one_build() -> None:
+    bodies = DayBodies()
+    release = asyncio.Event()
+    builds: list[int] = []
+
+    def builder(change: int) -> Build:
+        async def build() -> tuple[int, bytes]:
+            builds.append(change)
+            await release.wait()
+            return change, f"day as of {change}".encode()
+
+        return build
+
+    waiting = [asyncio.ensure_future(bodies.build_once("hq", DAY, "en", 5, builder(5))) for _ in range(10)]
+    await asyncio.sleep(0)
+    # One that read a newer number than the running build's does not take its older day.
+    newer = asyncio.ensure_future(bodies.build_once("hq", DAY, "en", 6, builder(6)))
+    other_day = asyncio.ensure_future(bodies.build_once("hq", DAY + timedelta(days=1), "en", 5, builder(5)))
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == [(5, b"day as of 5")] * 10
+    assert await newer == (6, b"day as of 6")
+    assert await other_day == (5, b"day as of 5")
+    assert builds == [5, 5, 6]  # this day's once, the other day's, and the newer number's
+    assert not bodies._building
