@@ -77,7 +77,9 @@ class CounterBlocks:
             affected: list[Appointment] = []
             moved: dict[str, str] = {}
             for appointment in await q.holding_between(conn, centre.id, counter_id, start, end):
-                desk = await self._elsewhere(conn, centre, appointment, now) if counter_id else None
+                # Someone checked in or called keeps their desk (`capacity.FIXED`): listed instead.
+                movable = counter_id is not None and appointment.status not in capacity.FIXED
+                desk = await self._elsewhere(conn, centre, appointment, now) if movable else None
                 if desk is not None:
                     moved[appointment.id] = desk
                     continue

@@ -11,6 +11,8 @@ by moving appointments already placed to other desks able to serve them (an augm
 most `MAX_DEPTH` moves deep): a commercial registration sitting on the only desk that does
 trademarks moves to another commercial desk, rather than the trademark booking being refused.
 The moves are only the ledger: the queue still calls people to whichever able desk is free.
+Nobody checked in or called is moved (`FIXED`): they are in the hall or at their desk, so the
+ledger keeps them where they are and the feasibility check counts them as fixed, like a block.
 
 The same function answers the slot list (`remaining`), so a slot shown as free can be booked.
 The ledger is pure; `take_desk` runs it on the day's holdings under the centre-day lock.
@@ -19,7 +21,7 @@ The ledger is pure; `take_desk` runs it on the day's holdings under the centre-d
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from bayaffairs.appointments.model import Centre, Service
@@ -33,17 +35,19 @@ MAX_DEPTH = 3
 @dataclass(frozen=True)
 class Occupant:
     """Something that takes a desk for a time: an appointment (movable to another desk serving
-    `service_id`) or a block (`service_id` None: fixed where it is)."""
+    `service_id`), one that is `fixed` (checked in or called: the person is in the hall or at
+    the desk, so the ledger keeps them where they are), or a block (`service_id` None: fixed)."""
 
     key: str
     counter: str
     start: datetime
     end: datetime
     service_id: str | None = None
+    fixed: bool = False
 
     @property
     def movable(self) -> bool:
-        return self.service_id is not None
+        return self.service_id is not None and not self.fixed
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,7 @@ class Ledger:
     def add(self, occupant: Occupant, moves: Mapping[str, str] | None = None) -> None:
         """Record a placement (for the next `place` on this ledger)."""
         for k, counter in (moves or {}).items():
-            o = self.occupants[k]
-            self.occupants[k] = Occupant(o.key, counter, o.start, o.end, o.service_id)
+            self.occupants[k] = replace(self.occupants[k], counter=counter)
         self.occupants[occupant.key] = occupant
 
     def remaining(self, service_id: str, start: datetime, end: datetime) -> int:
@@ -169,8 +172,11 @@ def overlaps(occupants: Sequence[Occupant]) -> list[tuple[str, str]]:
 # -- against the database ------------------------------------------------------------------------
 
 
+FIXED = ("checked_in", "called")  # statuses whose desk no placement moves
+
+
 def _occupant(h: q.Holding) -> Occupant:
-    return Occupant(h.id, h.counter_id, h.starts_at, h.ends_at, h.service_id)
+    return Occupant(h.id, h.counter_id, h.starts_at, h.ends_at, h.service_id, h.status in FIXED)
 
 
 def block_occupants(centre: Centre, block: q.Block) -> list[Occupant]:

@@ -46,6 +46,7 @@ class Holding:
     starts_at: datetime
     ends_at: datetime
     local_date: date
+    status: str
 
 
 async def holdings(conn: Connection, centre_id: str, first: date, last: date, now: datetime) -> list[Holding]:
@@ -53,7 +54,7 @@ async def holdings(conn: Connection, centre_id: str, first: date, last: date, no
     until they end, even before a booker clears them. A walk-in waiting holds no desk."""
     records = await conn.fetch(
         f"""
-        SELECT id, service_id, counter_id, starts_at, ends_at, local_date FROM appointments
+        SELECT id, service_id, counter_id, starts_at, ends_at, local_date, status FROM appointments
         WHERE centre_id = $1 AND local_date BETWEEN $2 AND $3
           AND (status IN {_ACTIVE} OR seat_held_until IS NOT NULL)
           AND (status IN {_ACTIVE} OR seat_held_until > $4)

@@ -6,7 +6,9 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from tests.appointments.conftest import COMMERCIAL, HENGQIN, TOMORROW, Desk, at, riders
+import pytest
+
+from tests.appointments.conftest import COMMERCIAL, HENGQIN, SOCIAL, TOMORROW, Desk, at, riders
 
 TRADEMARK = "mo_trademark_registration"  # 20 minutes, served only at A1
 
@@ -235,3 +237,59 @@ async def test_a_blocked_desk_calls_nobody_while_another_desk_may(desk: Desk) ->
     status, later = await counter.post("/v1/counter/queue/next", {"counter": "A1"})
     assert status == 200 and later["appointment"] is not None, later
     assert {called["appointment"]["id"], later["appointment"]["id"]} == {first["id"], second["id"]}
+
+
+@pytest.mark.parametrize("status", ["booked", "checked_in", "called"])
+async def test_a_checked_in_or_called_appointment_keeps_its_desk_when_a_block_moves_others(
+    desk: Desk, pg: Any, status: str
+) -> None:
+    """Issue 11 item 1: the ledger may move booked appointments between desks to make room, but
+    not someone already checked in or called (in the hall, or at the desk). `booked` is the
+    negative control: the same appointment, only booked, is moved to make room."""
+
+    async def desk_of(appointment: dict[str, Any]) -> str:
+        return str(await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", appointment["id"]))
+
+    # X holds A4 at 09:00 with A1 and A2 free (closed while X was booked, so it took A4); Y,
+    # social insurance, holds A3, and only A3 and A4 serve it.
+    counter = await desk.counter()
+    closing = [
+        await block(counter, counter=other, start=at(TOMORROW, "09:00"), end=at(TOMORROW, "09:30"))
+        for other in ("A1", "A2")
+    ]
+    x = await desk.booked(at(TOMORROW, "09:00"), COMMERCIAL)
+    for closed in closing:
+        assert (await counter.delete(f"/v1/counter/blocks/{closed['id']}"))[0] == 200
+    assert await desk_of(x) == "A4"
+    y = await desk.booked(at(TOMORROW, "09:00"), SOCIAL, await desk.another_rider("y"))
+    assert await desk_of(y) == "A3"
+
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "08:45")))
+    if status != "booked":
+        answer, body = await counter.post(f"/v1/counter/appointments/{x['id']}/check-in", {})
+        assert answer == 200, body
+    if status == "called":
+        answer, body = await counter.post("/v1/counter/queue/next", {"counter": "A4"})
+        assert answer == 200 and body["appointment"]["id"] == x["id"], body
+    closed = await block(counter, counter="A3", start=at(TOMORROW, "09:00"), end=at(TOMORROW, "09:30"))
+    if status == "booked":  # Y takes A4 and X moves to a free commercial desk
+        assert closed["moved"] == [{"appointment_id": y["id"], "counter": "A4"}]
+        assert await desk_of(x) in ("A1", "A2")
+    else:  # X keeps A4; Y has nowhere to go and is listed
+        assert closed["moved"] == [] and [a["appointment_id"] for a in closed["affected"]] == [y["id"]]
+        assert await desk_of(x) == "A4"
+
+
+async def test_a_checked_in_appointment_on_a_closed_desk_keeps_it_and_is_listed(desk: Desk, pg: Any) -> None:
+    """The person is in the hall: closing their desk lists them and leaves their desk alone (the
+    booked one of test_appointments_in_a_blocked_desks_time_move_... is the control: it moves)."""
+    booked = await desk.booked(at(TOMORROW, "10:00"), COMMERCIAL)
+    holder = await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", booked["id"])
+    counter = await desk.counter()
+    desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
+    status, body = await counter.post(f"/v1/counter/appointments/{booked['id']}/check-in", {})
+    assert status == 200, body
+    closed = await block(counter, counter=holder, start=at(TOMORROW, "10:00"), end=at(TOMORROW, "12:00"))
+    assert closed["moved"] == []
+    assert [(a["appointment_id"], a["status"]) for a in closed["affected"]] == [(booked["id"], "checked_in")]
+    assert await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", booked["id"]) == holder

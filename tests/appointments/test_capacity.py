@@ -106,3 +106,22 @@ def test_a_block_is_never_moved_and_closes_its_desk() -> None:
     assert ledger.remaining("s1", at(15), at(30)) == 1
     found = ledger.place("s1", at(15), at(30))
     assert found is not None and found.counter == "K1" and not found.moves
+
+
+def test_a_fixed_appointment_is_never_moved_to_make_room() -> None:
+    """Someone checked in or called keeps their desk: `place` and `remaining` count them as fixed
+    where they are. The same appointment not fixed is the negative control: it moves."""
+    c = centre([frozenset({"s1", "s2"}), frozenset({"s1"})])  # s2: only K0
+    for fixed in (False, True):
+        ledger = Ledger(c, [Occupant("x", "K0", at(0), at(30), "s1", fixed=fixed)])
+        found = ledger.place("s2", at(0), at(30))
+        if fixed:
+            assert found is None and ledger.remaining("s2", at(0), at(30)) == 0
+        else:
+            assert found is not None and (found.counter, dict(found.moves)) == ("K0", {"x": "K1"})
+            assert ledger.remaining("s2", at(0), at(30)) == 1
+    ledger = Ledger(c, [Occupant("x", "K0", at(0), at(30), "s1", fixed=True)])
+    found = ledger.place("s1", at(0), at(30))  # beside it, on the other desk, is fine
+    assert found is not None and found.counter == "K1" and not found.moves
+    ledger.add(Occupant("y", "K1", at(0), at(30), "s1"), {})
+    assert ledger.occupants["x"].fixed  # recording a placement keeps it fixed
