@@ -173,10 +173,11 @@ def overlaps(occupants: Sequence[Occupant]) -> list[tuple[str, str]]:
 
 
 FIXED = ("checked_in", "called")  # statuses whose desk no placement moves
+AT_A_DESK = ("called",)  # ... and the only one a call may not move (see `day_ledger`)
 
 
-def _occupant(h: q.Holding) -> Occupant:
-    return Occupant(h.id, h.counter_id, h.starts_at, h.ends_at, h.service_id, h.status in FIXED)
+def _occupant(h: q.Holding, fixed: Sequence[str] = FIXED) -> Occupant:
+    return Occupant(h.id, h.counter_id, h.starts_at, h.ends_at, h.service_id, h.status in fixed)
 
 
 def block_occupants(centre: Centre, block: q.Block) -> list[Occupant]:
@@ -212,14 +213,23 @@ async def ledgers(
 
 
 async def day_ledger(
-    conn: Connection, centre: Centre, day: date, now: datetime, *, leaving: str | None = None
+    conn: Connection,
+    centre: Centre,
+    day: date,
+    now: datetime,
+    *,
+    leaving: str | None = None,
+    fixed: Sequence[str] = FIXED,
 ) -> Ledger:
     """The day's ledger for placing on it: takes the centre-day lock (held to the end of the
-    transaction) and clears the day's ended cancellation holds first. `leaving` gives up its desk."""
+    transaction) and clears the day's ended cancellation holds first. `leaving` gives up its desk.
+    Appointments in a `fixed` status stay on their desks; a call passes `AT_A_DESK`, as the call is
+    when the hall's desks are really given out: the called person takes the calling desk's time
+    from someone still waiting, who is seated later by their own call."""
     await q.lock_centre_days(conn, centre.id, [day])
     await q.release_expired_holds(conn, centre.id, day, now)
     holding = await q.holdings(conn, centre.id, day, day, now)
-    occupants = [_occupant(h) for h in holding if h.id != leaving]
+    occupants = [_occupant(h, fixed) for h in holding if h.id != leaving]
     for block in await q.blocks_between(conn, centre.id, *day_bounds(centre, day, day)):
         occupants.extend(block_occupants(centre, block))
     return Ledger(centre, occupants)

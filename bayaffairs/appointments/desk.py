@@ -187,11 +187,14 @@ class CounterDesk:
     ) -> str | None:
         """The desk the called appointment holds from now on: the calling desk, for the time the
         appointment was given (moving whoever the ledger had there to another able desk, as a
-        booking does); its own desk when the calling desk cannot take that time (called early,
-        before someone only that desk serves), as the ledger is what later bookings go by."""
+        booking does, but never someone already called); its own desk when the calling desk
+        cannot take that time (called early, before someone only that desk serves, or someone
+        called there), as the ledger is what later bookings go by."""
         if appointment.counter_id == counter_id:
             return counter_id
-        ledger = await capacity.day_ledger(conn, centre, appointment.local_date, now, leaving=appointment.id)
+        ledger = await capacity.day_ledger(
+            conn, centre, appointment.local_date, now, leaving=appointment.id, fixed=capacity.AT_A_DESK
+        )
         found = ledger.place(
             appointment.service_id, appointment.start, appointment.end, appointment.id, only=counter_id
         )

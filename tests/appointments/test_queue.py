@@ -178,6 +178,31 @@ async def test_the_desk_that_calls_someone_holds_their_time(desk: Desk, pg: Any)
     } | {"A3": None}
 
 
+async def test_a_call_never_moves_someone_already_called_off_their_desk(desk: Desk, pg: Any) -> None:
+    """A desk calling again while the person it called is still `called` (not yet served or a
+    no-show) does not take that person's desk for the next one: whoever is called keeps their
+    desk (issue 11 item 1). Before, the earlier caller was moved to make room."""
+    people = [
+        await desk.booked(at(TOMORROW, "10:00"), COMMERCIAL, await desk.another_rider(f"called-{i}"))
+        for i in range(2)
+    ]
+
+    async def desk_of(person: dict[str, Any]) -> str:
+        return str(await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", person["id"]))
+
+    before = {p["id"]: await desk_of(p) for p in people}
+    counter = await desk.counter()
+    set_clock(desk, "09:40")
+    for person in people:
+        await check_in(counter, person)
+    calling = before[people[0]["id"]]
+    first = await call(counter, calling)
+    assert first is not None and first["id"] == people[0]["id"]
+    second = await call(counter, calling)  # the same desk again: the next waiting person
+    assert second is not None and second["id"] == people[1]["id"] and second["called_by"] == calling
+    assert {p["id"]: await desk_of(p) for p in people} == before  # nobody moved
+
+
 async def test_a_call_leaves_the_desks_as_they_are_when_the_calling_desk_is_not_free_then(
     desk: Desk, pg: Any
 ) -> None:
