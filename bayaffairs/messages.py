@@ -375,6 +375,21 @@ MESSAGES: dict[str, Text] = {
         "此服務不接受該身份證明文件。",
         "此服务不接受该身份证明文件。",
     ),
+    "document_required": T(
+        "This service limits appointments per person: choose the applicant's identity document.",
+        "此服務按人限制預約數目:請選擇申請人的身份證明文件。",
+        "此服务按人限制预约数目:请选择申请人的身份证明文件。",
+    ),
+    "document_mismatch": T(
+        "The document shown is not the one this appointment was booked with.",
+        "出示的證件並非預約時所用的證件。",
+        "出示的证件并非预约时所用的证件。",
+    ),
+    "document_not_booked": T(
+        "This appointment was booked without a document: there is none to compare.",
+        "此預約未以證件預約,無從比對。",
+        "此预约未以证件预约,无从比对。",
+    ),
     "appointment_not_found": T("No such appointment.", "找不到此預約。", "找不到此预约。"),
     "appointment_not_active": T(
         "This appointment is {status} and can no longer be changed.",

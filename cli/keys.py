@@ -9,6 +9,7 @@ import secrets
 from datetime import UTC, datetime
 
 from bayaffairs.cli.context import CommandError, config_or_exit, wired
+from bayaffairs.documents.cipher import fingerprint_key_of
 from bayaffairs.errors import DomainError
 from bayaffairs.signing.keys import PublishedKey
 
@@ -79,6 +80,19 @@ def generate(args: argparse.Namespace) -> None:
     print(f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}")
 
 
+def fingerprint_key(args: argparse.Namespace) -> None:
+    """The fingerprint key a `[secrets] documents_keys` key gave the documents' fingerprints
+    (before they had a secret of their own): the first value of `fingerprint_keys`, so that
+    setting it changes no fingerprint (`documents/cipher.py`). Prints "keyid:base64"."""
+    config = config_or_exit()
+    keys = dict(config.settings.secrets.documents_keys)
+    chosen = args.from_ or config.settings.secrets.documents_keys[0][0]
+    if chosen not in keys:
+        raise CommandError(f"--from {chosen}: no such key in [secrets] documents_keys ({', '.join(keys)})", 2)
+    key_id, material = fingerprint_key_of((chosen, keys[chosen]))
+    print(f"{key_id}:{base64.b64encode(material).decode()}")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("keys", help="issuers' signing keys")
     actions = p.add_subparsers(dest="action", required=True)
@@ -101,3 +115,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--id", help="the key id: up to 16 letters and digits (default k<today, UTC>)")
     g.set_defaults(run=generate)
+    f = actions.add_parser(
+        "fingerprint-key",
+        help="print the [secrets] fingerprint_keys value a documents key gave (set it before rotating)",
+    )
+    f.add_argument(
+        "--from",
+        dest="from_",
+        metavar="KEY_ID",
+        help="the documents_keys key the fingerprints were made under (default: the first)",
+    )
+    f.set_defaults(run=fingerprint_key)

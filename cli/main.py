@@ -7,14 +7,36 @@ import asyncio
 import inspect
 import sys
 
-from bayaffairs.cli import check_config, credentials, gate, keys, migrate, retention, seed, serve, settlement
+from bayaffairs.cli import (
+    check_config,
+    credentials,
+    documents,
+    gate,
+    keys,
+    migrate,
+    retention,
+    seed,
+    serve,
+    settlement,
+)
 from bayaffairs.cli.context import CommandError
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bayaffairs", description="Greater Bay Area services backend")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (serve, migrate, seed, credentials, keys, gate, settlement, retention, check_config):
+    for module in (
+        serve,
+        migrate,
+        seed,
+        credentials,
+        keys,
+        documents,
+        gate,
+        settlement,
+        retention,
+        check_config,
+    ):
         module.add_parser(sub)
     return p
 

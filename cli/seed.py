@@ -181,11 +181,14 @@ async def _demo_appointments(ctx: SeedContext) -> None:
         await ctx.services.consents.give(rider.id, centre.region, "appointment")  # kept if given
     documents = ctx.services.documents
     family = {d.holder_name: d.id for d in (await documents.list(rider.id, cursor=None, limit=100)).items}
-    for name, number in DEMO_FAMILY:
+    for i, (name, number) in enumerate(DEMO_FAMILY):
         if name not in family:
             expires = now.date().replace(month=1, day=1) + timedelta(days=5 * 366)
-            added = await documents.add(rider.id, NewDocument("macao_id", name, number, "MO", expires))
-            family[name] = added.id
+            holder = "self" if i == 0 else "other"  # the rider's own, then the family members'
+            document = NewDocument("macao_id", name, number, "MO", expires, holder=holder)
+            family[name] = (await documents.add(rider.id, document)).id
+        if i:  # a family member's data goes to the centre on a consent given on their behalf
+            await ctx.services.consents.give(rider.id, centre.region, "appointment", family[name])
     booked = 0
     for i, (service_id, index) in enumerate(DEMO_APPOINTMENTS):
         applicant = family[DEMO_FAMILY[i // 2][0]]

@@ -12,6 +12,7 @@ new number, so a miss. Deltas are computed, and sent plain.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -204,9 +205,22 @@ def _day_body(call: Call, listing: DayList) -> dict[str, object]:
     }
 
 
-def _checked_in(appointment: object) -> dict[str, object]:
+def _checked_in(appointment: object, shown: tuple[str, str] | None) -> dict[str, object]:
     a = appointment.__dict__
-    return {"appointment_id": a["id"], "queue_number": a["queue_number"], "status": a["status"]}
+    document = "match" if shown else None
+    return {
+        "appointment_id": a["id"],
+        "queue_number": a["queue_number"],
+        "status": a["status"],
+        "document": document,
+    }
+
+
+def _shown(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The document the person shows, typed in by the desk (optional)."""
+    if body.get("document_type") is None:
+        return None
+    return body["document_type"], body["document_number"]
 
 
 @routes.post(f"/v1/counter/appointments/{APPOINTMENT}/check-in")
@@ -220,7 +234,10 @@ def _checked_in(appointment: object) -> dict[str, object]:
     description="With the scanned QR `payload` in the body, the code must be the appointment's "
     "current one (409 code_superseded after a reschedule). 409 centre_blocked while a block closes "
     "the whole centre. 409 qr_required without the `payload` where the centre's data stays home "
-    "(`data_stays_in`): the desk checks the signed QR and the identity document.",
+    "(`data_stays_in`): the desk checks the signed QR and the identity document. With "
+    "`document_type` and `document_number` typed from the document the person shows, it must be "
+    "the one booked with (409 document_mismatch, no check-in; 409 document_not_booked for a "
+    "booking without one); the answer's `document` says match.",
 )
 async def check_in_by_id(call: Call) -> web.Response:
     desk = call.services.appointments.desk
@@ -230,8 +247,9 @@ async def check_in_by_id(call: Call) -> web.Response:
         scanned, version = await desk.resolve(centre, payload=call.body["payload"], reference=None)
         if scanned != appointment_id:
             raise Conflict("code_mismatch")
-    appointment = await desk.check_in(centre, appointment_id, version)
-    return json_response(dump(CheckInOut, _checked_in(appointment)))
+    shown = _shown(call.body)
+    appointment = await desk.check_in(centre, appointment_id, version, shown)
+    return json_response(dump(CheckInOut, _checked_in(appointment, shown)))
 
 
 @routes.post("/v1/counter/check-ins")
@@ -244,7 +262,8 @@ async def check_in_by_id(call: Call) -> web.Response:
     errors=(404, 409),
     description="409 centre_blocked while a block closes the whole centre. 409 qr_required for a "
     "typed `reference` where the centre's data stays home (`data_stays_in`): no name to check the "
-    "document against, so the signed QR `payload` only.",
+    "document against, so the signed QR `payload` only. `document_type` and `document_number`: as "
+    "for /v1/counter/appointments/{appointment_id}/check-in.",
 )
 async def check_in(call: Call) -> web.Response:
     desk = call.services.appointments.desk
@@ -253,8 +272,9 @@ async def check_in(call: Call) -> web.Response:
         centre, payload=call.body["payload"], reference=call.body["reference"]
     )
     call.audit_target(appointment_id)
-    appointment = await desk.check_in(centre, appointment_id, version)
-    return json_response(dump(CheckInOut, _checked_in(appointment)))
+    shown = _shown(call.body)
+    appointment = await desk.check_in(centre, appointment_id, version, shown)
+    return json_response(dump(CheckInOut, _checked_in(appointment, shown)))
 
 
 @routes.post("/v1/counter/walk-ins")

@@ -170,8 +170,17 @@ class AppointmentService:
         service = self.catalogue.service(service_id)
         agency = self.catalogue.agency_of(service)
         self.check_start(centre, service, start, same_day=same_day)
+        if document_id is None and quotas.applies(service):
+            raise InvalidInput(
+                {
+                    "document_id": [
+                        "this service limits appointments per person: give the applicant's document"
+                    ]
+                },
+                "document_required",
+            )
         subject = await self._subject(user_id, service, agency, document_id)
-        person = await self._person(user_id, document_id)
+        persons = await self._persons(user_id, document_id)
         key = await self.keys.signing_key()  # before any write: no key, no booking
         now = self.clock.now()
         async with self.db.transaction() as conn:
@@ -181,7 +190,7 @@ class AppointmentService:
                 raise RiderLimitReached(
                     details={"limit": service.per_rider_limit}, limit=service.per_rider_limit
                 )
-            await quotas.check(conn, centre, service, person, start)
+            await quotas.check(conn, centre, service, persons, start)
             await _not_cooling(conn, user_id, centre, service, start, now)
             appointment = await self._seat(
                 conn,
@@ -194,7 +203,7 @@ class AppointmentService:
                 now,
                 qr_version=1,
                 rescheduled_from=None,
-                person_key=person,
+                persons=persons,
             )
             await transfers.record(conn, user_id, planned, appointment.id, now)
             await self._tell_agency(conn, agency, appointment, "booked", subject, now)
@@ -213,7 +222,7 @@ class AppointmentService:
         *,
         qr_version: int,
         rescheduled_from: str | None,
-        person_key: str,
+        persons: list[str],
     ) -> Appointment:
         """Take a desk for the time (409 slot_full) and write the appointment."""
         counter_id = await capacity.take_desk(conn, centre, service, start, now, leaving=rescheduled_from)
@@ -235,7 +244,8 @@ class AppointmentService:
             local_date=start.astimezone(centre.zone).date(),
             counter_id=counter_id,
             department=service.quota_department,
-            person_key=person_key,
+            person_key=persons[0],
+            person_keys=persons,
             status="booked",
             document_id=None if subject.document_id.startswith("account:") else subject.document_id,
             holder_name=subject.name,
@@ -274,11 +284,16 @@ class AppointmentService:
         name = (user.display_name if user else None) or "-"
         return transfers.Subject(f"account:{user_id}", "account", agency.region, "", name)
 
-    async def _person(self, user_id: str, document_id: str | None) -> str:
-        """Whose quota a booking counts against: the document's holder, else the account's."""
+    async def _persons(self, user_id: str, document_id: str | None) -> list[str]:
+        """Whose quota a booking counts against (quotas.py): the document's holder first (the
+        appointment's `person_key`), then, for the rider's own document, the rider's other own
+        documents and the account (the rider, whichever document they show). A family member's
+        document (holder `other`) is that person alone: a rider may book for their family."""
+        account = f"account:{user_id}"
         if document_id is None:
-            return f"account:{user_id}"
-        return await self.documents.holder_key(user_id, document_id)
+            return [account]
+        keys, own = await self.documents.holder_keys(user_id, document_id)
+        return [*keys, account] if own else list(keys)
 
     async def _tell_agency(
         self,
@@ -333,12 +348,12 @@ class AppointmentService:
             raise InvalidInput({"start": ["that is the slot already booked"]}, "same_slot")
         self.check_start(centre, service, start)
         subject = await self._subject(user_id, service, agency, current.document_id)
-        person = await self._person(user_id, current.document_id)
+        persons = await self._persons(user_id, current.document_id)
         key = await self.keys.signing_key()
         async with self.db.transaction() as conn:
             # The person's quota lock first, as a booking takes it, then the days' desk locks
             # (a booking takes them after the quota's: the other order could deadlock).
-            await quotas.check(conn, centre, service, person, start, leaving=current.id)
+            await quotas.check(conn, centre, service, persons, start, leaving=current.id)
             # The days' desk locks before the appointment's row lock: a booker holding a day's
             # lock may move this appointment to another desk, so the other order could deadlock.
             await q.lock_centre_days(
@@ -365,7 +380,7 @@ class AppointmentService:
                 now,
                 qr_version=old.qr_version + 1,
                 rescheduled_from=old.id,
-                person_key=person,
+                persons=persons,
             )
             old = await q.update(
                 conn,

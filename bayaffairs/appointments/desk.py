@@ -8,6 +8,8 @@ the list never skips a change that was still committing (it may repeat one, neve
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,10 +21,12 @@ from bayaffairs.appointments.model import Appointment, Centre, Counter, DayRow
 from bayaffairs.appointments.slots import local_today
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import appointments as q
+from bayaffairs.documents import rules
 from bayaffairs.errors import Conflict, InvalidInput, NotFound
 from bayaffairs.ids import new_id
 from bayaffairs.storage import Connection, Database
 
+Fingerprints = Callable[[str, str], list[bytes]]
 MAX_CALLS = 3  # called this often without showing up: no-show (ZMS callCountMax)
 WALK_IN_CANDIDATES = 20  # walk-ins looked at per call for one that fits a gap
 _INSTANT = timedelta(microseconds=1)
@@ -51,12 +55,16 @@ class CounterDesk:
         catalogue: Catalogue,
         keys: qr.AppointmentKeys,
         changes: ChangeNumbers,
+        fingerprints: Fingerprints | None = None,
     ) -> None:
+        """`fingerprints`: a document number's keyed fingerprints (`DocumentCipher.fingerprints`),
+        to confirm at check-in that the document shown is the one booked with."""
         self.db = db
         self.clock = clock
         self.catalogue = catalogue
         self.keys = keys
         self.changes = changes
+        self.fingerprints = fingerprints
 
     def today(self, centre_id: str) -> date:
         return local_today(self.catalogue.centre(centre_id), self.clock.now())
@@ -97,12 +105,20 @@ class CounterDesk:
         return found.id, None
 
     async def check_in(
-        self, centre_id: str, appointment_id: str, qr_version: int | None = None
+        self,
+        centre_id: str,
+        appointment_id: str,
+        qr_version: int | None = None,
+        shown: tuple[str, str] | None = None,
     ) -> Appointment:
-        """Give a queue number; checking in again answers the same number."""
+        """Give a queue number; checking in again answers the same number. `shown`: the type
+        and the typed number of the document the person shows; unless it is the one booked with
+        (the booking's person key), 409 document_mismatch and no check-in."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             appointment = await self._find(conn, centre_id, appointment_id)
+            if shown is not None:
+                await self._confirm(conn, appointment.id, *shown)
             stays = self.catalogue.centre(centre_id).data_stays_in
             if stays and qr_version is None and not appointment.walk_in:
                 raise Conflict("qr_required")  # no name to check: the signed code and the document
@@ -140,6 +156,22 @@ class CounterDesk:
                 updated_at=now,
                 change_seq=await self.changes.next(conn, centre_id),
             )
+
+    async def _confirm(self, conn: Connection, appointment_id: str, doc_type: str, number: str) -> None:
+        """The desk sees the holder's name and masked number only, which a made-up number of
+        the same shape shares (a Macao ID's check digit cannot be verified, `documents/rules.py`):
+        the typed number of the document shown must have the booking's keyed fingerprint. The
+        answer says match or mismatch, never the number on file."""
+        try:
+            typed = rules.normalise(doc_type, number)
+        except ValueError as exc:
+            raise InvalidInput({"document_number": [str(exc)]}) from None
+        booked = await q.person_key_of(conn, appointment_id)
+        if booked is None or not booked.startswith("doc:") or self.fingerprints is None:
+            raise Conflict("document_not_booked")  # booked without a document: nothing to compare
+        shown = ["doc:" + f.hex() for f in self.fingerprints(doc_type, typed)]
+        if not any(hmac.compare_digest(booked, key) for key in shown):
+            raise Conflict("document_mismatch")
 
     async def call_next(self, centre_id: str, counter_id: str) -> Called:
         """The next person for this desk: checked-in appointments by their time, from the

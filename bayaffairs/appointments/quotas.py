@@ -3,13 +3,18 @@ department on a day and in a week (the remote counters' rule, shared/domain/gba.
 
 The person is identified by the applicant's document (its keyed fingerprint), not the account,
 so one person booking from several accounts, or several people's accounts booking for one
-person, share a quota; without a document the account stands for its holder. The day is the
-centre's calendar day of the appointment, the week that day's Monday to Sunday. Appointments
-count unless cancelled or rescheduled (a served or missed one was still had).
+person, share a quota. A service with a quota needs a document (400 `document_required`):
+without one, every account would be a new person. A booking counts against every identity it
+touches (`Identities`): the document's person, the holder's other own documents on the account
+(one person's Macao ID and Home Return Permit are one person) and the account itself; the
+quota counts the appointments that share any of them. The day is the centre's calendar day of
+the appointment, the week that day's Monday to Sunday. Appointments count unless cancelled or
+rescheduled (a served or missed one was still had).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from bayaffairs.appointments.model import Centre, Service
@@ -22,6 +27,11 @@ class QuotaExceeded(Conflict):
     code = "quota_exceeded"
 
 
+def applies(service: Service) -> bool:
+    """Whether the service limits appointments per person (and so needs a document)."""
+    return bool(service.quota_per_day or service.quota_per_week)
+
+
 def _exceeded(limit: int, window: str, first: date, last: date) -> QuotaExceeded:
     details = {"limit": limit, "window": window, "from": first.isoformat(), "to": last.isoformat()}
     return QuotaExceeded(details=details, limit=limit, window=window)
@@ -31,23 +41,23 @@ async def check(
     conn: Connection,
     centre: Centre,
     service: Service,
-    person_key: str,
+    person_keys: Sequence[str],
     start: datetime,
     *,
     leaving: str | None = None,
 ) -> None:
-    """409 quota_exceeded when the person may not book one more at `start`; takes the person's
-    lock for the department, which the transaction holds to its end. `leaving` is a reschedule's
-    old appointment, which no longer counts."""
+    """409 quota_exceeded when the person (everyone sharing one of `person_keys`) may not book
+    one more at `start`; takes the persons' locks for the department, which the transaction
+    holds to its end. `leaving` is a reschedule's old appointment, which no longer counts."""
     per_day, per_week = service.quota_per_day, service.quota_per_week
-    if not per_day and not per_week:
+    if not applies(service):
         return
     day = start.astimezone(centre.zone).date()
     monday = day - timedelta(days=day.weekday())
     sunday = monday + timedelta(days=6)
     department = service.quota_department
-    await q.lock_person(conn, department, person_key)
-    held = await q.person_days(conn, department, person_key, monday, sunday, leaving)
+    await q.lock_persons(conn, department, person_keys)
+    held = await q.person_days(conn, department, person_keys, monday, sunday, leaving)
     if per_day and held.get(day, 0) >= per_day:
         raise _exceeded(per_day, "day", day, day)
     if per_week and sum(held.values()) >= per_week:

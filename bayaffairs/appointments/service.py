@@ -65,7 +65,7 @@ def build_appointments(
     return Appointments(
         catalogue=catalogue,
         booking=AppointmentService(db, clock, catalogue, keys, documents, changes),
-        desk=CounterDesk(db, clock, catalogue, keys, changes),
+        desk=CounterDesk(db, clock, catalogue, keys, changes, documents.cipher.fingerprints),
         blocks=CounterBlocks(db, clock, catalogue),
         reminders=Reminders(db, clock, catalogue, notifier, notices),
         notices=notices,

@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 from bayaffairs.config.loader import Config
 from bayaffairs.config.settings import parse_key
 
-SECRET_KEYS = ("documents_keys", "signing_keys")
+SECRET_KEYS = ("documents_keys", "signing_keys", "fingerprint_keys")
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
 GENERATE = "bayaffairs keys generate"
 # What a deployment configures in place of each demo adapter (README: Profiles and production).
@@ -85,6 +85,21 @@ def check(config: Config, demo_adapters: Collection[str]) -> Report:
                     f" with `{GENERATE}` and set {variable} from your secret store",
                 )
             )
+    secrets = config.settings.secrets
+    report.checked.append("secrets.fingerprint_keys: set before documents_keys rotate")
+    if not secrets.fingerprint_keys and len(secrets.documents_keys) > 1:
+        first = secrets.documents_keys[1][0]  # the first before this rotation
+        report.problems.append(
+            Problem(
+                config.sources.get("secrets.documents_keys", "config/app.toml"),
+                "secrets.fingerprint_keys",
+                "documents_keys are rotating but fingerprint_keys is not set, so every document's"
+                " fingerprint would change with the new first key (a document added again would be a"
+                " new person): set BAYAFFAIRS_SECRETS_FINGERPRINT_KEYS to the output of"
+                f" `bayaffairs keys fingerprint-key --from {first}` (the key the fingerprints were"
+                " made under; nothing changes)",
+            )
+        )
     enabled = {b.instance: b for b in config.adapter_blocks if b.enabled}
     names = ", ".join(sorted(demo_adapters)) or "none"
     report.checked.append(f"demo adapters ({names}): whether any is enabled")

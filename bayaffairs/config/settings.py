@@ -76,11 +76,14 @@ class AuthSettings:
 class SecretSettings:
     """Key lists of "key_id:base64(32 bytes)" entries; in each, the first one encrypts.
 
-    `documents_keys` seal document numbers, `signing_keys` seal the issuers' private keys.
+    `documents_keys` seal document numbers, `signing_keys` seal the issuers' private keys,
+    `fingerprint_keys` key the documents' fingerprints (empty: derived from the current
+    documents key, as before it was a secret of its own; see `documents/cipher.py`).
     """
 
     documents_keys: tuple[tuple[str, bytes], ...]
     signing_keys: tuple[tuple[str, bytes], ...]
+    fingerprint_keys: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -373,6 +376,7 @@ def _check_key_list(value: list[str]) -> None:
 class SecretsSchema(_Section):
     documents_keys = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     signing_keys = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    fingerprint_keys = fields.List(fields.String(), load_default=list)
 
     @validates("documents_keys")
     def check_documents_keys(self, value: list[str], **_: Any) -> None:
@@ -382,11 +386,16 @@ class SecretsSchema(_Section):
     def check_signing_keys(self, value: list[str], **_: Any) -> None:
         _check_key_list(value)
 
+    @validates("fingerprint_keys")
+    def check_fingerprint_keys(self, value: list[str], **_: Any) -> None:
+        _check_key_list(value)
+
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SecretSettings:
         return SecretSettings(
             documents_keys=tuple(parse_key(v) for v in data["documents_keys"]),
             signing_keys=tuple(parse_key(v) for v in data["signing_keys"]),
+            fingerprint_keys=tuple(parse_key(v) for v in data["fingerprint_keys"]),
         )
 
 

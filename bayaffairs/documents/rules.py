@@ -4,6 +4,11 @@ Formats are those printed on the documents: HKID `A123456(7)` with its mod-11 ch
 Macao resident ID `1234567(8)`; mainland resident ID, 18 characters with the ISO 7064 MOD 11-2
 check; Home Return Permit `H12345678` / `M12345678` (older 11-character ones too); Exit-Entry
 Permit `C12345678` / `CA1234567`; passports 5 to 20 letters and digits.
+
+The bracketed digit of a Macao ID is described as a check digit (for typing errors), but its
+algorithm is not published and no source we have computes it, so it is not verified: a made-up
+number of the right shape is accepted. Where that matters (the quota per person), the desk
+confirms the person at check-in by the document they show (`appointments/desk.py`).
 """
 
 from __future__ import annotations
@@ -53,6 +58,21 @@ def normalise(doc_type: str, number: str) -> str:
     if doc_type == "mainland_id" and _mainland_check(compact[:17]) != compact[17]:
         raise ValueError("the resident ID check digit does not match")
     return compact
+
+
+def person_number(doc_type: str, number: str) -> str:
+    """The part of a normalised number that names the holder, whichever issue of the document
+    it is: what fingerprints compare. A Home Return Permit's older 11-character number is its
+    holder's lifelong 9-character number (letter and 8 digits, the whole number on the card
+    permits) followed by a 2-digit count of the permits issued (00 for the first), so
+    `M1234567801` is the holder of `M12345678`. Sources: no official page at hand; a
+    third-party explanation (isslerlaw.com, "the first 8 digits are the lifetime number ...
+    the 2-digit number indicates the number of certificate renewals, the first 00") agrees
+    with how the card permits print the number. ASSUMPTION where that is wrong: two different
+    people would share a quota. Every other type: the whole number."""
+    if doc_type == "home_return_permit":
+        return number[:9]
+    return number
 
 
 def _hkid_check(prefix: str, digits: str) -> str:

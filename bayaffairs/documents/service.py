@@ -80,6 +80,18 @@ def _document(row: q.DocumentRow) -> Document:
     )
 
 
+@dataclass
+class Refingerprinted:
+    """What `refingerprint` did: documents read, fingerprints changed, documents left as they
+    were (`duplicates`), appointments and passengers whose copies changed."""
+
+    documents: int = 0
+    changed: int = 0
+    duplicates: int = 0
+    appointments: int = 0
+    passengers: int = 0
+
+
 def _aad(user_id: str, document_id: str, doc_type: str) -> str:
     return f"{user_id}|{document_id}|{doc_type}"
 
@@ -160,14 +172,18 @@ class DocumentService:
             raise NotFound("document_not_found")
         return _document(row)
 
-    async def holder_key(self, user_id: str, document_id: str) -> str:
-        """Who the document's holder is, as a stable opaque key (`doc:` and the keyed fingerprint
-        of type and number): the same person's document on two accounts gives the same key."""
+    async def holder_keys(self, user_id: str, document_id: str) -> tuple[tuple[str, ...], bool]:
+        """Who the document's holder is, as stable opaque keys (`doc:` and the keyed fingerprint
+        of type and number: the same person's document on two accounts gives the same key):
+        the document's own first, then, when it is the rider's own document (holder `self`),
+        those of the rider's other own documents: one person holding a Macao ID and a Home
+        Return Permit is one person, whichever they show. And whether it is the rider's own."""
         async with self.db.acquire() as conn:
-            fingerprint = await q.fingerprint_for_user(conn, user_id, document_id)
-        if fingerprint is None:
+            found = await q.holder_fingerprints(conn, user_id, document_id)
+        if found is None:
             raise NotFound("document_not_found")
-        return "doc:" + fingerprint.hex()
+        fingerprints, holder = found
+        return tuple("doc:" + f.hex() for f in fingerprints), holder == "self"
 
     async def reveal_number(self, user_id: str, document_id: str, access: Access) -> str:
         """The clear number, for the reader `access` names (a partner that needs it, or the
@@ -196,6 +212,43 @@ class DocumentService:
                 ),
             )
         return number
+
+    async def refingerprint(self, batch: int = 500) -> Refingerprinted:
+        """Every stored fingerprint under the current fingerprint key and rule (a rotation of
+        `[secrets] fingerprint_keys`, or a change of `rules.person_number`), and where copies of
+        the old ones are kept: appointments' person keys and passengers' seats. A batch of
+        documents at a time, each in one transaction, so a document and its copies change
+        together; safe to run again (whatever still carries an old fingerprint a configured key
+        gives is rewritten). Numbers are opened here only to be fingerprinted again: nobody
+        reads them, so no access is recorded. A document whose new fingerprint another of the
+        rider's documents of its type has already (a permit's booklet and its card) keeps its
+        old one and is counted in `duplicates`."""
+        report = Refingerprinted()
+        after = ""
+        while True:
+            async with self.db.transaction() as conn:
+                rows = await q.sealed_after(conn, after, batch)
+                moves: dict[bytes, bytes] = {}  # old fingerprint -> new (one number, one new)
+                for row in rows:
+                    number = self.cipher.decrypt(row.number_ciphertext, _aad(row.user_id, row.id, row.type))
+                    current, *previous = self.cipher.fingerprints(row.type, number)
+                    gone = {row.number_fingerprint, *previous} - {current}
+                    if row.number_fingerprint != current:
+                        if not await q.set_fingerprint(conn, row.id, current):
+                            report.duplicates += 1
+                            continue
+                        report.changed += 1
+                    moves.update(dict.fromkeys(gone, current))
+                if moves:
+                    appointments, passengers = await q.replace_fingerprints(
+                        conn, list(moves), list(moves.values())
+                    )
+                    report.appointments += appointments
+                    report.passengers += passengers
+            report.documents += len(rows)
+            if len(rows) < batch:
+                return report
+            after = rows[-1].id
 
     async def delete(self, user_id: str, document_id: str) -> None:
         async with self.db.acquire() as conn:

@@ -157,7 +157,9 @@ def build_services(
         adapters.lookup(IdentityProvider),
         adapters.lookup(PaymentProvider),
     )
-    documents = DocumentService(db, clock, DocumentCipher(settings.secrets.documents_keys))
+    documents = DocumentService(
+        db, clock, DocumentCipher(settings.secrets.documents_keys, settings.secrets.fingerprint_keys)
+    )
     transit = build_transit(config, db, adapters, clock, store)
     travel = build_travel(
         settings.travel,

@@ -360,29 +360,45 @@ async def display_calls(
     return calls["recent"], calls["desk"], waiting
 
 
-async def lock_person(conn: Connection, department: str, person_key: str) -> None:
-    """Serialise one person's bookings with one department (their quota) for the transaction."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('quota|' || $1 || '|' || $2, 0))",
-        department,
-        person_key,
+async def person_key_of(conn: Connection, appointment_id: str) -> str | None:
+    """Whose appointment it is: the keyed fingerprint of the document booked with (`doc:`)."""
+    value: str | None = await conn.fetchval(
+        "SELECT person_key FROM appointments WHERE id = $1", appointment_id
     )
+    return value
+
+
+async def lock_persons(conn: Connection, department: str, person_keys: Sequence[str]) -> None:
+    """Serialise the bookings with one department (their quota) of everyone sharing one of
+    `person_keys`, for the transaction. Sorted, so two bookers sharing keys cannot deadlock."""
+    for key in sorted(set(person_keys)):
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('quota|' || $1 || '|' || $2, 0))",
+            department,
+            key,
+        )
 
 
 async def person_days(
-    conn: Connection, department: str, person_key: str, first: date, last: date, leaving: str | None
+    conn: Connection,
+    department: str,
+    person_keys: Sequence[str],
+    first: date,
+    last: date,
+    leaving: str | None,
 ) -> dict[date, int]:
-    """How many appointments (not cancelled or rescheduled) the person holds with the department
-    on each day from `first` to `last`, leaving out `leaving` (a reschedule's old one)."""
+    """How many appointments (not cancelled or rescheduled) sharing one of `person_keys` the
+    department has on each day from `first` to `last`, leaving out `leaving` (a reschedule's
+    old one)."""
     records = await conn.fetch(
         """
         SELECT local_date, count(*) AS n FROM appointments
-        WHERE department = $1 AND person_key = $2 AND local_date BETWEEN $3 AND $4
+        WHERE person_keys && $2::text[] AND department = $1 AND local_date BETWEEN $3 AND $4
           AND status NOT IN ('cancelled', 'rescheduled') AND id IS DISTINCT FROM $5
         GROUP BY local_date
         """,
         department,
-        person_key,
+        list(person_keys),
         first,
         last,
         leaving,

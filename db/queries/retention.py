@@ -114,7 +114,7 @@ _APPLY: dict[str, tuple[str, ...]] = {
         "DELETE FROM appointment_notices WHERE appointment_id = ANY($1::text[])",  # long sent or dropped
         f"""
         UPDATE appointments SET user_id = '{ANONYMOUS}', holder_name = '', number_masked = NULL,
-            document_id = NULL, person_key = NULL
+            document_id = NULL, person_key = NULL, person_keys = NULL
         WHERE id = ANY($1::text[])
         """,
     ),

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from bayaffairs.appointments.booking import MAX_RANGE_DAYS
 from bayaffairs.appointments.model import STATUSES
+from bayaffairs.config.regions import DOCUMENT_TYPES
 from bayaffairs.handlers.schemas.common import StrictSchema, page_of
 
 ID = validate.Length(1, 64)
@@ -220,7 +221,31 @@ class CounterDay(Schema):
     items = fields.List(fields.Nested(CounterAppointmentOut), required=True)
 
 
-class CheckInIn(StrictSchema):
+_SHOWN = {
+    "description": "optional, with document_number: the type of the document the person shows; "
+    "the check-in then confirms them as the person booked (409 document_mismatch otherwise)"
+}
+_SHOWN_NUMBER = {
+    "description": "the number typed from the document shown; compared by keyed fingerprint with "
+    "the booking's, never answered back"
+}
+
+
+class ShownDocumentIn(StrictSchema):
+    """The document the person shows at the desk, typed in, to confirm them as the person booked."""
+
+    document_type = fields.String(load_default=None, validate=validate.OneOf(DOCUMENT_TYPES), metadata=_SHOWN)
+    document_number = fields.String(
+        load_default=None, validate=validate.Length(4, 32), load_only=True, metadata=_SHOWN_NUMBER
+    )
+
+    @validates_schema
+    def both_or_neither(self, data: dict[str, Any], **_: Any) -> None:
+        if (data["document_type"] is None) != (data["document_number"] is None):
+            raise ValidationError("give document_type and document_number together", "document_number")
+
+
+class CheckInIn(ShownDocumentIn):
     payload = fields.String(load_default=None, validate=validate.Length(1, 300))
     reference = fields.String(load_default=None, validate=validate.Length(1, 20))
 
@@ -230,7 +255,7 @@ class CheckInIn(StrictSchema):
             raise ValidationError("give the QR payload or the reference", "payload")
 
 
-class CheckInByIdIn(StrictSchema):
+class CheckInByIdIn(ShownDocumentIn):
     payload = fields.String(load_default=None, validate=validate.Length(1, 300))
 
 
@@ -238,6 +263,10 @@ class CheckInOut(Schema):
     appointment_id = fields.String(required=True)
     queue_number = fields.Integer(required=True)
     status = fields.String(required=True)
+    document = fields.String(
+        allow_none=True,
+        metadata={"description": "match: the document shown is the one booked with; null: none was typed"},
+    )
 
 
 class WalkInIn(StrictSchema):

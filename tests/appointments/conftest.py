@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
-from tests.support import INSTANTS, START, Api, MovableClock, test_config
+from tests.support import FAR_AHEAD, INSTANTS, START, Api, MovableClock, test_config
 
 HENGQIN = "hengqin_gasc"
 COMMERCIAL = "mo_commercial_registration"  # three counters serve it at Hengqin: capacity 3
@@ -41,6 +42,7 @@ class Desk:
     clock: MovableClock
     centre: str = HENGQIN  # where book/booked/slots/counter go unless told
     service: str = COMMERCIAL
+    documents: dict[int, asyncio.Future[str]] = dataclasses.field(default_factory=dict)
 
     async def counter(self, centre: str | None = None) -> Api:
         scope = centre or self.centre
@@ -66,8 +68,23 @@ class Desk:
     async def book(
         self, start: str, service: str | None = None, rider: Api | None = None, **extra: Any
     ) -> tuple[int, Any]:
-        body = {"centre_id": self.centre, "service_id": service or self.service, "start": start, **extra}
-        return await (rider or self.rider).post("/v1/appointments", body)
+        """Without a `document_id`, a service with a quota is booked with the rider's own Macao
+        ID (such services need a document); `document_id=None` books without one."""
+        rider = rider or self.rider
+        service_id = service or self.service
+        known = self.services.appointments.catalogue.services.get(service_id)
+        if "document_id" not in extra and known is not None and (known.quota_per_day or known.quota_per_week):
+            extra["document_id"] = await self.own_document(rider)
+        body = {"centre_id": self.centre, "service_id": service_id, "start": start, **extra}
+        return await rider.post("/v1/appointments", body)
+
+    async def own_document(self, rider: Api) -> str:
+        """The rider's own Macao ID (a number of their own, in the holder's sign-in name),
+        added once, on first use."""
+        key = id(rider)
+        if key not in self.documents:
+            self.documents[key] = asyncio.ensure_future(_add_own_document(rider))
+        return await self.documents[key]
 
     async def booked(
         self, start: str, service: str | None = None, rider: Api | None = None
@@ -82,6 +99,25 @@ class Desk:
         catalogue = self.services.appointments.catalogue
         found = catalogue.centres[centre]
         catalogue.centres[centre] = dataclasses.replace(found, closed_days=found.closed_days | {day})
+
+
+_OWN_NUMBERS = itertools.count(1)
+
+
+async def _add_own_document(rider: Api) -> str:
+    status, me = await rider.get("/v1/me")
+    assert status == 200, me
+    number = f"5{next(_OWN_NUMBERS):06d}(3)"  # distinct per rider: a person of their own
+    body = {
+        "type": "macao_id",
+        "holder_name": me.get("display_name") or "Rider",
+        "number": number,
+        "issuing": "MO",
+        "expires": FAR_AHEAD,
+    }
+    status, answer = await rider.post("/v1/me/documents", body)
+    assert status == 201, answer
+    return str(answer["id"])
 
 
 def at(day: date, hhmm: str) -> str:

@@ -56,7 +56,12 @@ async def test_a_booking_has_a_reference_a_signed_qr_and_takes_a_place(desk: Des
 
 async def test_the_same_idempotency_key_gives_the_first_answer_and_one_booking(desk: Desk, pg: Any) -> None:
     headers = {"Idempotency-Key": "book-1"}
-    body = {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "09:00")}
+    body = {
+        "centre_id": HENGQIN,
+        "service_id": COMMERCIAL,
+        "start": at(TOMORROW, "09:00"),
+        "document_id": await desk.own_document(desk.rider),
+    }
     first = await desk.rider.post("/v1/appointments", body, headers=headers)
     again = await desk.rider.post("/v1/appointments", body, headers=headers)
     assert first == again and first[0] == 201
@@ -138,7 +143,13 @@ async def test_the_consent_message_names_the_place_and_purpose_in_the_callers_la
     """A client shows the API's message as it is: codes like CN or appointment read badly. At
     the video counters, where the data goes to Hengqin's staff (at Hengqin it stays in Macao)."""
     stranger = await video.another_rider("no-consent-yet", consent=None)
-    body = {"centre_id": VIDEO, "service_id": BY_VIDEO, "start": at(TOMORROW, "09:00")}
+    document = await video.own_document(stranger)
+    body = {
+        "centre_id": VIDEO,
+        "service_id": BY_VIDEO,
+        "start": at(TOMORROW, "09:00"),
+        "document_id": document,
+    }
     messages = {}
     for language in ("en", "zh-Hant", "zh-Hans"):
         status, answer = await stranger.post("/v1/appointments", body, headers={"Accept-Language": language})

@@ -34,10 +34,18 @@ MACAO_ID = {
 }
 
 
-async def document(rider: Api, number: str = MACAO_ID["number"]) -> str:
-    status, body = await rider.post("/v1/me/documents", {**MACAO_ID, "number": number})
-    assert status == 201, body
-    return str(body["id"])
+async def document(
+    rider: Api,
+    number: str = MACAO_ID["number"],
+    *,
+    doc_type: str = "macao_id",
+    issuing: str = "MO",
+    holder: str = "self",
+) -> str:
+    body = {**MACAO_ID, "number": number, "type": doc_type, "issuing": issuing, "holder": holder}
+    status, answer = await rider.post("/v1/me/documents", body)
+    assert status == 201, answer
+    return str(answer["id"])
 
 
 async def book_with(desk: Desk, rider: Api, doc: str, service: str, start: str) -> tuple[int, Any]:
@@ -68,16 +76,51 @@ async def test_a_person_books_at_most_two_a_day_with_a_department_from_any_accou
         "to": TOMORROW.isoformat(),
     }
     assert (await book_with(desk, second, same, TRADEMARK, at(DAY_AFTER, "11:00")))[0] == 201
-    # Another person's document is another quota.
-    other = await document(second, "7654321(0)")
+    # Another person's document is another quota (a family member's: the rider's own second
+    # document would be the rider again).
+    other = await document(second, "7654321(0)", holder="other")
+    consent = {"destination": "CN", "purpose": "appointment", "document_id": other}
+    assert (await second.post("/v1/me/consents", consent))[0] == 201
     assert (await book_with(desk, second, other, TRADEMARK, at(TOMORROW, "11:00")))[0] == 201
 
 
-async def test_without_a_document_the_account_is_the_person(desk: Desk) -> None:
-    assert (await desk.book(at(TOMORROW, "09:00"), COMMERCIAL))[0] == 201
-    assert (await desk.book(at(TOMORROW, "10:00"), NOTARISATION))[0] == 201
-    status, err = await desk.book(at(TOMORROW, "11:00"), TRADEMARK)
+async def test_a_service_with_a_quota_needs_a_document(desk: Desk) -> None:
+    """Without a document the person is unknown: each account would be another person."""
+    status, err = await desk.book(at(TOMORROW, "09:00"), COMMERCIAL, document_id=None)
+    assert (status, err["error"]["code"]) == (400, "document_required")
+    assert set(err["error"]["details"]["fields"]) == {"document_id"}
+
+
+async def test_a_family_members_document_is_their_own_person_not_the_accounts(desk: Desk) -> None:
+    """A rider books for themselves and for a family member (holder `other`): two persons, two
+    quotas; the rider's own documents and the account are the rider."""
+    rider = await desk.another_rider("one-account")
+    own = await document(rider)
+    family = await document(rider, "7654321(0)", holder="other")
+    consent = {"destination": "CN", "purpose": "appointment", "document_id": family}
+    assert (await rider.post("/v1/me/consents", consent))[0] == 201
+    assert (await book_with(desk, rider, own, COMMERCIAL, at(TOMORROW, "09:00")))[0] == 201
+    assert (await book_with(desk, rider, own, NOTARISATION, at(TOMORROW, "10:00")))[0] == 201
+    assert (await book_with(desk, rider, family, TRADEMARK, at(TOMORROW, "11:00")))[0] == 201
+    assert (await book_with(desk, rider, family, SOCIAL, at(TOMORROW, "14:00")))[0] == 201
+    status, err = await book_with(desk, rider, own, TRADEMARK, at(TOMORROW, "14:00"))
     assert (status, err["error"]["code"]) == (409, "quota_exceeded")
+
+
+async def test_one_persons_macao_id_and_home_return_permit_are_one_person(desk: Desk) -> None:
+    rider = await desk.another_rider("two-documents")
+    macao_id = await document(rider)
+    permit = await document(rider, "M12345678", doc_type="home_return_permit", issuing="CN")
+    assert (await book_with(desk, rider, macao_id, COMMERCIAL, at(TOMORROW, "09:00")))[0] == 201
+    assert (await book_with(desk, rider, permit, NOTARISATION, at(TOMORROW, "10:00")))[0] == 201
+    status, err = await book_with(desk, rider, permit, TRADEMARK, at(TOMORROW, "11:00"))
+    assert (status, err["error"]["code"]) == (409, "quota_exceeded")
+    # The permit on another account is the same person too: it is one of their own documents.
+    other = await desk.another_rider("permit-elsewhere")
+    same = await document(other, "M12345678", doc_type="home_return_permit", issuing="CN")
+    status, err = await book_with(desk, other, same, TRADEMARK, at(TOMORROW, "11:00"))
+    assert (status, err["error"]["code"]) == (409, "quota_exceeded")
+    assert (await book_with(desk, other, same, TRADEMARK, at(DAY_AFTER, "11:00")))[0] == 201
 
 
 async def test_the_week_is_the_centres_calendar_week(desk: Desk) -> None:
@@ -160,3 +203,47 @@ async def test_20_accounts_booking_for_one_document_at_once_get_two(unlimited: D
     )
     assert sorted(status for status, _ in answers) == [201, 201] + [409] * 18
     assert {b["error"]["code"] for s, b in answers if s == 409} == {"quota_exceeded"}
+
+
+async def test_a_home_return_permits_old_and_new_numbers_are_one_person(desk: Desk) -> None:
+    """The older 11-character number is the 9-character one (the holder's lifelong number) plus
+    a 2-digit count of issues: the person is the 9-character core."""
+    new_card = await desk.another_rider("permit-card")
+    old_booklet = await desk.another_rider("permit-booklet")
+    card = await document(new_card, "M12345678", doc_type="home_return_permit", issuing="CN")
+    booklet = await document(old_booklet, "M1234567801", doc_type="home_return_permit", issuing="CN")
+    assert (await book_with(desk, new_card, card, COMMERCIAL, at(TOMORROW, "09:00")))[0] == 201
+    assert (await book_with(desk, new_card, card, NOTARISATION, at(TOMORROW, "10:00")))[0] == 201
+    status, err = await book_with(desk, old_booklet, booklet, TRADEMARK, at(TOMORROW, "11:00"))
+    assert (status, err["error"]["code"]) == (409, "quota_exceeded")
+
+
+async def test_the_desk_confirms_the_person_by_the_document_they_show(desk: Desk) -> None:
+    """A made-up Macao ID with the real one's mask (the desk sees name and mask only) is caught
+    when the desk types the number of the document shown: match or mismatch, never the number
+    on file. Without a typed number, check-in is as it was."""
+    rider = await desk.another_rider("shows-a-document")
+    made_up = await document(rider, "1999997(8)")  # masked 1*****7(8), as the real 1234567(8)
+    status, body = await book_with(desk, rider, made_up, COMMERCIAL, at(TOMORROW, "11:00"))
+    assert status == 201, body
+    desk.clock.advance(days=1)
+    counter = await desk.counter()
+    path = f"/v1/counter/appointments/{body['id']}/check-in"
+    qr = {"payload": body["qr"]["payload"]}  # Hengqin's data stays home: the desk scans the QR
+    real = {"document_type": "macao_id", "document_number": "1234567(8)"}
+    status, err = await counter.post(path, {**qr, **real})
+    assert (status, err["error"]["code"]) == (409, "document_mismatch")
+    assert "1999997" not in str(err)
+    status, err = await counter.post("/v1/counter/check-ins", {**qr, **real})
+    assert (status, err["error"]["code"]) == (409, "document_mismatch")
+    shown = {"document_type": "macao_id", "document_number": "1999997 8"}
+    status, checked = await counter.post(path, {**qr, **shown})
+    assert (status, checked["document"], checked["queue_number"]) == (200, "match", 1), checked
+    status, plain = await counter.post("/v1/counter/check-ins", qr)
+    assert (status, set(plain), plain["queue_number"]) == (
+        200,
+        {"appointment_id", "queue_number", "status"},
+        1,
+    )
+    status, err = await counter.post(path, {**qr, "document_type": "macao_id"})
+    assert status == 400, err

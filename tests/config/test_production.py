@@ -40,6 +40,7 @@ def new_key(key_id: str, fill: int) -> str:
 PRODUCTION_ENV = {
     "BAYAFFAIRS_SECRETS_DOCUMENTS_KEYS": new_key("doc2026", 1),
     "BAYAFFAIRS_SECRETS_SIGNING_KEYS": new_key("seal2026", 2),
+    "BAYAFFAIRS_SECRETS_FINGERPRINT_KEYS": new_key("doc2026", 4),
     "BAYAFFAIRS_WECHAT_APP_ID": "wx1234567890",
     "BAYAFFAIRS_WECHAT_APP_SECRET": "a-real-secret-from-the-store",
     "BAYAFFAIRS_METRICS_TOKEN": "a-scrapers-token-from-the-store",
@@ -110,6 +111,18 @@ def test_a_demo_key_set_through_the_environment_is_still_refused() -> None:
     assert set(found) == {"secrets.documents_keys"}
     assert found["secrets.documents_keys"].source == "environment variable BAYAFFAIRS_SECRETS_DOCUMENTS_KEYS"
     assert "mine" in found["secrets.documents_keys"].problem
+
+
+def test_rotating_the_documents_keys_without_a_fingerprint_key_is_refused() -> None:
+    """Unset, the fingerprint key is derived from the first documents key: a rotation would
+    change every document's fingerprint (issue 11)."""
+    rotating = f"{new_key('doc2027', 3)},{new_key('doc2026', 1)}"
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "BAYAFFAIRS_SECRETS_FINGERPRINT_KEYS"}
+    assert problems(load(environ=env)) == {}
+    found = problems(load(environ={**env, "BAYAFFAIRS_SECRETS_DOCUMENTS_KEYS": rotating}))
+    assert set(found) == {"secrets.fingerprint_keys"}
+    assert "bayaffairs keys fingerprint-key --from doc2026" in found["secrets.fingerprint_keys"].problem
+    assert problems(load(environ={**PRODUCTION_ENV, "BAYAFFAIRS_SECRETS_DOCUMENTS_KEYS": rotating})) == {}
 
 
 def test_a_demo_adapter_enabled_in_local_toml_is_refused_naming_the_file(config_dir: Path) -> None:

@@ -7,7 +7,7 @@ import os
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from bayaffairs.documents.cipher import DocumentCipher
+from bayaffairs.documents.cipher import DocumentCipher, fingerprint_key_of
 
 OLD = ("k1", os.urandom(32))
 NEW = ("k2", os.urandom(32))
@@ -42,3 +42,32 @@ def test_fingerprints_are_stable_and_keyed() -> None:
     assert cipher.fingerprint("hkid", "A123456(3)") == cipher.fingerprint("hkid", "A123456(3)")
     assert cipher.fingerprint("hkid", "A123456(3)") != cipher.fingerprint("passport", "A123456(3)")
     assert DocumentCipher([OLD]).fingerprint("hkid", "A123456(3)") != cipher.fingerprint("hkid", "A123456(3)")
+
+
+def test_a_home_return_permits_booklet_number_fingerprints_as_its_card_number() -> None:
+    """`M1234567801` is the holder's lifelong `M12345678` plus the count of permits issued."""
+    cipher = DocumentCipher([NEW])
+    card = cipher.fingerprint("home_return_permit", "M12345678")
+    assert cipher.fingerprint("home_return_permit", "M1234567801") == card
+    assert cipher.fingerprint("home_return_permit", "M1234567802") == card
+    assert cipher.fingerprint("home_return_permit", "M12345679") != card
+
+
+def test_rotating_the_sealing_key_keeps_every_fingerprint() -> None:
+    """The fingerprint key is a secret of its own; its first value is the one the sealing key
+    gave before, so a deploy changes no fingerprint."""
+    before = DocumentCipher([OLD])  # no fingerprint key: derived from the sealing key, as it was
+    first = fingerprint_key_of(OLD)
+    deployed = DocumentCipher([OLD], fingerprint_keys=[first])
+    rotated = DocumentCipher([NEW, OLD], fingerprint_keys=[first])
+    for cipher in (deployed, rotated):
+        assert cipher.fingerprint("macao_id", "1234567(8)") == before.fingerprint("macao_id", "1234567(8)")
+
+
+def test_during_a_fingerprint_key_rotation_both_fingerprints_are_known() -> None:
+    old_key, new_key = ("f1", os.urandom(32)), ("f2", os.urandom(32))
+    rotating = DocumentCipher([NEW], fingerprint_keys=[new_key, old_key])
+    old = DocumentCipher([NEW], fingerprint_keys=[old_key]).fingerprint("hkid", "A123456(3)")
+    new = DocumentCipher([NEW], fingerprint_keys=[new_key]).fingerprint("hkid", "A123456(3)")
+    assert rotating.fingerprint("hkid", "A123456(3)") == new
+    assert rotating.fingerprints("hkid", "A123456(3)") == [new, old]
