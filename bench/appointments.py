@@ -144,21 +144,38 @@ def counter_day_figures(fx: Fixtures, result: WrkResult) -> Assessment:
 # -- hot slots --------------------------------------------------------------------------------
 
 
-async def _riders(session: aiohttp.ClientSession, base: str, run: str) -> list[str]:
-    async def one(i: int) -> str:
+async def own_macao_id(session: aiohttp.ClientSession, base: str, auth: dict[str, str], person: int) -> str:
+    """A Macao ID of the rider's own, `person` (under a million) making the number: the services
+    with a quota need the applicant's document, and each rider is a person of their own."""
+    body = {
+        "type": "macao_id",
+        "holder_name": f"BENCH Rider {person}",
+        "number": f"5{person % 1_000_000:06d}(0)",
+        "issuing": "MO",
+        "expires": (datetime.now(UTC).date() + timedelta(days=3650)).isoformat(),
+    }
+    async with session.post(f"{base}/v1/me/documents", json=body, headers=auth) as r:
+        document = await r.json()
+        assert r.status == 201, document
+    return str(document["id"])
+
+
+async def _riders(session: aiohttp.ClientSession, base: str, run: str) -> dict[str, str]:
+    """Riders' tokens, each with the id of the rider's own Macao ID."""
+
+    async def one(i: int) -> tuple[str, str]:
         async with session.post(
             f"{base}/v1/auth/sessions", json={"provider": "dev", "code": f"hot-{run}-{i}"}
         ) as r:
             token = (await r.json())["token"]
+        auth = {"Authorization": f"Bearer {token}"}
         async with session.post(
-            f"{base}/v1/me/consents",
-            json={"destination": "CN", "purpose": "appointment"},
-            headers={"Authorization": f"Bearer {token}"},
+            f"{base}/v1/me/consents", json={"destination": "CN", "purpose": "appointment"}, headers=auth
         ) as r:
             assert r.status in (200, 201), await r.text()
-        return token
+        return token, await own_macao_id(session, base, auth, int(run) % 1000 * 1000 + i)
 
-    return list(await asyncio.gather(*(one(i) for i in range(RIDERS))))
+    return dict(await asyncio.gather(*(one(i) for i in range(RIDERS))))
 
 
 async def _slot_starts(session: aiohttp.ClientSession, base: str) -> list[str]:
@@ -179,7 +196,8 @@ async def _hot(port: int, timing: uploads.Timing, window: uploads.Window) -> tup
     base = f"http://127.0.0.1:{port}"
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tokens = await _riders(session, base, str(int(time.time())))
+        documents = await _riders(session, base, str(int(time.time())))
+        tokens = list(documents)
         starts = await _slot_starts(session, base)
         held = dict.fromkeys(tokens, 0)
         latencies: list[float] = []
@@ -189,7 +207,12 @@ async def _hot(port: int, timing: uploads.Timing, window: uploads.Window) -> tup
             began = time.perf_counter()
             async with session.post(
                 f"{base}/v1/appointments",
-                json={"centre_id": CENTRE, "service_id": service, "start": start},
+                json={
+                    "centre_id": CENTRE,
+                    "service_id": service,
+                    "start": start,
+                    "document_id": documents[token],
+                },
                 headers={"Authorization": f"Bearer {token}"},
             ) as r:
                 answer = await r.read()

@@ -37,7 +37,7 @@ import aiohttp
 import asyncpg
 
 from bench import ROOT, uploads
-from bench.appointments import CENTRE, SERVICE, _appointments_key
+from bench.appointments import CENTRE, SERVICE, _appointments_key, own_macao_id
 from bench.processes import free_port
 from bench.service import Fixtures, Variant, bench_database_url
 from bench.transit import STATION, Assessment, Transit, now_iso
@@ -99,18 +99,20 @@ async def _holders(session: aiohttp.ClientSession, base: str, run: str) -> list[
         await conn.close()
 
 
-async def _bookers(session: aiohttp.ClientSession, base: str, run: str, count: int) -> list[str]:
-    """Tokens of `count` riders who consented to their data going to CN (the centre's side)."""
+async def _bookers(session: aiohttp.ClientSession, base: str, run: str, count: int) -> list[tuple[str, str]]:
+    """(token, own Macao ID) of `count` riders who consented to their data going to CN (the
+    centre's side); the service has a quota, so it needs the applicant's document."""
     gate = asyncio.Semaphore(32)
 
-    async def one(i: int) -> str:
+    async def one(i: int) -> tuple[str, str]:
         async with gate:
             auth = await _sign_in(session, base, f"burst-{run}-booker-{i}")
             async with session.post(
                 f"{base}/v1/me/consents", json={"destination": "CN", "purpose": "appointment"}, headers=auth
             ) as r:
                 assert r.status in (200, 201), await r.text()
-            return auth["Authorization"]
+            document = await own_macao_id(session, base, auth, int(run) % 1000 * 1000 + 500 + i)
+            return auth["Authorization"], document
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
@@ -279,8 +281,8 @@ async def _burst(
             # the next free desk; past the last one, the last start again (409 slot_full) by the
             # rider who has booked nothing (so no quota of theirs is in the way)
             start = desks[min(i, len(desks) - 1)]
-            token = bookers[i // BOOKINGS_PER_RIDER] if i < len(desks) else bookers[-1]
-            body = {"centre_id": CENTRE, "service_id": SERVICE, "start": start}
+            token, document = bookers[i // BOOKINGS_PER_RIDER] if i < len(desks) else bookers[-1]
+            body = {"centre_id": CENTRE, "service_id": SERVICE, "start": start, "document_id": document}
             return kind, "/v1/appointments", body, {"Authorization": token}
 
         load = Load(session, base)

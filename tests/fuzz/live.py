@@ -160,10 +160,22 @@ class LiveApp:
             code = await call("POST", "/v1/ride-codes", {"city": "shenzhen"}, token)
             day = (self.clock.now() + timedelta(days=1)).date().isoformat()
             slots = await call("GET", f"/v1/centres/{HENGQIN}/slots?service={COMMERCIAL}&date={day}")
+            macao_id = {
+                "type": "macao_id",
+                "holder_name": "Fuzz Rider",
+                "number": "1234567(8)",
+                "issuing": "MO",
+            }
+            own = await call("POST", "/v1/me/documents", {**macao_id, "expires": FAR_AHEAD}, token)
             appointment = await call(
                 "POST",
                 "/v1/appointments",
-                {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": slots["items"][0]["start"]},
+                {
+                    "centre_id": HENGQIN,
+                    "service_id": COMMERCIAL,
+                    "start": slots["items"][0]["start"],
+                    "document_id": own["id"],
+                },
                 token,
             )
         return {

@@ -41,9 +41,14 @@ async def burst(api: Api, clock: MovableClock, pg: asyncpg.Connection) -> Counte
     for issuer in ("tickets", "ride_codes", "appointments"):
         await services.transit.issuer_keys.rotate(issuer)
     riders = [await signed_in_with_wallet(api, f"burst-{i}") for i in range(EACH // 5)]
-    for rider in riders:
+    own: list[str] = []  # each rider's Macao ID: the appointments' service has a quota per person
+    for i, rider in enumerate(riders):
         status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
         assert status == 201
+        macao_id = {"type": "macao_id", "holder_name": f"R {i}", "number": f"5{i:06d}(3)", "issuing": "MO"}
+        status, body = await rider.post("/v1/me/documents", {**macao_id, "expires": HKID["expires"]})
+        assert status == 201, body
+        own.append(body["id"])
     documents: list[tuple[Api, str]] = []
     codes: list[str] = []
     for n in range(EACH):
@@ -90,7 +95,12 @@ async def burst(api: Api, clock: MovableClock, pg: asyncpg.Connection) -> Counte
         *(
             riders[n % len(riders)].post(
                 "/v1/appointments",
-                {"centre_id": HENGQIN, "service_id": COMMERCIAL, "start": at(TOMORROW, "10:00")},
+                {
+                    "centre_id": HENGQIN,
+                    "service_id": COMMERCIAL,
+                    "start": at(TOMORROW, "10:00"),
+                    "document_id": own[n % len(riders)],
+                },
             )
             for n in range(EACH)
         ),
