@@ -155,6 +155,16 @@ MARSHMALLOW: dict[str, Text] = {
 
 # The project's own field messages (the domain's InvalidInput, the request schemas).
 OURS: dict[str, Text] = {
+    "this service limits appointments per person: give the applicant's document": T(
+        "this service limits appointments per person: give the applicant's document",
+        "此服務按人限制預約數目:請提供申請人的證件",
+        "此服务按人限制预约数目:请提供申请人的证件",
+    ),
+    "give document_type and document_number together": T(
+        "give document_type and document_number together",
+        "document_type 與 document_number 須一併提供",
+        "document_type 与 document_number 须一并提供",
+    ),
     "not a cursor of this list": T("not a cursor of this list", "不是此清單的游標", "不是此列表的游标"),
     "given more than once": T("given more than once", "重複提供", "重复提供"),
     "must not contain the NUL character": T(

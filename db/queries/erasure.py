@@ -289,7 +289,7 @@ async def erase(conn: Connection, user_id: str, pseudonym: str, at: datetime) ->
     await conn.execute(
         """
         UPDATE appointments SET user_id = $2, holder_name = '', number_masked = NULL, document_id = NULL,
-            person_key = NULL
+            person_key = NULL, person_keys = NULL
         WHERE user_id = $1
         """,
         *args,

@@ -264,8 +264,9 @@ class CheckInOut(Schema):
     queue_number = fields.Integer(required=True)
     status = fields.String(required=True)
     document = fields.String(
-        allow_none=True,
-        metadata={"description": "match: the document shown is the one booked with; null: none was typed"},
+        metadata={
+            "description": "match: the document shown is the one booked with (only when one was typed)"
+        },
     )
 
 
