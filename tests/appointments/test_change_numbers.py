@@ -104,7 +104,12 @@ async def test_a_booking_through_another_instance_is_heard_and_ends_the_304(
     rider = await desk.another_rider("via-other")
     status, booked = await other.as_(rider.token).post(
         "/v1/appointments",
-        {"centre_id": HENGQIN, "service_id": "mo_commercial_registration", "start": at(TOMORROW, "10:00")},
+        {
+            "centre_id": HENGQIN,
+            "service_id": "mo_commercial_registration",
+            "start": at(TOMORROW, "10:00"),
+            "document_id": await desk.own_document(rider),
+        },
     )
     assert status == 201, booked
     await until(lambda: mine.kept(HENGQIN) == number + 1, "the other instance's change heard here")
@@ -178,7 +183,12 @@ async def test_with_notifications_stalled_another_instances_change_shows_within_
     rider = await desk.another_rider("stalled")
     status, _ = await other.as_(rider.token).post(
         "/v1/appointments",
-        {"centre_id": HENGQIN, "service_id": "mo_commercial_registration", "start": at(TOMORROW, "10:00")},
+        {
+            "centre_id": HENGQIN,
+            "service_id": "mo_commercial_registration",
+            "start": at(TOMORROW, "10:00"),
+            "document_id": await desk.own_document(rider),
+        },
     )
     assert status == 201
     await until(lambda: bool(held.kept), "its NOTIFY comes, and is held back")
