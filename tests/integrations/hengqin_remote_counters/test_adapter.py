@@ -16,7 +16,7 @@ from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
 from tests.integrations.hengqin_remote_counters.fake import FakeAgency
 from tests.integrations.support import build_adapter, unused_url
-from tests.support import START, MovableClock, next_weekday
+from tests.support import FAR_AHEAD, START, Api, MovableClock, next_weekday
 
 CENTRE = "macao_video_counters"  # in Macao, served by video from Hengqin
 SERVICE = "hq_social_insurance"  # two desks serve it
@@ -123,6 +123,7 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
                 "centre_id": CENTRE,
                 "service_id": SERVICE,
                 "start": f"{next_weekday(clock.today(), 'thu')}T09:00:00+08:00",
+                "document_id": await own_macao_id(rider),
             },
         )
         assert status == 201, body  # the agency being down does not fail the booking
@@ -137,7 +138,10 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
     events = list(fake.events.values())
     assert [e["event"] for e in events] == ["booked", "cancelled"]
     assert events[0]["reference"] == body["reference"]
-    assert events[0]["applicant"] == {"holder_name": "Chan Tai Man", "number_masked": ""}
+    assert events[0]["applicant"] == {
+        "holder_name": "CHAN Tai Man",
+        "number_masked": "1*****7(8)",
+    }  # the document booked with
 
 
 async def hengqin_app(make_api: AppFactory, config: Any, fake: FakeAgency) -> tuple[Any, Any]:
@@ -157,6 +161,19 @@ async def hengqin_app(make_api: AppFactory, config: Any, fake: FakeAgency) -> tu
     return services, rider
 
 
+async def own_macao_id(rider: Api) -> str:
+    """The rider's Macao ID, added on first use: the video services have a quota per person, so
+    they need the applicant's document."""
+    status, listed = await rider.get("/v1/me/documents")
+    assert status == 200, listed
+    if listed["items"]:
+        return str(listed["items"][0]["id"])
+    body = {"type": "macao_id", "holder_name": "CHAN Tai Man", "number": "1234567(8)", "issuing": "MO"}
+    status, added = await rider.post("/v1/me/documents", {**body, "expires": FAR_AHEAD})
+    assert status == 201, added
+    return str(added["id"])
+
+
 def video_counter(clock: MovableClock, hhmm: str) -> dict[str, str]:
     day = next_weekday(clock.today(), "thu")
     return {
@@ -171,9 +188,13 @@ async def test_a_refused_booking_is_cancelled_with_the_agencys_reason_and_the_ri
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, kept = await rider.post("/v1/appointments", video_counter(clock, "09:00"))
+        status, kept = await rider.post(
+            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
+        )
         assert status == 201, kept
-        status, body = await rider.post("/v1/appointments", video_counter(clock, "10:00"))
+        status, body = await rider.post(
+            "/v1/appointments", {**video_counter(clock, "10:00"), "document_id": await own_macao_id(rider)}
+        )
         assert status == 201, body
         fake.refuse_next.append(("duplicate_applicant", "The applicant already has a booking that week"))
         outbox = services.appointments.outbox
@@ -205,7 +226,9 @@ async def test_a_reschedules_cancel_reaches_the_agency_before_its_new_booking(
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, body = await rider.post("/v1/appointments", video_counter(clock, "09:00"))
+        status, body = await rider.post(
+            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
+        )
         assert status == 201, body
         outbox = services.appointments.outbox
         assert await outbox.drain() == 1
