@@ -221,9 +221,15 @@ WITH price_sets AS (
         -- as it stood at the scan (an erasure retires it; db/functions/record_scans.sql)
         WHERE a.account_token = it.acct AND (a.retired_at IS NULL OR a.retired_at > it.scanned_at) LIMIT 1
     ) a ON true
-    -- an uploaded tap is not refused for a debt (0042_debtors_at_offline_gates.sql)
+    -- an uploaded tap is not refused for a debt (0042_debtors_at_offline_gates.sql). tap_refusal()
+    -- refuses only a device code's credential or an account the deny list names, so it is called
+    -- for those alone: a SQL function with sub-selects is never inlined, and each call starts an
+    -- executor (~20x the index probe that spares it; tests/transit/test_tap_refusal_guard.py)
     CROSS JOIN LATERAL (
-        SELECT tap_refusal(it.account, it.credential, it.scanned_at, it.source = 'online') AS why
+        SELECT CASE WHEN it.credential IS NOT NULL OR EXISTS (
+                   SELECT 1 FROM deny_list d WHERE d.kind = 'account' AND d.value = it.account)
+               THEN tap_refusal(it.account, it.credential, it.scanned_at, it.source = 'online')
+               END AS why
     ) r
     -- a double tap (0029_double_taps.sql): the journey this rider already paid at this stop
     LEFT JOIN LATERAL (
