@@ -435,9 +435,12 @@ class TapRecorder:
         verified: Verified,
         scanned_at: datetime,
         source: TapSource,
+        *,
+        tap_id: str | None = None,
     ) -> q.ScanItem:
+        """`tap_id`: the tap's id when it has one already (an upload's), else a new one."""
         item: q.ScanItem = {
-            "tap_id": new_id("tap"),
+            "tap_id": tap_id or new_id("tap"),
             "journey_id": new_id("jny"),
             "operator": operator.id,
             "gate_id": gate_id,

@@ -213,8 +213,8 @@ class TapUploads:
                     verified,
                     upload.scanned_at,
                     "offline",
+                    tap_id=f"{upload.operator}:{upload.tap_id}",  # gate ids are unique per operator
                 )
-                item["tap_id"] = f"{upload.operator}:{upload.tap_id}"  # gate ids are unique per operator
                 # An exit whose entry is not here yet waits for it, until the offline window closes.
                 item["wait_for_entry"] = upload.direction == "out" and not upload.waiting
                 items.append(item)
