@@ -79,6 +79,7 @@ class TapUploads:
         self.recorder = recorder
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
+        self._exits: dict[str, tuple[str, ...]] = {}
 
     def _problem(self, tap: OfflineTap, operator_id: str, now: datetime) -> str | None:
         operator = self.network.operators[operator_id]
@@ -149,6 +150,19 @@ class TapUploads:
         async with self.db.acquire() as conn:
             newest = await gate_contacts.newest_tap(conn, operator_id, gate_id)
         return None if newest is None else newest - timedelta(hours=self.settings.gate_backlog_hours)
+
+    def _exits_waiting(self, entry_operator: str) -> tuple[str, ...]:
+        """The operators whose waiting exits an entry here may wake: those that take tap-outs
+        (an uploaded tap-out elsewhere is refused `wrong_direction`, so never waits). Spares a
+        batch of bus entries the statement that looks for exits that cannot exist."""
+        exits = self._exits.get(entry_operator)
+        if exits is None:
+            exits = self._exits[entry_operator] = tuple(
+                o
+                for o in self.network.exit_operators(entry_operator)
+                if (operator := self.network.operator(o)) is not None and operator.rules.tap_out
+            )
+        return exits
 
     async def drain(
         self, limit: int = 500, rounds: int = 200, settle_seconds: int = SETTLE_SECONDS, lanes: int = LANES
@@ -236,9 +250,7 @@ class TapUploads:
                         )
                         if upload.direction == "in":
                             # its exit may wait at this operator or at a through-fare partner
-                            entered.extend(
-                                (o, item["account"]) for o in self.network.exit_operators(upload.operator)
-                            )
+                            entered.extend((o, item["account"]) for o in self._exits_waiting(upload.operator))
                     elif decision.decision == "wait":
                         waiting.append((upload.operator, upload.tap_id, item["account"]))
                     else:
