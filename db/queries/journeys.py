@@ -223,8 +223,8 @@ WITH price_sets AS (
     ) a ON true
     -- an uploaded tap is not refused for a debt (0042_debtors_at_offline_gates.sql). tap_refusal()
     -- refuses only a device code's credential or an account the deny list names, so it is called
-    -- for those alone: a SQL function with sub-selects is never inlined, and each call starts an
-    -- executor (~20x the index probe that spares it; tests/transit/test_tap_refusal_guard.py)
+    -- for those alone: a call runs its sub-selects through PL/pgSQL (db/functions/tap_refusal.sql),
+    -- ~20x the index probe that spares it (tests/transit/test_tap_refusal_guard.py)
     CROSS JOIN LATERAL (
         SELECT CASE WHEN it.credential IS NOT NULL OR EXISTS (
                    SELECT 1 FROM deny_list d WHERE d.kind = 'account' AND d.value = it.account)
