@@ -1,11 +1,14 @@
-"""Fixed-window rate limits in Redis: one round trip (a Lua INCR + EXPIRE) per request."""
+"""Fixed-window rate limits in Redis: one round trip (a Lua INCR + EXPIRE) per request.
+
+Windows are counted on the service's clock, not the machine's, so a test (or anything run
+on a clock of its own) decides which window a request falls in."""
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
+from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RateLimit
 from bayaffairs.db.redis import Redis
 
@@ -31,9 +34,10 @@ class Attempt:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, limits: dict[str, RateLimit]) -> None:
+    def __init__(self, redis: Redis, limits: dict[str, RateLimit], clock: Clock) -> None:
         self.redis = redis
         self.limits = limits
+        self.clock = clock
         self._script = redis.client.register_script(_INCREMENT)
         self._refund = redis.client.register_script(_REFUND)
 
@@ -47,7 +51,7 @@ class RateLimiter:
         limit = self.limits.get(route_class)
         if limit is None or limit.requests == 0:
             return Attempt(None)
-        now = time.time()
+        now = self.clock.now().timestamp()
         window = int(now // limit.per_seconds)
         key = self.redis.key("rl", route_class, who, str(window))
         count = await self._script(keys=[key], args=[limit.per_seconds + 1])

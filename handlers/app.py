@@ -90,7 +90,9 @@ def _wired(
         async with assembled(app[CONFIG], clock=clock, scopes=scopes) as wiring:
             app[WIRING] = wiring
             app[SERVICES] = wiring.services
-            app[RATE_LIMITER] = RateLimiter(wiring.redis, dict(app[CONFIG].settings.rate_limits))
+            app[RATE_LIMITER] = RateLimiter(
+                wiring.redis, dict(app[CONFIG].settings.rate_limits), wiring.clock
+            )
             app[METRICS].watch_pool(wiring.db.stats)
             app[METRICS].watch_retention(wiring.services.privacy.retention.stats)
             async with serving(wiring), app[METRICS].refreshing():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import AppFactory
-from tests.support import test_config
+from tests.support import MovableClock, test_config
 
 CONSENT = {"destination": "MO", "purpose": "appointment"}
 
@@ -74,3 +74,21 @@ async def test_a_429_names_the_seconds_in_its_message_and_header(make_api: AppFa
         assert error["details"]["retry_after"] == seconds
         assert words.format(n=seconds) in error["message"]
         assert "{" not in error["message"]
+
+
+async def test_windows_follow_the_service_clock_not_the_wall_clock(
+    make_api: AppFactory, clock: MovableClock
+) -> None:
+    """A window is counted on the service's clock: a test (or a replayed day) sets the time it
+    needs, so a limit never resets because the machine's own clock crossed a minute."""
+    api = await make_api(test_config({"rate_limits": {"write": "2/60"}}))
+    rider = await api.sign_in("rl-clock")
+    clock.set(clock.now().replace(second=58, microsecond=0))
+    statuses = [(await rider.post("/v1/me/consents", CONSENT))[0] for _ in range(3)]
+    assert [status == 429 for status in statuses] == [False, False, True], statuses
+    async with rider.client.post(
+        "/v1/me/consents", json=CONSENT, headers={"Authorization": f"Bearer {rider.token}"}
+    ) as resp:
+        assert (resp.status, resp.headers["Retry-After"]) == (429, "2")  # 2 s to the window's end
+    clock.advance(seconds=2)
+    assert (await rider.post("/v1/me/consents", CONSENT))[0] == 200  # the consent already given
