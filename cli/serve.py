@@ -210,7 +210,12 @@ class Supervisor:
             if self.stop_signal is None:
                 cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
                 log.error("worker %d %s: restarting it", pid, cause)
+            elif code == -self.stop_signal:
+                # Ended by the stop signal's default action: it came before the worker set its
+                # own handler, so the worker was still starting and had nothing in flight.
+                log.info("worker %d stopped while still starting", pid)
             elif code != 0:
+                log.error("worker %d exited with code %d while stopping", pid, code)
                 self.status = self.status or 1
             if block:
                 return
