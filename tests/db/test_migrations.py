@@ -303,18 +303,6 @@ async def test_shipped_function_files_are_applied_after_the_migrations_and_recor
     assert await stale_functions(conn) == []
 
 
-async def test_the_function_file_holds_what_the_last_numbered_migration_defined(
-    conn: asyncpg.Connection,
-) -> None:
-    """Moved unchanged: the migrations alone and the migrations plus the file define one function."""
-    await migrate(conn, discover())
-    by_migrations = await conn.fetchval("SELECT pg_get_functiondef('record_scans'::regproc)")
-
-    await migrate(conn, discover(), functions=discover_functions())
-
-    assert await conn.fetchval("SELECT pg_get_functiondef('record_scans'::regproc)") == by_migrations
-
-
 async def test_an_unchanged_function_file_is_not_applied_again(conn: asyncpg.Connection) -> None:
     migrations = [Migration(1, "things", THINGS)]
     await migrate(conn, migrations, functions=[SqlFunction("the_answer", answer(42))])
