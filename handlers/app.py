@@ -95,6 +95,7 @@ def _wired(
             )
             app[METRICS].watch_pool(wiring.db.stats)
             app[METRICS].watch_retention(wiring.services.privacy.retention.stats)
+            app[METRICS].watch_agency_outbox(wiring.services.appointments.outbox.stats)
             async with serving(wiring), app[METRICS].refreshing():
                 yield
 

@@ -74,6 +74,22 @@ class _RetentionCollector(Collector):
         yield records
 
 
+class _AgencyOutboxCollector(Collector):
+    """Pushes to remote agencies (bayaffairs/appointments/jobs.py) by this worker, per agency
+    and outcome: a climbing `retried` or any `failed` is an agency (or our key there) to look at."""
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        pushes = CounterMetricFamily(
+            "bayaffairs_agency_pushes", "Pushes to remote agencies", labels=["agency", "outcome"]
+        )
+        for (agency, outcome), count in sorted(self.stats.pushes.items()):
+            pushes.add_metric([agency, outcome], count)
+        yield pushes
+
+
 class Metrics:
     """One registry per app, so several apps in one process (tests) do not collide."""
 
@@ -107,6 +123,11 @@ class Metrics:
 
     def watch_retention(self, stats: Any) -> None:
         collector = _RetentionCollector(stats)
+        self.registry.register(collector)
+        self._own.append(collector)
+
+    def watch_agency_outbox(self, stats: Any) -> None:
+        collector = _AgencyOutboxCollector(stats)
         self.registry.register(collector)
         self._own.append(collector)
 

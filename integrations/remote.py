@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -47,19 +51,53 @@ class ClientCredentials(Schema):
     timeout_seconds = timeout_field()
 
 
-async def call(
+@dataclass(frozen=True)
+class Reply:
+    """A partner's answer, whatever its status: the status, its headers, the body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+async def exchange(
     http: aiohttp.ClientSession, method: str, url: str, *, timeout_seconds: float, **kwargs: Any
-) -> tuple[int, bytes]:
-    """One request under `timeout_seconds`: the status and the body, whatever the status.
-    Raises CallError when the partner cannot be reached or does not answer in time; aiohttp's
-    error is not chained, since its message may carry the URL."""
+) -> Reply:
+    """One request under `timeout_seconds`: the whole answer, whatever the status. Raises
+    CallError when the partner cannot be reached or does not answer in time; aiohttp's error is
+    not chained, since its message may carry the URL."""
     path = urlsplit(url).path
     timeout = aiohttp.ClientTimeout(total=timeout_seconds)
     try:
         async with http.request(method, url, timeout=timeout, **kwargs) as response:
-            return response.status, await response.read()
+            return Reply(response.status, dict(response.headers), await response.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CallError(f"{method} {path} failed: unreachable ({type(exc).__name__})") from None
+
+
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, *, timeout_seconds: float, **kwargs: Any
+) -> tuple[int, bytes]:
+    """`exchange()`'s status and body."""
+    reply = await exchange(http, method, url, timeout_seconds=timeout_seconds, **kwargs)
+    return reply.status, reply.body
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> int | None:
+    """A `Retry-After` header in whole seconds from `now` (it is either a number of seconds or
+    an HTTP date); None when absent or unreadable, 0 for a date already past."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return int(value) if len(value) <= 9 else 10**9  # past any wait a caller honours
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0, int((when - now).total_seconds() + 0.999))
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
@@ -101,8 +139,13 @@ class RemotePartner(Adapter):
     async def request(self, method: str, url: str, **kwargs: Any) -> tuple[int, bytes]:
         """`call()` with the shared session and this adapter's timeout; a partner that cannot be
         reached or is too slow raises `failure()`."""
+        reply = await self.reply(method, url, **kwargs)
+        return reply.status, reply.body
+
+    async def reply(self, method: str, url: str, **kwargs: Any) -> Reply:
+        """`request()` with the answer's headers too (a `Retry-After`, say)."""
         try:
-            return await call(self.http, method, url, timeout_seconds=self.timeout_seconds, **kwargs)
+            return await exchange(self.http, method, url, timeout_seconds=self.timeout_seconds, **kwargs)
         except CallError as exc:
             raise self.failure(str(exc)) from None
 

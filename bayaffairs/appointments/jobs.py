@@ -5,14 +5,20 @@ locked with SKIP LOCKED (`reminded_at IS NULL`) in the transaction that writes i
 notices and outbox events are leased the same way.
 
 A push failure never fails or undoes a booking: the booking is ours (capacity is counted here),
-and the agency hears of it from the outbox, retried with backoff (1 min doubling to 1 h) for up
-to `MAX_ATTEMPTS`; after that the event is marked failed for an operator to look at.
+and the agency hears of it from the outbox, retried with backoff (1 min doubling to 1 h, or the
+agency's `Retry-After` when that is longer, up to `RETRY_AFTER_CEILING`) for up to
+`MAX_ATTEMPTS`; after that the event is marked failed for an operator to look at. Only the
+agency's agreed refusal of a booking (`refused` in the adapter's error) cancels it: an error
+that says nothing about the booking (our key refused, a 404, 409, 429, 5xx, a timeout) must not
+take a rider's valid appointment away, so it is retried, logged (as an error when it is our own
+credentials or the event is given up) and counted (`OutboxStats`, in /metrics).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
@@ -34,8 +40,10 @@ log = logging.getLogger("bayaffairs.appointments")
 BATCH = 50
 MAX_ATTEMPTS = 12
 FIRST_RETRY = timedelta(minutes=1)
-LAST_RETRY = timedelta(hours=1)  # the longest wait between two pushes of one event
+LAST_RETRY = timedelta(hours=1)  # the longest wait of our own backoff between two pushes
+RETRY_AFTER_CEILING = timedelta(hours=6)  # the longest `Retry-After` of an agency's honoured
 LEASE = timedelta(minutes=2)
+_OUR_CREDENTIALS = frozenset({"401", "403"})  # the agency does not take our key: ours to fix
 
 
 class Reminders:
@@ -101,10 +109,32 @@ class Reminders:
         return written
 
 
+@dataclass
+class OutboxStats:
+    """For /metrics: pushes per (agency, outcome): `sent`, `refused` (the agency's agreed
+    refusal), `retried` (failed, tried again later) and `failed` (given up)."""
+
+    pushes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, agency_id: str, outcome: str) -> None:
+        self.pushes[agency_id, outcome] = self.pushes.get((agency_id, outcome), 0) + 1
+
+
+def retry_wait(attempts: int, retry_after: object) -> timedelta:
+    """The wait after `attempts` failed pushes: our backoff, or the agency's `Retry-After`
+    (seconds) when that is longer, never more than `RETRY_AFTER_CEILING`."""
+    wait = doubling(FIRST_RETRY, attempts, LAST_RETRY)
+    if isinstance(retry_after, str) and retry_after.isascii() and retry_after.isdigit():
+        asked = timedelta(seconds=min(int(retry_after), int(RETRY_AFTER_CEILING.total_seconds())))
+        wait = max(wait, asked)
+    return wait
+
+
 class AgencyOutbox:
-    """A booking the agency refuses (a 4xx with its reason, `refused` in the error) is not retried:
+    """A booking the agency refuses (its agreed refusal, `refused` in the error) is not retried:
     the appointment is cancelled with the agency's reason, its desk freed at once, and the rider
-    told (an `agency_refused` notice), all in one transaction."""
+    told (an `agency_refused` notice), all in one transaction. Every other failure is retried
+    and never touches the appointment."""
 
     def __init__(
         self,
@@ -120,6 +150,7 @@ class AgencyOutbox:
         self.agency = agency
         self.catalogue = catalogue
         self.changes = changes
+        self.stats = OutboxStats()
 
     async def drain(self) -> int:
         now = self.clock.now()
@@ -148,18 +179,39 @@ class AgencyOutbox:
                 why = str(exc.details.get("why", exc.code))
                 if "refused" in exc.details:
                     reason = str(exc.details.get("refusal") or exc.details["refused"])
+                    log.warning("agency %s refused %s: %s", row.agency_id, row.event_key, why)
                     await self._refused(row, event, why, reason)
+                    self.stats.count(row.agency_id, "refused")
                     continue
-                retry = None
-                if row.attempts < MAX_ATTEMPTS:
-                    retry = self.clock.now() + doubling(FIRST_RETRY, row.attempts, LAST_RETRY)
-                async with self.db.acquire() as conn:
-                    await outbox_q.mark_failed_attempt(conn, row.id, why, retry, self.clock.now())
+                await self._failed(row, why, exc)
                 continue
             async with self.db.acquire() as conn:
                 await outbox_q.mark_sent(conn, row.id, self.clock.now(), agency_reference)
+            self.stats.count(row.agency_id, "sent")
             pushed += 1
         return pushed
+
+    async def _failed(self, row: outbox_q.OutboxRow, why: str, exc: DomainError) -> None:
+        """Not a decision about the booking: try again later (or give up after `MAX_ATTEMPTS`,
+        for an operator), and say so in the log."""
+        now = self.clock.now()
+        retry = None
+        if row.attempts < MAX_ATTEMPTS:
+            retry = now + retry_wait(row.attempts, exc.details.get("retry_after"))
+        async with self.db.acquire() as conn:
+            await outbox_q.mark_failed_attempt(conn, row.id, why, retry, now)
+        ours = str(exc.details.get("status")) in _OUR_CREDENTIALS
+        log.log(
+            logging.ERROR if retry is None or ours else logging.WARNING,
+            "agency %s: push %s failed (attempt %d%s): %s; %s",
+            row.agency_id,
+            row.event_key,
+            row.attempts,
+            ", our credentials refused" if ours else "",
+            why,
+            f"retried at {retry.isoformat()}" if retry else "given up, left for an operator",
+        )
+        self.stats.count(row.agency_id, "retried" if retry else "failed")
 
     async def _refused(self, row: outbox_q.OutboxRow, event: AgencyEvent, why: str, reason: str) -> None:
         """The agency said no: give up the event; a refused booking is cancelled and told."""

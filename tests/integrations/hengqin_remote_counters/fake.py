@@ -18,6 +18,8 @@ class FakeAgency(FakePartner):
         self.stalled = False
         self.refuse_next: list[tuple[str, str]] = []  # (code, message) for the next bookings
         self.unavailable_for: set[str] = set()  # events answered 503 while listed
+        # (status, body, headers) answered to the next requests, before anything else
+        self.answer_next: list[tuple[int, Any, dict[str, str]]] = []
 
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/bookings/events", self.event)
@@ -26,6 +28,11 @@ class FakeAgency(FakePartner):
         self.requests += 1
         if self.stalled:
             await self.stall()
+        if self.answer_next:
+            status, answer, headers = self.answer_next.pop(0)
+            if isinstance(answer, bytes):
+                return web.Response(body=answer, status=status, headers=headers)
+            return web.json_response(answer, status=status, headers=headers)
         if self.fail_next:
             self.fail_next -= 1
             return web.json_response({"code": "unavailable"}, status=503)

@@ -88,13 +88,23 @@ async def test_a_timeout_is_a_partner_error(http: aiohttp.ClientSession) -> None
             await adapter(http, fake.url, timeout_seconds=0.2).push(EVENT)
 
 
-async def test_an_unreachable_agency_and_a_refusal_are_partner_errors(http: aiohttp.ClientSession) -> None:
-    with pytest.raises(PartnerError):
+async def test_an_unreachable_agency_and_our_wrong_key_are_partner_errors_not_refusals(
+    http: aiohttp.ClientSession,
+) -> None:
+    with pytest.raises(PartnerError) as unreachable:
         await adapter(http, unused_url()).push(EVENT)
+    assert "refused" not in unreachable.value.details
     async with FakeAgency() as fake:
-        with pytest.raises(PartnerError) as refused:
+        with pytest.raises(PartnerError) as wrong_key:
             await adapter(http, fake.url, api_key="wrong").push(EVENT)
-    assert refused.value.details["refused"] == "unauthorised"
+        # A 401 is about our key, not the booking: retried, never a refusal that cancels it.
+        assert "refused" not in wrong_key.value.details
+        assert wrong_key.value.details["status"] == "401"
+        fake.refuse_next.append(("duplicate_applicant", "Already booked that week"))
+        with pytest.raises(PartnerError) as refused:
+            await adapter(http, fake.url).push(EVENT)
+    assert refused.value.details["refused"] == "duplicate_applicant"
+    assert refused.value.details["refusal"] == "Already booked that week"
 
 
 async def test_without_a_base_url_nothing_is_sent(http: aiohttp.ClientSession) -> None:
