@@ -146,6 +146,31 @@ async def next_change(conn: Connection, centre_id: str) -> int:
     return seq
 
 
+async def renumber(conn: Connection, ids: Sequence[str]) -> None:
+    """Give these appointments (rows the caller has locked or written in its transaction) a new
+    change number of their centre, one per centre: whatever changed in them without one (a name
+    scrubbed by erasure or retention) reaches the counters, whose cached day, ETag and `since`
+    pull all go by the change number."""
+    centres = [
+        r["centre_id"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT centre_id FROM appointments WHERE id = ANY($1::text[]) ORDER BY centre_id",
+            list(ids),
+        )
+    ]
+    numbers = [await next_change(conn, centre) for centre in centres]
+    await conn.execute(
+        """
+        UPDATE appointments a SET change_seq = m.seq
+        FROM unnest($2::text[], $3::bigint[]) AS m(centre_id, seq)
+        WHERE a.id = ANY($1::text[]) AND a.centre_id = m.centre_id
+        """,
+        list(ids),
+        centres,
+        numbers,
+    )
+
+
 async def current_change(conn: Connection, centre_id: str) -> int:
     seq = await conn.fetchval("SELECT seq FROM appointment_centre_changes WHERE centre_id = $1", centre_id)
     return int(seq or 0)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bayaffairs.db.queries import appointments
 from bayaffairs.storage import Connection
 
 # (table, column): kept, pointed at the pseudonym.
@@ -286,14 +287,16 @@ async def erase(conn: Connection, user_id: str, pseudonym: str, at: datetime) ->
         """,
         user_id,
     )
-    await conn.execute(
+    scrubbed = await conn.fetch(
         """
         UPDATE appointments SET user_id = $2, holder_name = '', number_masked = NULL, document_id = NULL,
             person_key = NULL, person_keys = NULL
-        WHERE user_id = $1
+        WHERE user_id = $1 RETURNING id
         """,
         *args,
     )
+    # A counter's day list (cached by change number) and its `since` pulls must drop the name.
+    await appointments.renumber(conn, [r["id"] for r in scrubbed])
     await conn.execute("UPDATE data_transfers SET user_id = $2, subject_name = '' WHERE user_id = $1", *args)
     await conn.execute(
         """

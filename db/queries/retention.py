@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bayaffairs.db.queries import appointments
 from bayaffairs.storage import Connection
 
 # The holder of records retention anonymises: a users row with `erased_at` set, no identity, no
@@ -193,4 +194,6 @@ async def apply_batch(conn: Connection, kind: str, cutoff: date | datetime, batc
             await conn.execute(statement, ids)
         else:
             await conn.execute(statement)
+    if kind == "appointments":  # names scrubbed: counters' cached days and `since` pulls see it
+        await appointments.renumber(conn, ids)
     return len(ids)
