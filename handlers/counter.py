@@ -409,6 +409,8 @@ async def queue_next(call: Call) -> web.Response:
 @routes.post(f"/v1/counter/appointments/{APPOINTMENT}/recall")
 @endpoint(
     summary="Call a called person again; the third call without showing up makes a no-show",
+    description="Not before the appointment's time plus the centre's `late_grace_minutes` (the "
+    "rule of the outcome endpoint): until then the person is called again and stays `called`.",
     tags=("counter",),
     auth=COUNTER,
     responses={200: CounterAppointmentOut},

@@ -307,7 +307,9 @@ class CounterDesk:
             )
 
     async def recall(self, centre_id: str, appointment_id: str) -> Appointment:
-        """Call the person again; after the third call without showing up, a no-show."""
+        """Call the person again; after the third call without showing up, a no-show, but never
+        before the appointment's time plus the centre's grace (the rule of `outcome`): until
+        then the person is called again and stays called."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             appointment = await self._find(conn, centre_id, appointment_id)
@@ -316,7 +318,7 @@ class CounterDesk:
                     "not_called", details={"status": appointment.status}, status=appointment.status
                 )
             seq = await self.changes.next(conn, centre_id)
-            if appointment.call_count >= MAX_CALLS:
+            if appointment.call_count >= MAX_CALLS and now >= self._no_show_from(appointment):
                 return await q.update(
                     conn, appointment.id, status="no_show", finished_at=now, updated_at=now, change_seq=seq
                 )
@@ -343,12 +345,9 @@ class CounterDesk:
                     status=appointment.status,
                     outcome=outcome,
                 )
-            if outcome == "no_show" and not appointment.walk_in:
-                centre = self.catalogue.centre(centre_id)
-                late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
-                if now < late_from:
-                    when = late_from.astimezone(centre.zone).isoformat()
-                    raise Conflict("no_show_too_early", details={"from": when}, time=when)
+            if outcome == "no_show" and now < (late_from := self._no_show_from(appointment)):
+                when = late_from.astimezone(self.catalogue.centre(centre_id).zone).isoformat()
+                raise Conflict("no_show_too_early", details={"from": when}, time=when)
             return await q.update(
                 conn,
                 appointment.id,
@@ -357,6 +356,14 @@ class CounterDesk:
                 updated_at=now,
                 change_seq=await self.changes.next(conn, centre_id),
             )
+
+    def _no_show_from(self, appointment: Appointment) -> datetime:
+        """From when the person may be recorded a no-show: the appointment's time plus the
+        centre's `late_grace_minutes` (a walk-in, who has no time, at once)."""
+        if appointment.walk_in:
+            return appointment.created_at
+        centre = self.catalogue.centre(appointment.centre_id)
+        return appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
 
 
 def _open_at(centre: Centre, now: datetime) -> bool:

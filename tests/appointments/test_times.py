@@ -154,6 +154,29 @@ async def test_no_show_is_refused_before_the_start_plus_the_grace(desk: Desk) ->
     assert (status, done["status"]) == (200, "no_show")
 
 
+async def test_recalls_make_no_no_show_before_the_start_plus_the_grace(desk: Desk) -> None:
+    """The third call without showing up is a no-show only once the grace is over: before, the
+    person is called again and stays called, as `outcome` refuses no_show then."""
+    body = await desk.booked(at(TOMORROW, "10:00"))
+    set_clock(desk, TOMORROW, "09:30")
+    counter = await desk.counter()
+    status, _ = await counter.post("/v1/counter/check-ins", {"payload": body["qr"]["payload"]})
+    assert status == 200
+    status, called = await counter.post("/v1/counter/queue/next", {"counter": "A1"})
+    assert status == 200 and called["appointment"]["id"] == body["id"], called
+    recall = f"/v1/counter/appointments/{body['id']}/recall"
+    for expected in (2, 3, 4, 5):
+        desk.clock.advance(seconds=20)
+        status, again = await counter.post(recall)
+        assert (status, again["status"], again["call_count"]) == (200, "called", expected), again
+    set_clock(desk, TOMORROW, "10:00", seconds=GRACE * 60 - 1)  # 10:09:59
+    status, again = await counter.post(recall)
+    assert (status, again["status"]) == (200, "called")
+    desk.clock.advance(seconds=1)
+    status, gone = await counter.post(recall)
+    assert (status, gone["status"]) == (200, "no_show")
+
+
 async def test_appointment_times_are_answered_in_the_centres_zone(desk: Desk) -> None:
     """Slots are listed as Hengqin wall times (+08:00); the booking, the rider's list, the
     reschedule and the counter's day list answer the same wall times, never UTC."""
