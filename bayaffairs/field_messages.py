@@ -165,6 +165,11 @@ OURS: dict[str, Text] = {
         "document_type 與 document_number 須一併提供",
         "document_type 与 document_number 须一并提供",
     ),
+    "Must be in the years {first} to {last}.": T(
+        "Must be in the years {first} to {last}.",
+        "必須在 {first} 至 {last} 年之間。",
+        "必须在 {first} 至 {last} 年之间。",
+    ),
     "not a cursor of this list": T("not a cursor of this list", "不是此清單的游標", "不是此列表的游标"),
     "given more than once": T("given more than once", "重複提供", "重复提供"),
     "must not contain the NUL character": T(

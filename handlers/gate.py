@@ -15,6 +15,7 @@ from bayaffairs.errors import Forbidden
 from bayaffairs.handlers.endpoint import Auth, Call, dump, endpoint
 from bayaffairs.handlers.etag import etagged
 from bayaffairs.handlers.jsonresp import json_response
+from bayaffairs.handlers.schemas.common import FIRST_YEAR, LAST_YEAR
 from bayaffairs.handlers.schemas.transit import (
     DenyListOut,
     DenyListQuery,
@@ -67,7 +68,7 @@ def _fast_scan(raw: Any) -> dict[str, Any] | None:
         at = datetime.fromisoformat(scanned_at)  # what AwareDateTime uses, then its awareness rule
     except ValueError:
         return None
-    if at.utcoffset() is None:
+    if at.utcoffset() is None or not FIRST_YEAR <= at.year <= LAST_YEAR:  # BoundedAwareDateTime's
         return None
     return {
         "payload": raw["payload"],
@@ -118,7 +119,7 @@ def _fast_tap(raw: dict[str, Any]) -> OfflineTap | None:
         at = datetime.fromisoformat(scanned_at)
     except ValueError:
         return None
-    if at.utcoffset() is None:
+    if at.utcoffset() is None or not FIRST_YEAR <= at.year <= LAST_YEAR:
         return None
     return OfflineTap(tap_id, payload, gate_id, station, direction, at)
 

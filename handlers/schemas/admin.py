@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bayaffairs.credentials import ISSUABLE_KINDS, KINDS
-from bayaffairs.handlers.schemas.common import PageQuery, StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import BoundedAwareDateTime, PageQuery, StrictSchema, page_of
 
 
 class CredentialIn(StrictSchema):
@@ -51,7 +51,7 @@ CredentialList = page_of(CredentialOut, "CredentialList")
 
 
 class AuditQuery(PageQuery):
-    since = fields.AwareDateTime(
+    since = BoundedAwareDateTime(
         load_default=None, metadata={"description": "entries at or after this instant (RFC 3339)"}
     )
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from bayaffairs.appointments.booking import MAX_RANGE_DAYS
 from bayaffairs.appointments.model import STATUSES
 from bayaffairs.config.regions import DOCUMENT_TYPES
-from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import BoundedAwareDateTime, BoundedDate, StrictSchema, page_of
 
 ID = validate.Length(1, 64)
 
@@ -91,9 +91,9 @@ class CentreList(Schema):
 
 class SlotsQuery(StrictSchema):
     service = fields.String(required=True, validate=ID)
-    date = fields.Date(load_default=None, metadata={"description": "one day (the centre's calendar)"})
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    date = BoundedDate(load_default=None, metadata={"description": "one day (the centre's calendar)"})
+    from_ = BoundedDate(data_key="from", load_default=None)
+    to = BoundedDate(load_default=None)
     days = fields.Integer(load_default=None, validate=validate.Range(1, MAX_RANGE_DAYS))
 
     @validates_schema
@@ -120,7 +120,7 @@ class SlotList(Schema):
 class AppointmentIn(StrictSchema):
     centre_id = fields.String(required=True, validate=ID)
     service_id = fields.String(required=True, validate=ID)
-    start = fields.AwareDateTime(
+    start = BoundedAwareDateTime(
         required=True, metadata={"description": "a slot start, RFC 3339 with offset"}
     )
     document_id = fields.String(
@@ -131,7 +131,7 @@ class AppointmentIn(StrictSchema):
 
 
 class RescheduleIn(StrictSchema):
-    start = fields.AwareDateTime(required=True)
+    start = BoundedAwareDateTime(required=True)
 
 
 class QrOut(Schema):
@@ -169,7 +169,7 @@ AppointmentPage = page_of(AppointmentOut, "AppointmentPage")
 
 
 class CounterDayQuery(StrictSchema):
-    date = fields.Date(
+    date = BoundedDate(
         load_default=None, metadata={"description": "the centre's calendar day; today if absent"}
     )
     since = fields.Integer(
@@ -288,8 +288,8 @@ class BlockIn(StrictSchema):
         validate=validate.Length(1, 16),
         metadata={"description": "the desk to close; absent: the whole centre"},
     )
-    start = fields.AwareDateTime(required=True)
-    end = fields.AwareDateTime(required=True)
+    start = BoundedAwareDateTime(required=True)
+    end = BoundedAwareDateTime(required=True)
     reason = fields.String(required=True, validate=validate.Length(1, 200))
 
 

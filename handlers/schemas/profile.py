@@ -8,7 +8,7 @@ from bayaffairs.adapters.protocols import RIDER_CATEGORIES
 from bayaffairs.config.regions import DOCUMENT_TYPES, LEGAL_REGIONS
 from bayaffairs.consents import DESTINATIONS, PURPOSES
 from bayaffairs.documents.rules import ENDORSEMENT_TYPES
-from bayaffairs.handlers.schemas.common import StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import BoundedDate, StrictSchema, page_of
 from bayaffairs.money import MINOR_UNITS
 
 
@@ -88,7 +88,7 @@ class EndorsementSchema(StrictSchema):
         },
     )
     destination = fields.String(required=True, validate=validate.OneOf(["CN", "HK", "MO"]))
-    expires = fields.Date(required=True, metadata={"description": "last day it is valid"})
+    expires = BoundedDate(required=True, metadata={"description": "last day it is valid"})
     entries = fields.Integer(
         allow_none=True, validate=validate.Range(0, 999), metadata={"description": "left; null: multiple"}
     )
@@ -110,8 +110,8 @@ class DocumentIn(StrictSchema):
         validate=validate.Regexp(r"^[A-Z]{2,3}$"),
         metadata={"description": f"issuing region ({', '.join(LEGAL_REGIONS)}) or ISO country code"},
     )
-    expires = fields.Date(required=True)
-    date_of_birth = fields.Date()
+    expires = BoundedDate(required=True)
+    date_of_birth = BoundedDate(first_year=1900)
     endorsements = fields.List(
         fields.Nested(EndorsementSchema), load_default=list, validate=validate.Length(max=20)
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.handlers.schemas.common import MoneySchema, StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import (
+    BoundedAwareDateTime,
+    BoundedDate,
+    MoneySchema,
+    StrictSchema,
+    page_of,
+)
 from bayaffairs.pages import MAX_LIMIT
 from bayaffairs.transit.uploads import MAX_BATCH_TAPS, TAP_FLAGS
 
@@ -176,7 +180,7 @@ class ScanIn(StrictSchema):
     gate_id = fields.String(required=True, validate=ID)
     station = fields.String(required=True, validate=ID)
     direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
-    scanned_at = fields.AwareDateTime(required=True)
+    scanned_at = BoundedAwareDateTime(required=True)
     tap_id = fields.String(
         validate=validate.Regexp(TAP_ID),
         metadata={
@@ -371,7 +375,7 @@ class OfflineTapIn(StrictSchema):
     gate_id = fields.String(required=True, validate=ID)
     station = fields.String(required=True, validate=ID)
     direction = fields.String(required=True, validate=validate.OneOf(["in", "out"]))
-    scanned_at = fields.AwareDateTime(required=True)
+    scanned_at = BoundedAwareDateTime(required=True)
     flags = fields.List(
         fields.String(validate=validate.OneOf(TAP_FLAGS)),
         validate=validate.Length(max=len(TAP_FLAGS)),
@@ -418,9 +422,8 @@ class TapBatchOut(Schema):
 
 
 class SettlementQuery(StrictSchema):
-    date = fields.Date(
+    date = BoundedDate(
         required=True,
-        validate=validate.Range(date(2000, 1, 1), date(2100, 12, 31)),
         metadata={"description": "the operator's local day, YYYY-MM-DD"},
     )
     limit = fields.Integer(
@@ -430,7 +433,7 @@ class SettlementQuery(StrictSchema):
 
 
 class SettlementDay(StrictSchema):
-    date = fields.Date(required=True, validate=validate.Range(date(2000, 1, 1), date(2100, 12, 31)))
+    date = BoundedDate(required=True)
 
 
 class Discount(Schema):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from bayaffairs.handlers.schemas.common import MoneySchema, PageQuery, StrictSchema, page_of
+from bayaffairs.handlers.schemas.common import (
+    BoundedAwareDateTime,
+    BoundedDate,
+    MoneySchema,
+    PageQuery,
+    StrictSchema,
+    page_of,
+)
 from bayaffairs.travel.ledger import PAYMENT_STATUSES
 from bayaffairs.travel.model import TRAVEL_MODES
 from bayaffairs.travel.refunds import STATUSES as REFUND_STATUSES
@@ -19,7 +26,7 @@ class RoutesQuery(StrictSchema):
 class DeparturesQuery(PageQuery):
     origin = fields.String(load_default=None, validate=_ID)
     destination = fields.String(load_default=None, validate=_ID)
-    date = fields.Date(
+    date = BoundedDate(
         load_default=None,
         metadata={
             "description": "YYYY-MM-DD: the calendar day a departure leaves, in Bay Area time "
@@ -84,7 +91,7 @@ class OnwardFlightSchema(StrictSchema):
     number = fields.String(
         required=True, validate=validate.Length(3, 8), metadata={"description": "flight number, e.g. CX251"}
     )
-    departs_at = fields.AwareDateTime(required=True)
+    departs_at = BoundedAwareDateTime(required=True)
 
 
 class PassengerIn(StrictSchema):

@@ -30,6 +30,11 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({**GOOD, "direction": "up"}, "invalid_direction"),
     ({**GOOD, "scanned_at": START.replace(tzinfo=None).isoformat()}, "invalid_scanned_at"),
     ({**GOOD, "scanned_at": "yesterday"}, "invalid_scanned_at"),
+    (
+        {**GOOD, "scanned_at": "9999-12-31T23:00:00-05:00"},
+        "invalid_scanned_at",
+    ),  # past datetime's years in UTC
+    ({**GOOD, "scanned_at": "0001-01-01T00:00:00+08:00"}, "invalid_scanned_at"),
     ({k: v for k, v in GOOD.items() if k != "station"}, "invalid_station"),
     ({**GOOD, "extra": 1}, "invalid_extra"),
 ]
