@@ -272,6 +272,6 @@ class AgencyOutbox:
             notifier=agency.notifier,
             appointment_id=appointment.id,
             notification=note,
-            not_after=None,
+            not_after=appointment.start,  # news only until the time it was booked for
             now=now,
         )

@@ -12,7 +12,9 @@ appointment no longer in the state it was written for (a reminder or a desk-clos
 rescheduled, cancelled or checked in since) is dropped unsent, and so is a desk-closed notice
 whose block was removed since (the time is open again). Both are checked again just before
 each send, not only at the claim: a batch's earlier sends may take long, and the rider may change
-the appointment meanwhile.
+the appointment meanwhile. A notice that still fails after `MAX_ATTEMPTS` sends (about a day of
+retries) is given up, dropped with the reason and logged as an error: a notifier that long
+down needs an operator, and a notice then is no longer news.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ BATCH = 50
 LEASE = timedelta(minutes=2)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(minutes=30)
+MAX_ATTEMPTS = 48  # 1, 2, 4, 8, 16 minutes, then every 30: about a day
 
 
 async def enqueue(
@@ -120,11 +123,16 @@ class Notices:
         return sent
 
     async def _failed(self, row: nq.NoticeRow, exc: Exception) -> None:
-        """Retry with backoff, or drop it when the retry would be at or after `not_after`."""
+        """Retry with backoff, or drop it when the retry would be at or after `not_after`, or
+        after `MAX_ATTEMPTS` sends."""
         why = str(exc.details.get("why", exc.code)) if isinstance(exc, DomainError) else repr(exc)
         now = self.clock.now()
         retry: datetime | None = now + doubling(FIRST_RETRY, row.attempts, LAST_RETRY)
-        if row.not_after is not None and retry is not None and retry >= row.not_after:
+        if row.attempts >= MAX_ATTEMPTS:
+            retry, why = None, f"gave up after {row.attempts} attempts: {why}"
+        elif row.not_after is not None and retry is not None and retry >= row.not_after:
             retry = None
         async with self.db.acquire() as conn:
             await nq.mark_failed(conn, row.id, why, retry, now)
+        if retry is None:
+            log.error("notice %s dropped unsent: %s", row.dedupe_key, why)

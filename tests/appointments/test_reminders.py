@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,12 @@ import pytest
 from aiohttp import web
 
 from bayaffairs.appointments.jobs import Reminders
-from bayaffairs.appointments.notices import LEASE
+from bayaffairs.appointments.notices import LEASE, MAX_ATTEMPTS
 from bayaffairs.config.regions import AdapterBlock
 from bayaffairs.db.queries import appointment_notices as nq
+from bayaffairs.db.queries import appointments as q
 from bayaffairs.handlers.keys import SERVICES
-from tests.appointments.conftest import TOMORROW, Desk, at
+from tests.appointments.conftest import DAY_AFTER, TOMORROW, Desk, at
 from tests.conftest import AppFactory
 from tests.integrations.webhook_notifier.fake_relay import FakeRelay
 from tests.support import MovableClock
@@ -299,3 +301,35 @@ async def test_a_desk_closed_notice_is_dropped_once_its_block_was_removed(
     for row in rows:
         assert row["sent_at"] is None and row["dropped_at"] is not None
         assert row["last_error"] == "block removed"
+
+
+async def test_an_agency_refusal_notice_is_given_up_not_retried_for_ever(
+    pushed: Desk, relay: FakeRelay, pg: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It had no cutoff and no cap (issue 11 review finding 6): now it ends at the appointment's
+    time, and after MAX_ATTEMPTS failed sends it is dropped with the reason and logged."""
+    start = at(DAY_AFTER, "14:00")  # two days on: the cap, not the cutoff, ends the retries
+    body = await pushed.booked(start)
+    status, _ = await pushed.rider.post(f"/v1/appointments/{body['id']}/cancellation")
+    assert status == 200
+    outbox = pushed.services.appointments.outbox
+    async with outbox.db.transaction() as conn:
+        cancelled = await q.get(conn, body["id"])
+        assert cancelled is not None
+        await outbox._tell_rider(conn, cancelled, "duplicate applicant", pushed.clock.now())
+    not_after = await pg.fetchval("SELECT not_after FROM appointment_notices WHERE kind = 'agency_refused'")
+    assert not_after == datetime.fromisoformat(start)
+    relay.fail_next("send", 503, times=10_000)
+    notices = pushed.services.appointments.notices
+    with caplog.at_level(logging.ERROR, logger="bayaffairs.appointments"):
+        for _ in range(MAX_ATTEMPTS + 5):
+            await notices.drain()
+            pushed.clock.advance(minutes=30)
+    row = await pg.fetchrow("SELECT attempts, dropped_at, last_error FROM appointment_notices")
+    assert row["attempts"] == MAX_ATTEMPTS and row["dropped_at"] is not None
+    assert row["dropped_at"] < datetime.fromisoformat(start)
+    assert row["last_error"].startswith(f"gave up after {MAX_ATTEMPTS} attempts: "), row["last_error"]
+    assert relay.calls["send"] == MAX_ATTEMPTS and relay.deliveries == []
+    assert [r.getMessage() for r in caplog.records if "dropped unsent" in r.getMessage()] == [
+        f"notice agency_refused:{body['id']} dropped unsent: {row['last_error']}"
+    ]
