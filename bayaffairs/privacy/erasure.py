@@ -202,7 +202,7 @@ class AccountDeletion:
                     "not_cancelled": failures,
                     "kept": kept,
                 }
-                await q.erase(conn, user_id, deletion.pseudonym, now)
+                await q.erase(conn, user_id, deletion.pseudonym, now, self.appointments.changes.next)
                 await q.finish(conn, deletion.id, outcome, now)
         except Exception as exc:
             log.exception("deletion %s: erasure failed; retried later", deletion.id)

@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta, timezone
 from bayaffairs.clock import Clock
 from bayaffairs.config.settings import RetentionSettings
 from bayaffairs.db.queries import retention as q
+from bayaffairs.db.queries.appointments import NextChange
 from bayaffairs.storage import Database
 
 _BAY_AREA = timezone(timedelta(hours=8))  # document expiry dates are Bay Area dates
@@ -74,10 +75,19 @@ class RetentionStats:
 
 
 class Retention:
-    def __init__(self, db: Database, clock: Clock, settings: RetentionSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: RetentionSettings,
+        next_change: NextChange | None = None,
+    ) -> None:
+        """`next_change`: the appointments' `ChangeNumbers.next`, so that this worker's counter
+        pulls see an anonymised name gone at once (others hear the change number's NOTIFY)."""
         self.db = db
         self.clock = clock
         self.settings = settings
+        self.next_change = next_change
         self.stats = RetentionStats()
 
     def cutoffs(self, now: datetime) -> q.Cutoffs:
@@ -131,7 +141,7 @@ class Retention:
         done = 0
         while True:
             async with self.db.transaction() as conn:
-                n = await q.apply_batch(conn, kind, cutoff, self.settings.batch)
+                n = await q.apply_batch(conn, kind, cutoff, self.settings.batch, self.next_change)
             done += n
             if n < self.settings.batch:
                 return done

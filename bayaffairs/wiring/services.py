@@ -203,7 +203,7 @@ def build_services(
         deletion=AccountDeletion(
             db, clock, settings.privacy, credentials, travel.bookings, travel.payments, appointments.booking
         ),
-        retention=Retention(db, clock, settings.privacy.retention),
+        retention=Retention(db, clock, settings.privacy.retention, appointments.changes.next),
     )
     return Services(
         directory=directory,

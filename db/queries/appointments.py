@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -146,11 +146,15 @@ async def next_change(conn: Connection, centre_id: str) -> int:
     return seq
 
 
-async def renumber(conn: Connection, ids: Sequence[str]) -> None:
+NextChange = Callable[[Connection, str], Awaitable[int]]  # next_change, or ChangeNumbers.next
+
+
+async def renumber(conn: Connection, ids: Sequence[str], take: NextChange | None = None) -> None:
     """Give these appointments (rows the caller has locked or written in its transaction) a new
     change number of their centre, one per centre: whatever changed in them without one (a name
     scrubbed by erasure or retention) reaches the counters, whose cached day, ETag and `since`
-    pull all go by the change number."""
+    pull all go by the change number. `take`: how to take a number (`ChangeNumbers.next`, so
+    this worker's kept numbers see it at once; default `next_change`)."""
     centres = [
         r["centre_id"]
         for r in await conn.fetch(
@@ -158,7 +162,7 @@ async def renumber(conn: Connection, ids: Sequence[str]) -> None:
             list(ids),
         )
     ]
-    numbers = [await next_change(conn, centre) for centre in centres]
+    numbers = [await (take or next_change)(conn, centre) for centre in centres]
     await conn.execute(
         """
         UPDATE appointments a SET change_seq = m.seq

@@ -252,9 +252,16 @@ async def kept_counts(conn: Connection, user_id: str) -> dict[str, int]:
     return {k: int(v) for k, v in dict(record).items()}
 
 
-async def erase(conn: Connection, user_id: str, pseudonym: str, at: datetime) -> None:
+async def erase(
+    conn: Connection,
+    user_id: str,
+    pseudonym: str,
+    at: datetime,
+    next_change: appointments.NextChange | None = None,
+) -> None:
     """Call in a transaction. What is kept moves to the pseudonym without the names it held;
-    the rest goes with the users row."""
+    the rest goes with the users row. `next_change`: how the scrubbed appointments take their
+    centres' change numbers (see `appointments.renumber`)."""
     await conn.execute(
         """
         INSERT INTO users (id, display_name, category, created_at, updated_at, erased_at)
@@ -296,7 +303,7 @@ async def erase(conn: Connection, user_id: str, pseudonym: str, at: datetime) ->
         *args,
     )
     # A counter's day list (cached by change number) and its `since` pulls must drop the name.
-    await appointments.renumber(conn, [r["id"] for r in scrubbed])
+    await appointments.renumber(conn, [r["id"] for r in scrubbed], next_change)
     await conn.execute("UPDATE data_transfers SET user_id = $2, subject_name = '' WHERE user_id = $1", *args)
     await conn.execute(
         """

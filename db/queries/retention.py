@@ -174,8 +174,15 @@ async def count_due(conn: Connection, kind: str, cutoff: date | datetime) -> int
     return int(await conn.fetchval(f"SELECT count(*) FROM ({_DUE[kind]}) due", cutoff) or 0)
 
 
-async def apply_batch(conn: Connection, kind: str, cutoff: date | datetime, batch: int) -> int:
-    """Deal with up to `batch` due records of `kind` (in the caller's transaction); how many."""
+async def apply_batch(
+    conn: Connection,
+    kind: str,
+    cutoff: date | datetime,
+    batch: int,
+    next_change: appointments.NextChange | None = None,
+) -> int:
+    """Deal with up to `batch` due records of `kind` (in the caller's transaction); how many.
+    `next_change`: how anonymised appointments take their centres' change numbers."""
     ids = [
         r[0]
         for r in await conn.fetch(
@@ -195,5 +202,5 @@ async def apply_batch(conn: Connection, kind: str, cutoff: date | datetime, batc
         else:
             await conn.execute(statement)
     if kind == "appointments":  # names scrubbed: counters' cached days and `since` pulls see it
-        await appointments.renumber(conn, ids)
+        await appointments.renumber(conn, ids, next_change)
     return len(ids)
