@@ -45,6 +45,7 @@ from bayaffairs.handlers.schemas.appointments import (
     WalkInIn,
     WalkInOut,
 )
+from bayaffairs.handlers.schemas.common import FIRST_YEAR, LAST_YEAR
 
 routes = web.RouteTableDef()
 COUNTER = Auth(("counter",))
@@ -82,6 +83,8 @@ def _fast_day_query(raw: Any) -> dict[str, Any] | None:
         try:
             day = date.fromisoformat(text)
         except ValueError:
+            return None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:  # BoundedDate's years: left to the schema
             return None
     since = 0
     if cursor is not None:

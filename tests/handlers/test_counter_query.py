@@ -46,6 +46,8 @@ def schema_load(raw: dict[str, str]) -> Any:
         ({"date": f"{START.year}-02-30"}, False),
         ({"date": f"{DAY}T00:00"}, False),
         ({"date": DAY, "limit": "5"}, False),
+        ({"date": "9999-12-31"}, False),  # outside BoundedDate's years: the schema's 400
+        ({"date": "1999-12-31"}, False),
     ],
 )
 def test_the_fast_query_loads_what_the_schema_loads_or_leaves_it(raw: dict[str, str], fast: bool) -> None:
