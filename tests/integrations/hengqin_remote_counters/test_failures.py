@@ -17,7 +17,13 @@ from bayaffairs.errors import PartnerError
 from bayaffairs.integrations.remote import retry_after_seconds
 from tests.conftest import AppFactory
 from tests.integrations.hengqin_remote_counters.fake import FakeAgency
-from tests.integrations.hengqin_remote_counters.test_adapter import EVENT, adapter, hengqin_app, video_counter
+from tests.integrations.hengqin_remote_counters.test_adapter import (
+    EVENT,
+    adapter,
+    hengqin_app,
+    own_macao_id,
+    video_counter,
+)
 from tests.support import MovableClock
 
 # Answers that say nothing about the booking: (status, body, headers).
@@ -76,7 +82,9 @@ async def test_a_booking_survives_every_failure_that_is_not_a_refusal(
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, body = await rider.post("/v1/appointments", video_counter(clock, "09:00"))
+        status, body = await rider.post(
+            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
+        )
         assert status == 201, body
         outbox = services.appointments.outbox
         for answer in NOT_REFUSALS:
@@ -111,7 +119,9 @@ async def test_a_push_given_up_leaves_the_booking_and_says_so(
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, body = await rider.post("/v1/appointments", video_counter(clock, "09:00"))
+        status, body = await rider.post(
+            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
+        )
         assert status == 201, body
         outbox = services.appointments.outbox
         fake.unavailable_for = {"booked"}
