@@ -92,7 +92,12 @@ async def test_the_remote_video_counters_are_desks_in_macao_served_from_hengqin(
     # The staff serving by video are in Hengqin: the desk being in Macao, a Macao rider's data
     # still crosses to the mainland, so it needs the rider's consent for CN...
     rider = await desk.another_rider("no-consent", consent=None)
-    booking = {"centre_id": VIDEO, "service_id": VIDEO_SERVICE, "start": at(TOMORROW, "09:00")}
+    booking = {
+        "centre_id": VIDEO,
+        "service_id": VIDEO_SERVICE,
+        "start": at(TOMORROW, "09:00"),
+        "document_id": await desk.own_document(rider),
+    }
     status, err = await rider.post("/v1/appointments", booking)
     assert (status, err["error"]["code"]) == (403, "consent_required"), err
     assert err["error"]["details"]["destination"] == "CN"

@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.frontends.conftest import DESKTOP, PHONE, TOMORROW, Site, decode_qr
+from tests.support import FAR_AHEAD
 
 TOMORROW_10 = f"{TOMORROW.isoformat()}T10:00:00+08:00"  # bookings open one day ahead
 TOMORROW_1030 = f"{TOMORROW.isoformat()}T10:30:00+08:00"
@@ -20,6 +21,16 @@ NAME = 'Chan <img src=x onerror="window.pwned=1">'
 @pytest.mark.parametrize("language", ["en", "zh-Hans"])
 async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, language: str) -> None:
     rider = await site.rider(f"applicant-{language}", wallet=None, display_name=NAME)
+    # Macao's services have a quota per person: the applicant's document (preselected).
+    macao_id = {
+        "type": "macao_id",
+        "holder_name": NAME,
+        "number": "1234567(8)",
+        "issuing": "MO",
+        "expires": FAR_AHEAD,
+    }
+    status, added = await rider.post("/v1/me/documents", macao_id)
+    assert status == 201, added
     page = await site.page(language)
     await page.goto(site.url(f"/app/?view=appointments&lang={language}#token={rider.token}"))
     assert await page.locator("select[name=jurisdiction]").input_value() == "macao"

@@ -121,7 +121,10 @@ export async function render(ctx, root) {
     if (!rescheduling) {
       const docs = await ctx.api.get('/v1/me/documents').catch(() => ({ items: [] }));
       const usable = docs.items.filter((d) => service.id_documents.includes(d.type));
-      applicantSelect = select([{ value: '', label: ctx.t('appt.myself', { name: ctx.me?.display_name || '' }) }, ...usable.map((d) => ({ value: d.id, label: `${d.holder_name} · ${ctx.t(`doc.${d.type}`)} ${d.number_masked}` }))], { name: 'document', value: '' });
+      // A service with a quota per person needs the applicant's document (400 document_required): no "myself" without one.
+      const options = usable.map((d) => ({ value: d.id, label: `${d.holder_name} · ${ctx.t(`doc.${d.type}`)} ${d.number_masked}` }));
+      const myself = { value: '', label: ctx.t('appt.myself', { name: ctx.me?.display_name || '' }) };
+      applicantSelect = select(service.quota ? options : [myself, ...options], { name: 'document', value: service.quota && usable.length ? usable[0].id : '' });
       replace(applicant, field(ctx.t('appt.applicant'), applicantSelect, ctx.t('appt.applicant_hint', { list: service.id_documents.map((d) => ctx.t(`doc.${d}`)).join(ctx.t('list_separator')) })));
     }
     await drawWeek();
