@@ -113,12 +113,12 @@ class CounterDesk:
     ) -> Appointment:
         """Give a queue number; checking in again answers the same number. `shown`: the type
         and the typed number of the document the person shows; unless it is the one booked with
-        (the booking's person key), 409 document_mismatch and no check-in."""
+        (the booking's person key), 409 document_mismatch and no check-in. The number is
+        compared only once everything else admits the check-in, so that a desk cannot test
+        guesses at who booked which reference without that person (and their QR) at the desk."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             appointment = await self._find(conn, centre_id, appointment_id)
-            if shown is not None:
-                await self._confirm(conn, appointment.id, *shown)
             stays = self.catalogue.centre(centre_id).data_stays_in
             if stays and qr_version is None and not appointment.walk_in:
                 raise Conflict("qr_required")  # no name to check: the signed code and the document
@@ -146,6 +146,8 @@ class CounterDesk:
             if now > late_from and centre.queue.late_arrivals == "refused":
                 when = late_from.astimezone(centre.zone).isoformat()
                 raise Conflict("arrived_late", details={"late_from": when}, time=when)
+            if shown is not None:  # last: compared only for the person at the desk now
+                await self._confirm(conn, appointment.id, *shown)
             number = await q.next_queue_number(conn, centre_id, appointment.local_date)
             return await q.update(
                 conn,

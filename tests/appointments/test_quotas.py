@@ -247,3 +247,29 @@ async def test_the_desk_confirms_the_person_by_the_document_they_show(desk: Desk
     )
     status, err = await counter.post(path, {**qr, "document_type": "macao_id"})
     assert status == 400, err
+
+
+async def test_a_typed_document_is_compared_only_for_the_person_at_the_desk(desk: Desk) -> None:
+    """The comparison answers only once everything else admits the check-in (the signed QR
+    where the data stays home, an active booking of today): otherwise a desk could test
+    guesses at who booked which reference, with nobody there."""
+    rider = await desk.another_rider("no-oracle")
+    booked_with = await document(rider, "1234567(8)")
+    status, body = await book_with(desk, rider, booked_with, COMMERCIAL, at(TOMORROW, "11:00"))
+    assert status == 201, body
+    counter = await desk.counter()
+    path = f"/v1/counter/appointments/{body['id']}/check-in"
+    right = {"document_type": "macao_id", "document_number": "1234567(8)"}
+    wrong = {"document_type": "macao_id", "document_number": "5234567(1)"}
+
+    async def codes(url: str, extra: dict[str, str]) -> set[str]:
+        answers = [await counter.post(url, {**extra, **guess}) for guess in (right, wrong)]
+        return {err["error"]["code"] for _, err in answers}
+
+    qr = {"payload": body["qr"]["payload"]}
+    assert await codes(path, qr) == {"not_today"}  # tomorrow's: same answer for both guesses
+    desk.clock.advance(days=1)
+    assert await codes("/v1/counter/check-ins", {"reference": body["reference"]}) == {"qr_required"}
+    assert await codes(path, {}) == {"qr_required"}
+    assert (await rider.post(f"/v1/appointments/{body['id']}/cancellation", {}))[0] == 200
+    assert await codes(path, qr) == {"appointment_not_active"}
