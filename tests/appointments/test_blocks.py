@@ -266,7 +266,9 @@ async def test_a_checked_in_or_called_appointment_keeps_its_desk_when_a_block_mo
 
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "08:45")))
     if status != "booked":
-        answer, body = await counter.post(f"/v1/counter/appointments/{x['id']}/check-in", {})
+        answer, body = await counter.post(
+            f"/v1/counter/appointments/{x['id']}/check-in", {"payload": x["qr"]["payload"]}
+        )
         assert answer == 200, body
     if status == "called":
         answer, body = await counter.post("/v1/counter/queue/next", {"counter": "A4"})
@@ -287,7 +289,9 @@ async def test_a_checked_in_appointment_on_a_closed_desk_keeps_it_and_is_listed(
     holder = await pg.fetchval("SELECT counter_id FROM appointments WHERE id = $1", booked["id"])
     counter = await desk.counter()
     desk.clock.set(datetime.fromisoformat(at(TOMORROW, "09:45")))
-    status, body = await counter.post(f"/v1/counter/appointments/{booked['id']}/check-in", {})
+    status, body = await counter.post(
+        f"/v1/counter/appointments/{booked['id']}/check-in", {"payload": booked["qr"]["payload"]}
+    )
     assert status == 200, body
     closed = await block(counter, counter=holder, start=at(TOMORROW, "10:00"), end=at(TOMORROW, "12:00"))
     assert closed["moved"] == []
