@@ -42,7 +42,7 @@ class Desk:
     clock: MovableClock
     centre: str = HENGQIN  # where book/booked/slots/counter go unless told
     service: str = COMMERCIAL
-    documents: dict[int, asyncio.Future[str]] = dataclasses.field(default_factory=dict)
+    documents: dict[str | None, asyncio.Future[str]] = dataclasses.field(default_factory=dict)
 
     async def counter(self, centre: str | None = None) -> Api:
         scope = centre or self.centre
@@ -81,7 +81,7 @@ class Desk:
     async def own_document(self, rider: Api) -> str:
         """The rider's own Macao ID (a number of their own, in the holder's sign-in name),
         added once, on first use."""
-        key = id(rider)
+        key = rider.token  # not id(rider): a freed rider's id is reused by the next one made
         if key not in self.documents:
             self.documents[key] = asyncio.ensure_future(_add_own_document(rider))
         return await self.documents[key]
