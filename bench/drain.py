@@ -39,9 +39,9 @@ from bayaffairs.db.queries import tap_uploads as q
 from bayaffairs.transit.uploads import LANES
 from bayaffairs.wiring.root import assembled
 from bench.processes import Processes
-from bench.service import bench_database_url, prepare_database
+from bench.service import prepare_database
 from bench.transit import OPERATOR, STATION, Transit, verify_rate
-from bench.uploads import SPREAD_SECONDS
+from bench.uploads import SPREAD_SECONDS, upload_outcomes
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -151,19 +151,6 @@ async def _store(transit: Transit, uploads: list[q.Upload]) -> None:
         await q.store(conn, uploads)
 
 
-async def _outcomes(label: str) -> dict[str, int]:
-    conn = await asyncpg.connect(bench_database_url())
-    try:
-        rows = await conn.fetch(
-            "SELECT state, coalesce(reason, '') AS reason, count(*) AS n FROM tap_uploads "
-            "WHERE gate_id = $1 GROUP BY 1, 2",
-            label,
-        )
-    finally:
-        await conn.close()
-    return {f"{r['state']}{':' + r['reason'] if r['reason'] else ''}": r["n"] for r in rows}
-
-
 def _round(transit: Transit, count: int, workers: int, options: Options) -> str:
     label = f"bench-drain-{transit.run}-{int(time.time() * 1000) % 10**8}"
     asyncio.run(_store(transit, _uploads(transit, label, count)))
@@ -188,7 +175,7 @@ def _round(transit: Transit, count: int, workers: int, options: Options) -> str:
     signals.measured.set()
     for proc in procs:
         proc.join()
-    outcomes = asyncio.run(_outcomes(label))
+    outcomes = asyncio.run(upload_outcomes(label))
     per_tap = 1e6 / count
     return (
         f"drain {count:,} taps in {seconds:.2f} s = {count / seconds:,.0f} taps/s, workers {workers} x lanes "

@@ -247,20 +247,22 @@ async def _forget(conn: asyncpg.Connection, prefix: str) -> int:
     return int(status.split()[-1])
 
 
-def _outcomes(label: str) -> dict[str, int]:
-    async def go() -> dict[str, int]:
-        conn = await asyncpg.connect(bench_database_url())
-        try:
-            rows = await conn.fetch(
-                "SELECT state, coalesce(reason, '') AS reason, count(*) AS n FROM tap_uploads "
-                "WHERE gate_id = $1 GROUP BY 1, 2",
-                label,
-            )
-        finally:
-            await conn.close()
-        return {f"{r['state']}{':' + r['reason'] if r['reason'] else ''}": int(r["n"]) for r in rows}
+async def upload_outcomes(label: str) -> dict[str, int]:
+    """The gate `label`'s uploaded taps counted by state and reason (`drained:`, `refused:why`)."""
+    conn = await asyncpg.connect(bench_database_url())
+    try:
+        rows = await conn.fetch(
+            "SELECT state, coalesce(reason, '') AS reason, count(*) AS n FROM tap_uploads "
+            "WHERE gate_id = $1 GROUP BY 1, 2",
+            label,
+        )
+    finally:
+        await conn.close()
+    return {f"{r['state']}{':' + r['reason'] if r['reason'] else ''}": int(r["n"]) for r in rows}
 
-    return asyncio.run(go())
+
+def _outcomes(label: str) -> dict[str, int]:
+    return asyncio.run(upload_outcomes(label))
 
 
 def _percentile(values: list[float], share: float) -> float:
