@@ -56,6 +56,22 @@ async def other_instance(desk: Desk, make_api: AppFactory) -> Api:
     return other.as_((await desk.services.credentials.issue("counter", HENGQIN)).token)
 
 
+async def book_through(other: Api, desk: Desk, name: str, start: str) -> dict[str, Any]:
+    """A new rider's booking at Hengqin made through the other instance."""
+    rider = await desk.another_rider(name)
+    status, booked = await other.as_(rider.token).post(
+        "/v1/appointments",
+        {
+            "centre_id": HENGQIN,
+            "service_id": "mo_commercial_registration",
+            "start": start,
+            "document_id": await desk.own_document(rider),
+        },
+    )
+    assert status == 201, booked
+    return dict(booked)
+
+
 class Held:
     """Notifications kept back from every instance started after this (request the `held`
     fixture before `desk`), delivered on demand: a NOTIFY late by as long as the test likes."""
@@ -101,17 +117,7 @@ async def test_a_booking_through_another_instance_is_heard_and_ends_the_304(
 
     other = await other_instance(desk, make_api)
     _, other_etag, _ = await pull(other)
-    rider = await desk.another_rider("via-other")
-    status, booked = await other.as_(rider.token).post(
-        "/v1/appointments",
-        {
-            "centre_id": HENGQIN,
-            "service_id": "mo_commercial_registration",
-            "start": at(TOMORROW, "10:00"),
-            "document_id": await desk.own_document(rider),
-        },
-    )
-    assert status == 201, booked
+    booked = await book_through(other, desk, "via-other", at(TOMORROW, "10:00"))
     await until(lambda: mine.kept(HENGQIN) == number + 1, "the other instance's change heard here")
     status, new_etag, after = await pull(counter, etag)
     assert status == 200 and new_etag != etag
@@ -180,17 +186,7 @@ async def test_with_notifications_stalled_another_instances_change_shows_within_
     await until(lambda: mine.live, "this instance listens")
     _, etag, _ = await pull(counter)
     other = await other_instance(desk, make_api)
-    rider = await desk.another_rider("stalled")
-    status, _ = await other.as_(rider.token).post(
-        "/v1/appointments",
-        {
-            "centre_id": HENGQIN,
-            "service_id": "mo_commercial_registration",
-            "start": at(TOMORROW, "10:00"),
-            "document_id": await desk.own_document(rider),
-        },
-    )
-    assert status == 201
+    await book_through(other, desk, "stalled", at(TOMORROW, "10:00"))
     await until(lambda: bool(held.kept), "its NOTIFY comes, and is held back")
     now[0] += mine.trust_seconds  # not yet past the bound: the kept number is still used (stale)
     assert (await pull(counter, etag))[0] == 304

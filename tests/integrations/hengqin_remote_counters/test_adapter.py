@@ -115,17 +115,7 @@ async def test_bookings_reach_the_agency_through_the_outbox_and_survive_its_outa
     make_api: AppFactory, clock: MovableClock, config: Any, pg: Any
 ) -> None:
     async with FakeAgency() as fake:
-        blocks = tuple(
-            dataclasses.replace(b, settings={**b.settings, "base_url": fake.url, "api_key": "agency-key"})
-            if b.instance == "hengqin_remote_counters"
-            else b
-            for b in config.adapter_blocks
-        )
-        api = await make_api(dataclasses.replace(config, adapter_blocks=blocks))
-        services = api.client.server.app[SERVICES]
-        await services.transit.issuer_keys.rotate("appointments")
-        rider = await api.sign_in("mo-resident", display_name="Chan Tai Man")
-        await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
+        services, rider = await hengqin_app(make_api, config, fake)
         fake.fail_next = 1
         status, body = await rider.post(
             "/v1/appointments",
@@ -184,6 +174,15 @@ async def own_macao_id(rider: Api) -> str:
     return str(added["id"])
 
 
+async def book_video_counter(rider: Api, clock: MovableClock, at: str) -> dict[str, Any]:
+    """A booking at the video counters at `at` on the coming Thursday, with the rider's own Macao ID."""
+    status, body = await rider.post(
+        "/v1/appointments", {**video_counter(clock, at), "document_id": await own_macao_id(rider)}
+    )
+    assert status == 201, body
+    return body
+
+
 def video_counter(clock: MovableClock, hhmm: str) -> dict[str, str]:
     day = next_weekday(clock.today(), "thu")
     return {
@@ -198,14 +197,8 @@ async def test_a_refused_booking_is_cancelled_with_the_agencys_reason_and_the_ri
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, kept = await rider.post(
-            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
-        )
-        assert status == 201, kept
-        status, body = await rider.post(
-            "/v1/appointments", {**video_counter(clock, "10:00"), "document_id": await own_macao_id(rider)}
-        )
-        assert status == 201, body
+        kept = await book_video_counter(rider, clock, "09:00")
+        body = await book_video_counter(rider, clock, "10:00")
         fake.refuse_next.append(("duplicate_applicant", "The applicant already has a booking that week"))
         outbox = services.appointments.outbox
         assert await outbox.drain() == 1  # the first is accepted, the second refused
@@ -236,10 +229,7 @@ async def test_a_reschedules_cancel_reaches_the_agency_before_its_new_booking(
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, body = await rider.post(
-            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
-        )
-        assert status == 201, body
+        body = await book_video_counter(rider, clock, "09:00")
         outbox = services.appointments.outbox
         assert await outbox.drain() == 1
         status, moved = await rider.post(

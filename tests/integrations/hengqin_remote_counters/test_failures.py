@@ -20,9 +20,8 @@ from tests.integrations.hengqin_remote_counters.fake import FakeAgency
 from tests.integrations.hengqin_remote_counters.test_adapter import (
     EVENT,
     adapter,
+    book_video_counter,
     hengqin_app,
-    own_macao_id,
-    video_counter,
 )
 from tests.support import MovableClock
 
@@ -82,16 +81,14 @@ async def test_a_booking_survives_every_failure_that_is_not_a_refusal(
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, body = await rider.post(
-            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
-        )
-        assert status == 201, body
+        body = await book_video_counter(rider, clock, "09:00")
         outbox = services.appointments.outbox
         for answer in NOT_REFUSALS:
             fake.answer_next.append(answer)
             with caplog.at_level(logging.WARNING, logger="bayaffairs.appointments"):
                 assert await outbox.drain() == 0, answer
             status, after = await rider.get(f"/v1/appointments/{body['id']}")
+            assert status == 200, after
             assert (after["status"], after["cancel_reason"]) == ("booked", None), answer
             row = await pg.fetchrow("SELECT failed_at, next_attempt_at, last_error FROM agency_outbox")
             assert row["failed_at"] is None and str(answer[0]) in row["last_error"], answer
@@ -100,6 +97,7 @@ async def test_a_booking_survives_every_failure_that_is_not_a_refusal(
             clock.set(row["next_attempt_at"])
         assert await outbox.drain() == 1  # the agency takes it in the end
         status, after = await rider.get(f"/v1/appointments/{body['id']}")
+        assert status == 200, after
         assert after["status"] == "booked"
         notices = await pg.fetchval("SELECT count(*) FROM appointment_notices WHERE kind = 'agency_refused'")
         assert notices == 0
@@ -119,10 +117,7 @@ async def test_a_push_given_up_leaves_the_booking_and_says_so(
 ) -> None:
     async with FakeAgency() as fake:
         services, rider = await hengqin_app(make_api, config, fake)
-        status, body = await rider.post(
-            "/v1/appointments", {**video_counter(clock, "09:00"), "document_id": await own_macao_id(rider)}
-        )
-        assert status == 201, body
+        body = await book_video_counter(rider, clock, "09:00")
         outbox = services.appointments.outbox
         fake.unavailable_for = {"booked"}
         with caplog.at_level(logging.WARNING, logger="bayaffairs.appointments"):
@@ -132,6 +127,7 @@ async def test_a_push_given_up_leaves_the_booking_and_says_so(
         row = await pg.fetchrow("SELECT failed_at, attempts FROM agency_outbox")
         assert row["failed_at"] is not None
         status, after = await rider.get(f"/v1/appointments/{body['id']}")
+        assert status == 200, after
         assert after["status"] == "booked"
         assert outbox.stats.pushes[("hengqin_remote_counters", "failed")] == 1
     gave_up = [r for r in caplog.records if "given up" in r.getMessage()]
