@@ -159,12 +159,20 @@ async def unpaid_again(
 ) -> DebtRow:
     """The try was declined or not answered: unpaid again. After an automatic try the next one
     is at `retry_at` (None: no more); a `counted` try (declined) uses one of the retries left.
-    The rider's own tries change neither."""
+    The rider's own tries change neither. A debt no live rider owns any more (the account was
+    erased while the try was under way) keeps no retry: see erasure.erase. `NOT EXISTS` a live
+    owner, not "the owner is erased": updating after the erasure committed, the statement sees the
+    debt's new owner, but not the pseudonym's row inserted after its snapshot."""
     record = await conn.fetchrow(
         f"""
         UPDATE ride_debts d SET status = 'unpaid', claimed_at = NULL,
-            retries_left = CASE WHEN $4 THEN greatest(d.retries_left - 1, 0) ELSE d.retries_left END,
-            next_retry_at = CASE WHEN $3 THEN $2 ELSE d.next_retry_at END
+            (retries_left, next_retry_at) = (
+                SELECT CASE WHEN NOT live THEN 0
+                            WHEN $4 THEN greatest(d.retries_left - 1, 0) ELSE d.retries_left END,
+                       CASE WHEN NOT live THEN NULL WHEN $3 THEN $2 ELSE d.next_retry_at END
+                FROM (SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id AND u.erased_at IS NULL)
+                             AS live) o
+            )
         WHERE d.id = $1 RETURNING {_COLUMNS}
         """,
         debt_id,
