@@ -231,7 +231,11 @@ WITH price_sets AS (
                THEN tap_refusal(it.account, it.credential, it.scanned_at, it.source = 'online')
                END AS why
     ) r
-    -- a double tap (0029_double_taps.sql): the journey this rider already paid at this stop
+    -- a double tap (0029_double_taps.sql): the journey this rider already paid at this stop.
+    -- Ordered as journeys_last_leg (user_id, coalesce(exit_at, entry_at) DESC) is, read backward
+    -- (the same order: a journey without exit_station has no exit_at), so the index gives the
+    -- first match of the window and no other (ordered by entry_at, it needed a sort, and an index
+    -- only on user_id could cost as much: read and filter all of a long-time rider's journeys).
     LEFT JOIN LATERAL (
         SELECT x.id FROM journeys x
         WHERE it.double_tap > 0 AND x.user_id = a.uid AND x.status IN ('completed', 'repaired')
@@ -239,7 +243,7 @@ WITH price_sets AS (
               BETWEEN it.scanned_at - make_interval(secs => it.double_tap)
                   AND it.scanned_at + make_interval(secs => it.double_tap)
           AND x.operator = it.operator AND x.entry_station = it.station AND x.exit_station IS NULL
-        ORDER BY x.entry_at LIMIT 1
+        ORDER BY coalesce(x.exit_at, x.entry_at) LIMIT 1
     ) dbl ON true
 ), priced AS (
     SELECT j.*, j.fares -> j.cat AS fare, j.charges -> j.wallet -> j.cat AS charge
