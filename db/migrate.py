@@ -14,6 +14,11 @@ there; an unchanged file is not run again. One that fails is rolled back (the da
 definition it had) and stops the run with a MigrationError. Before function files existed, a
 change to a function re-created it whole in a new numbered migration (record_scans() in 0005 to
 0043): the numbered files keep those definitions, the function file puts the current one over them.
+
+"Differs" cuts both ways: an older release running `migrate` puts its own older text back (a
+rollback), while newer code still running would call it; README.md ("Rolling back") says what an
+operator does. A database with a numbered migration the code does not know is refused first,
+before any function file is run.
 """
 
 from __future__ import annotations
