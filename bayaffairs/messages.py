@@ -406,6 +406,11 @@ MESSAGES: dict[str, Text] = {
         "你剛取消了此時段,可於 {until} 起再預約。",
         "你刚取消了此时段,可于 {until} 起再预约。",
     ),
+    "cancellation_still_counts": T(
+        "This person's recent cancellation holds its desk and counts for them until {until}; book then.",
+        "此人剛取消的預約仍佔用其櫃檯,至 {until} 前仍計入此人名下,請於其後再預約。",
+        "此人刚取消的预约仍占用其柜台,至 {until} 前仍计入此人名下,请于其后再预约。",
+    ),
     "quota_exceeded": T(
         "This person already has {limit} appointments with this department for that {window}.",
         "此人在該{window}已有 {limit} 個此部門的預約。",

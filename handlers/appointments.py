@@ -93,9 +93,13 @@ async def list_slots(call: Call) -> web.Response:
     responses={201: AppointmentOut},
     idempotent=True,
     errors=(403, 404, 409),
-    description="409 slot_full; 400 not_slot_boundary, outside_opening_hours, centre_closed, "
-    "outside_booking_window, rider_limit_reached, document_not_accepted; 403 consent_required when "
-    "the applicant's data would go to another jurisdiction without consent.",
+    description="409 slot_full; 409 quota_exceeded (per department and person: `limit`, `window`, "
+    "`from`, `to`); 409 cancellation_cooldown (the rider cancelled this slot: `until`); 409 "
+    "cancellation_still_counts (a cancellation of the person's still holds its desk: `until`, and "
+    "`window` time with the held `from` and `to`, or day or week with `limit`, `from` and `to`); 400 "
+    "not_slot_boundary, outside_opening_hours, centre_closed, outside_booking_window, "
+    "rider_limit_reached, document_not_accepted; 403 consent_required when the applicant's data "
+    "would go to another jurisdiction without consent.",
 )
 async def book(call: Call) -> web.Response:
     b = call.body
@@ -148,7 +152,8 @@ async def get_appointment(call: Call) -> web.Response:
     errors=(404, 409),
     description="Atomic: the new appointment (with `rescheduled_from`) holds the new slot, the old one "
     "becomes `rescheduled`, frees its slot, and its QR no longer checks in. 409 slot_full, "
-    "appointment_not_active, appointment_started (at or after its start).",
+    "appointment_not_active, appointment_started (at or after its start), quota_exceeded, "
+    "cancellation_cooldown, cancellation_still_counts (as for booking).",
 )
 async def reschedule(call: Call) -> web.Response:
     booked = await call.services.appointments.booking.reschedule(
@@ -165,7 +170,10 @@ async def reschedule(call: Call) -> web.Response:
     responses={200: AppointmentOut},
     idempotent=True,
     errors=(404, 409),
-    description="409 appointment_started at or after its start; appointment_not_active.",
+    description="409 appointment_started at or after its start; appointment_not_active. The quota "
+    "comes back at once, but while the cancelled appointment holds its desk it still counts for its "
+    "person: no other booking of theirs overlapping it, and no more such cancellations on a day or "
+    "in a week than the quota allows appointments (409 cancellation_still_counts on booking).",
 )
 async def cancel(call: Call) -> web.Response:
     appointment = await call.services.appointments.booking.cancel(call.rider, call.path("appointment_id"))

@@ -14,6 +14,9 @@ appointment keeps holding its desk for the agency's `cancellation_cooldown_minut
 even where another desk is free (409 `cancellation_cooldown`, with `until`): cancelling and
 rebooking never hands a place to someone chosen, nor resets the rider's place. A reschedule
 frees the old desk at once: the issue asks for it, and the old place is not handed to anyone.
+A cancellation gives the quota back at once, but while it holds its desk it still counts for its
+person (quotas.check_holds, 409 `cancellation_still_counts`): nobody books and cancels their way
+to holding every desk of a time.
 """
 
 from __future__ import annotations
@@ -192,6 +195,7 @@ class AppointmentService:
                 )
             await quotas.check(conn, centre, service, persons, start)
             await _not_cooling(conn, user_id, centre, service, start, now)
+            await quotas.check_holds(conn, centre, service, persons, start, now)
             appointment = await self._seat(
                 conn,
                 user_id,
@@ -368,6 +372,7 @@ class AppointmentService:
                 raise Conflict("appointment_started")
             self.check_start(centre, service, start, now=now)
             await _not_cooling(conn, user_id, centre, service, start, now)
+            await quotas.check_holds(conn, centre, service, persons, start, now)
             planned = await _plan(conn, user_id, subject, agency, centre)
             new = await self._seat(
                 conn,

@@ -436,6 +436,43 @@ async def person_days(
 
 
 @dataclass(frozen=True)
+class PersonHold:
+    """A cancellation of the person's that still holds its desk, until `until`."""
+
+    centre_id: str
+    starts_at: datetime
+    ends_at: datetime
+    local_date: date
+    until: datetime
+
+
+async def person_holds(
+    conn: Connection,
+    department: str,
+    person_keys: Sequence[str],
+    first: date,
+    last: date,
+    now: datetime,
+) -> list[PersonHold]:
+    """The department's cancellations sharing one of `person_keys` on the days `first` to `last`
+    whose desk is still held at `now` (a hold counts until it ends, even before a booker clears
+    it)."""
+    records = await conn.fetch(
+        """
+        SELECT centre_id, starts_at, ends_at, local_date, seat_held_until FROM appointments
+        WHERE person_keys && $2::text[] AND seat_held_until > $5 AND department = $1
+          AND local_date BETWEEN $3 AND $4
+        """,
+        department,
+        list(person_keys),
+        first,
+        last,
+        now,
+    )
+    return [PersonHold(*r) for r in records]
+
+
+@dataclass(frozen=True)
 class Block:
     """A desk (`counter_id`), or the whole centre (None), closed from `starts_at` to `ends_at`."""
 
