@@ -42,14 +42,15 @@ def _language_of(tag: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=512)
-def negotiate(accept_language: str | None) -> str:
-    """Pick the best of our three languages for an Accept-Language header value."""
-    if not accept_language:
-        return DEFAULT_LANGUAGE
+def _best(accept_language: str, *, wildcard: bool) -> str | None:
+    """The best of our languages an Accept-Language value names (`*` counted as English only
+    with `wildcard`); None when it names none. Any string is read without error: a part that
+    does not parse is ignored."""
     choices: list[tuple[float, int, str]] = []
     for position, item in enumerate(accept_language.split(",")[:20]):
         tag, _, params = item.partition(";")
+        if not wildcard and tag.strip() == "*":
+            continue
         quality = 1.0
         params = params.strip()
         if params.startswith("q="):
@@ -60,7 +61,21 @@ def negotiate(accept_language: str | None) -> str:
         language = _language_of(tag)
         if language and quality > 0:
             choices.append((-quality, position, language))
-    return min(choices)[2] if choices else DEFAULT_LANGUAGE
+    return min(choices)[2] if choices else None
+
+
+@lru_cache(maxsize=512)
+def negotiate(accept_language: str | None) -> str:
+    """Pick the best of our three languages for an Accept-Language header value."""
+    return (_best(accept_language, wildcard=True) if accept_language else None) or DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=512)
+def stated_language(accept_language: str | None) -> str | None:
+    """The best of our three languages the header asks for by name; None when it names none of
+    them (absent, `*`, only languages we lack, or unreadable): the request states no language we
+    can use, so a language kept from before still holds."""
+    return _best(accept_language, wildcard=False) if accept_language else None
 
 
 @dataclass(frozen=True, slots=True)

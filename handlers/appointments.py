@@ -34,8 +34,10 @@ def view(call: Call, appointment: Appointment, qr_payload: str | None = None) ->
     """The appointment with its times in the centre's zone, as its slots were listed."""
     base = f"/v1/appointments/{appointment.id}"
     qr = {"payload": qr_payload, "png_url": f"{base}.png"} if qr_payload else None
-    local = appointment.in_zone(call.services.appointments.catalogue.zone_of(appointment.centre_id))
-    return {**local.__dict__, "qr": qr, "ics_url": f"{base}.ics"}
+    catalogue = call.services.appointments.catalogue
+    local = appointment.in_zone(catalogue.zone_of(appointment.centre_id))
+    language = catalogue.notice_language(appointment)
+    return {**local.__dict__, "language": language, "qr": qr, "ics_url": f"{base}.ics"}
 
 
 def booked_view(call: Call, booked: Booked) -> dict[str, Any]:
@@ -99,12 +101,14 @@ async def list_slots(call: Call) -> web.Response:
     "`window` time with the held `from` and `to`, or day or week with `limit`, `from` and `to`); 400 "
     "not_slot_boundary, outside_opening_hours, centre_closed, outside_booking_window, "
     "rider_limit_reached, document_not_accepted; 403 consent_required when the applicant's data "
-    "would go to another jurisdiction without consent.",
+    "would go to another jurisdiction without consent. The notices about the appointment (reminder, "
+    "desk closed, agency refusal) are in the language Accept-Language picks (en, zh-Hant, zh-Hans; "
+    "English when it names none of them), kept as `language`.",
 )
 async def book(call: Call) -> web.Response:
     b = call.body
     booked = await call.services.appointments.booking.book(
-        call.rider, b["centre_id"], b["service_id"], b["start"], b["document_id"]
+        call.rider, b["centre_id"], b["service_id"], b["start"], b["document_id"], language=call.language
     )
     return json_response(dump(AppointmentOut, booked_view(call, booked)), status=201)
 
@@ -153,11 +157,12 @@ async def get_appointment(call: Call) -> web.Response:
     description="Atomic: the new appointment (with `rescheduled_from`) holds the new slot, the old one "
     "becomes `rescheduled`, frees its slot, and its QR no longer checks in. 409 slot_full, "
     "appointment_not_active, appointment_started (at or after its start), quota_exceeded, "
-    "cancellation_cooldown, cancellation_still_counts (as for booking).",
+    "cancellation_cooldown, cancellation_still_counts (as for booking). It keeps the old one's "
+    "`language` unless Accept-Language names one of en, zh-Hant, zh-Hans.",
 )
 async def reschedule(call: Call) -> web.Response:
     booked = await call.services.appointments.booking.reschedule(
-        call.rider, call.path("appointment_id"), call.body["start"]
+        call.rider, call.path("appointment_id"), call.body["start"], call.stated_language
     )
     return json_response(dump(AppointmentOut, booked_view(call, booked)), status=201)
 

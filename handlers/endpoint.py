@@ -35,6 +35,7 @@ from bayaffairs.handlers.keys import (
     SERVICES,
     TOKEN_CHECKS,
 )
+from bayaffairs.i18n import stated_language
 from bayaffairs.idempotency import StoredAnswer, check_key, fingerprint
 from bayaffairs.wiring.services import Services
 
@@ -96,7 +97,14 @@ class Call:
 
     @property
     def language(self) -> str:
+        """The language of the answer: the best of ours for Accept-Language, else English."""
         return self.request[LANGUAGE]
+
+    @property
+    def stated_language(self) -> str | None:
+        """One of our languages the request names in Accept-Language; None when it names none
+        (absent, `*`, only other languages, unreadable): a language kept from before holds."""
+        return stated_language(self.request.headers.get("Accept-Language"))
 
     @property
     def services(self) -> Services:

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bayaffairs.adapters.protocols import Notification
-from bayaffairs.appointments import capacity, notices
+from bayaffairs.appointments import capacity, notice_texts, notices
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.model import Appointment, Centre
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import appointments as q
 from bayaffairs.errors import InvalidInput, NotFound
-from bayaffairs.i18n import Text
 from bayaffairs.ids import new_id
 from bayaffairs.storage import Connection, Database
 
@@ -107,23 +106,20 @@ class CounterBlocks:
         if appointment.user_id is None or agency is None or service is None or appointment.start <= now:
             return
         local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
-        ref = appointment.reference
+        text = notice_texts.render(
+            "desk_closed",
+            service=service.name,
+            centre=centre.name,
+            time=local,
+            reference=appointment.reference,
+            reason=block.reason,
+        )
         note = Notification(
             recipient=appointment.user_id,
             channel="app",
-            subject=Text(
-                f"Please choose another time: {service.name.en}",
-                f"請另選時間:{service.name.get('zh-Hant')}",
-                f"请另选时间:{service.name.get('zh-Hans')}",
-            ),
-            body=Text(
-                f"{centre.name.en} is closed at {local} ({block.reason}). Your appointment {ref} "
-                "still stands; reschedule it in the app to another time, free of charge.",
-                f"{centre.name.get('zh-Hant')} 於 {local} 暫停服務({block.reason})。你的預約 {ref} "
-                "仍然有效;請在應用程式內免費改期。",
-                f"{centre.name.get('zh-Hans')} 于 {local} 暂停服务({block.reason})。你的预约 {ref} "
-                "仍然有效;请在应用内免费改期。",
-            ),
+            subject=text.subject,
+            body=text.body,
+            language=self.catalogue.notice_language(appointment),
             dedupe_key=f"desk_closed:{block.id}:{appointment.id}",
         )
         await notices.enqueue(

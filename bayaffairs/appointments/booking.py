@@ -37,6 +37,7 @@ from bayaffairs.db.queries import appointments as q
 from bayaffairs.db.queries import users as users_q
 from bayaffairs.documents.service import DocumentService
 from bayaffairs.errors import Conflict, DomainError, InvalidInput, NotFound
+from bayaffairs.i18n import DEFAULT_LANGUAGE
 from bayaffairs.ids import new_id
 from bayaffairs.pages import Page
 from bayaffairs.storage import Connection, Database
@@ -166,9 +167,11 @@ class AppointmentService:
         start: datetime,
         document_id: str | None,
         *,
+        language: str = DEFAULT_LANGUAGE,
         same_day: bool = False,
     ) -> Booked:
-        """`same_day`: see `check_start` (the demo data's appointments of today)."""
+        """`language`: the rider's, for the notices about it (the booking request's, as the API
+        negotiated it). `same_day`: see `check_start` (the demo data's appointments of today)."""
         centre = self.catalogue.centre(centre_id)
         service = self.catalogue.service(service_id)
         agency = self.catalogue.agency_of(service)
@@ -208,6 +211,7 @@ class AppointmentService:
                 qr_version=1,
                 rescheduled_from=None,
                 persons=persons,
+                language=language,
             )
             await transfers.record(conn, user_id, planned, appointment.id, now)
             await self._tell_agency(conn, agency, appointment, "booked", subject, now)
@@ -227,6 +231,7 @@ class AppointmentService:
         qr_version: int,
         rescheduled_from: str | None,
         persons: list[str],
+        language: str | None,
     ) -> Appointment:
         """Take a desk for the time (409 slot_full) and write the appointment."""
         counter_id = await capacity.take_desk(conn, centre, service, start, now, leaving=rescheduled_from)
@@ -257,6 +262,7 @@ class AppointmentService:
             qr_version=qr_version,
             rescheduled_from=rescheduled_from,
             remind_at=remind_at,
+            language=language,
             created_at=now,
             updated_at=now,
             change_seq=await self.changes.next(conn, centre.id),
@@ -336,8 +342,13 @@ class AppointmentService:
 
     # -- changes -----------------------------------------------------------------------------
 
-    async def reschedule(self, user_id: str, appointment_id: str, start: datetime) -> Booked:
-        """The times are checked again under the locks, with the clock read there: a reschedule
+    async def reschedule(
+        self, user_id: str, appointment_id: str, start: datetime, language: str | None = None
+    ) -> Booked:
+        """The new appointment keeps the old one's language unless `language` (the one the
+        reschedule request names, if any) says otherwise.
+
+        The times are checked again under the locks, with the clock read there: a reschedule
         that waited for a day's lock (a booker placing someone) must not take a slot that
         started, or move an appointment that started, while it waited."""
         current = await self.get(user_id, appointment_id)
@@ -386,6 +397,7 @@ class AppointmentService:
                 qr_version=old.qr_version + 1,
                 rescheduled_from=old.id,
                 persons=persons,
+                language=language or old.language,
             )
             old = await q.update(
                 conn,

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bayaffairs.appointments.model import WEEKDAYS, Agency, Centre, Service
+from bayaffairs.appointments.model import WEEKDAYS, Agency, Appointment, Centre, Service
 from bayaffairs.errors import NotFound
-from bayaffairs.i18n import localise
+from bayaffairs.i18n import DEFAULT_LANGUAGE, localise
 
 
 class Catalogue:
-    def __init__(self, agencies: Iterable[Agency], demo: Iterable[str] = ()) -> None:
+    """`languages`: each jurisdiction's default language (the first of its `languages`), for
+    notices about appointments booked before the rider's language was kept."""
+
+    def __init__(
+        self, agencies: Iterable[Agency], demo: Iterable[str] = (), languages: Mapping[str, str] | None = None
+    ) -> None:
         self.agencies = {a.id: a for a in agencies}
         self.demo = frozenset(demo)
+        self.languages = dict(languages or {})
         self.services: dict[str, Service] = {}
         self.centres: dict[str, Centre] = {}
         for agency in self.agencies.values():
@@ -41,6 +47,16 @@ class Catalogue:
 
     def agency_of(self, service: Service) -> Agency:
         return self.agencies[service.agency_id]
+
+    def notice_language(self, appointment: Appointment) -> str:
+        """The language notices about the appointment are written in: the rider's, kept at
+        booking; for one booked before that was kept, the default of the jurisdiction the
+        centre belongs to (its agency's, whose config lists it: Hong Kong's and Macao's centres
+        zh-Hant, Guangdong's zh-Hans, wherever the building stands), else English."""
+        if appointment.language is not None:
+            return appointment.language
+        agency = self.agencies.get(appointment.agency_id)
+        return self.languages.get(agency.jurisdiction, DEFAULT_LANGUAGE) if agency else DEFAULT_LANGUAGE
 
     def services_json(self, language: str, jurisdiction: str | None) -> list[dict[str, Any]]:
         """`jurisdiction` is a jurisdiction id (macao) or a legal region (MO)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
-from bayaffairs.appointments import notices
+from bayaffairs.appointments import notice_texts, notices
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.model import Appointment
@@ -32,7 +32,6 @@ from bayaffairs.clock import Clock
 from bayaffairs.db.queries import agency_outbox as outbox_q
 from bayaffairs.db.queries import appointments as q
 from bayaffairs.errors import DomainError
-from bayaffairs.i18n import Text
 from bayaffairs.storage import Connection, Database
 
 log = logging.getLogger("bayaffairs.appointments")
@@ -82,19 +81,19 @@ class Reminders:
                 if appointment.start <= now:
                     continue  # found too late (the job was down): no reminder after the start
                 local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
+                text = notice_texts.render(
+                    "reminder",
+                    service=service.name,
+                    centre=centre.name,
+                    time=local,
+                    reference=appointment.reference,
+                )
                 notification = Notification(
                     recipient=appointment.user_id,
                     channel="app",
-                    subject=Text(
-                        f"Appointment reminder: {service.name.en}",
-                        f"預約提醒:{service.name.get('zh-Hant')}",
-                        f"预约提醒:{service.name.get('zh-Hans')}",
-                    ),
-                    body=Text(
-                        f"{local} at {centre.name.en}, reference {appointment.reference}.",
-                        f"{local} 於{centre.name.get('zh-Hant')},預約編號 {appointment.reference}。",
-                        f"{local} 于{centre.name.get('zh-Hans')},预约编号 {appointment.reference}。",
-                    ),
+                    subject=text.subject,
+                    body=text.body,
+                    language=self.catalogue.notice_language(appointment),
                     dedupe_key=f"reminder:{appointment.id}",
                 )
                 written += await notices.enqueue(
@@ -247,23 +246,20 @@ class AgencyOutbox:
         if agency is None or service is None or centre is None:
             return
         local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
-        ref = appointment.reference
+        text = notice_texts.render(
+            "agency_refused",
+            service=service.name,
+            agency=agency.name,
+            time=local,
+            reference=appointment.reference,
+            reason=reason,
+        )
         note = Notification(
             recipient=appointment.user_id,
             channel="app",
-            subject=Text(
-                f"Appointment not accepted: {service.name.en}",
-                f"預約未獲接納:{service.name.get('zh-Hant')}",
-                f"预约未获接纳:{service.name.get('zh-Hans')}",
-            ),
-            body=Text(
-                f"{agency.name.en} did not accept your appointment {ref} on {local}: {reason}. "
-                "It is cancelled; please book again.",
-                f"{agency.name.get('zh-Hant')} 未接納你 {local} 的預約 {ref}:{reason}。"
-                "預約已取消,請重新預約。",
-                f"{agency.name.get('zh-Hans')} 未接纳你 {local} 的预约 {ref}:{reason}。"
-                "预约已取消,请重新预约。",
-            ),
+            subject=text.subject,
+            body=text.body,
+            language=catalogue.notice_language(appointment),
             dedupe_key=f"agency_refused:{appointment.id}",
         )
         await notices.enqueue(

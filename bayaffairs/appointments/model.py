@@ -165,6 +165,9 @@ class Appointment:
     change_seq: int
     walk_in: bool = False  # someone without an appointment, given a queue number at the desk
     cancel_reason: str | None = None  # why it was cancelled, when not by the rider (an agency refused it)
+    # The rider's language for notices about it (en, zh-Hant, zh-Hans); None: booked before
+    # languages were kept, its notices use the centre's default (`Catalogue.notice_language`).
+    language: str | None = None
 
     @property
     def active(self) -> bool:

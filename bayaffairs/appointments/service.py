@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bayaffairs.adapters.protocols import CounterAgency, Notifier
@@ -52,12 +52,15 @@ def build_appointments(
     documents: DocumentService,
     notifier: Callable[[str], Notifier | None],
     host: str = "bayaffairs",
+    languages: Mapping[str, str] | None = None,
 ) -> Appointments:
-    """`agencies`: the enabled counter_agency adapters; `notifier`: instance id -> adapter."""
+    """`agencies`: the enabled counter_agency adapters; `notifier`: instance id -> adapter;
+    `languages`: jurisdiction id -> its default language (`Catalogue`)."""
     adapters = {a.id: a for a in agencies}
     catalogue = Catalogue(
         (a.catalog() for a in adapters.values()),
         demo=[a.id for a in adapters.values() if a.settings.get("demo")],
+        languages=languages,
     )
     keys = AppointmentKeys(issuer_keys)
     notices = Notices(db, clock, notifier)

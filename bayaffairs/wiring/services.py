@@ -181,6 +181,7 @@ def build_services(
         transit.issuer_keys,
         documents,
         adapters.lookup(Notifier),
+        languages={j.id: j.languages[0] for j in config.jurisdictions.values()},
     )
     consents = ConsentService(db, clock)
     transfers = DataTransfers(db, clock)

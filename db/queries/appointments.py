@@ -14,7 +14,7 @@ _COLUMNS = (
     "id, reference, user_id, agency_id, centre_id, service_id, starts_at AS start, ends_at AS end,"
     " local_date, counter_id, status, document_id, holder_name, number_masked, qr_version, rescheduled_from,"
     " rescheduled_to, queue_number, checked_in_at, call_count, called_at, called_by, finished_at,"
-    " created_at, updated_at, change_seq, walk_in, cancel_reason"
+    " created_at, updated_at, change_seq, walk_in, cancel_reason, language"
 )
 _ACTIVE = "('booked', 'checked_in', 'called')"
 

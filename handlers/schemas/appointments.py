@@ -10,6 +10,7 @@ from bayaffairs.appointments.booking import MAX_RANGE_DAYS
 from bayaffairs.appointments.model import STATUSES
 from bayaffairs.config.regions import DOCUMENT_TYPES
 from bayaffairs.handlers.schemas.common import BoundedAwareDateTime, BoundedDate, StrictSchema, page_of
+from bayaffairs.i18n import LANGUAGES
 
 ID = validate.Length(1, 64)
 
@@ -161,6 +162,15 @@ class AppointmentOut(Schema):
     rescheduled_to = fields.String(allow_none=True)
     qr = fields.Nested(QrOut, allow_none=True)
     ics_url = fields.String(required=True)
+    language = fields.String(
+        required=True,
+        validate=validate.OneOf(LANGUAGES),
+        metadata={
+            "description": "the language of the notices about it: the booking request's (Accept-Language), "
+            "kept by a reschedule that names none; for one booked before languages were kept, the "
+            "default of the centre's jurisdiction (zh-Hant for Hong Kong and Macao, zh-Hans for Guangdong)"
+        },
+    )
     created_at = fields.AwareDateTime(required=True)
     updated_at = fields.AwareDateTime(required=True)
 

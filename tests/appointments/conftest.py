@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 
+from bayaffairs.config.regions import AdapterBlock
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
+from tests.integrations.webhook_notifier.fake_relay import FakeRelay
 from tests.support import FAR_AHEAD, INSTANTS, START, Api, MovableClock, test_config
 
 HENGQIN = "hengqin_gasc"
@@ -66,17 +70,25 @@ class Desk:
         return body["items"]
 
     async def book(
-        self, start: str, service: str | None = None, rider: Api | None = None, **extra: Any
+        self,
+        start: str,
+        service: str | None = None,
+        rider: Api | None = None,
+        *,
+        language: str | None = None,
+        **extra: Any,
     ) -> tuple[int, Any]:
         """Without a `document_id`, a service with a quota is booked with the rider's own Macao
-        ID (such services need a document); `document_id=None` books without one."""
+        ID (such services need a document); `document_id=None` books without one. `language`:
+        the request's Accept-Language (none sent without it)."""
         rider = rider or self.rider
         service_id = service or self.service
         known = self.services.appointments.catalogue.services.get(service_id)
         if "document_id" not in extra and known is not None and (known.quota_per_day or known.quota_per_week):
             extra["document_id"] = await self.own_document(rider)
         body = {"centre_id": self.centre, "service_id": service_id, "start": start, **extra}
-        return await rider.post("/v1/appointments", body)
+        headers = {"Accept-Language": language} if language is not None else {}
+        return await rider.post("/v1/appointments", body, headers=headers)
 
     async def own_document(self, rider: Api) -> str:
         """The rider's own Macao ID (a number of their own, in the holder's sign-in name),
@@ -87,9 +99,9 @@ class Desk:
         return await self.documents[key]
 
     async def booked(
-        self, start: str, service: str | None = None, rider: Api | None = None
+        self, start: str, service: str | None = None, rider: Api | None = None, *, language: str | None = None
     ) -> dict[str, Any]:
-        status, body = await self.book(start, service, rider)
+        status, body = await self.book(start, service, rider, language=language)
         assert status == 201, body
         return body
 
@@ -168,3 +180,45 @@ async def unlimited(make_api: AppFactory, clock: MovableClock) -> Desk:
 
 async def riders(desk: Desk, n: int) -> list[Api]:
     return list(await asyncio.gather(*(desk.another_rider(f"racer-{i}") for i in range(n))))
+
+
+class SlowRelay(FakeRelay):
+    """The fake relay, which runs `after_send` (when set) after each send's work and before its
+    answer: a send that takes a long time (the test moves the clock) or during which the world
+    changes."""
+
+    after_send: Callable[[], Awaitable[None]] | None = None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        answer = await super()._send(request)
+        if self.after_send is not None:
+            await self.after_send()
+        return answer
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[SlowRelay]:
+    async with SlowRelay() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def pushed(make_api: AppFactory, clock: MovableClock, config: Any, relay: FakeRelay) -> Desk:
+    """The Hengqin agency's notices go through the webhook notifier to a local fake relay."""
+    settings = {"url": relay.url + "notifications", "token": relay.token, "timeout_seconds": 0.5}
+    block = AdapterBlock("push", "webhook_notifier", True, settings, "tests")
+    api = await make_api(dataclasses.replace(config, adapter_blocks=(*config.adapter_blocks, block)))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("appointments")
+    catalogue = services.appointments.catalogue
+    agency = catalogue.agencies["macao_hengqin_services"]
+    catalogue.agencies[agency.id] = dataclasses.replace(agency, notifier="push")
+    rider = await api.sign_in("mo-resident", display_name="Chan Tai Man")
+    status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
+    assert status == 201
+    return Desk(api, rider, services, clock)
+
+
+def due(desk: Desk, start: str, after: timedelta = timedelta(0)) -> None:
+    """The clock at the reminder's time (24 hours before `start`), plus `after`."""
+    desk.clock.set(datetime.fromisoformat(start) - timedelta(hours=24) + after)

@@ -5,25 +5,18 @@ notice goes out late or about an appointment that has changed since it was writt
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bayaffairs.appointments.jobs import Reminders
 from bayaffairs.appointments.notices import LEASE, MAX_ATTEMPTS
-from bayaffairs.config.regions import AdapterBlock
 from bayaffairs.db.queries import appointment_notices as nq
 from bayaffairs.db.queries import appointments as q
-from bayaffairs.handlers.keys import SERVICES
-from tests.appointments.conftest import DAY_AFTER, TOMORROW, Desk, at
-from tests.conftest import AppFactory
+from tests.appointments.conftest import DAY_AFTER, TOMORROW, Desk, SlowRelay, at, due
 from tests.integrations.webhook_notifier.fake_relay import FakeRelay
-from tests.support import MovableClock
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -46,48 +39,6 @@ async def test_a_reminder_is_sent_once_at_the_lead_time_even_by_several_workers(
     ]
     assert len(mine) == 1
     assert body["reference"] in mine[0].notification.body.en
-
-
-class SlowRelay(FakeRelay):
-    """The fake relay, which runs `after_send` (when set) after each send's work and before its
-    answer: a send that takes a long time (the test moves the clock) or during which the world
-    changes."""
-
-    after_send: Callable[[], Awaitable[None]] | None = None
-
-    async def _send(self, request: web.Request) -> web.Response:
-        answer = await super()._send(request)
-        if self.after_send is not None:
-            await self.after_send()
-        return answer
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[SlowRelay]:
-    async with SlowRelay() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def pushed(make_api: AppFactory, clock: MovableClock, config: Any, relay: FakeRelay) -> Desk:
-    """The Hengqin agency's notices go through the webhook notifier to a local fake relay."""
-    settings = {"url": relay.url + "notifications", "token": relay.token, "timeout_seconds": 0.5}
-    block = AdapterBlock("push", "webhook_notifier", True, settings, "tests")
-    api = await make_api(dataclasses.replace(config, adapter_blocks=(*config.adapter_blocks, block)))
-    services = api.client.server.app[SERVICES]
-    await services.transit.issuer_keys.rotate("appointments")
-    catalogue = services.appointments.catalogue
-    agency = catalogue.agencies["macao_hengqin_services"]
-    catalogue.agencies[agency.id] = dataclasses.replace(agency, notifier="push")
-    rider = await api.sign_in("mo-resident", display_name="Chan Tai Man")
-    status, _ = await rider.post("/v1/me/consents", {"destination": "CN", "purpose": "appointment"})
-    assert status == 201
-    return Desk(api, rider, services, clock)
-
-
-def due(desk: Desk, start: str, after: timedelta = timedelta(0)) -> None:
-    """The clock at the reminder's time (24 hours before `start`), plus `after`."""
-    desk.clock.set(datetime.fromisoformat(start) - timedelta(hours=24) + after)
 
 
 async def test_a_reminder_written_by_a_worker_that_died_is_still_sent_once(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bayaffairs.i18n import Text, negotiate
+from bayaffairs.i18n import Text, negotiate, stated_language
 from bayaffairs.messages import MESSAGES, message_for
 
 
@@ -81,3 +81,25 @@ def test_a_count_of_one_reads_in_the_singular(code: str, params: dict[str, objec
     assert one in message_for(code, "en", 409, **params)
     many = {k: 2 if v == 1 else v for k, v in params.items()}
     assert one.replace("1", "2") not in message_for(code, "en", 409, **many)  # the plural stays
+
+
+@pytest.mark.parametrize(
+    ("header", "stated"),
+    [
+        (None, None),
+        ("", None),
+        ("*", None),  # any language: none stated, a kept one holds
+        ("fr-FR, pt-MO;q=0.8", None),
+        ("fr, *;q=0.5, zh-HK;q=0.1", "zh-Hant"),  # `*` names nothing; zh-HK is named
+        ("zh-HK", "zh-Hant"),
+        ("zh-CN, en;q=0.5", "zh-Hans"),
+        ("en-GB", "en"),
+        ("zh-HK;q=0", None),
+        ("zh-HK;q=nan", None),
+        (",,;;q=", None),
+    ],
+)
+def test_stated_language_is_one_of_ours_the_header_names_or_none(
+    header: str | None, stated: str | None
+) -> None:
+    assert stated_language(header) == stated
