@@ -1,5 +1,6 @@
 """The audit log of admin and counter actions: who (the credential), what (method and route),
-to what (an id, else the path), when, under which request id, and how it was answered.
+to what (an id, else the path), when, under which request id, and how it was answered (the
+status, and a refusal's error code: a desk's typed document not matching is `document_mismatch`).
 
 It is append-only in the database (db/migrations/0026_audit_log.sql: triggers refuse UPDATE,
 DELETE and TRUNCATE), so a credential that can act cannot also wipe the trace of it through this
@@ -29,6 +30,7 @@ class Action:
     target: str
     status: int
     request_id: str
+    code: str | None = None  # the refusal's error code (document_mismatch, ...), if refused
 
 
 class AuditLog:
@@ -48,6 +50,7 @@ class AuditLog:
                 target=action.target,
                 status=action.status,
                 request_id=action.request_id,
+                code=action.code,
             )
 
     async def since(self, since: datetime | None, *, cursor: str | None, limit: int) -> Page[q.AuditRow]:

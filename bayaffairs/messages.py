@@ -385,6 +385,12 @@ MESSAGES: dict[str, Text] = {
         "出示的證件並非預約時所用的證件。",
         "出示的证件并非预约时所用的证件。",
     ),
+    "document_check_locked": T(
+        "The typed document did not match {mismatches} times: this appointment's document check is"
+        " locked. Check the person in by looking at the document, without typing its number.",
+        "輸入的證件號碼已 {mismatches} 次不符:此預約的證件比對已鎖定。請查看證件後辦理報到,無需輸入號碼。",
+        "输入的证件号码已 {mismatches} 次不符:此预约的证件比对已锁定。请查看证件后办理报到,无需输入号码。",
+    ),
     "document_not_booked": T(
         "This appointment was booked without a document: there is none to compare.",
         "此預約未以證件預約,無從比對。",

@@ -236,7 +236,9 @@ def _shown(body: Mapping[str, Any]) -> tuple[str, str] | None:
     "(`data_stays_in`): the desk checks the signed QR and the identity document. With "
     "`document_type` and `document_number` typed from the document the person shows, it must be "
     "the one booked with (409 document_mismatch, no check-in; 409 document_not_booked for a "
-    "booking without one); the answer's `document` says match.",
+    "booking without one); the answer's `document` says match. After 3 mismatches the "
+    "appointment's typed check locks: 409 document_check_locked, even for the right number (the "
+    "desk checks the person in without typing it); each mismatch is in the audit log.",
 )
 async def check_in_by_id(call: Call) -> web.Response:
     desk = call.services.appointments.desk

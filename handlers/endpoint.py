@@ -317,13 +317,13 @@ async def _audited(
     try:
         response = await answer
     except DomainError as exc:
-        await _record(request, principal, exc.status)
+        await _record(request, principal, exc.status, exc.code)
         raise
     await _record(request, principal, response.status)
     return response
 
 
-async def _record(request: web.Request, principal: Principal, status: int) -> None:
+async def _record(request: web.Request, principal: Principal, status: int, code: str | None = None) -> None:
     route = request.match_info.route.resource
     target = request.get(AUDIT_TARGET) or ",".join(request.match_info.values()) or request.path
     action = Action(
@@ -334,6 +334,7 @@ async def _record(request: web.Request, principal: Principal, status: int) -> No
         target=target,
         status=status,
         request_id=request[REQUEST_ID],
+        code=code,
     )
     try:
         await request.app[SERVICES].audit.record(action)

@@ -30,6 +30,7 @@ Fingerprints = Callable[[str, str], list[bytes]]
 MAX_CALLS = 3  # called this often without showing up: no-show (ZMS callCountMax)
 WALK_IN_CANDIDATES = 20  # walk-ins looked at per call for one that fits a gap
 _INSTANT = timedelta(microseconds=1)
+MAX_DOCUMENT_MISMATCHES = 3  # typed numbers not matching an appointment's before its check locks
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ class CounterDesk:
         and the typed number of the document the person shows; unless it is the one booked with
         (the booking's person key), 409 document_mismatch and no check-in. The number is
         compared only once everything else admits the check-in, so that a desk cannot test
-        guesses at who booked which reference without that person (and their QR) at the desk."""
+        guesses at who booked which reference without that person (and their QR) at the desk.
+        After MAX_DOCUMENT_MISMATCHES mismatches, 409 document_check_locked (`_confirm`)."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             appointment = await self._find(conn, centre_id, appointment_id)
@@ -146,24 +148,36 @@ class CounterDesk:
             if now > late_from and centre.queue.late_arrivals == "refused":
                 when = late_from.astimezone(centre.zone).isoformat()
                 raise Conflict("arrived_late", details={"late_from": when}, time=when)
+            refused = None
             if shown is not None:  # last: compared only for the person at the desk now
-                await self._confirm(conn, appointment.id, *shown)
-            number = await q.next_queue_number(conn, centre_id, appointment.local_date)
-            return await q.update(
-                conn,
-                appointment.id,
-                status="checked_in",
-                queue_number=number,
-                checked_in_at=now,
-                updated_at=now,
-                change_seq=await self.changes.next(conn, centre_id),
-            )
+                refused = await self._confirm(conn, appointment.id, *shown)
+            if refused is None:
+                number = await q.next_queue_number(conn, centre_id, appointment.local_date)
+                return await q.update(
+                    conn,
+                    appointment.id,
+                    status="checked_in",
+                    queue_number=number,
+                    checked_in_at=now,
+                    updated_at=now,
+                    change_seq=await self.changes.next(conn, centre_id),
+                )
+        raise refused  # after the commit: the mismatch stays counted though the check-in is refused
 
-    async def _confirm(self, conn: Connection, appointment_id: str, doc_type: str, number: str) -> None:
+    async def _confirm(
+        self, conn: Connection, appointment_id: str, doc_type: str, number: str
+    ) -> Conflict | None:
         """The desk sees the holder's name and masked number only, which a made-up number of
         the same shape shares (a Macao ID's check digit cannot be verified, `documents/rules.py`):
         the typed number of the document shown must have the booking's keyed fingerprint. The
-        answer says match or mismatch, never the number on file."""
+        answer says match (None) or mismatch (the refusal, to raise once the count is committed),
+        never the number on file.
+
+        Each mismatch is counted on the appointment; after MAX_DOCUMENT_MISMATCHES the typed
+        check is locked (409 document_check_locked, even for the right number): with the masked
+        number on screen, a desk trying numbers would otherwise recover the rest of it. The
+        person is then checked in without a typed number (the desk looks at the document, and
+        where the data stays home scans the signed QR too)."""
         try:
             typed = rules.normalise(doc_type, number)
         except ValueError as exc:
@@ -171,9 +185,16 @@ class CounterDesk:
         booked = await q.person_key_of(conn, appointment_id)
         if booked is None or not booked.startswith("doc:") or self.fingerprints is None:
             raise Conflict("document_not_booked")  # booked without a document: nothing to compare
+        if await q.document_mismatches(conn, appointment_id) >= MAX_DOCUMENT_MISMATCHES:
+            raise _locked()
         shown = ["doc:" + f.hex() for f in self.fingerprints(doc_type, typed)]
-        if not any(hmac.compare_digest(booked, key) for key in shown):
-            raise Conflict("document_mismatch")
+        if any(hmac.compare_digest(booked, key) for key in shown):
+            return None
+        count = await q.count_document_mismatch(conn, appointment_id, MAX_DOCUMENT_MISMATCHES)
+        if count is None:
+            raise _locked()
+        left = MAX_DOCUMENT_MISMATCHES - count
+        return Conflict("document_mismatch", details={"attempts_left": left})
 
     async def call_next(self, centre_id: str, counter_id: str) -> Called:
         """The next person for this desk: checked-in appointments by their time, from the
@@ -366,6 +387,14 @@ class CounterDesk:
             return appointment.created_at
         centre = self.catalogue.centre(appointment.centre_id)
         return appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
+
+
+def _locked() -> Conflict:
+    return Conflict(
+        "document_check_locked",
+        details={"mismatches": MAX_DOCUMENT_MISMATCHES},
+        mismatches=MAX_DOCUMENT_MISMATCHES,
+    )
 
 
 def _open_at(centre: Centre, now: datetime) -> bool:

@@ -397,6 +397,29 @@ async def person_key_of(conn: Connection, appointment_id: str) -> str | None:
     return value
 
 
+async def document_mismatches(conn: Connection, appointment_id: str) -> int:
+    """How often a typed document did not match this appointment's (`document_mismatch`)."""
+    value: int = await conn.fetchval(
+        "SELECT document_mismatches FROM appointments WHERE id = $1", appointment_id
+    )
+    return value
+
+
+async def count_document_mismatch(conn: Connection, appointment_id: str, cap: int) -> int | None:
+    """One more mismatch, in one conditional statement: the new count, or None when the count
+    had already reached `cap` (so concurrent mismatches never pass it, whatever else is locked)."""
+    value: int | None = await conn.fetchval(
+        """
+        UPDATE appointments SET document_mismatches = document_mismatches + 1
+        WHERE id = $1 AND document_mismatches < $2
+        RETURNING document_mismatches
+        """,
+        appointment_id,
+        cap,
+    )
+    return value
+
+
 async def lock_persons(conn: Connection, department: str, person_keys: Sequence[str]) -> None:
     """Serialise the bookings with one department (their quota) of everyone sharing one of
     `person_keys`, for the transaction. Sorted, so two bookers sharing keys cannot deadlock."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bayaffairs.storage import Connection, Record
 
-_COLUMNS = "id, at, actor, actor_kind, scope, action, target, status, request_id"
+_COLUMNS = "id, at, actor, actor_kind, scope, action, target, status, request_id, code"
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class AuditRow:
     target: str
     status: int
     request_id: str
+    code: str | None
 
 
 def _row(record: Record) -> AuditRow:
@@ -38,10 +39,11 @@ async def insert(
     target: str,
     status: int,
     request_id: str,
+    code: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO audit_log (at, actor, actor_kind, scope, action, target, status, request_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_log (at, actor, actor_kind, scope, action, target, status, request_id, code)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         at,
         actor,
         actor_kind,
@@ -50,6 +52,7 @@ async def insert(
         target,
         status,
         request_id,
+        code,
     )
 
 

@@ -66,6 +66,11 @@ class AuditEntryOut(StrictSchema):
     target = fields.String(required=True, metadata={"description": "what it acted on: an id, else the path"})
     status = fields.Integer(required=True, metadata={"description": "how it was answered"})
     request_id = fields.String(required=True)
+    code = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "a refusal's error code (e.g. document_mismatch); null otherwise"},
+    )
 
 
 AuditPage = page_of(AuditEntryOut, "AuditPage")
