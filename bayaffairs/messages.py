@@ -343,6 +343,12 @@ MESSAGES: dict[str, Text] = {
     # Counter appointments (issue 5)
     "service_not_found": T("No such service.", "找不到此服務。", "找不到此服务。"),
     "centre_not_found": T("No such service centre.", "找不到此服務中心。", "找不到此服务中心。"),
+    "centre_not_bookable": T(
+        "This appointment's centre is now a self-service kiosk ({centre}) and takes no appointments:"
+        " it cannot be rescheduled. Cancel it, or walk up to the kiosk in its opening hours.",
+        "此預約的服務點現為自助服務機({centre}),不設預約,無法改期。請取消預約,或於開放時間前往使用。",
+        "此预约的服务点现为自助服务机({centre}),不设预约,无法改期。请取消预约,或于开放时间前往使用。",
+    ),
     "service_not_offered": T(
         "This centre does not offer that service.", "此服務中心不提供該服務。", "此服务中心不提供该服务。"
     ),

@@ -58,7 +58,14 @@ async def list_services(call: Call) -> web.Response:
 
 
 @routes.get("/v1/centres")
-@endpoint(summary="Service centres", tags=("appointments",), responses={200: CentreList})
+@endpoint(
+    summary="Service centres, and self-service kiosks",
+    tags=("appointments",),
+    responses={200: CentreList},
+    description="Bookable service centres (`kind` service_centre, `bookable` true) and also the "
+    "self-service kiosks (`kind` kiosk, `bookable` false: opening hours and services, no counters, "
+    "no slots; walked up to, never booked: 400 not_bookable).",
+)
 async def list_centres(call: Call) -> web.Response:
     body = dump(CentreList, {"items": call.services.appointments.catalogue.centres_json(call.language)})
     return etagged(call.request, orjson.dumps(body), {"Cache-Control": "public, max-age=300"})
@@ -157,8 +164,9 @@ async def get_appointment(call: Call) -> web.Response:
     description="Atomic: the new appointment (with `rescheduled_from`) holds the new slot, the old one "
     "becomes `rescheduled`, frees its slot, and its QR no longer checks in. 409 slot_full, "
     "appointment_not_active, appointment_started (at or after its start), quota_exceeded, "
-    "cancellation_cooldown, cancellation_still_counts (as for booking). It keeps the old one's "
-    "`language` unless Accept-Language names one of en, zh-Hant, zh-Hans.",
+    "cancellation_cooldown, cancellation_still_counts (as for booking), centre_not_bookable (booked "
+    "at a desk that has since become a self-service kiosk: it can still be read and cancelled). It "
+    "keeps the old one's `language` unless Accept-Language names one of en, zh-Hant, zh-Hans.",
 )
 async def reschedule(call: Call) -> web.Response:
     booked = await call.services.appointments.booking.reschedule(

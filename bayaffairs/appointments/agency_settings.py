@@ -147,6 +147,15 @@ class KioskSchema(_Strict):
     hours = fields.Nested(HoursSchema, required=True)
     closed_days = fields.List(fields.Date(), load_default=list)
     services = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    replaces = fields.List(
+        fields.String(validate=validate.Regexp(ID_PATTERN)),
+        load_default=list,
+        metadata={
+            "description": "ids of bookable centres this kiosk took the place of (renamed without their "
+            "appointments): those appointments stay readable (.ics, cancel) in the kiosk's place and "
+            "zone, and a reschedule is 409 centre_not_bookable"
+        },
+    )
 
     @validates("time_zone")
     def check_zone(self, value: str, **_: Any) -> None:
@@ -289,6 +298,7 @@ def build_agency(
             closed_days=frozenset(raw["closed_days"]),
             counters=(),
             kiosk_services=frozenset(raw["services"]),
+            replaces=frozenset(raw["replaces"]),
         )
     return Agency(
         id=agency_id,

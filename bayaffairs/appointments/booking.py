@@ -352,13 +352,17 @@ class AppointmentService:
         that waited for a day's lock (a booker placing someone) must not take a slot that
         started, or move an appointment that started, while it waited."""
         current = await self.get(user_id, appointment_id)
-        centre = self.catalogue.centre(current.centre_id)
-        service = self.catalogue.service(current.service_id)
-        agency = self.catalogue.agency_of(service)
+        centre = self.catalogue.home(current.centre_id)
         if not current.status == "booked":
             raise _not_active(current)
         if current.start <= self.clock.now():  # the early answers; checked again below
             raise Conflict("appointment_started")
+        if centre.kiosk:  # booked at a desk that became a kiosk: nothing to move it to there
+            raise Conflict(
+                "centre_not_bookable", details={"centre_id": centre.id, "kind": "kiosk"}, centre=centre.id
+            )
+        service = self.catalogue.service(current.service_id)
+        agency = self.catalogue.agency_of(service)
         if start == current.start:
             raise InvalidInput({"start": ["that is the slot already booked"]}, "same_slot")
         self.check_start(centre, service, start)

@@ -26,6 +26,13 @@ class Catalogue:
         for agency in self.agencies.values():
             self.services.update(agency.services)
             self.centres.update(agency.centres)
+        # Former ids -> the centre that took their place (`Centre.replaces`).
+        self.former: dict[str, Centre] = {}
+        for centre in self.centres.values():
+            for old in centre.replaces:
+                if old in self.centres or old in self.former:
+                    raise ValueError(f"centre id {old} is replaced by {centre.id} and also in use")
+                self.former[old] = centre
         self._json: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def service(self, service_id: str) -> Service:
@@ -40,9 +47,18 @@ class Catalogue:
             raise NotFound("centre_not_found")
         return centre
 
+    def home(self, centre_id: str) -> Centre:
+        """Where an appointment stored at `centre_id` is: that centre or, for an id renamed
+        without its appointments, the one that took its place (a kiosk: not bookable)."""
+        centre = self.centres.get(centre_id) or self.former.get(centre_id)
+        if centre is None:
+            raise NotFound("centre_not_found")
+        return centre
+
     def zone_of(self, centre_id: str) -> ZoneInfo:
-        """The centre's time zone (UTC for a centre no longer configured)."""
-        centre = self.centres.get(centre_id)
+        """The centre's time zone (its successor's for a renamed id; UTC for a centre no longer
+        configured)."""
+        centre = self.centres.get(centre_id) or self.former.get(centre_id)
         return centre.zone if centre is not None else ZoneInfo("UTC")
 
     def agency_of(self, service: Service) -> Agency:

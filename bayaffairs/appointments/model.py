@@ -86,6 +86,9 @@ class Centre:
     served_from: str | None = None
     # A self-service kiosk (walk-up machines, no desks, no slots): the services it offers.
     kiosk_services: frozenset[str] | None = None
+    # Ids of centres this one took the place of without their appointments (a desk that became a
+    # kiosk): the place those appointments are read at (`Catalogue.home`).
+    replaces: frozenset[str] = frozenset()
 
     @property
     def kiosk(self) -> bool:

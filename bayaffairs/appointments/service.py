@@ -39,7 +39,7 @@ class Appointments:
 
     async def ics(self, user_id: str, appointment_id: str, language: str) -> str:
         appointment = await self.booking.get(user_id, appointment_id)
-        centre = self.catalogue.centre(appointment.centre_id)
+        centre = self.catalogue.home(appointment.centre_id)
         service = self.catalogue.service(appointment.service_id)
         return ics_file.calendar(appointment, centre, service, language, self.booking.clock.now(), self.host)
 
