@@ -87,8 +87,15 @@ async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, 
     assert "Chan" not in await console.locator("body").inner_text()  # no name at this centre
     await expect(row.locator("[data-action=check-in]")).to_have_count(0)
     checkin = console.locator("input[name=checkin]")
+    # The QR checks in whoever holds it: the console asks for the number of the document shown
+    # and sends nothing until it is typed.
+    await checkin.fill(scanned)
+    await checkin.press("Enter")
+    await expect(console.locator(".checkin .document-needed")).to_be_visible()
+    await expect(row).to_have_attribute("data-status", "booked")
+    await console.locator("input[name=document_number]").fill(macao_id["number"])
     # A typed reference is refused here, with the API's reason; the scanner types the QR it read
-    # off the rider's screen, and that checks the person in.
+    # off the rider's screen, and that (with the document's number) checks the person in.
     await checkin.fill(reference.lower())
     await checkin.press("Enter")
     await expect(console.locator(".checkin .error[data-code=qr_required]")).to_be_visible()
@@ -96,6 +103,7 @@ async def test_book_at_hengqin_then_the_counter_checks_in_and_calls(site: Site, 
     await checkin.fill(scanned)
     await checkin.press("Enter")
     await expect(console.locator(".checked-in")).to_have_attribute("data-queue-number", "1")
+    await expect(console.locator(".checked-in")).to_have_attribute("data-document", "match")
     await expect(row).to_have_attribute("data-status", "checked_in")
 
     await console.locator("select[name=desk]").select_option("A1")

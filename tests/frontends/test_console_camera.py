@@ -54,6 +54,7 @@ async def test_the_camera_reads_the_qr_and_checks_the_appointment_in(site: Site)
     await console.goto(site.url(f"/console/?lang=zh-Hant#token={counter.token}"))
     row = console.locator(f"tr[data-reference='{booked['reference']}']")
     await expect(row).to_have_attribute("data-status", "booked")
+    await console.locator("input[name=document_number]").fill(MACAO_ID["number"])  # Hengqin asks
     await console.locator("[data-action=scan]").click()
     await expect(console.locator(".checked-in")).to_have_attribute("data-queue-number", "1")
     await expect(row).to_have_attribute("data-status", "checked_in")

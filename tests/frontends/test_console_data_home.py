@@ -1,7 +1,8 @@
 """The console at a centre the applicant's data is sent to (Hengqin's video counters in Macao,
 staffed from Hengqin): the control of the Hengqin walk-through in test_appointments.py, where the
 data stays in Macao. Here the day list names each person (as text, never markup) and a typed
-reference checks them in."""
+reference checks them in. At Hengqin itself the console asks for the number of the document shown
+with the QR (the last test)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ async def test_at_the_video_counters_the_console_names_the_person_and_a_typed_re
     assert NAME in await row.inner_text()  # shown as text, not markup
     assert doc["number_masked"] in await row.inner_text()
     await expect(console.locator(".data-home")).to_have_count(0)
+    await expect(console.locator(".document-check")).to_have_count(0)  # the name is there to check
     await expect(row.locator("[data-action=check-in]")).to_have_count(1)
     checkin = console.locator("input[name=checkin]")
     await checkin.fill(booked["reference"].lower())
@@ -50,3 +52,52 @@ async def test_at_the_video_counters_the_console_names_the_person_and_a_typed_re
     await expect(console.locator(".checked-in")).to_have_attribute("data-queue-number", "1")
     await expect(row).to_have_attribute("data-status", "checked_in")
     assert await console.evaluate("window.pwned") is None
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans"])
+async def test_at_hengqin_the_console_asks_for_the_document_number_with_the_qr(
+    site: Site, language: str
+) -> None:
+    """Hengqin's data stays in Macao: the desk has no name to compare, and the QR checks in
+    whoever holds it, so the console asks for the number of the document shown and sends it
+    with the code. A wrong one is refused with the API's reason; after 3 the booking's check is
+    locked and the console offers to check the person in after looking at the document."""
+    rider = await site.rider(f"mo-hengqin-applicant-{language}", wallet=None)
+    status, doc = await rider.post("/v1/me/documents", MACAO_ID)
+    assert status == 201, doc
+    status, booked = await rider.post(
+        "/v1/appointments",
+        {
+            "centre_id": "hengqin_gasc",
+            "service_id": "mo_commercial_registration",
+            "start": f"{TOMORROW.isoformat()}T10:00:00+08:00",
+            "document_id": doc["id"],
+        },
+    )
+    assert status == 201, booked
+    await site.jump(24 * 3600)
+
+    counter = await site.device("counter", "hengqin_gasc")
+    console = await site.page(language, viewport=DESKTOP)
+    await console.goto(site.url(f"/console/?lang={language}#token={counter.token}"))
+    row = console.locator(f"tr[data-reference='{booked['reference']}']")
+    await expect(row).to_have_attribute("data-status", "booked")
+    asked = console.locator(".checkin .document-check")
+    await expect(asked).to_be_visible()
+    assert await asked.locator("select[name=document_type]").input_value() == "macao_id"
+    checkin = console.locator("input[name=checkin]")
+    number = console.locator("input[name=document_number]")
+    for i, code in enumerate(["document_mismatch"] * 3 + ["document_check_locked"]):
+        await number.fill(f"1{i:05d}7(8)")  # the real number's mask, another person's number
+        await checkin.fill(booked["qr"]["payload"])
+        await checkin.press("Enter")
+        await expect(console.locator(f".checkin .error[data-code={code}]")).to_be_visible()
+        await expect(row).to_have_attribute("data-status", "booked")
+    await expect(console.locator("[data-action=check-in-without-number]")).to_have_count(1)
+    await number.fill(MACAO_ID["number"])  # the right number now changes nothing: locked
+    await checkin.press("Enter")
+    await expect(console.locator(".checkin .error[data-code=document_check_locked]")).to_be_visible()
+    await console.locator("[data-action=check-in-without-number]").click()
+    await expect(console.locator(".checked-in")).to_have_attribute("data-queue-number", "1")
+    await expect(console.locator(".checked-in")).to_have_attribute("data-document", "")
+    await expect(row).to_have_attribute("data-status", "checked_in")

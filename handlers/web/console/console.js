@@ -3,7 +3,10 @@
 // it); call next per desk, recall, served, no-show; walk-ins and closed desks (tools.js); a link
 // to the hall display. At a centre where the applicants' data stays home (`data_stays_in`, e.g.
 // Hengqin for Macao residents) the list has no names and a typed reference does not check anyone
-// in (409 qr_required): the clerk scans the signed QR and checks the identity document. The
+// in (409 qr_required): the clerk scans the signed QR and types the number of the identity
+// document the person shows (the QR checks in whoever holds it; the API compares the number with
+// the booking's document, and locks that check after 3 mismatches: then the clerk checks the
+// person in after looking at the document, without a number). The
 // counter token comes from the field or from #token= (wiped from the address) and lives in this
 // tab only.
 
@@ -110,6 +113,9 @@ async function start(reason) {
     const [centres, services] = await Promise.all([api.get('/v1/centres'), api.get('/v1/services')]);
     state.centre = centres.items.find((c) => c.id === who.scope) || { id: who.scope, name: who.scope, counters: [], services: [] };
     state.serviceNames = new Map(services.items.map((s) => [s.id, s.name]));
+    // The identity documents this centre's services accept: what a person may show at the desk.
+    const offered = new Set(state.centre.services || []);
+    state.documentTypes = [...new Set(services.items.filter((s) => offered.has(s.id)).flatMap((s) => s.id_documents || []))];
   } catch (error) {
     if (state.token) replace(root, errorBox(error, () => start()));
     return;
@@ -336,7 +342,7 @@ function checkInPanel() {
   const status = h('div', { 'aria-live': 'polite' });
   parts.checkinStatus = status;
   const qrOnly = dataHome();
-  const form = h('form', { class: 'checkin-form', dataset: { qrOnly: String(qrOnly) } }, field(t(qrOnly ? 'checkin.input_qr' : 'checkin.input'), input, t(qrOnly ? 'checkin.hint_qr' : 'checkin.hint')), h('button', { type: 'submit', class: 'primary' }, t('checkin.submit')));
+  const form = h('form', { class: 'checkin-form', dataset: { qrOnly: String(qrOnly) } }, field(t(qrOnly ? 'checkin.input_qr' : 'checkin.input'), input, t(qrOnly ? 'checkin.hint_qr' : 'checkin.hint')), qrOnly ? documentFields() : null, h('button', { type: 'submit', class: 'primary' }, t('checkin.submit')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const text = input.value.trim();
@@ -348,25 +354,60 @@ function checkInPanel() {
     input.focus();
   });
   const panel = h('section', { class: 'card checkin', 'aria-labelledby': 'checkin-title' }, h('h2', { id: 'checkin-title' }, t('checkin.title')), form);
-  if ('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia) panel.append(cameraScanner((payload) => checkIn({ payload })));
+  // Where the number is asked for and not typed yet, a scanned code waits in the field for it.
+  const scanned = (payload) => (qrOnly && !parts.documentNumber?.value.trim() ? waitForNumber(input, payload) : checkIn({ payload }));
+  if ('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia) panel.append(cameraScanner(scanned));
   else panel.append(h('p', { class: 'hint' }, t(qrOnly ? 'checkin.no_camera_qr' : 'checkin.no_camera')));
   panel.append(status);
   return panel;
 }
 
-async function checkIn({ id, reference, payload }) {
+// Where the data stays home the QR checks in whoever holds it, so the clerk is asked for the
+// number of the identity document the person shows: the API compares it with the booking's.
+function documentFields() {
+  const types = state.documentTypes?.length ? state.documentTypes : ['macao_id'];
+  parts.documentType = select(types.map((d) => ({ value: d, label: t(`doc.${d}`) })), { name: 'document_type' });
+  parts.documentNumber = h('input', { name: 'document_number', autocomplete: 'off', spellcheck: 'false', maxlength: 40, autocapitalize: 'characters' });
+  return h('div', { class: 'document-check', 'data-hint': 'type-document' }, field(t('checkin.document'), parts.documentType), field(t('checkin.document_number'), parts.documentNumber, t('checkin.document_hint')));
+}
+
+function waitForNumber(input, payload) {
+  input.value = payload;
+  replace(parts.checkinStatus, h('p', { class: 'hint document-needed', role: 'status' }, t('checkin.document_needed')));
+  parts.documentNumber.focus();
+  return false;
+}
+
+// The refusals after which the person is checked in without a typed number: the booking's
+// check is locked (3 mismatches), or it was booked without a document to compare.
+const WITHOUT_NUMBER = new Set(['document_check_locked', 'document_not_booked']);
+
+async function checkIn({ id, reference, payload }, { withoutNumber = false } = {}) {
   const status = parts.checkinStatus;
+  const asked = dataHome() && !withoutNumber && parts.documentNumber;
+  const number = asked ? parts.documentNumber.value.trim() : '';
+  if (asked && !number) {
+    replace(status, h('p', { class: 'hint document-needed', role: 'status' }, t('checkin.document_needed')));
+    parts.documentNumber.focus();
+    return false;
+  }
+  const shown = number ? { document_type: parts.documentType.value, document_number: number } : {};
   replace(status, loading(t('checkin.working')));
   try {
     const answer = id
-      ? await api.post(`/v1/counter/appointments/${encodeURIComponent(id)}/check-in`, {})
-      : await api.post('/v1/counter/check-ins', reference ? { reference } : { payload });
+      ? await api.post(`/v1/counter/appointments/${encodeURIComponent(id)}/check-in`, shown)
+      : await api.post('/v1/counter/check-ins', { ...(reference ? { reference } : { payload }), ...shown });
     const known = state.items.get(answer.appointment_id);
-    replace(status, h('p', { class: 'checked-in', role: 'status', dataset: { queueNumber: answer.queue_number } }, t('checkin.done', { number: answer.queue_number, name: known?.holder_name || '' })));
+    replace(status, h('p', { class: 'checked-in', role: 'status', dataset: { queueNumber: answer.queue_number, document: answer.document || '' } }, t('checkin.done', { number: answer.queue_number, name: known?.holder_name || '' })));
+    if (parts.documentNumber) parts.documentNumber.value = '';
     poll();
     return true;
   } catch (error) {
-    replace(status, errorBox(error));
+    const box = errorBox(error);
+    if (asked && WITHOUT_NUMBER.has(error.code)) {
+      box.append(busyButton(t('checkin.without_document'), () => checkIn({ id, reference, payload }, { withoutNumber: true }), { 'data-action': 'check-in-without-number' }));
+    }
+    replace(status, box);
     return false;
   }
 }
