@@ -7,8 +7,10 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,3 +335,87 @@ async def test_each_periodic_job_has_one_owner_across_two_servers_on_one_databas
     else:
         raise AssertionError(f"nobody took the exports over: {taken(staying)}")
     await staying.stop()
+
+
+async def test_connections_opened_while_one_worker_is_busy_are_spread_over_the_workers(
+    serve: object,
+) -> None:
+    """Clients keep their connections (a counter polling its day, a gate, the bench's 64), so
+    where a connection lands is where its requests are served while it lives. On one shared
+    socket, a worker that was not running for the few milliseconds of a burst (the other took
+    the CPU, or the machine is loaded) got none of it: in the counter-day bench one worker held
+    64 of 64 connections, or 56, and one core served while the other idled. With a socket per
+    worker the kernel puts each new connection in one worker's queue, busy or not."""
+    served: Served = await serve(2, BAYAFFAIRS_LOGGING_LEVEL="INFO", BAYAFFAIRS_LOGGING_ACCESS_LOG="true")  # type: ignore[operator]
+    await _until_both_workers_answer(served)
+    busy, running = served.workers()
+    before = len(_access_lines(served))
+    connections = 64
+    os.kill(busy, signal.SIGSTOP)  # not scheduled while the burst arrives
+    try:
+        socks = await asyncio.to_thread(_burst, served.port, connections)
+        await asyncio.sleep(0.5)  # the running worker accepts and answers all it can meanwhile
+    finally:
+        os.kill(busy, signal.SIGCONT)
+    await asyncio.to_thread(_answers, socks)
+    for _ in range(200):
+        if len(_access_lines(served)) >= before + connections:
+            break
+        await asyncio.sleep(0.05)
+    answered = Counter(line["pid"] for line in _access_lines(served)[before:])
+    assert sum(answered.values()) == connections, answered
+    # Hashed over two sockets: fewer than 12 of 64 in one queue has a chance of about 1 in 10 million.
+    assert answered[busy] >= 12 and answered[running] >= 12, f"answers per worker: {dict(answered)}"
+    await served.stop()
+
+
+def _burst(port: int, connections: int) -> list[socket.socket]:
+    """`connections` connections, each sending one request at once, as a load generator does."""
+    socks = []
+    for _ in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        socks.append(sock)
+    return socks
+
+
+def _answers(socks: list[socket.socket]) -> None:
+    try:
+        for sock in socks:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200"), "no 200"
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _access_lines(served: Served) -> list[dict[str, object]]:
+    return [line for line in served.json_lines() if line.get("logger") == "bayaffairs.access"]
+
+
+async def _until_both_workers_answer(served: Served) -> None:
+    """Both workers answer (one may still be starting when the first answers /readyz)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            async with session.get(f"{served.url}/healthz", headers={"Connection": "close"}) as resp:
+                assert resp.status == 200
+            if len(served.answering_pids()) == 2:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"only {served.answering_pids()} answered")
+
+
+async def test_a_second_server_on_the_port_of_one_with_workers_is_refused(serve: object, cli: Cli) -> None:
+    """The workers' sockets share the port (SO_REUSEPORT), which would let another server share
+    it too, unseen: it is refused as with one shared socket, and the first keeps every request."""
+    served: Served = await serve(2)  # type: ignore[operator]
+    second = await asyncio.wait_for(
+        cli("serve", "--host", "127.0.0.1", "--port", str(served.port), "--workers", "2"), timeout=60
+    )
+    assert second.status != 0
+    assert "Address already in use" in second.stderr, second.stderr[-2000:]
+    async with aiohttp.ClientSession() as session:
+        for _ in range(10):
+            async with session.get(f"{served.url}/healthz", headers={"Connection": "close"}) as resp:
+                assert resp.status == 200
+    code, _ = await served.stop()
+    assert code == 0
