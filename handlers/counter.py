@@ -123,12 +123,13 @@ async def day_list(call: Call) -> web.Response:
     bodies = call.services.appointments.day_bodies
     if wanted or not since:
         current = max(await desk.cursor(centre), since)
-        if wanted and etag(current) in wanted:
-            return web.Response(status=304, headers={"ETag": etag(current), **VARY})
+        tag = etag(current)
+        if wanted and tag in wanted:
+            return web.Response(status=304, headers={"ETag": tag, **VARY})
         if not since:
             kept = bodies.get(centre, day, language, current)
             if kept is not None:
-                return _full_day(kept.body, bodies.gzipped(kept) if packed else None, etag(current))
+                return _full_day(kept.body, bodies.gzipped(kept) if packed else None, tag)
     if since:
         listing = await desk.day(centre, day, since)
         body = orjson.dumps(_day_body(call, listing))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import secrets
 import time
 
 from aiohttp import web
@@ -33,7 +33,8 @@ def _route_name(request: web.Request) -> str:
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: gives the request an id and language, times it, logs and counts it."""
     incoming = request.headers.get("X-Request-Id", "")
-    request_id = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(8)
+    # os.urandom, as secrets.token_hex(8) does, without its three Python calls (every request)
+    request_id = incoming if _SAFE_ID.match(incoming) else os.urandom(8).hex()
     token = CURRENT_REQUEST_ID.set(request_id)
     request[REQUEST_ID] = request_id
     request[LANGUAGE] = negotiate(request.headers.get("Accept-Language"))
