@@ -1,6 +1,6 @@
 """The yardstick: a bare aiohttp app answering GET /json, served the way `bayaffairs serve` is.
 
-Same event loop choice (uvloop when installed), same shared socket and fork per worker, no
+Same event loop choice (uvloop when installed), same fork and listening socket per worker, no
 access log, so that the ratio of the service to this app shows what our own stack costs.
 Run as its own process: `python -m bench.baseline_app --port 8081 [--workers 1]`.
 """
@@ -48,6 +48,16 @@ def serve_on(sock: socket.socket, wanted_loop: str) -> None:
     web.run_app(make_app(), sock=sock, access_log=None, print=None, handle_signals=True)
 
 
+def _socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(1024)
+    return sock
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.baseline_app", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
@@ -55,20 +65,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     args = p.parse_args(argv)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
     if args.workers == 1:
-        serve_on(sock, args.loop)
+        serve_on(_socket(args.host, args.port, listen=True), args.loop)
         return
+    # As `serve` (cli/serve.py): each worker listens on a socket of its own on the port
+    # (SO_REUSEPORT), so the kernel spreads the connections; the parent holds the port.
+    held = _socket(args.host, args.port, listen=False)
+    port = held.getsockname()[1]
     children: list[int] = []
     for _ in range(args.workers):
         pid = os.fork()
         if pid == 0:
             try:
-                serve_on(sock, args.loop)
+                held.close()
+                serve_on(_socket(args.host, port, listen=True), args.loop)
             finally:
                 os._exit(0)
         children.append(pid)
