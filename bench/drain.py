@@ -25,6 +25,7 @@ import multiprocessing.queues
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event as EventType
@@ -73,26 +74,45 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class Statements:
-    """Wall time per SQL statement (its first 90 characters), summed over a drain (`--statements`)."""
+    """Wall time and backend CPU per SQL statement (its first 90 characters), summed over a
+    drain (`--statements`). A backend is idle between its connection's statements, so the CPU it
+    used since its previous statement ended is this one's (in clock ticks: a sample, not exact per
+    call, but unbiased over many). Wall time includes the time the event loop spent elsewhere
+    (another lane verifying) before reading the answer."""
 
     def __init__(self) -> None:
         self.time: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.count: dict[str, int] = {}
 
-    def log(self, record: asyncpg.connection.LoggedQuery) -> None:
-        text = " ".join(record.query.split())[:90]
-        self.time[text] = self.time.get(text, 0.0) + record.elapsed
-        self.count[text] = self.count.get(text, 0) + 1
+    def logger(self, backend: int) -> Callable[[asyncpg.connection.LoggedQuery], None]:
+        last = [_cpu_seconds(backend)]
 
-    def show(self) -> None:
+        def log(record: asyncpg.connection.LoggedQuery) -> None:
+            now = _cpu_seconds(backend)
+            text = " ".join(record.query.split())[:90]
+            self.time[text] = self.time.get(text, 0.0) + record.elapsed
+            self.cpu[text] = self.cpu.get(text, 0.0) + now - last[0]
+            self.count[text] = self.count.get(text, 0) + 1
+            last[0] = now
+
+        return log
+
+    def show(self, taps: int) -> None:
+        print(f"  {'wall':>9} {'backend CPU':>11} {'a tap':>8}", flush=True)
         for text, seconds in sorted(self.time.items(), key=lambda kv: -kv[1])[:12]:
-            print(f"  {seconds:7.3f} s {self.count[text]:5d}x  {text}", flush=True)
+            print(
+                f"  {seconds:7.3f} s {self.cpu[text]:9.3f} s {self.cpu[text] * 1e6 / taps:5.0f} µs"
+                f" {self.count[text]:5d}x  {text}",
+                flush=True,
+            )
 
 
 @dataclass(frozen=True)
 class Options:
     lanes: int
     limit: int
+    taps: int  # in the whole round (a worker's statements' CPU is shown per tap of all workers)
     profile: str | None = None  # a cProfile of the drain, written here
     statements: bool = False  # wall time per statement, printed
     explain: bool = False  # plans of statements over 50 ms, in PostgreSQL's log (auto_explain)
@@ -127,7 +147,7 @@ def _worker(config: Config, options: Options, signals: Signals) -> None:
                             " SET auto_explain.log_analyze = on; SET auto_explain.log_nested_statements = on"
                         )
                     if statements is not None:
-                        conn.add_query_logger(statements.log)
+                        conn.add_query_logger(statements.logger(conn.get_server_pid()))
                 signals.reports.put([conn.get_server_pid() for conn in conns])
             signals.start.wait()
             profile = cProfile.Profile() if options.profile else None
@@ -140,7 +160,7 @@ def _worker(config: Config, options: Options, signals: Signals) -> None:
                 profile.dump_stats(options.profile)
             signals.reports.put(time.process_time() - cpu)
             if statements is not None:
-                statements.show()
+                statements.show(options.taps)
             signals.measured.wait()  # the backends' CPU is read before they go
 
     asyncio.run(go())
@@ -197,7 +217,7 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true", help="print wall time per SQL statement")
     parser.add_argument("--explain", action="store_true", help="plans over 50 ms to PostgreSQL's log")
     args = parser.parse_args()
-    options = Options(args.lanes or LANES, args.limit, None, args.statements, args.explain)
+    options = Options(args.lanes or LANES, args.limit, args.taps, None, args.statements, args.explain)
     with tempfile.TemporaryDirectory(prefix="bayaffairs-drain-") as tmp, Processes(Path(tmp)) as processes:
         prepare_database(processes, fresh=False)
         transit = Transit(processes)
