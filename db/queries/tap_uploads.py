@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import orjson
+
 from bayaffairs.storage import Connection
 from bayaffairs.transit.model import Direction
 
@@ -104,18 +106,21 @@ async def claim_pending(
         settle_seconds,
         window_closed_before,
     )
-    return [Upload(**dict(r)) for r in records]
+    return [Upload(*r) for r in records]  # the columns in field order (COLUMNS, then waiting)
 
 
 async def lock_riders(conn: Connection, accounts: Sequence[str]) -> set[str]:
     """The accounts (hex) whose taps this transaction may decide: a transaction-scoped advisory
-    lock each, taken without waiting (another worker holding one is deciding that rider)."""
+    lock each, taken without waiting (another worker holding one is deciding that rider).
+
+    Sent as one JSON text, not a text[]: asyncpg checks every element of an array argument against
+    abstract base classes (3 checks an element, ~1 µs), a cost per tap of the drain."""
     records = await conn.fetch(
         """
-        SELECT a FROM unnest($1::text[]) AS a
+        SELECT a FROM json_array_elements_text($1::text::json) AS a
         WHERE pg_try_advisory_xact_lock(hashtextextended('tap_uploads:' || a, 0))
         """,
-        sorted(set(accounts)),
+        orjson.dumps(sorted(set(accounts))).decode(),
     )
     return {r["a"] for r in records}
 
@@ -150,20 +155,16 @@ async def wake(conn: Connection, riders: Sequence[tuple[str, str]]) -> int:
 
 
 async def mark(conn: Connection, results: Sequence[Processed]) -> None:
-    """The outcome of each processed upload."""
+    """The outcome of each processed upload. One JSON text of [operator, tap_id, state, reason,
+    journey_id] rows, not five text[] (see lock_riders)."""
     await conn.execute(
         """
-        UPDATE tap_uploads u SET state = r.state, reason = r.reason, journey_id = r.journey_id,
+        UPDATE tap_uploads u SET state = r ->> 2, reason = r ->> 3, journey_id = r ->> 4,
                                  processed_at = now()
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             AS r(operator, tap_id, state, reason, journey_id)
-        WHERE u.operator = r.operator AND u.tap_id = r.tap_id
+        FROM json_array_elements($1::text::json) AS r
+        WHERE u.operator = r ->> 0 AND u.tap_id = r ->> 1
         """,
-        [r[0] for r in results],
-        [r[1] for r in results],
-        [r[2] for r in results],
-        [r[3] for r in results],
-        [r[4] for r in results],
+        orjson.dumps(results).decode(),
     )
 
 
