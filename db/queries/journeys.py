@@ -232,7 +232,7 @@ WITH price_sets AS (
                END AS why
     ) r
     -- a double tap (0029_double_taps.sql): the journey this rider already paid at this stop.
-    -- Ordered as journeys_last_leg (user_id, coalesce(exit_at, entry_at) DESC) is, read backward
+    -- Ordered as journeys_rider_ended (user_id, coalesce(exit_at, entry_at) DESC) is, read backward
     -- (the same order: a journey without exit_station has no exit_at), so the index gives the
     -- first match of the window and no other (ordered by entry_at, it needed a sort, and an index
     -- only on user_id could cost as much: read and filter all of a long-time rider's journeys).
