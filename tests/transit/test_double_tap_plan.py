@@ -101,7 +101,7 @@ async def test_the_double_tap_look_up_reads_the_riders_window_in_index_order(pg:
     )
     assert path is not None, plan
     scan = path[-1]
-    assert scan.get("Index Name") == "journeys_rider_ended", scan  # 0048 (was journeys_last_leg)
+    assert scan.get("Index Name") == "journeys_rider_ended", scan  # 0050 (was journeys_last_leg)
     assert "COALESCE(exit_at, entry_at) >=" in scan["Index Cond"], scan  # the window, not all of them
     # LIMIT 1 stops at the first row the index gives: nothing sorts the rider's journeys first
     limit = max(i for i, n in enumerate(path) if n["Node Type"] == "Limit")
