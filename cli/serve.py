@@ -46,6 +46,7 @@ log = logging.getLogger("bayaffairs.serve")
 RESTART_PAUSE = 0.5  # a worker that keeps dying at start is forked again at most twice a second
 DRAIN_SHARE = 0.6  # of shutdown_seconds, for requests in flight; the rest is for the cleanup
 KILL_MARGIN = 0.3  # processes still running this long before shutdown_seconds are killed
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def _use_uvloop() -> None:
@@ -94,8 +95,15 @@ def _serve_on(config: Config, sock: socket.socket) -> None:
             _exit_by(max(0.5, config.settings.server.shutdown_seconds - 2 * KILL_MARGIN))
             raise web.GracefulExit()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop)
+    def listen() -> None:
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, stop)
+
+    # Only once the loop runs: uvloop hears a signal that came before that only when another one
+    # comes (its self-pipe opens when the loop starts), so a stop meeting a worker that had just
+    # set its handler was lost, and the worker served on until the supervisor killed it. Until
+    # then a stop signal ends this process by its default action, with nothing begun yet.
+    loop.call_soon(listen)
     web.run_app(
         create_app(config),
         sock=sock,
@@ -208,18 +216,19 @@ class Supervisor:
             self._fork()
         while self.stop_signal is None:
             self._reap()
-            replace = len(self.children) < self.count and time.monotonic() - self.last_fork >= RESTART_PAUSE
-            if replace and self.stop_signal is None:
+            if len(self.children) < self.count and time.monotonic() - self.last_fork >= RESTART_PAUSE:
                 self._fork()
             time.sleep(0.05)
+        # Passed on here, not in the handler: a handler can run anywhere, also between a fork and
+        # its entry in `children`, and that worker would never hear the stop (killed at the deadline).
+        self._signal_all(self.stop_signal)
+        self.sock.close()  # with the workers' sockets closed too, new connections are refused
         return self._stop()
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self.stop_signal is None:
             self.stop_signal = signum
             self.deadline = time.monotonic() + self.config.settings.server.shutdown_seconds - KILL_MARGIN
-            self._signal_all(signum)
-            self.sock.close()  # with the workers' sockets closed too, new connections are refused
 
     def _signal_all(self, signum: int) -> None:
         for pid in self.children:
@@ -269,10 +278,19 @@ class Supervisor:
                 return
 
     def _fork(self) -> None:
-        pid = os.fork()
-        if pid == 0:
-            self._worker()
-        self.children[pid] = self.last_fork = time.monotonic()
+        """Fork a worker, unless a stop came. The stop signals wait meanwhile: the new worker starts
+        with them blocked (one sent at its birth would otherwise run the supervisor's handler
+        there, or be dropped), and unblocks them once they end it (`_worker`)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            if self.stop_signal is not None:
+                return
+            pid = os.fork()
+            if pid == 0:
+                self._worker()
+            self.children[pid] = self.last_fork = time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def _own_socket(self) -> socket.socket:
         """In a worker: the shared socket, or one of its own on the held port."""
@@ -290,8 +308,12 @@ class Supervisor:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            use_multiprocess(self.metrics_dir)
+            # Started while the stop signals are blocked, this thread keeps them so: they reach
+            # the main thread, which sets their handlers.
             threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
+            # A stop that came while this worker was forked ends it now, as "still starting".
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            use_multiprocess(self.metrics_dir)
             _serve_on(self.config, self._own_socket())
         except BaseException:  # noqa: BLE001 - a worker reports and exits, the supervisor forks another
             traceback.print_exc()
