@@ -133,36 +133,56 @@ class CounterDesk:
                 "called",
                 "served",
             ):
-                return appointment
-            if appointment.status != "booked":
-                raise Conflict(
-                    "appointment_not_active",
-                    details={"status": appointment.status},
-                    status=appointment.status,
-                )
-            centre = self.catalogue.centre(centre_id)
-            if appointment.local_date != local_today(centre, now):
-                raise Conflict("not_today", details={"date": appointment.local_date.isoformat()})
-            await _not_closed(conn, centre, now)
-            late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
-            if now > late_from and centre.queue.late_arrivals == "refused":
-                when = late_from.astimezone(centre.zone).isoformat()
-                raise Conflict("arrived_late", details={"late_from": when}, time=when)
-            refused = None
-            if shown is not None:  # last: compared only for the person at the desk now
+                # Again the same number. A typed number is still compared (and counted): the
+                # answer's `document: match` is never said of a number nobody compared; and only
+                # on the appointment's day, as a first check-in's, with the person at the desk.
+                if shown is None:
+                    return appointment
+                _today(self.catalogue.centre(centre_id), appointment, now)
                 refused = await self._confirm(conn, appointment.id, *shown)
-            if refused is None:
-                number = await q.next_queue_number(conn, centre_id, appointment.local_date)
-                return await q.update(
-                    conn,
-                    appointment.id,
-                    status="checked_in",
-                    queue_number=number,
-                    checked_in_at=now,
-                    updated_at=now,
-                    change_seq=await self.changes.next(conn, centre_id),
-                )
+                if refused is None:
+                    return appointment
+            else:
+                refused = await self._admit(conn, centre_id, appointment, now, shown)
+                if refused is None:
+                    number = await q.next_queue_number(conn, centre_id, appointment.local_date)
+                    return await q.update(
+                        conn,
+                        appointment.id,
+                        status="checked_in",
+                        queue_number=number,
+                        checked_in_at=now,
+                        updated_at=now,
+                        change_seq=await self.changes.next(conn, centre_id),
+                    )
         raise refused  # after the commit: the mismatch stays counted though the check-in is refused
+
+    async def _admit(
+        self,
+        conn: Connection,
+        centre_id: str,
+        appointment: Appointment,
+        now: datetime,
+        shown: tuple[str, str] | None,
+    ) -> Conflict | None:
+        """Whether a booked appointment may be checked in now: raises the refusal, or returns a
+        typed number's mismatch (to raise once its count is committed), else None."""
+        if appointment.status != "booked":
+            raise Conflict(
+                "appointment_not_active",
+                details={"status": appointment.status},
+                status=appointment.status,
+            )
+        centre = self.catalogue.centre(centre_id)
+        _today(centre, appointment, now)
+        await _not_closed(conn, centre, now)
+        late_from = appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
+        if now > late_from and centre.queue.late_arrivals == "refused":
+            when = late_from.astimezone(centre.zone).isoformat()
+            raise Conflict("arrived_late", details={"late_from": when}, time=when)
+        if shown is None:
+            return None
+        return await self._confirm(conn, appointment.id, *shown)  # last: the person at the desk now
 
     async def _confirm(
         self, conn: Connection, appointment_id: str, doc_type: str, number: str
@@ -387,6 +407,11 @@ class CounterDesk:
             return appointment.created_at
         centre = self.catalogue.centre(appointment.centre_id)
         return appointment.start + timedelta(minutes=centre.queue.late_grace_minutes)
+
+
+def _today(centre: Centre, appointment: Appointment, now: datetime) -> None:
+    if appointment.local_date != local_today(centre, now):
+        raise Conflict("not_today", details={"date": appointment.local_date.isoformat()})
 
 
 def _locked() -> Conflict:

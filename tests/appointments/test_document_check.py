@@ -140,3 +140,26 @@ async def test_concurrent_mismatches_never_pass_the_cap(video: Desk, pg: Any) ->
     assert codes == ["document_check_locked"] * 9 + ["document_mismatch"] * 3
     stored = "SELECT document_mismatches FROM appointments WHERE id = $1"
     assert await pg.fetchval(stored, booking["id"]) == MAX_DOCUMENT_MISMATCHES
+
+
+async def test_a_repeat_check_in_says_match_only_for_the_booked_number(video: Desk, pg: Any) -> None:
+    """Checking in again answers the same number; with a typed number it must still compare it
+    (and count a mismatch), never answer `document: match` for a number it did not look at."""
+    booking = await booked_at_the_video_desk(video)
+    counter = await video.counter()
+    by_reference = {"reference": booking["reference"]}
+    status, checked = await counter.post("/v1/counter/check-ins", by_reference)  # without a number
+    assert (status, checked["queue_number"]) == (200, 1), checked
+    assert "document" not in checked
+    status, err = await counter.post("/v1/counter/check-ins", {**by_reference, **wrong(3)})
+    assert (status, err["error"]["code"]) == (409, "document_mismatch"), err
+    assert err["error"]["details"] == {"attempts_left": MAX_DOCUMENT_MISMATCHES - 1}
+    count = "SELECT document_mismatches, status FROM appointments WHERE id = $1"
+    assert tuple(await pg.fetchrow(count, booking["id"])) == (1, "checked_in")  # still checked in
+    status, again = await counter.post("/v1/counter/check-ins", {**by_reference, **RIGHT})
+    assert (status, again["queue_number"], again["document"]) == (200, 1, "match"), again
+    # Another day, no number is compared for it any more: the person is not at the desk.
+    video.clock.advance(days=1)
+    status, err = await counter.post("/v1/counter/check-ins", {**by_reference, **wrong(4)})
+    assert (status, err["error"]["code"]) == (409, "not_today"), err
+    assert tuple(await pg.fetchrow(count, booking["id"])) == (1, "checked_in")
