@@ -101,3 +101,47 @@ async def test_at_hengqin_the_console_asks_for_the_document_number_with_the_qr(
     await expect(console.locator(".checked-in")).to_have_attribute("data-queue-number", "1")
     await expect(console.locator(".checked-in")).to_have_attribute("data-document", "")
     await expect(row).to_have_attribute("data-status", "checked_in")
+
+
+async def test_at_hengqin_a_number_typed_for_one_person_is_never_sent_with_the_next_ones_qr(
+    site: Site,
+) -> None:
+    """After a check-in that sent a typed number (refused here), the field is emptied: the next
+    person's scanned QR waits for their own number instead of going out with the last one's,
+    which would count a mismatch against them (and, three times over, lock their check)."""
+    payloads = []
+    for i, number in enumerate(["1234567(8)", "5123456(7)"]):
+        rider = await site.rider(f"mo-hengqin-queue-{i}", wallet=None)
+        status, doc = await rider.post("/v1/me/documents", {**MACAO_ID, "number": number})
+        assert status == 201, doc
+        status, booked = await rider.post(
+            "/v1/appointments",
+            {
+                "centre_id": "hengqin_gasc",
+                "service_id": "mo_commercial_registration",
+                "start": f"{TOMORROW.isoformat()}T1{i}:00:00+08:00",
+                "document_id": doc["id"],
+            },
+        )
+        assert status == 201, booked
+        payloads.append(booked["qr"]["payload"])
+    await site.jump(24 * 3600)
+
+    counter = await site.device("counter", "hengqin_gasc")
+    console = await site.page("en", viewport=DESKTOP)
+    await console.goto(site.url(f"/console/?lang=en#token={counter.token}"))
+    checkin = console.locator("input[name=checkin]")
+    number = console.locator("input[name=document_number]")
+    await expect(number).to_be_visible()
+    await number.fill("1000007(8)")  # mistyped for the first person
+    await checkin.fill(payloads[0])
+    await checkin.press("Enter")
+    await expect(console.locator(".checkin .error[data-code=document_mismatch]")).to_be_visible()
+    await expect(number).to_have_value("")
+    await checkin.fill(payloads[1])  # the next person, before their number is typed
+    await checkin.press("Enter")
+    await expect(console.locator(".checkin .document-needed")).to_be_visible()
+    await expect(console.locator(".checkin .error")).to_have_count(0)
+    await number.fill("5123456(7)")
+    await checkin.press("Enter")
+    await expect(console.locator(".checked-in")).to_have_attribute("data-document", "match")

@@ -381,6 +381,8 @@ function waitForNumber(input, payload) {
 // The refusals after which the person is checked in without a typed number: the booking's
 // check is locked (3 mismatches), or it was booked without a document to compare.
 const WITHOUT_NUMBER = new Set(['document_check_locked', 'document_not_booked']);
+// The refusals that answer about the typed number itself.
+const COMPARED = new Set(['document_mismatch', 'document_check_locked', 'document_not_booked']);
 
 async function checkIn({ id, reference, payload }, { withoutNumber = false } = {}) {
   const status = parts.checkinStatus;
@@ -397,12 +399,16 @@ async function checkIn({ id, reference, payload }, { withoutNumber = false } = {
     const answer = id
       ? await api.post(`/v1/counter/appointments/${encodeURIComponent(id)}/check-in`, shown)
       : await api.post('/v1/counter/check-ins', { ...(reference ? { reference } : { payload }), ...shown });
+    if (number) parts.documentNumber.value = '';
     const known = state.items.get(answer.appointment_id);
     replace(status, h('p', { class: 'checked-in', role: 'status', dataset: { queueNumber: answer.queue_number, document: answer.document || '' } }, t('checkin.done', { number: answer.queue_number, name: known?.holder_name || '' })));
-    if (parts.documentNumber) parts.documentNumber.value = '';
     poll();
     return true;
   } catch (error) {
+    // A number the API compared is used up: it never goes out again with the next person's QR
+    // (a mismatch counted against them, three locking their check). A refusal before any
+    // comparison (qr_required, code_superseded, ...) leaves it for the same person's retry.
+    if (number && COMPARED.has(error.code)) parts.documentNumber.value = '';
     const box = errorBox(error);
     if (asked && WITHOUT_NUMBER.has(error.code)) {
       box.append(busyButton(t('checkin.without_document'), () => checkIn({ id, reference, payload }, { withoutNumber: true }), { 'data-action': 'check-in-without-number' }));
