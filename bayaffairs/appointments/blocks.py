@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bayaffairs.adapters.protocols import Notification
-from bayaffairs.appointments import capacity, notice_texts, notices
+from bayaffairs.appointments import capacity, notices
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.model import Appointment, Centre
 from bayaffairs.clock import Clock
@@ -105,32 +104,19 @@ class CounterBlocks:
         service = self.catalogue.services.get(appointment.service_id)
         if appointment.user_id is None or agency is None or service is None or appointment.start <= now:
             return
-        local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
-        text = notice_texts.render(
+        await notices.tell(
+            conn,
+            appointment,
             "desk_closed",
-            service=service.name,
-            centre=centre.name,
-            time=local,
-            reference=appointment.reference,
-            reason=block.reason,
-        )
-        note = Notification(
-            recipient=appointment.user_id,
-            channel="app",
-            subject=text.subject,
-            body=text.body,
+            zone=centre.zone,
+            notifier=agency.notifier,
             language=self.catalogue.notice_language(appointment),
             dedupe_key=f"desk_closed:{block.id}:{appointment.id}",
-        )
-        await notices.enqueue(
-            conn,
-            kind="desk_closed",
-            notifier=agency.notifier,
-            appointment_id=appointment.id,
-            notification=note,
-            not_after=appointment.start,
             now=now,
             block_id=block.id,
+            service=service.name,
+            centre=centre.name,
+            reason=block.reason,
         )
 
     async def remove(self, centre_id: str, block_id: str) -> q.Block:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notification, Notifier
-from bayaffairs.appointments import notice_texts, notices
+from bayaffairs.adapters.protocols import AgencyEvent, CounterAgency, Notifier
+from bayaffairs.appointments import notices
 from bayaffairs.appointments.catalogue import Catalogue
 from bayaffairs.appointments.changes import ChangeNumbers
 from bayaffairs.appointments.model import Appointment
@@ -80,30 +80,17 @@ class Reminders:
                     continue
                 if appointment.start <= now:
                     continue  # found too late (the job was down): no reminder after the start
-                local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
-                text = notice_texts.render(
+                written += await notices.tell(
+                    conn,
+                    appointment,
                     "reminder",
-                    service=service.name,
-                    centre=centre.name,
-                    time=local,
-                    reference=appointment.reference,
-                )
-                notification = Notification(
-                    recipient=appointment.user_id,
-                    channel="app",
-                    subject=text.subject,
-                    body=text.body,
+                    zone=centre.zone,
+                    notifier=agency.notifier,
                     language=self.catalogue.notice_language(appointment),
                     dedupe_key=f"reminder:{appointment.id}",
-                )
-                written += await notices.enqueue(
-                    conn,
-                    kind="reminder",
-                    notifier=agency.notifier,
-                    appointment_id=appointment.id,
-                    notification=notification,
-                    not_after=appointment.start,
                     now=now,
+                    service=service.name,
+                    centre=centre.name,
                 )
         return written
 
@@ -245,29 +232,16 @@ class AgencyOutbox:
         centre = catalogue.centres.get(appointment.centre_id)
         if agency is None or service is None or centre is None:
             return
-        local = appointment.start.astimezone(centre.zone).strftime("%Y-%m-%d %H:%M")
-        text = notice_texts.render(
+        await notices.tell(
+            conn,
+            appointment,
             "agency_refused",
-            service=service.name,
-            agency=agency.name,
-            time=local,
-            reference=appointment.reference,
-            reason=reason,
-        )
-        note = Notification(
-            recipient=appointment.user_id,
-            channel="app",
-            subject=text.subject,
-            body=text.body,
+            zone=centre.zone,
+            notifier=agency.notifier,
             language=catalogue.notice_language(appointment),
             dedupe_key=f"agency_refused:{appointment.id}",
-        )
-        await notices.enqueue(
-            conn,
-            kind="agency_refused",
-            notifier=agency.notifier,
-            appointment_id=appointment.id,
-            notification=note,
-            not_after=appointment.start,  # news only until the time it was booked for
             now=now,
+            service=service.name,
+            agency=agency.name,
+            reason=reason,
         )

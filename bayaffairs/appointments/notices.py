@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bayaffairs.adapters.protocols import Notification, Notifier
+from bayaffairs.appointments import notice_texts
+from bayaffairs.appointments.model import Appointment
 from bayaffairs.backoff import doubling
 from bayaffairs.clock import Clock
 from bayaffairs.db.queries import appointment_notices as nq
@@ -66,6 +68,47 @@ async def enqueue(
         notification=_encoded(notification),
         not_after=not_after,
         at=now,
+        block_id=block_id,
+    )
+
+
+async def tell(
+    conn: Connection,
+    appointment: Appointment,
+    kind: str,
+    *,
+    zone: tzinfo,
+    notifier: str | None,
+    language: str,
+    dedupe_key: str,
+    now: datetime,
+    block_id: str | None = None,
+    **params: str | Text,
+) -> bool:
+    """Write the notice `kind` (`notice_texts`) about `appointment` to its rider, with its local
+    time (in `zone`, its centre's) and reference filled in besides `params`; news only until the
+    appointment's start. False when nobody is to be told (no rider, no notifier) or it was
+    written before."""
+    if appointment.user_id is None:
+        return False
+    local = appointment.start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    text = notice_texts.render(kind, time=local, reference=appointment.reference, **params)
+    notification = Notification(
+        recipient=appointment.user_id,
+        channel="app",
+        subject=text.subject,
+        body=text.body,
+        language=language,
+        dedupe_key=dedupe_key,
+    )
+    return await enqueue(
+        conn,
+        kind=kind,
+        notifier=notifier,
+        appointment_id=appointment.id,
+        notification=notification,
+        not_after=appointment.start,
+        now=now,
         block_id=block_id,
     )
 
