@@ -11,6 +11,11 @@ second writer (up to `scan_writers`) starts only for a queue of `PARALLEL_AT` sc
 idle writer facing a short queue lingers `LINGER_SECONDS` first. Measured on 2 vCPUs, four
 writers that each took what was there wrote batches of one scan (bench/README.md).
 
+Batches start on events, not by polling: a scan joining the queue, the linger running out, a
+batch committed. When a batch commits, the scans that queued meanwhile go to the database
+before the committed batch's answers are written, so the database works on the next batch
+while this process answers gates (answering a batch of 30 takes a few milliseconds of CPU).
+
 A tap-in whose fare is fixed when it happens (a flat bus fare: no tap-out, no transfer discount)
 is priced before the batch is written and its journey inserted with the fare and the charge, so
 a batch of those is one statement, committed on its own in one round trip. Other journeys are
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -246,21 +252,25 @@ class ScanService:
         self.journeys = Journeys(db, clock, network, converter)
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
-        self._queue: asyncio.Queue[QueuedScan] = asyncio.Queue()
-        self._dispatcher: asyncio.Task[None] | None = None
-        self._writing: set[asyncio.Task[None]] = set()
+        self._queue: deque[QueuedScan] = deque()
+        self._writing: set[asyncio.Task[None]] = set()  # batches being written
+        self._linger: asyncio.TimerHandle | None = None
+        self._stopped = False  # after stop(), scans still queue but no batch starts
 
     async def start(self) -> None:
-        self._dispatcher = asyncio.create_task(self._dispatch())
+        self._stopped = False
 
     async def stop(self) -> None:
-        tasks = [*self._writing, *([self._dispatcher] if self._dispatcher else [])]
+        self._stopped = True
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        tasks = list(self._writing)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._dispatcher = None
 
     async def scan(self, scan: Scan) -> Decision:
         operator = self.network.operator(scan.operator)
@@ -303,7 +313,8 @@ class ScanService:
         if tap_key is not None:
             item["tap_id"] = tap_key  # a second recording of this gate's tap conflicts on it
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, future))
+        self._queue.append((item, future))
+        self._kick()
         decision = await future
         if tap_key is not None and decision.decision == "deny":
             # The gate may be retrying a tap it had its answer to (then it is `replayed`, or an
@@ -336,34 +347,53 @@ class ScanService:
             return Decision("open", None, journey_id, fare)
         return Decision("open", None, journey_id, fare, Money(charge_amount, charge_currency))
 
-    async def _dispatch(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            await self._turn()
-            while len(batch) < self.settings.scan_batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            task = asyncio.create_task(self._write(batch))
-            self._writing.add(task)
-            task.add_done_callback(self._writing.discard)
+    def _kick(self, *, lingered: bool = False) -> None:
+        """Start a batch if one should start now (see the module docstring): with no batch being
+        written, once `LINGER_BELOW` scans wait or the linger is over; beside one, for a queue of
+        `PARALLEL_AT`; never more than `scan_writers` at once."""
+        waiting = len(self._queue)
+        if not waiting or self._stopped or len(self._writing) >= self.settings.scan_writers:
+            return
+        if self._writing:
+            if waiting >= PARALLEL_AT:
+                self._start_batch()
+        elif lingered or waiting >= LINGER_BELOW:
+            self._start_batch()
+        elif self._linger is None:
+            self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._lingered)
 
-    async def _turn(self) -> None:
-        """Wait until a batch should start (see the module docstring)."""
-        if not self._writing and self._queue.qsize() + 1 < LINGER_BELOW:
-            await asyncio.sleep(LINGER_SECONDS)
-        while self._writing and (
-            len(self._writing) >= self.settings.scan_writers or self._queue.qsize() + 1 < PARALLEL_AT
-        ):
-            await asyncio.wait(self._writing, timeout=LINGER_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    def _lingered(self) -> None:
+        self._linger = None
+        self._kick(lingered=True)
+
+    def _start_batch(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        size = min(len(self._queue), self.settings.scan_batch_max)
+        batch = [self._queue.popleft() for _ in range(size)]
+        task = asyncio.create_task(self._write(batch))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    def _committed(self, task: asyncio.Task[None] | None) -> None:
+        """A batch is done: the scans that queued while it was written start theirs now, without
+        lingering (they have waited a batch already), before its answers are handed out."""
+        if task is not None:
+            self._writing.discard(task)
+        self._kick(lingered=True)
 
     async def _write(self, batch: list[QueuedScan]) -> None:
         try:
             decisions = await self._commit([item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting gate must get an answer
             log.warning("recording %d scans failed: %r", len(batch), exc)
+            self._committed(asyncio.current_task())
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)  # the error middleware maps a database outage to 503
             return
+        self._committed(asyncio.current_task())
         for (_, future), decision in zip(batch, decisions, strict=True):
             if not future.done():
                 future.set_result(decision)
@@ -469,10 +499,12 @@ class TapRecorder:
         in a transaction): a journey to price after recording, or taps of both kinds."""
         now = self.clock.now()
         rates: dict[tuple[str, str], tuple[Decimal, str] | None] = {}
-        # Taps with the same operator, stop, riders and scan time get the same fares: priced once
-        # a call (uploaded taps are whole seconds, hundreds a second in a backlog), shared read-only.
+        # Taps with the same operator, stop, riders and minute of scan get the same fares: priced
+        # once a call (a batch of online scans is mostly one minute; uploaded taps come hundreds a
+        # second in a backlog), shared read-only. A fare reads the time of boarding to the minute
+        # at most (fares/time_of_day.py; time zones are whole minutes from UTC).
         priced: dict[
-            tuple[str, str, int, str], tuple[dict[str, tuple[int, str, int]], str, Charges] | None
+            tuple[str, str, int, int], tuple[dict[str, tuple[int, str, int]], str, Charges] | None
         ] = {}
         later = False
         for item in items:
@@ -483,10 +515,11 @@ class TapRecorder:
                 later = True
                 continue
             riders = item.get("riders", 1)
-            key = (operator.id, item["station"], riders, item["scanned_at"])
+            entered_at = datetime.fromisoformat(item["scanned_at"])
+            key = (operator.id, item["station"], riders, int(entered_at.timestamp()) // 60)
             if key not in priced:
                 priced[key] = await self._fixed_fares(
-                    operator, item["station"], riders, item["scanned_at"], rates, now
+                    operator, item["station"], riders, entered_at, rates, now
                 )
             found = priced[key]
             if found is None:
@@ -500,13 +533,12 @@ class TapRecorder:
         operator: Operator,
         station: str,
         riders: int,
-        scanned_at: str,
+        entered_at: datetime,
         rates: dict[tuple[str, str], tuple[Decimal, str] | None],
         now: datetime,
     ) -> tuple[dict[str, tuple[int, str, int]], str, Charges] | None:
         """({category: (fare, rule, concession)}, currency, charges) of a tap-in at `station`;
         None for a stop without a fare."""
-        entered_at = datetime.fromisoformat(scanned_at)
         try:
             quotes = {
                 category: operator.fares.fare(Trip(station, None, entered_at, category))
