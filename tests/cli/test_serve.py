@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import sys
@@ -11,7 +12,12 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
 
+from bayaffairs.cli.serve import served_app
+from bayaffairs.config import Config
+from bayaffairs.handlers.app import create_app
 from tests.cli.conftest import Cli
 
 
@@ -107,3 +113,22 @@ async def test_serve_refuses_a_database_running_an_older_function_file(
     assert result.status == 3
     assert "record_scans" in result.stderr
     assert "bayaffairs migrate" in result.stderr
+
+
+async def test_a_server_process_freezes_its_startup_heap(
+    config: Config, pg: asyncpg.Connection, redis_client: aioredis.Redis
+) -> None:
+    """A started server's objects are out of the collector's sight (a full collection walked
+    them all, a pause of every request in flight); the app alone, as tests build it, is not."""
+    gc.unfreeze()
+    try:
+        for build, frozen in ((create_app, False), (served_app, True)):
+            runner = web.AppRunner(build(config))
+            await runner.setup()
+            try:
+                assert (gc.get_freeze_count() > 0) is frozen, build.__name__
+            finally:
+                await runner.cleanup()
+                gc.unfreeze()
+    finally:
+        gc.unfreeze()
