@@ -28,13 +28,13 @@ def test_names_are_filled_in_each_languages_script_and_other_values_as_they_are(
         "agency_refused",
         service=Text("Renewal", "續期", "续期"),
         agency=Text("Macao Agency", "澳門機構", "澳门机构"),
-        time="2026-12-08 14:00",
+        time="2099-12-08 14:00",  # any text: never read as a date
         reference="HQ-{1}",  # braces in a value are not a template
         reason="duplicate {applicant}",
     )
     assert text.subject.get("zh-Hant") == "預約未獲接納:續期"
     assert text.subject.get("zh-Hans") == "预约未获接纳:续期"
-    assert text.body.get("en").startswith("Macao Agency did not accept your appointment HQ-{1} on 2026-12-08")
+    assert text.body.get("en").startswith("Macao Agency did not accept your appointment HQ-{1} on 2099-12-08")
     assert "duplicate {applicant}" in text.body.get("zh-Hans")
     assert [text.body.get(language) for language in LANGUAGES] == [
         text.body.en,

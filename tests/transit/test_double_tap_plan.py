@@ -7,13 +7,13 @@ statistics are transactional, so the test database's planner is left as it was."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
 from bayaffairs.db.queries import journeys as q
+from tests.support import START
 
 HISTORY = 4000  # the long-time rider's journeys
 OTHERS = 2000  # riders with a few journeys each
@@ -52,10 +52,12 @@ async def populated(pg: asyncpg.Connection) -> bytes:
                               entry_at, fare_amount, fare_currency, charge_status)
         SELECT 'jny_' || lpad(g::text, 8, '0'), substr(sha256(('acct' || u)::bytea), 1, 8), 'usr_' || u,
                'shenzhen_bus', 'adult', 'completed', 's' || (g % 7),
-               '2025-03-01T00:00:00Z'::timestamptz - make_interval(mins => 30 * g), 200, 'CNY', 'charged'
+               '$3'::timestamptz - make_interval(mins => 30 * g), 200, 'CNY', 'charged'
         FROM (SELECT g, CASE WHEN g < $1 THEN 0 ELSE 1 + g % $2 END AS u
               FROM generate_series(0, $1 + 3 * $2 - 1) g) s
-        """.replace("$1", str(HISTORY)).replace("$2", str(OTHERS))
+        """.replace("$1", str(HISTORY))
+        .replace("$2", str(OTHERS))
+        .replace("$3", START.isoformat())
     )
     await pg.execute("ANALYZE users, ride_accounts, journeys")
     token: bytes = await pg.fetchval("SELECT account_token FROM ride_accounts WHERE user_id = 'usr_0'")
@@ -78,7 +80,7 @@ async def test_the_double_tap_look_up_reads_the_riders_window_in_index_order(pg:
             "code_key": "k0",
             "account": token.hex(),
             "credential": None,
-            "scanned_at": datetime(2025, 3, 1, tzinfo=UTC).isoformat(),
+            "scanned_at": START.isoformat(),
             "source": "online",
             "double_tap": 60,
             "price": 0,

@@ -8,7 +8,7 @@ the database works meanwhile instead of waiting for the answers to be written.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -74,11 +74,12 @@ async def test_tap_ins_of_one_batch_are_priced_at_their_own_minute(ride: Ride) -
     recorder = ride.services.transit.scans.recorder
     stop = ride.stops(SHUTTLE)[0]
     hong_kong = ZoneInfo("Asia/Hong_Kong")
+    day = ride.clock.now().astimezone(hong_kong).date()
     times = [
-        datetime(2026, 3, 2, 5, 59, 59, 900_000, tzinfo=hong_kong),
-        datetime(2026, 3, 2, 6, 0, 0, 100_000, tzinfo=hong_kong),
-        datetime(2026, 3, 2, 5, 59, 0, tzinfo=hong_kong),
-        datetime(2026, 3, 2, 6, 0, 59, 999_999, tzinfo=hong_kong),
+        datetime.combine(day, time(5, 59, 59, 900_000), tzinfo=hong_kong),
+        datetime.combine(day, time(6, 0, 0, 100_000), tzinfo=hong_kong),
+        datetime.combine(day, time(5, 59, 0), tzinfo=hong_kong),
+        datetime.combine(day, time(6, 0, 59, 999_999), tzinfo=hong_kong),
     ]
     items: list[Any] = [
         {
