@@ -46,6 +46,13 @@ def applies(service: Service) -> bool:
     return bool(service.quota_per_day or service.quota_per_week)
 
 
+def _day_and_week(centre: Centre, start: datetime) -> tuple[date, date, date]:
+    """The quota's windows for `start`: the centre's calendar day, and that day's Monday to Sunday."""
+    day = start.astimezone(centre.zone).date()
+    monday = day - timedelta(days=day.weekday())
+    return day, monday, monday + timedelta(days=6)
+
+
 def _exceeded(limit: int, window: str, first: date, last: date) -> QuotaExceeded:
     details = {"limit": limit, "window": window, "from": first.isoformat(), "to": last.isoformat()}
     return QuotaExceeded(details=details, limit=limit, window=window)
@@ -66,9 +73,7 @@ async def check(
     per_day, per_week = service.quota_per_day, service.quota_per_week
     if not applies(service):
         return
-    day = start.astimezone(centre.zone).date()
-    monday = day - timedelta(days=day.weekday())
-    sunday = monday + timedelta(days=6)
+    day, monday, sunday = _day_and_week(centre, start)
     department = service.quota_department
     await q.lock_persons(conn, department, person_keys)
     held = await q.person_days(conn, department, person_keys, monday, sunday, leaving)
@@ -92,9 +97,7 @@ async def check_holds(
     per_day, per_week = service.quota_per_day, service.quota_per_week
     if not applies(service):
         return
-    day = start.astimezone(centre.zone).date()
-    monday = day - timedelta(days=day.weekday())
-    sunday = monday + timedelta(days=6)
+    day, monday, sunday = _day_and_week(centre, start)
     end = start + timedelta(minutes=service.duration_minutes)
     holds = await q.person_holds(conn, service.quota_department, person_keys, monday, sunday, now)
     overlapping = [h for h in holds if h.centre_id == centre.id and h.starts_at < end and start < h.ends_at]
