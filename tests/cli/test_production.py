@@ -1,35 +1,22 @@
 """In production (no profile named) `serve` and `check-config` refuse demo secrets, fallbacks and
 demo adapters, one line per problem; `seed --demo` runs only in the demo and test profiles; every
-command that reads config says which profile it uses."""
+command that reads config says which profile it uses.
+
+`run` runs a command in this interpreter (tests/commands.py); `serve`, and one error of a command
+on the wiring, run in a real process, which shows that nothing else reaches stderr on the way out."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 from collections.abc import Mapping
 
 import asyncpg
 
 from bayaffairs.config.settings import parse_key
-from tests.cli.conftest import Cli, Result
+from tests.cli.conftest import Cli, Result, run_in_a_process
+from tests.commands import run_in_process as run
 from tests.config.test_production import PRODUCTION_ENV
 from tests.support import START
-
-
-async def run(env: Mapping[str, str], *args: str) -> Result:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bayaffairs.cli.main",
-        *args,
-        env=dict(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return Result(process.returncode, stdout.decode(), stderr.decode())
 
 
 def production(cli_env: Mapping[str, str], **extra: str) -> dict[str, str]:
@@ -75,7 +62,7 @@ async def test_check_config_in_production_passes_with_real_secrets(cli_env: dict
 async def test_serve_in_production_refuses_before_touching_the_database(cli_env: dict[str, str]) -> None:
     env = production(cli_env, BAYAFFAIRS_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing")
 
-    result = await run(env, "serve", "--port", "1")
+    result = await run_in_a_process(env, "serve", "--port", "1")
 
     assert_refused(result)
 
@@ -144,7 +131,7 @@ async def test_a_database_that_refuses_the_connection_is_one_line_not_a_tracebac
 ) -> None:
     """Reachable, but no such database (or a wrong password): the operator reads one line."""
     url = cli_env["BAYAFFAIRS_DATABASE_URL"].rsplit("/", 1)[0] + "/bayaffairs_no_such_database"
-    result = await run({**cli_env, "BAYAFFAIRS_DATABASE_URL": url}, "credentials", "list")
+    result = await run_in_a_process({**cli_env, "BAYAFFAIRS_DATABASE_URL": url}, "credentials", "list")
 
     assert result.status == 1, result
     assert "Traceback" not in result.stderr, result.stderr

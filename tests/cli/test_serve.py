@@ -81,12 +81,12 @@ async def test_serve_with_two_workers_answers_and_stops_on_sigterm(
     assert process.returncode == 0
 
 
-async def test_serve_refuses_a_database_behind_the_code(cli: Cli, pg: asyncpg.Connection) -> None:
+async def test_serve_refuses_a_database_behind_the_code(cli_process: Cli, pg: asyncpg.Connection) -> None:
     version = await pg.fetchval("SELECT max(version) FROM schema_migrations")
     row = await pg.fetchrow("SELECT * FROM schema_migrations WHERE version = $1", version)
     await pg.execute("DELETE FROM schema_migrations WHERE version = $1", version)
     try:
-        result = await cli("serve", "--port", str(free_port()))
+        result = await cli_process("serve", "--port", str(free_port()))
     finally:
         await pg.execute(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
@@ -100,12 +100,12 @@ async def test_serve_refuses_a_database_behind_the_code(cli: Cli, pg: asyncpg.Co
 
 
 async def test_serve_refuses_a_database_running_an_older_function_file(
-    cli: Cli, pg: asyncpg.Connection
+    cli_process: Cli, pg: asyncpg.Connection
 ) -> None:
     row = await pg.fetchrow("SELECT name, checksum FROM schema_functions WHERE name = 'record_scans'")
     await pg.execute("UPDATE schema_functions SET checksum = 'older' WHERE name = 'record_scans'")
     try:
-        result = await cli("serve", "--port", str(free_port()))
+        result = await cli_process("serve", "--port", str(free_port()))
     finally:
         await pg.execute(
             "UPDATE schema_functions SET checksum = $1 WHERE name = 'record_scans'", row["checksum"]

@@ -500,12 +500,15 @@ async def _until_both_workers_answer(served: Served) -> None:
     raise AssertionError(f"only {served.answering_pids()} answered")
 
 
-async def test_a_second_server_on_the_port_of_one_with_workers_is_refused(serve: object, cli: Cli) -> None:
+async def test_a_second_server_on_the_port_of_one_with_workers_is_refused(
+    serve: object, cli_process: Cli
+) -> None:
     """The workers' sockets share the port (SO_REUSEPORT), which would let another server share
     it too, unseen: it is refused as with one shared socket, and the first keeps every request."""
     served: Served = await serve(2)  # type: ignore[operator]
     second = await asyncio.wait_for(
-        cli("serve", "--host", "127.0.0.1", "--port", str(served.port), "--workers", "2"), timeout=60
+        cli_process("serve", "--host", "127.0.0.1", "--port", str(served.port), "--workers", "2"),
+        timeout=60,
     )
     assert second.status != 0
     assert "Address already in use" in second.stderr, second.stderr[-2000:]

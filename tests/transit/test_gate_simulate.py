@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
+from tests.commands import run_in_process
 from tests.transit.conftest import Ride
 
 METRO = "shenzhen_metro"
@@ -17,10 +16,8 @@ async def simulate(ride: Ride, image: Path, *extra: str) -> tuple[int, dict[str,
     gate = await ride.gate(METRO)
     assert gate.token is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("BAYAFFAIRS_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bayaffairs.cli.main",
+    result = await run_in_process(
+        env,
         "gate",
         "simulate",
         str(image),
@@ -33,14 +30,9 @@ async def simulate(ride: Ride, image: Path, *extra: str) -> tuple[int, dict[str,
         "--at",
         ride.clock.now().isoformat(),
         *extra,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    text = out.decode().strip()
-    return process.returncode, json.loads(text) if process.returncode == 0 else err.decode()
+    text = result.stdout.strip()
+    return result.status, json.loads(text) if result.status == 0 else result.stderr
 
 
 async def code_image(ride: Ride, tmp_path: Path) -> Path:

@@ -3,12 +3,9 @@ then closed for good; late arrivals are adjustments of the next day to close."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
-import os
-import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import pytest
 from multidict import CIMultiDict
 
 from bayaffairs.db.queries import settlements as settlements_q
+from tests.commands import run_in_process
 from tests.support import Api
 from tests.transit.conftest import Ride
 
@@ -278,19 +276,8 @@ async def test_pages_cover_every_line_once_open_or_closed(ride: Ride) -> None:
 
 
 async def run_cli(cli_env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bayaffairs.cli.main",
-        "settlement",
-        *args,
-        env={**os.environ, **cli_env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    result = await run_in_process(cli_env, "settlement", *args)
+    return result.status, result.stdout, result.stderr
 
 
 async def test_the_close_command_closes_a_day_that_is_over_and_nothing_else(
