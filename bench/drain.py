@@ -37,7 +37,8 @@ import asyncpg.connection
 
 from bayaffairs.config import Config
 from bayaffairs.db.queries import tap_uploads as q
-from bayaffairs.transit.uploads import LANES
+from bayaffairs.transit.codes import format as fmt
+from bayaffairs.transit.uploads import LANES, slot_of
 from bayaffairs.wiring.root import assembled
 from bench.processes import Processes
 from bench.service import prepare_database
@@ -59,6 +60,7 @@ def _uploads(transit: Transit, label: str, count: int) -> list[q.Upload]:
             "in",
             code,
             datetime.fromtimestamp(start + i * SPREAD_SECONDS // count, UTC),
+            slot=slot_of(fmt.decode_text(code).account),  # as TapUploads.upload stores them
         )
         for i, code in enumerate(codes)
     ]

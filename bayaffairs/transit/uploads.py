@@ -61,6 +61,14 @@ class UploadResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
+def slot_of(account: bytes) -> int:
+    """The slot of a rider's uploads (0051_tap_upload_slots.sql): one lane at a time claims a
+    slot, so a rider's taps are decided by one lane, in scan order. The account token is random
+    per account (format.py), so its first byte spreads riders evenly; an unverified code's
+    account is only where its tap waits to be verified."""
+    return account[0] % q.SLOTS if account else 0
+
+
 class TapUploads:
     def __init__(
         self,
@@ -80,22 +88,24 @@ class TapUploads:
         self.policy = Policy(settings.code_seconds, settings.skew_seconds)
         self.device_keys = DeviceKeyCache()
         self._exits: dict[str, tuple[str, ...]] = {}
+        self._turn = 0  # the slot the next claim tries first: the lanes go round the slots
 
-    def _problem(self, tap: OfflineTap, operator_id: str, now: datetime) -> str | None:
+    def _problem(self, tap: OfflineTap, operator_id: str, now: datetime) -> tuple[str | None, int]:
+        """(why the tap is rejected at once or None, its rider's slot)."""
         operator = self.network.operators[operator_id]
         try:
-            fmt.decode_text(tap.payload)
+            slot = slot_of(fmt.decode_text(tap.payload).account)
         except fmt.MalformedCode:
-            return "malformed"
+            return "malformed", 0
         if not operator.has_stop(tap.station):
-            return "unknown_station"
+            return "unknown_station", slot
         if tap.direction == "out" and not operator.rules.tap_out:
-            return "wrong_direction"
+            return "wrong_direction", slot
         if tap.scanned_at > now + timedelta(seconds=self.settings.skew_seconds):
-            return "scanned_in_the_future"
+            return "scanned_in_the_future", slot
         if tap.scanned_at < now - MAX_AGE:
-            return "too_old"
-        return None
+            return "too_old", slot
+        return None, slot
 
     async def upload(
         self, operator_id: str, taps: Sequence[OfflineTap], bound_gate: str | None = None
@@ -110,7 +120,7 @@ class TapUploads:
         result = UploadResult()
         valid: dict[str, q.Upload] = {}
         for index, tap in enumerate(taps):
-            problem = self._problem(tap, operator_id, now)
+            problem, slot = self._problem(tap, operator_id, now)
             if problem is None and floor is not None and tap.scanned_at < floor:
                 problem = "too_old"
             if problem is not None:
@@ -127,6 +137,7 @@ class TapUploads:
                     tap.payload,
                     tap.scanned_at,
                     list(tap.flags),
+                    slot=slot,
                 )
         if valid:
             async with self.db.transaction() as conn:
@@ -169,7 +180,9 @@ class TapUploads:
     ) -> int:
         """Process pending uploads until none are left (at most `rounds` batches per lane per
         call). `lanes` batches are decided at once, each in its own transaction, so that one
-        lane verifies signatures (CPU) while another waits for the database."""
+        lane verifies signatures (CPU) while another waits for the database. Each batch is of
+        one rider slot that no other lane (of any worker) holds meanwhile (q.take_slot), so
+        lanes never step over each other's rows, nor decide one rider's taps at once."""
         counts = await asyncio.gather(*(self._lane(limit, rounds, settle_seconds) for _ in range(lanes)))
         return sum(counts)
 
@@ -178,19 +191,27 @@ class TapUploads:
         for _ in range(rounds):
             processed, more = await self._process(limit, settle_seconds)
             done += processed
-            if processed < limit and not more:
+            if not processed and not more:  # no slot free with uploads due
                 break
         return done
 
     async def process_pending(self, limit: int = 500, settle_seconds: int = SETTLE_SECONDS) -> int:
-        """Verify and record what was uploaded; safe to run in several workers (SKIP LOCKED, and
-        one worker at a time per rider). Returns how many uploads it decided."""
+        """Verify and record a batch of what was uploaded (of one rider slot); safe to run in
+        several workers (one lane at a time a slot, SKIP LOCKED, and one worker at a time per
+        rider). Returns how many uploads it decided."""
         return (await self._process(limit, settle_seconds))[0]
 
     async def _process(self, limit: int, settle_seconds: int) -> tuple[int, bool]:
         """(uploads decided, whether some went back to pending or were left to another worker)."""
         async with self.db.transaction() as conn:
-            uploads = await q.claim_pending(conn, limit, settle_seconds, self.clock.now() - MAX_AGE)
+            window_closed_before = self.clock.now() - MAX_AGE
+            turn = self._turn
+            order = [(turn + i) % q.SLOTS for i in range(q.SLOTS)]
+            slot = await q.take_slot(conn, order, settle_seconds, window_closed_before)
+            if slot is None:
+                return 0, False
+            self._turn = (slot + 1) % q.SLOTS
+            uploads = await q.claim_pending(conn, slot, limit, settle_seconds, window_closed_before)
             if not uploads:
                 return 0, False
             # Only now: an idle drain must not fill the worker's key cache before the first key.

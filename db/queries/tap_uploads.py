@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 import orjson
 
@@ -13,6 +13,7 @@ from bayaffairs.storage import Connection
 from bayaffairs.transit.model import Direction
 
 COLUMNS = ("tap_id", "operator", "gate_id", "station", "direction", "payload", "scanned_at", "flags")
+SLOTS = 16  # the rider slots uploads are claimed by (0051_tap_upload_slots.sql)
 
 
 # What became of an upload: (operator, tap_id, state, reason, journey_id).
@@ -30,6 +31,7 @@ class Upload:
     scanned_at: datetime
     flags: list[str] = field(default_factory=list)  # "stale": the gate decided on an old sync
     waiting: bool = False  # a tap-out that waited for its entry until the offline window closed
+    slot: int = 0  # its rider's slot, 0..SLOTS-1 (stored; not read back by a claim)
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,25 @@ async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
     await conn.copy_records_to_table(
         "tap_upload_batch",
         records=[
-            (u.tap_id, u.operator, u.gate_id, u.station, u.direction, u.payload, u.scanned_at, u.flags)
+            (
+                u.tap_id,
+                u.operator,
+                u.gate_id,
+                u.station,
+                u.direction,
+                u.payload,
+                u.scanned_at,
+                u.flags,
+                u.slot,
+            )
             for u in uploads
         ],
-        columns=list(COLUMNS),
+        columns=[*COLUMNS, "slot"],
     )
     records = await conn.fetch(
         f"""
-        INSERT INTO tap_uploads ({", ".join(COLUMNS)})
-        SELECT DISTINCT ON (operator, tap_id) {", ".join(COLUMNS)} FROM tap_upload_batch
+        INSERT INTO tap_uploads ({", ".join(COLUMNS)}, slot)
+        SELECT DISTINCT ON (operator, tap_id) {", ".join(COLUMNS)}, slot FROM tap_upload_batch
         ON CONFLICT (operator, tap_id) DO NOTHING
         RETURNING tap_id
         """
@@ -73,29 +85,59 @@ async def store(conn: Connection, uploads: Sequence[Upload]) -> set[str]:
     return {r["tap_id"] for r in records}
 
 
+async def take_slot(
+    conn: Connection, order: Sequence[int], settle_seconds: int, window_closed_before: datetime
+) -> int | None:
+    """The first slot in `order` with uploads due (see claim_pending) that no other transaction
+    holds, now held by this one (a transaction-scoped advisory lock, taken without waiting);
+    None when there is none. One lane at a time claims a slot's uploads, and so a rider's.
+
+    The due check comes first (CASE keeps the order), so no empty slot is held; LIMIT 1 over the
+    slots in order stops at the first lock taken."""
+    return cast(
+        int | None,
+        await conn.fetchval(
+            """
+            SELECT s FROM unnest($1::int[]) AS s
+            WHERE CASE WHEN EXISTS (SELECT 1 FROM tap_uploads p
+                                    WHERE p.state = 'pending' AND p.slot = s
+                                      AND p.received_at < now() - make_interval(secs => $2))
+                         OR EXISTS (SELECT 1 FROM tap_uploads w
+                                    WHERE w.state = 'waiting' AND w.slot = s AND w.scanned_at < $3)
+                       THEN pg_try_advisory_xact_lock(hashtext('tap_uploads:slot'), s) ELSE false END
+            LIMIT 1
+            """,
+            list(order),
+            settle_seconds,
+            window_closed_before,
+        ),
+    )
+
+
 async def claim_pending(
-    conn: Connection, limit: int, settle_seconds: int, window_closed_before: datetime
+    conn: Connection, slot: int, limit: int, settle_seconds: int, window_closed_before: datetime
 ) -> list[Upload]:
-    """Pending uploads in scan order, once they have rested `settle_seconds` (the entry and exit
-    of one journey, uploaded by different gates, mostly arrive in the order they happened), and
-    waiting exits scanned before `window_closed_before` (their entry can no longer come).
+    """Pending uploads of `slot` in scan order, once they have rested `settle_seconds` (the entry
+    and exit of one journey, uploaded by different gates, mostly arrive in the order they
+    happened), and waiting exits scanned before `window_closed_before` (their entry can no
+    longer come). Call holding the slot (take_slot).
 
     Each state is read in the order of its own partial index (tap_uploads_pending,
-    tap_uploads_waiting_since), so a claim reads about `limit` rows however many are pending;
-    one query with both states ORed sorted every pending upload on each claim (0.7 s a claim
-    at 200,000 pending). The rows of both that come after the first `limit` stay locked, unused,
-    until this transaction ends, and are claimed by a later one.
+    tap_uploads_waiting_since: slot, then scan time), so a claim reads about `limit` rows however
+    many are pending; one query with both states ORed sorted every pending upload on each claim
+    (0.7 s a claim at 200,000 pending). The rows of both that come after the first `limit` stay
+    locked, unused, until this transaction ends, and are claimed by a later one.
     """
     records = await conn.fetch(
         f"""
         WITH waiting AS (
             SELECT {", ".join(COLUMNS)}, true AS waiting FROM tap_uploads
-            WHERE state = 'waiting' AND scanned_at < $3
+            WHERE state = 'waiting' AND slot = $4 AND scanned_at < $3
             ORDER BY scanned_at, operator, tap_id LIMIT $1
             FOR UPDATE SKIP LOCKED
         ), pending AS (
             SELECT {", ".join(COLUMNS)}, false AS waiting FROM tap_uploads
-            WHERE state = 'pending' AND received_at < now() - make_interval(secs => $2)
+            WHERE state = 'pending' AND slot = $4 AND received_at < now() - make_interval(secs => $2)
             ORDER BY scanned_at, operator, tap_id LIMIT $1
             FOR UPDATE SKIP LOCKED
         )
@@ -105,6 +147,7 @@ async def claim_pending(
         limit,
         settle_seconds,
         window_closed_before,
+        slot,
     )
     return [Upload(*r) for r in records]  # the columns in field order (COLUMNS, then waiting)
 

@@ -117,19 +117,26 @@ async def two_workers(ride: Ride) -> None:
     await uploads.drain(settle_seconds=0)
 
 
+async def any_due_slot(conn: Any, order: list[int], *_: Any) -> int | None:
+    """take_slot without its lock: two workers may claim one slot, so one rider, at once."""
+    return await conn.fetchval("SELECT slot FROM tap_uploads WHERE state = 'pending' LIMIT 1")
+
+
 async def test_two_workers_with_a_riders_entry_and_exit_in_different_windows_pair_them(
     ride: Ride, pg: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = await ride.gate(METRO)
     stops = ride.stops(METRO)
 
-    # Negative control: without the per-rider lock the exit is left waiting for an entry that
-    # was recorded meanwhile: the entry stays open, the exit unpaired until the window closes.
+    # Negative control: without the slot and per-rider locks the exit is left waiting for an
+    # entry that was recorded meanwhile: the entry stays open, the exit unpaired until the
+    # window closes.
     async def no_lock(conn: Any, accounts: list[str]) -> set[str]:
         return set(accounts)
 
     with monkeypatch.context() as m:
         m.setattr(tap_uploads, "lock_riders", no_lock)
+        m.setattr(tap_uploads, "take_slot", any_due_slot)
         entry, exit_ = await a_trip(ride)
         await upload(gate, entry, exit_)
         await two_workers(ride)
@@ -138,9 +145,19 @@ async def test_two_workers_with_a_riders_entry_and_exit_in_different_windows_pai
     await pg.execute("TRUNCATE tap_uploads, taps, journeys CASCADE")
 
     ride.clock.advance(minutes=30)
+    with monkeypatch.context() as m:  # the per-rider lock alone (a slot's uploads of before 0051)
+        m.setattr(tap_uploads, "take_slot", any_due_slot)
+        entry, exit_ = await a_trip(ride)
+        await upload(gate, entry, exit_)
+        await two_workers(ride)  # the same interleaving, with the lock
+    assert [(s, a, b) for s, a, b, _ in await journey_of(pg)] == [("completed", stops[0], stops[-1])]
+    assert await pg.fetchval("SELECT count(*) FROM tap_uploads WHERE state <> 'recorded'") == 0
+    await pg.execute("TRUNCATE tap_uploads, taps, journeys CASCADE")
+
+    ride.clock.advance(minutes=30)
     entry, exit_ = await a_trip(ride)
     await upload(gate, entry, exit_)
-    await two_workers(ride)  # the same interleaving, with the lock
+    await two_workers(ride)  # both locks: the second worker finds the rider's slot held
     assert [(s, a, b) for s, a, b, _ in await journey_of(pg)] == [("completed", stops[0], stops[-1])]
     assert await pg.fetchval("SELECT count(*) FROM tap_uploads WHERE state <> 'recorded'") == 0
 
