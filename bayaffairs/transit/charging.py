@@ -29,6 +29,7 @@ from bayaffairs.transit.debts import Debts
 from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.charging")
+FINISH_EVERY = 50  # charged journeys recorded together
 
 
 class RideCharges:
@@ -65,25 +66,44 @@ class RideCharges:
             for job in sorted(jobs, key=lambda j: (j.user_id, j.journey_id)):
                 priced[job.journey_id] = await self.products.price_in(conn, job)
             jobs = [priced[job.journey_id] for job in jobs]
-        for job in jobs:
-            if job.erased:
-                # A tap scanned before the rider's account was erased, uploaded after it: the
-                # journey is the pseudonym's, and no wallet is linked to a pseudonym (linking one
-                # back would undo the erasure). Its fare is owed all the same: a debt, not retried.
-                log.warning("journey %s: the rider was erased; its fare is a debt", job.journey_id)
-                outcome, reference = "failed", None
-            else:
-                outcome, reference = await self._charge(job)
-            async with self.db.acquire() as conn:
-                if outcome == "retry":
-                    await q.release_charge(conn, job.journey_id)
+        charged: list[tuple[str, str | None]] = []  # (journey, the provider's reference)
+        try:
+            for job in jobs:
+                if job.erased:
+                    # A tap scanned before the rider's account was erased, uploaded after it: the
+                    # journey is the pseudonym's, and no wallet is linked to a pseudonym (linking one
+                    # back would undo the erasure). Its fare is owed all the same: a debt, not retried.
+                    log.warning("journey %s: the rider was erased; its fare is a debt", job.journey_id)
+                    outcome, reference = "failed", None
+                else:
+                    outcome, reference = await self._charge(job)
+                if outcome == "charged":
+                    charged.append((job.journey_id, reference))
+                    if len(charged) >= FINISH_EVERY:
+                        await self._finish_charged(charged)
                     continue
-            async with self.db.transaction() as conn:
-                await q.finish_charge(conn, job.journey_id, charged=outcome == "charged", reference=reference)
-                if outcome == "failed":
+                if outcome == "retry":
+                    async with self.db.acquire() as conn:
+                        await q.release_charge(conn, job.journey_id)
+                    continue
+                async with self.db.transaction() as conn:
+                    await q.finish_charge(conn, job.journey_id, charged=False, reference=reference)
                     await q.net_of_refunds(conn, job.journey_id)
                     await self.debts.declined(conn, job.journey_id, job.user_id, retry=not job.erased)
+        finally:
+            # also when a provider call failed unexpectedly: what went through is recorded
+            await self._finish_charged(charged)
         return len(jobs)
+
+    async def _finish_charged(self, charged: list[tuple[str, str | None]]) -> None:
+        """Mark journeys charged, one statement for many (a commit per journey cost more than the
+        charge: issue 15, throughput). Until then a journey is `charging`: a retry after a crash
+        charges it again under the same reference, which the provider answers once."""
+        if not charged:
+            return
+        async with self.db.acquire() as conn:
+            await q.finish_charges(conn, charged)
+        charged.clear()
 
     async def refund_due(self, limit: int = 200) -> int:
         """Give back the refund lines of journeys whose charge went through (a late tap-out or a

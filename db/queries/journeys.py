@@ -715,6 +715,20 @@ async def finish_charge(conn: Connection, journey_id: str, *, charged: bool, ref
     )
 
 
+async def finish_charges(conn: Connection, charged: Sequence[tuple[str, str | None]]) -> None:
+    """Mark these journeys charged (journey id, the provider's reference), in one statement."""
+    await conn.execute(
+        """
+        UPDATE journeys j SET charge_status = 'charged', charge_reference = c.reference,
+                              charged_at = now(), updated_at = now()
+        FROM unnest($1::text[], $2::text[]) AS c(journey_id, reference)
+        WHERE j.id = c.journey_id AND j.charge_status = 'charging'
+        """,
+        [journey_id for journey_id, _ in charged],
+        [reference for _, reference in charged],
+    )
+
+
 async def release_charge(conn: Connection, journey_id: str) -> None:
     """Put a claimed charge back to pending (the provider did not answer)."""
     await conn.execute(

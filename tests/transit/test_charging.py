@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
-from bayaffairs.adapters.protocols import FxRate
+from bayaffairs.adapters.protocols import ChargeRequest, FxRate, PaymentOutcome, PaymentProvider
 from bayaffairs.fx import convert
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
@@ -96,3 +97,38 @@ async def test_a_rate_feed_outage_does_not_stop_the_gates(
         Decimal("1.0870"),
     )
     assert row["charge_amount"] == convert(row["fare_amount"], "CNY", "HKD", Decimal("1.0870"))
+
+
+class CrashingOnSecondCharge:
+    """The demo provider, whose second charge of a round fails with an unexpected error."""
+
+    def __init__(self, provider: PaymentProvider) -> None:
+        self.provider = provider
+        self.calls = 0
+
+    async def charge(self, request: ChargeRequest) -> PaymentOutcome:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("the provider's client crashed")
+        return await self.provider.charge(request)
+
+
+async def test_charges_that_went_through_are_recorded_when_a_later_one_fails_unexpectedly(
+    ride: Ride, clock: MovableClock, pg: asyncpg.Connection
+) -> None:
+    first = await ride_bus(ride)
+    clock.advance(minutes=5)
+    second = await ride_bus(ride)
+    charges = ride.services.transit.charges
+    demo = charges.providers("demo")
+    assert demo is not None
+    crashing = CrashingOnSecondCharge(demo)
+    charges.providers = lambda _: crashing  # type: ignore[assignment,return-value]
+
+    with pytest.raises(RuntimeError):
+        await charges.charge_pending()
+
+    statuses = dict(
+        await pg.fetch("SELECT id, charge_status FROM journeys WHERE id = ANY($1)", [first, second])
+    )
+    assert statuses == {first: "charged", second: "charging"}  # the second is retried once stale
