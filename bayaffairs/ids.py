@@ -6,7 +6,7 @@ says what the id names. Sorting ids sorts by creation time, which keeps B-tree i
 
 from __future__ import annotations
 
-import secrets
+import os
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -17,7 +17,9 @@ _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{encode(((time.time_ns() // 1_000_000) << 80) | secrets.randbits(80))}"
+    # os.urandom, as secrets.randbits(80) draws it, without SystemRandom's Python frames
+    random = int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{encode(((time.time_ns() // 1_000_000) << 80) | random)}"
 
 
 def encode(value: int) -> str:

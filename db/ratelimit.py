@@ -41,6 +41,13 @@ class RateLimiter:
         self._script = redis.client.register_script(_INCREMENT)
         self._refund = redis.client.register_script(_REFUND)
 
+    def limits_any(self, rate_class: str | None, method: str) -> bool:
+        """Whether a request of this route class (None: read or write by its method) is
+        counted at all: a class at 0 requests (gates' scans) costs nothing to check."""
+        route_class = rate_class or ("read" if method in ("GET", "HEAD") else "write")
+        limit = self.limits.get(route_class)
+        return limit is not None and limit.requests != 0
+
     async def hit(self, route_class: str, who: str) -> int | None:
         """Count a request; None when allowed, else the seconds to wait before retrying."""
         return (await self.attempt(route_class, who)).retry_after

@@ -211,7 +211,8 @@ def endpoint(
         async def run(request: web.Request) -> web.StreamResponse:
             principal = await _authenticate(request, spec.auth)
             request[PRINCIPAL] = principal
-            await _limit(request, spec, principal)
+            if request.app[RATE_LIMITER].limits_any(spec.rate_class, request.method):
+                await _limit(request, spec, principal)
             _refuse_nul(request.match_info)
             query_data = _load_query(spec.query, spec.fast_query, _query(request)) if spec.query else {}
             raw = await request.read() if spec.body else b""
@@ -381,6 +382,8 @@ def _parse_json(raw: bytes) -> Any:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise DomainError("malformed_json") from None
+    if b"\\u0000" not in raw:  # JSON text holds a NUL only as \u0000 (orjson refuses a raw one)
+        return data
     if isinstance(data, dict):
         _refuse_nul(data)
     elif _has_nul(data):

@@ -38,6 +38,12 @@ class RideCodeKeys:
             self._keyset = None  # a rotation since: codes signed now must verify here at once
         return key
 
+    def kept_keyset(self) -> KeySet | None:
+        """The key set while it is fresh (no await: every scan asks), else None."""
+        if self._keyset and self._fresh(self._keyset[1]):
+            return self._keyset[0]
+        return None
+
     async def keyset(self) -> KeySet:
         if self._keyset and self._fresh(self._keyset[1]):
             return self._keyset[0]

@@ -287,7 +287,7 @@ class ScanService:
             verified = check(
                 scan.payload,
                 now=int(self.clock.now().timestamp()),
-                keys=await self.keys.keyset(),
+                keys=self.keys.kept_keyset() or await self.keys.keyset(),
                 scope=operator.scope_codes,
                 policy=self.policy,
                 device_keys=self.device_keys,

@@ -314,12 +314,13 @@ async def record_fixed_tap_ins(conn: Connection, items: Sequence[ScanItem]) -> l
 
     Fares and charges go once per distinct set (a batch at one operator's flat fare shares one):
     repeated in every item they were two thirds of the JSON the database parsed per tap."""
-    sets: dict[tuple[str | None, int, bytes], int] = {}
+    sets: dict[tuple[str | None, int, int], int] = {}
     prices: list[dict[str, object]] = []
     rows: list[dict[str, object]] = []
     for i in items:
         fares, currency, charges = i["fares"], i.get("currency"), i.get("charges")
-        key = (currency, id(charges), orjson.dumps(fares))  # charges: shared by prepare()
+        # fares and charges are shared by prepare() (items alive here: their ids are theirs)
+        key = (currency, id(charges), id(fares))
         price = sets.get(key)
         if price is None:
             price = sets[key] = len(prices)
