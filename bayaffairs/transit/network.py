@@ -79,7 +79,7 @@ class Network:
         if taken:
             raise ConfigError(source, f"{key}.operators", f"{taken[0]!r} is in another through-fare rule")
         try:
-            rule = ThroughFares(rule_id, settings, {o.id: o.fares for o in members if o is not None})
+            rule = ThroughFares.shared(rule_id, settings, {o.id: o.fares for o in members if o is not None})
         except InvalidFareSettings as exc:
             raise ConfigError(source, f"{key}.{exc.key}", exc.problem) from None
         self.through[rule_id] = rule

@@ -21,6 +21,7 @@ db/migrations/0040_through_journeys.sql), and tests check both agree.
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,27 @@ class ThroughFares:
             operator: ThroughEngine(engine.pricing, stops, fares) for operator, engine in members.items()
         }
 
+    @classmethod
+    def shared(
+        cls, rule_id: str, settings: Mapping[str, Any], engines: Mapping[str, FareEngine]
+    ) -> ThroughFares:
+        """The rule, built once per process for the same settings and the same member engines.
+
+        Building prices every pair of the joined network (~0.15 s for the two metros): a process
+        that starts several apps from one config (the tests, one app or more a test) builds it
+        once, as it loads each adapter's settings (and so its engine) once
+        (`bayaffairs.adapters.registry.validate_settings`). A rule is read-only once built."""
+        members = tuple(engines.get(o) for o in settings["operators"])
+        key = (rule_id, json.dumps(settings, sort_keys=True, default=str), tuple(map(id, members)))
+        cached = _SHARED.get(key)
+        if cached is not None:  # the entry holds its engines: an id in the key is still theirs
+            return cached[1]
+        rule = cls(rule_id, settings, engines)
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = (members, rule)
+        return rule
+
     def covers(self, entry_operator: str, exit_operator: str) -> bool:
         return entry_operator in self._engines and exit_operator in self._engines
 
@@ -103,6 +125,10 @@ class ThroughFares:
         if self.shares == "fixed":
             return {operator: self.weights[operator] for operator in used}
         return used
+
+
+_SHARED: dict[tuple[str, str, tuple[int, ...]], tuple[tuple[FareEngine | None, ...], ThroughFares]] = {}
+_SHARED_MAX = 64
 
 
 def shortest_paths(

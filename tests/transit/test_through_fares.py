@@ -176,3 +176,40 @@ def test_every_journey_of_every_shipped_rule_splits_into_shares_that_add_up_to_i
                     fare = rule.fare(operator, trip(entry, exit_, category=category)).amount.amount
                     if weights:
                         assert sum(split(fare, weights).values()) == fare
+
+
+def test_apps_built_from_one_config_share_its_rules_and_a_changed_rule_is_built_anew(
+    network: Network, tmp_path: Path
+) -> None:
+    """Building a rule prices every pair of the joined network: a process that starts several
+    apps (the tests) builds it once for the same settings and engines (ThroughFares.shared)."""
+    import shutil
+
+    config = load_config(SHIPPED, profile="test", environ={})
+    adapters = registry.load(config.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    again = Network(config, adapters)
+    for rule_id, rule in network.through.items():
+        assert again.through[rule_id] is rule
+    # Control: other shares for the same operators and engines are another rule.
+    config_dir = Path(shutil.copytree(SHIPPED, tmp_path / "config"))
+    foshan = config_dir / "cities" / "foshan.toml"
+    text = foshan.read_text(encoding="utf-8")
+    assert text.count('shares = "distance"') == 1
+    foshan.write_text(
+        text.replace(
+            'shares = "distance"', 'shares = "fixed"\nweights = {guangzhou_metro = 1, foshan_metro = 3}'
+        ),
+        encoding="utf-8",
+    )
+    changed = load_config(config_dir, profile="test", environ={})
+    other = Network(
+        changed, registry.load(changed.adapter_blocks, registry.discover(), AdapterContext(http=None))
+    )
+    assert other.through["shenzhen_metro_network"] is network.through["shenzhen_metro_network"]
+    fixed = other.through["guangzhou_foshan_metro"]
+    assert fixed is not network.through["guangzhou_foshan_metro"]
+    assert fixed.share_weights("gongyuanqian", "zumiao") == {"guangzhou_metro": 1, "foshan_metro": 3}
+    assert network.through["guangzhou_foshan_metro"].share_weights("gongyuanqian", "zumiao") == {
+        "guangzhou_metro": 9000,
+        "foshan_metro": 13800,
+    }
