@@ -32,9 +32,19 @@ from bayaffairs.handlers import (
     sessions,
     travel,
 )
-from bayaffairs.handlers.keys import CONFIG, MAX_BODY, METRICS, RATE_LIMITER, SERVICES, TOKEN_CHECKS, WIRING
+from bayaffairs.handlers.keys import (
+    CONFIG,
+    JOBS,
+    MAX_BODY,
+    METRICS,
+    RATE_LIMITER,
+    SERVICES,
+    TOKEN_CHECKS,
+    WIRING,
+)
 from bayaffairs.handlers.metrics import Metrics
 from bayaffairs.handlers.middleware import observe
+from bayaffairs.wiring.jobs import Plan, periodic
 from bayaffairs.wiring.root import assembled, serving
 
 ROUTE_MODULES = (
@@ -61,12 +71,17 @@ ROUTE_MODULES = (
 
 
 def create_app(
-    config: Config, *, clock: Clock | None = None, scopes: ScopeCatalog | None = None
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    scopes: ScopeCatalog | None = None,
+    jobs: Plan = periodic,
 ) -> web.Application:
     """Build the app. Its resources and services come from the composition root
     (`bayaffairs.wiring.root`), entered at startup and left at cleanup.
 
-    `scopes` replaces the scope catalogue built from the adapters (tests use it).
+    `scopes` replaces the scope catalogue built from the adapters (tests use it); `jobs` chooses
+    the periodic jobs the app runs (all of them unless told: tests run none unless they ask).
     """
     settings = config.settings
     app = web.Application(middlewares=[observe], client_max_size=settings.server.max_body_bytes)
@@ -74,7 +89,7 @@ def create_app(
     app[MAX_BODY] = settings.server.max_body_bytes
     app[METRICS] = Metrics()
     app[TOKEN_CHECKS] = {}
-    app.cleanup_ctx.append(_wired(clock, scopes))
+    app.cleanup_ctx.append(_wired(clock, scopes, jobs))
     app.cleanup_ctx.append(health.metrics_site)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
@@ -84,7 +99,7 @@ def create_app(
 
 
 def _wired(
-    clock: Clock | None, scopes: ScopeCatalog | None
+    clock: Clock | None, scopes: ScopeCatalog | None, plan: Plan
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def wired(app: web.Application) -> AsyncIterator[None]:
         async with assembled(app[CONFIG], clock=clock, scopes=scopes) as wiring:
@@ -96,7 +111,9 @@ def _wired(
             app[METRICS].watch_pool(wiring.db.stats)
             app[METRICS].watch_retention(wiring.services.privacy.retention.stats)
             app[METRICS].watch_agency_outbox(wiring.services.appointments.outbox.stats)
-            async with serving(wiring), app[METRICS].refreshing():
+            planned = list(plan(wiring.services))
+            app[JOBS] = tuple(job.name for job in planned)
+            async with serving(wiring, lambda _: planned), app[METRICS].refreshing():
                 yield
 
     return wired

@@ -20,6 +20,7 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 METRICS = web.AppKey("metrics", Metrics)
 OPENAPI = web.AppKey("openapi", bytes)
 MAX_BODY = web.AppKey("max_body_bytes", int)
+JOBS: web.AppKey[tuple[str, ...]] = web.AppKey("jobs")  # the names of the periodic jobs this app runs
 # Bearer tokens being checked in this worker (endpoint.authenticate_token): later requests join.
 TOKEN_CHECKS: web.AppKey[dict[str, asyncio.Future[Principal]]] = web.AppKey("token_checks")
 

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bayaffairs.config import Config
 from bayaffairs.db.migrate import migrate
 from bayaffairs.handlers.app import create_app
+from bayaffairs.wiring.jobs import no_jobs
 from tests import support
 from tests.support import (
     INSTANTS,
@@ -138,13 +139,17 @@ def clock(request: pytest.FixtureRequest) -> MovableClock:
 async def make_api(
     config: Config, pg: asyncpg.Connection, redis_client: aioredis.Redis, clock: MovableClock
 ) -> AsyncIterator[AppFactory]:
-    """Start the real app (real PostgreSQL, real Redis) behind a real HTTP server."""
+    """Start the real app (real PostgreSQL, real Redis) behind a real HTTP server. It runs no
+    periodic job unless the test asks (`jobs=`): their timers fire on the wall clock, so a job the
+    app ran itself (a charge, a drain, a sweep) would land between two steps of the test wherever
+    the machine's load put it; a test runs each job's work itself, when its story needs it."""
     clients: list[TestClient] = []
 
     async def factory(
         app_config: Config | None = None, *, routes: web.RouteTableDef | None = None, **kwargs: Any
     ) -> Api:
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("jobs", no_jobs)
         app = create_app(app_config or config, **kwargs)
         if routes is not None:
             app.add_routes(routes)

@@ -24,6 +24,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import asyncpg
 
@@ -38,6 +39,12 @@ class Job:
     period: float  # seconds between runs (the first run waits one period too)
     work: Callable[[], Awaitable[int]]
     every_worker: bool = False  # no owner: each worker runs it (see the module docstring)
+
+
+# Which jobs an app runs, from its services: `periodic` in a served app; tests choose (none
+# unless a test asks, tests/conftest.py: the timers fire on the wall clock, so a job run by the
+# app itself would interleave with the steps of a test at whatever moment the machine's load puts it).
+Plan: TypeAlias = Callable[[Services], Iterable[Job]]
 
 
 def periodic(services: Services) -> list[Job]:
@@ -67,6 +74,11 @@ def periodic(services: Services) -> list[Job]:
         Job("materialise departures", 1800.0, travel.departures.materialise),
         Job("purge old departures", 24 * 3600.0, travel.departures.purge),
     ]
+
+
+def no_jobs(_services: Services) -> list[Job]:
+    """No periodic job: what a test app runs unless its test asks for some."""
+    return []
 
 
 _DOWN: tuple[type[BaseException], ...] = (TimeoutError, *UNAVAILABLE_ERRORS)

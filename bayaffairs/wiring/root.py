@@ -73,11 +73,11 @@ async def assembled(
 
 
 @contextlib.asynccontextmanager
-async def serving(wiring: Wiring) -> AsyncIterator[None]:
+async def serving(wiring: Wiring, plan: jobs.Plan = jobs.periodic) -> AsyncIterator[None]:
     """What runs while the app serves: the scan writers (group commit), the QR renderer's
     process, FX rates fetched before the first scan, departures for the days ahead, the LISTEN
-    session that keeps the centres' change numbers in memory, and every periodic job. All of it
-    is safe in several workers at once."""
+    session that keeps the centres' change numbers in memory, and the periodic jobs of `plan`
+    (every one of them in a served app). All of it is safe in several workers at once."""
     transit, travel = wiring.services.transit, wiring.services.travel
     changes = wiring.services.appointments.changes
     listener = Listener(wiring.db, CHANNEL, heard=changes.heard, up=changes.connected, down=changes.lost)
@@ -91,7 +91,7 @@ async def serving(wiring: Wiring) -> AsyncIterator[None]:
             log.exception("materialising departures failed; retrying on the next run")
         async with (
             listening(listener),
-            jobs.running(jobs.periodic(wiring.services), log, jobs.Owners(wiring.db, log)),
+            jobs.running(plan(wiring.services), log, jobs.Owners(wiring.db, log)),
         ):
             yield
     finally:

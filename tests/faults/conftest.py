@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bayaffairs.config import Config
 from bayaffairs.db.migrate import migrate
 from bayaffairs.handlers.app import create_app
+from bayaffairs.wiring.jobs import no_jobs
 from tests.faults.servers import PrivatePostgres, PrivateRedis, find_pg_bindir, missing_binaries
 from tests.support import START, Api, MovableClock, test_config
 
@@ -105,7 +106,7 @@ async def make_fault_api(
                 "redis": {"url": servers.redis.url(), "key_prefix": "bya-faults:"},
             }
         )
-        app = create_app(config, clock=MovableClock(START))
+        app = create_app(config, clock=MovableClock(START), jobs=no_jobs)  # as make_api: none
         if routes is not None:
             app.add_routes(routes)
         client = TestClient(TestServer(app))

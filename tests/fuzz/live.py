@@ -20,6 +20,7 @@ from bayaffairs.config import Config
 from bayaffairs.credentials import ADMIN_SCOPE
 from bayaffairs.handlers.app import create_app
 from bayaffairs.handlers.keys import SERVICES
+from bayaffairs.wiring.jobs import no_jobs
 from tests.conftest import empty_tables
 from tests.support import FAR_AHEAD, START, MovableClock, test_config
 from tests.travel.conftest import HKID, hkid_number
@@ -69,7 +70,7 @@ class LiveApp:
                 await client.delete(*keys)
         finally:
             await client.aclose()
-        app = create_app(self.config, clock=self.clock)
+        app = create_app(self.config, clock=self.clock, jobs=no_jobs)  # as make_api: no timer runs a job
         self.app = app
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
