@@ -113,6 +113,9 @@ class RideCodeSettings:
     scan_batch_max: int = 256
     scan_writers: int = 4
     gate_backlog_hours: int = 24
+    charge_batch: int = 500  # journeys the charging job claims per round
+    charge_concurrency: int = 32  # payment-provider calls in flight at once
+    charge_rounds: int = 20  # rounds per run of the job at most (then the next period)
 
 
 @dataclass(frozen=True)
@@ -478,6 +481,9 @@ class RideCodesSchema(_Section):
     scan_batch_max = fields.Integer(load_default=256, validate=validate.Range(1, 5000))
     scan_writers = fields.Integer(load_default=4, validate=validate.Range(1, 32))
     gate_backlog_hours = fields.Integer(load_default=24, validate=validate.Range(1, 7 * 24))
+    charge_batch = fields.Integer(load_default=500, validate=validate.Range(1, 10_000))
+    charge_concurrency = fields.Integer(load_default=32, validate=validate.Range(1, 256))
+    charge_rounds = fields.Integer(load_default=20, validate=validate.Range(1, 1000))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RideCodeSettings:

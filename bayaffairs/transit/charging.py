@@ -15,8 +15,10 @@ claim left by a dead worker is retried after `stale_seconds`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider, RefundRequest
 from bayaffairs.clock import Clock
@@ -25,11 +27,17 @@ from bayaffairs.errors import DomainError
 from bayaffairs.fx import Converter
 from bayaffairs.money import Money
 from bayaffairs.storage import Database
-from bayaffairs.transit.debts import Debts
+from bayaffairs.transit.debts import Debts, Declined
 from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.charging")
-FINISH_EVERY = 50  # charged journeys recorded together
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    job: q.ChargeJob
+    kind: str  # charged | failed | retry
+    reference: str | None = None
 
 
 class RideCharges:
@@ -44,6 +52,9 @@ class RideCharges:
         *,
         hold_seconds: int,
         stale_seconds: int = 300,
+        batch: int = 500,
+        concurrency: int = 32,
+        rounds: int = 20,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -53,8 +64,31 @@ class RideCharges:
         self.products = products
         self.hold_seconds = hold_seconds
         self.stale_seconds = stale_seconds
+        self.batch = batch
+        self.concurrency = concurrency
+        self.rounds = rounds
 
-    async def charge_pending(self, limit: int = 200) -> int:
+    async def charge_pending(self) -> int:
+        """Charge what is due, in rounds of `batch` while a backlog lasts, `rounds` at most per
+        call; how many journeys were tried. Charges a provider did not answer are put back when
+        the call ends, so no round of the same call asks for them again."""
+        unanswered: list[str] = []
+        done = 0
+        try:
+            for _ in range(self.rounds):
+                jobs = await self._claim(self.batch)
+                done += len(jobs)
+                unanswered += await self._record(await self._call(jobs))
+                if len(jobs) < self.batch:
+                    break
+        finally:
+            if unanswered:
+                async with self.db.acquire() as conn:
+                    await q.release_charges(conn, unanswered)
+        return done
+
+    async def _claim(self, limit: int) -> list[q.ChargeJob]:
+        """Up to `limit` due charges, claimed and committed before any provider is called."""
         async with self.db.transaction() as conn:
             jobs = await q.claim_charges(conn, limit, self.stale_seconds, self.hold_seconds)
             # Fare products are priced in the claim: a journey repriced (late tap-out, repair)
@@ -65,45 +99,51 @@ class RideCharges:
             priced = {}
             for job in sorted(jobs, key=lambda j: (j.user_id, j.journey_id)):
                 priced[job.journey_id] = await self.products.price_in(conn, job)
-            jobs = [priced[job.journey_id] for job in jobs]
-        charged: list[tuple[str, str | None]] = []  # (journey, the provider's reference)
-        try:
-            for job in jobs:
-                if job.erased:
-                    # A tap scanned before the rider's account was erased, uploaded after it: the
-                    # journey is the pseudonym's, and no wallet is linked to a pseudonym (linking one
-                    # back would undo the erasure). Its fare is owed all the same: a debt, not retried.
-                    log.warning("journey %s: the rider was erased; its fare is a debt", job.journey_id)
-                    outcome, reference = "failed", None
-                else:
-                    outcome, reference = await self._charge(job)
-                if outcome == "charged":
-                    charged.append((job.journey_id, reference))
-                    if len(charged) >= FINISH_EVERY:
-                        await self._finish_charged(charged)
-                    continue
-                if outcome == "retry":
-                    async with self.db.acquire() as conn:
-                        await q.release_charge(conn, job.journey_id)
-                    continue
-                async with self.db.transaction() as conn:
-                    await q.finish_charge(conn, job.journey_id, charged=False, reference=reference)
-                    await q.net_of_refunds(conn, job.journey_id)
-                    await self.debts.declined(conn, job.journey_id, job.user_id, retry=not job.erased)
-        finally:
-            # also when a provider call failed unexpectedly: what went through is recorded
-            await self._finish_charged(charged)
-        return len(jobs)
+            return [priced[job.journey_id] for job in jobs]
 
-    async def _finish_charged(self, charged: list[tuple[str, str | None]]) -> None:
-        """Mark journeys charged, one statement for many (a commit per journey cost more than the
-        charge: issue 15, throughput). Until then a journey is `charging`: a retry after a crash
-        charges it again under the same reference, which the provider answers once."""
-        if not charged:
-            return
-        async with self.db.acquire() as conn:
-            await q.finish_charges(conn, charged)
-        charged.clear()
+    async def _call(self, jobs: list[q.ChargeJob]) -> list[_Outcome]:
+        """Each claimed charge asked of its provider, `concurrency` calls in flight at most."""
+        turns = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: q.ChargeJob) -> _Outcome:
+            if job.erased:
+                # A tap scanned before the rider's account was erased, uploaded after it: the
+                # journey is the pseudonym's, and no wallet is linked to a pseudonym (linking one
+                # back would undo the erasure). Its fare is owed all the same: a debt, not retried.
+                log.warning("journey %s: the rider was erased; its fare is a debt", job.journey_id)
+                return _Outcome(job, "failed")
+            async with turns:
+                try:
+                    kind, reference = await self._charge(job)
+                except Exception:  # one charge's surprise must not lose the round's outcomes
+                    log.exception("journey %s: charging failed; will retry", job.journey_id)
+                    return _Outcome(job, "retry")
+            return _Outcome(job, kind, reference)
+
+        return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+    async def _record(self, outcomes: list[_Outcome]) -> list[str]:
+        """A round's outcomes, set-based: one statement for the charged, one transaction for the
+        declined (their `failed`, what they owe net of refunds, their debts and deny-list
+        entries, a statement each); the ids of those not answered, left claimed for the caller."""
+        charged = [(o.job.journey_id, o.reference) for o in outcomes if o.kind == "charged"]
+        failed = [o for o in outcomes if o.kind == "failed"]
+        if charged:
+            async with self.db.acquire() as conn:
+                await q.finish_charges(conn, charged)
+        if failed:
+            async with self.db.transaction() as conn:
+                moved = set(await q.fail_charges(conn, [(o.job.journey_id, o.reference) for o in failed]))
+                await q.net_of_refunds(conn, sorted(moved))
+                await self.debts.declined(
+                    conn,
+                    [
+                        Declined(o.job.journey_id, o.job.user_id, retry=not o.job.erased)
+                        for o in failed
+                        if o.job.journey_id in moved
+                    ],
+                )
+        return [o.job.journey_id for o in outcomes if o.kind == "retry"]
 
     async def refund_due(self, limit: int = 200) -> int:
         """Give back the refund lines of journeys whose charge went through (a late tap-out or a

@@ -16,7 +16,7 @@ worker is taken over after `stale_seconds` under the same try (the provider answ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,30 +46,50 @@ def retry_after(retries_done: int) -> timedelta:
 
 
 @dataclass(frozen=True)
+class Declined:
+    """A journey whose charge was declined. `retry=False`: no automatic retries (nothing to
+    charge them to: the debt of an erased rider's pseudonym, whose account is closed already)."""
+
+    journey_id: str
+    user_id: str
+    retry: bool = True
+
+
+@dataclass(frozen=True)
 class Debts:
     db: Database
     clock: Clock
     providers: Callable[[str], PaymentProvider | None]
     stale_seconds: int = 300
 
-    async def declined(self, conn: Connection, journey_id: str, user_id: str, *, retry: bool = True) -> None:
-        """In the caller's transaction: the journey's charge was declined; the account is
-        denied until it is paid. `retry=False`: no automatic retries (nothing to charge them to:
-        the debt of an erased rider's pseudonym, whose account is closed already)."""
+    async def declined(self, conn: Connection, declines: Sequence[Declined]) -> None:
+        """In the caller's transaction: these journeys' charges were declined; each rider's
+        account is denied until their debts are paid (one deny-list entry per account, however
+        many debts). A statement for the debts and one for the deny list, however many."""
+        if not declines:
+            return
         now = self.clock.now()
-        debt = await q.open_debt(
+        made = await q.open_debts(
             conn,
-            debt_id=new_id("dbt"),
-            journey_id=journey_id,
-            retry_at=now + retry_after(0) if retry else None,
-            retries=RETRIES if retry else 0,
+            [
+                q.NewDebt(
+                    debt_id=new_id("dbt"),
+                    journey_id=d.journey_id,
+                    retry_at=now + retry_after(0) if d.retry else None,
+                    retries=RETRIES if d.retry else 0,
+                )
+                for d in declines
+            ],
             at=now,
         )
-        if debt is None:
+        if not made:
             return
-        token = await accounts_q.current_token(conn, user_id)
-        if token is not None and not await deny_q.current(conn, "account", token.hex()):
-            await deny_q.append(conn, "account", token.hex(), "add", f"{DENY_REASON} {journey_id}", now)
+        first: dict[str, str] = {}
+        for user, journey_id in sorted(made, key=lambda m: m[1]):
+            first.setdefault(user, journey_id)
+        tokens = await accounts_q.current_tokens(conn, sorted(first))
+        entries = [(token.hex(), f"{DENY_REASON} {first[user]}") for user, token in sorted(tokens.items())]
+        await deny_q.add_missing(conn, "account", entries, now)
 
     async def list(self, user_id: str) -> list[Debt]:
         async with self.db.acquire() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,34 +47,41 @@ def _row(record: Record) -> DebtRow:
     return DebtRow(**dict(record))
 
 
-async def open_debt(
-    conn: Connection,
-    *,
-    debt_id: str,
-    journey_id: str,
-    retry_at: datetime | None,
-    retries: int,
-    at: datetime,
-) -> DebtRow | None:
-    """The journey's declined charge as a debt (once: None when it is one already), with
-    `retries` automatic retries to come, the first at `retry_at`."""
-    record = await conn.fetchrow(
-        f"""
+@dataclass(frozen=True)
+class NewDebt:
+    """A declined charge to record as a debt, with `retries` automatic retries, the first at
+    `retry_at` (None and 0: none)."""
+
+    debt_id: str
+    journey_id: str
+    retry_at: datetime | None
+    retries: int
+
+
+async def open_debts(conn: Connection, debts: Sequence[NewDebt], at: datetime) -> list[tuple[str, str]]:
+    """The journeys' declined charges as debts, in one statement (a journey that is one already
+    is left as it is); (user id, journey id) of each debt made."""
+    records = await conn.fetch(
+        """
         INSERT INTO ride_debts AS d (id, journey_id, user_id, operator, amount, currency,
                                      retries_left, next_retry_at, incurred_at, created_at)
-        SELECT $1, j.id, j.user_id, j.operator, coalesce(j.charge_amount, j.fare_amount),
-               coalesce(j.charge_currency, j.fare_currency), $5, $3, coalesce(j.exit_at, j.entry_at), $4
-        FROM journeys j WHERE j.id = $2 AND j.fare_amount IS NOT NULL
+        SELECT n.id, j.id, j.user_id, j.operator, coalesce(j.charge_amount, j.fare_amount),
+               coalesce(j.charge_currency, j.fare_currency), n.retries, n.retry_at,
+               coalesce(j.exit_at, j.entry_at), $5
+        FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[])
+             AS n(id, journey_id, retry_at, retries)
+        JOIN journeys j ON j.id = n.journey_id AND j.fare_amount IS NOT NULL
+        ORDER BY j.id
         ON CONFLICT (journey_id) DO NOTHING
-        RETURNING {_COLUMNS}
+        RETURNING d.user_id, d.journey_id
         """,
-        debt_id,
-        journey_id,
-        retry_at,
+        [d.debt_id for d in debts],
+        [d.journey_id for d in debts],
+        [d.retry_at for d in debts],
+        [d.retries for d in debts],
         at,
-        retries,
     )
-    return _row(record) if record else None
+    return [(r["user_id"], r["journey_id"]) for r in records]
 
 
 async def for_user(conn: Connection, user_id: str) -> list[DebtRow]:

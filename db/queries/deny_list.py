@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,28 @@ async def append(
         at,
     )
     return seq
+
+
+async def add_missing(conn: Connection, kind: str, entries: Sequence[tuple[str, str]], at: datetime) -> int:
+    """Call in a transaction. Adds each (value, reason) of `kind` that is not on the list now
+    (its latest change is not an add), in one statement, in value order, taking the appends'
+    turn as `append` does; how many it added. `at`: as for `append`."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deny_list'))")
+    status = await conn.execute(
+        """
+        INSERT INTO deny_list (kind, value, action, reason, at)
+        SELECT $1, e.value, 'add', e.reason, $4
+        FROM unnest($2::text[], $3::text[]) AS e(value, reason)
+        WHERE (SELECT action FROM deny_list d WHERE d.kind = $1 AND d.value = e.value
+               ORDER BY d.seq DESC LIMIT 1) IS DISTINCT FROM 'add'
+        ORDER BY e.value
+        """,
+        kind,
+        [value for value, _ in entries],
+        [reason for _, reason in entries],
+        at,
+    )
+    return int(status.split()[-1])
 
 
 async def last_seq(conn: Connection) -> int:

@@ -521,19 +521,21 @@ async def finish_refund(
     )
 
 
-async def net_of_refunds(conn: Connection, journey_id: str) -> None:
-    """The charge was declined: its refund lines have nothing to give back (void), and what is
-    owed is the charge less them."""
+async def net_of_refunds(conn: Connection, journey_ids: Sequence[str]) -> None:
+    """Their charges were declined: their refund lines have nothing to give back (void), and
+    what each owes is its charge less them."""
     await conn.execute(
         """
         WITH voided AS (
             UPDATE journey_refunds SET status = 'void', updated_at = now()
-            WHERE journey_id = $1 AND status = 'pending' RETURNING amount
+            WHERE journey_id = ANY($1::text[]) AND status = 'pending' RETURNING journey_id, amount
+        ), owed AS (
+            SELECT journey_id, sum(amount) AS amount FROM voided GROUP BY journey_id
         )
-        UPDATE journeys SET charge_amount = charge_amount - (SELECT sum(amount) FROM voided)
-        WHERE id = $1 AND EXISTS (SELECT 1 FROM voided)
+        UPDATE journeys j SET charge_amount = j.charge_amount - owed.amount
+        FROM owed WHERE j.id = owed.journey_id
         """,
-        journey_id,
+        list(journey_ids),
     )
 
 
@@ -703,38 +705,44 @@ async def set_charge(
     return None if now is None else int(now)
 
 
-async def finish_charge(conn: Connection, journey_id: str, *, charged: bool, reference: str | None) -> None:
-    await conn.execute(
-        """
-        UPDATE journeys SET charge_status = $2, charge_reference = $3,
-                            charged_at = CASE WHEN $2 = 'charged' THEN now() END, updated_at = now()
-        WHERE id = $1 AND charge_status = 'charging'
-        """,
-        journey_id,
-        "charged" if charged else "failed",
-        reference,
-    )
-
-
 async def finish_charges(conn: Connection, charged: Sequence[tuple[str, str | None]]) -> None:
-    """Mark these journeys charged (journey id, the provider's reference), in one statement."""
+    """Charges the providers took, (journey id, provider's reference) each: one statement for
+    a round. A journey no longer `charging` is left as it is."""
     await conn.execute(
         """
         UPDATE journeys j SET charge_status = 'charged', charge_reference = c.reference,
                               charged_at = now(), updated_at = now()
-        FROM unnest($1::text[], $2::text[]) AS c(journey_id, reference)
-        WHERE j.id = c.journey_id AND j.charge_status = 'charging'
+        FROM unnest($1::text[], $2::text[]) AS c(id, reference)
+        WHERE j.id = c.id AND j.charge_status = 'charging'
         """,
         [journey_id for journey_id, _ in charged],
         [reference for _, reference in charged],
     )
 
 
-async def release_charge(conn: Connection, journey_id: str) -> None:
-    """Put a claimed charge back to pending (the provider did not answer)."""
+async def fail_charges(conn: Connection, declined: Sequence[tuple[str, str | None]]) -> list[str]:
+    """Charges the providers declined, (journey id, provider's reference) each, in one
+    statement; the ids of the journeys that were still `charging` (now `failed`)."""
+    records = await conn.fetch(
+        """
+        UPDATE journeys j SET charge_status = 'failed', charge_reference = c.reference,
+                              charged_at = NULL, updated_at = now()
+        FROM unnest($1::text[], $2::text[]) AS c(id, reference)
+        WHERE j.id = c.id AND j.charge_status = 'charging'
+        RETURNING j.id
+        """,
+        [journey_id for journey_id, _ in declined],
+        [reference for _, reference in declined],
+    )
+    return [r["id"] for r in records]
+
+
+async def release_charges(conn: Connection, journey_ids: Sequence[str]) -> None:
+    """Put claimed charges back to pending (the provider did not answer): one statement."""
     await conn.execute(
-        "UPDATE journeys SET charge_status = 'pending' WHERE id = $1 AND charge_status = 'charging'",
-        journey_id,
+        "UPDATE journeys SET charge_status = 'pending'"
+        " WHERE id = ANY($1::text[]) AND charge_status = 'charging'",
+        list(journey_ids),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bayaffairs.storage import Connection
@@ -12,6 +13,16 @@ async def current_token(conn: Connection, user_id: str) -> bytes | None:
         "SELECT account_token FROM ride_accounts WHERE user_id = $1 AND retired_at IS NULL", user_id
     )
     return token
+
+
+async def current_tokens(conn: Connection, user_ids: Sequence[str]) -> dict[str, bytes]:
+    """The users' current tokens (users without one are left out)."""
+    records = await conn.fetch(
+        "SELECT user_id, account_token FROM ride_accounts"
+        " WHERE user_id = ANY($1::text[]) AND retired_at IS NULL",
+        list(user_ids),
+    )
+    return {r["user_id"]: bytes(r["account_token"]) for r in records}
 
 
 async def create(conn: Connection, user_id: str, token: bytes) -> bytes:

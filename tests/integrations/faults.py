@@ -15,7 +15,8 @@ verbs and answers through `serve(verb, work)`, where `work()` does what the part
   own answer (a malformed or crossed answer), without doing the work.
 - `stall_next(verb)`: the next call hangs, doing nothing, until the fake stops.
 
-`calls[verb]` counts requests; `made[verb]` is for the fake to count changes it really made.
+`calls[verb]` counts requests; `made[verb]` is for the fake to count changes it really made;
+`most_in_flight[verb]` is the most requests of `verb` it was answering at once.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class FaultyPartner(FakePartner):
         super().__init__()
         self.calls: Counter[str] = Counter()
         self.made: Counter[str] = Counter()
+        self.in_flight: Counter[str] = Counter()
+        self.most_in_flight: Counter[str] = Counter()
         self.delays: dict[str, float] = {}
         self._faults: dict[str, deque[Fault]] = {verb: deque() for verb in self.VERBS}
 
@@ -86,16 +89,21 @@ class FaultyPartner(FakePartner):
         """Count the call, apply the next fault and the delay, and do the work unless a fault
         says otherwise. `work` runs without awaiting, so it is atomic on the event loop."""
         self.calls[verb] += 1
-        fault = self._faults[verb].popleft() if self._faults[verb] else None
-        if fault is not None and not fault.after_work:
-            return await self._fault(fault)
-        response = work()
-        if fault is not None:
-            response = await self._fault(fault)
-        if self.delays.get(verb):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._release.wait(), self.delays[verb])
-        return response
+        self.in_flight[verb] += 1
+        self.most_in_flight[verb] = max(self.most_in_flight[verb], self.in_flight[verb])
+        try:
+            fault = self._faults[verb].popleft() if self._faults[verb] else None
+            if fault is not None and not fault.after_work:
+                return await self._fault(fault)
+            response = work()
+            if fault is not None:
+                response = await self._fault(fault)
+            if self.delays.get(verb):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._release.wait(), self.delays[verb])
+            return response
+        finally:
+            self.in_flight[verb] -= 1
 
     async def _fault(self, fault: Fault) -> web.Response:
         if fault.kind == "stall":

@@ -1,0 +1,196 @@
+"""The charging job under a backlog (bayaffairs/transit/charging.py): rounds of claims, the
+providers called with bounded concurrency, outcomes recorded per round; a charge is never made
+twice and a failure leaves exactly its own journeys for the retry or the debt. The provider is
+the wallet gateway adapter against a local aiohttp gateway (tests/integrations/wallet_gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bayaffairs.adapters.protocols import ChargeRequest
+from bayaffairs.db.queries import journeys as journeys_q
+from bayaffairs.handlers.keys import SERVICES
+from bayaffairs.money import Money
+from tests.conftest import AppFactory
+from tests.integrations.wallet_gateway.fake_gateway import FakeGateway
+from tests.support import Api, MovableClock, test_config
+from tests.transit.conftest import Ride
+
+BUS = "shenzhen_bus"
+
+
+@pytest.fixture
+async def gateway(clock: MovableClock) -> AsyncIterator[FakeGateway]:
+    async with FakeGateway(clock) as fake:
+        yield fake
+
+
+async def app_on(make_api: AppFactory, gateway: FakeGateway, **ride_codes: Any) -> Api:
+    config = test_config(
+        {
+            "ride_codes": ride_codes,
+            "adapters": {
+                "wallet_gateway": {
+                    "enabled": True,
+                    "base_url": gateway.url + "v1",
+                    "merchant_id": gateway.merchant_id,
+                    "secret": gateway.secret,
+                    "timeout_seconds": 2.0,
+                }
+            },
+        }
+    )
+    api = await make_api(config)
+    await api.client.server.app[SERVICES].transit.issuer_keys.rotate("ride_codes")
+    return api
+
+
+async def rider_rides(api: Api, clock: MovableClock, handle: str, rides: int) -> tuple[str, list[str]]:
+    """A rider paying through the gateway takes `rides` bus rides: (user id, journey ids)."""
+    services = api.client.server.app[SERVICES]
+    rider = await api.sign_in(handle)
+    assert (await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"}))[0] == 200
+    user_id = (await rider.get("/v1/me"))[1]["id"]
+    ride = Ride(api, rider, services, clock)
+    gate = await ride.gate(BUS)
+    journeys = []
+    for _ in range(rides):
+        answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
+        assert answer["decision"] == "open"
+        journeys.append(answer["journey_id"])
+        clock.advance(minutes=2)  # past the double-tap window
+    return user_id, journeys
+
+
+async def statuses(pg: asyncpg.Connection) -> dict[str, tuple[str, str | None]]:
+    rows = await pg.fetch("SELECT id, charge_status, charge_reference FROM journeys")
+    return {r["id"]: (r["charge_status"], r["charge_reference"]) for r in rows}
+
+
+def charges_of(gateway: FakeGateway) -> dict[str, tuple[str, str]]:
+    """The gateway's charges by our reference: (its status, its id); each reference once."""
+    charges = [e for e in gateway.ledger if e.kind == "charge"]
+    assert len({e.reference for e in charges}) == len(charges), "a journey charged twice"
+    return {e.reference: (e.status, e.id) for e in charges}
+
+
+async def test_a_backlog_of_several_rounds_is_charged_in_one_run_of_the_job(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    api = await app_on(make_api, gateway, charge_batch=4, charge_concurrency=3)
+    journeys = []
+    for n in range(3):
+        journeys += (await rider_rides(api, clock, f"backlog-{n}", 3))[1]
+    charges = api.client.server.app[SERVICES].transit.charges
+
+    assert await charges.charge_pending() == 9  # rounds of 4, 4 and 1
+
+    charged = charges_of(gateway)
+    assert sorted(charged) == sorted(journeys)
+    assert await statuses(pg) == {j: ("charged", charged[j][1]) for j in journeys}
+    assert await charges.charge_pending() == 0 and gateway.calls["charge"] == 9
+
+
+async def test_one_run_of_the_job_takes_at_most_its_rounds_and_the_next_run_goes_on(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    api = await app_on(make_api, gateway, charge_batch=2, charge_rounds=2)
+    _, journeys = await rider_rides(api, clock, "bounded", 5)
+    charges = api.client.server.app[SERVICES].transit.charges
+
+    assert await charges.charge_pending() == 4
+    assert sorted(s for s, _ in (await statuses(pg)).values()) == ["charged"] * 4 + ["pending"]
+    assert await charges.charge_pending() == 1
+    assert sorted(charges_of(gateway)) == sorted(journeys)
+
+
+async def test_a_provider_failing_mid_batch_leaves_exactly_its_journeys_for_the_retry_or_the_debt(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    api = await app_on(make_api, gateway, charge_batch=3, charge_concurrency=2)
+    _, paying = await rider_rides(api, clock, "payer", 4)
+    broke_id, broke = await rider_rides(api, clock, "broke", 2)
+    gateway.declined_customers.add(broke_id)
+    gateway.fail_next("charge", 503, times=2)  # two calls of the run not answered, whichever they are
+    charges = api.client.server.app[SERVICES].transit.charges
+
+    assert await charges.charge_pending() == 6
+
+    answered = charges_of(gateway)
+    unanswered = set(paying + broke) - set(answered)
+    assert len(unanswered) == 2 and gateway.calls["charge"] == 6
+    expected = {j: ("pending", None) for j in unanswered}
+    outcome = {"succeeded": "charged", "declined": "failed"}
+    expected |= {j: (outcome[status], ref) for j, (status, ref) in answered.items()}
+    assert await statuses(pg) == expected
+    debts = await pg.fetch("SELECT journey_id, status FROM ride_debts")
+    assert sorted(d["journey_id"] for d in debts) == sorted(j for j in broke if j in answered)
+    assert {j for j, (status, _) in answered.items() if status == "declined"} <= set(broke)
+    denied = await pg.fetch("SELECT action FROM deny_list WHERE kind = 'account'")
+    assert [d["action"] for d in denied] == ["add"]  # one entry for the account, however many debts
+
+    # The next run charges the two left, once each; the declined are debts, not charged again.
+    assert await charges.charge_pending() == 2
+    final = charges_of(gateway)
+    assert sorted(final) == sorted(paying + broke) and gateway.calls["charge"] == 8
+    assert {j for j, (status, _) in final.items() if status == "declined"} == set(broke)
+    assert {j: s for j, (s, _) in (await statuses(pg)).items()} == (
+        {j: "charged" for j in paying} | {j: "failed" for j in broke}
+    )
+    assert await pg.fetchval("SELECT count(*) FROM ride_debts") == 2
+    assert await pg.fetchval("SELECT count(*) FROM deny_list WHERE kind = 'account'") == 1
+
+
+async def test_provider_calls_run_side_by_side_up_to_the_setting(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway
+) -> None:
+    api = await app_on(make_api, gateway, charge_batch=20, charge_concurrency=3)
+    await rider_rides(api, clock, "side-by-side", 8)
+    gateway.delay("charge", 0.05)
+    charges = api.client.server.app[SERVICES].transit.charges
+
+    assert await charges.charge_pending() == 8
+    assert gateway.most_in_flight["charge"] == 3
+
+
+async def test_claims_commit_before_the_provider_is_called_and_a_dead_workers_claim_is_charged_once(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    api = await app_on(make_api, gateway, charge_batch=10)
+    user_id, (called, claimed) = await rider_rides(api, clock, "crash", 2)
+    services = api.client.server.app[SERVICES]
+    # A worker claimed both, called the gateway for one of them, and died.
+    async with services.transit.charges.db.transaction() as conn:
+        jobs = await journeys_q.claim_charges(conn, 10, stale_seconds=300, hold_seconds=0)
+    assert sorted(j.journey_id for j in jobs) == sorted([called, claimed])
+    job = next(j for j in jobs if j.journey_id == called)
+    provider = services.transit.charges.providers("wallet_gateway")
+    assert job.amount is not None and job.currency is not None
+    first = await provider.charge(  # as the job asks it
+        ChargeRequest(job.journey_id, Money(job.amount, job.currency), user_id, f"ride with {job.operator}")
+    )
+    assert first.succeeded
+    charges = services.transit.charges
+    assert await charges.charge_pending() == 0  # claimed, and not stale yet
+
+    await pg.execute("UPDATE journeys SET updated_at = now() - interval '301 seconds'")
+    gateway.delay("charge", 0.2)
+    run = asyncio.create_task(charges.charge_pending())
+    for _ in range(200):  # the claim is seen from another connection while the gateway answers
+        if gateway.calls["charge"] >= 3:
+            break
+        await asyncio.sleep(0.01)
+    assert {s for s, _ in (await statuses(pg)).values()} == {"charging"}
+    assert await run == 2
+
+    assert charges_of(gateway)[called] == ("succeeded", first.provider_reference)
+    assert await statuses(pg) == {
+        called: ("charged", first.provider_reference),
+        claimed: ("charged", charges_of(gateway)[claimed][1]),
+    }
+    assert gateway.made["charge"] == 2  # the dead worker's charge answered again, not made again
