@@ -194,10 +194,13 @@ WITH price_sets AS (
     FROM jsonb_array_elements($2::text::jsonb) WITH ORDINALITY AS p(v, ord)
 ), it AS (
     SELECT x.*, decode(x.account, 'hex') AS acct, ps.fares, ps.currency, ps.charges
-    FROM jsonb_to_recordset($1::text::jsonb) AS x(
-        idx int, tap_id text, journey_id text, operator text, gate_id text, station text,
-        direction text, code_key text, account text, credential text, scanned_at timestamptz,
-        source text, double_tap int, price int)
+    -- each item an array of _FIXED_FIELDS' values, then its price set: a third less JSON to
+    -- send and parse than objects naming every field
+    FROM (SELECT (v ->> 0)::int AS idx, v ->> 1 AS tap_id, v ->> 2 AS journey_id, v ->> 3 AS operator,
+                 v ->> 4 AS gate_id, v ->> 5 AS station, v ->> 6 AS direction, v ->> 7 AS code_key,
+                 v ->> 8 AS account, v ->> 9 AS credential, (v ->> 10)::timestamptz AS scanned_at,
+                 v ->> 11 AS source, (v ->> 12)::int AS double_tap, (v ->> 13)::int AS price
+          FROM jsonb_array_elements($1::text::jsonb) AS v) AS x
     JOIN price_sets ps ON ps.price = x.price
 ), judged AS (
     SELECT it.*, a.uid, a.cat, a.wallet, dbl.id AS dbl,
@@ -205,7 +208,11 @@ WITH price_sets AS (
             WHEN a.uid IS NULL THEN 'denied_account'
             -- judged by the deny list and the credential as they stood at the scan (0028)
             WHEN r.why IS NOT NULL THEN r.why
-            WHEN (SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
+            -- An uploaded replay is left to the insert below (ON CONFLICT on taps_code_once, then
+            -- 'replayed'): the same outcome, one index search a tap fewer. Online, a replay is
+            -- told before an unfinished journey, so it is looked up here.
+            WHEN it.source = 'online' AND (
+                SELECT true FROM taps t WHERE t.code_key = it.code_key AND t.direction = 'in' LIMIT 1)
                 THEN 'replayed'
             -- an uploaded tap-in: the gate let the rider in (0041_uploaded_entries_in_scan_order.sql)
             WHEN it.source = 'online' AND (
@@ -291,6 +298,7 @@ ORDER BY j.idx
 """
 
 
+# The values of an item, in the order _RECORD_FIXED_TAP_INS reads them (then its price set).
 _FIXED_FIELDS = (
     "idx",
     "tap_id",
@@ -316,7 +324,7 @@ async def record_fixed_tap_ins(conn: Connection, items: Sequence[ScanItem]) -> l
     repeated in every item they were two thirds of the JSON the database parsed per tap."""
     sets: dict[tuple[str | None, int, int], int] = {}
     prices: list[dict[str, object]] = []
-    rows: list[dict[str, object]] = []
+    rows: list[list[object]] = []
     for i in items:
         fares, currency, charges = i["fares"], i.get("currency"), i.get("charges")
         # fares and charges are shared by prepare() (items alive here: their ids are theirs)
@@ -325,7 +333,9 @@ async def record_fixed_tap_ins(conn: Connection, items: Sequence[ScanItem]) -> l
         if price is None:
             price = sets[key] = len(prices)
             prices.append({"currency": currency, "fares": fares, "charges": charges})
-        rows.append({k: i.get(k) for k in _FIXED_FIELDS} | {"price": price})
+        row = [i.get(k) for k in _FIXED_FIELDS]
+        row.append(price)
+        rows.append(row)
     records = await conn.fetch(
         _RECORD_FIXED_TAP_INS, orjson.dumps(rows).decode(), orjson.dumps(prices).decode()
     )

@@ -147,6 +147,32 @@ async def test_a_forged_offline_tap_is_kept_as_refused(ride: Ride, pg: asyncpg.C
     assert await pg.fetchval("SELECT count(*) FROM journeys") == 0
 
 
+@pytest.mark.parametrize("first", ["online", "uploaded"])
+async def test_an_uploaded_bus_tap_of_a_code_used_before_is_refused_as_replayed(
+    ride: Ride, pg: asyncpg.Connection, first: str
+) -> None:
+    """A tap-in priced in advance (a bus), of a code already recorded: online, or uploaded by
+    another gate and decided in an earlier batch. Nothing is written for it."""
+    bus = await ride.gate("shenzhen_bus")
+    stop = ride.stops("shenzhen_bus")[0]
+    payload = (await ride.code("shenzhen"))["payload"]
+    tap = {"payload": payload, "station": stop, "direction": "in", "scanned_at": ride.clock.now().isoformat()}
+    if first == "online":
+        assert (await ride.scan(bus, payload, stop))["decision"] == "open"
+    else:
+        status, _ = await bus.post("/v1/gate/taps:batch", {"taps": [tap | {"tap_id": "a-1", "gate_id": "a"}]})
+        assert status == 200
+        await ride.services.transit.uploads.drain(settle_seconds=0)
+    ride.clock.advance(seconds=5)
+    status, _ = await bus.post("/v1/gate/taps:batch", {"taps": [tap | {"tap_id": "b-1", "gate_id": "b"}]})
+    assert status == 200
+    await ride.services.transit.uploads.drain(settle_seconds=0)
+    row = await pg.fetchrow("SELECT state, reason, journey_id FROM tap_uploads WHERE tap_id = 'b-1'")
+    assert (row["state"], row["reason"], row["journey_id"]) == ("refused", "replayed", None)
+    assert await pg.fetchval("SELECT count(*) FROM journeys") == 1
+    assert await pg.fetchval("SELECT count(*) FROM taps") == 1
+
+
 async def device_code(credential: bytes, device: ec.EllipticCurvePrivateKey, at: int, counter: int) -> str:
     signed = credential + fmt.dynamic_part(at, counter)
     return base45.encode(signed + sign(device, signed))
