@@ -219,6 +219,7 @@ class TapUploads:
             results: list[q.Processed] = []
             items: list[ScanItem] = []
             owners: list[q.Upload] = []
+            policy, device_keys, item_of = self.policy, self.device_keys, self.recorder.item
             for upload in uploads:
                 operator = self.network.operator(upload.operator)
                 if operator is None:
@@ -230,8 +231,8 @@ class TapUploads:
                         now=int(upload.scanned_at.timestamp()),
                         keys=keyset,
                         scope=operator.scope_codes,
-                        policy=self.policy,
-                        device_keys=self.device_keys,
+                        policy=policy,
+                        device_keys=device_keys,
                     )
                 except Rejected as exc:
                     results.append((upload.operator, upload.tap_id, "refused", exc.reason, None))
@@ -240,7 +241,7 @@ class TapUploads:
                 if not_accepted is not None:
                     results.append((upload.operator, upload.tap_id, "refused", not_accepted, None))
                     continue
-                item = self.recorder.item(
+                item = item_of(
                     operator,
                     upload.gate_id,
                     upload.station,
@@ -269,9 +270,9 @@ class TapUploads:
                         results.append(
                             (upload.operator, upload.tap_id, "recorded", None, decision.journey_id)
                         )
-                        if upload.direction == "in":
-                            # its exit may wait at this operator or at a through-fare partner
-                            entered.extend((o, item["account"]) for o in self._exits_waiting(upload.operator))
+                        # its exit may wait at this operator or at a through-fare partner
+                        if upload.direction == "in" and (exits := self._exits_waiting(upload.operator)):
+                            entered.extend((o, item["account"]) for o in exits)
                     elif decision.decision == "wait":
                         waiting.append((upload.operator, upload.tap_id, item["account"]))
                     else:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 import orjson
 
@@ -20,8 +20,10 @@ SLOTS = 16  # the rider slots uploads are claimed by (0051_tap_upload_slots.sql)
 Processed = tuple[str, str, Literal["recorded", "refused"], str | None, str | None]
 
 
-@dataclass(frozen=True)
-class Upload:
+class Upload(NamedTuple):
+    """A named tuple, not a frozen dataclass: the drain makes one a tap from its claim's row
+    (~0.4 µs against ~2 µs for a frozen dataclass's __init__ of ten fields)."""
+
     tap_id: str
     operator: str
     gate_id: str
@@ -29,7 +31,7 @@ class Upload:
     direction: Direction
     payload: str
     scanned_at: datetime
-    flags: list[str] = field(default_factory=list)  # "stale": the gate decided on an old sync
+    flags: Sequence[str] = ()  # "stale": the gate decided on an old sync
     waiting: bool = False  # a tap-out that waited for its entry until the offline window closed
     slot: int = 0  # its rider's slot, 0..SLOTS-1 (stored; not read back by a claim)
 
