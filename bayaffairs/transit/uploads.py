@@ -197,12 +197,12 @@ class TapUploads:
 
     async def process_pending(self, limit: int = 500, settle_seconds: int = SETTLE_SECONDS) -> int:
         """Verify and record a batch of what was uploaded (of one rider slot); safe to run in
-        several workers (one lane at a time a slot, SKIP LOCKED, and one worker at a time per
-        rider). Returns how many uploads it decided."""
+        several workers (one lane at a time a slot, so a rider). Returns how many uploads it
+        decided."""
         return (await self._process(limit, settle_seconds))[0]
 
     async def _process(self, limit: int, settle_seconds: int) -> tuple[int, bool]:
-        """(uploads decided, whether some went back to pending or were left to another worker)."""
+        """(uploads decided, whether some went back to pending)."""
         async with self.db.transaction() as conn:
             window_closed_before = self.clock.now() - MAX_AGE
             turn = self._turn
@@ -255,12 +255,8 @@ class TapUploads:
                 item["wait_for_entry"] = upload.direction == "out" and not upload.waiting
                 items.append(item)
                 owners.append(upload)
-            # One worker at a time decides a rider's taps: another worker's window may hold this
-            # rider's entry, uncommitted. Taps of a rider locked elsewhere stay for a later round.
-            mine = await q.lock_riders(conn, [i["account"] for i in items])
-            left = sum(1 for i in items if i["account"] not in mine)
-            owners = [u for u, i in zip(owners, items, strict=True) if i["account"] in mine]
-            items = [i for i in items if i["account"] in mine]
+            # One lane at a time decides a rider's taps (they are all in the slot this one holds):
+            # another lane's window holding this rider's entry, uncommitted, would pair it wrong.
             waiting: list[tuple[str, str, str]] = []
             entered: list[tuple[str, str]] = []
             if items:
@@ -284,4 +280,4 @@ class TapUploads:
         refused = sum(1 for r in results if r[2] == "refused")
         if refused:
             log.warning("%d of %d offline taps refused", refused, len(results))
-        return len(results) + len(waiting), bool(woken or left)
+        return len(results) + len(waiting), bool(woken)

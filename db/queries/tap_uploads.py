@@ -92,7 +92,8 @@ async def take_slot(
 ) -> int | None:
     """The first slot in `order` with uploads due (see claim_pending) that no other transaction
     holds, now held by this one (a transaction-scoped advisory lock, taken without waiting);
-    None when there is none. One lane at a time claims a slot's uploads, and so a rider's.
+    None when there is none. One lane at a time claims a slot's uploads, and so a rider's (every
+    upload is in its rider's slot: 0051, 0052).
 
     The due check comes first (CASE keeps the order), so no empty slot is held; LIMIT 1 over the
     slots in order stops at the first lock taken."""
@@ -154,22 +155,6 @@ async def claim_pending(
     return [Upload(*r) for r in records]  # the columns in field order (COLUMNS, then waiting)
 
 
-async def lock_riders(conn: Connection, accounts: Sequence[str]) -> set[str]:
-    """The accounts (hex) whose taps this transaction may decide: a transaction-scoped advisory
-    lock each, taken without waiting (another worker holding one is deciding that rider).
-
-    Sent as one JSON text, not a text[]: asyncpg checks every element of an array argument against
-    abstract base classes (3 checks an element, ~1 µs), a cost per tap of the drain."""
-    records = await conn.fetch(
-        """
-        SELECT a FROM json_array_elements_text($1::text::json) AS a
-        WHERE pg_try_advisory_xact_lock(hashtextextended('tap_uploads:' || a, 0))
-        """,
-        orjson.dumps(sorted(set(accounts))).decode(),
-    )
-    return {r["a"] for r in records}
-
-
 async def park(conn: Connection, waiting: Sequence[tuple[str, str, str]]) -> None:
     """(operator, tap_id, account) of tap-outs that wait for their entry."""
     await conn.execute(
@@ -201,7 +186,8 @@ async def wake(conn: Connection, riders: Sequence[tuple[str, str]]) -> int:
 
 async def mark(conn: Connection, results: Sequence[Processed]) -> None:
     """The outcome of each processed upload. One JSON text of [operator, tap_id, state, reason,
-    journey_id] rows, not five text[] (see lock_riders)."""
+    journey_id] rows, not five text[]: asyncpg checks every element of an array argument against
+    abstract base classes (3 checks an element, ~1 µs), a cost per tap of the drain."""
     await conn.execute(
         """
         UPDATE tap_uploads u SET state = r ->> 2, reason = r ->> 3, journey_id = r ->> 4,

@@ -5,11 +5,13 @@ uploads, so no two lanes step over each other's rows or hold one rider's taps at
 from __future__ import annotations
 
 import asyncio
+import os
 
 import asyncpg
 import pytest
 
 from bayaffairs.db.queries import tap_uploads as q
+from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.uploads import MAX_AGE, slot_of
 from tests.support import Api
@@ -84,6 +86,28 @@ async def test_lanes_of_two_workers_at_once_decide_every_upload_once(
     assert len(journeys) == len(tap_ids)
     assert {j["id"] for j in journeys} == {s["journey_id"] for s in states}
     assert all(j["status"] == "completed" and j["fare_amount"] for j in journeys)
+
+
+async def test_the_databases_slot_of_a_payload_is_slot_of_its_account(pg: asyncpg.Connection) -> None:
+    """upload_slot() (0052_upload_slots_for_every_rider.sql) gave the uploads stored before
+    0051 their slots: the same as slot_of, for every kind of code and every slot."""
+    signature = bytes(range(64))
+    payloads = {}
+    for first in range(0, 256, 3):
+        account = bytes([first]) + os.urandom(7)
+        issuer = fmt.issuer_code_body(7, 1_900_000_000, 60, 0, account, os.urandom(8))
+        group = fmt.issuer_code_body(7, 1_900_000_000, 60, 0, account, os.urandom(8), riders=3)
+        credential = fmt.credential_body(
+            7, 1_900_000_000, 1_900_086_400, 0, account, os.urandom(8), bytes(33)
+        )
+        device = credential + signature + fmt.dynamic_part(1_900_000_000, first)
+        for kind, data in (("issuer", issuer), ("group", group), ("device", device)):
+            payload = base45.encode(data + signature)
+            assert fmt.decode_text(payload).account == account
+            payloads[payload] = (kind, slot_of(account))
+    found = await pg.fetch("SELECT p, upload_slot(p) AS slot FROM unnest($1::text[]) AS p", list(payloads))
+    assert {r["p"]: r["slot"] for r in found} == {p: slot for p, (_, slot) in payloads.items()}
+    assert {slot for _, slot in payloads.values()} == set(range(q.SLOTS))
 
 
 def test_a_riders_slot_comes_from_the_account_token() -> None:
