@@ -6,8 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from tests.support import Api
+from bayaffairs.handlers.endpoint import documented
+from bayaffairs.handlers.keys import OPENAPI
+from tests.conftest import AppFactory
+from tests.support import Api, test_config
 
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "api-contract.md"
 
@@ -193,3 +197,29 @@ async def test_metrics_count_requests_per_route(api: Api) -> None:
     assert 'bayaffairs_http_requests_total{method="GET",route="/v1/regions",status="200"} 2.0' in lines
     assert any(line.startswith("bayaffairs_http_request_duration_seconds_bucket") for line in lines)
     assert any(line.startswith("bayaffairs_db_pool_size") for line in lines)
+
+
+async def test_apps_with_the_same_routes_share_one_openapi_document_and_other_routes_get_their_own(
+    make_api: AppFactory,
+) -> None:
+    """Generating the document walks every route's schemas: a process that starts several apps
+    (the tests) generates it once per set of routes and server URL (handlers/docs.py)."""
+    first, second = await make_api(), await make_api()
+    assert first.client.server.app[OPENAPI] is second.client.server.app[OPENAPI]
+
+    extra = web.RouteTableDef()
+
+    @extra.get("/v1/extra-for-this-test")
+    @documented("A route only this test's app has")
+    async def only_here(request: web.Request) -> web.Response:
+        return web.Response()
+
+    other = await make_api(routes=extra)
+    _, spec = await other.get("/openapi.json")
+    assert "/v1/extra-for-this-test" in spec["paths"]
+    _, plain = await first.get("/openapi.json")
+    assert "/v1/extra-for-this-test" not in plain["paths"]
+    moved = test_config({"server": {"public_base_url": "https://elsewhere.example"}})
+    _, elsewhere = await (await make_api(moved)).get("/openapi.json")
+    assert {"url": "https://elsewhere.example"} in elsewhere["servers"]
+    assert {"url": "https://elsewhere.example"} not in plain["servers"]
