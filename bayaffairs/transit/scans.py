@@ -445,6 +445,13 @@ class TapRecorder:
         self.clock = clock
         self._charges: dict[tuple[int, str, str, Decimal], int] = {}
         self._charge_sets: dict[tuple[object, ...], Charges] = {}
+        # Fares of tap-ins priced in advance by (operator, stop, riders, minute of boarding): the
+        # same for every batch of that minute (a batch of ~15 scans priced five rider categories
+        # each time). Rates are asked per batch: the charges follow them.
+        self._quotes: dict[
+            tuple[str, str, int, int],
+            tuple[dict[str, FareQuote], dict[str, tuple[int, str, int]]] | None,
+        ] = {}
         self.skew_seconds = skew_seconds
         # {operator: (operators with a transfer discount from it, the longest transfer window)}
         self._transfers_from: dict[str, tuple[list[str], timedelta]] = {}
@@ -539,6 +546,22 @@ class TapRecorder:
     ) -> tuple[dict[str, tuple[int, str, int]], str, Charges] | None:
         """({category: (fare, rule, concession)}, currency, charges) of a tap-in at `station`;
         None for a stop without a fare."""
+        key = (operator.id, station, riders, int(entered_at.timestamp()) // 60)
+        if key in self._quotes:
+            found = self._quotes[key]
+        else:
+            found = self._quotes[key] = self._quote(operator, station, riders, entered_at)
+            if len(self._quotes) > 4096:
+                self._quotes.clear()
+        if found is None:
+            return None
+        quotes, fares = found
+        return fares, operator.currency, await self._charges_for(quotes, operator.currency, rates, now)
+
+    def _quote(
+        self, operator: Operator, station: str, riders: int, entered_at: datetime
+    ) -> tuple[dict[str, FareQuote], dict[str, tuple[int, str, int]]] | None:
+        """(quotes, {category: (fare, rule, concession)}) of a tap-in; None for a stop without a fare."""
         try:
             quotes = {
                 category: operator.fares.fare(Trip(station, None, entered_at, category))
@@ -548,8 +571,7 @@ class TapRecorder:
             quotes = {c: for_riders(quote, quotes["adult"], riders) for c, quote in quotes.items()}
         except UnknownStop:
             return None
-        fares = {c: (quote.amount.amount, quote.rule, concessions[c]) for c, quote in quotes.items()}
-        return fares, operator.currency, await self._charges_for(quotes, operator.currency, rates, now)
+        return quotes, {c: (quote.amount.amount, quote.rule, concessions[c]) for c, quote in quotes.items()}
 
     async def _charges_for(
         self,

@@ -94,3 +94,30 @@ async def test_tap_ins_of_one_batch_are_priced_at_their_own_minute(ride: Ride) -
     ]
     await recorder.prepare(items)
     assert [item["fares"]["adult"][0] for item in items] == [7000, 6500, 7000, 6500]
+
+
+async def test_fares_kept_between_batches_are_those_of_each_scans_own_minute(ride: Ride) -> None:
+    """A later batch reuses the fares an earlier one priced for the same stop and minute, and a
+    batch after a time-of-day period started (06:00, HK$65) prices by it, not by what was kept
+    for the minute before (HK$70)."""
+    recorder = ride.services.transit.scans.recorder
+    stop = ride.stops(SHUTTLE)[0]
+    hong_kong = ZoneInfo("Asia/Hong_Kong")
+    day = ride.clock.now().astimezone(hong_kong).date()
+
+    async def adult_fare(at: time) -> int:
+        item: Any = {
+            "operator": SHUTTLE,
+            "station": stop,
+            "direction": "in",
+            "riders": 1,
+            "account": "00",
+            "scanned_at": datetime.combine(day, at, tzinfo=hong_kong).isoformat(),
+        }
+        await recorder.prepare([item])  # a batch of its own
+        return int(item["fares"]["adult"][0])
+
+    assert await adult_fare(time(5, 59, 1)) == 7000
+    assert await adult_fare(time(5, 59, 58)) == 7000  # the minute's fares, kept
+    assert await adult_fare(time(6, 0, 0, 1)) == 6500
+    assert await adult_fare(time(5, 59, 30)) == 7000
