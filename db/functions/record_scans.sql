@@ -6,7 +6,7 @@
 --
 -- History: 0003_transit.sql first, then re-created whole in 0005, 0028, 0029, 0030, 0035, 0040,
 -- 0041, 0042 and 0043 (each file's header says what it changed); moved here unchanged from
--- 0043_late_tap_out_limit.sql.
+-- 0043_late_tap_out_limit.sql. Since: an uploaded tap's category at its scan time (0053).
 
 CREATE OR REPLACE FUNCTION record_scans(items jsonb)
 RETURNS TABLE (
@@ -57,6 +57,13 @@ BEGIN
         -- the account as it stood at the scan: a tap scanned before an erasure retired it,
         -- uploaded after, is recorded under the pseudonym the account now belongs to
         WHERE a.account_token = acct AND (a.retired_at IS NULL OR a.retired_at > it.scanned_at);
+        IF it.source <> 'online' THEN
+            -- an uploaded tap is priced at the rider's category at its scan (0053); an online
+            -- scan is now, the column (none before the scan: a pseudonym's, made at its erasure)
+            cat := coalesce((SELECT c.category FROM user_categories c
+                             WHERE c.user_id = uid AND c.since <= it.scanned_at
+                             ORDER BY c.since DESC LIMIT 1), cat);
+        END IF;
         user_id := uid; category := cat; wallet_currency := wallet;
         IF uid IS NULL THEN
             decision := 'deny'; reason := 'denied_account'; RETURN NEXT; CONTINUE;

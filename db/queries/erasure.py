@@ -35,6 +35,7 @@ DELETED_WITH_ACCOUNT = (
     ("documents", "user_id"),
     ("data_exports", "user_id"),
     ("account_deletions", "user_id"),
+    ("user_categories", "user_id"),
 )
 
 _REQUEST = (

@@ -223,7 +223,12 @@ WITH price_sets AS (
     -- LATERAL ... LIMIT 1: index look-ups per item (the planner guesses 100 items and would
     -- rather hash whole tables).
     LEFT JOIN LATERAL (
-        SELECT a.user_id AS uid, u.category AS cat, u.wallet_currency AS wallet
+        SELECT a.user_id AS uid, u.wallet_currency AS wallet,
+               -- an uploaded tap: the rider's category at its scan (0053; record_scans() too)
+               CASE WHEN it.source = 'online' THEN u.category
+                    ELSE coalesce((SELECT c.category FROM user_categories c
+                                   WHERE c.user_id = a.user_id AND c.since <= it.scanned_at
+                                   ORDER BY c.since DESC LIMIT 1), u.category) END AS cat
         FROM ride_accounts a JOIN users u ON u.id = a.user_id
         -- as it stood at the scan (an erasure retires it; db/functions/record_scans.sql)
         WHERE a.account_token = it.acct AND (a.retired_at IS NULL OR a.retired_at > it.scanned_at) LIMIT 1
