@@ -148,13 +148,16 @@ async def test_a_forged_offline_tap_is_kept_as_refused(ride: Ride, pg: asyncpg.C
 
 
 @pytest.mark.parametrize("first", ["online", "uploaded"])
+@pytest.mark.parametrize("again_at", ["the same stop", "another stop"])
 async def test_an_uploaded_bus_tap_of_a_code_used_before_is_refused_as_replayed(
-    ride: Ride, pg: asyncpg.Connection, first: str
+    ride: Ride, pg: asyncpg.Connection, first: str, again_at: str
 ) -> None:
     """A tap-in priced in advance (a bus), of a code already recorded: online, or uploaded by
-    another gate and decided in an earlier batch. Nothing is written for it."""
+    another gate and decided in an earlier batch. Nothing is written for it. At the same stop
+    within seconds the replay is also a double tap of the journey the code paid for; at another
+    stop it is not, and only the code's tap, already taken, refuses it."""
     bus = await ride.gate("shenzhen_bus")
-    stop = ride.stops("shenzhen_bus")[0]
+    stop, other = ride.stops("shenzhen_bus")[:2]
     payload = (await ride.code("shenzhen"))["payload"]
     tap = {"payload": payload, "station": stop, "direction": "in", "scanned_at": ride.clock.now().isoformat()}
     if first == "online":
@@ -164,7 +167,10 @@ async def test_an_uploaded_bus_tap_of_a_code_used_before_is_refused_as_replayed(
         assert status == 200
         await ride.services.transit.uploads.drain(settle_seconds=0)
     ride.clock.advance(seconds=5)
-    status, _ = await bus.post("/v1/gate/taps:batch", {"taps": [tap | {"tap_id": "b-1", "gate_id": "b"}]})
+    again = tap | {"tap_id": "b-1", "gate_id": "b", "scanned_at": ride.clock.now().isoformat()}
+    if again_at == "another stop":
+        again["station"] = other
+    status, _ = await bus.post("/v1/gate/taps:batch", {"taps": [again]})
     assert status == 200
     await ride.services.transit.uploads.drain(settle_seconds=0)
     row = await pg.fetchrow("SELECT state, reason, journey_id FROM tap_uploads WHERE tap_id = 'b-1'")
