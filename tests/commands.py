@@ -6,7 +6,9 @@ The command calls `asyncio.run`, which cannot run inside the test's event loop: 
 worker thread while the test's loop goes on (serving the test's app, which a command may call).
 What only a process shows stays tested with a real one: the `bayaffairs` entry point
 (tests/cli/test_entry.py), `serve` with its workers and signals (tests/cli/test_serve.py,
-tests/cli/test_workers.py) and one-line errors on a real exit (tests/cli/test_production.py).
+tests/cli/test_workers.py) and one-line errors on a real exit (tests/cli/test_production.py,
+and tests/cli/test_one_line_errors.py's simulations that fail on the network: an aiohttp
+session left open is said on stderr on the way out, which no command in a thread has).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""What goes wrong on the command line is said in one line, with a status, never a traceback."""
+"""What goes wrong on the command line is said in one line, with a status, never a traceback.
+
+Most commands here run in this interpreter (tests/commands.py). The simulations that fail on the
+network run in a real process (`cli_process`): what a command leaves behind is said on its way
+out (an aiohttp session left open: "Unclosed client session" on stderr after the one line), and
+in this interpreter that comes, if ever, when the test is over."""
 
 from __future__ import annotations
 
@@ -45,22 +50,22 @@ def simulate(image: Path, api: str, token: str = "bya.crd_nobody." + "x" * 43) -
 
 @pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
 async def test_simulate_with_the_api_unreachable_says_so_in_one_line(
-    cli: Cli, tmp_path: Path, online: bool
+    cli_process: Cli, tmp_path: Path, online: bool
 ) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
 
-    result = await cli(*simulate(qr_image(tmp_path), url), *(["--online"] if online else []))
+    result = await cli_process(*simulate(qr_image(tmp_path), url), *(["--online"] if online else []))
 
     assert_one_line(result, "cannot reach the service", url)
 
 
 @pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
 async def test_simulate_with_a_bad_token_says_the_service_refused_it(
-    cli: Cli, api: Api, tmp_path: Path, online: bool
+    cli_process: Cli, api: Api, tmp_path: Path, online: bool
 ) -> None:
     url = str(api.client.make_url("")).rstrip("/")
 
-    result = await cli(*simulate(qr_image(tmp_path), url), *(["--online"] if online else []))
+    result = await cli_process(*simulate(qr_image(tmp_path), url), *(["--online"] if online else []))
 
     assert_one_line(result, "refused the gate token", "401")
 
