@@ -363,3 +363,19 @@ def test_a_privacy_contact_is_kept_beside_the_adapters_own_settings(config_dir: 
     xrl = next(b for b in config.adapter_blocks if b.instance == "xrl")
     assert xrl.privacy_contact is not None and xrl.privacy_contact.email == "dpo@xrl.example"
     assert "privacy_contact" not in xrl.settings
+
+
+def test_a_file_read_again_gives_fresh_tables_and_any_change_is_read(tmp_path: Path) -> None:
+    """Parsed tables are kept per process for the same bytes (bayaffairs/config/files.py): what
+    a caller does to its tables never reaches the next reader, and a file changed even within
+    its size (and the clock's tick) is read as it is now."""
+    from bayaffairs.config.files import read_toml
+
+    path = tmp_path / "app.toml"
+    path.write_text('[server]\nport = 8080\nhosts = ["a"]\n', encoding="utf-8")
+    first = read_toml(path, "app.toml", environ={})
+    first["server"]["port"] = 1
+    first["server"]["hosts"].append("b")
+    assert read_toml(path, "app.toml", environ={}) == {"server": {"port": 8080, "hosts": ["a"]}}
+    path.write_text('[server]\nport = 8081\nhosts = ["a"]\n', encoding="utf-8")  # the same size
+    assert read_toml(path, "app.toml", environ={}) == {"server": {"port": 8081, "hosts": ["a"]}}
