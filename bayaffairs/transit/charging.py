@@ -70,27 +70,29 @@ class RideCharges:
 
     async def charge_pending(self) -> int:
         """Charge what is due, in rounds of `batch` while a backlog lasts, `rounds` at most per
-        call; how many journeys were tried. Charges a provider did not answer are put back when
-        the call ends, so no round of the same call asks for them again."""
+        call; how many journeys were tried. Charges a provider did not answer are put back to
+        pending as soon as their round is recorded (a claim is held no longer than its round, so
+        a long run never sits on claims another worker could take as stale), and no later round
+        of the same call claims them again."""
         unanswered: list[str] = []
         done = 0
-        try:
-            for _ in range(self.rounds):
-                jobs = await self._claim(self.batch)
-                done += len(jobs)
-                unanswered += await self._record(await self._call(jobs))
-                if len(jobs) < self.batch:
-                    break
-        finally:
-            if unanswered:
+        for _ in range(self.rounds):
+            jobs = await self._claim(self.batch, unanswered)
+            done += len(jobs)
+            retry = await self._record(await self._call(jobs))
+            if retry:
                 async with self.db.acquire() as conn:
-                    await q.release_charges(conn, unanswered)
+                    await q.release_charges(conn, retry)
+                unanswered += retry
+            if len(jobs) < self.batch:
+                break
         return done
 
-    async def _claim(self, limit: int) -> list[q.ChargeJob]:
-        """Up to `limit` due charges, claimed and committed before any provider is called."""
+    async def _claim(self, limit: int, skip: list[str]) -> list[q.ChargeJob]:
+        """Up to `limit` due charges but those in `skip`, claimed and committed before any
+        provider is called."""
         async with self.db.transaction() as conn:
-            jobs = await q.claim_charges(conn, limit, self.stale_seconds, self.hold_seconds)
+            jobs = await q.claim_charges(conn, limit, self.stale_seconds, self.hold_seconds, skip)
             # Fare products are priced in the claim: a journey repriced (late tap-out, repair)
             # once it is `charging` then finds the charge it will be charged and refunds from that
             # (priced after the claim, the repricing refunded the difference from the maximum and

@@ -664,19 +664,21 @@ class ChargeJob:
 
 
 async def claim_charges(
-    conn: Connection, limit: int, stale_seconds: int, hold_seconds: int
+    conn: Connection, limit: int, stale_seconds: int, hold_seconds: int, skip: Sequence[str] = ()
 ) -> list[ChargeJob]:
     """Mark up to `limit` charges that are due as charging, and return them: pending ones, held ones
-    older than `hold_seconds`, and ones left charging by a dead worker for `stale_seconds`."""
+    older than `hold_seconds`, and ones left charging by a dead worker for `stale_seconds`; none
+    of `skip` (those the same run already asked for)."""
     records = await conn.fetch(
         """
         UPDATE journeys j SET charge_status = 'charging', updated_at = now()
         FROM users u
         WHERE j.id IN (
             SELECT id FROM journeys
-            WHERE charge_status = 'pending'
-               OR (charge_status = 'held' AND updated_at < now() - make_interval(secs => $3))
-               OR (charge_status = 'charging' AND updated_at < now() - make_interval(secs => $2))
+            WHERE (charge_status = 'pending'
+                   OR (charge_status = 'held' AND updated_at < now() - make_interval(secs => $3))
+                   OR (charge_status = 'charging' AND updated_at < now() - make_interval(secs => $2)))
+              AND NOT id = ANY($4::text[])
             ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
         ) AND u.id = j.user_id
         RETURNING j.id AS journey_id, j.user_id, j.operator, j.fare_amount, j.fare_currency,
@@ -686,6 +688,7 @@ async def claim_charges(
         limit,
         stale_seconds,
         hold_seconds,
+        list(skip),
     )
     return [ChargeJob(**dict(r)) for r in records]
 

@@ -194,3 +194,31 @@ async def test_claims_commit_before_the_provider_is_called_and_a_dead_workers_cl
         claimed: ("charged", charges_of(gateway)[claimed][1]),
     }
     assert gateway.made["charge"] == 2  # the dead worker's charge answered again, not made again
+
+
+async def test_an_unanswered_charge_is_pending_again_when_its_round_ends_and_its_run_does_not_ask_again(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    """Released at the end of its round, not of the run: a run of many rounds never keeps a claim
+    it will not use, which a worker taking stale claims could otherwise have taken meanwhile."""
+    api = await app_on(make_api, gateway, charge_batch=2, charge_concurrency=1)
+    _, journeys = await rider_rides(api, clock, "unanswered", 5)
+    gateway.fail_next("charge", 503)  # the run's first call
+    gateway.delay("charge", 0.1)
+    charges = api.client.server.app[SERVICES].transit.charges
+
+    run = asyncio.create_task(charges.charge_pending())
+    for _ in range(500):  # the second round's calls are under way
+        if gateway.calls["charge"] >= 3:
+            break
+        await asyncio.sleep(0.01)
+    during = await statuses(pg)
+    assert await run == 5
+
+    answered = charges_of(gateway)
+    (unanswered,) = set(journeys) - set(answered)
+    assert during[unanswered] == ("pending", None)
+    assert gateway.calls["charge"] == 5  # the same run did not ask for it again
+    assert (await statuses(pg))[unanswered] == ("pending", None)
+    assert await charges.charge_pending() == 1
+    assert sorted(charges_of(gateway)) == sorted(journeys)
