@@ -64,6 +64,23 @@ class Ride:
         assert status == 200, body
         return body
 
+    def offline_tap(self, operator_id: str, tap_id: str, payload: str, at: datetime) -> dict[str, Any]:
+        """A tap-in at the operator's first stop, as its offline gate `bus-7` uploads it."""
+        return {
+            "tap_id": tap_id,
+            "payload": payload,
+            "gate_id": "bus-7",
+            "station": self.stops(operator_id)[0],
+            "direction": "in",
+            "scanned_at": at.isoformat(),
+        }
+
+    async def upload(self, gate: Api, taps: list[dict[str, Any]]) -> None:
+        """Upload `taps` (all accepted) and drain them at once (no settle time)."""
+        status, result = await gate.post("/v1/gate/taps:batch", {"taps": taps})
+        assert (status, result["accepted"]) == (200, len(taps)), result
+        await self.services.transit.uploads.drain(settle_seconds=0)
+
 
 @pytest.fixture
 async def ride(make_api: AppFactory, clock: MovableClock) -> Ride:

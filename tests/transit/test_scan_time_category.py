@@ -11,29 +11,11 @@ import asyncpg
 import pytest
 
 from bayaffairs.transit.model import Trip
-from tests.support import Api
 from tests.transit.conftest import Ride
 
 pytestmark = pytest.mark.at_two_instants
 
 BUS = "shenzhen_bus"  # elderly ride free, students half fare (config/cities/shenzhen.toml)
-
-
-def tap(ride: Ride, tap_id: str, payload: str, at: datetime) -> dict[str, Any]:
-    return {
-        "tap_id": tap_id,
-        "payload": payload,
-        "gate_id": "bus-7",
-        "station": ride.stops(BUS)[0],
-        "direction": "in",
-        "scanned_at": at.isoformat(),
-    }
-
-
-async def upload_and_drain(ride: Ride, gate: Api, taps: list[dict[str, Any]]) -> None:
-    status, result = await gate.post("/v1/gate/taps:batch", {"taps": taps})
-    assert (status, result["accepted"]) == (200, len(taps)), result
-    await ride.services.transit.uploads.drain(settle_seconds=0)
 
 
 async def priced(pg: asyncpg.Connection, tap_id: str) -> tuple[str, int]:
@@ -63,8 +45,8 @@ async def test_an_offline_tap_is_priced_at_the_category_the_rider_had_when_it_wa
     uploaded_at = ride.clock.now()
     ride.clock.advance(minutes=5)
 
-    await upload_and_drain(ride, gate, [tap(ride, "scanned-before", offline, scanned)])
-    await upload_and_drain(ride, gate, [tap(ride, "scanned-after", online, uploaded_at)])
+    await ride.upload(gate, [ride.offline_tap(BUS, "scanned-before", offline, scanned)])
+    await ride.upload(gate, [ride.offline_tap(BUS, "scanned-after", online, uploaded_at)])
 
     category, amount = await priced(pg, "scanned-before")
     assert category == before
@@ -96,10 +78,15 @@ async def test_an_offline_metro_journey_is_priced_at_the_category_the_rider_had_
     await ride.api.sign_in("metro-rider", category="elderly")
 
     taps = [
-        {**tap(ride, "in-1", entry_code, entered), "station": entry, "gate_id": "m-1"},
-        {**tap(ride, "out-1", exit_code, left), "station": exit_, "direction": "out", "gate_id": "m-2"},
+        {**ride.offline_tap(BUS, "in-1", entry_code, entered), "station": entry, "gate_id": "m-1"},
+        {
+            **ride.offline_tap(BUS, "out-1", exit_code, left),
+            "station": exit_,
+            "direction": "out",
+            "gate_id": "m-2",
+        },
     ]
-    await upload_and_drain(ride, gate, taps)
+    await ride.upload(gate, taps)
     await ride.services.transit.uploads.drain(settle_seconds=0)
 
     row = await pg.fetchrow("SELECT category, status, fare_amount FROM journeys")

@@ -15,29 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bayaffairs.transit.codes import base45
 from bayaffairs.transit.codes import format as fmt
 from bayaffairs.transit.codes.signatures import sign
-from tests.support import Api
 from tests.transit.conftest import Ride
 
 pytestmark = pytest.mark.at_two_instants
 
 BUS = "shenzhen_bus"
-
-
-def tap(ride: Ride, tap_id: str, payload: str, at: datetime) -> dict[str, Any]:
-    return {
-        "tap_id": tap_id,
-        "payload": payload,
-        "gate_id": "bus-7",
-        "station": ride.stops(BUS)[0],
-        "direction": "in",
-        "scanned_at": at.isoformat(),
-    }
-
-
-async def upload_and_drain(ride: Ride, gate: Api, taps: list[dict[str, Any]]) -> None:
-    status, result = await gate.post("/v1/gate/taps:batch", {"taps": taps})
-    assert (status, result["accepted"]) == (200, len(taps)), result
-    await ride.services.transit.uploads.drain(settle_seconds=0)
 
 
 async def outcome(pg: asyncpg.Connection, tap_id: str) -> tuple[str, str | None, str | None]:
@@ -62,8 +44,12 @@ async def test_a_tap_scanned_before_the_account_was_denied_is_charged(
     ride.clock.advance(seconds=20)
     await ride.services.transit.deny_list.change("account", account, "add", "test")
     ride.clock.advance(seconds=20)
-    await upload_and_drain(
-        ride, gate, [tap(ride, "before", before, scanned), tap(ride, "after", after, ride.clock.now())]
+    await ride.upload(
+        gate,
+        [
+            ride.offline_tap(BUS, "before", before, scanned),
+            ride.offline_tap(BUS, "after", after, ride.clock.now()),
+        ],
     )
     assert await outcome(pg, "before") == ("recorded", None, "pending")
     assert await outcome(pg, "after") == ("refused", "denied_account", None)  # control
@@ -98,12 +84,11 @@ async def test_a_tap_scanned_before_the_rider_revoked_the_credential_is_charged(
     assert status == 204
     ride.clock.advance(seconds=20)
     later = ride.clock.now()
-    await upload_and_drain(
-        ride,
+    await ride.upload(
         gate,
         [
-            tap(ride, "before", before, scanned),
-            tap(ride, "after", device_code(credential, device, later, 2), later),
+            ride.offline_tap(BUS, "before", before, scanned),
+            ride.offline_tap(BUS, "after", device_code(credential, device, later, 2), later),
         ],
     )
     assert await outcome(pg, "before") == ("recorded", None, "pending")
@@ -123,10 +108,12 @@ async def test_an_account_let_in_again_is_judged_by_the_entry_in_force_at_the_sc
     await ride.services.transit.deny_list.change("account", account, "remove", "paid")
     ride.clock.advance(seconds=10)
     payload = (await ride.code("shenzhen"))["payload"]
-    await upload_and_drain(
-        ride,
+    await ride.upload(
         gate,
-        [tap(ride, "denied", account_code, denied_at), tap(ride, "let-in", payload, ride.clock.now())],
+        [
+            ride.offline_tap(BUS, "denied", account_code, denied_at),
+            ride.offline_tap(BUS, "let-in", payload, ride.clock.now()),
+        ],
     )
     assert await outcome(pg, "denied") == ("refused", "denied_account", None)
     assert await outcome(pg, "let-in") == ("recorded", None, "pending")
