@@ -116,6 +116,7 @@ class RideCodeSettings:
     charge_batch: int = 500  # journeys the charging job claims per round
     charge_concurrency: int = 32  # payment-provider calls in flight at once
     charge_rounds: int = 20  # rounds per run of the job at most (then the next period)
+    charge_share: float = 0.25  # of its worker's time the job takes at most under a backlog
 
 
 @dataclass(frozen=True)
@@ -484,6 +485,7 @@ class RideCodesSchema(_Section):
     charge_batch = fields.Integer(load_default=500, validate=validate.Range(1, 10_000))
     charge_concurrency = fields.Integer(load_default=32, validate=validate.Range(1, 256))
     charge_rounds = fields.Integer(load_default=20, validate=validate.Range(1, 1000))
+    charge_share = fields.Float(load_default=0.25, validate=validate.Range(0.05, 1.0))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RideCodeSettings:

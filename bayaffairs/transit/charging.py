@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider, RefundRequest
@@ -55,6 +56,7 @@ class RideCharges:
         batch: int = 500,
         concurrency: int = 32,
         rounds: int = 20,
+        share: float = 0.25,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -67,16 +69,22 @@ class RideCharges:
         self.batch = batch
         self.concurrency = concurrency
         self.rounds = rounds
+        self.share = share
+        # How a round is timed and a pause is taken: replaced in tests, which must not sleep.
+        self.timer: Callable[[], float] = time.monotonic
+        self.pause: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def charge_pending(self) -> int:
         """Charge what is due, in rounds of `batch` while a backlog lasts, `rounds` at most per
-        call; how many journeys were tried. Charges a provider did not answer are put back to
-        pending as soon as their round is recorded (a claim is held no longer than its round, so
-        a long run never sits on claims another worker could take as stale), and no later round
-        of the same call claims them again."""
+        call, pausing between rounds so that charging takes at most `share` of the worker's time
+        (ride now, pay later: a gate's answer comes first); how many journeys were tried.
+        Charges a provider did not answer are put back to pending as soon as their round is
+        recorded (a claim is held no longer than its round, so a long run never sits on claims
+        another worker could take as stale), and no later round of the same call claims them."""
         unanswered: list[str] = []
         done = 0
         for _ in range(self.rounds):
+            started = self.timer()
             jobs = await self._claim(self.batch, unanswered)
             done += len(jobs)
             retry = await self._record(await self._call(jobs))
@@ -86,6 +94,9 @@ class RideCharges:
                 unanswered += retry
             if len(jobs) < self.batch:
                 break
+            if self.share < 1:
+                # Its worker also answers gates: a backlog is charged at `share` of its time.
+                await self.pause((self.timer() - started) * (1 - self.share) / self.share)
         return done
 
     async def _claim(self, limit: int, skip: list[str]) -> list[q.ChargeJob]:

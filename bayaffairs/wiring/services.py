@@ -135,6 +135,7 @@ def build_transit(
             batch=settings.ride_codes.charge_batch,
             concurrency=settings.ride_codes.charge_concurrency,
             rounds=settings.ride_codes.charge_rounds,
+            share=settings.ride_codes.charge_share,
         ),
         products=products,
         debts=debts,

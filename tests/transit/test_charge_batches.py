@@ -222,3 +222,42 @@ async def test_an_unanswered_charge_is_pending_again_when_its_round_ends_and_its
     assert (await statuses(pg))[unanswered] == ("pending", None)
     assert await charges.charge_pending() == 1
     assert sorted(charges_of(gateway)) == sorted(journeys)
+
+
+async def test_under_a_backlog_the_job_pauses_between_rounds_to_keep_to_its_share_of_the_worker(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway
+) -> None:
+    """The job's worker also answers gates: at `charge_share` 0.25 a round that took one second
+    is followed by three seconds of pause, so charges take at most a quarter of its time. The
+    timer here says each round took 1 s; nothing sleeps."""
+    api = await app_on(make_api, gateway, charge_batch=2, charge_share=0.25)
+    _, journeys = await rider_rides(api, clock, "paced", 5)
+    charges = api.client.server.app[SERVICES].transit.charges
+    ticks = iter(range(100))
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    charges.timer = lambda: float(next(ticks))
+    charges.pause = pause
+
+    assert await charges.charge_pending() == 5  # rounds of 2, 2 and 1
+    assert pauses == [3.0, 3.0]  # between rounds, none after the last
+    assert sorted(charges_of(gateway)) == sorted(journeys)
+
+
+async def test_at_a_full_share_the_job_does_not_pause(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway
+) -> None:
+    api = await app_on(make_api, gateway, charge_batch=2, charge_share=1.0)
+    await rider_rides(api, clock, "unpaced", 5)
+    charges = api.client.server.app[SERVICES].transit.charges
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    charges.pause = pause
+    assert await charges.charge_pending() == 5
+    assert pauses == []
