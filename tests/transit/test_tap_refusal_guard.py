@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 
 from tests.transit.conftest import Ride
-from tests.transit.test_scan_time_validity import BUS, device_code, device_credential, outcome, tap
+from tests.transit.test_scan_time_validity import BUS, device_code, device_credential, outcome
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -60,9 +60,9 @@ async def test_a_denied_account_is_refused_by_the_set_wise_tap_in_from_the_time_
     ride.clock.advance(seconds=20)
     await ride.services.transit.deny_list.change("account", account, "add", "test")
     ride.clock.advance(seconds=20)
-    await upload_alone(ride, tap(ride, "after", after, ride.clock.now()))
+    await upload_alone(ride, ride.offline_tap(BUS, "after", after, ride.clock.now()))
     assert await outcome(pg, "after") == ("refused", "denied_account", None)
-    await upload_alone(ride, tap(ride, "before", before, scanned))
+    await upload_alone(ride, ride.offline_tap(BUS, "before", before, scanned))
     assert await outcome(pg, "before") == ("recorded", None, "pending")
     answer = await ride.scan(await ride.gate(BUS), online, ride.stops(BUS)[0])
     assert (answer["decision"], answer["reason"]) == ("deny", "denied_account")
@@ -79,7 +79,7 @@ async def test_a_revoked_credential_is_refused_by_the_set_wise_tap_in_from_its_r
     assert status == 204
     ride.clock.advance(seconds=20)
     later = ride.clock.now()
-    await upload_alone(ride, tap(ride, "after", device_code(credential, device, later, 2), later))
+    await upload_alone(ride, ride.offline_tap(BUS, "after", device_code(credential, device, later, 2), later))
     assert await outcome(pg, "after") == ("refused", "revoked", None)
-    await upload_alone(ride, tap(ride, "before", before, scanned))
+    await upload_alone(ride, ride.offline_tap(BUS, "before", before, scanned))
     assert await outcome(pg, "before") == ("recorded", None, "pending")
