@@ -12,6 +12,7 @@ from bayaffairs.errors import NotFound
 from bayaffairs.handlers.endpoint import documented
 from bayaffairs.handlers.keys import CONFIG, OPENAPI
 from bayaffairs.handlers.openapi import build_openapi
+from bayaffairs.memo import ProcessMemo
 
 routes = web.RouteTableDef()
 _STATIC = Path(__file__).parent / "static"
@@ -55,18 +56,13 @@ def document(app: web.Application, server_url: str) -> bytes:
         (r.method, repr(r.resource.get_info()) if r.resource else "", r.handler) for r in app.router.routes()
     ]
     key = (server_url, tuple((method, path, id(handler)) for method, path, handler in routes))
-    cached = _DOCUMENTS.get(key)
-    if cached is not None:
-        return cached[1]
-    body = orjson.dumps(build_openapi(app, server_url))
-    if len(_DOCUMENTS) >= _DOCUMENTS_MAX:
-        _DOCUMENTS.clear()
-    _DOCUMENTS[key] = (tuple(handler for _, _, handler in routes), body)
-    return body
+    handlers = tuple(handler for _, _, handler in routes)
+    return _DOCUMENTS.get(key, lambda: (handlers, orjson.dumps(build_openapi(app, server_url))))[1]
 
 
-_DOCUMENTS: dict[tuple[str, tuple[tuple[str, str, int], ...]], tuple[tuple[object, ...], bytes]] = {}
-_DOCUMENTS_MAX = 16
+_DOCUMENTS: ProcessMemo[tuple[str, tuple[tuple[str, str, int], ...]], tuple[tuple[object, ...], bytes]] = (
+    ProcessMemo(16)
+)
 
 
 @routes.get("/openapi.json")

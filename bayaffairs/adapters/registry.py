@@ -23,6 +23,7 @@ from bayaffairs.adapters.base import Adapter, AdapterContext, Manifest
 from bayaffairs.adapters.protocols import KIND_BASES, verbs
 from bayaffairs.config.errors import ConfigError, config_error_from
 from bayaffairs.config.regions import ID_PATTERN, AdapterBlock, TextField
+from bayaffairs.memo import ProcessMemo
 
 
 class ManifestSchema(Schema):
@@ -100,22 +101,19 @@ def validate_settings(cls: type[Adapter], block: AdapterBlock) -> dict[str, Any]
     class and settings text: a process that starts several apps from one config (the tests,
     ~0.5 s an app for 34 blocks) checks each block once. Equal blocks share one loaded value,
     so adapters treat their settings as read-only (none writes to them)."""
-    key = (cls, json.dumps(block.settings, sort_keys=True, default=str))
-    loaded = _LOADED.get(key)
-    if loaded is None:
+
+    def load() -> dict[str, Any]:
         schema: Schema = cls.Settings()
         try:
-            loaded = schema.load(block.settings)
+            loaded: dict[str, Any] = schema.load(block.settings)
         except ValidationError as exc:
             raise config_error_from(block.source, exc.messages, f"adapters.{block.instance}") from None
-        if len(_LOADED) >= _LOADED_MAX:
-            _LOADED.clear()
-        _LOADED[key] = loaded
-    return loaded
+        return loaded
+
+    return _LOADED.get((cls, json.dumps(block.settings, sort_keys=True, default=str)), load)
 
 
-_LOADED: dict[tuple[type, str], dict[str, Any]] = {}
-_LOADED_MAX = 512
+_LOADED: ProcessMemo[tuple[type, str], dict[str, Any]] = ProcessMemo(512)
 
 
 _Kind = TypeVar("_Kind", bound=Adapter)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bayaffairs.config.errors import ConfigError
+from bayaffairs.memo import ProcessMemo
 
 _ENV_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
@@ -50,17 +51,10 @@ def _parsed(content: bytes) -> dict[str, Any]:
     most of loading the config (~70 ms of ~110), which a process that loads it many times (the
     tests, a config a test) repeats on the same files. Keyed by the bytes themselves, so a file
     changed in any way is parsed again. Callers get `_expand`'s copy, never these tables."""
-    data = _PARSED.get(content)
-    if data is None:
-        data = tomllib.loads(content.decode())
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        _PARSED[content] = data
-    return data
+    return _PARSED.get(content, lambda: tomllib.loads(content.decode()))
 
 
-_PARSED: dict[bytes, dict[str, Any]] = {}
-_PARSED_MAX = 256
+_PARSED: ProcessMemo[bytes, dict[str, Any]] = ProcessMemo(256)
 
 
 def _expand(value: Any, display: str, key: str, environ: Mapping[str, str], used: list[Fallback]) -> Any:

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bayaffairs.memo import ProcessMemo
 from bayaffairs.transit.fares.base import PairEngine
 from bayaffairs.transit.fares.concessions import InvalidFareSettings
 from bayaffairs.transit.fares.distance_bands import Bands, DistanceBands
@@ -99,14 +100,8 @@ class ThroughFares:
         (`bayaffairs.adapters.registry.validate_settings`). A rule is read-only once built."""
         members = tuple(engines.get(o) for o in settings["operators"])
         key = (rule_id, json.dumps(settings, sort_keys=True, default=str), tuple(map(id, members)))
-        cached = _SHARED.get(key)
-        if cached is not None:  # the entry holds its engines: an id in the key is still theirs
-            return cached[1]
-        rule = cls(rule_id, settings, engines)
-        if len(_SHARED) >= _SHARED_MAX:
-            _SHARED.clear()
-        _SHARED[key] = (members, rule)
-        return rule
+        # the entry holds its engines: an id in the key is still theirs
+        return _SHARED.get(key, lambda: (members, cls(rule_id, settings, engines)))[1]
 
     def covers(self, entry_operator: str, exit_operator: str) -> bool:
         return entry_operator in self._engines and exit_operator in self._engines
@@ -127,8 +122,9 @@ class ThroughFares:
         return used
 
 
-_SHARED: dict[tuple[str, str, tuple[int, ...]], tuple[tuple[FareEngine | None, ...], ThroughFares]] = {}
-_SHARED_MAX = 64
+_SHARED: ProcessMemo[tuple[str, str, tuple[int, ...]], tuple[tuple[FareEngine | None, ...], ThroughFares]] = (
+    ProcessMemo(64)
+)
 
 
 def shortest_paths(
