@@ -3,12 +3,9 @@ same stop or vehicle within `double_tap_seconds` is let through and charged once
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 import pytest
 
-from tests.support import Api
 from tests.transit.conftest import Ride, uploaded_tap
 
 pytestmark = pytest.mark.at_two_instants
@@ -51,44 +48,26 @@ async def test_the_window_is_the_operators(ride: Ride, pg: asyncpg.Connection) -
     assert ride.operator("shenzhen_metro").rules.tap_out  # a tap-out operator has no double taps
 
 
-def offline_tap(ride: Ride, tap_id: str, payload: str) -> dict[str, Any]:
-    """A tap an offline bus gate made now."""
-    return {
-        "tap_id": tap_id,
-        "payload": payload,
-        "gate_id": "bus-9",
-        "station": ride.stops(BUS)[0],
-        "direction": "in",
-        "scanned_at": ride.clock.now().isoformat(),
-    }
-
-
-async def upload(ride: Ride, gate: Api, taps: list[dict[str, Any]]) -> None:
-    status, result = await gate.post("/v1/gate/taps:batch", {"taps": taps})
-    assert (status, result["accepted"]) == (200, len(taps)), result
-    await ride.services.transit.uploads.drain(settle_seconds=0)
-
-
 async def test_offline_double_taps_count_once_whatever_order_they_arrive_in(
     ride: Ride, pg: asyncpg.Connection
 ) -> None:
     gate = await ride.gate(BUS)
     early_code = (await ride.code("shenzhen"))["payload"]
-    early = offline_tap(ride, "t-1", early_code)
+    early = ride.offline_tap(BUS, "t-1", early_code, ride.clock.now())
     ride.clock.advance(seconds=20)
-    late = offline_tap(ride, "t-2", (await ride.code("shenzhen"))["payload"])
-    await upload(ride, gate, [late])  # the later tap arrives first
-    await upload(ride, gate, [early])
+    late = ride.offline_tap(BUS, "t-2", (await ride.code("shenzhen"))["payload"], ride.clock.now())
+    await ride.upload(gate, [late])  # the later tap arrives first
+    await ride.upload(gate, [early])
     assert len(await charged(pg)) == 1
     states = await pg.fetch("SELECT state, journey_id FROM tap_uploads ORDER BY tap_id")
     assert [s["state"] for s in states] == ["recorded", "recorded"]
     assert states[0]["journey_id"] == states[1]["journey_id"]
     # Control: two taps in one batch, a window apart, are two fares.
     ride.clock.advance(seconds=120)
-    first = offline_tap(ride, "t-3", (await ride.code("shenzhen"))["payload"])
+    first = ride.offline_tap(BUS, "t-3", (await ride.code("shenzhen"))["payload"], ride.clock.now())
     ride.clock.advance(seconds=61)
-    second = offline_tap(ride, "t-4", (await ride.code("shenzhen"))["payload"])
-    await upload(ride, gate, [first, second])
+    second = ride.offline_tap(BUS, "t-4", (await ride.code("shenzhen"))["payload"], ride.clock.now())
+    await ride.upload(gate, [first, second])
     assert len(await charged(pg)) == 3
 
 
@@ -146,7 +125,7 @@ async def test_a_second_entry_at_the_same_metro_station_uploaded_is_the_same_ent
     b = uploaded_tap("in-b", (await ride.code("shenzhen"))["payload"], stops[0], "in", ride.clock.now())
     ride.clock.advance(minutes=20)
     c = uploaded_tap("out-c", (await ride.code("shenzhen"))["payload"], stops[-1], "out", ride.clock.now())
-    await upload(ride, gate, [a, b, c] if order == "in scan order" else [b, a, c])
+    await ride.upload(gate, [a, b, c] if order == "in scan order" else [b, a, c])
     await ride.services.transit.journeys.close_overdue()
 
     assert await journeys(pg) == [("completed", stops[0], stops[-1])]
