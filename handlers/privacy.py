@@ -41,7 +41,8 @@ async def list_access_log(call: Call) -> web.Response:
     responses={200: None, 202: ExportJobOut},
     rate_class="write",
     errors=(401,),
-    description="Profile, sign-in identities, sessions, documents (numbers masked, or in clear with "
+    description="Profile, the fare category's history (`category_history`: each category and "
+    "since when), sign-in identities, sessions, documents (numbers masked, or in clear with "
     "`document_numbers=clear` after re-authentication: each number read is in the access log), "
     "consents, data transfers, the access log, ride accounts, journeys, debts, bookings and "
     "appointments. `format=zip` adds the QR images of valid tickets and active appointments and "

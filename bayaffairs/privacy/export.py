@@ -248,6 +248,7 @@ class Exports:
         user_id = order.user_id
         async with self.db.acquire() as conn:
             identities = await q.identities(conn, user_id)
+            category_history = await q.category_history(conn, user_id)
             sessions = await q.sessions(conn, user_id, self.clock.now())
             ride_accounts = await q.ride_accounts(conn, user_id)
             debts = await obligations_q.debts(conn, user_id)
@@ -264,6 +265,7 @@ class Exports:
                 "generated_at": self.clock.now(),
                 "document_numbers": order.numbers,
                 "profile": await s.users.get(user_id),
+                "category_history": category_history,
                 "sign_in_identities": identities,
                 "sessions": sessions,
                 "documents": documents,

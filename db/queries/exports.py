@@ -67,6 +67,14 @@ async def identities(conn: Connection, user_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in records]
 
 
+async def category_history(conn: Connection, user_id: str) -> list[dict[str, Any]]:
+    """Each fare category the rider has had and since when (0053), oldest first."""
+    records = await conn.fetch(
+        "SELECT category, since FROM user_categories WHERE user_id = $1 ORDER BY since", user_id
+    )
+    return [dict(r) for r in records]
+
+
 async def sessions(conn: Connection, user_id: str, now: datetime) -> list[dict[str, Any]]:
     """The rider's sessions still in force (never their secrets: only hashes are stored)."""
     records = await conn.fetch(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -14,7 +14,7 @@ import zxingcpp
 from PIL import Image
 
 from tests.appointments.conftest import VIDEO
-from tests.privacy.conftest import DOCUMENT, MakeWorld, World
+from tests.privacy.conftest import DOCUMENT, NOW, MakeWorld, World
 from tests.support import Api
 from tests.travel.conftest import signed_in_with_wallet
 
@@ -23,6 +23,7 @@ SECTIONS = {
     "generated_at",
     "document_numbers",
     "profile",
+    "category_history",
     "sign_in_identities",
     "sessions",
     "documents",
@@ -91,6 +92,21 @@ async def test_the_export_holds_nothing_of_another_rider(world: World) -> None:
     assert status == 200
     text = orjson.dumps(body).decode()
     assert theirs["id"] not in text
+    assert await world.user_id(other) not in text
+
+
+async def test_the_export_holds_the_riders_fare_category_and_each_change_of_it(world: World) -> None:
+    other = await world.api.sign_in("another-rider", category="elderly")
+    world.clock.advance(days=2)
+    await world.api.sign_in("privacy-rider", category="student")  # the provider verified a change
+    await world.api.sign_in("another-rider", category="child")
+    status, body = await world.rider.get("/v1/me/export")
+    assert status == 200, body
+    assert body["profile"]["category"] == "student"
+    history = [(datetime.fromisoformat(c["since"]), c["category"]) for c in body["category_history"]]
+    assert history == [(NOW, "adult"), (NOW + timedelta(days=2), "student")]
+    text = orjson.dumps(body).decode()
+    assert "elderly" not in text and "child" not in text
     assert await world.user_id(other) not in text
 
 
