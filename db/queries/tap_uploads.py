@@ -96,7 +96,8 @@ async def take_slot(
     upload is in its rider's slot: 0051, 0052).
 
     The due check comes first (CASE keeps the order), so no empty slot is held; LIMIT 1 over the
-    slots in order stops at the first lock taken."""
+    slots in order stops at the first lock taken. Settled pending uploads are found by receipt
+    time (tap_uploads_pending_received, 0054), not by reading the slot's in scan order."""
     return cast(
         int | None,
         await conn.fetchval(
