@@ -14,7 +14,7 @@ from bayaffairs.wiring.root import load_adapters
 
 
 def run(args: argparse.Namespace) -> None:
-    config = config_or_exit(announce=False)
+    config = config_or_exit(args.environ, announce=False)
     try:
         adapters = load_adapters(config)
     except ConfigError as exc:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> None:
     kinds = Counter(a.kind for a in adapters.instances.values())
     s = config.settings
     print(f"config: {config.directory}")
-    print(profile_said(config).replace("profile ", "profile: ", 1))
+    print(profile_said(config, args.environ).replace("profile ", "profile: ", 1))
     if s.profile is None:
         print("  (scripts/run serves the demo profile: `BAYAFFAIRS_PROFILE=demo bayaffairs check-config`)")
     print(f"database: {redact(s.database.url)}   redis: {redact(s.redis.url)}")

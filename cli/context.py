@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
@@ -32,22 +31,23 @@ class CommandError(Exception):
         self.status = status
 
 
-def config_or_exit(*, announce: bool = True) -> Config:
-    """The configuration, or one line and exit status 2. `announce`: say on stderr which profile
-    it is (stdout stays the command's own output, JSON included)."""
+def config_or_exit(environ: Mapping[str, str], *, announce: bool = True) -> Config:
+    """The configuration under the command's environment (`args.environ`), or one line and exit
+    status 2. `announce`: say on stderr which profile it is (stdout stays the command's own
+    output, JSON included)."""
     try:
-        config = load_config()
+        config = load_config(environ=environ)
     except ConfigError as exc:
         print(f"bayaffairs: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if announce:
-        print(f"bayaffairs: {profile_said(config)}", file=sys.stderr, flush=True)
+        print(f"bayaffairs: {profile_said(config, environ)}", file=sys.stderr, flush=True)
     return config
 
 
-def profile_said(config: Config) -> str:
+def profile_said(config: Config, environ: Mapping[str, str]) -> str:
     """Which profile, and why: "profile demo (BAYAFFAIRS_PROFILE=demo)"."""
-    named = os.environ.get("BAYAFFAIRS_PROFILE")
+    named = environ.get("BAYAFFAIRS_PROFILE")
     why = f"BAYAFFAIRS_PROFILE={named}" if named else "BAYAFFAIRS_PROFILE is not set"
     return f"profile {config.settings.profile_name} ({why})"
 

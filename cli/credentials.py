@@ -19,7 +19,7 @@ def _explain(exc: DomainError) -> str:
 
 
 async def issue(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         service = wiring.services.credentials
         # Clamped only so that timedelta takes it: the service refuses anything beyond the kind's limit.
@@ -60,7 +60,7 @@ async def issue(args: argparse.Namespace) -> None:
 
 
 async def list_(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         service = wiring.services.credentials
         items = await service.list(kind=args.kind, include_inactive=args.all)
@@ -107,7 +107,7 @@ def _binding(c: Credential, before: str = "") -> str:
 
 
 async def revoke(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         service = wiring.services.credentials
         try:

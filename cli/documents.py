@@ -10,7 +10,7 @@ from bayaffairs.cli.context import config_or_exit, wired
 
 
 async def refingerprint(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         documents = wiring.services.documents
         done = await documents.refingerprint(batch=args.batch)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from bayaffairs.cli.context import CommandError, instant
@@ -12,7 +11,7 @@ from bayaffairs.gate.simulate import SimulationError, simulate
 
 
 async def run(args: argparse.Namespace) -> None:
-    token = args.token or os.environ.get("BAYAFFAIRS_GATE_TOKEN")
+    token = args.token or args.environ.get("BAYAFFAIRS_GATE_TOKEN")
     if not token:
         raise CommandError("a gate token is needed: --token or BAYAFFAIRS_GATE_TOKEN", status=2)
     try:

@@ -15,7 +15,7 @@ from bayaffairs.signing.keys import PublishedKey
 
 
 async def rotate(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         try:
             key = await wiring.services.transit.issuer_keys.rotate(args.issuer, now=args.now)
@@ -34,7 +34,7 @@ async def rotate(args: argparse.Namespace) -> None:
 
 
 async def list_(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         keys = await wiring.services.transit.issuer_keys.all()
         now = wiring.clock.now()
@@ -57,7 +57,7 @@ def _state(key: PublishedKey, now: datetime) -> str:
 
 
 async def compromised(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         transit = wiring.services.transit
         try:
@@ -84,7 +84,7 @@ def fingerprint_key(args: argparse.Namespace) -> None:
     """The fingerprint key a `[secrets] documents_keys` key gave the documents' fingerprints
     (before they had a secret of their own): the first value of `fingerprint_keys`, so that
     setting it changes no fingerprint (`documents/cipher.py`). Prints "keyid:base64"."""
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     keys = dict(config.settings.secrets.documents_keys)
     chosen = args.from_ or config.settings.secrets.documents_keys[0][0]
     if chosen not in keys:

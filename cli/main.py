@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import os
 import sys
+from collections.abc import Mapping
 
 from bayaffairs.cli import (
     check_config,
@@ -41,8 +43,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+    """The command in `argv` (else sys.argv), under the environment `env` (else the process's):
+    commands read their environment from `args.environ`, never from os.environ, so that one run
+    in a thread of another program (tests/commands.py) is given its own without the program's
+    other threads seeing it."""
     args = parser().parse_args(argv)
+    args.environ = os.environ if env is None else env
     try:
         result = args.run(args)
         if inspect.iscoroutine(result):

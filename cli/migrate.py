@@ -20,7 +20,7 @@ from bayaffairs.db.migrate import (
 
 
 async def run(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     migrations, functions = discover(), discover_functions()
     replaced: list[str] = []
 

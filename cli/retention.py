@@ -11,7 +11,7 @@ from bayaffairs.privacy.retention import RetentionReport
 
 
 async def run(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     async with wired(config) as wiring:
         report = await wiring.services.privacy.retention.run(dry_run=args.dry_run)
     print(as_json(report) if args.json else as_text(report))

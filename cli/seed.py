@@ -224,7 +224,7 @@ STEPS: tuple[SeedStep, ...] = (
 async def run(args: argparse.Namespace) -> None:
     if not args.demo:
         raise CommandError("only demo data can be seeded: pass --demo", status=2)
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     if config.settings.profile not in DEMO_PROFILES:
         raise CommandError(
             f"seed --demo runs only in the demo or test profile, not in {config.settings.profile_name}"

@@ -148,7 +148,7 @@ def _exit_by(seconds: float) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     refuse_unsafe(config)  # production: no demo secrets, fallbacks or demo adapters
     server = config.settings.server
     host = args.host or server.host

@@ -30,7 +30,7 @@ def _operators(args: argparse.Namespace, known: Mapping[str, object]) -> list[st
 
 
 async def close(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     day = _day(args.date)
     async with wired(config) as wiring:
         settlements = wiring.services.transit.settlements
@@ -51,7 +51,7 @@ async def close(args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    config = config_or_exit()
+    config = config_or_exit(args.environ)
     day = _day(args.date)
     async with wired(config) as wiring:
         settlements = wiring.services.transit.settlements

@@ -1,5 +1,5 @@
-"""The `bayaffairs` command run in the test interpreter: `bayaffairs.cli.main.main(argv)` with its
-own environment, stdout, stderr and exit status, as a subprocess would give them, without the
+"""The `bayaffairs` command run in the test interpreter: `bayaffairs.cli.main.main(argv, env)`
+with its own environment, stdout, stderr and exit status, as a subprocess would give them, without the
 ~1.5 s of CPU a fresh interpreter spends importing before the command starts.
 
 The command calls `asyncio.run`, which cannot run inside the test's event loop: it runs in a
@@ -17,7 +17,6 @@ import asyncio
 import contextvars
 import io
 import logging
-import os
 import sys
 import threading
 import traceback
@@ -39,7 +38,11 @@ class Result:
 
 
 async def run_in_process(env: Mapping[str, str], *args: str) -> Result:
-    """`bayaffairs ARGS` with exactly `env` as its environment (os.environ is restored after)."""
+    """`bayaffairs ARGS` with exactly `env` as its environment: handed to main(), which gives it
+    to the command, so os.environ stays the test process's meanwhile (the test's app, serving the
+    command, goes on reading its own). A library that reads os.environ itself would see the
+    process's: none of the commands' does (asyncpg's PG* variables are not used: the URLs are
+    whole)."""
     if args[:1] == ("serve",):
         raise AssertionError("`serve` forks workers and installs signal handlers: run it in a process")
     call = asyncio.to_thread(_run, dict(env), list(args))
@@ -51,23 +54,23 @@ async def run_in_process(env: Mapping[str, str], *args: str) -> Result:
 _OUTPUT: contextvars.ContextVar[tuple[io.StringIO, io.StringIO] | None] = contextvars.ContextVar(
     "command_output", default=None
 )
-# os.environ and sys.stdout/sys.stderr belong to the process: one command at a time.
+# sys.stdout and sys.stderr belong to the process: one command at a time installs the routing.
 _ONE_AT_A_TIME = threading.Lock()
 
 
 def _run(env: dict[str, str], argv: list[str]) -> Result:
     out, err = io.StringIO(), io.StringIO()
     _OUTPUT.set((out, err))
-    with _ONE_AT_A_TIME, _environment(env), _routed_output(), _warnings_logged_to(err):
-        status = _exit_status(argv)
+    with _ONE_AT_A_TIME, _routed_output(), _warnings_logged_to(err):
+        status = _exit_status(argv, env)
     return Result(status, out.getvalue(), err.getvalue())
 
 
-def _exit_status(argv: list[str]) -> int:
+def _exit_status(argv: list[str], env: dict[str, str]) -> int:
     """What the interpreter would exit with: SystemExit's code, 1 and the traceback on stderr for
     an exception the command let through."""
     try:
-        main(argv)
+        main(argv, env)
     except SystemExit as exc:
         if exc.code is None:
             return 0
@@ -79,18 +82,6 @@ def _exit_status(argv: list[str]) -> int:
         traceback.print_exc(file=sys.stderr)
         return 1
     return 0
-
-
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 class _Routed(io.TextIOBase):

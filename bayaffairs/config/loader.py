@@ -48,10 +48,12 @@ class Config:
     fallbacks: tuple[Fallback, ...] = ()
 
 
-def default_config_dir() -> Path:
-    """The checkout's config/ folder, unless BAYAFFAIRS_CONFIG_DIR names another."""
-    if os.environ.get("BAYAFFAIRS_CONFIG_DIR"):
-        return Path(os.environ["BAYAFFAIRS_CONFIG_DIR"])
+def default_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The checkout's config/ folder, unless BAYAFFAIRS_CONFIG_DIR (in `environ`, else the
+    process's environment) names another."""
+    named = (os.environ if environ is None else environ).get("BAYAFFAIRS_CONFIG_DIR")
+    if named:
+        return Path(named)
     return Path(__file__).resolve().parents[2] / "config"
 
 
@@ -68,7 +70,7 @@ def load_config(
     "production", is production: no overlay.
     """
     environ = os.environ if environ is None else environ
-    directory = directory or default_config_dir()
+    directory = directory or default_config_dir(environ)
     profile = profile if profile is not None else environ.get("BAYAFFAIRS_PROFILE") or None
     if profile == PRODUCTION:
         profile = None
