@@ -631,24 +631,6 @@ async def mark_unfinished(conn: Connection, journey_ids: Sequence[str]) -> None:
     )
 
 
-async def settled_between(
-    conn: Connection, operator: str, start: datetime, end: datetime
-) -> list[JourneyRow]:
-    """Priced journeys of an operator whose settlement time (exit, else entry) is in [start, end)."""
-    records = await conn.fetch(
-        f"""
-        SELECT {_COLUMNS} FROM journeys
-        WHERE operator = $1 AND fare_amount IS NOT NULL
-          AND coalesce(exit_at, entry_at) >= $2 AND coalesce(exit_at, entry_at) < $3
-        ORDER BY coalesce(exit_at, entry_at), id
-        """,
-        operator,
-        start,
-        end,
-    )
-    return [_row(r) for r in records]
-
-
 @dataclass(frozen=True)
 class ChargeJob:
     journey_id: str

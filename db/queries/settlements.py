@@ -448,12 +448,17 @@ async def insert_day(
 
 # -- fare subsidy credits (kind 'credit': a rider's month under a monthly subsidy) -----------------
 
-_MONTH_SPENDS = f"""
-    SELECT j.user_id, j.operator, sum(coalesce(j.product_spend, j.fare_amount))::bigint AS spend
-    FROM journeys j
+# The journeys without share weights and the through journeys apart, each a range of the index
+# settlement reads it by (journeys_settlement_own, journeys_through_settlement: 0055).
+_MONTH_OF = f"""
+    SELECT j.user_id, j.operator, coalesce(j.product_spend, j.fare_amount) AS spend FROM journeys j
     WHERE j.operator = ANY($1::text[]) AND j.fare_amount IS NOT NULL
       AND {_SETTLES_AT} >= $2 AND {_SETTLES_AT} < $3
-      {{riders}}
+      {{riders}}"""
+_MONTH_SPENDS = f"""
+    SELECT j.user_id, j.operator, sum(j.spend)::bigint AS spend
+    FROM ({_MONTH_OF} AND j.share_weights IS NULL
+          UNION ALL {_MONTH_OF} AND j.share_weights IS NOT NULL) j
     GROUP BY j.user_id, j.operator
     ORDER BY j.user_id, j.operator
 """

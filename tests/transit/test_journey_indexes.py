@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from bayaffairs.db.queries import fare_products
+from bayaffairs.db.queries import fare_products, settlements
 from tests.support import START
 from tests.transit.test_settlement_queries import Recording, generic_plan
 
@@ -60,7 +60,7 @@ async def indexes_of(pg: asyncpg.Connection, journey_id: str) -> dict[str, str]:
     return out
 
 
-async def test_a_bus_journey_is_written_to_at_most_nine_indexes_four_on_random_keys(
+async def test_a_bus_journey_is_written_to_at_most_eight_indexes_four_on_random_keys(
     pg: asyncpg.Connection,
 ) -> None:
     await rider(pg, "usr_bus", b"\x01" * 8)
@@ -69,7 +69,7 @@ async def test_a_bus_journey_is_written_to_at_most_nine_indexes_four_on_random_k
     written = await indexes_of(pg, "jny_bus")
 
     random_keys = {name for name, key in written.items() if key in ("user_id", "account_token")}
-    assert len(written) <= 9, sorted(written)
+    assert len(written) <= 8, sorted(written)
     assert len(random_keys) <= 4, sorted(random_keys)
 
 
@@ -128,3 +128,29 @@ async def test_a_riders_month_and_last_leg_are_ranges_of_one_index_by_rider_and_
                 journeys.append(node)
         conds = [n.get("Index Cond", "") for n in journeys]
         assert any("user_id" in c and "COALESCE(" in c for c in conds), (sql, plan)
+
+
+async def test_a_months_spends_are_index_ranges_of_the_month(
+    pg: asyncpg.Connection,
+) -> None:
+    """The spends of a fare subsidy's month (every rider's, or some riders') read journeys as
+    index ranges of the month (by operator, or by rider), the through journeys through an index
+    of theirs alone: no index of their own to write per journey."""
+    recording = Answering()
+    month = START - timedelta(days=30)
+    await settlements.month_spends(recording, ["bus", "metro"], month, START)  # type: ignore[arg-type]
+    await settlements.month_spends(recording, ["bus"], month, START, ["usr_a", "usr_b"])  # type: ignore[arg-type]
+
+    for sql, args in recording.statements:
+        args = tuple("{" + ",".join(a) + "}" if isinstance(a, list) else a for a in args)
+        plan = await generic_plan(pg, sql, args)
+        indexes = {n["Index Name"]: n.get("Index Cond", "") for n in plan if "Index Name" in n}
+        assert not [n for n in plan if n["Node Type"] == "Seq Scan"], (sql, plan)
+        through = {"journeys_through_settlement", "journeys_through_changed"}  # share_weights IS NOT NULL
+        # a range: its first column bound (journeys_settlement_own's operator, or journeys_rider_ended's
+        # rider), then the month
+        assert all(
+            name in through or ("COALESCE(" in cond and ("(operator = " in cond or "(user_id = " in cond))
+            for name, cond in indexes.items()
+        ), indexes
+        assert len(set(indexes) - through) == 1, indexes  # those without share weights: one range
