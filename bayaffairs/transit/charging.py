@@ -158,15 +158,30 @@ class RideCharges:
                 )
         return [o.job.journey_id for o in outcomes if o.kind == "retry"]
 
-    async def refund_due(self, limit: int = 200) -> int:
+    async def refund_due(self, limit: int | None = None) -> int:
         """Give back the refund lines of journeys whose charge went through (a late tap-out or a
-        repair priced them lower): once per line, the line's id the provider's idempotency key."""
+        repair priced them lower): once per line, the line's id the provider's idempotency key.
+        A batch (`limit`, else `batch`) is claimed and committed before any provider is called,
+        the providers asked `concurrency` at a time, and the outcomes written in one statement
+        (those not answered pending again, for the next run). How many were tried."""
         async with self.db.transaction() as conn:
-            jobs = await q.claim_refunds(conn, limit, self.stale_seconds)
-        for job in jobs:
-            status, reference = await self._refund(job)
-            async with self.db.acquire() as conn:
-                await q.finish_refund(conn, job.id, status=status, reference=reference, at=self.clock.now())
+            jobs = await q.claim_refunds(conn, limit or self.batch, self.stale_seconds)
+        if not jobs:
+            return 0
+        turns = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: q.RefundJob) -> tuple[str, str, str | None]:
+            async with turns:
+                try:
+                    status, reference = await self._refund(job)
+                except Exception:  # one refund's surprise must not lose the batch's outcomes
+                    log.exception("refund %s failed; will retry", job.id)
+                    status, reference = "pending", None
+            return job.id, status, reference
+
+        outcomes = await asyncio.gather(*(one(job) for job in jobs))
+        async with self.db.acquire() as conn:
+            await q.finish_refunds(conn, outcomes, self.clock.now())
         return len(jobs)
 
     async def _refund(self, job: q.RefundJob) -> tuple[str, str | None]:

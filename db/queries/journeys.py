@@ -519,19 +519,22 @@ async def claim_refunds(conn: Connection, limit: int, stale_seconds: int) -> lis
     return [RefundJob(**dict(r)) for r in records]
 
 
-async def finish_refund(
-    conn: Connection, refund_id: str, *, status: str, reference: str | None, at: datetime
+async def finish_refunds(
+    conn: Connection, outcomes: Sequence[tuple[str, str, str | None]], at: datetime
 ) -> None:
-    """`status`: refunded, failed, or pending (not answered: try again)."""
+    """(refund id, status, the provider's reference) of a batch, in one statement. `status`:
+    refunded, failed, or pending (not answered: try again). Only claims still held are written."""
     await conn.execute(
         """
-        UPDATE journey_refunds SET status = $2, provider_reference = coalesce($3, provider_reference),
-            refunded_at = CASE WHEN $2 = 'refunded' THEN $4::timestamptz END, updated_at = now()
-        WHERE id = $1 AND status = 'refunding'
+        UPDATE journey_refunds r SET status = o.status,
+            provider_reference = coalesce(o.reference, r.provider_reference),
+            refunded_at = CASE WHEN o.status = 'refunded' THEN $4::timestamptz END, updated_at = now()
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS o(id, status, reference)
+        WHERE r.id = o.id AND r.status = 'refunding'
         """,
-        refund_id,
-        status,
-        reference,
+        [o[0] for o in outcomes],
+        [o[1] for o in outcomes],
+        [o[2] for o in outcomes],
         at,
     )
 
