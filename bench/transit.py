@@ -202,6 +202,10 @@ class Transit:
     def riders(self) -> list[bytes]:
         return asyncio.run(_create_riders(bench_database_url(), self.run, RIDERS))
 
+    def new_riders(self, label: str, count: int) -> list[bytes]:
+        """`count` more riders, with no journeys yet (`label`: unique in this run)."""
+        return asyncio.run(_create_riders(bench_database_url(), f"{self.run}{label}", count))
+
     @functools.cached_property
     def history_riders(self) -> list[bytes]:
         """HISTORY_RIDERS riders with HISTORY_JOURNEYS past journeys each (made once a run)."""
