@@ -10,7 +10,9 @@ whose account was erased since (an offline tap scanned before, uploaded after) i
 pseudonym's: its fare becomes a debt of the pseudonym at once, with no wallet asked. A provider that does not
 answer, or is not enabled (our configuration, not the rider's fault), leaves the charge for the
 next round. Claiming commits before any partner is called, so no transaction waits on one; a
-claim left by a dead worker is retried after `stale_seconds`.
+claim left by a dead worker is retried after `stale_seconds`. A claim is a row of charge_claims
+(0056), not a write of the journey: a charge writes its journey once, with its outcome (the
+journeys row has many indexes, and this job shares its worker with the gates).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NotRequired, TypedDict, cast
@@ -363,6 +363,7 @@ async def set_prices(conn: Connection, prices: Sequence[Price]) -> None:
              AS p(journey_id, fare_amount, fare_currency, fare_rule, charge_amount, charge_currency,
                   fx_rate, fx_source, held, concession, transfers, share_weights)
         WHERE j.id = p.journey_id AND j.charge_status NOT IN ('charging', 'charged')
+          AND NOT EXISTS (SELECT 1 FROM charge_claims k WHERE k.journey_id = j.id)
         """,
         [p.journey_id for p in prices],
         [p.fare_amount for p in prices],
@@ -405,7 +406,7 @@ async def list_for_user(
         before,
         limit,
     )
-    return [_row(r) for r in records]
+    return await with_claims(conn, [_row(r) for r in records])
 
 
 async def get_for_user(
@@ -417,21 +418,21 @@ async def get_for_user(
         user_id,
         journey_id,
     )
-    return _row(record) if record else None
+    return (await with_claims(conn, [_row(record)]))[0] if record else None
 
 
 async def get(conn: Connection, journey_id: str, *, lock: bool = False) -> JourneyRow | None:
     record = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM journeys WHERE id = $1" + (" FOR UPDATE" if lock else ""), journey_id
     )
-    return _row(record) if record else None
+    return (await with_claims(conn, [_row(record)]))[0] if record else None
 
 
 async def get_many(conn: Connection, journey_ids: Sequence[str]) -> list[JourneyRow]:
     records = await conn.fetch(
         f"SELECT {_COLUMNS} FROM journeys WHERE id = ANY($1::text[])", list(journey_ids)
     )
-    return [_row(r) for r in records]
+    return await with_claims(conn, [_row(r) for r in records])
 
 
 async def keep_failed(conn: Connection, journey_id: str) -> None:
@@ -651,24 +652,39 @@ class ChargeJob:
 async def claim_charges(
     conn: Connection, limit: int, stale_seconds: int, hold_seconds: int, skip: Sequence[str] = ()
 ) -> list[ChargeJob]:
-    """Mark up to `limit` charges that are due as charging, and return them: pending ones, held ones
-    older than `hold_seconds`, and ones left charging by a dead worker for `stale_seconds`; none
-    of `skip` (those the same run already asked for)."""
+    """Claim up to `limit` charges that are due, and return them: pending ones, held ones older
+    than `hold_seconds`, and ones whose claim a dead worker left for `stale_seconds`; none of
+    `skip` (those the same run already asked for). A claim is a row of charge_claims (0056) made
+    while the journey row is locked to the commit, not written: whatever prices the journey again
+    waits for the lock and then finds the claim (`with_claims`). Two workers: one skips the rows
+    the other locked, and a claim made since its snapshot is not taken over (the insert's
+    conflict check sees it)."""
     records = await conn.fetch(
         """
-        UPDATE journeys j SET charge_status = 'charging', updated_at = now()
-        FROM users u
-        WHERE j.id IN (
-            SELECT id FROM journeys
-            WHERE (charge_status = 'pending'
-                   OR (charge_status = 'held' AND updated_at < now() - make_interval(secs => $3))
-                   OR (charge_status = 'charging' AND updated_at < now() - make_interval(secs => $2)))
-              AND NOT id = ANY($4::text[])
-            ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
-        ) AND u.id = j.user_id
-        RETURNING j.id AS journey_id, j.user_id, j.operator, j.fare_amount, j.fare_currency,
-                  j.charge_amount AS amount, j.charge_currency AS currency,
-                  u.wallet_currency, u.wallet_provider AS provider, u.erased_at IS NOT NULL AS erased
+        WITH due AS (
+            SELECT j.id, j.user_id, j.operator, j.fare_amount, j.fare_currency, j.charge_amount,
+                   j.charge_currency, j.updated_at
+            FROM journeys j
+            WHERE (j.charge_status = 'pending'
+                   OR (j.charge_status = 'held' AND j.updated_at < now() - make_interval(secs => $3))
+                   -- claimed by a worker of the code before 0056
+                   OR (j.charge_status = 'charging' AND j.updated_at < now() - make_interval(secs => $2)))
+              AND NOT j.id = ANY($4::text[])
+              AND NOT EXISTS (SELECT 1 FROM charge_claims c WHERE c.journey_id = j.id
+                              AND c.claimed_at >= now() - make_interval(secs => $2))
+            ORDER BY j.updated_at LIMIT $1
+            FOR NO KEY UPDATE OF j SKIP LOCKED
+        ), claimed AS (
+            INSERT INTO charge_claims AS c (journey_id) SELECT id FROM due
+            ON CONFLICT (journey_id) DO UPDATE SET claimed_at = now()
+                WHERE c.claimed_at < now() - make_interval(secs => $2)
+            RETURNING c.journey_id
+        )
+        SELECT d.id AS journey_id, d.user_id, d.operator, d.fare_amount, d.fare_currency,
+               d.charge_amount AS amount, d.charge_currency AS currency,
+               u.wallet_currency, u.wallet_provider AS provider, u.erased_at IS NOT NULL AS erased
+        FROM due d JOIN claimed k ON k.journey_id = d.id JOIN users u ON u.id = d.user_id
+        ORDER BY d.updated_at, d.id
         """,
         limit,
         stale_seconds,
@@ -676,6 +692,14 @@ async def claim_charges(
         list(skip),
     )
     return [ChargeJob(**dict(r)) for r in records]
+
+
+# A journey the charging job claimed: its row still says pending (or held, or charging if a
+# worker of the code before 0056 claimed it), and a claim of it is held.
+_CLAIMED = """
+    j.charge_status IN ('pending', 'held', 'charging')
+    AND EXISTS (SELECT 1 FROM charge_claims k WHERE k.journey_id = j.id)
+"""
 
 
 async def set_charge(
@@ -688,12 +712,12 @@ async def set_charge(
     rate: Decimal,
     source: str,
 ) -> int | None:
-    """The charge converted from `fare`, if that is still the charging journey's fare: None.
+    """The charge converted from `fare`, if that is still the claimed journey's fare: None.
     Else (repriced meanwhile) nothing is set and the fare it has now is returned, to convert."""
     status = await conn.execute(
-        """
-        UPDATE journeys SET charge_amount = $2, charge_currency = $3, fx_rate = $4, fx_source = $5
-        WHERE id = $1 AND charge_status = 'charging' AND fare_amount = $6
+        f"""
+        UPDATE journeys j SET charge_amount = $2, charge_currency = $3, fx_rate = $4, fx_source = $5
+        WHERE j.id = $1 AND j.fare_amount = $6 AND {_CLAIMED}
         """,
         journey_id,
         amount,
@@ -708,45 +732,74 @@ async def set_charge(
     return None if now is None else int(now)
 
 
-async def finish_charges(conn: Connection, charged: Sequence[tuple[str, str | None]]) -> None:
-    """Charges the providers took, (journey id, provider's reference) each: one statement for
-    a round. A journey no longer `charging` is left as it is."""
-    await conn.execute(
-        """
-        UPDATE journeys j SET charge_status = 'charged', charge_reference = c.reference,
-                              charged_at = now(), updated_at = now()
-        FROM unnest($1::text[], $2::text[]) AS c(id, reference)
-        WHERE j.id = c.id AND j.charge_status = 'charging'
-        """,
-        [journey_id for journey_id, _ in charged],
-        [reference for _, reference in charged],
-    )
-
-
-async def fail_charges(conn: Connection, declined: Sequence[tuple[str, str | None]]) -> list[str]:
-    """Charges the providers declined, (journey id, provider's reference) each, in one
-    statement; the ids of the journeys that were still `charging` (now `failed`)."""
+async def _settle_claims(
+    conn: Connection, status: str, outcomes: Sequence[tuple[str, str | None]]
+) -> list[str]:
+    """The claims of `outcomes` (journey id, provider's reference) deleted and their journeys
+    set to `status` with the reference, in one statement: the one write of a journey a charge
+    makes (its updated_at moves: settlement sees the outcome). A journey whose claim is gone (a
+    worker that took over a stale claim recorded it first) is left as it is. The ids set."""
     records = await conn.fetch(
         """
-        UPDATE journeys j SET charge_status = 'failed', charge_reference = c.reference,
-                              charged_at = NULL, updated_at = now()
-        FROM unnest($1::text[], $2::text[]) AS c(id, reference)
-        WHERE j.id = c.id AND j.charge_status = 'charging'
+        WITH done AS (
+            DELETE FROM charge_claims k USING unnest($2::text[], $3::text[]) AS c(id, reference)
+            WHERE k.journey_id = c.id
+            RETURNING k.journey_id, c.reference
+        )
+        UPDATE journeys j SET charge_status = $1, charge_reference = done.reference,
+                              charged_at = CASE WHEN $1 = 'charged' THEN now() END, updated_at = now()
+        FROM done
+        WHERE j.id = done.journey_id AND j.charge_status IN ('pending', 'held', 'charging')
         RETURNING j.id
         """,
-        [journey_id for journey_id, _ in declined],
-        [reference for _, reference in declined],
+        status,
+        [journey_id for journey_id, _ in outcomes],
+        [reference for _, reference in outcomes],
     )
     return [r["id"] for r in records]
 
 
+async def finish_charges(conn: Connection, charged: Sequence[tuple[str, str | None]]) -> None:
+    """Charges the providers took, (journey id, provider's reference) each: one statement for
+    a round. A journey no longer claimed is left as it is."""
+    await _settle_claims(conn, "charged", charged)
+
+
+async def fail_charges(conn: Connection, declined: Sequence[tuple[str, str | None]]) -> list[str]:
+    """Charges the providers declined, (journey id, provider's reference) each, in one
+    statement; the ids of the journeys that were still claimed (now `failed`)."""
+    return await _settle_claims(conn, "failed", declined)
+
+
 async def release_charges(conn: Connection, journey_ids: Sequence[str]) -> None:
-    """Put claimed charges back to pending (the provider did not answer): one statement."""
+    """Put claimed charges back to pending (the provider did not answer), in one statement: their
+    claims deleted, and their journeys behind the others due (updated_at moves, as the claim
+    query orders by it), so that a provider's outage does not keep the job asking its riders'
+    charges first while the others wait. The only write of a journey besides the outcome, and
+    only for a charge not answered."""
     await conn.execute(
-        "UPDATE journeys SET charge_status = 'pending'"
-        " WHERE id = ANY($1::text[]) AND charge_status = 'charging'",
+        """
+        WITH gone AS (DELETE FROM charge_claims WHERE journey_id = ANY($1::text[]) RETURNING journey_id)
+        UPDATE journeys SET charge_status = 'pending', updated_at = now()
+        WHERE id IN (SELECT journey_id FROM gone) AND charge_status IN ('pending', 'held', 'charging')
+        """,
         list(journey_ids),
     )
+
+
+async def with_claims(conn: Connection, rows: list[JourneyRow]) -> list[JourneyRow]:
+    """`rows` with the charge status the service goes by: `charging` while the charging job
+    holds a claim on a pending or held journey (the claim does not write the journey: 0056). Read
+    in a statement of its own after the rows: a caller that locked them sees every claim made
+    before its lock (a claim holds the journey's lock until it commits)."""
+    waiting = [r.id for r in rows if r.charge_status in ("pending", "held")]
+    if not waiting:
+        return rows
+    records = await conn.fetch(
+        "SELECT journey_id FROM charge_claims WHERE journey_id = ANY($1::text[])", waiting
+    )
+    claimed = {r["journey_id"] for r in records}
+    return [replace(r, charge_status="charging") if r.id in claimed else r for r in rows]
 
 
 class GateTap(TypedDict):
@@ -824,4 +877,5 @@ async def later_legs(
         values = dict(r)
         previous = (values.pop("previous_operator"), values.pop("previous_ended_at"))
         out.append(LaterLeg(_row(values), *previous))  # type: ignore[arg-type]
-    return out
+    journeys = await with_claims(conn, [leg.journey for leg in out])
+    return [replace(leg, journey=journey) for leg, journey in zip(out, journeys, strict=True)]

@@ -68,8 +68,11 @@ async def rider_rides(api: Api, clock: MovableClock, handle: str, rides: int) ->
 
 
 async def statuses(pg: asyncpg.Connection) -> dict[str, tuple[str, str | None]]:
-    rows = await pg.fetch("SELECT id, charge_status, charge_reference FROM journeys")
-    return {r["id"]: (r["charge_status"], r["charge_reference"]) for r in rows}
+    """{journey: (its charge status as the service reads it, the provider's reference)}: a
+    journey the job holds a claim on is `charging` (charge_claims, 0056)."""
+    rows = await pg.fetch("SELECT id, charge_reference FROM journeys")
+    read = {j.id: j.charge_status for j in await journeys_q.get_many(pg, [r["id"] for r in rows])}
+    return {r["id"]: (read[r["id"]], r["charge_reference"]) for r in rows}
 
 
 def charges_of(gateway: FakeGateway) -> dict[str, tuple[str, str]]:
@@ -178,7 +181,7 @@ async def test_claims_commit_before_the_provider_is_called_and_a_dead_workers_cl
     charges = services.transit.charges
     assert await charges.charge_pending() == 0  # claimed, and not stale yet
 
-    await pg.execute("UPDATE journeys SET updated_at = now() - interval '301 seconds'")
+    await pg.execute("UPDATE charge_claims SET claimed_at = now() - interval '301 seconds'")
     gateway.delay("charge", 0.2)
     run = asyncio.create_task(charges.charge_pending())
     for _ in range(200):  # the claim is seen from another connection while the gateway answers
@@ -261,3 +264,21 @@ async def test_at_a_full_share_the_job_does_not_pause(
     charges.pause = pause
     assert await charges.charge_pending() == 5
     assert pauses == []
+
+
+async def test_a_charge_a_worker_of_the_code_before_0056_left_charging_is_taken_over_once_stale(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    """A rolling deploy: an old worker still marks the journeys row `charging` (0056 moved claims
+    to charge_claims); once its claim is stale the job takes it over, as a dead worker's."""
+    api = await app_on(make_api, gateway)
+    _, (journey_id,) = await rider_rides(api, clock, "legacy", 1)
+    charges = api.client.server.app[SERVICES].transit.charges
+    await pg.execute("UPDATE journeys SET charge_status = 'charging', updated_at = now()")
+    assert await charges.charge_pending() == 0  # control: its claim is not stale yet
+    assert (await statuses(pg))[journey_id] == ("charging", None)
+
+    await pg.execute("UPDATE journeys SET updated_at = now() - interval '301 seconds'")
+    assert await charges.charge_pending() == 1
+    assert (await statuses(pg))[journey_id] == ("charged", charges_of(gateway)[journey_id][1])
+    assert await pg.fetchval("SELECT count(*) FROM charge_claims") == 0

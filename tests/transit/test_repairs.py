@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bayaffairs.db.queries import journeys as journeys_q
 from bayaffairs.fx import convert
 from tests.support import Api
 from tests.transit.conftest import Ride
@@ -221,7 +222,9 @@ async def test_a_repair_while_a_charge_without_a_rate_is_being_made_is_not_lost(
     async def repaired_first(job: Any) -> Any:
         """The rider repairs the journey once the charging job claimed it, before it converts the
         fare and calls the wallet."""
-        seen.append(await pg.fetchval("SELECT charge_status FROM journeys"))  # control: in the window
+        claimed = await journeys_q.get(pg, journey_id)  # control: in the window (as the service reads it)
+        assert claimed is not None
+        seen.append(claimed.charge_status)
         status, body = await repair(ride, journey_id, stops[1])
         assert status == 200, body
         return await real_charge(job)

@@ -11,6 +11,7 @@ import asyncpg
 import orjson
 import pytest
 
+from bayaffairs.db.queries import journeys as journeys_q
 from bayaffairs.fx import convert
 from bayaffairs.transit.model import Trip
 from bayaffairs.transit.products import FareProduct
@@ -151,9 +152,9 @@ async def test_a_repair_while_its_charge_is_being_made_nets_the_discounted_real_
         async def run(job: Any) -> Any:
             if not repaired:
                 # control: the repair does come in the window (claimed, not charged yet)
-                repaired.append(
-                    await pg.fetchval("SELECT charge_status FROM journeys WHERE id = $1", journey_id)
-                )
+                claimed = await journeys_q.get(pg, journey_id)  # as the service reads it
+                assert claimed is not None
+                repaired.append(claimed.charge_status)
                 status, body = await ride.rider.post(
                     f"/v1/journeys/{journey_id}/repair", {"exit_station": exit_station}
                 )
