@@ -91,27 +91,30 @@ async def two_workers(ride: Ride) -> None:
     release = {"in": asyncio.Event(), "out": asyncio.Event()}
 
     async def held(conn: Any, items: list[Any]) -> Any:
-        direction = items[0]["direction"]
-        reached[direction].set()
-        if direction == "in":
+        if items[0]["direction"] == "in":
+            reached["in"].set()  # the entry claimed, not recorded yet
             await release["in"].wait()
             return await real(conn, items)
         decisions = await real(conn, items)
+        reached["out"].set()  # the exit decided (its entry not visible), not committed yet
         await release["out"].wait()
         return decisions
 
     uploads.recorder.record = held  # type: ignore[method-assign]
     try:
         first = asyncio.create_task(uploads.process_pending(1, 0))  # claims the entry
-        await asyncio.wait_for(reached["in"].wait(), 5)
+        await asyncio.wait_for(reached["in"].wait(), 30)
         second = asyncio.create_task(uploads.process_pending(1, 0))  # the exit, if it may
         decided = asyncio.create_task(reached["out"].wait())
-        await asyncio.wait({second, decided}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({second, decided}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         decided.cancel()
+        # Either the exit is decided, held, or the second worker found nothing it may claim:
+        # never a second worker still on its way while the entry is recorded and committed.
+        assert reached["out"].is_set() or (second.done() and second.result() == 0)
         release["in"].set()
-        await asyncio.wait_for(first, 5)
+        await asyncio.wait_for(first, 30)
         release["out"].set()
-        await asyncio.wait_for(second, 5)
+        await asyncio.wait_for(second, 30)
     finally:
         del uploads.recorder.record
     await uploads.drain(settle_seconds=0)

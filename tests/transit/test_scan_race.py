@@ -70,8 +70,25 @@ async def call(conn: asyncpg.Connection, function: str, items: list[dict[str, An
     return [dict(r) for r in rows]
 
 
+async def waits_on_the_first_or_ends(
+    pg: asyncpg.Connection, second: asyncpg.Connection, pending: asyncio.Task[Any]
+) -> None:
+    """Until the second's statement has ended or waits on a lock (the first's insert): not a
+    time to sleep, so the first never commits before the second has read, however late the
+    second is scheduled. `pg` watches (pg_stat_activity is read once a transaction)."""
+    pid = second.get_server_pid()
+    for _ in range(3000):
+        if pending.done() or await pg.fetchval("SELECT cardinality(pg_blocking_pids($1)) > 0", pid):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the second worker neither finished nor waited on the first")
+
+
 async def race(
-    first: asyncpg.Connection, second: asyncpg.Connection, function: str = "record_scans"
+    pg: asyncpg.Connection,
+    first: asyncpg.Connection,
+    second: asyncpg.Connection,
+    function: str = "record_scans",
 ) -> list[str]:
     """Both begin and record before either commits; the second's insert waits on the first."""
     tx1, tx2 = first.transaction(), second.transaction()
@@ -79,7 +96,7 @@ async def race(
     await tx2.start()
     one = await call(first, function, [item("tap_a", "jny_a")])
     pending = asyncio.create_task(call(second, function, [item("tap_b", "jny_b")]))
-    await asyncio.sleep(0.2)  # the second is now inside its INSERT, blocked or not
+    await waits_on_the_first_or_ends(pg, second, pending)
     await tx1.commit()
     two = await pending
     await tx2.commit()
@@ -89,7 +106,7 @@ async def race(
 async def test_two_workers_on_one_code_give_one_open(
     two_workers: tuple[asyncpg.Connection, ...], pg: asyncpg.Connection
 ) -> None:
-    decisions = await race(*two_workers)
+    decisions = await race(pg, *two_workers)
     assert sorted(decisions) == ["deny", "open"]
     assert await pg.fetchval("SELECT count(*) FROM taps") == 1
     assert await pg.fetchval("SELECT count(*) FROM journeys") == 1
@@ -98,7 +115,7 @@ async def test_two_workers_on_one_code_give_one_open(
 async def test_two_workers_on_one_code_give_one_open_set_wise_too(
     two_workers: tuple[asyncpg.Connection, ...], pg: asyncpg.Connection
 ) -> None:
-    decisions = await race(*two_workers, function="record_fixed_tap_ins")
+    decisions = await race(pg, *two_workers, function="record_fixed_tap_ins")
     assert sorted(decisions) == ["deny", "open"]
     assert await pg.fetchval("SELECT count(*) FROM taps") == 1
     assert await pg.fetchval("SELECT count(*) FROM journeys") == 1
@@ -117,7 +134,7 @@ async def test_negative_control_without_the_unique_indexes_both_open(
     await pg.execute(unguarded)
     await pg.execute("DROP INDEX taps_code_once; DROP INDEX journeys_one_open")
     try:
-        decisions = await race(*two_workers, function="record_scans_unguarded")
+        decisions = await race(pg, *two_workers, function="record_scans_unguarded")
         opened = await pg.fetchval("SELECT count(*) FROM taps")
     finally:
         await pg.execute("TRUNCATE taps, journeys CASCADE; DROP FUNCTION record_scans_unguarded(jsonb)")
