@@ -92,8 +92,8 @@ class RideCharges:
             retry = await self._record(await self._call(jobs))
             if retry:
                 async with self.db.acquire() as conn:
-                    await q.release_charges(conn, retry)
-                unanswered += retry
+                    await q.release_charges(conn, [(job.journey_id, job.claimed_at) for job in retry])
+                unanswered += [job.journey_id for job in retry]
             if len(jobs) < self.batch:
                 break
             if self.share < 1:
@@ -137,10 +137,10 @@ class RideCharges:
 
         return list(await asyncio.gather(*(one(job) for job in jobs)))
 
-    async def _record(self, outcomes: list[_Outcome]) -> list[str]:
+    async def _record(self, outcomes: list[_Outcome]) -> list[q.ChargeJob]:
         """A round's outcomes, set-based: one statement for the charged, one transaction for the
         declined (their `failed`, what they owe net of refunds, their debts and deny-list
-        entries, a statement each); the ids of those not answered, left claimed for the caller."""
+        entries, a statement each); the jobs not answered, left claimed for the caller."""
         charged = [(o.job.journey_id, o.reference) for o in outcomes if o.kind == "charged"]
         failed = [o for o in outcomes if o.kind == "failed"]
         if charged:
@@ -158,7 +158,7 @@ class RideCharges:
                         if o.job.journey_id in moved
                     ],
                 )
-        return [o.job.journey_id for o in outcomes if o.kind == "retry"]
+        return [o.job for o in outcomes if o.kind == "retry"]
 
     async def refund_due(self, limit: int | None = None) -> int:
         """Give back the refund lines of journeys whose charge went through (a late tap-out or a

@@ -647,6 +647,7 @@ class ChargeJob:
     wallet_currency: str | None
     provider: str | None
     erased: bool  # the rider's account was erased: a pseudonym, linked to no wallet
+    claimed_at: datetime | None = None  # the claim's own time: which claim is this job's
 
 
 async def claim_charges(
@@ -678,11 +679,12 @@ async def claim_charges(
             INSERT INTO charge_claims AS c (journey_id) SELECT id FROM due
             ON CONFLICT (journey_id) DO UPDATE SET claimed_at = now()
                 WHERE c.claimed_at < now() - make_interval(secs => $2)
-            RETURNING c.journey_id
+            RETURNING c.journey_id, c.claimed_at
         )
         SELECT d.id AS journey_id, d.user_id, d.operator, d.fare_amount, d.fare_currency,
                d.charge_amount AS amount, d.charge_currency AS currency,
-               u.wallet_currency, u.wallet_provider AS provider, u.erased_at IS NOT NULL AS erased
+               u.wallet_currency, u.wallet_provider AS provider, u.erased_at IS NOT NULL AS erased,
+               k.claimed_at
         FROM due d JOIN claimed k ON k.journey_id = d.id JOIN users u ON u.id = d.user_id
         ORDER BY d.updated_at, d.id
         """,
@@ -771,19 +773,26 @@ async def fail_charges(conn: Connection, declined: Sequence[tuple[str, str | Non
     return await _settle_claims(conn, "failed", declined)
 
 
-async def release_charges(conn: Connection, journey_ids: Sequence[str]) -> None:
+async def release_charges(conn: Connection, claims: Sequence[tuple[str, datetime | None]]) -> None:
     """Put claimed charges back to pending (the provider did not answer), in one statement: their
     claims deleted, and their journeys behind the others due (updated_at moves, as the claim
     query orders by it), so that a provider's outage does not keep the job asking its riders'
     charges first while the others wait. The only write of a journey besides the outcome, and
-    only for a charge not answered."""
+    only for a charge not answered. `claims`: (journey id, the job's `claimed_at`) each; a claim
+    another worker took over since (stale, while this worker's call was under way) is that
+    worker's, its call maybe in flight: it is left, and so is its journey."""
     await conn.execute(
         """
-        WITH gone AS (DELETE FROM charge_claims WHERE journey_id = ANY($1::text[]) RETURNING journey_id)
+        WITH gone AS (
+            DELETE FROM charge_claims k USING unnest($1::text[], $2::timestamptz[]) AS c(id, claimed_at)
+            WHERE k.journey_id = c.id AND k.claimed_at = c.claimed_at
+            RETURNING k.journey_id
+        )
         UPDATE journeys SET charge_status = 'pending', updated_at = now()
         WHERE id IN (SELECT journey_id FROM gone) AND charge_status IN ('pending', 'held', 'charging')
         """,
-        list(journey_ids),
+        [journey_id for journey_id, _ in claims],
+        [claimed_at for _, claimed_at in claims],
     )
 
 

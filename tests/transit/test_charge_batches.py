@@ -14,6 +14,7 @@ import pytest
 
 from bayaffairs.adapters.protocols import ChargeRequest
 from bayaffairs.db.queries import journeys as journeys_q
+from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.money import Money
 from tests.conftest import AppFactory
@@ -281,4 +282,55 @@ async def test_a_charge_a_worker_of_the_code_before_0056_left_charging_is_taken_
     await pg.execute("UPDATE journeys SET updated_at = now() - interval '301 seconds'")
     assert await charges.charge_pending() == 1
     assert (await statuses(pg))[journey_id] == ("charged", charges_of(gateway)[journey_id][1])
+    assert await pg.fetchval("SELECT count(*) FROM charge_claims") == 0
+
+
+async def test_a_worker_whose_stale_claim_was_taken_over_leaves_the_new_claim_when_its_call_goes_unanswered(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    """A worker's provider call outlasts stale_seconds; another worker takes its claim over and
+    calls the provider; the first call then ends unanswered. Putting that charge back must not
+    drop the claim the other worker holds: its journey would read pending while the other's
+    charge is under way (a repricing would take it for a charge never sent, and a third worker
+    would claim it and ask the provider again)."""
+    api = await app_on(make_api, gateway)
+    _, (journey_id,) = await rider_rides(api, clock, "taken-over", 1)
+    charges = api.client.server.app[SERVICES].transit.charges
+    lookup = charges.providers
+    entered = [asyncio.Event(), asyncio.Event()]
+    go = [asyncio.Event(), asyncio.Event()]
+    asked: list[str] = []
+
+    class Held:
+        """The first call waits, then goes unanswered; the second waits, then is made."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def charge(self, request: ChargeRequest) -> Any:
+            n = len(asked)
+            asked.append(request.reference)
+            if n < 2:
+                entered[n].set()
+                await go[n].wait()
+                if n == 0:
+                    raise PartnerError("wallet_unavailable")
+            return await self.inner.charge(request)
+
+    charges.providers = lambda name: Held(lookup(name))
+    first = asyncio.create_task(charges.charge_pending())
+    await asyncio.wait_for(entered[0].wait(), 10)
+    await pg.execute("UPDATE charge_claims SET claimed_at = now() - interval '301 seconds'")
+    second = asyncio.create_task(charges.charge_pending())
+    await asyncio.wait_for(entered[1].wait(), 10)  # control: the other worker took the claim over
+    go[0].set()
+    assert await first == 1
+    assert not second.done()  # control: its call is still under way
+
+    assert (await statuses(pg))[journey_id] == ("charging", None)
+    assert await charges.charge_pending() == 0  # a third worker finds it claimed
+    go[1].set()
+    assert await second == 1
+    assert asked == [journey_id, journey_id]
+    assert await statuses(pg) == {journey_id: ("charged", charges_of(gateway)[journey_id][1])}
     assert await pg.fetchval("SELECT count(*) FROM charge_claims") == 0
