@@ -351,3 +351,36 @@ async def test_an_open_days_totals_are_computed_once_for_its_pages(
     assert computed == 2
     assert fare_total(again[0]) == sum(line["fare"] for p in again for line in p["lines"])
     assert fare_total(again[0]) > fare_total(pages[0])
+
+
+@pytest.mark.parametrize("outcome", ["charged", "failed"])
+async def test_a_charge_outcome_after_the_close_reaches_the_file_however_long_before_its_journey_was_written(
+    ride: Ride, pg: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, outcome: str
+) -> None:
+    """A close rereads the journeys changed since the last close (less late_margin_minutes), by
+    their updated_at: the charging job's outcome must move it (0056 claims without writing the
+    journey; the outcome is its one write, and journeys_touch of 0025 moves updated_at for any
+    write), or the charge of a journey written long before the close never reaches the
+    operator's files."""
+    if outcome == "failed":
+        monkeypatch.setitem(ride.services.transit.charges.providers("demo").settings, "decline_over", 1)
+    ride.clock.set(at_local(ride, 10))
+    day, next_day = local_day(ride), local_day(ride, 1)
+    bus = await ride.gate(BUS)
+    journey_id = (await ride.scan(bus, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0]))[
+        "journey_id"
+    ]
+    api = await operator_api(ride, BUS)
+    ride.clock.set(at_local(ride, 4, days=1))
+    await ride.services.transit.settlements.close_due()
+    _, closed = await api.get(f"/v1/operators/{BUS}/settlements?date={day}")
+    assert [(line["journey_id"], line["charge_status"]) for line in closed["lines"]] == [
+        (journey_id, "pending")
+    ]
+    await pg.execute("UPDATE journeys SET updated_at = now() - interval '1 day'")  # written long before
+
+    assert await ride.services.transit.charges.charge_pending() == 1
+
+    _, adjusted = await api.get(f"/v1/operators/{BUS}/settlements?date={next_day}")
+    kinds = [(a["kind"], a["journey_id"], a["charge_status"]) for a in adjusted["adjustments"]]
+    assert kinds == [("reversal", journey_id, "pending"), ("restatement", journey_id, outcome)]
