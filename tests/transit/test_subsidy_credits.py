@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from bayaffairs.db.queries import settlements as settlements_q
 from bayaffairs.db.queries.settlements import Line
 from tests.transit.conftest import Ride
 from tests.transit.test_fare_products import add_journey
@@ -114,3 +115,32 @@ async def test_a_late_journey_of_the_month_adjusts_the_credit_in_the_next_day(
     ride.clock.set(closed_by(third))
     await settlements.close("mtr", third)
     assert not [x for x in await lines_of(ride, "mtr", third) if x.category == PRODUCT]
+
+
+async def test_a_months_spends_count_through_journeys_and_plain_ones_alike(
+    ride: Ride, pg: asyncpg.Connection
+) -> None:
+    """month_spends reads the journeys without share weights and the through journeys apart
+    (0055 dropped the index that read them together): each counts its whole fare (its fare
+    products' spend when priced in) to the operator it entered by, for every rider or some."""
+    start, _ = months(ride)
+    end = start + timedelta(days=20)
+    plain = await add_journey(pg, "mtr", start, 60000, "HKD")
+    through = await add_journey(pg, "mtr", start + timedelta(days=1), 30000, "HKD")
+    await pg.execute('UPDATE journeys SET share_weights = \'{"mtr": 1, "kmb": 2}\' WHERE id = $1', through)
+    by_bus = await add_journey(pg, "kmb", start + timedelta(days=2), 5000, "HKD")
+    await pg.execute(
+        "UPDATE journeys SET share_weights = '{\"kmb\": 1}', product_spend = 7000 WHERE id = $1", by_bus
+    )
+    unpriced = await add_journey(pg, "kmb", start + timedelta(days=3), 1000, "HKD")
+    await pg.execute("UPDATE journeys SET fare_amount = NULL WHERE id = $1", unpriced)
+    await add_journey(pg, "mtr", end, 80000, "HKD")  # the month after
+    user_id = await pg.fetchval("SELECT user_id FROM journeys WHERE id = $1", plain)
+
+    every = await settlements_q.month_spends(pg, ["mtr", "kmb"], start, end)
+    some = await settlements_q.month_spends(pg, ["mtr", "kmb"], start, end, [user_id])
+    others = await settlements_q.month_spends(pg, ["mtr", "kmb"], start, end, ["usr_nobody"])
+    mtr_only = await settlements_q.month_spends(pg, ["mtr"], start, end)
+    assert every == some == [(user_id, "kmb", 7000), (user_id, "mtr", 90000)]
+    assert others == []
+    assert mtr_only == [(user_id, "mtr", 90000)]
