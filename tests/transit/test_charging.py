@@ -133,3 +133,29 @@ async def test_charges_that_went_through_are_recorded_when_a_later_one_fails_une
     assert statuses == {first: "charged", second: "pending"}
     assert await charges.charge_pending() == 1 and crashing.calls == 3
     assert await pg.fetchval("SELECT charge_status FROM journeys WHERE id = $1", second) == "charged"
+
+
+async def test_a_bus_taps_answer_carries_its_fare_and_the_charge_in_the_riders_currency(
+    make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection
+) -> None:
+    """A journey priced as it is written (a flat fare at tap-in): the gate's answer is made
+    straight from its row (the fare, and the charge converted to the wallet's currency)."""
+    api = await make_api(test_config())
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("ride_codes")
+    rider = await api.sign_in("hkd-bus-rider")
+    await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "demo"})
+    ride = Ride(api, rider, services, clock)
+    gate = await ride.gate(BUS)
+    answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
+    row = await pg.fetchrow(
+        "SELECT id, fare_amount, fare_currency, charge_amount, charge_currency FROM journeys"
+    )
+    assert row["fare_currency"] == "CNY" and row["charge_currency"] == "HKD" and row["charge_amount"] > 0
+    assert answer == {
+        "decision": "open",
+        "reason": None,
+        "journey_id": row["id"],
+        "fare": {"amount": row["fare_amount"], "currency": "CNY"},
+        "charge": {"amount": row["charge_amount"], "currency": "HKD"},
+    }
