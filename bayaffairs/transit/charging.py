@@ -172,14 +172,14 @@ class RideCharges:
             return 0
         turns = asyncio.Semaphore(self.concurrency)
 
-        async def one(job: q.RefundJob) -> tuple[str, str, str | None]:
+        async def one(job: q.RefundJob) -> tuple[str, str, str | None, int]:
             async with turns:
                 try:
                     status, reference = await self._refund(job)
                 except Exception:  # one refund's surprise must not lose the batch's outcomes
                     log.exception("refund %s failed; will retry", job.id)
                     status, reference = "pending", None
-            return job.id, status, reference
+            return job.id, status, reference, job.attempts
 
         outcomes = await asyncio.gather(*(one(job) for job in jobs))
         async with self.db.acquire() as conn:

@@ -496,6 +496,7 @@ class RefundJob:
     currency: str
     charge_reference: str | None  # the provider's reference of the journey's charge
     provider: str | None
+    attempts: int = 0  # the line's claims so far, this one's included: which claim is this job's
 
 
 async def claim_refunds(conn: Connection, limit: int, stale_seconds: int) -> list[RefundJob]:
@@ -512,7 +513,7 @@ async def claim_refunds(conn: Connection, limit: int, stale_seconds: int) -> lis
             ORDER BY x.updated_at LIMIT $1 FOR UPDATE OF x SKIP LOCKED
         ) AND j.id = r.journey_id
         RETURNING r.id, r.journey_id, r.amount, r.currency, j.charge_reference,
-                  u.wallet_provider AS provider
+                  u.wallet_provider AS provider, r.attempts
         """,
         limit,
         stale_seconds,
@@ -521,22 +522,26 @@ async def claim_refunds(conn: Connection, limit: int, stale_seconds: int) -> lis
 
 
 async def finish_refunds(
-    conn: Connection, outcomes: Sequence[tuple[str, str, str | None]], at: datetime
+    conn: Connection, outcomes: Sequence[tuple[str, str, str | None, int]], at: datetime
 ) -> None:
-    """(refund id, status, the provider's reference) of a batch, in one statement. `status`:
-    refunded, failed, or pending (not answered: try again). Only claims still held are written."""
+    """(refund id, status, the provider's reference, the job's `attempts`) of a batch, in one
+    statement. `status`: refunded, failed, or pending (not answered: try again). Only claims
+    still held are written; a line not answered goes back to pending only under this job's own
+    claim: one another worker took over since (stale, while this call was under way) is that
+    worker's, its call maybe in flight."""
     await conn.execute(
         """
         UPDATE journey_refunds r SET status = o.status,
             provider_reference = coalesce(o.reference, r.provider_reference),
             refunded_at = CASE WHEN o.status = 'refunded' THEN $4::timestamptz END, updated_at = now()
-        FROM unnest($1::text[], $2::text[], $3::text[]) AS o(id, status, reference)
-        WHERE r.id = o.id AND r.status = 'refunding'
+        FROM unnest($1::text[], $2::text[], $3::text[], $5::int[]) AS o(id, status, reference, attempts)
+        WHERE r.id = o.id AND r.status = 'refunding' AND (o.status <> 'pending' OR r.attempts = o.attempts)
         """,
         [o[0] for o in outcomes],
         [o[1] for o in outcomes],
         [o[2] for o in outcomes],
         at,
+        [o[3] for o in outcomes],
     )
 
 

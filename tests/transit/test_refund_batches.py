@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from bayaffairs.adapters.protocols import RefundRequest
 from bayaffairs.db.queries import journeys as journeys_q
+from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.money import Money
 from tests.conftest import AppFactory
@@ -167,3 +169,78 @@ async def test_the_refund_of_a_charge_that_was_declined_is_void_and_never_asked_
 
     assert [s for s, _ in (await statuses(pg)).values()] == ["void"]
     assert await charges.refund_due() == 0 and gateway.calls["refund"] == 0
+
+
+class Held:
+    """A provider whose first `held` refund calls each wait for their turn (`go`), the first of
+    them then going unanswered; the others are made."""
+
+    def __init__(self, inner: Any, held: int = 2) -> None:
+        self.inner = inner
+        self.asked: list[str] = []
+        self.entered = [asyncio.Event() for _ in range(held)]
+        self.go = [asyncio.Event() for _ in range(held)]
+
+    async def refund(self, request: RefundRequest) -> Any:
+        n = len(self.asked)
+        self.asked.append(request.reference)
+        if n < len(self.go):
+            self.entered[n].set()
+            await self.go[n].wait()
+            if n == 0:
+                raise PartnerError("wallet_unavailable")
+        return await self.inner.refund(request)
+
+
+async def test_a_refund_claim_taken_over_stays_claimed_when_the_first_workers_call_goes_unanswered(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    """A worker's refund call outlasts stale_seconds, another worker takes the line over and
+    calls the provider, and the first call then ends unanswered: its `pending` must not undo the
+    other's claim (the line would be claimed and asked for a third time while the second call is
+    under way, the provider's idempotency key the only guard against paying it twice)."""
+    api = await app_on(make_api, gateway)
+    (refund_id,) = await overstays(api, clock, pg, "refund-taken-over", 1)
+    charges = api.client.server.app[SERVICES].transit.charges
+    held = Held(charges.providers("wallet_gateway"))
+    charges.providers = lambda name: held
+    first = asyncio.create_task(charges.refund_due())
+    await asyncio.wait_for(held.entered[0].wait(), 10)
+    await pg.execute("UPDATE journey_refunds SET updated_at = now() - interval '301 seconds'")
+    second = asyncio.create_task(charges.refund_due())
+    await asyncio.wait_for(held.entered[1].wait(), 10)  # control: the other worker took it over
+    held.go[0].set()
+    assert await first == 1
+    assert not second.done()  # control: its call is still under way
+
+    assert (await statuses(pg))[refund_id] == ("refunding", None)
+    assert await charges.refund_due() == 0  # a third worker finds it claimed
+    held.go[1].set()
+    assert await second == 1
+    assert held.asked == [refund_id, refund_id]
+    assert await statuses(pg) == {refund_id: ("refunded", refunds_of(gateway)[refund_id])}
+
+
+async def test_an_unexpected_error_of_one_refund_call_leaves_that_line_pending_and_the_others_paid(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    api = await app_on(make_api, gateway)
+    surprised, paid = await overstays(api, clock, pg, "refund-surprise", 2)
+    charges = api.client.server.app[SERVICES].transit.charges
+    lookup = charges.providers
+
+    class Surprising:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def refund(self, request: RefundRequest) -> Any:
+            if request.reference == surprised:
+                raise RuntimeError("a bug of the adapter")
+            return await self.inner.refund(request)
+
+    charges.providers = lambda name: Surprising(lookup(name))
+    assert await charges.refund_due() == 2
+    assert await statuses(pg) == {surprised: ("pending", None), paid: ("refunded", refunds_of(gateway)[paid])}
+    charges.providers = lookup
+    assert await charges.refund_due() == 1
+    assert sorted(refunds_of(gateway)) == sorted([surprised, paid])
