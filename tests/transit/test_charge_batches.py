@@ -334,3 +334,38 @@ async def test_a_worker_whose_stale_claim_was_taken_over_leaves_the_new_claim_wh
     assert asked == [journey_id, journey_id]
     assert await statuses(pg) == {journey_id: ("charged", charges_of(gateway)[journey_id][1])}
     assert await pg.fetchval("SELECT count(*) FROM charge_claims") == 0
+
+
+async def test_a_claim_committed_after_a_workers_snapshot_is_not_taken_over(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    """A worker's claim statement found the journey unclaimed in its snapshot and locked it; a
+    claim of another's commits meanwhile: the insert's conflict check sees it, and only a stale
+    claim is taken over, so the worker claims nothing."""
+    api = await app_on(make_api, gateway)
+    _, (journey_id,) = await rider_rides(api, clock, "late-snapshot", 1)
+    charges = api.client.server.app[SERVICES].transit.charges
+    other = pg.transaction()
+    await other.start()
+    await pg.execute("INSERT INTO charge_claims (journey_id) VALUES ($1)", journey_id)
+    mine = await pg.fetchval("SELECT pg_backend_pid()")
+
+    async def claim() -> list[journeys_q.ChargeJob]:
+        async with charges.db.transaction() as conn:
+            return await journeys_q.claim_charges(conn, 10, stale_seconds=300, hold_seconds=0)
+
+    worker = asyncio.create_task(claim())
+    async with charges.db.acquire() as watcher:
+        for _ in range(500):  # control: the worker's insert waits on the other claim, uncommitted
+            waiting = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", mine
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+    assert waiting == 1 and not worker.done()
+    claimed_at = await pg.fetchval("SELECT claimed_at FROM charge_claims")
+    await other.commit()
+
+    assert await worker == []
+    assert await pg.fetchval("SELECT claimed_at FROM charge_claims") == claimed_at
