@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -369,3 +370,20 @@ async def test_a_claim_committed_after_a_workers_snapshot_is_not_taken_over(
 
     assert await worker == []
     assert await pg.fetchval("SELECT claimed_at FROM charge_claims") == claimed_at
+
+
+async def test_pricing_leaves_a_claimed_journey_as_it_is(
+    make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
+) -> None:
+    """set_prices skips a journey the charging job holds a claim on (0056: the claim does not
+    write the journey, whose row still says pending): its charge is being sent as claimed."""
+    api = await app_on(make_api, gateway)
+    _, (claimed, free) = await rider_rides(api, clock, "priced-again", 2)
+    await pg.execute("INSERT INTO charge_claims (journey_id) VALUES ($1)", claimed)
+    before = {r["id"]: r["fare_amount"] for r in await pg.fetch("SELECT id, fare_amount FROM journeys")}
+    prices = [
+        journeys_q.Price(j, 1, "CNY", "test", 1, "HKD", Decimal(1), "test", False) for j in (claimed, free)
+    ]
+    await journeys_q.set_prices(pg, prices)
+    after = {r["id"]: r["fare_amount"] for r in await pg.fetch("SELECT id, fare_amount FROM journeys")}
+    assert after == {claimed: before[claimed], free: 1}
