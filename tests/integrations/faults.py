@@ -14,9 +14,17 @@ verbs and answers through `serve(verb, work)`, where `work()` does what the part
 - `answer_next(verb, body, status=200)`: the next call answers this JSON instead of the partner's
   own answer (a malformed or crossed answer), without doing the work.
 - `stall_next(verb)`: the next call hangs, doing nothing, until the fake stops.
+- `hold(verb)`: from now on every answer to `verb` waits, after the work is done, until the test
+  lets it go: `await until_held(verb, n)` returns once `n` answers are waiting (TimeoutError
+  after `timeout` if they never are), `release(verb)` lets those go and keeps holding later ones,
+  `release(verb, hold_more=False)` lets them go and stops holding. For a test that must look at
+  the caller's state while a call is in flight: the window stays open until the test has looked,
+  however slow the machine (a `delay` is a window of fixed length). A held answer not released
+  within HOLD_SAFETY_SECONDS (a test that forgot to, or failed before it did) is let go as a 503,
+  counted in `held_too_long`, so nothing hangs.
 
 `calls[verb]` counts requests; `made[verb]` is for the fake to count changes it really made;
-`most_in_flight[verb]` is the most requests of `verb` it was answering at once.
+`most_in_flight[verb]` is the most requests of `verb` it was answering at once (held ones count).
 """
 
 from __future__ import annotations
@@ -26,11 +34,14 @@ import contextlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
 from tests.integrations.support import FakePartner
+
+HOLD_SAFETY_SECONDS = 20.0  # only against a hang: a test releases what it holds long before
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,10 @@ class FaultyPartner(FakePartner):
         self.in_flight: Counter[str] = Counter()
         self.most_in_flight: Counter[str] = Counter()
         self.delays: dict[str, float] = {}
+        self.held_too_long: Counter[str] = Counter()
+        self._holding: set[str] = set()
+        self._held: dict[str, list[asyncio.Event]] = {verb: [] for verb in self.VERBS}
+        self._held_changed = asyncio.Condition()
         self._faults: dict[str, deque[Fault]] = {verb: deque() for verb in self.VERBS}
 
     async def start(self) -> Self:
@@ -59,8 +74,56 @@ class FaultyPartner(FakePartner):
         return await self.__aenter__()
 
     async def stop(self) -> None:
-        """Stop serving; stalled and delayed answers are let go first."""
+        """Stop serving; stalled, held and delayed answers are let go first."""
         await self.__aexit__(None, None, None)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for verb in self.VERBS:
+            self.release(verb, hold_more=False)
+        await super().__aexit__(exc_type, exc, tb)
+
+    def hold(self, verb: str) -> None:
+        self._holding.add(self._verb(verb))
+
+    def held(self, verb: str) -> int:
+        """How many answers to `verb` are waiting to be released now."""
+        return len(self._held[self._verb(verb)])
+
+    async def until_held(self, verb: str, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` answers to `verb` are held (a generous `timeout`, only against a
+        hang: TimeoutError then, so a test never goes on without having seen them held)."""
+        verb = self._verb(verb)
+        async with asyncio.timeout(timeout), self._held_changed:
+            await self._held_changed.wait_for(lambda: len(self._held[verb]) >= count)
+
+    def release(self, verb: str, *, hold_more: bool = True) -> None:
+        """Let go the answers to `verb` held now; later ones are held too unless `hold_more` is
+        False."""
+        verb = self._verb(verb)
+        if not hold_more:
+            self._holding.discard(verb)
+        held, self._held[verb] = self._held[verb], []
+        for gate in held:
+            gate.set()
+
+    async def _held_until_released(self, verb: str, response: web.Response) -> web.Response:
+        gate = asyncio.Event()
+        self._held[verb].append(gate)
+        async with self._held_changed:
+            self._held_changed.notify_all()
+        try:
+            await asyncio.wait_for(gate.wait(), HOLD_SAFETY_SECONDS)
+        except TimeoutError:
+            if gate in self._held[verb]:
+                self._held[verb].remove(gate)
+            self.held_too_long[verb] += 1
+            return web.Response(status=503, text="held too long: the test never released it")
+        return response
 
     def delay(self, verb: str, seconds: float) -> None:
         self.delays[self._verb(verb)] = seconds
@@ -101,6 +164,8 @@ class FaultyPartner(FakePartner):
             if self.delays.get(verb):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._release.wait(), self.delays[verb])
+            if verb in self._holding:
+                response = await self._held_until_released(verb, response)
             return response
         finally:
             self.in_flight[verb] -= 1

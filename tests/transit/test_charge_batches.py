@@ -32,7 +32,15 @@ async def gateway(clock: MovableClock) -> AsyncIterator[FakeGateway]:
         yield fake
 
 
-async def app_on(make_api: AppFactory, gateway: FakeGateway, **ride_codes: Any) -> Api:
+# The adapter's timeout in tests that hold the gateway's answers (FaultyPartner.hold) while they
+# look at the database: longer than the fake's own HOLD_SAFETY_SECONDS, so a held call is
+# answered when the test releases it however slow the machine, never given up by the client.
+HOLDING_TIMEOUT = 60.0
+
+
+async def app_on(
+    make_api: AppFactory, gateway: FakeGateway, *, timeout_seconds: float = 2.0, **ride_codes: Any
+) -> Api:
     config = test_config(
         {
             "ride_codes": ride_codes,
@@ -42,7 +50,7 @@ async def app_on(make_api: AppFactory, gateway: FakeGateway, **ride_codes: Any) 
                     "base_url": gateway.url + "v1",
                     "merchant_id": gateway.merchant_id,
                     "secret": gateway.secret,
-                    "timeout_seconds": 2.0,
+                    "timeout_seconds": timeout_seconds,
                 }
             },
         }
@@ -154,19 +162,27 @@ async def test_a_provider_failing_mid_batch_leaves_exactly_its_journeys_for_the_
 async def test_provider_calls_run_side_by_side_up_to_the_setting(
     make_api: AppFactory, clock: MovableClock, gateway: FakeGateway
 ) -> None:
-    api = await app_on(make_api, gateway, charge_batch=20, charge_concurrency=3)
+    api = await app_on(
+        make_api, gateway, charge_batch=20, charge_concurrency=3, timeout_seconds=HOLDING_TIMEOUT
+    )
     await rider_rides(api, clock, "side-by-side", 8)
-    gateway.delay("charge", 0.05)
+    gateway.hold("charge")  # answers wait, let go three at a time (the last two)
     charges = api.client.server.app[SERVICES].transit.charges
 
-    assert await charges.charge_pending() == 8
-    assert gateway.most_in_flight["charge"] == 3
+    run = asyncio.create_task(charges.charge_pending())
+    for wave in (3, 3, 2):
+        await gateway.until_held("charge", wave)
+        assert gateway.held("charge") == wave and not run.done()
+        gateway.release("charge")
+    gateway.release("charge", hold_more=False)
+    assert await run == 8
+    assert gateway.most_in_flight["charge"] == 3 and gateway.calls["charge"] == 8
 
 
 async def test_claims_commit_before_the_provider_is_called_and_a_dead_workers_claim_is_charged_once(
     make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
 ) -> None:
-    api = await app_on(make_api, gateway, charge_batch=10)
+    api = await app_on(make_api, gateway, charge_batch=10, timeout_seconds=HOLDING_TIMEOUT)
     user_id, (called, claimed) = await rider_rides(api, clock, "crash", 2)
     services = api.client.server.app[SERVICES]
     # A worker claimed both, called the gateway for one of them, and died.
@@ -184,13 +200,14 @@ async def test_claims_commit_before_the_provider_is_called_and_a_dead_workers_cl
     assert await charges.charge_pending() == 0  # claimed, and not stale yet
 
     await pg.execute("UPDATE charge_claims SET claimed_at = now() - interval '301 seconds'")
-    gateway.delay("charge", 0.2)
+    gateway.hold("charge")
     run = asyncio.create_task(charges.charge_pending())
-    for _ in range(200):  # the claim is seen from another connection while the gateway answers
-        if gateway.calls["charge"] >= 3:
-            break
-        await asyncio.sleep(0.01)
+    await gateway.until_held("charge", 2)  # both calls made, neither answered yet
+    assert gateway.calls["charge"] == 3 and not run.done()
+    # The claim is seen from another connection while the gateway has not answered.
     assert {s for s, _ in (await statuses(pg)).values()} == {"charging"}
+    assert gateway.held("charge") == 2
+    gateway.release("charge", hold_more=False)
     assert await run == 2
 
     assert charges_of(gateway)[called] == ("succeeded", first.provider_reference)
@@ -206,23 +223,29 @@ async def test_an_unanswered_charge_is_pending_again_when_its_round_ends_and_its
 ) -> None:
     """Released at the end of its round, not of the run: a run of many rounds never keeps a claim
     it will not use, which a worker taking stale claims could otherwise have taken meanwhile."""
-    api = await app_on(make_api, gateway, charge_batch=2, charge_concurrency=1)
+    api = await app_on(
+        make_api, gateway, charge_batch=2, charge_concurrency=1, timeout_seconds=HOLDING_TIMEOUT
+    )
     _, journeys = await rider_rides(api, clock, "unanswered", 5)
-    gateway.fail_next("charge", 503)  # the run's first call
-    gateway.delay("charge", 0.1)
+    gateway.fail_next("charge", 503)  # the run's first call (answered at once, not held)
+    gateway.hold("charge")
     charges = api.client.server.app[SERVICES].transit.charges
 
     run = asyncio.create_task(charges.charge_pending())
-    for _ in range(500):  # the second round's calls are under way
-        if gateway.calls["charge"] >= 3:
-            break
-        await asyncio.sleep(0.01)
-    during = await statuses(pg)
+    await gateway.until_held("charge", 1)  # the first round's second call
+    assert gateway.calls["charge"] == 2
+    gateway.release("charge")  # its round ends; the second round's first call is then held
+    await gateway.until_held("charge", 1)
+    assert gateway.calls["charge"] == 3 and not run.done()
+    during = await statuses(pg)  # while the second round's call is under way
+    gateway.release("charge", hold_more=False)
     assert await run == 5
 
     answered = charges_of(gateway)
     (unanswered,) = set(journeys) - set(answered)
     assert during[unanswered] == ("pending", None)
+    # Seen mid-run: one charged in the first round, the second round's two claimed, one to come.
+    assert sorted(s for s, _ in during.values()) == ["charged", "charging", "charging", "pending", "pending"]
     assert gateway.calls["charge"] == 5  # the same run did not ask for it again
     assert (await statuses(pg))[unanswered] == ("pending", None)
     assert await charges.charge_pending() == 1

@@ -22,7 +22,7 @@ from tests.conftest import AppFactory
 from tests.integrations.wallet_gateway.fake_gateway import FakeGateway
 from tests.support import Api, MovableClock
 from tests.transit.conftest import Ride
-from tests.transit.test_charge_batches import app_on
+from tests.transit.test_charge_batches import HOLDING_TIMEOUT, app_on
 
 METRO = "shenzhen_metro"
 
@@ -74,14 +74,20 @@ def refunds_of(gateway: FakeGateway) -> dict[str, str]:
 async def test_a_batch_of_refunds_is_paid_in_one_run_with_provider_calls_side_by_side(
     make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
 ) -> None:
-    api = await app_on(make_api, gateway, charge_concurrency=3)
+    api = await app_on(make_api, gateway, charge_concurrency=3, timeout_seconds=HOLDING_TIMEOUT)
     refunds = []
     for n in range(3):
         refunds += await overstays(api, clock, pg, f"refunded-{n}", 2)
-    gateway.delay("refund", 0.05)
+    gateway.hold("refund")  # answers wait, let go three at a time
     charges = api.client.server.app[SERVICES].transit.charges
 
-    assert await charges.refund_due() == 6
+    run = asyncio.create_task(charges.refund_due())
+    for wave in (3, 3):
+        await gateway.until_held("refund", wave)
+        assert gateway.held("refund") == wave and not run.done()
+        gateway.release("refund")
+    gateway.release("refund", hold_more=False)
+    assert await run == 6
 
     paid = refunds_of(gateway)
     assert sorted(paid) == sorted(refunds)
@@ -143,7 +149,7 @@ async def test_a_dead_workers_claim_is_taken_again_once_stale_and_paid_once(
 async def test_the_refund_of_a_charge_that_was_declined_is_void_and_never_asked_for(
     make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
 ) -> None:
-    api = await app_on(make_api, gateway)
+    api = await app_on(make_api, gateway, timeout_seconds=HOLDING_TIMEOUT)
     services = api.client.server.app[SERVICES]
     rider = await api.sign_in("declined")
     assert (await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"}))[0] == 200
@@ -155,16 +161,16 @@ async def test_the_refund_of_a_charge_that_was_declined_is_void_and_never_asked_
     clock.advance(minutes=ride.operator(METRO).rules.max_journey_minutes + 30)
     assert await services.transit.journeys.close_overdue() == 1
     charges = services.transit.charges
-    gateway.delay("charge", 0.2)
+    gateway.hold("charge")
     run = asyncio.create_task(charges.charge_pending())
-    for _ in range(200):  # the maximum fare's charge is under way
-        if gateway.calls["charge"] >= 1:
-            break
-        await asyncio.sleep(0.01)
+    await gateway.until_held("charge", 1)  # the maximum fare's charge is under way, unanswered
+    assert gateway.calls["charge"] == 1 and not run.done()
     # Tapped out late meanwhile: the difference is a refund line, until the charge is declined.
     out = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], stops[1], "out")
     assert out["journey_id"] == opened["journey_id"]
     assert [s for s, _ in (await statuses(pg)).values()] == ["pending"]
+    assert gateway.held("charge") == 1 and not run.done()
+    gateway.release("charge", hold_more=False)
     assert await run == 1
 
     assert [s for s, _ in (await statuses(pg)).values()] == ["void"]

@@ -189,9 +189,12 @@ class Remote:
         return [(r["kind"], r["succeeded"], r["amount"]) for r in rows]
 
 
-def remote_config(carrier: FakeCarrier, gateway: FakeGateway, **travel: Any) -> Config:
+def remote_config(
+    carrier: FakeCarrier, gateway: FakeGateway, *, client_timeout_seconds: float = 2.0, **travel: Any
+) -> Config:
     """The test config with `[adapters.turbojet]` (disabled in config/cities/hong_kong.toml)
-    enabled against `carrier`, and `wallet_gateway` against `gateway`."""
+    enabled against `carrier`, and `wallet_gateway` against `gateway`; both HTTP clients give
+    up after `client_timeout_seconds`."""
     config = test_config(
         {
             "travel": {"carrier_timeout_seconds": 0.3, "sweep_seconds": 3600.0, **travel},
@@ -201,12 +204,12 @@ def remote_config(carrier: FakeCarrier, gateway: FakeGateway, **travel: Any) -> 
                     "base_url": gateway.url + "v1",  # its API lives under /v1
                     "merchant_id": gateway.merchant_id,
                     "secret": gateway.secret,
-                    "timeout_seconds": 2.0,
+                    "timeout_seconds": client_timeout_seconds,
                 }
             },
         }
     )
-    remote = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": 2.0}
+    remote = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": client_timeout_seconds}
     blocks = tuple(
         dataclasses.replace(b, enabled=True, settings={**b.settings, **remote})
         if b.instance == TURBOJET
@@ -216,18 +219,42 @@ def remote_config(carrier: FakeCarrier, gateway: FakeGateway, **travel: Any) -> 
     return dataclasses.replace(config, adapter_blocks=blocks)
 
 
+async def open_remote(
+    make_api: AppFactory,
+    clock: MovableClock,
+    pg: asyncpg.Connection,
+    carrier: FakeCarrier,
+    gateway: FakeGateway,
+    **config: Any,
+) -> Remote:
+    api = await make_api(remote_config(carrier, gateway, **config))
+    services = api.client.server.app[SERVICES]
+    await services.transit.issuer_keys.rotate("tickets")
+    rider = await api.sign_in("ferry-rider")
+    status, body = await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"})
+    assert status == 200, body
+    return Remote(Trip(api, rider, services, clock, pg), carrier, gateway)
+
+
 @pytest.fixture
 async def remote(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> AsyncIterator[Remote]:
     """Our seats' timeout (carrier_timeout_seconds 0.3) is shorter than the HTTP clients' own
     (2 s), so a slow partner is our timeout (504), not a client error (502)."""
     async with FakeCarrier(clock) as carrier, FakeGateway(clock) as gateway:
-        api = await make_api(remote_config(carrier, gateway))
-        services = api.client.server.app[SERVICES]
-        await services.transit.issuer_keys.rotate("tickets")
-        rider = await api.sign_in("ferry-rider")
-        status, body = await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"})
-        assert status == 200, body
-        yield Remote(Trip(api, rider, services, clock, pg), carrier, gateway)
+        yield await open_remote(make_api, clock, pg, carrier, gateway)
+
+
+@pytest.fixture
+async def patient_remote(
+    make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection
+) -> AsyncIterator[Remote]:
+    """`remote` for tests that hold a fake's answers (FaultyPartner.hold) while they act: our
+    timeout (30 s) and the clients' (60 s) outlast the fakes' HOLD_SAFETY_SECONDS, so a held
+    call is answered when the test releases it, however slow the machine."""
+    async with FakeCarrier(clock) as carrier, FakeGateway(clock) as gateway:
+        yield await open_remote(
+            make_api, clock, pg, carrier, gateway, carrier_timeout_seconds=30.0, client_timeout_seconds=60.0
+        )
 
 
 class FlakyCarrier:

@@ -287,19 +287,21 @@ async def test_a_confirmation_never_answered_and_never_made_is_released_at_the_c
     assert await recovery.release_given_up_holds() == 0
 
 
-async def test_a_payment_retried_while_the_first_still_runs_is_409_in_progress(remote: Remote) -> None:
+async def test_a_payment_retried_while_the_first_still_runs_is_409_in_progress(
+    patient_remote: Remote,
+) -> None:
+    remote = patient_remote
     trip, carrier, gateway = remote.trip, remote.carrier, remote.gateway
     _, booking = await remote.hold(await remote.departure(), [await trip.document(HKID)])
     path = f"/v1/travel/bookings/{booking['id']}/payment"
-    carrier.delay("confirm", 0.2)  # answered in time, but slowly
+    carrier.hold("confirm")  # answered in time, but only once the retry has been answered
 
     first = asyncio.create_task(trip.rider.post(path))
-    for _ in range(500):  # until charged; the carrier then answers 0.2 s later
-        if gateway.made["charge"]:
-            break
-        await asyncio.sleep(0.01)
-    assert (gateway.made["charge"], first.done()) == (1, False)
+    await carrier.until_held("confirm", 1)  # charged, and the carrier's confirmation under way
+    assert (gateway.made["charge"], carrier.made["confirm"], first.done()) == (1, 1, False)
     got, body = await trip.rider.post(path)
+    assert carrier.held("confirm") == 1 and not first.done()  # the first was still running
+    carrier.release("confirm", hold_more=False)
 
     assert (got, body["error"]["code"]) == (409, "payment_in_progress")
     got, paid = await first
