@@ -127,27 +127,15 @@ async def claim_pending(
     longer come). Call holding the slot (take_slot).
 
     Each state is read in the order of its own partial index (tap_uploads_pending,
-    tap_uploads_waiting_since: slot, then scan time), so a claim reads about `limit` rows however
-    many are pending; one query with both states ORed sorted every pending upload on each claim
-    (0.7 s a claim at 200,000 pending). The rows of both that come after the first `limit` stay
-    locked, unused, until this transaction ends, and are claimed by a later one.
+    tap_uploads_waiting_since: slot, then the claim's order, 0057), so a claim reads about `limit`
+    rows however many are pending; one query with both states ORed sorted every pending upload on
+    each claim (0.7 s a claim at 200,000 pending). The statement is a function
+    (db/functions/claim_pending_uploads.sql) planned with sorts disabled, so that stale statistics
+    cannot make it read a whole slot and sort it instead. The rows of both that come after the
+    first `limit` stay locked, unused, until this transaction ends, and are claimed by a later one.
     """
     records = await conn.fetch(
-        f"""
-        WITH waiting AS (
-            SELECT {", ".join(COLUMNS)}, true AS waiting FROM tap_uploads
-            WHERE state = 'waiting' AND slot = $4 AND scanned_at < $3
-            ORDER BY scanned_at, operator, tap_id LIMIT $1
-            FOR UPDATE SKIP LOCKED
-        ), pending AS (
-            SELECT {", ".join(COLUMNS)}, false AS waiting FROM tap_uploads
-            WHERE state = 'pending' AND slot = $4 AND received_at < now() - make_interval(secs => $2)
-            ORDER BY scanned_at, operator, tap_id LIMIT $1
-            FOR UPDATE SKIP LOCKED
-        )
-        SELECT * FROM (SELECT * FROM waiting UNION ALL SELECT * FROM pending) AS due
-        ORDER BY scanned_at, operator, tap_id LIMIT $1
-        """,
+        "SELECT * FROM claim_pending_uploads($1, $2, $3, $4)",
         limit,
         settle_seconds,
         window_closed_before,
