@@ -15,19 +15,20 @@
 -- a charge not answered). A claim older than the job's stale_seconds is a dead worker's and is
 -- taken over.
 --
--- Journeys a worker had claimed before this migration: their claims move here (claimed when
--- their row last changed, as the stale check read it) and they are pending again.
---
--- Rolling deploy: upgrade the workers that run the charging job together. A worker of the old
--- code does not see these claims (it may claim and charge a journey a new worker is charging: the
--- provider's idempotency reference, the journey id, keeps it one charge, but the repricing of
--- such a journey by old code would not see it as sent). A journey an old worker marks `charging`
--- after this migration is taken over by the new code once stale, as before.
+-- Rolling deploy: journeys a worker of the old code is charging (`charging` on the journeys
+-- row) are left as they are, with no claim here. That worker's outcome (charged, failed, or
+-- pending again), which it writes only to a journey still `charging`, lands as before; the new
+-- code reads such a journey as `charging` and takes it over only once it is stale (its
+-- updated_at older than stale_seconds), as a dead worker's. (Moving those claims here and
+-- setting their journeys back to pending, as this migration first did before any release, lost
+-- the old worker's outcome and let old workers claim the journey and charge it again, or reprice
+-- it as never sent.) A journey an old worker marks `charging` after this migration is treated
+-- the same way. What remains: a worker of the old code does not see this table, so it may claim
+-- a journey a new worker holds a claim on here and is charging; the provider's idempotency
+-- reference, the journey id, keeps that one charge, but old code repricing such a journey would
+-- not see it as sent. Keep that overlap short: upgrade the workers that run the charging job
+-- together.
 CREATE TABLE charge_claims (
     journey_id text PRIMARY KEY REFERENCES journeys (id) ON DELETE CASCADE,
     claimed_at timestamptz NOT NULL DEFAULT now()
 );
-
-INSERT INTO charge_claims (journey_id, claimed_at)
-SELECT id, updated_at FROM journeys WHERE charge_status = 'charging';
-UPDATE journeys SET charge_status = 'pending' WHERE charge_status = 'charging';

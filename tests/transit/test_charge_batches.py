@@ -294,8 +294,9 @@ async def test_at_a_full_share_the_job_does_not_pause(
 async def test_a_charge_a_worker_of_the_code_before_0056_left_charging_is_taken_over_once_stale(
     make_api: AppFactory, clock: MovableClock, gateway: FakeGateway, pg: asyncpg.Connection
 ) -> None:
-    """A rolling deploy: an old worker still marks the journeys row `charging` (0056 moved claims
-    to charge_claims); once its claim is stale the job takes it over, as a dead worker's."""
+    """A rolling deploy: an old worker still marks the journeys row `charging` (the new code's
+    claims are rows of charge_claims, 0056); once stale the job takes it over, as a dead
+    worker's."""
     api = await app_on(make_api, gateway)
     _, (journey_id,) = await rider_rides(api, clock, "legacy", 1)
     charges = api.client.server.app[SERVICES].transit.charges
