@@ -4,7 +4,8 @@ Stores `--taps` fresh uploaded taps (issuer codes of riders new in each round, t
 scan times over the 4 minutes before issue, as `taps_batch` sends them) straight into
 tap_uploads, then times the service's own drain over them (settle time 0) in `--workers`
 processes at once, as `serve --workers N` runs the job in every worker, against raw ECDSA
-verifies per second measured in the same run.
+verifies per second measured in the same run. On a server with autovacuum off it runs VACUUM
+ANALYZE on tap_uploads and journeys between storing and draining (bench/README.md).
 Each worker runs as a served one does (cli/serve.py): on uvloop when installed, its heap frozen
 once started (without that, one full collection of the ~170,000 objects startup made cost each
 worker 150-200 ms of a 20,000-tap round, ~19 µs a tap, that `serve` does not pay).
@@ -185,9 +186,24 @@ async def _store(transit: Transit, uploads: list[q.Upload]) -> None:
         await q.store(conn, uploads)
 
 
+async def _vacuumed(transit: Transit) -> str:
+    """VACUUM ANALYZE of the tables the drain reads and writes, when the bench database's server
+    runs without autovacuum (as this machine's shared one does): production's autovacuum keeps
+    their dead rows and statistics in step, here earlier rounds' would pile up run after run. Its
+    time is printed, not counted in the drain's; what the round's own drain leaves dead it pays."""
+    async with assembled(transit.config) as wiring, wiring.db.acquire() as conn:
+        if await conn.fetchval("SHOW autovacuum") != "off":
+            return ""
+        started = time.perf_counter()
+        await conn.execute("VACUUM ANALYZE tap_uploads, journeys")
+        seconds = time.perf_counter() - started
+        return f"; autovacuum off: VACUUM ANALYZE tap_uploads, journeys first, {seconds:.1f} s"
+
+
 def _round(transit: Transit, count: int, workers: int, options: Options) -> str:
     label = f"bench-drain-{transit.run}-{int(time.time() * 1000) % 10**8}"
     asyncio.run(_store(transit, _uploads(transit, label, count)))
+    vacuumed = asyncio.run(_vacuumed(transit))
     context = multiprocessing.get_context("fork")
     signals = Signals(context.Event(), context.Event(), context.Queue())
     procs = [
@@ -214,7 +230,7 @@ def _round(transit: Transit, count: int, workers: int, options: Options) -> str:
     return (
         f"drain {count:,} taps in {seconds:.2f} s = {count / seconds:,.0f} taps/s, workers {workers} x lanes "
         f"{options.lanes}; CPU a tap: python {cpu * per_tap:.0f} µs, postgres {pg_cpu * per_tap:.0f} µs; "
-        f"{outcomes}; load {os.getloadavg()[0]:.2f}"
+        f"{outcomes}; load {os.getloadavg()[0]:.2f}{vacuumed}"
     )
 
 
