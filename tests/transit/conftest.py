@@ -64,6 +64,19 @@ class Ride:
         assert status == 200, body
         return body
 
+    async def rides_in(self, operator_id: str, rides: int) -> list[str]:
+        """The rider taps in `rides` times at the operator's first stop, two minutes apart (past
+        the double-tap window), each with a fresh code: the journeys' ids."""
+        gate = await self.gate(operator_id)
+        city = self.operator(operator_id).city
+        journeys = []
+        for _ in range(rides):
+            answer = await self.scan(gate, (await self.code(city))["payload"], self.stops(operator_id)[0])
+            assert answer["decision"] == "open"
+            journeys.append(answer["journey_id"])
+            self.clock.advance(minutes=2)
+        return journeys
+
     def offline_tap(self, operator_id: str, tap_id: str, payload: str, at: datetime) -> dict[str, Any]:
         """A tap-in at the operator's first stop, as its offline gate `bus-7` uploads it."""
         return {

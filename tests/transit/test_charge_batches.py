@@ -44,15 +44,7 @@ async def app_on(
     config = test_config(
         {
             "ride_codes": ride_codes,
-            "adapters": {
-                "wallet_gateway": {
-                    "enabled": True,
-                    "base_url": gateway.url + "v1",
-                    "merchant_id": gateway.merchant_id,
-                    "secret": gateway.secret,
-                    "timeout_seconds": timeout_seconds,
-                }
-            },
+            "adapters": {"wallet_gateway": {"enabled": True, **gateway.settings(timeout_seconds)}},
         }
     )
     api = await make_api(config)
@@ -66,15 +58,7 @@ async def rider_rides(api: Api, clock: MovableClock, handle: str, rides: int) ->
     rider = await api.sign_in(handle)
     assert (await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "wallet_gateway"}))[0] == 200
     user_id = (await rider.get("/v1/me"))[1]["id"]
-    ride = Ride(api, rider, services, clock)
-    gate = await ride.gate(BUS)
-    journeys = []
-    for _ in range(rides):
-        answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
-        assert answer["decision"] == "open"
-        journeys.append(answer["journey_id"])
-        clock.advance(minutes=2)  # past the double-tap window
-    return user_id, journeys
+    return user_id, await Ride(api, rider, services, clock).rides_in(BUS, rides)
 
 
 async def statuses(pg: asyncpg.Connection) -> dict[str, tuple[str, str | None]]:

@@ -43,17 +43,6 @@ class OneConnection:
             yield self.conn
 
 
-async def bus_rides(ride: Ride, rides: int) -> list[str]:
-    gate = await ride.gate(BUS)
-    journeys = []
-    for _ in range(rides):
-        answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
-        assert answer["decision"] == "open"
-        journeys.append(answer["journey_id"])
-        ride.clock.advance(minutes=2)  # past the double-tap window
-    return journeys
-
-
 async def journeys_updated(conn: asyncpg.Connection) -> int:
     """Rows of journeys this transaction updated so far."""
     value = await conn.fetchval(
@@ -65,7 +54,7 @@ async def journeys_updated(conn: asyncpg.Connection) -> int:
 async def test_charging_n_journeys_updates_the_journeys_table_at_most_n_times(
     ride: Ride, pg: asyncpg.Connection
 ) -> None:
-    journeys = await bus_rides(ride, 4)
+    journeys = await ride.rides_in(BUS, 4)
     charges = ride.services.transit.charges
     charges.db = OneConnection(pg)
     async with pg.transaction():
@@ -82,7 +71,7 @@ async def test_an_unanswered_charge_is_asked_again_behind_the_others_due_for_one
 ) -> None:
     """Put back, its journey moves behind the others due (one write, as before 0056), so that a
     provider that does not answer is not asked first again by every run while the rest wait."""
-    first, second = await bus_rides(ride, 2)
+    first, second = await ride.rides_in(BUS, 2)
     charges = ride.services.transit.charges
     charges.batch = charges.rounds = 1
     lookup = charges.providers

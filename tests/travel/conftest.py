@@ -198,15 +198,7 @@ def remote_config(
     config = test_config(
         {
             "travel": {"carrier_timeout_seconds": 0.3, "sweep_seconds": 3600.0, **travel},
-            "adapters": {
-                "wallet_gateway": {
-                    "enabled": True,
-                    "base_url": gateway.url + "v1",  # its API lives under /v1
-                    "merchant_id": gateway.merchant_id,
-                    "secret": gateway.secret,
-                    "timeout_seconds": client_timeout_seconds,
-                }
-            },
+            "adapters": {"wallet_gateway": {"enabled": True, **gateway.settings(client_timeout_seconds)}},
         }
     )
     remote = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": client_timeout_seconds}

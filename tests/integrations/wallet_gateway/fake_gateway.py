@@ -2,8 +2,8 @@
 127.0.0.1, with a ledger a test can inspect.
 
     async with FakeGateway(clock) as gateway:             # or: await gateway.start() / stop()
-        settings = {"base_url": gateway.url, "merchant_id": gateway.merchant_id,
-                    "secret": gateway.secret, "timeout_seconds": 0.2}
+        settings = gateway.settings(timeout_seconds=0.2)   # the adapter's, or in a config:
+        {"adapters": {"wallet_gateway": {"enabled": True, **gateway.settings(2.0)}}}
         gateway.decline_next("insufficient_funds")        # or gateway.declined_customers.add(id)
         gateway.delay("charge", 1.0)    # charges are made, but answered after the client gave up
         gateway.fail_next("charge", 503)                  # and the other knobs of faults.py
@@ -88,6 +88,15 @@ class FakeGateway(FaultyPartner):
         self._declines: deque[str] = deque()
         self._nonces: set[str] = set()
         self._by_reference: dict[tuple[str, str], tuple[Entry, dict[str, Any]]] = {}
+
+    def settings(self, timeout_seconds: float) -> dict[str, Any]:
+        """The wallet_gateway adapter's settings for this gateway (its API lives under /v1)."""
+        return {
+            "base_url": self.url + "v1",
+            "merchant_id": self.merchant_id,
+            "secret": self.secret,
+            "timeout_seconds": timeout_seconds,
+        }
 
     def setup(self, app: web.Application) -> None:
         app.router.add_post("/v1/charges", self._charge)

@@ -34,12 +34,7 @@ def make(
     http: aiohttp.ClientSession, gateway: FakeGateway, clock: MovableClock | None = None, **overrides: Any
 ) -> Any:
     """The adapter on the gateway's clock unless told otherwise."""
-    settings = {
-        "base_url": gateway.url + "v1",
-        "merchant_id": gateway.merchant_id,
-        "secret": gateway.secret,
-        "timeout_seconds": TIMEOUT,
-    }
+    settings = gateway.settings(TIMEOUT)
     return build_adapter(
         "wallet_gateway", settings | overrides, http=http, clock=clock or gateway.clock, instance="wallet"
     )
