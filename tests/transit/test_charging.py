@@ -136,16 +136,11 @@ async def test_charges_that_went_through_are_recorded_when_a_later_one_fails_une
 
 
 async def test_a_bus_taps_answer_carries_its_fare_and_the_charge_in_the_riders_currency(
-    make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection
+    ride: Ride, pg: asyncpg.Connection
 ) -> None:
     """A journey priced as it is written (a flat fare at tap-in): the gate's answer is made
-    straight from its row (the fare, and the charge converted to the wallet's currency)."""
-    api = await make_api(test_config())
-    services = api.client.server.app[SERVICES]
-    await services.transit.issuer_keys.rotate("ride_codes")
-    rider = await api.sign_in("hkd-bus-rider")
-    await rider.put("/v1/me/wallet", {"currency": "HKD", "provider": "demo"})
-    ride = Ride(api, rider, services, clock)
+    straight from its row (the fare, and the charge converted to the wallet's currency: the
+    `ride` fixture's rider pays from an HKD wallet)."""
     gate = await ride.gate(BUS)
     answer = await ride.scan(gate, (await ride.code("shenzhen"))["payload"], ride.stops(BUS)[0])
     row = await pg.fetchrow(
