@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bayaffairs.adapters.protocols import ChargeRequest, PaymentProvider, RefundRequest
 from bayaffairs.clock import Clock
@@ -34,6 +35,9 @@ from bayaffairs.transit.debts import Debts, Declined
 from bayaffairs.transit.products import FareProducts
 
 log = logging.getLogger("bayaffairs.charging")
+
+_Job = TypeVar("_Job")
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -116,26 +120,44 @@ class RideCharges:
                 priced[job.journey_id] = await self.products.price_in(conn, job)
             return [priced[job.journey_id] for job in jobs]
 
-    async def _call(self, jobs: list[q.ChargeJob]) -> list[_Outcome]:
-        """Each claimed charge asked of its provider, `concurrency` calls in flight at most."""
+    async def _each(
+        self,
+        jobs: Sequence[_Job],
+        call: Callable[[_Job], Awaitable[_Result]],
+        surprised: Callable[[_Job], _Result],
+    ) -> list[_Result]:
+        """`call` for each job, `concurrency` in flight at most, outcomes in the jobs' order. A
+        call that raises gets `surprised(job)` (called while the error is handled, to log it):
+        one job's surprise must not lose the others' outcomes."""
         turns = asyncio.Semaphore(self.concurrency)
 
-        async def one(job: q.ChargeJob) -> _Outcome:
+        async def one(job: _Job) -> _Result:
+            async with turns:
+                try:
+                    return await call(job)
+                except Exception:  # noqa: BLE001 - surprised() logs it, with the traceback
+                    return surprised(job)
+
+        return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+    async def _call(self, jobs: list[q.ChargeJob]) -> list[_Outcome]:
+        """Each claimed charge asked of its provider, `concurrency` calls in flight at most."""
+
+        async def charge(job: q.ChargeJob) -> _Outcome:
             if job.erased:
                 # A tap scanned before the rider's account was erased, uploaded after it: the
                 # journey is the pseudonym's, and no wallet is linked to a pseudonym (linking one
                 # back would undo the erasure). Its fare is owed all the same: a debt, not retried.
                 log.warning("journey %s: the rider was erased; its fare is a debt", job.journey_id)
                 return _Outcome(job, "failed")
-            async with turns:
-                try:
-                    kind, reference = await self._charge(job)
-                except Exception:  # one charge's surprise must not lose the round's outcomes
-                    log.exception("journey %s: charging failed; will retry", job.journey_id)
-                    return _Outcome(job, "retry")
+            kind, reference = await self._charge(job)
             return _Outcome(job, kind, reference)
 
-        return list(await asyncio.gather(*(one(job) for job in jobs)))
+        def surprised(job: q.ChargeJob) -> _Outcome:
+            log.exception("journey %s: charging failed; will retry", job.journey_id)
+            return _Outcome(job, "retry")
+
+        return await self._each(jobs, charge, surprised)
 
     async def _record(self, outcomes: list[_Outcome]) -> list[q.ChargeJob]:
         """A round's outcomes, set-based: one statement for the charged, one transaction for the
@@ -170,18 +192,16 @@ class RideCharges:
             jobs = await q.claim_refunds(conn, limit or self.batch, self.stale_seconds)
         if not jobs:
             return 0
-        turns = asyncio.Semaphore(self.concurrency)
 
-        async def one(job: q.RefundJob) -> tuple[str, str, str | None, int]:
-            async with turns:
-                try:
-                    status, reference = await self._refund(job)
-                except Exception:  # one refund's surprise must not lose the batch's outcomes
-                    log.exception("refund %s failed; will retry", job.id)
-                    status, reference = "pending", None
+        async def refund(job: q.RefundJob) -> tuple[str, str, str | None, int]:
+            status, reference = await self._refund(job)
             return job.id, status, reference, job.attempts
 
-        outcomes = await asyncio.gather(*(one(job) for job in jobs))
+        def surprised(job: q.RefundJob) -> tuple[str, str, str | None, int]:
+            log.exception("refund %s failed; will retry", job.id)
+            return job.id, "pending", None, job.attempts
+
+        outcomes = await self._each(jobs, refund, surprised)
         async with self.db.acquire() as conn:
             await q.finish_refunds(conn, outcomes, self.clock.now())
         return len(jobs)
