@@ -6,6 +6,7 @@ the wallet gateway adapter against a local aiohttp gateway (tests/integrations/w
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bayaffairs.adapters.protocols import ChargeRequest
+from bayaffairs.adapters.protocols import ChargeRequest, PaymentOutcome, PaymentProvider
 from bayaffairs.db.queries import journeys as journeys_q
 from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
@@ -161,6 +162,46 @@ async def test_provider_calls_run_side_by_side_up_to_the_setting(
     gateway.release("charge", hold_more=False)
     assert await run == 8
     assert gateway.most_in_flight["charge"] == 3 and gateway.calls["charge"] == 8
+
+
+async def test_a_provider_answering_at_once_lets_the_worker_turn_after_each_wave_of_calls(ride: Ride) -> None:
+    """The job's worker also answers gates. A provider that answers without waiting on anything
+    (the demo wallet) must not turn a round into one unbroken stretch of the event loop: at most
+    `charge_concurrency` calls run before the loop turns (a round of 500 calls in one stretch held
+    every gate's answer in that worker for 20-40 ms under the scan bench)."""
+    await ride.rides_in(BUS, 6)
+    charges = ride.services.transit.charges
+    charges.concurrency = 2
+    providers = charges.providers
+    turns = 0
+    calls_at: list[int] = []  # the loop's turn each provider call was made in
+
+    class Counted(PaymentProvider):
+        def __init__(self, inner: PaymentProvider) -> None:
+            self.inner = inner
+
+        async def charge(self, request: ChargeRequest) -> PaymentOutcome:
+            calls_at.append(turns)
+            return await self.inner.charge(request)
+
+    def counted(name: str) -> PaymentProvider | None:
+        inner = providers(name)
+        return None if inner is None else Counted(inner)
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    charges.providers = counted
+    ticking = asyncio.create_task(ticker())
+    try:
+        assert await charges.charge_pending() == 6
+    finally:
+        ticking.cancel()
+    assert len(calls_at) == 6
+    assert max(Counter(calls_at).values()) <= 2
 
 
 async def test_claims_commit_before_the_provider_is_called_and_a_dead_workers_claim_is_charged_once(
