@@ -239,10 +239,9 @@ class Measure:
             feed = scenario.feed(fixtures, self._label(scenario, phase))
             count = max(4 * s.connections, math.ceil(self.cap_rps * seconds * FEED_MARGIN))
             say(f"{scenario.name}: minting {count:,} fresh codes for the {phase} run")
-            feed_file = self.tmp / f"{scenario.name}-{phase}.bodies"
-            with feed_file.open("wb") as out:
-                for body in feed.bodies(count):
-                    out.write(body + b"\n")
+            feed_file = wrk.write_feed(
+                self.tmp / f"{scenario.name}-{phase}.bodies", feed.bodies(count), s.threads
+            )
         argv = wrk.command(
             self.wrk_path,
             url,
