@@ -23,7 +23,7 @@ from bench.machine import cpu_split, describe, snapshot
 from bench.processes import ProcessError, Processes, descendants_of, free_port, serving_loops, wait_for_http
 from bench.scenarios import SCENARIOS, Feed, Scenario
 from bench.service import Fixtures, Variant, bayaffairs_command, prepare_database, reset_redis, service_env
-from bench.transit import Assessment, Transit
+from bench.transit import Assessment, Transit, vacuumed
 
 # Bodies minted per fed wrk run: the first baseline's req/s (nothing on the service is faster)
 # times the seconds, times this margin, so no thread runs out.
@@ -205,6 +205,10 @@ class Measure:
             self._wrk_command(scenario, fixtures, script, url, s.warmup, "warm") if s.warmup else ([], None)
         )
         argv, feed = self._wrk_command(scenario, fixtures, script, url, s.duration, "measure")
+        if feed is not None:  # fed rows are the scans: their tables without earlier runs' dead rows
+            done = vacuumed()
+            if done:
+                say(f"{scenario.name}: {done}")
         with self._alongside(scenario, server) as background:
             if warm:
                 wrk.run(self.processes, warm, s.warmup)
