@@ -23,7 +23,7 @@ from bench.machine import cpu_split, describe, snapshot
 from bench.processes import ProcessError, Processes, descendants_of, free_port, serving_loops, wait_for_http
 from bench.scenarios import SCENARIOS, Feed, Scenario
 from bench.service import Fixtures, Variant, bayaffairs_command, prepare_database, reset_redis, service_env
-from bench.transit import Assessment, Transit, vacuumed
+from bench.transit import Assessment, Transit, analyzed, vacuumed
 
 # Bodies minted per fed wrk run: the first baseline's req/s (nothing on the service is faster)
 # times the seconds, times this margin, so no thread runs out.
@@ -212,6 +212,10 @@ class Measure:
         with self._alongside(scenario, server) as background:
             if warm:
                 wrk.run(self.processes, warm, s.warmup)
+            if feed is not None:  # statistics of tables the warm-up filled (see analyzed())
+                done = analyzed()
+                if done:
+                    say(f"{scenario.name}: {done}")
             say(f"{scenario.name}: {' '.join(argv)}")
             before = snapshot()
             measured = wrk.run(self.processes, argv, s.duration)
