@@ -275,21 +275,7 @@ def vacuumed(tables: Sequence[str] = SCAN_TABLES) -> str:
     autovacuum keeps their dead rows and statistics in step; here every earlier run's would pile
     up (each scan leaves a dead journey version and a dead claim once charged) and the index
     probes of the tap-in and of the charging job's claim walk them. What it did, for the log."""
-
-    async def go() -> str:
-        conn = await asyncpg.connect(bench_database_url())
-        try:
-            if await conn.fetchval("SHOW autovacuum") != "off":
-                return ""
-            started = time.perf_counter()
-            await conn.execute(f"VACUUM ANALYZE {', '.join(tables)}")
-            return (
-                f"autovacuum off: VACUUM ANALYZE {', '.join(tables)}, {time.perf_counter() - started:.1f} s"
-            )
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+    return _without_autovacuum("VACUUM ANALYZE", tables)
 
 
 def analyzed(tables: Sequence[str] = SCAN_TABLES) -> str:
@@ -300,6 +286,11 @@ def analyzed(tables: Sequence[str] = SCAN_TABLES) -> str:
     scans of taps and journeys for every probe (measured: 0.03x, PostgreSQL at 160% of a CPU,
     auto_explain showing Seq Scan on taps and journeys). Production's autoanalyze replans after
     the first 50 rows; here the ANALYZE does, since new statistics invalidate cached plans."""
+    return _without_autovacuum("ANALYZE", tables, " after the warm-up")
+
+
+def _without_autovacuum(command: str, tables: Sequence[str], when: str = "") -> str:
+    """`command` on `tables` if the server runs without autovacuum; what it did, for the log."""
 
     async def go() -> str:
         conn = await asyncpg.connect(bench_database_url())
@@ -307,9 +298,9 @@ def analyzed(tables: Sequence[str] = SCAN_TABLES) -> str:
             if await conn.fetchval("SHOW autovacuum") != "off":
                 return ""
             started = time.perf_counter()
-            await conn.execute(f"ANALYZE {', '.join(tables)}")
+            await conn.execute(f"{command} {', '.join(tables)}")
             seconds = time.perf_counter() - started
-            return f"autovacuum off: ANALYZE {', '.join(tables)} after the warm-up, {seconds:.1f} s"
+            return f"autovacuum off: {command} {', '.join(tables)}{when}, {seconds:.1f} s"
         finally:
             await conn.close()
 
