@@ -111,6 +111,13 @@ def _wired(
             app[METRICS].watch_pool(wiring.db.stats)
             app[METRICS].watch_retention(wiring.services.privacy.retention.stats)
             app[METRICS].watch_agency_outbox(wiring.services.appointments.outbox.stats)
+            metrics = app[CONFIG].settings.metrics
+            backlog = wiring.services.transit.backlog
+            app[METRICS].watch_backlog(
+                lambda: backlog.read(metrics.backlog_limit),
+                limit=metrics.backlog_limit,
+                timeout=metrics.backlog_timeout_seconds,
+            )
             planned = list(plan(wiring.services))
             app[JOBS] = tuple(job.name for job in planned)
             async with serving(wiring, lambda _: planned), app[METRICS].refreshing():

@@ -56,16 +56,18 @@ async def _check(ping: Awaitable[None]) -> str:
     "Prometheus metrics of the whole server (every worker of `serve --workers N`)",
     produces="text/plain",
     description="Per [metrics]: may need `Authorization: Bearer <metrics token>`, or be served on "
-    "an address of its own (then 404 here), or be off (404).",
+    "an address of its own (then 404 here), or be off (404). Includes the backlog of charges, "
+    "refunds and offline taps waiting, read from PostgreSQL at each scrape (left out when it "
+    "does not answer within `[metrics] backlog_timeout_seconds`).",
 )
 async def metrics(request: web.Request) -> web.Response:
     settings = request.app[CONFIG].settings.metrics
     if not settings.enabled or settings.port is not None:
         raise web.HTTPNotFound()
-    return _metrics(request, request.app[METRICS], settings)
+    return await _metrics(request, request.app[METRICS], settings)
 
 
-def _metrics(request: web.Request, metrics: Metrics, settings: MetricsSettings) -> web.Response:
+async def _metrics(request: web.Request, metrics: Metrics, settings: MetricsSettings) -> web.Response:
     if settings.token is not None:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -73,7 +75,7 @@ def _metrics(request: web.Request, metrics: Metrics, settings: MetricsSettings) 
         ):
             return error_response(request, 401, "unauthenticated", headers={"WWW-Authenticate": "Bearer"})
     return web.Response(
-        body=metrics.render(),
+        body=await metrics.scrape(),
         headers={"Content-Type": CONTENT_TYPE_LATEST, "X-Content-Type-Options": "nosniff"},
     )
 
@@ -89,7 +91,7 @@ async def metrics_site(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS]
 
     async def scrape(request: web.Request) -> web.Response:
-        return _metrics(request, metrics, settings)
+        return await _metrics(request, metrics, settings)
 
     site_app = web.Application()
     site_app.router.add_get("/metrics", scrape)

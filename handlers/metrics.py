@@ -1,4 +1,6 @@
-"""Prometheus metrics: request counts and latency per route, database pool usage.
+"""Prometheus metrics: request counts and latency per route, database pool usage, and the
+backlog of background money and tap work (read from PostgreSQL at each scrape, by the worker
+answering it).
 
 Under `serve --workers N` every worker writes its figures to files in one directory
 (prometheus_client's multiprocess mode, switched on in each worker by `use_multiprocess`), and
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -25,6 +28,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from bayaffairs.transit.backlog import BacklogFigures
+
+log = logging.getLogger(__name__)
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
@@ -90,6 +97,37 @@ class _AgencyOutboxCollector(Collector):
         yield pushes
 
 
+class _BacklogCollector(Collector):
+    """What waits for the background jobs, as read before this scrape (nothing when that read
+    failed or took too long: a missing series, not a stale or made-up zero)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.figures: BacklogFigures | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        f = self.figures
+        if f is None:
+            return
+        capped = f"counted up to {self.limit}: that figure means at least as many"
+        for name, what, since, pile in (
+            (
+                "charges_due",
+                "Journeys waiting for their charge (ride now, pay later)",
+                "became due",
+                f.charges,
+            ),
+            ("refunds_due", "Refund lines not yet refunded", "was last changed", f.refunds),
+            ("offline_taps_pending", "Offline taps uploaded and not yet decided", "was received", f.uploads),
+        ):
+            yield GaugeMetricFamily(f"bayaffairs_{name}", f"{what}; {capped}", value=pile.count)
+            yield GaugeMetricFamily(
+                f"bayaffairs_{name}_oldest_age_seconds",
+                f"Seconds since the oldest of bayaffairs_{name} {since} (0: none)",
+                value=pile.oldest_seconds,
+            )
+
+
 class Metrics:
     """One registry per app, so several apps in one process (tests) do not collide."""
 
@@ -114,6 +152,7 @@ class Metrics:
         self.pool_in_use = Gauge("bayaffairs_db_pool_in_use", "Database connections in use", **pool)  # type: ignore[arg-type]
         self.pool_max = Gauge("bayaffairs_db_pool_max", "Database pool maximum", **pool)  # type: ignore[arg-type]
         self._pool_stats: Callable[[], dict[str, Any]] | None = None
+        self._backlog: tuple[Callable[[], Awaitable[BacklogFigures]], float, _BacklogCollector] | None = None
         self._own: list[Collector] = []  # this worker's figures, not shared through the files
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -130,6 +169,32 @@ class Metrics:
         collector = _AgencyOutboxCollector(stats)
         self.registry.register(collector)
         self._own.append(collector)
+
+    def watch_backlog(
+        self, read: Callable[[], Awaitable[BacklogFigures]], *, limit: int, timeout: float
+    ) -> None:
+        """`read` (counting up to `limit`) runs before each scrape, for `timeout` seconds at most."""
+        collector = _BacklogCollector(limit)
+        self.registry.register(collector)
+        self._own.append(collector)
+        self._backlog = (read, timeout, collector)
+
+    async def read_backlog(self) -> None:
+        """Before a scrape renders: the backlog now, or none if the database does not answer in
+        time (the scrape still answers, with everything else)."""
+        if self._backlog is None:
+            return
+        read, timeout, collector = self._backlog
+        collector.figures = None
+        try:
+            async with asyncio.timeout(timeout):
+                collector.figures = await read()
+        except Exception as exc:  # noqa: BLE001 - any failure: the gauges are left out
+            log.warning("backlog gauges left out of a scrape: %r", exc)
+
+    async def scrape(self) -> bytes:
+        await self.read_backlog()
+        return self.render()
 
     def refresh(self) -> None:
         """Read the pool's figures into the gauges (at each scrape; in every worker every

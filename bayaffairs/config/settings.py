@@ -250,12 +250,16 @@ class LoggingSettings:
 @dataclass(frozen=True)
 class MetricsSettings:
     """/metrics: on by default; `token` makes it need `Authorization: Bearer <token>`; a `port`
-    serves it on `host:port` only (not on the API's port)."""
+    serves it on `host:port` only (not on the API's port). The backlog gauges (charges, refunds,
+    offline taps waiting) count up to `backlog_limit` rows each and are left out of a scrape
+    the database does not answer within `backlog_timeout_seconds`."""
 
     enabled: bool = True
     token: str | None = None
     host: str = "127.0.0.1"
     port: int | None = None
+    backlog_limit: int = 100_000
+    backlog_timeout_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -634,6 +638,8 @@ class MetricsSchema(_Section):
     token = fields.String(load_default="", validate=validate.Length(max=256))
     host = fields.String(load_default="127.0.0.1", validate=validate.Length(1, 255))
     port = fields.Integer(load_default=0, validate=validate.Range(0, 65535))
+    backlog_limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 10_000_000))
+    backlog_timeout_seconds = fields.Float(load_default=1.0, validate=validate.Range(0.05, 10))
 
     @validates("token")
     def check_token(self, value: str, **_: Any) -> None:
@@ -642,7 +648,14 @@ class MetricsSchema(_Section):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> MetricsSettings:
-        return MetricsSettings(data["enabled"], data["token"] or None, data["host"], data["port"] or None)
+        return MetricsSettings(
+            data["enabled"],
+            data["token"] or None,
+            data["host"],
+            data["port"] or None,
+            data["backlog_limit"],
+            data["backlog_timeout_seconds"],
+        )
 
 
 class RateLimitField(fields.Field[RateLimit]):

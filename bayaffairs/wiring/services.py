@@ -34,6 +34,7 @@ from bayaffairs.sealing import Sealer
 from bayaffairs.signing.keys import IssuerKeys
 from bayaffairs.storage import Database
 from bayaffairs.transfers import DataTransfers
+from bayaffairs.transit.backlog import Backlog
 from bayaffairs.transit.charging import RideCharges
 from bayaffairs.transit.debts import Debts
 from bayaffairs.transit.denylist import DenyList
@@ -69,6 +70,7 @@ class TransitServices:
     products: FareProducts
     debts: Debts
     renderer: QrRenderer
+    backlog: Backlog
 
 
 @dataclass
@@ -111,6 +113,20 @@ def build_transit(
     deny_list = DenyList(db, clock)
     debts = Debts(db, clock, adapters.lookup(PaymentProvider))
 
+    charges = RideCharges(
+        db,
+        clock,
+        adapters.lookup(PaymentProvider),
+        converter,
+        debts,
+        products,
+        hold_seconds=settings.ride_codes.repair_days * 86400,
+        batch=settings.ride_codes.charge_batch,
+        concurrency=settings.ride_codes.charge_concurrency,
+        rounds=settings.ride_codes.charge_rounds,
+        share=settings.ride_codes.charge_share,
+    )
+
     return TransitServices(
         settings=settings.ride_codes,
         network=network,
@@ -124,22 +140,11 @@ def build_transit(
         deny_list=deny_list,
         uploads=TapUploads(db, clock, settings.ride_codes, network, keys, scans.recorder),
         settlements=Settlements(db, clock, network, settings.settlement, products.products),
-        charges=RideCharges(
-            db,
-            clock,
-            adapters.lookup(PaymentProvider),
-            converter,
-            debts,
-            products,
-            hold_seconds=settings.ride_codes.repair_days * 86400,
-            batch=settings.ride_codes.charge_batch,
-            concurrency=settings.ride_codes.charge_concurrency,
-            rounds=settings.ride_codes.charge_rounds,
-            share=settings.ride_codes.charge_share,
-        ),
+        charges=charges,
         products=products,
         debts=debts,
         renderer=QrRenderer(),
+        backlog=Backlog(db, hold_seconds=charges.hold_seconds, stale_seconds=charges.stale_seconds),
     )
 
 

@@ -1,0 +1,199 @@
+"""/metrics shows how far behind the background money and tap work is (ride now, pay later): the
+charges due, the refunds due and the offline taps not yet decided, each a count (up to
+`[metrics] backlog_limit`) and the age of the oldest, read from PostgreSQL at each scrape. The
+times they are measured from (`updated_at`, `received_at`) are written by PostgreSQL's now(), so
+the ages are too (tests/support.py, the clock convention, point 4): a test backdates a row by
+plain SQL, relative to now(). A scrape with the database out of reach still answers, quickly,
+without these figures."""
+
+from __future__ import annotations
+
+import time
+
+import asyncpg
+from prometheus_client.parser import text_string_to_metric_families
+
+from bayaffairs.handlers.keys import CONFIG, WIRING
+from tests.conftest import AppFactory
+from tests.support import START, Api, test_config
+
+BACKLOG = (
+    "bayaffairs_charges_due",
+    "bayaffairs_charges_due_oldest_age_seconds",
+    "bayaffairs_refunds_due",
+    "bayaffairs_refunds_due_oldest_age_seconds",
+    "bayaffairs_offline_taps_pending",
+    "bayaffairs_offline_taps_pending_oldest_age_seconds",
+)
+SLACK = 30.0  # seconds a slow test machine may take between the backdating and the scrape
+
+JOURNEY = """
+    INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station,
+                          entry_at, fare_amount, fare_currency, fare_rule, charge_status, updated_at)
+    VALUES ($1, $2, 'usr_b', 'bus', 'adult', 'completed', 'stop-1', $3, 200, 'CNY', 'flat', $4,
+            now() - make_interval(secs => $5))
+"""
+REFUND = """
+    INSERT INTO journey_refunds (id, journey_id, user_id, amount, currency, fare_amount,
+                                 fare_currency, reason, status, created_at, updated_at)
+    VALUES ($1, 'jny_r', 'usr_b', 100, 'CNY', 100, 'CNY', 'late_tap_out', $2, $3,
+            now() - make_interval(secs => $4))
+"""
+UPLOAD = """
+    INSERT INTO tap_uploads (operator, tap_id, gate_id, station, direction, payload, scanned_at,
+                             received_at, state, slot)
+    VALUES ('bus', $1, 'gate-1', 'stop-1', 'in', 'payload', $2, now() - make_interval(secs => $3),
+            $4, $5)
+"""
+
+
+async def scrape(api: Api) -> dict[str, float]:
+    status, body = await api.get("/metrics")
+    assert status == 200
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+async def rider(pg: asyncpg.Connection) -> None:
+    await pg.execute(
+        "INSERT INTO users (id, wallet_currency, wallet_provider) VALUES ('usr_b', 'CNY', 'demo')"
+    )
+    await pg.execute("INSERT INTO ride_accounts (account_token, user_id) VALUES ($1, 'usr_b')", b"\x02" * 8)
+
+
+async def journey(pg: asyncpg.Connection, journey_id: str, charge_status: str, seconds_ago: float) -> None:
+    await pg.execute(JOURNEY, journey_id, b"\x02" * 8, START, charge_status, seconds_ago)
+
+
+def close_to(value: float, expected: float) -> bool:
+    return expected <= value <= expected + SLACK
+
+
+async def test_an_empty_backlog_is_zero_with_an_oldest_age_of_zero(make_api: AppFactory) -> None:
+    figures = await scrape(await make_api())
+    assert {name: figures[name] for name in BACKLOG} == dict.fromkeys(BACKLOG, 0.0)
+
+
+async def test_charges_due_are_pending_journeys_aged_from_the_oldest(
+    make_api: AppFactory, pg: asyncpg.Connection
+) -> None:
+    api = await make_api()
+    await rider(pg)
+    await journey(pg, "jny_1", "pending", 600)
+    await journey(pg, "jny_2", "pending", 120)
+    await journey(pg, "jny_3", "charged", 3600)  # done: not due, however old
+    figures = await scrape(api)
+    assert figures["bayaffairs_charges_due"] == 2
+    assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 600)
+
+    await pg.execute("UPDATE journeys SET charge_status = 'charged' WHERE id = 'jny_1'")
+    figures = await scrape(api)
+    assert figures["bayaffairs_charges_due"] == 1
+    assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 120)
+
+
+async def test_held_and_claimed_journeys_are_due_only_when_the_charging_job_would_take_them(
+    make_api: AppFactory, pg: asyncpg.Connection
+) -> None:
+    api = await make_api()
+    hold = api.client.server.app[CONFIG].settings.ride_codes.repair_days * 86400
+    await rider(pg)
+    await journey(pg, "jny_held", "held", hold - 600)  # inside its repair window: not yet due
+    await journey(pg, "jny_claimed", "charging", 60)  # an old worker charging it now
+    await journey(pg, "jny_pending", "pending", 30)
+    figures = await scrape(api)
+    assert figures["bayaffairs_charges_due"] == 1
+    assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 30)
+
+    await pg.execute(
+        "UPDATE journeys SET updated_at = now() - interval '400 seconds' WHERE id = 'jny_claimed'"
+    )
+    await pg.execute(
+        f"UPDATE journeys SET updated_at = now() - interval '{hold + 900} seconds' WHERE id = 'jny_held'"
+    )
+    figures = await scrape(api)  # the old worker's claim is stale; the hold ended 900 s ago
+    assert figures["bayaffairs_charges_due"] == 3
+    assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 900)  # due since its hold ended
+
+    await pg.execute(
+        "UPDATE journeys SET updated_at = now() - interval '1000 seconds' WHERE id = 'jny_claimed'"
+    )
+    assert close_to((await scrape(api))["bayaffairs_charges_due_oldest_age_seconds"], 1000)
+
+
+async def test_refunds_due_are_lines_not_yet_refunded(make_api: AppFactory, pg: asyncpg.Connection) -> None:
+    api = await make_api()
+    await rider(pg)
+    await journey(pg, "jny_r", "charged", 0)
+    for refund_id, status, seconds_ago in [
+        ("rfd_1", "pending", 900),
+        ("rfd_2", "refunding", 300),
+        ("rfd_3", "refunded", 5000),
+        ("rfd_4", "failed", 5000),
+    ]:
+        await pg.execute(REFUND, refund_id, status, START, seconds_ago)
+    figures = await scrape(api)
+    assert figures["bayaffairs_refunds_due"] == 2
+    assert close_to(figures["bayaffairs_refunds_due_oldest_age_seconds"], 900)
+    assert figures["bayaffairs_charges_due"] == 0
+
+
+async def test_offline_taps_pending_are_aged_from_their_receipt_in_every_slot(
+    make_api: AppFactory, pg: asyncpg.Connection
+) -> None:
+    api = await make_api()
+    for tap_id, seconds_ago, state, slot in [
+        ("t1", 60, "pending", 0),
+        ("t2", 700, "pending", 15),
+        ("t3", 200, "pending", 7),
+        ("t4", 9000, "recorded", 3),
+        ("t5", 9000, "waiting", 3),
+    ]:
+        await pg.execute(UPLOAD, tap_id, START, seconds_ago, state, slot)
+    figures = await scrape(api)
+    assert figures["bayaffairs_offline_taps_pending"] == 3
+    assert close_to(figures["bayaffairs_offline_taps_pending_oldest_age_seconds"], 700)
+
+
+async def test_counts_stop_at_the_backlog_limit(make_api: AppFactory, pg: asyncpg.Connection) -> None:
+    api = await make_api(test_config({"metrics": {"backlog_limit": 3}}))
+    await rider(pg)
+    for n in range(5):
+        await journey(pg, f"jny_{n}", "pending", 100 * n)
+        await pg.execute(UPLOAD, f"t{n}", START, 100 * n, "pending", n)
+    figures = await scrape(api)
+    assert (figures["bayaffairs_charges_due"], figures["bayaffairs_offline_taps_pending"]) == (3, 3)
+    assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 400)  # the age is exact
+    assert close_to(figures["bayaffairs_offline_taps_pending_oldest_age_seconds"], 400)
+
+
+async def test_a_scrape_the_database_cannot_answer_in_time_leaves_the_backlog_out(
+    make_api: AppFactory, pg: asyncpg.Connection
+) -> None:
+    api = await make_api(test_config({"metrics": {"backlog_timeout_seconds": 0.5}}))
+    await api.get("/healthz")
+    async with pg.transaction():
+        await pg.execute("LOCK TABLE journeys IN ACCESS EXCLUSIVE MODE")  # a migration, a stuck DDL
+        started = time.monotonic()
+        figures = await scrape(api)
+        took = time.monotonic() - started
+    assert took < 2.0
+    assert not set(BACKLOG) & set(figures)
+    assert "bayaffairs_http_requests_total" in figures  # the other metrics are there
+    assert set(BACKLOG) <= set(await scrape(api))  # back once the database answers
+
+
+async def test_a_scrape_with_the_database_closed_still_answers_without_the_backlog(
+    make_api: AppFactory,
+) -> None:
+    api = await make_api()
+    assert set(BACKLOG) <= set(await scrape(api))
+    await api.client.server.app[WIRING].db.pool.close()
+    started = time.monotonic()
+    figures = await scrape(api)
+    assert time.monotonic() - started < 2.0
+    assert not set(BACKLOG) & set(figures)
+    assert "bayaffairs_db_pool_max" in figures
