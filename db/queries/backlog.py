@@ -38,9 +38,9 @@ _CHARGE_DUE = """
 async def backlog(conn: Connection, *, limit: int, hold_seconds: int, stale_seconds: int) -> BacklogFigures:
     """The three piles at once. Charges: journeys_to_charge, read in updated_at order for the
     oldest. A journey is due from its last change (`updated_at`: priced, put back, claimed by a
-    worker now dead), a held one from the end of its hold. Refunds: journey_refunds_due (pending or refunding lines).
-    Offline taps: tap_uploads_pending_received (0054), whose oldest receipt is found per slot
-    (0-15: uploads.py `slot_of`), one short probe each."""
+    worker now dead), a held one from the end of its hold. Refunds: journey_refunds_due
+    (pending or refunding lines). Offline taps: tap_uploads_pending_received (0054), whose
+    oldest receipt is found per slot (0-15: uploads.py `slot_of`), one short probe each."""
     row = returned(
         await conn.fetchrow(
             f"""
