@@ -365,6 +365,8 @@ async def test_metrics_count_the_requests_of_every_worker(serve: object) -> None
             )
             assert found, text[:2000]
             counts.add(float(found.group(1)))
+            # the backlog, read by the worker answering: once, not summed over the workers
+            assert len(re.findall(r"^bayaffairs_charges_due \S+$", text, re.MULTILINE)) == 1, text[:2000]
     assert counts == {sent}
     await served.stop()
 
