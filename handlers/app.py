@@ -117,6 +117,8 @@ def _wired(
                 lambda: backlog.read(metrics.backlog_limit),
                 limit=metrics.backlog_limit,
                 timeout=metrics.backlog_timeout_seconds,
+                max_age=metrics.backlog_cache_seconds,
+                now=lambda: wiring.clock.now().timestamp(),
             )
             planned = list(plan(wiring.services))
             app[JOBS] = tuple(job.name for job in planned)

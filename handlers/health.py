@@ -57,8 +57,9 @@ async def _check(ping: Awaitable[None]) -> str:
     produces="text/plain",
     description="Per [metrics]: may need `Authorization: Bearer <metrics token>`, or be served on "
     "an address of its own (then 404 here), or be off (404). Includes the backlog of charges, "
-    "refunds and offline taps waiting, read from PostgreSQL at each scrape (left out when it "
-    "does not answer within `[metrics] backlog_timeout_seconds`).",
+    "refunds and offline taps waiting, read from PostgreSQL by one statement at a time, at most "
+    "once per `[metrics] backlog_cache_seconds` (left out when it does not answer within "
+    "`[metrics] backlog_timeout_seconds`).",
 )
 async def metrics(request: web.Request) -> web.Response:
     settings = request.app[CONFIG].settings.metrics

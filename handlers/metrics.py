@@ -128,6 +128,50 @@ class _BacklogCollector(Collector):
             )
 
 
+class _BacklogReads:
+    """The backlog read at most once per `max_age` seconds, and by one statement at a time: a
+    scrape that finds a read under way waits for it instead of taking a pool connection of its
+    own (the gates' connections), so scrapes at any rate cost the database one statement at a
+    time. A failed read is kept as long as a good one: a database too slow to answer is not asked
+    again at every scrape."""
+
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[BacklogFigures]],
+        timeout: float,
+        max_age: float,
+        now: Callable[[], float],
+        collector: _BacklogCollector,
+    ) -> None:
+        self.read = read
+        self.timeout = timeout
+        self.max_age = max_age
+        self.now = now
+        self.collector = collector
+        self.read_at: float | None = None
+        self.reading: asyncio.Task[None] | None = None
+
+    async def fresh(self) -> None:
+        at = self.now()
+        if self.read_at is not None and 0 <= at - self.read_at < self.max_age:
+            return
+        if self.reading is None:
+            self.reading = asyncio.create_task(self._read(at))
+        await asyncio.shield(self.reading)  # a scrape given up on does not cancel the others' read
+
+    async def _read(self, at: float) -> None:
+        figures: BacklogFigures | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                figures = await self.read()
+        except Exception as exc:  # noqa: BLE001 - any failure: the gauges are left out
+            log.warning("backlog gauges left out of a scrape: %r", exc)
+        finally:
+            self.collector.figures = figures
+            self.read_at = at
+            self.reading = None
+
+
 class Metrics:
     """One registry per app, so several apps in one process (tests) do not collide."""
 
@@ -152,7 +196,7 @@ class Metrics:
         self.pool_in_use = Gauge("bayaffairs_db_pool_in_use", "Database connections in use", **pool)  # type: ignore[arg-type]
         self.pool_max = Gauge("bayaffairs_db_pool_max", "Database pool maximum", **pool)  # type: ignore[arg-type]
         self._pool_stats: Callable[[], dict[str, Any]] | None = None
-        self._backlog: tuple[Callable[[], Awaitable[BacklogFigures]], float, _BacklogCollector] | None = None
+        self._backlog: _BacklogReads | None = None
         self._own: list[Collector] = []  # this worker's figures, not shared through the files
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -171,26 +215,26 @@ class Metrics:
         self._own.append(collector)
 
     def watch_backlog(
-        self, read: Callable[[], Awaitable[BacklogFigures]], *, limit: int, timeout: float
+        self,
+        read: Callable[[], Awaitable[BacklogFigures]],
+        *,
+        limit: int,
+        timeout: float,
+        max_age: float,
+        now: Callable[[], float],
     ) -> None:
-        """`read` (counting up to `limit`) runs before each scrape, for `timeout` seconds at most."""
+        """`read` (counting up to `limit`) runs for `timeout` seconds at most, at a scrape that
+        finds the last read older than `max_age` seconds (`now`: seconds, the app's clock)."""
         collector = _BacklogCollector(limit)
         self.registry.register(collector)
         self._own.append(collector)
-        self._backlog = (read, timeout, collector)
+        self._backlog = _BacklogReads(read, timeout, max_age, now, collector)
 
     async def read_backlog(self) -> None:
         """Before a scrape renders: the backlog now, or none if the database does not answer in
         time (the scrape still answers, with everything else)."""
-        if self._backlog is None:
-            return
-        read, timeout, collector = self._backlog
-        collector.figures = None
-        try:
-            async with asyncio.timeout(timeout):
-                collector.figures = await read()
-        except Exception as exc:  # noqa: BLE001 - any failure: the gauges are left out
-            log.warning("backlog gauges left out of a scrape: %r", exc)
+        if self._backlog is not None:
+            await self._backlog.fresh()
 
     async def scrape(self) -> bytes:
         await self.read_backlog()

@@ -252,7 +252,9 @@ class MetricsSettings:
     """/metrics: on by default; `token` makes it need `Authorization: Bearer <token>`; a `port`
     serves it on `host:port` only (not on the API's port). The backlog gauges (charges, refunds,
     offline taps waiting) count up to `backlog_limit` rows each and are left out of a scrape
-    the database does not answer within `backlog_timeout_seconds`."""
+    the database does not answer within `backlog_timeout_seconds`; one read serves every scrape
+    of a worker for `backlog_cache_seconds` (and scrapes that come during a read wait for it), so
+    scrapes at any rate cost the database one statement at a time."""
 
     enabled: bool = True
     token: str | None = None
@@ -260,6 +262,7 @@ class MetricsSettings:
     port: int | None = None
     backlog_limit: int = 100_000
     backlog_timeout_seconds: float = 1.0
+    backlog_cache_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -640,6 +643,7 @@ class MetricsSchema(_Section):
     port = fields.Integer(load_default=0, validate=validate.Range(0, 65535))
     backlog_limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 10_000_000))
     backlog_timeout_seconds = fields.Float(load_default=1.0, validate=validate.Range(0.05, 10))
+    backlog_cache_seconds = fields.Float(load_default=5.0, validate=validate.Range(0, 300))
 
     @validates("token")
     def check_token(self, value: str, **_: Any) -> None:
@@ -655,6 +659,7 @@ class MetricsSchema(_Section):
             data["port"] or None,
             data["backlog_limit"],
             data["backlog_timeout_seconds"],
+            data["backlog_cache_seconds"],
         )
 
 

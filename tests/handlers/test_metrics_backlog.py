@@ -8,6 +8,7 @@ without these figures."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import asyncpg
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bayaffairs.handlers.keys import CONFIG, WIRING
 from tests.conftest import AppFactory
-from tests.support import START, Api, test_config
+from tests.support import START, Api, MovableClock, test_config
 
 BACKLOG = (
     "bayaffairs_charges_due",
@@ -26,6 +27,7 @@ BACKLOG = (
     "bayaffairs_offline_taps_pending_oldest_age_seconds",
 )
 SLACK = 30.0  # seconds a slow test machine may take between the backdating and the scrape
+CACHE = 5.0  # [metrics] backlog_cache_seconds: a scrape within it shows the last read
 
 JOURNEY = """
     INSERT INTO journeys (id, account_token, user_id, operator, category, status, entry_station,
@@ -78,7 +80,7 @@ async def test_an_empty_backlog_is_zero_with_an_oldest_age_of_zero(make_api: App
 
 
 async def test_charges_due_are_pending_journeys_aged_from_the_oldest(
-    make_api: AppFactory, pg: asyncpg.Connection
+    make_api: AppFactory, pg: asyncpg.Connection, clock: MovableClock
 ) -> None:
     api = await make_api()
     await rider(pg)
@@ -90,13 +92,14 @@ async def test_charges_due_are_pending_journeys_aged_from_the_oldest(
     assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 600)
 
     await pg.execute("UPDATE journeys SET charge_status = 'charged' WHERE id = 'jny_1'")
+    clock.advance(seconds=CACHE)
     figures = await scrape(api)
     assert figures["bayaffairs_charges_due"] == 1
     assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 120)
 
 
 async def test_held_and_claimed_journeys_are_due_only_when_the_charging_job_would_take_them(
-    make_api: AppFactory, pg: asyncpg.Connection
+    make_api: AppFactory, pg: asyncpg.Connection, clock: MovableClock
 ) -> None:
     api = await make_api()
     hold = api.client.server.app[CONFIG].settings.ride_codes.repair_days * 86400
@@ -114,6 +117,7 @@ async def test_held_and_claimed_journeys_are_due_only_when_the_charging_job_woul
     await pg.execute(
         f"UPDATE journeys SET updated_at = now() - interval '{hold + 900} seconds' WHERE id = 'jny_held'"
     )
+    clock.advance(seconds=CACHE)
     figures = await scrape(api)  # the old worker's claim is stale; the hold ended 900 s ago
     assert figures["bayaffairs_charges_due"] == 3
     assert close_to(figures["bayaffairs_charges_due_oldest_age_seconds"], 900)  # due since its hold ended
@@ -121,6 +125,7 @@ async def test_held_and_claimed_journeys_are_due_only_when_the_charging_job_woul
     await pg.execute(
         "UPDATE journeys SET updated_at = now() - interval '1000 seconds' WHERE id = 'jny_claimed'"
     )
+    clock.advance(seconds=CACHE)
     assert close_to((await scrape(api))["bayaffairs_charges_due_oldest_age_seconds"], 1000)
 
 
@@ -171,7 +176,7 @@ async def test_counts_stop_at_the_backlog_limit(make_api: AppFactory, pg: asyncp
 
 
 async def test_a_scrape_the_database_cannot_answer_in_time_leaves_the_backlog_out(
-    make_api: AppFactory, pg: asyncpg.Connection
+    make_api: AppFactory, pg: asyncpg.Connection, clock: MovableClock
 ) -> None:
     api = await make_api(test_config({"metrics": {"backlog_timeout_seconds": 0.5}}))
     await api.get("/healthz")
@@ -183,17 +188,60 @@ async def test_a_scrape_the_database_cannot_answer_in_time_leaves_the_backlog_ou
     assert took < 2.0
     assert not set(BACKLOG) & set(figures)
     assert "bayaffairs_http_requests_total" in figures  # the other metrics are there
+    clock.advance(seconds=CACHE)
     assert set(BACKLOG) <= set(await scrape(api))  # back once the database answers
 
 
 async def test_a_scrape_with_the_database_closed_still_answers_without_the_backlog(
-    make_api: AppFactory,
+    make_api: AppFactory, clock: MovableClock
 ) -> None:
     api = await make_api()
     assert set(BACKLOG) <= set(await scrape(api))
     await api.client.server.app[WIRING].db.pool.close()
+    clock.advance(seconds=CACHE)
     started = time.monotonic()
     figures = await scrape(api)
     assert time.monotonic() - started < 2.0
     assert not set(BACKLOG) & set(figures)
     assert "bayaffairs_db_pool_max" in figures
+
+
+async def waiting_backlog_reads(pg: asyncpg.Connection) -> int:
+    """Statements of other sessions waiting for the lock on journeys this session holds (pg_locks:
+    pg_stat_activity is a snapshot taken once per transaction)."""
+    count: int = await pg.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'journeys'::regclass"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return count
+
+
+async def test_concurrent_scrapes_share_one_read_of_the_database(
+    make_api: AppFactory, pg: asyncpg.Connection
+) -> None:
+    api = await make_api(test_config({"metrics": {"backlog_timeout_seconds": 1.0}}))
+    await api.get("/healthz")
+    seen = 0
+    async with pg.transaction():
+        await pg.execute("LOCK TABLE journeys IN ACCESS EXCLUSIVE MODE")  # the reads wait here
+        scrapes = [asyncio.ensure_future(scrape(api)) for _ in range(6)]
+        while not all(s.done() for s in scrapes):
+            seen = max(seen, await waiting_backlog_reads(pg))
+            await asyncio.sleep(0.01)
+        for figures in await asyncio.gather(*scrapes):
+            assert not set(BACKLOG) & set(figures)
+        assert seen == 1  # one statement for the six scrapes, not six pool connections
+        assert await waiting_backlog_reads(pg) == 0  # the timed-out statement was cancelled
+
+
+async def test_a_scrape_soon_after_another_reuses_its_figures(
+    make_api: AppFactory, pg: asyncpg.Connection, clock: MovableClock
+) -> None:
+    api = await make_api(test_config({"metrics": {"backlog_cache_seconds": 5.0}}))
+    await rider(pg)
+    assert (await scrape(api))["bayaffairs_charges_due"] == 0
+    await journey(pg, "jny_1", "pending", 60)
+    clock.advance(seconds=4.9)
+    assert (await scrape(api))["bayaffairs_charges_due"] == 0  # read 4.9 s ago: not read again
+    clock.advance(seconds=0.1)
+    assert (await scrape(api))["bayaffairs_charges_due"] == 1
