@@ -117,7 +117,7 @@ class _BacklogCollector(Collector):
                 "became due",
                 f.charges,
             ),
-            ("refunds_due", "Refund lines not yet refunded", "was last changed", f.refunds),
+            ("refunds_due", "Refund lines not yet refunded", "was created", f.refunds),
             ("offline_taps_pending", "Offline taps uploaded and not yet decided", "was received", f.uploads),
         ):
             yield GaugeMetricFamily(f"bayaffairs_{name}", f"{what}; {capped}", value=pile.count)

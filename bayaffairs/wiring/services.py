@@ -144,7 +144,7 @@ def build_transit(
         products=products,
         debts=debts,
         renderer=QrRenderer(),
-        backlog=Backlog(db, hold_seconds=charges.hold_seconds, stale_seconds=charges.stale_seconds),
+        backlog=Backlog(db, clock, hold_seconds=charges.hold_seconds, stale_seconds=charges.stale_seconds),
     )
 
 

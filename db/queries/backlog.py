@@ -2,12 +2,14 @@
 waiting for their jobs, each a count and the age of the oldest, read at each /metrics scrape.
 
 Each figure reads a partial index that holds only rows still waiting, so decided rows (millions)
-are never read, and each count stops at `limit` rows. The ages are measured with now(): the
-times they start from (`updated_at`, `received_at`) are written by now() too."""
+are never read, and each count stops at `limit` rows. The ages of charges and offline taps are
+measured with now(): the times they start from (`updated_at`, `received_at`) are written by
+now() too; a refund line's `created_at` is written by the app's clock, so its age is too."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bayaffairs.storage import Connection, returned
 
@@ -35,12 +37,16 @@ _CHARGE_DUE = """
 """
 
 
-async def backlog(conn: Connection, *, limit: int, hold_seconds: int, stale_seconds: int) -> BacklogFigures:
+async def backlog(
+    conn: Connection, *, limit: int, hold_seconds: int, stale_seconds: int, at: datetime
+) -> BacklogFigures:
     """The three piles at once. Charges: journeys_to_charge, read in updated_at order for the
     oldest. A journey is due from its last change (`updated_at`: priced, put back, claimed by a
     worker now dead), a held one from the end of its hold. Refunds: journey_refunds_due
-    (pending or refunding lines). Offline taps: tap_uploads_pending_received (0054), whose
-    oldest receipt is found per slot (0-15: uploads.py `slot_of`), one short probe each."""
+    (pending or refunding lines), aged from their creation (journey_refunds_due_since, 0058;
+    `created_at` is the app clock's, so measured from `at`, the clock's now). Offline taps:
+    tap_uploads_pending_received (0054), whose oldest receipt is found per slot (0-15:
+    uploads.py `slot_of`), one short probe each."""
     row = returned(
         await conn.fetchrow(
             f"""
@@ -62,7 +68,8 @@ async def backlog(conn: Connection, *, limit: int, hold_seconds: int, stale_seco
                 (SELECT count(*) FROM (SELECT 1 FROM journey_refunds r
                                        WHERE r.status IN ('pending', 'refunding') LIMIT $1) c)
                     AS refunds,
-                (SELECT min(r.updated_at) FROM journey_refunds r WHERE r.status IN ('pending', 'refunding'))
+                (SELECT r.created_at FROM journey_refunds r WHERE r.status IN ('pending', 'refunding')
+                 ORDER BY r.created_at LIMIT 1)
                     AS refunds_since,
                 (SELECT count(*) FROM (SELECT 1 FROM tap_uploads u WHERE u.state = 'pending' LIMIT $1) c)
                     AS uploads,
@@ -79,9 +86,9 @@ async def backlog(conn: Connection, *, limit: int, hold_seconds: int, stale_seco
         )
     )
 
-    def pile(name: str) -> Pile:
+    def pile(name: str, now: datetime) -> Pile:
         since = row[f"{name}_since"]
-        age = 0.0 if since is None else max(0.0, (row["at"] - since).total_seconds())
+        age = 0.0 if since is None else max(0.0, (now - since).total_seconds())
         return Pile(int(row[name]), age)
 
-    return BacklogFigures(pile("charges"), pile("refunds"), pile("uploads"))
+    return BacklogFigures(pile("charges", row["at"]), pile("refunds", at), pile("uploads", row["at"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
@@ -129,21 +130,37 @@ async def test_held_and_claimed_journeys_are_due_only_when_the_charging_job_woul
     assert close_to((await scrape(api))["bayaffairs_charges_due_oldest_age_seconds"], 1000)
 
 
-async def test_refunds_due_are_lines_not_yet_refunded(make_api: AppFactory, pg: asyncpg.Connection) -> None:
+async def test_refunds_due_are_lines_not_yet_refunded_aged_from_their_creation(
+    make_api: AppFactory, pg: asyncpg.Connection, clock: MovableClock
+) -> None:
     api = await make_api()
     await rider(pg)
     await journey(pg, "jny_r", "charged", 0)
-    for refund_id, status, seconds_ago in [
+    for refund_id, status, created_ago in [
         ("rfd_1", "pending", 900),
         ("rfd_2", "refunding", 300),
         ("rfd_3", "refunded", 5000),
         ("rfd_4", "failed", 5000),
-    ]:
-        await pg.execute(REFUND, refund_id, status, START, seconds_ago)
+    ]:  # created by the app's clock; last changed (updated_at, by now()) a minute ago
+        await pg.execute(REFUND, refund_id, status, clock.now() - timedelta(seconds=created_ago), 60)
     figures = await scrape(api)
     assert figures["bayaffairs_refunds_due"] == 2
-    assert close_to(figures["bayaffairs_refunds_due_oldest_age_seconds"], 900)
+    assert figures["bayaffairs_refunds_due_oldest_age_seconds"] == 900
     assert figures["bayaffairs_charges_due"] == 0
+
+
+async def test_a_refund_the_provider_did_not_answer_keeps_its_age(
+    make_api: AppFactory, pg: asyncpg.Connection, clock: MovableClock
+) -> None:
+    """The refunding job puts a line it could not get answered back to pending (updated_at moves
+    at every try): the age is the rider's wait for the money, so a provider down for hours shows."""
+    api = await make_api()
+    await rider(pg)
+    await journey(pg, "jny_r", "charged", 0)
+    await pg.execute(REFUND, "rfd_1", "pending", clock.now(), 0)
+    clock.advance(hours=2)
+    await pg.execute("UPDATE journey_refunds SET attempts = 40, updated_at = now()")  # the last try
+    assert (await scrape(api))["bayaffairs_refunds_due_oldest_age_seconds"] == 7200
 
 
 async def test_offline_taps_pending_are_aged_from_their_receipt_in_every_slot(
