@@ -114,7 +114,7 @@ class _BacklogCollector(Collector):
             (
                 "charges_due",
                 "Journeys waiting for their charge (ride now, pay later)",
-                "became due",
+                "was priced, put back after a try the provider did not answer, or ended its hold",
                 f.charges,
             ),
             ("refunds_due", "Refund lines not yet refunded", "was created", f.refunds),
