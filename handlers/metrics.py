@@ -133,7 +133,7 @@ class _BacklogReads:
     scrape that finds a read under way waits for it instead of taking a pool connection of its
     own (the gates' connections), so scrapes at any rate cost the database one statement at a
     time. A failed read is kept as long as a good one: a database too slow to answer is not asked
-    again at every scrape."""
+    again at every scrape. A scrape waits `timeout` seconds at most, whatever the read does."""
 
     def __init__(
         self,
@@ -149,15 +149,29 @@ class _BacklogReads:
         self.now = now
         self.collector = collector
         self.read_at: float | None = None
-        self.reading: asyncio.Task[None] | None = None
+        self.reading: tuple[float, asyncio.Task[None]] | None = None  # (begun at, the read)
 
     async def fresh(self) -> None:
+        """The figures of a read begun at most `max_age` seconds ago or since this scrape came,
+        or none within `timeout` seconds."""
         at = self.now()
-        if self.read_at is not None and 0 <= at - self.read_at < self.max_age:
-            return
-        if self.reading is None:
-            self.reading = asyncio.create_task(self._read(at))
-        await asyncio.shield(self.reading)  # a scrape given up on does not cancel the others' read
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while self.read_at is None or not 0 <= at - self.read_at < self.max_age:
+            if self.reading is None:
+                self.collector.figures = None  # until this read answers
+                self.reading = (at, asyncio.create_task(self._read(at)))
+            began, reading = self.reading
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            # Not the read's end: given up on at its timeout, a statement still waits for
+            # PostgreSQL to confirm the cancel (up to [database] command_timeout if the server
+            # stopped answering). A scrape waits `timeout` at most, and neither it nor a client
+            # gone cancels the read the other scrapes share.
+            await asyncio.wait({reading}, timeout=left)
+            if began >= at:  # else a read older than this scrape: one more, if time is left
+                return
 
     async def _read(self, at: float) -> None:
         figures: BacklogFigures | None = None

@@ -16,6 +16,8 @@ import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
 from bayaffairs.handlers.keys import CONFIG, WIRING
+from bayaffairs.handlers.metrics import Metrics
+from bayaffairs.transit.backlog import BacklogFigures
 from tests.conftest import AppFactory
 from tests.support import START, Api, MovableClock, test_config
 
@@ -248,7 +250,13 @@ async def test_concurrent_scrapes_share_one_read_of_the_database(
         for figures in await asyncio.gather(*scrapes):
             assert not set(BACKLOG) & set(figures)
         assert seen == 1  # one statement for the six scrapes, not six pool connections
-        assert await waiting_backlog_reads(pg) == 0  # the timed-out statement was cancelled
+        # the statement given up on is cancelled in PostgreSQL (its lock wait ends while the lock
+        # is still held), not left waiting on a pool connection
+        for _ in range(500):
+            if await waiting_backlog_reads(pg) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await waiting_backlog_reads(pg) == 0
 
 
 async def test_a_scrape_soon_after_another_reuses_its_figures(
@@ -262,3 +270,27 @@ async def test_a_scrape_soon_after_another_reuses_its_figures(
     assert (await scrape(api))["bayaffairs_charges_due"] == 0  # read 4.9 s ago: not read again
     clock.advance(seconds=0.1)
     assert (await scrape(api))["bayaffairs_charges_due"] == 1
+
+
+async def test_a_read_slow_to_give_up_does_not_hold_the_scrape(clock: MovableClock) -> None:
+    """A read that outlives its timeout: asyncpg waits up to [database] command_timeout for
+    PostgreSQL to confirm a cancelled statement, and a server that stopped answering never does.
+    The scrape answers at its timeout without the backlog; the read ends in the background."""
+    confirmed, ended = asyncio.Event(), asyncio.Event()
+
+    async def read() -> BacklogFigures:
+        try:
+            await asyncio.Event().wait()  # the statement PostgreSQL does not answer
+        finally:
+            await confirmed.wait()  # the cancellation, not yet confirmed
+            ended.set()
+        raise AssertionError("a read that never answers")
+
+    metrics = Metrics()
+    metrics.watch_backlog(read, limit=10, timeout=0.05, max_age=5.0, now=lambda: clock.now().timestamp())
+    scraping = asyncio.ensure_future(metrics.scrape())
+    done, _ = await asyncio.wait({scraping}, timeout=5.0)
+    confirmed.set()
+    await ended.wait()
+    assert scraping in done  # answered, not held until the cancellation was confirmed
+    assert b"bayaffairs_charges_due" not in await scraping
