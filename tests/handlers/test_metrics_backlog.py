@@ -204,7 +204,9 @@ async def test_a_scrape_the_database_cannot_answer_in_time_leaves_the_backlog_ou
         started = time.monotonic()
         figures = await scrape(api)
         took = time.monotonic() - started
-    assert took < 2.0
+    # 0.5 s asked; without the timeout the scrape waits for [database] command_timeout (10 s).
+    # The margin is for a loaded machine: the suite runs on 2 CPUs beside other work.
+    assert took < 5.0
     assert not set(BACKLOG) & set(figures)
     assert "bayaffairs_http_requests_total" in figures  # the other metrics are there
     clock.advance(seconds=CACHE)
@@ -220,7 +222,7 @@ async def test_a_scrape_with_the_database_closed_still_answers_without_the_backl
     clock.advance(seconds=CACHE)
     started = time.monotonic()
     figures = await scrape(api)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # a closed pool is refused at once; margin for load
     assert not set(BACKLOG) & set(figures)
     assert "bayaffairs_db_pool_max" in figures
 
