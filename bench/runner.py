@@ -23,7 +23,7 @@ from bench.machine import cpu_split, describe, snapshot
 from bench.processes import ProcessError, Processes, descendants_of, free_port, serving_loops, wait_for_http
 from bench.scenarios import SCENARIOS, Feed, Scenario
 from bench.service import Fixtures, Variant, bayaffairs_command, prepare_database, reset_redis, service_env
-from bench.transit import Assessment, Transit, analyzed, vacuumed
+from bench.transit import Assessment, Transit, analyzed, charges_waiting, vacuumed
 
 # Bodies minted per fed wrk run: the first baseline's req/s (nothing on the service is faster)
 # times the seconds, times this margin, so no thread runs out.
@@ -209,6 +209,7 @@ class Measure:
             done = vacuumed()
             if done:
                 say(f"{scenario.name}: {done}")
+        parts = [self._backlog(scenario)]
         with self._alongside(scenario, server) as background:
             if warm:
                 wrk.run(self.processes, warm, s.warmup)
@@ -220,7 +221,6 @@ class Measure:
             before = snapshot()
             measured = wrk.run(self.processes, argv, s.duration)
             cpu = cpu_split(before, snapshot(), server.pids(), background.pids)
-        parts = []
         if feed is not None:
             parts.append(feed.assess(dict(measured.counters), measured.non_2xx, measured.errors))
         if scenario.assess is not None:
@@ -231,6 +231,21 @@ class Measure:
             parts.append(Assessment(problems=["the feed ran out: a wrk thread stopped early"]))
         self._said(scenario, measured)
         return Row(scenario, measured, cpu, argv, server.loop, _merge(parts))
+
+    def _backlog(self, scenario: Scenario) -> Assessment:
+        """The charges a row on the service starts with (before its warm-up): what earlier rows,
+        or an earlier run on the same database, left to the charging job, which runs in one of
+        the row's workers while it is measured (bench/README.md, Charging backlog)."""
+        if scenario.target != "service":
+            return Assessment()
+        waiting = charges_waiting()
+        notes = []
+        if waiting:
+            notes.append(
+                f"started with {waiting:,} journeys waiting to be charged (left by earlier rows or runs): "
+                "the charging job works through them in one of this row's workers"
+            )
+        return Assessment({"charges_waiting_at_start": waiting}, notes)
 
     def _label(self, scenario: Scenario, phase: str) -> str:
         """Names one wrk run's data (the gate id of its scans): unique, at most 64 characters."""
@@ -303,13 +318,14 @@ class Measure:
             yield
             cpu.update(cpu_split(before, snapshot(), server.pids(), {os.getpid()}))
 
+        backlog = self._backlog(scenario)
         timing = uploads.Timing(self.settings.duration, self.settings.warmup)
         say(f"{scenario.name}: Python load, {timing.warmup} s warm-up, then {timing.duration} s measured")
         measured, assessment = scenario.driver(server.fixtures, timing, window)
         self._said(scenario, measured)
         command = [sys.executable, "-m", "bench", "--only", scenario.name]
         command += ["--duration", str(timing.duration), "--warmup", str(timing.warmup)]
-        return Row(scenario, measured, cpu, command, server.loop, assessment)
+        return Row(scenario, measured, cpu, command, server.loop, _merge([backlog, assessment]))
 
     def _said(self, scenario: Scenario, measured: wrk.WrkResult) -> None:
         say(

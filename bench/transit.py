@@ -307,6 +307,16 @@ def _without_autovacuum(command: str, tables: Sequence[str], when: str = "") -> 
     return asyncio.run(go())
 
 
+def charges_waiting() -> int:
+    """Journeys waiting for the charging job (`pending`, claimed or not) in the bench database.
+
+    A scan row makes a journey a scan, faster than the job charges them (bench/README.md,
+    Charging backlog): what it leaves is charged while the rows after it run, on the same server
+    or, once the harness stops, the next run's first server. A row that starts with a backlog
+    shares its server with that work, so the count is one of its figures."""
+    return int(fetch_value("SELECT count(*) FROM journeys WHERE charge_status = 'pending'"))
+
+
 def fetch_value(query: str, *args: Any) -> Any:
     """One value from the bench database (a count after a run)."""
 
