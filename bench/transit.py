@@ -9,7 +9,10 @@ an account can tap in again and again and every answer should be `open`.
 
 Riders are new for every harness run (users + ride_accounts rows, wallet HKD via `demo`), so a
 run never inherits the journeys of earlier runs: the scan's "previous journey" lookup reads a
-rider's history, and a history that grew from run to run would make runs incomparable.
+rider's history, and a history that grew from run to run would make runs incomparable. A scan
+row (`ScanLoad` without riders) makes a new rider for every code it mints: a rider scanned again
+within the operator's double_tap_seconds is a double tap, not a tap-in. The run's RIDERS, taken
+in turn, are the other loads' (uploads, burst); `scan_history` has HISTORY_RIDERS of its own.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class RideCharges:
         Each call lets the event loop turn before its turn passes on, so a provider that answers
         without waiting on anything (the demo wallet) runs at most `concurrency` calls in one
         stretch: a round of 500 such calls in one stretch held every gate's answer in the job's
-        worker for 10-20 ms under the scan bench (bench/README.md)."""
+        worker for 11-22 ms under the scan bench (bench/README.md)."""
         turns = asyncio.Semaphore(self.concurrency)
 
         async def one(job: _Job) -> _Result:

@@ -168,7 +168,7 @@ async def test_a_provider_answering_at_once_lets_the_worker_turn_after_each_wave
     """The job's worker also answers gates. A provider that answers without waiting on anything
     (the demo wallet) must not turn a round into one unbroken stretch of the event loop: at most
     `charge_concurrency` calls run before the loop turns (a round of 500 calls in one stretch held
-    every gate's answer in that worker for 20-40 ms under the scan bench)."""
+    every gate's answer in that worker for 11-22 ms under the scan bench)."""
     await ride.rides_in(BUS, 6)
     charges = ride.services.transit.charges
     charges.concurrency = 2
