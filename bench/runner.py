@@ -222,7 +222,9 @@ class Measure:
             measured = wrk.run(self.processes, argv, s.duration)
             cpu = cpu_split(before, snapshot(), server.pids(), background.pids)
         if feed is not None:
-            parts.append(feed.assess(dict(measured.counters), measured.non_2xx, measured.errors))
+            parts.append(
+                feed.assess(dict(measured.counters), measured.requests, measured.non_2xx, measured.errors)
+            )
         if scenario.assess is not None:
             parts.append(scenario.assess(fixtures, measured))
         if background.result is not None:

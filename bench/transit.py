@@ -360,8 +360,11 @@ class ScanLoad:
                 }
             )
 
-    def assess(self, counters: dict[str, int], non_2xx: int, errors: int) -> Assessment:
+    def assess(self, counters: dict[str, int], requests: int, non_2xx: int, errors: int) -> Assessment:
+        """`requests`: the answers wrk counted, each of which the Lua response() hook read: every
+        one that is not a 4xx or 5xx (`non_2xx`, wrk's own check) must be an open or a deny."""
         opens, denies = counters.get("open", 0), counters.get("deny", 0)
+        uncounted = requests - non_2xx - opens - denies
         taps = int(fetch_value("SELECT count(*) FROM taps WHERE gate_id = $1", self.label))
         # A tap-in that made its journey entered it at the tap's time; a double tap's journey
         # was entered by an earlier tap.
@@ -371,6 +374,8 @@ class ScanLoad:
         problems = []
         if denies:
             problems.append(f"{denies} denies")
+        if uncounted:
+            problems.append(f"{uncounted} answers neither open nor deny")
         if taps < opens:
             problems.append(f"only {taps} taps committed for {opens} opens")
         if double and self.riders is None:
