@@ -4,13 +4,15 @@ a base for fake partners served by a real local aiohttp server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -23,6 +25,30 @@ from tests.support import MovableClock
 
 INTEGRATIONS = Path(bayaffairs.integrations.__file__).parent
 PACKAGE = "bayaffairs.integrations"
+
+PATIENT_TIMEOUT = 10.0
+"""The partner timeout of adapter tests that are not about timeouts: a local fake answers long
+before it, so only a stalled machine could fail them (a sub-second one failed them under load)."""
+SHORT_TIMEOUT = 0.2
+"""The partner timeout of tests that are about a partner too slow, passed explicitly and always
+against an answer the fake holds or stalls until the test lets it go, so it fires however loaded
+the machine is (never against a `delay` just longer than it)."""
+GAVE_UP_WITHIN = 5.0
+"""How soon a caller facing a partner that never answers must give up: far above SHORT_TIMEOUT
+(no race with a loaded machine), far below aiohttp's 300 s default that a caller ignoring its
+timeout would wait."""
+
+
+@contextlib.asynccontextmanager
+async def gives_up_in_time() -> AsyncIterator[None]:
+    """Around a call to a partner that never answers (stalled or held): the call must end within
+    GAVE_UP_WITHIN, which only the adapter's own timeout can do. A caller that ignores its
+    timeout fails the test here instead of passing after aiohttp's default 300 s."""
+    try:
+        async with asyncio.timeout(GAVE_UP_WITHIN):
+            yield
+    except TimeoutError:
+        pytest.fail(f"the call did not give up within {GAVE_UP_WITHIN} s: its timeout was not applied")
 
 
 def build_adapter(

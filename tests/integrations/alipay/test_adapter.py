@@ -16,7 +16,13 @@ from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.config.errors import ConfigError
 from bayaffairs.errors import PartnerError
 from tests.integrations.alipay.fake import FakeAlipay, rsa2_valid, signing_string
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.support import MovableClock
 
 APP_ID = "2021000000000001"
@@ -63,7 +69,7 @@ def settings(
         "app_id": APP_ID,
         "app_private_key": private_pem(app_key),
         "alipay_public_key": public_pem(alipay_key),
-        "timeout_seconds": 0.3,
+        "timeout_seconds": PATIENT_TIMEOUT,
     }
 
 
@@ -204,8 +210,11 @@ async def test_answer_slower_than_timeout_is_a_partner_error(
     http: aiohttp.ClientSession, gateway: FakeAlipay, settings: dict[str, Any]
 ) -> None:
     gateway.mode = "slow"
-    with pytest.raises(PartnerError):
-        await make(http, settings | {"timeout_seconds": 0.1}).exchange(gateway.issue(open_id="074a-max"), {})
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, settings | {"timeout_seconds": SHORT_TIMEOUT}).exchange(
+                gateway.issue(open_id="074a-max"), {}
+            )
 
 
 async def test_unreachable_gateway_is_a_partner_error(

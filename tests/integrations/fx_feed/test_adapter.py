@@ -17,6 +17,7 @@ from bayaffairs.adapters import registry
 from bayaffairs.adapters.base import AdapterContext
 from bayaffairs.config.regions import AdapterBlock
 from bayaffairs.errors import PartnerError
+from tests.integrations.support import PATIENT_TIMEOUT, SHORT_TIMEOUT, gives_up_in_time
 from tests.support import START, MovableClock
 
 
@@ -29,12 +30,14 @@ class Feed:
         self.keys: list[str | None] = []
         self.answer: Any = None
         self.status = 200
-        self.delay = 0.0
+        self.stalled = False  # answer nothing until the test ends
+        self.released = asyncio.Event()
 
     async def rates(self, request: web.Request) -> web.Response:
         self.calls += 1
         self.keys.append(request.headers.get("X-Api-Key"))
-        await asyncio.sleep(self.delay)
+        if self.stalled:
+            await self.released.wait()
         if self.status != 200:
             return web.Response(status=self.status, text="down")
         if isinstance(self.answer, str):
@@ -56,13 +59,20 @@ async def feed(clock: MovableClock) -> AsyncIterator[tuple[Feed, str]]:
     server = TestServer(app)
     await server.start_server()
     yield fake, str(server.make_url(""))
+    fake.released.set()
     await server.close()
 
 
 async def adapter(base_url: str, session: aiohttp.ClientSession, clock: MovableClock, **extra: Any) -> Any:
     manifest = registry.discover()["fx_feed"]
     cls = registry.adapter_class("bayaffairs.integrations", manifest)
-    block = AdapterBlock("fx", "fx_feed", True, {"base_url": base_url, "api_key": "k-123", **extra}, "test")
+    block = AdapterBlock(
+        "fx",
+        "fx_feed",
+        True,
+        {"base_url": base_url, "api_key": "k-123", "timeout_seconds": PATIENT_TIMEOUT, **extra},
+        "test",
+    )
     return cls(
         "fx", manifest, registry.validate_settings(cls, block), AdapterContext(http=session, clock=clock)
     )
@@ -138,9 +148,12 @@ async def test_errors_and_timeouts_are_unavailable(feed: tuple[Feed, str], clock
         fake.status = 503
         with pytest.raises(PartnerError):
             await (await adapter(url, session, clock)).rate("HKD", "CNY", clock.now())
-        fake.status, fake.delay = 200, 0.5
-        with pytest.raises(PartnerError):
-            await (await adapter(url, session, clock, timeout_seconds=0.1)).rate("HKD", "CNY", clock.now())
+        fake.status, fake.stalled = 200, True
+        async with gives_up_in_time():
+            with pytest.raises(PartnerError):
+                await (await adapter(url, session, clock, timeout_seconds=SHORT_TIMEOUT)).rate(
+                    "HKD", "CNY", clock.now()
+                )
 
 
 async def test_the_same_currency_needs_no_feed(feed: tuple[Feed, str], clock: MovableClock) -> None:

@@ -15,7 +15,13 @@ from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
 from tests.integrations.hengqin_remote_counters.fake import FakeAgency
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.support import FAR_AHEAD, START, Api, MovableClock, next_weekday
 
 CENTRE = "macao_video_counters"  # in Macao, served by video from Hengqin
@@ -60,7 +66,9 @@ EVENT = AgencyEvent(
 
 def adapter(http: aiohttp.ClientSession, url: str, **extra: Any) -> Any:
     return build_adapter(
-        "hengqin_remote_counters", {**CATALOGUE, "base_url": url, "api_key": "agency-key", **extra}, http=http
+        "hengqin_remote_counters",
+        {**CATALOGUE, "base_url": url, "api_key": "agency-key", "timeout_seconds": PATIENT_TIMEOUT, **extra},
+        http=http,
     )
 
 
@@ -83,9 +91,10 @@ async def test_a_5xx_is_a_partner_error(http: aiohttp.ClientSession) -> None:
 
 async def test_a_timeout_is_a_partner_error(http: aiohttp.ClientSession) -> None:
     async with FakeAgency() as fake:
-        fake.stalled = True
-        with pytest.raises(PartnerError):
-            await adapter(http, fake.url, timeout_seconds=0.2).push(EVENT)
+        fake.stalled = True  # answers nothing until the fake stops
+        async with gives_up_in_time():
+            with pytest.raises(PartnerError):
+                await adapter(http, fake.url, timeout_seconds=SHORT_TIMEOUT).push(EVENT)
 
 
 async def test_an_unreachable_agency_and_our_wrong_key_are_partner_errors_not_refusals(
@@ -148,7 +157,15 @@ async def hengqin_app(make_api: AppFactory, config: Any, fake: FakeAgency) -> tu
     """The app with Hengqin's system at the fake, and a Macao rider with consent for CN (the
     staff serving by video are in Hengqin)."""
     blocks = tuple(
-        dataclasses.replace(b, settings={**b.settings, "base_url": fake.url, "api_key": "agency-key"})
+        dataclasses.replace(
+            b,
+            settings={
+                **b.settings,
+                "base_url": fake.url,
+                "api_key": "agency-key",
+                "timeout_seconds": PATIENT_TIMEOUT,
+            },
+        )
         if b.instance == "hengqin_remote_counters"
         else b
         for b in config.adapter_blocks

@@ -12,7 +12,13 @@ import pytest
 from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.errors import PartnerError
 from tests.integrations.iamsmart.fake import FakeIAmSmart, expected_signature
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.support import MovableClock
 
 # 17:00 UTC is already 01:00 of the next day in Hong Kong: ages count by the Hong Kong date.
@@ -35,7 +41,7 @@ def make(
         "base_url": base_url,
         "client_id": "iam-client",
         "client_secret": "iam-secret",
-        "timeout_seconds": 0.3,
+        "timeout_seconds": PATIENT_TIMEOUT,
     }
     return build_adapter("iamsmart", settings | overrides, http=http, clock=MovableClock(at))
 
@@ -179,8 +185,11 @@ async def test_answer_slower_than_timeout_is_a_partner_error(
     http: aiohttp.ClientSession, iamsmart: FakeIAmSmart
 ) -> None:
     iamsmart.mode = "slow"
-    with pytest.raises(PartnerError):
-        await make(http, iamsmart.url, timeout_seconds=0.1).exchange(iamsmart.issue("oid-o"), {})
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, iamsmart.url, timeout_seconds=SHORT_TIMEOUT).exchange(
+                iamsmart.issue("oid-o"), {}
+            )
 
 
 async def test_unreachable_iamsmart_is_a_partner_error(http: aiohttp.ClientSession) -> None:

@@ -12,7 +12,13 @@ import pytest
 from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.errors import PartnerError
 from tests.integrations.macao_one_account.fake import FakeOneAccount
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.support import MovableClock
 
 # 16:30 UTC is already 00:30 of the next day in Macao: ages count by the Macao date.
@@ -31,7 +37,7 @@ def make(http: aiohttp.ClientSession, base_url: str, **overrides: Any) -> Any:
         "client_id": "mo-client",
         "client_secret": "mo-secret",
         "redirect_uri": "https://app.example/callback",
-        "timeout_seconds": 0.3,
+        "timeout_seconds": PATIENT_TIMEOUT,
     }
     return build_adapter(
         "macao_one_account", settings | overrides, http=http, clock=MACAO_JUST_AFTER_MIDNIGHT
@@ -149,8 +155,11 @@ async def test_answer_slower_than_timeout_is_a_partner_error(
     http: aiohttp.ClientSession, one_account: FakeOneAccount
 ) -> None:
     one_account.mode = "slow"
-    with pytest.raises(PartnerError):
-        await make(http, one_account.url, timeout_seconds=0.1).exchange(one_account.issue("mo-lee"), {})
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, one_account.url, timeout_seconds=SHORT_TIMEOUT).exchange(
+                one_account.issue("mo-lee"), {}
+            )
 
 
 async def test_unreachable_one_account_is_a_partner_error(http: aiohttp.ClientSession) -> None:

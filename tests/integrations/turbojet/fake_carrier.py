@@ -4,10 +4,12 @@ on 127.0.0.1, with seats per sailing and fare class kept in memory.
 For the adapter's tests and for the travel tests that need a carrier to fail. How to use it:
 
     async with FakeCarrier(clock) as carrier:             # or: await carrier.start() / stop()
-        settings = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": 0.2}
+        settings = {"base_url": carrier.url, "api_key": carrier.api_key, "timeout_seconds": 10.0}
         carrier.set_capacity(departure_id, economy=50)    # else any sailing has default_capacity
                                                           # (set it to None: only these exist)
-        carrier.delay("hold", 1.0)      # holds are made, but answered after the client gave up
+        carrier.hold("hold")            # holds are made, answered only once the test calls
+                                        # carrier.release("hold"): a timeout test's client
+                                        # (timeout_seconds=0.2) always gives up first
         carrier.fail_next("confirm", 503)                 # fails without touching the seats
         carrier.fail_next("confirm", 503, after_work=True)  # confirms, then answers 503
         carrier.refuse_next("hold", "sold_out")           # 409 {"error": {"code": "sold_out"}}

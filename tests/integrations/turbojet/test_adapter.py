@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from functools import cache
@@ -15,7 +14,13 @@ import pytest
 from bayaffairs.adapters.protocols import CarrierHoldRequest, CarrierPassenger, CarrierRefused
 from bayaffairs.config import load_config
 from bayaffairs.errors import PartnerError
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.integrations.turbojet.fake_carrier import FakeCarrier
 from tests.support import START, MovableClock, next_weekday
 
@@ -23,7 +28,6 @@ FRIDAY = next_weekday(START.date(), "fri")
 SATURDAY = FRIDAY + timedelta(days=1)
 LATER = START + timedelta(hours=1)
 SAILING = f"turbojet.sheung_wan_macao.{FRIDAY:%Y%m%d}.0800"
-TIMEOUT = 0.2
 
 
 @cache
@@ -36,7 +40,7 @@ def shipped_settings() -> dict[str, Any]:
 
 def make(http: aiohttp.ClientSession, base_url: str, **overrides: Any) -> Any:
     settings = shipped_settings() | {"base_url": base_url, "api_key": "tj-test-key"}
-    return build_adapter("turbojet", settings | {"timeout_seconds": TIMEOUT} | overrides, http=http)
+    return build_adapter("turbojet", settings | {"timeout_seconds": PATIENT_TIMEOUT} | overrides, http=http)
 
 
 @pytest.fixture
@@ -99,13 +103,14 @@ async def test_retrying_a_hold_with_the_same_reference_returns_the_same_hold(
 async def test_a_hold_answered_too_late_is_a_partner_error_and_the_retry_finds_it(
     http: aiohttp.ClientSession, carrier: FakeCarrier
 ) -> None:
-    turbojet = make(http, carrier.url)
-    carrier.delay("hold", 2.0)
+    turbojet = make(http, carrier.url, timeout_seconds=SHORT_TIMEOUT)
+    carrier.hold("hold")
     with pytest.raises(PartnerError) as caught:
         await turbojet.hold(hold_request())
     assert caught.value.details == {"partner": "turbojet"}
+    assert carrier.held("hold") == 1  # still unanswered: we gave up on our own timeout
     assert carrier.seats_held(SAILING) == 2  # the carrier held them; we never heard
-    carrier.delay("hold", 0)
+    carrier.release("hold", hold_more=False)
     hold = await turbojet.hold(hold_request())
     assert hold.carrier_reference == carrier.holds["bkg_1"].hold_id
     assert carrier.made["hold"] == 1
@@ -127,10 +132,10 @@ async def test_a_carrier_that_never_answers_does_not_hang_the_caller(
     http: aiohttp.ClientSession, carrier: FakeCarrier
 ) -> None:
     carrier.stall_next("confirm")
-    started = time.monotonic()
-    with pytest.raises(PartnerError):
-        await make(http, carrier.url).confirm("bkg_1", [passenger(1)])
-    assert time.monotonic() - started < TIMEOUT + 0.5
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, carrier.url, timeout_seconds=SHORT_TIMEOUT).confirm("bkg_1", [passenger(1)])
+    assert carrier.in_flight["confirm"] == 1  # still stalled: we gave up on our own timeout
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 401, 429])
@@ -177,7 +182,7 @@ async def test_concurrent_holds_never_oversell_the_carrier(
     http: aiohttp.ClientSession, carrier: FakeCarrier
 ) -> None:
     carrier.set_capacity(SAILING, economy=5)
-    turbojet = make(http, carrier.url, timeout_seconds=5.0)
+    turbojet = make(http, carrier.url)
     results = await asyncio.gather(
         *(turbojet.hold(hold_request(f"bkg_{n}", seats=1)) for n in range(20)), return_exceptions=True
     )

@@ -2,10 +2,11 @@
 127.0.0.1, with a ledger a test can inspect.
 
     async with FakeGateway(clock) as gateway:             # or: await gateway.start() / stop()
-        settings = gateway.settings(timeout_seconds=0.2)   # the adapter's, or in a config:
-        {"adapters": {"wallet_gateway": {"enabled": True, **gateway.settings(2.0)}}}
+        settings = gateway.settings()       # the adapter's (a patient 10 s timeout), or in a config:
+        {"adapters": {"wallet_gateway": {"enabled": True, **gateway.settings()}}}
         gateway.decline_next("insufficient_funds")        # or gateway.declined_customers.add(id)
-        gateway.delay("charge", 1.0)    # charges are made, but answered after the client gave up
+        gateway.hold("charge")          # charges are made, answered only at gateway.release("charge"):
+                                        # a client with settings(timeout_seconds=0.2) gives up first
         gateway.fail_next("charge", 503)                  # and the other knobs of faults.py
         ...
         assert gateway.charged_total("usr_1") == 0        # no money moved for this customer
@@ -30,6 +31,7 @@ from aiohttp import web
 
 from bayaffairs.clock import Clock
 from tests.integrations.faults import FaultyPartner
+from tests.integrations.support import PATIENT_TIMEOUT
 
 SKEW_SECONDS = 300
 
@@ -89,8 +91,9 @@ class FakeGateway(FaultyPartner):
         self._nonces: set[str] = set()
         self._by_reference: dict[tuple[str, str], tuple[Entry, dict[str, Any]]] = {}
 
-    def settings(self, timeout_seconds: float) -> dict[str, Any]:
-        """The wallet_gateway adapter's settings for this gateway (its API lives under /v1)."""
+    def settings(self, timeout_seconds: float = PATIENT_TIMEOUT) -> dict[str, Any]:
+        """The wallet_gateway adapter's settings for this gateway (its API lives under /v1). The
+        timeout is patient unless a test about timeouts passes a short one."""
         return {
             "base_url": self.url + "v1",
             "merchant_id": self.merchant_id,

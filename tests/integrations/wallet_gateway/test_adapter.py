@@ -4,7 +4,6 @@ keeps a ledger."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -16,11 +15,16 @@ from bayaffairs.adapters.protocols import ChargeRequest, RefundRequest
 from bayaffairs.config import load_config
 from bayaffairs.errors import PartnerError
 from bayaffairs.money import Money
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.integrations.wallet_gateway.fake_gateway import FakeGateway, expected_signature
 from tests.support import MovableClock
 
-TIMEOUT = 0.2
 FARE = Money(17500, "MOP")
 
 
@@ -34,7 +38,7 @@ def make(
     http: aiohttp.ClientSession, gateway: FakeGateway, clock: MovableClock | None = None, **overrides: Any
 ) -> Any:
     """The adapter on the gateway's clock unless told otherwise."""
-    settings = gateway.settings(TIMEOUT)
+    settings = gateway.settings()
     return build_adapter(
         "wallet_gateway", settings | overrides, http=http, clock=clock or gateway.clock, instance="wallet"
     )
@@ -111,11 +115,12 @@ async def test_retrying_a_declined_charge_answers_the_same_decline(
 async def test_a_charge_answered_too_late_is_retried_into_the_same_charge(
     http: aiohttp.ClientSession, gateway: FakeGateway
 ) -> None:
-    wallet = make(http, gateway)
-    gateway.delay("charge", 2.0)
+    wallet = make(http, gateway, timeout_seconds=SHORT_TIMEOUT)
+    gateway.hold("charge")
     with pytest.raises(PartnerError):
         await wallet.charge(charge())
-    gateway.delay("charge", 0)
+    assert gateway.held("charge") == 1  # still unanswered: we gave up on our own timeout
+    gateway.release("charge", hold_more=False)
     outcome = await wallet.charge(charge())
     (entry,) = gateway.ledger
     assert outcome.succeeded and outcome.provider_reference == entry.id
@@ -125,7 +130,7 @@ async def test_a_charge_answered_too_late_is_retried_into_the_same_charge(
 async def test_concurrent_retries_of_one_charge_charge_once(
     http: aiohttp.ClientSession, gateway: FakeGateway
 ) -> None:
-    wallet = make(http, gateway, timeout_seconds=5.0)
+    wallet = make(http, gateway)
     outcomes = await asyncio.gather(*(wallet.charge(charge()) for _ in range(10)))
     assert len({o.provider_reference for o in outcomes}) == 1
     assert gateway.made["charge"] == 1 and gateway.charged_total() == 17500
@@ -145,15 +150,20 @@ async def test_a_gateway_that_never_answers_does_not_hang_the_caller(
     http: aiohttp.ClientSession, gateway: FakeGateway
 ) -> None:
     gateway.stall_next("charge")
-    started = time.monotonic()
-    with pytest.raises(PartnerError):
-        await make(http, gateway).charge(charge())
-    assert time.monotonic() - started < TIMEOUT + 0.5
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, gateway, timeout_seconds=SHORT_TIMEOUT).charge(charge())
+    assert gateway.in_flight["charge"] == 1  # still stalled: we gave up on our own timeout
     assert gateway.ledger == []
 
 
 async def test_an_unreachable_gateway_is_a_partner_error(http: aiohttp.ClientSession) -> None:
-    settings = {"base_url": unused_url(), "merchant_id": "m", "secret": "x" * 16, "timeout_seconds": TIMEOUT}
+    settings = {
+        "base_url": unused_url(),
+        "merchant_id": "m",
+        "secret": "x" * 16,
+        "timeout_seconds": PATIENT_TIMEOUT,
+    }
     with pytest.raises(PartnerError):
         await build_adapter("wallet_gateway", settings, http=http).charge(charge())
 

@@ -3,7 +3,7 @@ aiohttp server on 127.0.0.1; it delivers each Idempotency-Key once.
 
     async with FakeRelay() as relay:                      # or: await relay.start() / stop()
         settings = {"url": relay.url + "notifications", "token": relay.token,
-                    "timeout_seconds": 0.2}
+                    "timeout_seconds": 10.0}     # patient: not a test about timeouts
         relay.fail_next("send", 503)                      # and the other knobs of faults.py
         ...
         assert [d.body["subject"] for d in relay.deliveries] == ["Appointment reminder: ..."]

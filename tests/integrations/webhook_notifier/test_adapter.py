@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,10 +11,15 @@ import pytest
 from bayaffairs.adapters.protocols import Notification
 from bayaffairs.errors import PartnerError
 from bayaffairs.i18n import Text
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.integrations.webhook_notifier.fake_relay import FakeRelay
 
-TIMEOUT = 0.2
 SUBJECT = Text("Appointment reminder", "預約提醒", "预约提醒")
 BODY = Text("Tomorrow 10:00, reference A-123.", "明天 10:00,預約編號 A-123。", "明天 10:00,预约编号 A-123。")
 
@@ -27,7 +31,7 @@ async def relay() -> AsyncIterator[FakeRelay]:
 
 
 def make(http: aiohttp.ClientSession, relay: FakeRelay, **overrides: Any) -> Any:
-    settings = {"url": relay.url + "notifications", "token": relay.token, "timeout_seconds": TIMEOUT}
+    settings = {"url": relay.url + "notifications", "token": relay.token, "timeout_seconds": PATIENT_TIMEOUT}
     return build_adapter("webhook_notifier", settings | overrides, http=http, instance="push")
 
 
@@ -85,12 +89,13 @@ async def test_notifications_without_a_dedupe_key_are_each_delivered(
 async def test_a_send_answered_too_late_is_retried_without_a_second_message(
     http: aiohttp.ClientSession, relay: FakeRelay
 ) -> None:
-    notifier = make(http, relay)
-    relay.delay("send", 2.0)
+    notifier = make(http, relay, timeout_seconds=SHORT_TIMEOUT)
+    relay.hold("send")
     with pytest.raises(PartnerError) as caught:
         await notifier.send(reminder())
     assert caught.value.details == {"partner": "push"}
-    relay.delay("send", 0)
+    assert relay.held("send") == 1  # still unanswered: we gave up on our own timeout
+    relay.release("send", hold_more=False)
     message_id = await notifier.send(reminder())
     assert [d.message_id for d in relay.deliveries] == [message_id]
 
@@ -99,10 +104,10 @@ async def test_a_relay_that_never_answers_does_not_hang_the_caller(
     http: aiohttp.ClientSession, relay: FakeRelay
 ) -> None:
     relay.stall_next("send")
-    started = time.monotonic()
-    with pytest.raises(PartnerError):
-        await make(http, relay).send(reminder())
-    assert time.monotonic() - started < TIMEOUT + 0.5
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, relay, timeout_seconds=SHORT_TIMEOUT).send(reminder())
+    assert relay.in_flight["send"] == 1  # still stalled: we gave up on our own timeout
     assert relay.deliveries == []
 
 
@@ -131,6 +136,6 @@ async def test_an_answer_without_a_message_id_is_a_partner_error(
 
 
 async def test_an_unreachable_relay_is_a_partner_error(http: aiohttp.ClientSession) -> None:
-    settings = {"url": unused_url() + "/notifications", "token": "t", "timeout_seconds": TIMEOUT}
+    settings = {"url": unused_url() + "/notifications", "token": "t", "timeout_seconds": PATIENT_TIMEOUT}
     with pytest.raises(PartnerError):
         await build_adapter("webhook_notifier", settings, http=http).send(reminder())

@@ -11,7 +11,13 @@ import pytest
 
 from bayaffairs.adapters.protocols import LoginRejected
 from bayaffairs.errors import PartnerError
-from tests.integrations.support import build_adapter, unused_url
+from tests.integrations.support import (
+    PATIENT_TIMEOUT,
+    SHORT_TIMEOUT,
+    build_adapter,
+    gives_up_in_time,
+    unused_url,
+)
 from tests.integrations.wechat.fake import FakeWeChat
 
 
@@ -26,7 +32,7 @@ def make(http: aiohttp.ClientSession, base_url: str, instance: str = "wechat", *
         "base_url": base_url,
         "app_id": "wx-test-app",
         "app_secret": "wx-test-secret",
-        "timeout_seconds": 0.3,
+        "timeout_seconds": PATIENT_TIMEOUT,
     }
     return build_adapter("wechat", settings | overrides, http=http, instance=instance)
 
@@ -115,8 +121,9 @@ async def test_answer_slower_than_timeout_is_a_partner_error(
     http: aiohttp.ClientSession, wechat: FakeWeChat
 ) -> None:
     wechat.mode = "slow"
-    with pytest.raises(PartnerError):
-        await make(http, wechat.url, timeout_seconds=0.1).exchange(wechat.issue("o-i"), {})
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError):
+            await make(http, wechat.url, timeout_seconds=SHORT_TIMEOUT).exchange(wechat.issue("o-i"), {})
 
 
 async def test_unreachable_wechat_is_a_partner_error(http: aiohttp.ClientSession) -> None:
@@ -131,8 +138,9 @@ async def test_secret_and_session_key_never_reach_the_log(
     adapter = make(http, wechat.url)
     await adapter.exchange(wechat.issue("o-j"), {})
     wechat.mode = "slow"
-    with pytest.raises(PartnerError) as caught:
-        await make(http, wechat.url, timeout_seconds=0.1).exchange(wechat.issue("o-k"), {})
+    async with gives_up_in_time():
+        with pytest.raises(PartnerError) as caught:
+            await make(http, wechat.url, timeout_seconds=SHORT_TIMEOUT).exchange(wechat.issue("o-k"), {})
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bayaffairs"))
     assert "jscode2session failed" in ours
     assert "wx-test-secret" not in ours
