@@ -17,6 +17,7 @@ from aiohttp import web
 from bayaffairs.config.regions import AdapterBlock
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
+from tests.integrations.support import PATIENT_TIMEOUT
 from tests.integrations.webhook_notifier.fake_relay import FakeRelay
 from tests.support import FAR_AHEAD, INSTANTS, START, Api, MovableClock, test_config
 
@@ -205,7 +206,7 @@ async def relay() -> AsyncIterator[SlowRelay]:
 @pytest.fixture
 async def pushed(make_api: AppFactory, clock: MovableClock, config: Any, relay: FakeRelay) -> Desk:
     """The Hengqin agency's notices go through the webhook notifier to a local fake relay."""
-    settings = {"url": relay.url + "notifications", "token": relay.token, "timeout_seconds": 0.5}
+    settings = {"url": relay.url + "notifications", "token": relay.token, "timeout_seconds": PATIENT_TIMEOUT}
     block = AdapterBlock("push", "webhook_notifier", True, settings, "tests")
     api = await make_api(dataclasses.replace(config, adapter_blocks=(*config.adapter_blocks, block)))
     services = api.client.server.app[SERVICES]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from bayaffairs.config import Config
 from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from tests.conftest import AppFactory
+from tests.integrations.support import PATIENT_TIMEOUT, gives_up_in_time
 from tests.integrations.turbojet.fake_carrier import FakeCarrier
 from tests.integrations.wallet_gateway.fake_gateway import FakeGateway
 from tests.support import A_YEAR_AHEAD, FAR_AHEAD, Api, MovableClock, test_config
@@ -189,15 +191,25 @@ class Remote:
         return [(r["kind"], r["succeeded"], r["amount"]) for r in rows]
 
 
+CARRIER_TIMEOUT = PATIENT_TIMEOUT
+"""`remote`'s carrier_timeout_seconds: patient, so a test not about timeouts never races the
+wall clock. A test about a carrier too slow shortens it around one call (`impatient`)."""
+SHORT_CARRIER_TIMEOUT = 0.3
+
+
 def remote_config(
-    carrier: FakeCarrier, gateway: FakeGateway, *, client_timeout_seconds: float = 2.0, **travel: Any
+    carrier: FakeCarrier,
+    gateway: FakeGateway,
+    *,
+    client_timeout_seconds: float = 2 * CARRIER_TIMEOUT,
+    **travel: Any,
 ) -> Config:
     """The test config with `[adapters.turbojet]` (disabled in config/cities/hong_kong.toml)
     enabled against `carrier`, and `wallet_gateway` against `gateway`; both HTTP clients give
     up after `client_timeout_seconds`."""
     config = test_config(
         {
-            "travel": {"carrier_timeout_seconds": 0.3, "sweep_seconds": 3600.0, **travel},
+            "travel": {"carrier_timeout_seconds": CARRIER_TIMEOUT, "sweep_seconds": 3600.0, **travel},
             "adapters": {"wallet_gateway": {"enabled": True, **gateway.settings(client_timeout_seconds)}},
         }
     )
@@ -230,8 +242,9 @@ async def open_remote(
 
 @pytest.fixture
 async def remote(make_api: AppFactory, clock: MovableClock, pg: asyncpg.Connection) -> AsyncIterator[Remote]:
-    """Our seats' timeout (carrier_timeout_seconds 0.3) is shorter than the HTTP clients' own
-    (2 s), so a slow partner is our timeout (504), not a client error (502)."""
+    """Our carrier timeout (CARRIER_TIMEOUT, or SHORT_CARRIER_TIMEOUT inside `impatient`) is
+    shorter than the HTTP clients' own (twice CARRIER_TIMEOUT), so a slow partner is our timeout
+    (504), not a client error (502)."""
     async with FakeCarrier(clock) as carrier, FakeGateway(clock) as gateway:
         yield await open_remote(make_api, clock, pg, carrier, gateway)
 
@@ -247,6 +260,23 @@ async def patient_remote(
         yield await open_remote(
             make_api, clock, pg, carrier, gateway, carrier_timeout_seconds=30.0, client_timeout_seconds=60.0
         )
+
+
+@contextlib.asynccontextmanager
+async def impatient(remote: Remote) -> AsyncIterator[None]:
+    """Our carrier timeout at SHORT_CARRIER_TIMEOUT for the calls made inside only. For the one
+    call a test makes to a carrier that holds or stalls its answer (`carrier.hold(verb)`,
+    `stall_next`, never a `delay` just past the timeout), so our timeout fires first however
+    loaded the machine; the test's other calls keep the patient CARRIER_TIMEOUT. The calls must
+    end within GAVE_UP_WITHIN, which only our short timeout can do (the HTTP clients wait twice
+    CARRIER_TIMEOUT)."""
+    carriers = remote.trip.services.travel.carriers
+    patient, carriers.timeout_seconds = carriers.timeout_seconds, SHORT_CARRIER_TIMEOUT
+    try:
+        async with gives_up_in_time():
+            yield
+    finally:
+        carriers.timeout_seconds = patient
 
 
 class FlakyCarrier:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.travel.conftest import HKID, Remote
+from tests.travel.conftest import CARRIER_TIMEOUT, HKID, Remote, impatient
 
 GIVE_UP_MINUTES = 4  # payment_give_up_seconds (15 min by default): under the gateway's 5 min skew
 
@@ -31,20 +31,21 @@ async def test_a_hold_the_carrier_answers_too_late_is_504_released_on_both_sides
     trip, carrier = remote.trip, remote.carrier
     departure = await remote.departure()
     doc = await trip.document(HKID)
-    carrier.delay("hold", 1.0)  # the carrier holds, then answers after we gave up (0.3 s)
+    carrier.hold("hold")  # the carrier holds, then answers only after we gave up
     key = {"Idempotency-Key": "late-hold"}
 
-    got, body = await remote.hold(departure, [doc], headers=key)
+    async with impatient(remote):
+        got, body = await remote.hold(departure, [doc], headers=key)
 
     assert (got, body["error"]["code"]) == (504, "carrier_timeout")
     assert await remote.seats(departure) == (400, 0, 0)
     assert await trip.pg.fetchval("SELECT array_agg(DISTINCT status) FROM travel_bookings") == ["released"]
     assert (carrier.made["hold"], carrier.seats_sold(departure)) == (1, 0)
-    trip.clock.advance(seconds=1)  # the given-up hold's request can no longer be in flight
+    trip.clock.advance(seconds=CARRIER_TIMEOUT + 1)  # the given-up hold's request can no longer be in flight
     assert await trip.services.travel.recovery.release_given_up_holds() == 1
     assert (carrier.made["release"], carrier.seats_taken(departure)) == (1, 0)
 
-    carrier.delay("hold", 0)
+    carrier.release("hold", hold_more=False)
     got, booking = await remote.hold(departure, [doc], headers=key)
     assert (got, booking["status"]) == (201, "held")  # the 504 was not kept as the key's answer
     assert await remote.hold(departure, [doc], headers=key) == (201, booking)
@@ -61,14 +62,15 @@ async def test_a_hold_retried_before_the_sweeper_reaches_the_carriers_first_hold
     trip, carrier = remote.trip, remote.carrier
     departure = await remote.departure()
     doc = await trip.document(HKID)
-    carrier.delay("hold", 1.0)  # the carrier holds, then answers after we gave up (0.3 s)
+    carrier.hold("hold")  # the carrier holds, then answers only after we gave up
     key = {"Idempotency-Key": "late-hold-retried"}
-    got, body = await remote.hold(departure, [doc], headers=key)
+    async with impatient(remote):
+        got, body = await remote.hold(departure, [doc], headers=key)
     assert (got, body["error"]["code"]) == (504, "carrier_timeout")
     assert await remote.seats(departure) == (400, 0, 0)
     assert (carrier.made["hold"], carrier.seats_held(departure)) == (1, 1)  # its hold is there
 
-    carrier.delay("hold", 0)
+    carrier.release("hold", hold_more=False)
     got, booking = await remote.hold(departure, [doc], headers=key)
 
     assert (got, booking["status"]) == (201, "held")
@@ -77,7 +79,7 @@ async def test_a_hold_retried_before_the_sweeper_reaches_the_carriers_first_hold
     assert await trip.pg.fetchval("SELECT count(*) FROM travel_bookings") == 1
     assert await remote.seats(departure) == (400, 1, 0)
     assert (carrier.seats_held(departure), carrier.seats_sold(departure)) == (1, 0)
-    trip.clock.advance(seconds=1)
+    trip.clock.advance(seconds=CARRIER_TIMEOUT + 1)
     assert await trip.services.travel.recovery.release_given_up_holds() == 0  # held again: not given up
     assert (carrier.made["release"], carrier.seats_held(departure)) == (0, 1)
     assert await remote.hold(departure, [doc], headers=key) == (201, booking)
@@ -94,13 +96,14 @@ async def test_a_hold_retried_after_the_carriers_hold_ran_out_is_held_under_a_ne
     trip, carrier = remote.trip, remote.carrier
     departure = await remote.departure()
     doc = await trip.document(HKID)
-    carrier.delay("hold", 1.0)
+    carrier.hold("hold")
     key = {"Idempotency-Key": "late-hold-expired"}
-    got, _ = await remote.hold(departure, [doc], headers=key)
+    async with impatient(remote):
+        got, _ = await remote.hold(departure, [doc], headers=key)
     assert got == 504
     (first,) = list(carrier.holds)
     carrier.expire(first)  # gone at the carrier: the reference cannot be held again
-    carrier.delay("hold", 0)
+    carrier.release("hold", hold_more=False)
 
     got, booking = await remote.hold(departure, [doc], headers=key)
 
@@ -109,7 +112,7 @@ async def test_a_hold_retried_after_the_carriers_hold_ran_out_is_held_under_a_ne
     assert await trip.pg.fetchval("SELECT count(*) FROM travel_bookings WHERE status = 'held'") == 1
     assert await remote.seats(departure) == (400, 1, 0)
     assert carrier.seats_taken(departure) == 1
-    trip.clock.advance(seconds=1)
+    trip.clock.advance(seconds=CARRIER_TIMEOUT + 1)
     assert await trip.services.travel.recovery.release_given_up_holds() == 0  # already let go
 
 
@@ -139,11 +142,12 @@ async def test_a_confirmation_the_carrier_fails_keeps_the_charge_and_a_retry_wit
     if fault == "fail":
         carrier.fail_next("confirm", 503)
     else:
-        carrier.stall_next("confirm")  # hangs past our 0.3 s, doing nothing
+        carrier.stall_next("confirm")  # hangs, doing nothing, until the test ends
     key = {"Idempotency-Key": f"pay-{fault}"}
     path = f"/v1/travel/bookings/{booking['id']}/payment"
 
-    got, body = await trip.rider.post(path, headers=key)
+    async with impatient(remote):
+        got, body = await trip.rider.post(path, headers=key)
 
     assert (got, body["error"]["code"]) == (504, "confirmation_pending"), body
     (charged,) = [amount for kind, ok, amount in await remote.payments() if kind == "charge" and ok]
@@ -178,15 +182,16 @@ async def test_a_confirmation_the_carrier_made_but_answered_too_late_is_finished
     trip, carrier, gateway = remote.trip, remote.carrier, remote.gateway
     departure = await remote.departure()
     _, booking = await remote.hold(departure, [await trip.document(HKID)])
-    carrier.delay("confirm", 1.0)
+    carrier.hold("confirm")  # confirmed there, answered only after we gave up
     key = {"Idempotency-Key": "pay-late"}
     path = f"/v1/travel/bookings/{booking['id']}/payment"
 
-    got, body = await trip.rider.post(path, headers=key)
+    async with impatient(remote):
+        got, body = await trip.rider.post(path, headers=key)
 
     assert (got, body["error"]["code"]) == (504, "confirmation_pending")
     assert (gateway.made["charge"], gateway.made["refund"]) == (1, 0)
-    carrier.delay("confirm", 0)
+    carrier.release("confirm", hold_more=False)
     got, paid = await trip.rider.post(path, headers=key)
     assert (got, paid["status"], len(paid["tickets"])) == (200, "confirmed", 1)
     assert (gateway.made["charge"], gateway.made["refund"]) == (1, 0)
@@ -205,10 +210,11 @@ async def test_a_confirmation_answered_too_late_and_never_retried_is_finished_by
     trip, carrier, gateway = remote.trip, remote.carrier, remote.gateway
     departure = await remote.departure()
     _, booking = await remote.hold(departure, [await trip.document(HKID)])
-    carrier.delay("confirm", 1.0)
-    got, _ = await trip.rider.post(f"/v1/travel/bookings/{booking['id']}/payment")
+    carrier.hold("confirm")  # confirmed there, answered only after we gave up
+    async with impatient(remote):
+        got, _ = await trip.rider.post(f"/v1/travel/bookings/{booking['id']}/payment")
     assert got == 504
-    carrier.delay("confirm", 0)
+    carrier.release("confirm", hold_more=False)
     trip.clock.advance(minutes=11)  # our hold and the carrier's run out: neither undoes a sale
     assert await trip.services.travel.bookings.sweep() == 0
 
@@ -281,7 +287,7 @@ async def test_a_confirmation_never_answered_and_never_made_is_released_at_the_c
     assert (gateway.made["charge"], gateway.made["refund"], gateway.charged_total()) == (1, 1, 0)
     assert await remote.seats(departure) == (400, 0, 0)
     assert carrier.seats_held(departure) == 1
-    trip.clock.advance(seconds=1)  # carrier_timeout_seconds after giving up, as for a hold
+    trip.clock.advance(seconds=CARRIER_TIMEOUT + 1)  # carrier_timeout_seconds after giving up, as for a hold
     assert await recovery.release_given_up_holds() == 1
     assert (carrier.made["release"], carrier.made["cancel"], carrier.seats_taken(departure)) == (1, 0, 0)
     assert await recovery.release_given_up_holds() == 0

@@ -12,7 +12,7 @@ from bayaffairs.adapters.protocols import ChargeRequest
 from bayaffairs.db.queries import travel_bookings as q
 from bayaffairs.db.queries import travel_recovery as rq
 from bayaffairs.money import Money
-from tests.travel.conftest import HKID, HZMB, Remote
+from tests.travel.conftest import CARRIER_TIMEOUT, HKID, HZMB, Remote, impatient
 
 pytestmark = pytest.mark.at_two_instants
 
@@ -255,12 +255,13 @@ async def test_a_given_up_hold_whose_release_is_under_way_is_never_held_again_un
     departure = await remote.departure()
     doc = await trip.document(HKID)
     key = {"Idempotency-Key": "hold-being-released"}
-    carrier.delay("hold", 1.0)
-    got, _ = await remote.hold(departure, [doc], headers=key)
+    carrier.hold("hold")  # the carrier holds, then answers only after we gave up
+    async with impatient(remote):
+        got, _ = await remote.hold(departure, [doc], headers=key)
     assert got == 504
     (first,) = list(carrier.holds)
-    carrier.delay("hold", 0)
-    trip.clock.advance(seconds=1)
+    carrier.release("hold", hold_more=False)
+    trip.clock.advance(seconds=CARRIER_TIMEOUT + 1)
     carrier.fail_next("release", 503)
     assert await recovery.release_given_up_holds() == 0  # claimed, asked, no answer
 
