@@ -66,7 +66,7 @@ async def test_a_charge_under_way_in_an_old_worker_stays_its_own_until_it_is_sta
     config = test_config(
         {
             "database": {"url": empty_database},
-            "adapters": {"wallet_gateway": {"enabled": True, **gateway.settings(2.0)}},
+            "adapters": {"wallet_gateway": {"enabled": True, **gateway.settings()}},
         }
     )
     api = await make_api(config)

@@ -20,6 +20,7 @@ from bayaffairs.errors import PartnerError
 from bayaffairs.handlers.keys import SERVICES
 from bayaffairs.money import Money
 from tests.conftest import AppFactory
+from tests.integrations.support import PATIENT_TIMEOUT
 from tests.integrations.wallet_gateway.fake_gateway import FakeGateway
 from tests.support import Api, MovableClock, test_config
 from tests.transit.conftest import Ride
@@ -40,7 +41,7 @@ HOLDING_TIMEOUT = 60.0
 
 
 async def app_on(
-    make_api: AppFactory, gateway: FakeGateway, *, timeout_seconds: float = 2.0, **ride_codes: Any
+    make_api: AppFactory, gateway: FakeGateway, *, timeout_seconds: float = PATIENT_TIMEOUT, **ride_codes: Any
 ) -> Api:
     config = test_config(
         {
