@@ -244,14 +244,11 @@ class Metrics:
         self._own.append(collector)
         self._backlog = _BacklogReads(read, timeout, max_age, now, collector)
 
-    async def read_backlog(self) -> None:
-        """Before a scrape renders: the backlog now, or none if the database does not answer in
-        time (the scrape still answers, with everything else)."""
+    async def scrape(self) -> bytes:
+        """The metrics with the backlog read first: the backlog now, or none if the database
+        does not answer in time (the scrape still answers, with everything else)."""
         if self._backlog is not None:
             await self._backlog.fresh()
-
-    async def scrape(self) -> bytes:
-        await self.read_backlog()
         return self.render()
 
     def refresh(self) -> None:
